@@ -1,0 +1,95 @@
+"""Settings, read from the environment (prefix ``PORTAL_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from portal.domain.number import AllocationPolicy
+
+VAR_DIR = Path("var")
+
+
+def _default_secret_key() -> str:
+    """A key kept in ``var/secret_key``, so sessions outlive a restart of the embedded default."""
+    path = VAR_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # Created readable by its owner only, never world-readable even for a moment.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(key)
+        return key
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{VAR_DIR}/portal.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://…",
+    )
+    secret_key: str = Field(
+        default_factory=_default_secret_key,
+        min_length=32,
+        description="Signs CSRF tokens. Generated into var/secret_key when unset.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", description="The public address of this portal."
+    )
+    cookie_secure: bool = Field(
+        default=True, description="Send cookies only over HTTPS (browsers exempt localhost)."
+    )
+    session_days: int = Field(default=30, ge=1, le=365, description="How long a sign-in lasts.")
+
+    number_length: int = Field(
+        default=8, ge=4, le=15, description="Digits in a new portal number, check digit included."
+    )
+    number_max_fill: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="Fill ratio of a length past which new numbers get one more digit.",
+    )
+
+    avatar_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    avatar_size: int = Field(default=512, ge=64, le=2048, description="Avatar edge in pixels.")
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request body, uploads aside."
+    )
+
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Rate-limit store: memory://, or redis://host:6379 to share between processes.",
+    )
+    rate_limits_enabled: bool = True
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = Field(default=False, description="Log one JSON object a line.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept the usual ``postgresql://`` and ``sqlite://`` forms and pick the async driver."""
+        if value.startswith(("postgres://", "postgresql://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite://"):
+            return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        return value
+
+    @property
+    def number_policy(self) -> AllocationPolicy:
+        return AllocationPolicy(min_length=self.number_length, max_fill=self.number_max_fill)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,58 @@
+"""One family of errors that a person can read, rendered by one handler as HTML or JSON."""
+
+from __future__ import annotations
+
+
+class PortalError(Exception):
+    """An error whose message is meant for the person who caused it."""
+
+    status_code = 400
+    title = "Bad request"
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class InvalidInput(PortalError):
+    status_code = 422
+    title = "Invalid input"
+
+
+class NotAuthenticated(PortalError):
+    status_code = 401
+    title = "Sign-in required"
+
+
+class Forbidden(PortalError):
+    status_code = 403
+    title = "Forbidden"
+
+
+class NotFound(PortalError):
+    status_code = 404
+    title = "Not found"
+
+
+class Conflict(PortalError):
+    status_code = 409
+    title = "Conflict"
+
+
+class PayloadTooLarge(PortalError):
+    status_code = 413
+    title = "Too large"
+
+
+class RateLimited(PortalError):
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
