@@ -1,0 +1,1 @@
+"""Portal's rules. Nothing here imports the web layer."""

@@ -1,0 +1,106 @@
+"""Cleaning of what people type: names, bios, emails.
+
+Names are checked the way UTS #39 ("Unicode Security Mechanisms") suggests: NFKC form, no
+control or invisible formatting characters, and no word that mixes alphabets whose letters
+look alike (a Cyrillic ``а`` inside a Latin word). Japanese, Chinese and Korean combinations
+that UTS #39 calls "highly restrictive" are allowed. https://www.unicode.org/reports/tr39/
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+from portal.errors import InvalidInput
+
+# Joiners are needed by Persian, Indic scripts and emoji sequences; every other format
+# character (bidi overrides, zero-width spaces, tags…) only serves to hide or reorder text.
+_ALLOWED_FORMAT = frozenset("\u200c\u200d")
+_ALLOWED_SCRIPT_SETS = (
+    frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "CJK", "BOPOMOFO"}),
+    frozenset({"LATIN", "CJK", "HANGUL"}),
+)
+_SCRIPT_ALIASES = {"KATAKANA-HIRAGANA": "KATAKANA", "IDEOGRAPHIC": "CJK"}
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _script(ch: str) -> str | None:
+    """The script of a letter, read off its Unicode name; ``None`` for anything else."""
+    if not unicodedata.category(ch).startswith("L"):
+        return None
+    name = unicodedata.name(ch, "")
+    first = name.split(" ", 1)[0]
+    if first in {"MODIFIER", "SUPERSCRIPT", "SUBSCRIPT", ""}:
+        return None
+    return _SCRIPT_ALIASES.get(first, first)
+
+
+def _mixed_word(text: str) -> tuple[str, frozenset[str]] | None:
+    for word in text.split():
+        scripts = frozenset(s for s in map(_script, word) if s)
+        if len(scripts) > 1 and not any(scripts <= allowed for allowed in _ALLOWED_SCRIPT_SETS):
+            return word, scripts
+    return None
+
+
+def _reject_invisible(text: str, label: str, field: str, *, newlines: bool) -> None:
+    for ch in text:
+        if newlines and ch == "\n":
+            continue
+        category = unicodedata.category(ch)
+        if category in {"Cc", "Cs", "Co", "Cn", "Zl", "Zp"} or (
+            category == "Cf" and ch not in _ALLOWED_FORMAT
+        ):
+            raise InvalidInput(
+                f"{label} contains an invisible or control character "
+                f"(U+{ord(ch):04X}); please remove it.",
+                field=field,
+            )
+
+
+def clean_name(text: str, *, field: str = "display_name", max_length: int = 100) -> str:
+    """A display name: one line, 1-``max_length`` characters, no lookalike mixing."""
+    value = unicodedata.normalize("NFKC", text)
+    _reject_invisible(value, "The name", field, newlines=False)
+    value = _WHITESPACE.sub(" ", value).strip()
+    if not value:
+        raise InvalidInput("Enter a name.", field=field)
+    if len(value) > max_length:
+        raise InvalidInput(f"A name has at most {max_length} characters.", field=field)
+    mixed = _mixed_word(value)
+    if mixed:
+        word, scripts = mixed
+        names = " and ".join(sorted(s.title() for s in scripts))
+        raise InvalidInput(
+            f"The word “{word}” mixes {names} letters. Letters of different alphabets that "
+            "look alike can be used to impersonate someone, so each word must use one alphabet.",
+            field=field,
+        )
+    return value
+
+
+def clean_bio(text: str, *, max_length: int = 1000) -> str:
+    """A short text about oneself: several lines allowed, no control characters."""
+    value = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    _reject_invisible(value, "The bio", "bio", newlines=True)
+    value = value.strip()
+    if len(value) > max_length:
+        raise InvalidInput(f"A bio has at most {max_length} characters.", field="bio")
+    return value
+
+
+def clean_email(text: str) -> str:
+    """A normalised, lower-cased address; its domain is not looked up."""
+    candidate = text.strip()
+    if not candidate:
+        raise InvalidInput("Enter an email address.", field="email")
+    if len(candidate) > 254:
+        raise InvalidInput("An email address has at most 254 characters.", field="email")
+    try:
+        result = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"This email address is not valid: {exc}", field="email") from None
+    return result.normalized.lower()
