@@ -1,0 +1,138 @@
+"""Sign-up, personal access tokens, my profile."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Request, Response, UploadFile, status
+
+from portal.api.deps import ApiUser
+from portal.api.schemas import (
+    MeOut,
+    NewTokenOut,
+    PasswordChange,
+    PasswordConfirm,
+    ProfilePatch,
+    SignupIn,
+    TokenIn,
+    TokenOut,
+    errors,
+)
+from portal.deps import DB, LimiterDep, SettingsDep, client_address
+from portal.domain import account, profile
+from portal.domain.profile import ACCEPTED_TYPES
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+@router.post(
+    "/signup", status_code=status.HTTP_201_CREATED, response_model=MeOut, responses=errors(409, 429)
+)
+async def signup(
+    body: SignupIn, request: Request, db: DB, settings: SettingsDep, limiter: LimiterDep
+) -> MeOut:
+    """Create an account; the answer carries its new portal number."""
+    await limiter.hit("signup", client_address(request))
+    user = await account.sign_up(
+        db,
+        email=body.email,
+        password=body.password,
+        display_name=body.display_name,
+        policy=settings.number_policy,
+    )
+    return MeOut.of(user)
+
+
+@router.post(
+    "/tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NewTokenOut,
+    responses=errors(401, 429),
+    tags=["tokens"],
+)
+async def create_token(body: TokenIn, request: Request, db: DB, limiter: LimiterDep) -> NewTokenOut:
+    """Trade an email and password for a personal access token, shown only this once."""
+    await limiter.hit("signin", client_address(request))
+    await limiter.hit("signin", body.email.strip().lower())
+    user = await account.authenticate(db, email=body.email, password=body.password)
+    await limiter.hit("token", str(user.id))
+    new = await account.create_token(db, user, name=body.name, expires_in_days=body.expires_in_days)
+    return NewTokenOut(**TokenOut.of(new.token).model_dump(), token=new.secret)
+
+
+@router.get("/tokens", response_model=list[TokenOut], responses=errors(401, 403), tags=["tokens"])
+async def list_tokens(db: DB, user: ApiUser) -> list[TokenOut]:
+    """My personal access tokens (their secrets are never shown again)."""
+    return [TokenOut.of(token) for token in await account.list_tokens(db, user)]
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404),
+    tags=["tokens"],
+)
+async def revoke_token(token_id: int, db: DB, user: ApiUser) -> Response:
+    """Revoke one of my tokens at once."""
+    await account.revoke_token(db, user, token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=MeOut, responses=errors(401, 403))
+async def me(user: ApiUser) -> MeOut:
+    """My account and profile."""
+    return MeOut.of(user)
+
+
+@router.patch("/me", response_model=MeOut, responses=errors(401, 403, 429))
+async def update_me(body: ProfilePatch, db: DB, user: ApiUser, limiter: LimiterDep) -> MeOut:
+    """Change my display name or bio; fields left out stay as they are."""
+    await limiter.hit("profile", str(user.id))
+    await profile.update_profile(db, user, display_name=body.display_name, bio=body.bio)
+    return MeOut.of(user)
+
+
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 429))
+async def delete_me(body: PasswordConfirm, db: DB, user: ApiUser, limiter: LimiterDep) -> Response:
+    """Delete my account for good (the password confirms it); the number is never reused."""
+    await limiter.hit("signin", str(user.id))
+    await account.delete_account(db, user, password=body.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 429)
+)
+async def change_password(
+    body: PasswordChange, db: DB, user: ApiUser, limiter: LimiterDep
+) -> Response:
+    """Set a new password; every browser session is signed out, tokens stay valid."""
+    await limiter.hit("signin", str(user.id))
+    await account.change_password(
+        db, user, current=body.current_password, new=body.new_password, keep_session=None
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/me/avatar", response_model=MeOut, responses=errors(401, 403, 429))
+async def put_avatar(
+    file: Annotated[UploadFile, File(description=f"A picture: {ACCEPTED_TYPES}.")],
+    db: DB,
+    user: ApiUser,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+) -> MeOut:
+    """Upload my picture; it is re-encoded as a square WebP image."""
+    await limiter.hit("profile", str(user.id))
+    data = await file.read(settings.avatar_max_bytes + 1)
+    await profile.set_avatar(
+        db, user, data, max_bytes=settings.avatar_max_bytes, size=settings.avatar_size
+    )
+    return MeOut.of(user)
+
+
+@router.delete("/me/avatar", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403))
+async def delete_avatar(db: DB, user: ApiUser) -> Response:
+    """Remove my picture."""
+    await profile.remove_avatar(db, user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

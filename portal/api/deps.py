@@ -1,0 +1,44 @@
+"""Who is asking, for the JSON API: a bearer token, or the browser's session and CSRF header."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from portal.deps import DB, session_user
+from portal.domain import account
+from portal.errors import Forbidden, NotAuthenticated
+from portal.storage.models import User
+from portal.web import csrf
+
+_bearer = HTTPBearer(auto_error=False, description="A personal access token.")
+
+
+async def api_user(
+    request: Request,
+    db: DB,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if request.headers.get("authorization"):
+        if credentials is None:
+            raise NotAuthenticated("Send the token as 'Authorization: Bearer <token>'.")
+        user = await account.user_for_token(db, credentials.credentials)
+        if user is None:
+            raise NotAuthenticated("This token is not valid; it may have been revoked or expired.")
+        return user
+    user = await session_user(request, db)
+    if user is None:
+        raise NotAuthenticated(
+            "Sign in, or send a personal access token as 'Authorization: Bearer <token>'."
+        )
+    if request.method not in csrf.SAFE_METHODS:
+        sent = request.headers.get(csrf.CSRF_HEADER, "")
+        if not hmac.compare_digest(sent, csrf.csrf_token(request)):
+            raise Forbidden("A request signed in by cookie needs the X-CSRF-Token header.")
+    return user
+
+
+ApiUser = Annotated[User, Depends(api_user)]

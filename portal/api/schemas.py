@@ -1,0 +1,180 @@
+"""Request and response bodies of the JSON API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from portal.domain import number as numbers
+from portal.domain.account import MAX_PASSWORD, MIN_PASSWORD
+from portal.domain.lookup import Card
+from portal.storage.models import ApiToken, User
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details with a message a person can read."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+_ERRORS: dict[int, str] = {
+    400: "The request could not be read.",
+    401: "Sign-in or a valid token is required.",
+    403: "Not allowed, or the CSRF token is missing.",
+    404: "Not found.",
+    409: "In conflict with existing data.",
+    413: "The request body is too large.",
+    422: "The input is not valid; the detail says why.",
+    429: "Too many requests; see the Retry-After header.",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the given error statuses (400, 413 and 422 are always there)."""
+    wanted = sorted({400, 413, 422, *codes})
+    return {
+        code: {
+            "model": Problem,
+            "description": _ERRORS[code],
+            "content": {"application/problem+json": {}},
+        }
+        for code in wanted
+    }
+
+
+class SignupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Constraints given as json_schema_extra document what the domain checks itself, with a
+    # clearer message than the schema validator's.
+    email: str = Field(
+        max_length=254, examples=["ada@example.org"], json_schema_extra={"format": "email"}
+    )
+    password: str = Field(
+        max_length=MAX_PASSWORD,
+        description=f"At least {MIN_PASSWORD} characters.",
+        json_schema_extra={"minLength": MIN_PASSWORD},
+    )
+    display_name: str = Field(
+        max_length=100, examples=["Ada Lovelace"], json_schema_extra={"minLength": 1}
+    )
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=MAX_PASSWORD)
+    name: str = Field(
+        default="API",
+        max_length=100,
+        description="What the token is for.",
+        json_schema_extra={"minLength": 1},
+    )
+    # Strict: JSON's true, "10" or 10.0 are not a number of days.
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
+
+
+class ProfilePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(
+        default=None, max_length=100, json_schema_extra={"minLength": 1}
+    )
+    bio: str | None = Field(default=None, max_length=1000)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(max_length=MAX_PASSWORD)
+    new_password: str = Field(
+        max_length=MAX_PASSWORD,
+        description=f"At least {MIN_PASSWORD} characters.",
+        json_schema_extra={"minLength": MIN_PASSWORD},
+    )
+
+
+class PasswordConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(max_length=MAX_PASSWORD)
+
+
+def _avatar_url(number: str, etag: str | None) -> str | None:
+    return f"/n/{number}/avatar?v={etag}" if etag else None
+
+
+class MeOut(BaseModel):
+    number: str = Field(examples=["48291375"])
+    display_number: str = Field(examples=["482 913 75"], description="Grouped for reading aloud.")
+    email: str
+    display_name: str
+    bio: str
+    avatar_url: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> MeOut:
+        return cls(
+            number=user.number,
+            display_number=numbers.display(user.number),
+            email=user.email,
+            display_name=user.display_name,
+            bio=user.bio,
+            avatar_url=_avatar_url(user.number, user.avatar_etag),
+            created_at=user.created_at,
+        )
+
+
+class CardOut(BaseModel):
+    number: str
+    display_number: str
+    display_name: str
+    bio: str
+    avatar_url: str | None
+
+    @classmethod
+    def of(cls, card: Card) -> CardOut:
+        return cls(
+            number=card.number,
+            display_number=card.display_number,
+            display_name=card.display_name,
+            bio=card.bio,
+            avatar_url=_avatar_url(card.number, card.avatar_etag),
+        )
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    hint: str = Field(description="The last characters of the token, to recognise it.")
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> TokenOut:
+        return cls(
+            id=token.id,
+            name=token.name,
+            hint=token.hint,
+            created_at=token.created_at,
+            last_used_at=token.last_used_at,
+            expires_at=token.expires_at,
+        )
+
+
+class NewTokenOut(TokenOut):
+    token: str = Field(description="The secret. It is shown only this once.")
+
+
+class Health(BaseModel):
+    status: str
+    detail: str | None = None

@@ -1,0 +1,220 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match, Mount
+
+from portal import __version__
+from portal.api import accounts as api_accounts
+from portal.api import health as api_health
+from portal.api import numbers as api_numbers
+from portal.api import schemas
+from portal.config import Settings, get_settings
+from portal.db import make_engine, make_sessionmaker
+from portal.errors import PortalError, RateLimited
+from portal.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from portal.ratelimit import RateLimiter
+from portal.web import auth as web_auth
+from portal.web import docs as web_docs
+from portal.web import language as web_language
+from portal.web import me as web_me
+from portal.web import pages as web_pages
+from portal.web.templating import STATIC_DIR, render
+
+log = logging.getLogger("portal")
+
+PROBLEM_JSON = "application/problem+json"
+UPLOAD_PATHS = frozenset({"/me/avatar", "/api/v1/me/avatar"})
+_STATUS_TITLES = {
+    400: "Bad request",
+    401: "Sign-in required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Server error",
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
+        "accept", ""
+    )
+
+
+def error_response(
+    request: Request, status: int, message: str, *, field: str | None = None
+) -> Response:
+    """The one rendering of every error: problem+json for the API, a page for browsers."""
+    headers: dict[str, str] = {"cache-control": "no-store"}
+    title = _STATUS_TITLES.get(status, "Error")
+    if _wants_json(request):
+        if status == 401:
+            headers["www-authenticate"] = 'Bearer realm="portal"'
+        problem = schemas.Problem(title=title, status=status, detail=message, field=field)
+        return JSONResponse(
+            problem.model_dump(exclude_none=True),
+            status_code=status,
+            headers=headers,
+            media_type=PROBLEM_JSON,
+        )
+    if status == 401 and request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/signin?next={target}", status_code=303)
+    context = {"title": title, "status": status, "message": message}
+    return render(request, "error", context, status_code=status, headers=headers)
+
+
+def _portal_error(request: Request, exc: PortalError) -> Response:
+    response = error_response(request, exc.status_code, exc.message, field=exc.field)
+    if isinstance(exc, RateLimited):
+        response.headers["retry-after"] = str(exc.retry_after)
+    return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods some route answers at this path; the router's 405 names only one route's."""
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    """A sentence about the first problem, e.g. "display_name: Field required"."""
+    errors = exc.errors()
+    if not errors:
+        return "The request is not valid.", None
+    first = errors[0]
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+    field = ".".join(location) or None
+    message = str(first.get("msg", "is not valid"))
+    if first.get("type") == "json_invalid":
+        return "The request body is not valid JSON.", None
+    if tuple(first.get("loc", ())) == ("body",):  # no body, or not an object, or not JSON
+        return "Send a JSON object as the request body, as application/json.", None
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    return (f"{field}: {message}{more}" if field else f"{message}{more}"), field
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PortalError)
+    async def portal_error(request: Request, exc: PortalError) -> Response:
+        return _portal_error(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        message, field = _validation_message(exc)
+        return error_response(request, 422, message, field=field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI turns a failure while reading the body into a 400; ours says why.
+        if isinstance(exc.__cause__, PortalError):
+            return _portal_error(request, exc.__cause__)
+        detail = exc.detail if isinstance(exc.detail, str) else "The request is not valid."
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "There is nothing at this address."
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            # What json.loads gives up on: bytes that are not UTF-8, absurd nesting or numbers.
+            detail = "The request body is not valid JSON."
+        allow = _allowed_methods(request) if exc.status_code == 405 else ""
+        if allow:
+            detail = f"This address does not accept {request.method}; it accepts {allow}."
+        response = error_response(request, exc.status_code, detail)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        if allow:
+            response.headers["allow"] = allow
+        return response
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "Something went wrong on our side. Please try again.")
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Errors are sent as ``application/problem+json``, but FastAPI documents a response model
+    under ``application/json``; move each error's schema to the media type really sent."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        for path in document.get("paths", {}).values():
+            for operation in path.values():
+                for response in operation.get("responses", {}).values():
+                    content = response.get("content", {})
+                    if PROBLEM_JSON in content and "application/json" in content:
+                        content[PROBLEM_JSON] = content.pop("application/json")
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.limiter.close()
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Portal",
+        version=__version__,
+        summary="One short number for all of a person's accounts.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.limiter = RateLimiter(
+        settings.rate_limit_storage, enabled=settings.rate_limits_enabled
+    )
+
+    _install_error_handlers(app)
+    _document_problems(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default=settings.max_body_bytes,
+        uploads=settings.avatar_max_bytes + 64 * 1024,
+        upload_paths=UPLOAD_PATHS,
+        render=lambda request, exc: _portal_error(request, exc),
+    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.base_url.startswith("https://"))
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in (
+        api_health.router,
+        api_accounts.router,
+        api_numbers.router,
+        web_pages.router,
+        web_auth.router,
+        web_me.router,
+        web_docs.router,
+        web_language.router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,55 @@
+"""Dependencies shared by the web pages and the JSON API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.config import Settings
+from portal.db import session_scope
+from portal.domain import account
+from portal.ratelimit import RateLimiter
+from portal.storage.models import User
+
+SESSION_COOKIE = "portal_session"
+
+
+async def _db(request: Request) -> AsyncIterator[AsyncSession]:
+    async with session_scope(request.app.state.sessionmaker) as session:
+        yield session
+        # A route that answered with an error (a form shown again) keeps nothing it wrote.
+        if getattr(request.state, "rollback", False):
+            await session.rollback()
+
+
+# Committed when the route returns, before the response is sent.
+DB = Annotated[AsyncSession, Depends(_db, scope="function")]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def session_user(request: Request, db: AsyncSession) -> User | None:
+    """The user signed in by the session cookie, also kept on ``request.state`` for templates."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    user = await account.user_for_session(db, secret) if secret and len(secret) < 100 else None
+    request.state.user = user
+    return user
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]

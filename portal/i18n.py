@@ -1,0 +1,97 @@
+"""Languages of the web pages: English, Italian and French.
+
+Catalogs are gettext ``.po`` files in ``portal/translations/``, compiled in memory at start-up
+(no build step). The language comes from the ``portal_lang`` cookie set by the language
+switcher, else from the browser's ``Accept-Language``, else English.
+
+Update the catalogs after changing templates with ``python -m portal.i18n``.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+from babel.support import NullTranslations, Translations
+from starlette.requests import Request
+
+LANGUAGES = {"en": "English", "it": "Italiano", "fr": "Français"}
+DEFAULT = "en"
+LANG_COOKIE = "portal_lang"
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    path = TRANSLATIONS_DIR / f"{language}.po"
+    if language == DEFAULT or not path.exists():
+        return NullTranslations()
+    with path.open("rb") as file:
+        catalog = read_po(file, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+def _accepted(header: str) -> list[str]:
+    """Languages of an Accept-Language header, most wanted first (RFC 9110 §12.5.4)."""
+    weighted: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if tag and quality > 0:
+            weighted.append((-quality, index, tag.strip().lower()))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
+def negotiate(request: Request) -> str:
+    chosen = request.cookies.get(LANG_COOKIE, "")
+    if chosen in LANGUAGES:
+        return chosen
+    for tag in _accepted(request.headers.get("accept-language", "")):
+        primary = tag.split("-", 1)[0]
+        if primary in LANGUAGES:
+            return primary
+    return DEFAULT
+
+
+def update_catalogs() -> None:
+    """Extract the messages of the templates and merge them into every ``.po`` file."""
+    from babel.messages.extract import extract_from_dir
+
+    template = Catalog(project="Portal", fuzzy=False)
+    method_map = [("templates/**.html", "jinja2.ext:babel_extract")]
+    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    for filename, lineno, message, comments, context in extract_from_dir(
+        _ROOT, method_map, options
+    ):
+        template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    for language in LANGUAGES:
+        if language == DEFAULT:
+            continue
+        path = TRANSLATIONS_DIR / f"{language}.po"
+        if path.exists():
+            with path.open("rb") as file:
+                catalog = read_po(file, locale=language)
+        else:
+            catalog = Catalog(locale=language, project="Portal", fuzzy=False)
+        catalog.update(template, no_fuzzy_matching=True)
+        catalog.revision_date = datetime.now(UTC)
+        with path.open("wb") as file:
+            write_po(file, catalog, width=100, omit_header=False, sort_output=False)
+
+
+if __name__ == "__main__":  # pragma: no cover - a developer's command
+    update_catalogs()

@@ -1,0 +1,56 @@
+"""Rate limits on what can be guessed or abused (sign-in, sign-up, token creation).
+
+In memory for the embedded default; ``redis://…`` shares the counters between web
+processes in production. Built on the ``limits`` library's moving-window strategy.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, parse_many
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from portal.errors import RateLimited
+
+# name → rules; every rule of a name must admit a hit.
+RULES: dict[str, str] = {
+    "signin": "10/minute;60/hour",
+    "signup": "10/hour;30/day",
+    "token": "10/minute;60/hour",
+    "profile": "60/minute",
+}
+
+
+class RateLimiter:
+    def __init__(self, storage_uri: str, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        if not storage_uri.startswith("async+"):
+            storage_uri = "async+" + storage_uri
+        options = {"implementation": "redispy"} if "redis" in storage_uri else {}
+        self._storage = storage_from_string(storage_uri, **options)
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._rules: dict[str, list[RateLimitItem]] = {
+            name: parse_many(spec) for name, spec in RULES.items()
+        }
+
+    async def close(self) -> None:
+        """Close the Redis connection pool, if there is one (the memory store has none)."""
+        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        if client is not None:
+            await client.aclose()
+
+    async def hit(self, name: str, *keys: str) -> None:
+        """Count one attempt against ``name`` for ``keys``; raise :class:`RateLimited` if over."""
+        if not self.enabled:
+            return
+        for item in self._rules[name]:
+            if not await self._limiter.hit(item, name, *keys):
+                stats = await self._limiter.get_window_stats(item, name, *keys)
+                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+                raise RateLimited(
+                    "Too many attempts. Please wait a little and try again.",
+                    retry_after=retry_after,
+                )

@@ -1,0 +1,74 @@
+"""Helpers shared by the form pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from portal.deps import SESSION_COOKIE
+from portal.errors import PortalError, RateLimited
+from portal.web import csrf
+from portal.web.templating import render
+
+
+def form_error(
+    request: Request,
+    page: str,
+    exc: PortalError,
+    context: dict[str, Any] | None = None,
+    *,
+    fragment: str | None = None,
+) -> HTMLResponse:
+    """The same form again, with the message next to the field it is about.
+
+    Whatever the request wrote before the error is rolled back.
+    """
+    request.state.rollback = True
+    context = dict(context or {})
+    errors = {exc.field: exc.message} if exc.field else {}
+    headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    context.update(errors=errors, error=None if exc.field else exc.message)
+    return render(
+        request, page, context, fragment=fragment, status_code=exc.status_code, headers=headers
+    )
+
+
+def safe_next(target: str | None, default: str = "/me") -> str:
+    """Only local paths, so a sign-in link cannot send anyone to another site."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return default
+
+
+def redirect(request: Request, url: str) -> Response:
+    """A 303 for a form post; for htmx a full-page ``HX-Redirect``."""
+    if request.headers.get("hx-request") == "true":
+        response: Response = Response(status_code=204, headers={"hx-redirect": url})
+    else:
+        response = RedirectResponse(url, status_code=303)
+    csrf.set_cookie_if_new(request, response)
+    return response
+
+
+def set_session_cookie(request: Request, response: Response, secret: str, days: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=days * 86400,
+        httponly=True,
+        secure=request.app.state.settings.cookie_secure,
+        samesite="lax",
+        path="/",
+    )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE,
+        httponly=True,
+        secure=request.app.state.settings.cookie_secure,
+        samesite="lax",
+        path="/",
+    )

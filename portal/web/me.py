@@ -1,0 +1,172 @@
+"""My profile, my password, my API tokens, deleting my account."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from starlette.responses import Response
+
+from portal.deps import DB, SESSION_COOKIE, LimiterDep, SettingsDep
+from portal.domain import account, profile
+from portal.errors import InvalidInput, PortalError
+from portal.web import csrf
+from portal.web.deps import CurrentUser
+from portal.web.forms import clear_session_cookie, form_error, redirect
+from portal.web.templating import render
+
+router = APIRouter(prefix="/me", dependencies=[Depends(csrf.verify)], include_in_schema=False)
+
+Text = Annotated[str, Form()]
+
+
+@router.get("")
+async def me_page(request: Request, user: CurrentUser, welcome: bool = False) -> Response:
+    """My number and my profile."""
+    return render(request, "me", {"welcome": welcome, "values": {}})
+
+
+@router.post("/profile")
+async def update_profile(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    display_name: Text = "",
+    bio: Text = "",
+) -> Response:
+    """Save the display name and the bio."""
+    values = {"display_name": display_name[:100], "bio": bio[:1000]}
+    try:
+        await limiter.hit("profile", str(user.id))
+        await profile.update_profile(db, user, display_name=display_name, bio=bio)
+    except PortalError as exc:
+        return form_error(request, "me", exc, {"values": values}, fragment="profile_form")
+    return render(request, "me", {"saved": True, "values": {}}, fragment="profile_form")
+
+
+@router.post("/avatar")
+async def upload_avatar(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    avatar: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Replace my picture."""
+    try:
+        await limiter.hit("profile", str(user.id))
+        data = await avatar.read(settings.avatar_max_bytes + 1) if avatar else b""
+        await profile.set_avatar(
+            db, user, data, max_bytes=settings.avatar_max_bytes, size=settings.avatar_size
+        )
+    except PortalError as exc:
+        return form_error(request, "me", exc, {"values": {}}, fragment="avatar_form")
+    return redirect(request, "/me")
+
+
+@router.post("/avatar/delete")
+async def delete_avatar(request: Request, db: DB, user: CurrentUser) -> Response:
+    """Remove my picture."""
+    await profile.remove_avatar(db, user)
+    return redirect(request, "/me")
+
+
+@router.get("/password")
+async def password_page(request: Request, user: CurrentUser) -> Response:
+    """The change-password form."""
+    return render(request, "password", {})
+
+
+@router.post("/password")
+async def change_password(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    current_password: Text = "",
+    new_password: Text = "",
+) -> Response:
+    """Set a new password; other browsers are signed out."""
+    try:
+        await limiter.hit("signin", str(user.id))
+        await account.change_password(
+            db,
+            user,
+            current=current_password,
+            new=new_password,
+            keep_session=request.cookies.get(SESSION_COOKIE),
+        )
+    except PortalError as exc:
+        return form_error(request, "password", exc)
+    return render(request, "password", {"saved": True})
+
+
+@router.get("/delete")
+async def delete_page(request: Request, user: CurrentUser) -> Response:
+    """Confirm deleting the account."""
+    return render(request, "delete", {})
+
+
+@router.post("/delete")
+async def delete_account(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, password: Text = ""
+) -> Response:
+    """Delete the account for good; its number is retired."""
+    try:
+        await limiter.hit("signin", str(user.id))
+        await account.delete_account(db, user, password=password)
+    except PortalError as exc:
+        return form_error(request, "delete", exc)
+    csrf.rotate(request)
+    response = redirect(request, "/?deleted=1")
+    clear_session_cookie(request, response)
+    return response
+
+
+@router.get("/tokens")
+async def tokens_page(request: Request, db: DB, user: CurrentUser) -> Response:
+    """My personal access tokens."""
+    tokens = await account.list_tokens(db, user)
+    return render(request, "tokens", {"tokens": tokens, "values": {}})
+
+
+@router.post("/tokens")
+async def create_token(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    name: Text = "",
+    expires_in_days: Text = "",
+) -> Response:
+    """Create a token and show it once."""
+    try:
+        await limiter.hit("token", str(user.id))
+        days = _optional_days(expires_in_days)
+        new = await account.create_token(db, user, name=name, expires_in_days=days)
+    except PortalError as exc:
+        tokens = await account.list_tokens(db, user)
+        context: dict[str, object] = {"tokens": tokens, "values": {"name": name[:100]}}
+        return form_error(request, "tokens", exc, context, fragment="tokens")
+    tokens = await account.list_tokens(db, user)
+    shown: dict[str, object] = {"tokens": tokens, "new_token": new, "values": {}}
+    return render(request, "tokens", shown, fragment="tokens")
+
+
+@router.post("/tokens/{token_id}/revoke")
+async def revoke_token(request: Request, db: DB, user: CurrentUser, token_id: int) -> Response:
+    """Revoke a token at once."""
+    await account.revoke_token(db, user, token_id)
+    tokens = await account.list_tokens(db, user)
+    return render(request, "tokens", {"tokens": tokens, "values": {}}, fragment="tokens")
+
+
+def _optional_days(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 5:
+        raise InvalidInput("Enter a number of days, or leave it empty.", field="expires_in_days")
+    return int(text)

@@ -1,0 +1,55 @@
+"""The home page, the number box and the page of a number."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from portal.deps import DB
+from portal.domain import lookup, profile
+from portal.domain import number as numbers
+from portal.errors import PortalError
+from portal.web.deps import OptionalUser
+from portal.web.forms import form_error
+from portal.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def home(request: Request, user: OptionalUser, deleted: bool = False) -> Response:
+    """The home page with the number box."""
+    return render(request, "home", {"deleted": deleted, "values": {}})
+
+
+@router.get("/lookup")
+async def lookup_form(request: Request, user: OptionalUser, number: str = "") -> Response:
+    """Read the number box and go to the number's page."""
+    try:
+        parsed = numbers.parse(number[:100])
+    except PortalError as exc:
+        return form_error(request, "home", exc, {"values": {"number": number[:100]}})
+    return RedirectResponse(f"/n/{parsed}", status_code=303)
+
+
+@router.get("/n/{number}")
+async def number_page(request: Request, db: DB, user: OptionalUser, number: str) -> Response:
+    """The page of a portal number."""
+    try:
+        card = await lookup.look_up(db, number[:100])
+    except PortalError as exc:
+        return form_error(request, "home", exc, {"values": {"number": number[:100]}})
+    if card.number != number:
+        return RedirectResponse(f"/n/{card.number}", status_code=301)
+    return render(request, "number", {"card": card})
+
+
+@router.get("/n/{number}/avatar")
+async def avatar(request: Request, db: DB, number: str) -> Response:
+    """The picture of a number, re-encoded as WebP."""
+    picture = await profile.avatar_for_number(db, numbers.parse(number[:100]))
+    etag = f'"{picture.etag}"'
+    headers = {"etag": etag, "cache-control": "public, max-age=300"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(picture.data, media_type=picture.content_type, headers=headers)

@@ -1,0 +1,66 @@
+"""The one Jinja2 environment. An htmx request gets the fragment, any other the whole page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from portal import __version__, i18n
+from portal.domain.number import display as display_number
+from portal.web import csrf
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    extensions=["jinja2.ext.i18n"],
+    undefined=StrictUndefined,
+)
+_env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+templates = Jinja2Templates(env=_env)
+templates.env.filters["number"] = display_number
+templates.env.globals["version"] = __version__
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(
+    request: Request,
+    page: str,
+    context: dict[str, Any] | None = None,
+    *,
+    fragment: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render ``pages/<page>.html``, or ``partials/_<fragment>.html`` for an htmx request."""
+    context = dict(context or {})
+    context.setdefault("user", getattr(request.state, "user", None))
+    for key, empty in (("errors", {}), ("values", {}), ("error", None), ("saved", False)):
+        context.setdefault(key, empty)
+    context["csrf_token"] = csrf.csrf_token(request)
+    language = i18n.negotiate(request)
+    catalog = i18n.translations(language)
+    context.update(
+        lang=language,
+        languages=i18n.LANGUAGES,
+        _=catalog.gettext,
+        gettext=catalog.gettext,
+        ngettext=catalog.ngettext,
+    )
+    name = f"partials/_{fragment}.html" if fragment and is_htmx(request) else f"pages/{page}.html"
+    response = templates.TemplateResponse(
+        request, name, context, status_code=status_code, headers=headers
+    )
+    response.headers.setdefault("cache-control", "no-store")
+    csrf.set_cookie_if_new(request, response)
+    return response
