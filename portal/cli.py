@@ -1,0 +1,115 @@
+"""The ``portal`` command: serve, migrate, create-user, version."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from portal import __version__
+from portal.config import get_settings
+from portal.db import make_engine, make_sessionmaker, session_scope
+from portal.domain import account
+from portal.domain import number as numbers
+from portal.errors import PortalError
+from portal.logs import log_config
+from portal.storage import migrate as migrations
+
+app = typer.Typer(
+    help="Portal: one short number for all of a person's accounts.", no_args_is_help=True
+)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", envvar="PORT")] = 8000,
+    workers: Annotated[int, typer.Option(help="Web processes (needs PostgreSQL and Redis).")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart when the code changes.")] = False,
+) -> None:
+    """Serve the web portal and the API."""
+    settings = get_settings()
+    uvicorn.run(
+        "portal.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
+        server_header=False,
+        log_config=log_config(settings.log_level, as_json=settings.log_json),
+    )
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    down: Annotated[bool, typer.Option("--down", help="Downgrade to REVISION instead.")] = False,
+) -> None:
+    """Bring the database schema to the newest version (or another revision)."""
+
+    async def run() -> tuple[str | None, str | None]:
+        engine = make_engine(get_settings().database_url)
+        try:
+            if down:
+                await migrations.downgrade(engine, revision)
+            else:
+                await migrations.upgrade(engine, revision)
+            return await migrations.revisions(engine)
+        finally:
+            await engine.dispose()
+
+    current, _head = asyncio.run(run())
+    typer.echo(f"Database schema at revision {current or 'base'}.")
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(prompt=True, help="Email address to sign in with.")],
+    name: Annotated[str, typer.Option(prompt="Display name", help="Display name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create an account and print its portal number."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = get_settings()
+
+    async def run() -> str:
+        engine = make_engine(settings.database_url)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as session:
+                user = await account.sign_up(
+                    session,
+                    email=email,
+                    password=password,
+                    display_name=name,
+                    policy=settings.number_policy,
+                )
+                return user.number
+        finally:
+            await engine.dispose()
+
+    try:
+        number = asyncio.run(run())
+    except PortalError as exc:
+        typer.secho(exc.message, err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+    typer.echo(f"Created {email} with portal number {numbers.display(number)}")
+
+
+@app.command()
+def version() -> None:
+    """Print Portal's version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
