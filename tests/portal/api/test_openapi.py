@@ -1,0 +1,108 @@
+"""The served OpenAPI document, checked against a real ``portal serve`` by Schemathesis.
+
+Every operation is called with generated valid and invalid input; each answer must be a
+documented status with a documented content type and body, and never a server error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+
+from tests.fixtures.database import Databases
+from tests.fixtures.live import LiveServer, start_server, stop_server
+
+EMAIL = "schema@example.org"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+async def openapi_server(
+    databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LiveServer]:
+    """A server of its own without rate limits, so that generated calls reach the domain."""
+    server = start_server(
+        await databases.new("openapi"),
+        tmp_path_factory.mktemp("openapi"),
+        PORTAL_RATE_LIMITS_ENABLED="false",
+    )
+    yield server
+    stop_server(server)
+
+
+# Operations whose input obeys rules that JSON Schema cannot state, so that schema-valid input
+# may still be refused with the documented 422: a password that must match the stored one, a
+# file that must decode as a picture, a number whose last digit is a check digit, names that
+# may not mix look-alike alphabets or hide control characters (portal.domain.text).
+RULES_BEYOND_THE_SCHEMA = [
+    "POST /api/v1/signup",
+    "POST /api/v1/tokens",
+    "PATCH /api/v1/me",
+    "DELETE /api/v1/me",
+    "POST /api/v1/me/password",
+    "PUT /api/v1/me/avatar",
+    "GET /api/v1/numbers/{number}",
+]
+# Schemathesis' default statuses for schema-valid input, plus 422 (5xx are left to the
+# server-error check).
+ACCEPTED_WITH_RULES = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
+
+
+def _config() -> SchemathesisConfig:
+    return SchemathesisConfig.from_dict(
+        {
+            "seed": 20240611,
+            "generation": {"max-examples": 25, "database": "none"},
+            "operations": [
+                {
+                    "include-name": RULES_BEYOND_THE_SCHEMA,
+                    "checks": {
+                        "positive_data_acceptance": {"expected-statuses": ACCEPTED_WITH_RULES}
+                    },
+                }
+            ],
+            "auth": {
+                "dynamic": {
+                    "openapi": {
+                        # Generated calls may revoke the token in use (DELETE /tokens/{id}); a
+                        # 401 then fetches a new one and replays the call.
+                        "HTTPBearer": {
+                            "path": "/api/v1/tokens",
+                            "payload": {"email": EMAIL, "password": PASSWORD, "name": "schema"},
+                            "extract_selector": "/token",
+                        }
+                    }
+                }
+            },
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def openapi_schema(openapi_server: LiveServer) -> schemathesis.BaseSchema:
+    """The document as served, for calls authenticated as a freshly signed-up account."""
+    response = httpx.post(
+        f"{openapi_server.url}/api/v1/signup",
+        json={"email": EMAIL, "password": PASSWORD, "display_name": "Schema Tester"},
+    )
+    assert response.status_code == 201, response.text
+    return schemathesis.openapi.from_url(f"{openapi_server.url}/openapi.json", config=_config())
+
+
+schema = schemathesis.pytest.from_fixture("openapi_schema")
+
+
+@pytest.fixture(autouse=True)
+def _node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
+    """Schemathesis' fixture loader reads ``Node._nodeid``, which pytest 9.2 no longer has."""
+    if not hasattr(request.node, "_nodeid"):
+        request.node._nodeid = request.node.nodeid
+
+
+@schema.parametrize()
+def test_api_matches_its_openapi_document(case: schemathesis.Case) -> None:
+    case.call_and_validate(timeout=10)

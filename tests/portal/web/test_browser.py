@@ -1,0 +1,500 @@
+"""The portal as a person uses it: Debian's Chromium, driven by Playwright, on ``portal serve``.
+
+Playwright's own browser download is never used; ``make browser`` installs Debian's Chromium.
+Every page a test opens is watched: an error on the console (a Content-Security-Policy
+violation is one) or an uncaught exception fails the test. Screenshots go to the test's
+temporary directory, or to ``$PORTAL_SCREENSHOTS`` when it is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    Request,
+    ViewportSize,
+    async_playwright,
+    expect,
+)
+
+from portal.domain.number import display, is_valid
+from tests.fixtures.database import Databases
+from tests.fixtures.live import LiveServer, start_server, stop_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE: ViewportSize = {"width": 390, "height": 844}
+_FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+    password: str = "correct horse battery"
+
+
+def new_person(name: str) -> Person:
+    return Person(name=name, email=f"{uuid.uuid4().hex[:12]}@example.org")
+
+
+class Console:
+    """Errors the pages logged (CSP violations among them) or threw."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self._expected_statuses: set[int] = set()
+
+    def watch(self, page: Page) -> None:
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught on {page.url}: {error}"))
+
+    def expect_status(self, *statuses: int) -> None:
+        """The browser logs every 4xx answer; these are the ones the test asks for."""
+        self._expected_statuses.update(statuses)
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        failed = _FAILED_LOAD.match(message.text)
+        if failed and int(failed.group(1)) in self._expected_statuses:
+            return
+        self.errors.append(f"{message.location.get('url')}: {message.text}")
+
+
+@pytest.fixture(scope="module")
+async def server(
+    databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LiveServer]:
+    """A server of our own, so these sign-ups never meet the shared server's rate limits."""
+    live = start_server(
+        await databases.new("browser"),
+        tmp_path_factory.mktemp("browser"),
+        PORTAL_RATE_LIMITS_ENABLED="false",
+    )
+    yield live
+    stop_server(live)
+
+
+def _chromium() -> str:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing. The browser tests drive Debian's Chromium: "
+            "run `make browser` (apt-get install chromium); Playwright's download is not used."
+        )
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    executable = _chromium()
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+def console() -> Iterator[Console]:
+    console = Console()
+    yield console
+    assert not console.errors, "the browser reported errors:\n" + "\n".join(console.errors)
+
+
+@pytest.fixture
+async def context(
+    browser: Browser, server: LiveServer, console: Console
+) -> AsyncIterator[BrowserContext]:
+    context = await browser.new_context(base_url=server.url)
+    context.set_default_timeout(10_000)
+    context.on("page", console.watch)
+    yield context
+    await context.close()
+
+
+@pytest.fixture
+async def page(context: BrowserContext) -> Page:
+    return await context.new_page()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    where = os.environ.get("PORTAL_SCREENSHOTS")
+    directory = Path(where) if where else tmp_path / "screenshots"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+async def sign_up(page: Page, person: Person) -> str:
+    """Sign up through the form; the number shown on /me, as bare digits."""
+    await page.goto("/signup")
+    await page.get_by_label("Your name").fill(person.name)
+    await page.get_by_label("Email").fill(person.email)
+    await page.get_by_label("Password").fill(person.password)
+    await page.get_by_role("button", name="Create my account").click()
+    await expect(page).to_have_url(re.compile(r"/me\?welcome=1$"))
+    return _digits(await page.get_by_test_id("my-number").inner_text())
+
+
+async def sign_in(page: Page, person: Person, password: str | None = None) -> None:
+    await page.get_by_label("Email").fill(person.email)
+    await page.get_by_label("Password").fill(password or person.password)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def screenshot(page: Page, path: Path) -> None:
+    # Hiding the caret leaves style="" on inputs, which htmx's settling then copies into
+    # swapped-in content: a CSP violation of the test's own making.
+    await page.screenshot(path=path, full_page=True, caret="initial")
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+async def _no_sideways_scroll(page: Page) -> None:
+    overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
+
+
+async def test_a_new_number_is_valid_and_leads_to_the_public_page(
+    page: Page, console: Console, shots: Path
+) -> None:
+    console.expect_status(422)
+    ada = new_person("Ada Lovelace")
+    await page.goto("/")
+    await screenshot(page, shots / "home.png")
+    await page.get_by_role("button", name="Get your number", exact=True).click()
+
+    await page.get_by_label("Your name").fill(ada.name)
+    await page.get_by_label("Email").fill(ada.email)
+    await page.get_by_label("Password").fill("short")
+    await page.get_by_role("button", name="Create my account").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Choose a password of at least 10 characters."
+    )
+    await expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+    await expect(page.get_by_label("Email")).to_have_value(ada.email)
+    await screenshot(page, shots / "signup-error.png")
+
+    await page.get_by_label("Password").fill(ada.password)
+    await page.get_by_role("button", name="Create my account").click()
+    await expect(page).to_have_url(re.compile(r"/me\?welcome=1$"))
+    await expect(page.get_by_role("status")).to_contain_text("This is your portal number")
+    shown = await page.get_by_test_id("my-number").inner_text()
+    number = _digits(shown)
+    assert len(number) == 8
+    assert is_valid(number)
+    assert shown == display(number)
+
+    await page.get_by_role("link", name="See my public page").click()
+    await expect(page).to_have_url(re.compile(rf"/n/{number}$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text(ada.name)
+    await expect(page.get_by_role("main").get_by_text(display(number))).to_be_visible()
+
+    await page.goto("/")
+    await page.get_by_label("Portal number").fill(f"{number[:3]}-{number[3:6]} {number[6:]}")
+    await page.get_by_role("button", name="Look up").click()
+    await expect(page).to_have_url(re.compile(rf"/n/{number}$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text(ada.name)
+
+    mistyped = number[:3] + str((int(number[3]) + 1) % 10) + number[4:]
+    assert not is_valid(mistyped)
+    await page.goto("/")
+    await page.get_by_label("Portal number").fill(display(mistyped))
+    await page.get_by_role("button", name="Look up").click()
+    await expect(page.get_by_role("alert")).to_contain_text("This number has a typo")
+    await expect(page).to_have_url(re.compile(r"/lookup\?"))
+    await expect(page.get_by_label("Portal number")).to_have_value(display(mistyped))
+    await expect(page.get_by_role("heading", name=ada.name)).to_have_count(0)
+    await screenshot(page, shots / "lookup-typo.png")
+
+
+async def test_session_cookie_is_secure_http_only_and_works_on_localhost(
+    page: Page, context: BrowserContext
+) -> None:
+    """Browsers treat 127.0.0.1 as a secure origin, so a ``Secure`` cookie works over http."""
+    number = await sign_up(page, new_person("Grace Hopper"))
+    cookies = {cookie["name"]: cookie for cookie in await context.cookies()}
+    session = cookies["portal_session"]
+    assert session["secure"] and session["httpOnly"]
+    assert session["sameSite"] == "Lax"
+    assert cookies["portal_csrf"]["secure"] and cookies["portal_csrf"]["httpOnly"]
+    assert "portal_session" not in await page.evaluate("document.cookie")
+
+    await page.goto("/me")
+    await expect(page).to_have_url(re.compile(r"/me$"))
+    await expect(page.get_by_test_id("my-number")).to_have_text(display(number))
+
+
+async def test_profile_is_saved_through_htmx_and_the_picture_shows(
+    page: Page, console: Console, shots: Path, tmp_path: Path
+) -> None:
+    console.expect_status(422)
+    number = await sign_up(page, new_person("Alan Turing"))
+    await page.evaluate("window.stillTheSamePage = true")
+
+    await page.get_by_label("Name", exact=True).fill("Alan M. Turing")
+    await page.get_by_label("About you").fill("Computable numbers.\nMorphogenesis.")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    assert await page.evaluate("window.stillTheSamePage === true"), "the page was reloaded"
+
+    await page.get_by_label("Name", exact=True).fill("   ")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("alert")).to_have_text("Enter a name.")
+    await expect(page.get_by_label("Name", exact=True)).to_have_attribute("aria-invalid", "true")
+    assert await page.evaluate("window.stillTheSamePage === true"), "the page was reloaded"
+
+    await page.reload()
+    await expect(page.get_by_label("Name", exact=True)).to_have_value("Alan M. Turing")
+    await expect(page.get_by_label("About you")).to_have_value(
+        "Computable numbers.\nMorphogenesis."
+    )
+
+    picture = tmp_path / "me.png"
+    Image.new("RGB", (300, 200), (31, 111, 235)).save(picture)
+    await page.get_by_label("Choose a picture").set_input_files(picture)
+    await page.get_by_role("button", name="Upload").click()
+    avatar = page.get_by_role("img", name="Your picture")
+    await expect(avatar).to_be_visible()
+    assert await avatar.evaluate("img => img.complete && img.naturalWidth") > 0
+    await expect(page.get_by_role("button", name="Remove picture")).to_be_visible()
+    await screenshot(page, shots / "me.png")
+    await _no_sideways_scroll(page)
+
+    await page.set_viewport_size(PHONE)
+    await page.reload()
+    await expect(page.get_by_test_id("my-number")).to_be_visible()
+    await screenshot(page, shots / "me-phone.png")
+    await _no_sideways_scroll(page)
+
+    await page.goto(f"/n/{number}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Alan M. Turing")
+    await expect(page.get_by_text("Computable numbers.")).to_be_visible()
+    card_picture = page.locator("article img")
+    assert await card_picture.evaluate("img => img.complete && img.naturalWidth") > 0
+    await _no_sideways_scroll(page)
+
+
+async def test_profile_form_works_without_javascript(browser: Browser, server: LiveServer) -> None:
+    context = await browser.new_context(base_url=server.url, java_script_enabled=False)
+    try:
+        page = await context.new_page()
+        await sign_up(page, new_person("Edsger Dijkstra"))
+        await page.get_by_label("Name", exact=True).fill("E. W. Dijkstra")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+        await page.goto("/me")
+        await expect(page.get_by_label("Name", exact=True)).to_have_value("E. W. Dijkstra")
+    finally:
+        await context.close()
+
+
+async def test_api_token_is_shown_once_works_and_can_be_revoked(
+    page: Page, server: LiveServer, console: Console, shots: Path
+) -> None:
+    console.expect_status(422)
+    number = await sign_up(page, new_person("Barbara Liskov"))
+    await page.get_by_role("link", name="API tokens").first.click()
+    await expect(page.get_by_text("You have no tokens.")).to_be_visible()
+
+    await page.get_by_role("button", name="Create token").click()
+    await expect(page.get_by_role("alert")).to_have_text("Enter a name.")
+    await expect(page.get_by_label("What is it for?")).to_have_attribute("aria-invalid", "true")
+
+    await page.get_by_label("What is it for?").fill("Backup script")
+    await page.get_by_role("button", name="Create token").click()
+    secret = (await page.get_by_test_id("new-token").inner_text()).strip()
+    assert len(secret) >= 20
+    row = page.get_by_role("row").filter(has_text="Backup script")
+    await expect(row).to_have_count(1)
+    await expect(page.get_by_label("What is it for?")).to_have_value("")
+    await screenshot(page, shots / "tokens.png")
+    await _no_sideways_scroll(page)
+
+    async with httpx.AsyncClient(base_url=server.url) as api:
+        bearer = {"authorization": f"Bearer {secret}"}
+        me = await api.get("/api/v1/me", headers=bearer)
+        assert me.status_code == 200, me.text
+        assert me.json()["number"] == number
+
+        await page.reload()
+        await expect(page.get_by_test_id("new-token")).to_have_count(0)
+        await expect(row).to_contain_text(secret[-4:])
+        assert secret not in await page.content()
+
+        await page.set_viewport_size(PHONE)
+        await screenshot(page, shots / "tokens-phone.png")
+        await _no_sideways_scroll(page)
+
+        revocations: list[Request] = []
+        page.on("request", lambda r: revocations.append(r) if "/revoke" in r.url else None)
+        questions: list[str] = []
+        asked = asyncio.Event()
+
+        async def dismiss(dialog: Dialog) -> None:
+            questions.append(dialog.message)
+            await dialog.dismiss()
+            asked.set()
+
+        page.once("dialog", dismiss)
+        await row.get_by_role("button", name="Revoke").click()
+        async with asyncio.timeout(5):
+            await asked.wait()
+        assert questions == ["Revoke this token? Programs using it will stop working."]
+        await expect(row).to_have_count(1)
+
+        async def accept(dialog: Dialog) -> None:
+            await dialog.accept()
+
+        page.once("dialog", accept)
+        await row.get_by_role("button", name="Revoke").click()
+        await expect(page.get_by_text("You have no tokens.")).to_be_visible()
+        await expect(row).to_have_count(0)
+        assert len(revocations) == 1, "dismissing the question still sent the revocation"
+
+        refused = await api.get("/api/v1/me", headers=bearer)
+        assert refused.status_code == 401
+
+
+async def test_sign_out_sign_in_change_password_and_delete(
+    page: Page, context: BrowserContext, console: Console
+) -> None:
+    console.expect_status(401, 404, 422)
+    katherine = new_person("Katherine Johnson")
+    number = await sign_up(page, katherine)
+
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page).to_have_url(re.compile(r"/$"))
+    await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    assert "portal_session" not in {c["name"] for c in await context.cookies()}
+
+    await page.goto("/me")
+    await expect(page).to_have_url(re.compile(r"/signin\?next=/me$"))
+    await sign_in(page, katherine)
+    await expect(page).to_have_url(re.compile(r"/me$"))
+    await expect(page.get_by_test_id("my-number")).to_have_text(display(number))
+
+    new_password = "orbital mechanics 1962"
+    await page.get_by_role("link", name="Change password").click()
+    await page.get_by_label("Current password").fill("not my password")
+    await page.get_by_label("New password").fill(new_password)
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.get_by_role("alert")).to_have_text("Your current password is wrong.")
+    await expect(page.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
+    await page.get_by_label("Current password").fill(katherine.password)
+    await page.get_by_label("New password").fill(new_password)
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.get_by_role("status")).to_contain_text("Your password was changed.")
+
+    await page.get_by_role("button", name="Sign out").click()
+    await page.goto("/signin")
+    await sign_in(page, katherine)
+    await expect(page.get_by_role("alert")).to_have_text(
+        "The email address or the password is wrong."
+    )
+    await sign_in(page, katherine, new_password)
+    await expect(page).to_have_url(re.compile(r"/me$"))
+
+    await page.get_by_role("link", name="Delete account").click()
+    await page.get_by_label("Your password, to confirm").fill(new_password)
+    await page.get_by_role("button", name="Delete my account for good").click()
+    await expect(page).to_have_url(re.compile(r"/\?deleted=1$"))
+    await expect(page.get_by_role("status")).to_contain_text("Your account was deleted.")
+    await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+
+    await page.goto(f"/n/{number}")
+    await expect(page.get_by_role("alert")).to_have_text("No one has this portal number.")
+    await page.goto("/signin")
+    await sign_in(page, katherine, new_password)
+    await expect(page.get_by_role("alert")).to_have_text(
+        "The email address or the password is wrong."
+    )
+    await expect(page).to_have_url(re.compile(r"/signin$"))
+
+
+async def test_pages_log_no_errors_and_break_no_content_security_policy(
+    page: Page, console: Console
+) -> None:
+    for path in ("/", "/signup", "/signin"):
+        await page.goto(path)
+        await expect(page.get_by_role("heading", level=1)).to_be_visible()
+    await page.goto("/docs")
+    await expect(page.locator("#swagger-ui .info")).to_contain_text("Portal")
+    await expect(page.locator("#swagger-ui .opblock").first).to_be_visible()
+
+    number = await sign_up(page, new_person("Frances Allen"))
+    for path in ("/me", "/me/password", "/me/delete", "/me/tokens", f"/n/{number}"):
+        await page.goto(path)
+        await expect(page.get_by_role("heading", level=1)).to_be_visible()
+    await page.get_by_role("link", name="API", exact=True).click()
+    await expect(page.locator("#swagger-ui .opblock").first).to_be_visible()
+    assert console.errors == []
+
+    # The watch itself sees a violation: an inline style is refused and logged.
+    await page.goto("/")
+    async with page.expect_console_message(lambda m: m.type == "error") as message:
+        await page.evaluate(
+            "() => { const s = document.createElement('style'); s.textContent = 'p{}';"
+            " document.head.append(s); }"
+        )
+    assert "Content Security Policy" in (await message.value).text
+    assert len(console.errors) == 1
+    console.errors.clear()
+
+
+async def test_sign_up_with_the_keyboard_alone(page: Page) -> None:
+    hedy = new_person("Hedy Lamarr")
+    await page.goto("/signup")
+
+    await page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    await expect(skip).to_be_focused()
+    box = await skip.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["y"] >= 0, "the skip link is off screen"
+    await page.keyboard.press("Enter")
+    await expect(page.locator("main")).to_be_focused()
+
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Your name")).to_be_focused()
+    await page.keyboard.type(hedy.name)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Email")).to_be_focused()
+    await page.keyboard.type(hedy.email)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Password")).to_be_focused()
+    await page.keyboard.type(hedy.password)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Create my account")).to_be_focused()
+    await page.keyboard.press("Enter")
+
+    await expect(page).to_have_url(re.compile(r"/me\?welcome=1$"))
+    assert is_valid(_digits(await page.get_by_test_id("my-number").inner_text()))
