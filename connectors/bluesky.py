@@ -1,0 +1,482 @@
+"""Bluesky (AT Protocol): a handle is a domain name, the account behind it is a DID.
+
+Why it looks like this (official docs: https://atproto.com/specs and https://docs.bsky.app):
+
+- A handle is kept lowercase; ``@ada.bsky.social``, ``https://bsky.app/profile/<handle>``
+  and ``at://<handle>`` are read as the handle. A DID (``did:plc:…``, ``did:web:…``) is
+  accepted too: it is the account's lasting identifier. Handle and DID rules, resolution and
+  the bidirectional check live in :mod:`connectors._atproto`
+  (https://atproto.com/specs/handle, https://atproto.com/specs/did).
+- The public profile page, and the link the Bluesky app opens (a universal link), is
+  ``https://bsky.app/profile/<handle>``.
+- Posts are at most 300 graphemes (``app.bsky.feed.post``'s ``text`` has maxGraphemes 300,
+  https://docs.bsky.app/docs/advanced-guides/post-richtext).
+- Linking: AT Protocol OAuth is the network's way (``AUTH = "atproto"``,
+  https://atproto.com/specs/oauth). Signing in with an *app password* is the other way:
+  the handle is resolved to its DID and PDS, the PDS's
+  ``com.atproto.server.createSession`` returns an access and a refresh JWT, and the session's
+  DID must be the resolved one (https://atproto.com/specs/xrpc, "App Passwords";
+  https://docs.bsky.app/docs/api/com-atproto-server-create-session). The spec notes app
+  passwords look like ``xxxx-xxxx-xxxx-xxxx`` and that clients may check this to keep people
+  from signing in with their main password; we do, so the portal never holds the password
+  that can delete the account. An account with email two-factor sign-in answers
+  ``AuthFactorTokenRequired`` to a main password: we say to use an app password.
+- The access JWT lives minutes to hours; an ``ExpiredToken`` answer is followed by one
+  ``com.atproto.server.refreshSession`` with the refresh JWT, and the new pair replaces
+  :attr:`Bluesky.credentials` (the caller stores it: the old refresh JWT stops working).
+  ``com.atproto.server.deleteSession`` with the refresh JWT ends the session (``revoke``).
+- The profile comes from ``app.bsky.actor.getProfile`` through the PDS, which hands it to
+  its AppView (https://docs.bsky.app/docs/api/app-bsky-actor-get-profile). A PDS without an
+  AppView (self-hosted, or a development network) cannot answer it; the profile record
+  ``app.bsky.actor.profile/self`` read with ``com.atproto.repo.getRecord`` from the account's
+  own repository gives the same name, bio and avatar (the avatar as a ``getBlob`` address).
+- Raw API JSON becomes :class:`Actor` and :class:`Post` through the pure functions at the
+  bottom (``app.bsky.actor.defs#profileView*``, ``app.bsky.feed.defs#feedViewPost``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, ClassVar
+from urllib.parse import quote, unquote, urlencode
+
+import httpx
+
+from connectors._atproto import (
+    INVALID_HANDLE,
+    Identity,
+    Resolver,
+    XrpcError,
+    did_problem,
+    handle_problem,
+    is_valid_did,
+    is_valid_handle,
+    xrpc,
+)
+from connectors.base import (
+    Actor,
+    AuthRevoked,
+    Connector,
+    Credentials,
+    InvalidHandle,
+    Linked,
+    Media,
+    PermanentError,
+    Post,
+    RateLimited,
+    Retriable,
+    clean,
+    path_from_url,
+)
+
+__all__ = [
+    "Bluesky",
+    "Resolver",
+    "actor_from_profile",
+    "actor_from_profile_record",
+    "post_from_feed_view",
+]
+
+NETWORK = "bluesky"
+WEB = "https://bsky.app"
+REFUSED = "Bluesky refused this handle or app password."
+ASK_FOR_APP_CREDENTIAL = (
+    "Sign in with an app password, not your account's password: create one in Bluesky under "
+    "Settings → Privacy and security → App passwords (it looks like xxxx-xxxx-xxxx-xxxx)."
+)
+TWO_FACTOR = (
+    "This Bluesky account asks for a code sent by email to sign in. Use an app password "
+    "instead: Bluesky → Settings → Privacy and security → App passwords."
+)
+REVOKED = "Bluesky no longer accepts this sign-in: the app password or the session was revoked."
+SUSPENDED = "Bluesky has taken down or deactivated this account."
+_APP_PASSWORD = re.compile(r"[a-zA-Z0-9]{4}(-[a-zA-Z0-9]{4}){3}")
+_AUTH_ERRORS = frozenset({"AuthenticationRequired", "InvalidToken", "ExpiredToken"})
+
+
+class Bluesky(Connector):
+    NAME = "bluesky"
+    LABEL = "Bluesky"
+    AUTH = "atproto"
+    HANDLE_LABEL = "Handle"
+    HANDLE_EXAMPLE = "ada.bsky.social"
+    CAN_VERIFY = True
+    MAX_TEXT_LENGTH = 300
+    TEXT_COUNTING = "graphemes"
+
+    resolver: ClassVar[Resolver] = Resolver()
+    """How handles and DIDs are resolved; the portal sets it from its settings at start-up
+    (``Bluesky.resolver = Resolver(plc_url=..., service_url=...)``)."""
+
+    def __init__(
+        self,
+        handle: str,
+        credentials: Credentials,
+        http: httpx.AsyncClient,
+        *,
+        resolver: Resolver | None = None,
+    ) -> None:
+        super().__init__(handle, credentials, http)
+        self._resolver = resolver or type(self).resolver
+
+    # -- handles --
+
+    @classmethod
+    def normalize_handle(cls, raw: str) -> str:
+        text = clean(raw, max_length=300)
+        if text[:5].lower() == "at://":
+            text = text[5:].split("/", 1)[0]
+        else:
+            path = path_from_url(text, ("bsky.app",))
+            if path is not None:
+                parts = path.split("/")
+                if len(parts) < 2 or parts[0] != "profile" or not parts[1]:
+                    raise InvalidHandle(
+                        "This Bluesky address is not a profile (https://bsky.app/profile/…)."
+                    )
+                text = unquote(parts[1])
+        text = text.removeprefix("@")
+        if not text:
+            raise InvalidHandle("Enter a handle.")
+        if text[:4].lower() == "did:":
+            did = _normalize_did(text)
+            problem = did_problem(did)
+            if problem is not None:
+                raise InvalidHandle(problem)
+            return did
+        handle = text.lower()
+        problem = handle_problem(handle)
+        if problem is not None:
+            raise InvalidHandle(problem)
+        return handle
+
+    @classmethod
+    def profile_url(cls, handle: str) -> str | None:
+        return f"{WEB}/profile/{quote(handle, safe=':.-_%')}"
+
+    @classmethod
+    def display_handle(cls, handle: str) -> str:
+        return handle if handle.startswith("did:") else f"@{handle}"
+
+    # -- linking with an app password --
+
+    @classmethod
+    async def sign_in(
+        cls,
+        handle: str,
+        secret: str,
+        http: httpx.AsyncClient,
+        *,
+        resolver: Resolver | None = None,
+    ) -> Linked:
+        """Sign in with an app password and keep the session's two JWTs (not the password)."""
+        identifier = cls.normalize_handle(handle)
+        password = secret.strip() if isinstance(secret, str) else ""
+        if not password:
+            raise PermanentError("Enter an app password.")
+        if _APP_PASSWORD.fullmatch(password) is None:
+            raise PermanentError(ASK_FOR_APP_CREDENTIAL)
+        identity = await (resolver or cls.resolver).resolve(identifier, http)
+        try:
+            session = await xrpc(
+                http,
+                identity.pds,
+                "com.atproto.server.createSession",
+                body={"identifier": identity.did, "password": password},
+                label="Bluesky",
+            )
+        except XrpcError as error:
+            if error.error == "AuthFactorTokenRequired":
+                raise PermanentError(TWO_FACTOR) from error
+            if error.error == "AccountTakedown":
+                raise PermanentError("Bluesky has taken this account down.") from error
+            if error.status == 401 or error.error in _AUTH_ERRORS:
+                raise PermanentError(REFUSED) from error
+            raise PermanentError(f"Bluesky refused to sign in: {error.message}") from error
+        access, refresh = session.get("accessJwt"), session.get("refreshJwt")
+        if not isinstance(access, str) or not isinstance(refresh, str):
+            raise Retriable("Bluesky's answer to signing in had no session in it.")
+        if session.get("did") != identity.did:
+            raise PermanentError(
+                f"The server of {cls.display_handle(identifier)} signed in another account."
+            )
+        if session.get("active") is False:
+            status = session.get("status")
+            raise PermanentError(
+                f"This Bluesky account is {status if isinstance(status, str) else 'inactive'}:"
+                " activate it again before linking it."
+            )
+        actor = await _load_actor(http, identity, access)
+        credentials = Credentials(
+            access_token=access,
+            refresh_token=refresh,
+            extra={"did": identity.did, "pds": identity.pds},
+        )
+        return Linked(actor=actor, credentials=credentials)
+
+    # -- with credentials --
+
+    async def get_actor(self) -> Actor:
+        """Who the session belongs to; the handle is confirmed again when it changed."""
+        did, pds = self._account()
+        session = await self._call("com.atproto.server.getSession")
+        if session.get("did") != did:
+            raise AuthRevoked("This Bluesky session belongs to another account now.")
+        if session.get("active") is False:
+            raise AuthRevoked("This Bluesky account is no longer active.")
+        claimed = session.get("handle")
+        handle: str | None = None
+        if isinstance(claimed, str) and claimed != INVALID_HANDLE and is_valid_handle(claimed):
+            claimed = claimed.lower()
+            if claimed == self.handle:
+                handle = claimed
+            else:
+                # The PDS says the handle changed: believe it only when it is confirmed.
+                handle = await self._resolver.confirmed_handle(did, self.http)
+        identity = Identity(did=did, handle=handle, pds=pds)
+        return await _load_actor(self.http, identity, self.credentials.access_token)
+
+    async def revoke(self) -> bool:
+        """End the session at the PDS; a session that is already gone counts as ended."""
+        _, pds = self._account()
+        if not self.credentials.refresh_token:
+            return False
+        try:
+            await xrpc(
+                self.http,
+                pds,
+                "com.atproto.server.deleteSession",
+                token=self.credentials.refresh_token,
+                post=True,
+                label="Bluesky",
+            )
+        except XrpcError as error:
+            if error.status == 401 or error.error in _AUTH_ERRORS:
+                return True
+            raise
+        return True
+
+    def _account(self) -> tuple[str, str]:
+        did, pds = self.credentials.extra.get("did"), self.credentials.extra.get("pds")
+        if not isinstance(did, str) or not isinstance(pds, str) or not did or not pds:
+            raise AuthRevoked("This Bluesky link lacks its account and server: link it again.")
+        return did, pds
+
+    async def _call(self, nsid: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """A call with the access JWT, refreshed once when the PDS says it expired."""
+        _, pds = self._account()
+        for attempt in range(2):
+            try:
+                return await xrpc(
+                    self.http,
+                    pds,
+                    nsid,
+                    params=params,
+                    token=self.credentials.access_token,
+                    label="Bluesky",
+                )
+            except XrpcError as error:
+                if error.error == "ExpiredToken" and attempt == 0:
+                    await self._refresh()
+                    continue
+                if error.error in ("AccountTakedown", "AccountDeactivated"):
+                    raise AuthRevoked(
+                        "Bluesky has suspended or deactivated this account."
+                    ) from error
+                if error.status == 401 or error.error in _AUTH_ERRORS:
+                    raise AuthRevoked(REVOKED) from error
+                raise
+        raise AuthRevoked(REVOKED)
+
+    async def _refresh(self) -> None:
+        """Trade the refresh JWT for a new pair; :attr:`credentials` holds the new one."""
+        _, pds = self._account()
+        if not self.credentials.refresh_token:
+            raise AuthRevoked(REVOKED)
+        try:
+            session = await xrpc(
+                self.http,
+                pds,
+                "com.atproto.server.refreshSession",
+                token=self.credentials.refresh_token,
+                post=True,
+                label="Bluesky",
+            )
+        except XrpcError as error:
+            raise AuthRevoked(REVOKED) from error
+        access, refresh = session.get("accessJwt"), session.get("refreshJwt")
+        if not isinstance(access, str) or not isinstance(refresh, str):
+            raise Retriable("Bluesky's answer to refreshing the session had no session in it.")
+        if session.get("did") != self.credentials.extra.get("did"):
+            raise AuthRevoked("This Bluesky session belongs to another account now.")
+        self.credentials = replace(self.credentials, access_token=access, refresh_token=refresh)
+
+
+def _normalize_did(text: str) -> str:
+    """A DID as typed, in its canonical case (both atproto methods are case-insensitive)."""
+    method, _, rest = text[4:].partition(":")
+    method = method.lower()
+    if method == "plc":
+        return f"did:plc:{rest.lower()}"
+    if method == "web":
+        return "did:web:" + rest.lower().replace("%3a", "%3A")
+    return f"did:{method}:{rest}"
+
+
+async def _load_actor(http: httpx.AsyncClient, identity: Identity, access_token: str) -> Actor:
+    """The profile through the PDS's AppView, or from the profile record when it has none."""
+    try:
+        data = await xrpc(
+            http,
+            identity.pds,
+            "app.bsky.actor.getProfile",
+            params={"actor": identity.did},
+            token=access_token,
+            label="Bluesky",
+        )
+    except RateLimited:
+        raise
+    except (XrpcError, Retriable):
+        data = None
+    if data is not None and data.get("did") == identity.did:
+        actor = actor_from_profile(data)
+        # The handle we show is the one we confirmed ourselves.
+        shown = identity.handle or identity.did
+        return replace(actor, handle=shown, url=Bluesky.profile_url(shown))
+    try:
+        record = await xrpc(
+            http,
+            identity.pds,
+            "com.atproto.repo.getRecord",
+            params={"repo": identity.did, "collection": "app.bsky.actor.profile", "rkey": "self"},
+            label="Bluesky",
+        )
+    except XrpcError as error:
+        if error.error != "RecordNotFound":
+            raise
+        record = {}
+    return actor_from_profile_record(identity.did, identity.handle, record, identity.pds)
+
+
+# -- API JSON → Portal's types ---------------------------------------------------------------
+
+
+def actor_from_profile(data: Mapping[str, Any]) -> Actor:
+    """An ``app.bsky.actor.defs#profileView`` (Basic, Detailed) as an :class:`Actor`."""
+    did = _text(data.get("did"))
+    if not is_valid_did(did):
+        raise PermanentError("Bluesky sent a profile without a valid DID.")
+    handle = _text(data.get("handle")).lower()
+    shown = handle if handle != INVALID_HANDLE and is_valid_handle(handle) else did
+    return Actor(
+        network=NETWORK,
+        id=did,
+        handle=shown,
+        display_name=_text(data.get("displayName")).strip(),
+        url=Bluesky.profile_url(shown),
+        avatar_url=_web_address(data.get("avatar")),
+        bio=_text(data.get("description")),
+    )
+
+
+def actor_from_profile_record(
+    did: str, handle: str | None, record: Mapping[str, Any], pds: str
+) -> Actor:
+    """An account from its ``app.bsky.actor.profile`` record (a ``getRecord`` answer).
+
+    ``handle`` is the confirmed handle (``None`` shows the DID); the avatar blob becomes its
+    ``com.atproto.sync.getBlob`` address on the account's PDS.
+    """
+    value = record.get("value")
+    profile: Mapping[str, Any] = value if isinstance(value, Mapping) else {}
+    shown = handle or did
+    avatar = None
+    cid = _blob_cid(profile.get("avatar"))
+    if cid:
+        avatar = f"{pds}/xrpc/com.atproto.sync.getBlob?{urlencode({'did': did, 'cid': cid})}"
+    return Actor(
+        network=NETWORK,
+        id=did,
+        handle=shown,
+        display_name=_text(profile.get("displayName")).strip(),
+        url=Bluesky.profile_url(shown),
+        avatar_url=avatar,
+        bio=_text(profile.get("description")),
+    )
+
+
+def post_from_feed_view(item: Mapping[str, Any]) -> Post:
+    """An ``app.bsky.feed.defs#feedViewPost`` (or a bare ``#postView``) as a :class:`Post`."""
+    view = item.get("post", item)
+    if not isinstance(view, Mapping):
+        raise PermanentError("Bluesky sent a feed item without a post.")
+    uri = _text(view.get("uri"))
+    author_data = view.get("author")
+    if not uri.startswith("at://") or not isinstance(author_data, Mapping):
+        raise PermanentError("Bluesky sent a post without its address or author.")
+    author = actor_from_profile(author_data)
+    record = view.get("record")
+    post: Mapping[str, Any] = record if isinstance(record, Mapping) else {}
+    published = _datetime(post.get("createdAt")) or _datetime(view.get("indexedAt"))
+    if published is None:
+        raise PermanentError("Bluesky sent a post without a date.")
+    reply = post.get("reply")
+    parent = reply.get("parent") if isinstance(reply, Mapping) else None
+    rkey = uri.rsplit("/", 1)[1]
+    return Post(
+        network=NETWORK,
+        id=uri,
+        author=author,
+        published=published,
+        text=_text(post.get("text")),
+        url=f"{Bluesky.profile_url(author.handle)}/post/{quote(rkey, safe='')}",
+        media=_media(view.get("embed")),
+        reply_to=(_text(parent.get("uri")) or None) if isinstance(parent, Mapping) else None,
+    )
+
+
+def _media(embed: Any) -> tuple[Media, ...]:
+    """Pictures of an embed view: ``images#view``, or the media of ``recordWithMedia#view``."""
+    if not isinstance(embed, Mapping):
+        return ()
+    kind = embed.get("$type")
+    if kind == "app.bsky.embed.recordWithMedia#view":
+        return _media(embed.get("media"))
+    if kind != "app.bsky.embed.images#view":
+        return ()
+    found = []
+    for image in embed.get("images") or []:
+        if isinstance(image, Mapping) and _text(image.get("fullsize")).startswith("https://"):
+            found.append(Media(url=image["fullsize"], description=_text(image.get("alt"))))
+    return tuple(found)
+
+
+def _blob_cid(blob: Any) -> str | None:
+    """The CID of a blob reference (``{"ref": {"$link": cid}}``, or the legacy ``{"cid"}``)."""
+    if not isinstance(blob, Mapping):
+        return None
+    ref = blob.get("ref")
+    cid = ref.get("$link") if isinstance(ref, Mapping) else blob.get("cid")
+    return cid if isinstance(cid, str) and cid.isalnum() else None
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _web_address(value: Any) -> str | None:
+    text = _text(value)
+    return text if text.startswith(("https://", "http://")) else None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""

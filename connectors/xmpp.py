@@ -1,0 +1,405 @@
+"""XMPP (Jabber): an address is a bare JID, ``ada@example.org``; linking is signing in.
+
+Why it looks like this:
+
+- An address is ``localpart@domainpart`` (RFC 7622, https://www.rfc-editor.org/rfc/rfc7622).
+  The localpart is at most 1023 bytes, without ``" & ' / : < > @`` or spaces; its canonical
+  form follows the PRECIS UsernameCaseMapped profile (RFC 8265), which we approximate by
+  Unicode case folding and NFKC: the same mapping as the nodeprep of RFC 3920 that servers
+  such as Prosody still apply, so the handle we keep is the one the server compares. The
+  domainpart is a host name (IDNA, kept as Unicode labels, lowercase) or an IP literal. A
+  resource (``/phone``) names one device of an account, never the account: it is dropped.
+- ``xmpp:`` URIs (RFC 5122, https://www.rfc-editor.org/rfc/rfc5122) are accepted as input,
+  and ``xmpp:ada@example.org?message`` is the link that opens a chat in a person's client.
+- There is no token to ask for: the account's password is what acts for it, so signing in
+  once proves the address and the password is kept (the portal stores credentials
+  encrypted). We authenticate with SASL (RFC 6120 §6; the strongest mechanism offered,
+  SCRAM-SHA-1/-256 of RFC 5802/7677 before PLAIN) only after STARTTLS with a certificate
+  valid for the domain, so nothing is sent in clear; a refusal is final, the password is
+  not tried again with a weaker mechanism.
+- The server of a domain is found by DNS SRV ``_xmpp-client._tcp`` (RFC 6120 §3.2), which
+  slixmpp does (https://slixmpp.readthedocs.io/). For development and tests,
+  :attr:`XMPP.server` routes every connection to one ``host:port`` instead, optionally
+  trusting a certificate authority of its own; the portal can set it from its settings
+  at start-up (``XMPP.server = Server("127.0.0.1", 5222, ca_file=...)``). An address
+  linked through such a route keeps its host and port in ``Credentials.extra``.
+- XMPP delivers a chat message to the recipient's server or keeps it offline there
+  (XEP-0160). A stream processes stanzas in order (RFC 6120 §10.1), so a reply to a
+  service discovery query sent after the message (XEP-0030) tells that our server has
+  handled the message, including bouncing it when the recipient does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import re
+import ssl
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import quote, unquote
+
+import httpx
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
+
+from connectors import base
+from connectors.base import (
+    Actor,
+    AuthRevoked,
+    Credentials,
+    Delivered,
+    InvalidHandle,
+    Linked,
+    PermanentError,
+    Retriable,
+)
+
+__all__ = ["XMPP", "Server"]
+
+TIMEOUT = 15.0
+"""The longest one sign-in or one message may take until its work is done (closing the
+connection politely afterwards takes at most 3 seconds more)."""
+
+_MAX_PART_BYTES = 1023
+_FORBIDDEN_IN_LOCALPART = frozenset("\"&'/:<>@")
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 cannot carry: a message holding them would break the stream."""
+_REFUSED = "The XMPP server refused this address or password."
+_DISCO_INFO = "http://jabber.org/protocol/disco#info"
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """Where to connect instead of asking DNS, and whom to trust for its certificate."""
+
+    host: str
+    port: int = 5222
+    ca_file: str | None = None
+    """A PEM file of the certificate authorities to trust instead of the system's."""
+
+
+class XMPP(base.Connector):
+    NAME = "xmpp"
+    LABEL = "XMPP"
+    AUTH = "password"
+    HANDLE_LABEL = "XMPP address"
+    HANDLE_EXAMPLE = "ada@example.org"
+    CAN_VERIFY = True
+    CAN_MESSAGE = True
+
+    server: ClassVar[Server | None] = None
+    """Route every connection to this server instead of the domain's DNS records."""
+
+    # -- handles --
+
+    @classmethod
+    def normalize_handle(cls, raw: str) -> str:
+        text = base.clean(raw, max_length=3 * _MAX_PART_BYTES + 100)
+        if text[:5].lower() == "xmpp:":
+            text = _address_of_uri(text[5:])
+        local, domain = _split(text)
+        return f"{_localpart(local)}@{_domainpart(domain)}"
+
+    @classmethod
+    def deep_link(cls, handle: str) -> str:
+        local, _, domain = handle.rpartition("@")
+        return f"xmpp:{quote(local, safe='!$()*+,;=')}@{quote(domain, safe='[]:')}?message"
+
+    # -- signing in --
+
+    @classmethod
+    async def sign_in(cls, handle: str, secret: str, http: httpx.AsyncClient) -> Linked:
+        jid = cls.normalize_handle(handle)
+        if not secret:
+            raise PermanentError("Enter the password of this XMPP address.")
+        server = cls.server
+        async with _session(jid, secret, server):
+            pass
+        extra: dict[str, Any] = {"password": secret}
+        if server is not None:
+            extra.update(host=server.host, port=server.port)
+        return Linked(_actor(jid), Credentials(extra=extra))
+
+    # -- with an account --
+
+    async def get_actor(self) -> Actor:
+        async with self._signed_in():
+            pass
+        return _actor(self.handle)
+
+    async def send_message(self, to: str, text: str) -> Delivered:
+        recipient = self.normalize_handle(to)
+        body = _NOT_XML.sub("", text)
+        if not body.strip():
+            raise PermanentError("The message is empty.")
+        async with self._signed_in() as client:
+            bounced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+            def on_error(message: Any) -> None:
+                if message["id"] == message_id and not bounced.done():
+                    bounced.set_result(str(message["error"]["condition"]))
+
+            message_id = uuid.uuid4().hex
+            client.add_event_handler("message_error", on_error)
+            message = client.make_message(mto=recipient, mbody=body, mtype="chat")
+            message["id"] = message_id
+            message.send()
+            # The reply to a later query proves the server has handled the message.
+            query = client.make_iq_get(queryxmlns=_DISCO_INFO, ito=client.boundjid.domain)
+            with contextlib.suppress(IqError):
+                try:
+                    await query.send(timeout=TIMEOUT / 2)  # type: ignore[no-untyped-call]
+                except IqTimeout as error:
+                    raise Retriable("The XMPP server did not confirm the message.") from error
+            if bounced.done():
+                raise PermanentError(
+                    f"The XMPP server did not deliver the message to {recipient}: the address"
+                    f" does not exist or takes no messages ({bounced.result() or 'refused'})."
+                )
+        return Delivered(id=message_id)
+
+    def _signed_in(self) -> contextlib.AbstractAsyncContextManager[slixmpp.ClientXMPP]:
+        password = self.credentials.extra.get("password")
+        if not isinstance(password, str) or not password:
+            raise AuthRevoked("The password of this XMPP address is missing: connect it again.")
+        return _session(self.handle, password, self._server(), revoked=True)
+
+    def _server(self) -> Server | None:
+        extra = self.credentials.extra
+        host, port = extra.get("host"), extra.get("port")
+        if isinstance(host, str) and host and isinstance(port, int):
+            ca_file = self.server.ca_file if self.server is not None else None
+            return Server(host, port, ca_file)
+        return self.server
+
+
+def _actor(jid: str) -> Actor:
+    return Actor(network=XMPP.NAME, id=jid, handle=jid, display_name=jid.rpartition("@")[0])
+
+
+# -- addresses -------------------------------------------------------------------------------
+
+
+def _address_of_uri(rest: str) -> str:
+    """The JID an ``xmpp:`` URI points at (RFC 5122 §2): authority, query, fragment dropped."""
+    if rest.startswith("//"):
+        # xmpp://account@server/target: the authority names the account to use, not the target.
+        rest = rest[2:].partition("/")[2]
+    rest = rest.split("#", 1)[0].split("?", 1)[0]
+    try:
+        return unquote(rest, errors="strict")
+    except UnicodeDecodeError as error:
+        raise InvalidHandle("This xmpp: link is not valid UTF-8.") from error
+
+
+def _split(text: str) -> tuple[str, str]:
+    """Localpart and domainpart of a JID (RFC 7622 §3.2), its resource dropped."""
+    bare = text.split("/", 1)[0]
+    local, at, domain = bare.partition("@")
+    if not at:
+        raise InvalidHandle("Enter the full address: name@server, like ada@example.org.")
+    return local, domain
+
+
+def _localpart(raw: str) -> str:
+    if not raw:
+        raise InvalidHandle("The name before @ is missing.")
+    local = raw
+    for _ in range(3):  # until stable: folding a normalised text may need normalising again
+        folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", local).casefold())
+        if folded == local:
+            break
+        local = folded
+    if len(local.encode()) > _MAX_PART_BYTES:
+        raise InvalidHandle(f"The name before @ is too long (at most {_MAX_PART_BYTES} bytes).")
+    for char in local:
+        if char in _FORBIDDEN_IN_LOCALPART:
+            raise InvalidHandle(f"The name before @ cannot contain {char!r}.")
+        category = unicodedata.category(char)
+        if category[0] in "ZC":
+            raise InvalidHandle("The name before @ cannot contain spaces or control characters.")
+        if not char.isascii() and category[0] in "SP":
+            raise InvalidHandle(f"The name before @ cannot contain {char!r}.")
+    return local
+
+
+def _domainpart(raw: str) -> str:
+    if not raw:
+        raise InvalidHandle("The server after @ is missing.")
+    if raw.startswith("[") and raw.endswith("]"):
+        if "%" in raw:
+            raise InvalidHandle("The server after @ cannot name a network interface.")
+        try:
+            return f"[{ipaddress.IPv6Address(raw[1:-1]).compressed}]"
+        except ValueError as error:
+            raise InvalidHandle("The server after @ is not a valid IPv6 address.") from error
+    domain = unicodedata.normalize("NFKC", raw).casefold().removesuffix(".")
+    with contextlib.suppress(ValueError):
+        return str(ipaddress.IPv4Address(domain))
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError as error:
+        raise InvalidHandle("The server after @ is not a valid domain name.") from error
+    labels = ascii_domain.split(".")
+    if len(ascii_domain) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise InvalidHandle("The server after @ is not a valid domain name.")
+    if labels[-1].isdigit():
+        raise InvalidHandle("The server after @ is not a valid domain name or IP address.")
+    try:
+        return ascii_domain.encode("ascii").decode("idna")
+    except UnicodeError as error:
+        raise InvalidHandle("The server after @ is not a valid domain name.") from error
+
+
+# -- the connection --------------------------------------------------------------------------
+
+
+class _Client(slixmpp.ClientXMPP):
+    """One short session: sign in, do one thing, sign out."""
+
+    def __init__(self, jid: str, password: str, server: Server | None) -> None:
+        super().__init__(jid, password)
+        self.outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.whitespace_keepalive = False
+        # Through an explicit route only STARTTLS on that port; DNS may also offer direct TLS.
+        if server is not None:
+            self.enable_direct_tls = False
+            if server.ca_file is not None:
+                try:
+                    self.ssl_context = ssl.create_default_context(cafile=server.ca_file)
+                except (OSError, ssl.SSLError) as error:
+                    raise PermanentError(
+                        "The certificate authorities of the XMPP server cannot be read."
+                    ) from error
+        self._attempted = False
+        self._securing = False
+        self.add_event_handler("session_start", self._on_session_start)
+        self.add_event_handler("failed_auth", self._on_failed_auth)
+        self.add_event_handler("failed_all_auth", self._on_failed_all_auth)
+        self.add_event_handler("ssl_invalid_chain", self._on_invalid_certificate)
+        self.add_event_handler("stream_error", self._on_stream_error)
+        self.add_event_handler("reconnect_delay", self._on_unreachable)
+        self.add_event_handler("disconnected", self._on_disconnected)
+
+    async def start_tls(self) -> bool:
+        # A failed handshake closes the connection before start_tls() can tell why.
+        self._securing = True
+        try:
+            secured: bool = await super().start_tls()
+        finally:
+            self._securing = False
+        if not secured:
+            self._settle(Retriable("The secure connection to the XMPP server failed."))
+        return secured
+
+    def _settle(self, error: Exception | None) -> None:
+        if self.outcome.done():
+            return
+        if error is None:
+            self.outcome.set_result(None)
+        else:
+            self.outcome.set_exception(error)
+
+    def _on_session_start(self, _: Any) -> None:
+        self._settle(None)
+
+    def _on_failed_auth(self, _: Any) -> None:
+        # One refusal is the answer: slixmpp would try the password again with every other
+        # mechanism the server offers (PLAIN after SCRAM), which only adds failed sign-ins.
+        self._attempted = True
+        sasl = self.plugin["feature_mechanisms"]
+        sasl.attempted_mechs |= sasl.mech_list
+
+    def _on_failed_all_auth(self, _: Any) -> None:
+        if self._attempted:
+            self._settle(PermanentError(_REFUSED))
+        else:
+            self._settle(PermanentError("The XMPP server offers no secure way to sign in."))
+
+    def _on_invalid_certificate(self, error: Any) -> None:
+        self._settle(
+            PermanentError(
+                f"The certificate of the XMPP server is not valid for {self.boundjid.domain}."
+            )
+        )
+        self.abort()
+
+    def _on_stream_error(self, error: Any) -> None:
+        condition = str(error["condition"])
+        if condition in ("host-unknown", "host-gone"):
+            self._settle(PermanentError(f"This XMPP server does not serve {self.boundjid.domain}."))
+        else:
+            self._settle(Retriable(f"The XMPP server closed the connection ({condition})."))
+
+    def _on_unreachable(self, _: Any) -> None:
+        # Every address of the server has failed once; slixmpp would now retry, forever.
+        self.cancel_connection_attempt()
+        self._settle(Retriable(f"The XMPP server of {self.boundjid.domain} cannot be reached."))
+
+    def _on_disconnected(self, _: Any) -> None:
+        if self._securing:
+            return
+        self._settle(Retriable("The XMPP server closed the connection."))
+
+
+@contextlib.asynccontextmanager
+async def _session(
+    jid: str, password: str, server: Server | None, *, revoked: bool = False
+) -> AsyncIterator[slixmpp.ClientXMPP]:
+    """A signed-in stream for ``jid``, closed when the block ends, within :data:`TIMEOUT`.
+
+    A refused password is :class:`PermanentError` when signing in, and :class:`AuthRevoked`
+    (``revoked``) for an account linked before.
+    """
+    client = _Client(jid, password, server)
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            if server is not None:
+                client.connect(server.host, server.port)
+            else:
+                client.connect()
+            try:
+                await client.outcome
+            except PermanentError as error:
+                if revoked and error.message == _REFUSED:
+                    raise AuthRevoked(
+                        "The XMPP server no longer accepts the saved password: connect it again."
+                    ) from error
+                raise
+            yield client
+    except TimeoutError as error:
+        raise Retriable("The XMPP server did not answer in time.") from error
+    finally:
+        await _close(client)
+
+
+async def _close(client: _Client) -> None:
+    """End the stream politely, then make sure nothing of the connection is left running."""
+    client.cancel_connection_attempt()
+    signed_in = (
+        client.outcome.done()
+        and not client.outcome.cancelled()
+        and client.outcome.exception() is None  # retrieved, so a failure is not reported
+    )
+    if client.transport is not None:
+        if signed_in:
+            try:
+                await asyncio.wait_for(client.disconnect(wait=2.0), timeout=3.0)
+            except (TimeoutError, OSError):
+                client.abort()
+        else:
+            client.abort()
+    filters = client._run_out_filters
+    if filters is not None and not filters.done():
+        filters.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await filters
+    # Let the handlers slixmpp scheduled for the last events run to their end.
+    for _ in range(3):
+        await asyncio.sleep(0)

@@ -1,0 +1,369 @@
+"""XMPP: addresses by RFC 7622, and signing in and messaging against a real Prosody."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import connectors
+from connectors import xmpp
+from connectors.base import (
+    AuthRevoked,
+    Credentials,
+    InvalidHandle,
+    PermanentError,
+    Retriable,
+)
+from connectors.xmpp import XMPP, Server, _session
+from tests.fixtures.peers import free_port
+from tests.fixtures.xmpp import XMPPServer
+
+_numbers = itertools.count(1)
+
+
+# -- addresses (no server) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ada@example.org", "ada@example.org"),
+        ("  Ada@Example.ORG  ", "ada@example.org"),
+        ("ada@example.org.", "ada@example.org"),
+        ("ada@example.org/phone", "ada@example.org"),
+        ("ada@example.org/at@home/and/more", "ada@example.org"),
+        ("ada+news@example.org", "ada+news@example.org"),
+        ("a\\20b@example.org", "a\\20b@example.org"),
+        ("ÉLOÏSE@example.org", "éloïse@example.org"),
+        ("Straße@example.org", "strasse@example.org"),
+        ("ａｄａ@ｅｘａｍｐｌｅ.ｏｒｇ", "ada@example.org"),
+        ("ada@Bücher.example", "ada@bücher.example"),
+        ("ada@xn--bcher-kva.example", "ada@bücher.example"),
+        ("ada@localhost", "ada@localhost"),
+        ("ada@127.0.0.1", "ada@127.0.0.1"),
+        ("ada@[2001:DB8:0::1]", "ada@[2001:db8::1]"),
+        ("xmpp:ada@example.org", "ada@example.org"),
+        ("XMPP:ada@example.org?message;subject=Hello", "ada@example.org"),
+        ("xmpp:ada@example.org#top", "ada@example.org"),
+        ("xmpp://me@my.example/ada@example.org?message", "ada@example.org"),
+        ("xmpp:%C3%A9lo%C3%AFse@example.org", "éloïse@example.org"),
+    ],
+)
+def test_valid_addresses_are_normalised(raw: str, expected: str) -> None:
+    assert XMPP.normalize_handle(raw) == expected
+    assert XMPP.normalize_handle(expected) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("", "Enter a handle"),
+        ("ada", "name@server"),
+        ("example.org", "name@server"),
+        ("https://example.org/ada", "name@server"),
+        ("@example.org", "before @ is missing"),
+        ("ada@", "after @ is missing"),
+        ("ada@/phone", "after @ is missing"),
+        ("a da@example.org", "spaces"),
+        ("ada\u3000lovelace@example.org", "spaces"),
+        ('a"b@example.org', "cannot contain '\"'"),
+        ("a&b@example.org", "cannot contain '&'"),
+        ("a'b@example.org", 'cannot contain "\'"'),
+        ("a:b@example.org", "cannot contain ':'"),
+        ("<script>@example.org", "cannot contain '<'"),
+        ("a>b@example.org", "cannot contain '>'"),
+        ("ada😀@example.org", "cannot contain '😀'"),
+        ("ada«x»@example.org", "cannot contain '«'"),
+        ("ada\ue000@example.org", "control characters"),
+        ("x" * 1024 + "@example.org", "at most 1023 bytes"),
+        ("é" * 512 + "@example.org", "at most 1023 bytes"),
+        ("ada@@example.org", "not a valid domain"),
+        ("ada@exa mple.org", "not a valid domain"),
+        ("ada@exam_ple.org", "not a valid domain"),
+        ("ada@-example.org", "not a valid domain"),
+        ("ada@example..org", "not a valid domain"),
+        ("ada@example.org:5222", "not a valid domain"),
+        ("ada@" + "a" * 64 + ".org", "not a valid domain"),
+        ("ada@" + "a." * 130 + "org", "not a valid domain"),
+        ("ada@1.2.3.999", "IP address"),
+        ("ada@[::zz]", "IPv6"),
+        ("ada@[127.0.0.1]", "IPv6"),
+        ("ada@example.org<script>", "not a valid domain"),
+        ("xmpp:", "name@server"),
+        ("xmpp:%FF@example.org", "not valid UTF-8"),
+        ("xmpp:ada%2Fx@example.org", "name@server"),
+        ("xmpp://me@my.example", "name@server"),
+        ("x" * 20000, "too long"),
+    ],
+)
+def test_invalid_addresses_say_why(raw: str, says: str) -> None:
+    with pytest.raises(InvalidHandle) as raised:
+        XMPP.normalize_handle(raw)
+    assert says in raised.value.message
+
+
+def test_a_handle_that_is_not_text_is_refused() -> None:
+    with pytest.raises(InvalidHandle, match="as text"):
+        XMPP.normalize_handle(1234)  # type: ignore[arg-type]
+
+
+@given(st.text(max_size=80))
+def test_any_text_is_an_address_or_a_clear_refusal(raw: str) -> None:
+    refusal = ""
+    try:
+        handle = XMPP.normalize_handle(raw)
+    except InvalidHandle as error:
+        handle, refusal = "", error.message
+    if not handle:
+        assert refusal
+        return
+    local, _, domain = handle.partition("@")
+    assert local and domain and "/" not in handle
+    assert XMPP.normalize_handle(handle) == handle
+    assert XMPP.normalize_handle(XMPP.deep_link(handle)) == handle
+
+
+@pytest.mark.parametrize(
+    ("handle", "link"),
+    [
+        ("ada@example.org", "xmpp:ada@example.org?message"),
+        ("éloïse@bücher.example", "xmpp:%C3%A9lo%C3%AFse@b%C3%BCcher.example?message"),
+        ("ada@[2001:db8::1]", "xmpp:ada@[2001:db8::1]?message"),
+        ("a?b#c@example.org", "xmpp:a%3Fb%23c@example.org?message"),
+    ],
+)
+def test_links_open_a_chat_in_the_client(handle: str, link: str) -> None:
+    assert XMPP.deep_link(handle) == link
+    assert XMPP.normalize_handle(link) == handle
+    assert XMPP.profile_url(handle) is None
+
+
+def test_xmpp_is_registered_as_a_password_network() -> None:
+    assert connectors.get("xmpp") is XMPP
+    assert XMPP.AUTH == "password"
+    assert XMPP.CAN_VERIFY and XMPP.CAN_MESSAGE
+
+
+# -- against a real server -------------------------------------------------------------------
+
+
+@pytest.fixture
+def route(xmpp_server: XMPPServer, monkeypatch: pytest.MonkeyPatch) -> XMPPServer:
+    """Every XMPP connection of the test goes to the test server."""
+    monkeypatch.setattr(XMPP, "server", xmpp_server.server)
+    return xmpp_server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+def account(server: XMPPServer, name: str = "user") -> tuple[str, str]:
+    number = next(_numbers)
+    password = f"correct horse {number} battery"
+    return server.register(f"{name}{number}", password), password
+
+
+async def test_sign_in_proves_the_address_and_keeps_the_password(
+    route: XMPPServer, http: httpx.AsyncClient
+) -> None:
+    jid, password = account(route, "ada")
+    before = asyncio.all_tasks()
+
+    linked = await XMPP.sign_in(f"  {jid.upper()}/laptop ", password, http)
+
+    assert linked.actor.network == "xmpp"
+    assert linked.actor.id == linked.actor.handle == jid
+    assert linked.credentials.extra == {
+        "password": password,
+        "host": "127.0.0.1",
+        "port": route.port,
+    }
+    assert asyncio.all_tasks() == before, "the connection left tasks running"
+
+
+async def test_a_wrong_password_is_refused(route: XMPPServer, http: httpx.AsyncClient) -> None:
+    jid, password = account(route)
+    with pytest.raises(PermanentError) as raised:
+        await XMPP.sign_in(jid, password + "!", http)
+    assert raised.value.message == "The XMPP server refused this address or password."
+
+
+async def test_an_unknown_account_is_refused(route: XMPPServer, http: httpx.AsyncClient) -> None:
+    with pytest.raises(PermanentError) as raised:
+        await XMPP.sign_in(f"nobody{next(_numbers)}@{route.domain}", "whatever", http)
+    assert raised.value.message == "The XMPP server refused this address or password."
+
+
+async def test_an_empty_password_is_refused_before_connecting(
+    route: XMPPServer, http: httpx.AsyncClient
+) -> None:
+    with pytest.raises(PermanentError, match="Enter the password"):
+        await XMPP.sign_in(f"ada@{route.domain}", "", http)
+
+
+async def test_a_domain_the_server_does_not_serve_is_refused(
+    route: XMPPServer, http: httpx.AsyncClient
+) -> None:
+    with pytest.raises(PermanentError) as raised:
+        await XMPP.sign_in("ada@example.org", "whatever", http)
+    assert raised.value.message == "This XMPP server does not serve example.org."
+
+
+async def test_an_untrusted_certificate_stops_before_the_password_is_sent(
+    xmpp_server: XMPPServer, monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+) -> None:
+    jid, password = account(xmpp_server)
+    monkeypatch.setattr(XMPP, "server", Server(xmpp_server.host, xmpp_server.port))
+    before = asyncio.all_tasks()
+    with pytest.raises(PermanentError, match="certificate of the XMPP server is not valid"):
+        await XMPP.sign_in(jid, password, http)
+    assert asyncio.all_tasks() == before
+
+
+async def test_a_server_that_is_down_may_be_tried_again(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+) -> None:
+    monkeypatch.setattr(XMPP, "server", Server("127.0.0.1", free_port()))
+    before = asyncio.all_tasks()
+    started = time.monotonic()
+    with pytest.raises(Retriable, match="cannot be reached"):
+        await XMPP.sign_in("ada@localhost", "whatever", http)
+    assert time.monotonic() - started < 5
+    assert asyncio.all_tasks() == before
+
+
+async def test_get_actor_signs_in_with_the_stored_credentials(
+    route: XMPPServer, http: httpx.AsyncClient
+) -> None:
+    jid, password = account(route, "grace")
+    linked = await XMPP.sign_in(jid, password, http)
+
+    actor = await XMPP(jid, linked.credentials, http).get_actor()
+
+    assert actor.handle == jid
+    assert actor.display_name == jid.partition("@")[0]
+
+
+async def test_get_actor_reports_a_password_that_no_longer_works(
+    route: XMPPServer, http: httpx.AsyncClient
+) -> None:
+    jid, password = account(route)
+    linked = await XMPP.sign_in(jid, password, http)
+    changed = Credentials(extra={**linked.credentials.extra, "password": "changed since"})
+
+    with pytest.raises(AuthRevoked, match="no longer accepts"):
+        await XMPP(jid, changed, http).get_actor()
+    with pytest.raises(AuthRevoked, match="missing"):
+        await XMPP(jid, Credentials(), http).get_actor()
+
+
+async def test_stored_host_and_port_are_used_without_a_route(
+    xmpp_server: XMPPServer, monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+) -> None:
+    # Only the trust of the certificate comes from the route; host and port are the account's.
+    monkeypatch.setattr(XMPP, "server", Server("127.0.0.1", free_port(), str(xmpp_server.ca_file)))
+    jid, password = account(xmpp_server)
+    credentials = Credentials(
+        extra={"password": password, "host": xmpp_server.host, "port": xmpp_server.port}
+    )
+    assert (await XMPP(jid, credentials, http).get_actor()).handle == jid
+
+
+async def test_a_message_reaches_the_other_person(
+    route: XMPPServer, http: httpx.AsyncClient
+) -> None:
+    alice, alice_password = account(route, "alice")
+    bob, bob_password = account(route, "bob")
+    linked = await XMPP.sign_in(alice, alice_password, http)
+    received: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    async with _session(bob, bob_password, route.server) as listener:
+
+        def on_message(message: Any) -> None:
+            if not received.done():
+                received.set_result(message)
+
+        listener.add_event_handler("message", on_message)
+        listener.send_presence()
+        # A reply after the presence means the server now routes messages to this client.
+        await listener.make_iq_get(
+            queryxmlns="http://jabber.org/protocol/disco#info", ito=route.domain
+        ).send(timeout=5)
+
+        delivered = await XMPP(alice, linked.credentials, http).send_message(
+            bob.upper(), "Hello Bob\x00, from Alice ✨"
+        )
+        message = await asyncio.wait_for(received, timeout=5)
+
+    assert message["body"] == "Hello Bob, from Alice ✨"
+    assert message["type"] == "chat"
+    assert message["from"].bare == alice
+    assert message["id"] == delivered.id
+
+
+async def test_a_message_to_an_unknown_account_is_not_delivered(
+    route: XMPPServer, http: httpx.AsyncClient
+) -> None:
+    alice, password = account(route, "alice")
+    linked = await XMPP.sign_in(alice, password, http)
+    nobody = f"nobody{next(_numbers)}@{route.domain}"
+    with pytest.raises(PermanentError, match=f"did not deliver the message to {nobody}"):
+        await XMPP(alice, linked.credentials, http).send_message(nobody, "Hello?")
+
+
+async def test_a_message_needs_a_valid_recipient_and_some_text(
+    route: XMPPServer, http: httpx.AsyncClient
+) -> None:
+    alice, password = account(route, "alice")
+    linked = await XMPP.sign_in(alice, password, http)
+    sender = XMPP(alice, linked.credentials, http)
+    with pytest.raises(InvalidHandle):
+        await sender.send_message("not an address", "Hello")
+    with pytest.raises(PermanentError, match="empty"):
+        await sender.send_message(f"bob@{route.domain}", " \x01\x02 ")
+
+
+async def test_a_route_whose_certificate_authorities_are_missing_says_so(
+    xmpp_server: XMPPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    http: httpx.AsyncClient,
+    tmp_path: Path,
+) -> None:
+    missing = str(tmp_path / "missing.pem")
+    monkeypatch.setattr(XMPP, "server", Server(xmpp_server.host, xmpp_server.port, missing))
+    with pytest.raises(PermanentError, match="certificate authorities"):
+        await XMPP.sign_in(f"ada@{xmpp_server.domain}", "whatever", http)
+
+
+async def test_a_server_that_never_answers_is_given_up_in_time(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    monkeypatch.setattr(xmpp, "TIMEOUT", 0.5)
+    monkeypatch.setattr(XMPP, "server", Server("127.0.0.1", port))
+    try:
+        before = asyncio.all_tasks()
+        with pytest.raises(Retriable, match="did not answer in time"):
+            await XMPP.sign_in("ada@localhost", "whatever", http)
+        left = [task for task in asyncio.all_tasks() - before if "silent" not in repr(task)]
+        assert not left, "the connection left tasks running"
+    finally:
+        listener.close()
+        await listener.wait_closed()
