@@ -5,13 +5,13 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 VENDOR := portal/web/static/vendor
 
-.PHONY: run test lint format assets install install-test browser clean
+.PHONY: run test lint format assets install install-test browser peers clean
 
 run: install assets ## Install, migrate and serve the portal on 127.0.0.1:$(PORT) with SQLite.
 	$(BIN)/portal migrate
 	$(BIN)/portal serve --host 127.0.0.1 --port $(PORT)
 
-test: install-test assets browser ## Run every test on SQLite, and on PostgreSQL if PORTAL_TEST_DATABASE_URL is set.
+test: install-test assets browser peers ## Run every test on SQLite, and on PostgreSQL if PORTAL_TEST_DATABASE_URL is set.
 	PORTAL_TEST_DATABASE_URL= $(BIN)/pytest
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL"; $(BIN)/pytest; \
@@ -56,5 +56,50 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Real servers the tests talk to, installed under .peers/ (see tests/fixtures/peers.py).
+PEERS := .peers
+peers: peers-oidc peers-matrix peers-xmpp peers-atproto
+
+# Matrix homeserver: Synapse from PyPI, in a virtualenv of its own (its pins are not ours).
+SYNAPSE_VERSION := 1.163.2
+.PHONY: peers-matrix
+peers-matrix: $(PEERS)/synapse/.installed-$(SYNAPSE_VERSION)
+$(PEERS)/synapse/.installed-$(SYNAPSE_VERSION):
+	rm -rf $(PEERS)/synapse
+	$(PYTHON) -m venv $(PEERS)/synapse
+	$(PEERS)/synapse/bin/pip install --quiet --disable-pip-version-check \
+		'matrix-synapse==$(SYNAPSE_VERSION)'
+	touch $@
+
+# XMPP server: Debian's Prosody, run by tests/fixtures/xmpp.py with its own configuration, data
+# and port; the system service the package may start is stopped so it holds no port.
+.PHONY: peers-xmpp
+peers-xmpp:
+	@command -v prosody >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prosody >/dev/null; \
+		service prosody stop >/dev/null 2>&1 || true; }
+
+# OpenID Connect provider: oidc-provider from the npm registry, into tests/peers/oidc/node_modules
+# (where server.mjs finds it); installed again when the lock changes or node_modules is gone.
+OIDC_PEER := tests/peers/oidc
+.PHONY: peers-oidc peers-oidc-missing
+peers-oidc: $(PEERS)/oidc.installed
+$(PEERS)/oidc.installed: $(OIDC_PEER)/package.json $(OIDC_PEER)/package-lock.json \
+		$(if $(wildcard $(OIDC_PEER)/node_modules/oidc-provider/package.json),,peers-oidc-missing)
+	npm ci --prefix $(OIDC_PEER) --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p $(PEERS)
+	touch $@
+
+# AT Protocol network (PLC directory + PDS): @atproto/dev-env from the npm registry, into
+# tests/peers/atproto/node_modules. Install scripts run: better-sqlite3 compiles (~1-2 min).
+ATPROTO_PEER := tests/peers/atproto
+.PHONY: peers-atproto peers-atproto-missing
+peers-atproto: $(PEERS)/atproto.installed
+$(PEERS)/atproto.installed: $(ATPROTO_PEER)/package.json $(ATPROTO_PEER)/package-lock.json \
+		$(if $(wildcard $(ATPROTO_PEER)/node_modules/better-sqlite3/build/Release/better_sqlite3.node),,peers-atproto-missing)
+	npm ci --prefix $(ATPROTO_PEER) --no-audit --no-fund --loglevel=error
+	mkdir -p $(PEERS)
+	touch $@
+
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache
