@@ -18,13 +18,16 @@ from starlette.routing import Match, Mount
 from portal import __version__
 from portal.api import accounts as api_accounts
 from portal.api import health as api_health
+from portal.api import linked as api_linked
 from portal.api import numbers as api_numbers
 from portal.api import schemas
 from portal.config import Settings, get_settings
 from portal.db import make_engine, make_sessionmaker
+from portal.domain.linking import LinkServices
 from portal.errors import PortalError, RateLimited
 from portal.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from portal.ratelimit import RateLimiter
+from portal.web import accounts as web_accounts
 from portal.web import auth as web_auth
 from portal.web import docs as web_docs
 from portal.web import language as web_language
@@ -190,6 +193,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.links = LinkServices.from_settings(settings)
+    app.state.links.configure_connectors()
     app.state.limiter = RateLimiter(
         settings.rate_limit_storage, enabled=settings.rate_limits_enabled
     )
@@ -210,9 +215,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_health.router,
         api_accounts.router,
         api_numbers.router,
+        api_linked.router,
         web_pages.router,
         web_auth.router,
         web_me.router,
+        web_accounts.router,
         web_docs.router,
         web_language.router,
     ):

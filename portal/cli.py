@@ -1,4 +1,4 @@
-"""The ``portal`` command: serve, migrate, create-user, version."""
+"""The ``portal`` command: serve, migrate, create-user, generate-key, rotate-keys, version."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from portal import __version__
+from portal import __version__, crypto
 from portal.config import get_settings
 from portal.db import make_engine, make_sessionmaker, session_scope
-from portal.domain import account
+from portal.domain import account, linking
 from portal.domain import number as numbers
 from portal.errors import PortalError
 from portal.logs import log_config
@@ -103,6 +104,50 @@ def create_user(
         typer.secho(exc.message, err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
     typer.echo(f"Created {email} with portal number {numbers.display(number)}")
+
+
+@app.command("generate-key")
+def generate_key() -> None:
+    """Print a new key for PORTAL_ENCRYPTION_KEYS."""
+    typer.echo(crypto.generate_key())
+
+
+@app.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret under the first key of PORTAL_ENCRYPTION_KEYS.
+
+    Put a new key first, run this, then remove the old key once it has finished.
+    """
+    settings = get_settings()
+    vault = crypto.Vault(settings.secret_keys)
+
+    async def run() -> int:
+        engine = make_engine(settings.database_url)
+        try:
+            with Progress(
+                TextColumn("Re-encrypting"), BarColumn(), MofNCompleteColumn(), transient=True
+            ) as bar:
+                task = bar.add_task("secrets", total=None)
+
+                def advance(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                async with session_scope(make_sessionmaker(engine)) as session:
+                    return await linking.rotate_secrets(session, vault, advance)
+        finally:
+            await engine.dispose()
+
+    try:
+        count = asyncio.run(run())
+    except crypto.SecretUnreadable:
+        typer.secho(
+            "A stored secret cannot be decrypted with these keys: keep the old key in "
+            "PORTAL_ENCRYPTION_KEYS (after the new one) until the rotation has finished.",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(2) from None
+    typer.echo(f"Re-encrypted {count} secrets under the newest key.")
 
 
 @app.command()

@@ -8,9 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from portal.crypto import derive_key, parse_keys
 from portal.domain.number import AllocationPolicy
 
 VAR_DIR = Path("var")
@@ -29,6 +30,17 @@ def _default_secret_key() -> str:
         with os.fdopen(descriptor, "w") as file:
             file.write(key)
         return key
+
+
+class OIDCProvider(BaseModel):
+    """One OpenID Connect provider people may link (Google, GitLab, a Keycloak realm…)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$", description="URL slug: google")
+    label: str = Field(min_length=1, max_length=60, description="Shown to people: Google")
+    issuer: str = Field(description="Issuer URL; discovery reads its openid-configuration.")
+    client_id: str = Field(min_length=1)
+    client_secret: str = ""
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
 
 
 class Settings(BaseSettings):
@@ -75,6 +87,34 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = Field(default=False, description="Log one JSON object a line.")
 
+    encryption_keys: str = Field(
+        default="",
+        description="Fernet keys for secrets at rest, newest first, separated by commas. "
+        "Empty: one key derived from the secret key.",
+    )
+    oidc_providers: list[OIDCProvider] = Field(
+        default_factory=list, description="OpenID Connect providers, as a JSON list."
+    )
+    telegram_bot_token: str = Field(default="", description="Bot token for the Login Widget.")
+    telegram_bot_username: str = Field(default="", description="The bot's username, no @.")
+    smtp_url: str = Field(
+        default="",
+        description="Mail for email codes: smtp://user:password@host:587 (STARTTLS), "
+        "smtps://…:465 (TLS), or smtp+plain://host:25 on a trusted local relay.",
+    )
+    mail_from: str = Field(default="Portal <portal@localhost>", description="Sender of emails.")
+    atproto_plc_url: str = Field(
+        default="https://plc.directory", description="PLC directory that resolves did:plc."
+    )
+    atproto_resolver_url: str = Field(
+        default="https://bsky.social",
+        description="A service whose resolveHandle answers when a handle has no DNS/HTTPS proof.",
+    )
+    connectors_allow_loopback: bool = Field(
+        default=False,
+        description="Development only: let connectors reach servers on 127.0.0.1 over http.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -83,6 +123,25 @@ class Settings(BaseSettings):
             return "postgresql+asyncpg://" + value.split("://", 1)[1]
         if value.startswith("sqlite://"):
             return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        return value
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """The encryption keys at rest, newest first."""
+        return parse_keys(self.encryption_keys) or [derive_key(self.secret_key)]
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _valid_keys(cls, value: str) -> str:
+        parse_keys(value)
+        return value
+
+    @field_validator("oidc_providers")
+    @classmethod
+    def _unique_providers(cls, value: list[OIDCProvider]) -> list[OIDCProvider]:
+        names = [provider.name for provider in value]
+        if len(names) != len(set(names)):
+            raise ValueError("two OpenID Connect providers have the same name")
         return value
 
     @property

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.config import Settings
 from portal.db import session_scope
 from portal.domain import account
+from portal.domain.linking import LinkServices
 from portal.ratelimit import RateLimiter
 from portal.storage.models import User
 
@@ -51,5 +52,11 @@ async def session_user(request: Request, db: AsyncSession) -> User | None:
     return user
 
 
+def get_services(request: Request) -> LinkServices:
+    services: LinkServices = request.app.state.links
+    return services
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+Services = Annotated[LinkServices, Depends(get_services)]

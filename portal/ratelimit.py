@@ -21,6 +21,8 @@ RULES: dict[str, str] = {
     "signup": "10/hour;30/day",
     "token": "10/minute;60/hour",
     "profile": "60/minute",
+    "link": "20/minute;200/hour",
+    "email_code": "3/10minute;10/day",
 }
 
 

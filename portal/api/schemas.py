@@ -32,6 +32,7 @@ _ERRORS: dict[int, str] = {
     413: "The request body is too large.",
     422: "The input is not valid; the detail says why.",
     429: "Too many requests; see the Retry-After header.",
+    502: "Another network did not answer as expected; try again later.",
 }
 
 
@@ -178,3 +179,104 @@ class NewTokenOut(TokenOut):
 class Health(BaseModel):
     status: str
     detail: str | None = None
+
+
+class NetworkOut(BaseModel):
+    name: str = Field(examples=["mastodon"])
+    label: str = Field(examples=["Mastodon"])
+    auth: str = Field(
+        description="How an account is proven: oauth2, oidc, atproto, widget, password, code, "
+        "link (a rel=me link back) or none (shown unverified).",
+        examples=["oauth2"],
+    )
+    capabilities: list[str] = Field(examples=[["verify", "read", "publish"]])
+    handle_label: str
+    handle_example: str
+    link_only: bool
+    servers: list[str] = Field(description="Providers to choose from (OpenID Connect).")
+    available: bool = Field(description="False when this portal lacks what proving needs.")
+
+
+class LinkedAccountOut(BaseModel):
+    id: int
+    network: str
+    label: str
+    handle: str = Field(description="As the network writes it, e.g. @ada@mastodon.social.")
+    server: str
+    display_name: str
+    status: str = Field(description="unverified, verified or needs_reconnect")
+    verified_by: str | None = Field(
+        description="oauth, password, widget, code or link", default=None
+    )
+    verified_at: datetime | None = None
+    url: str | None = Field(description="The account's public page.", default=None)
+    app_url: str | None = Field(description="A link that opens the network's app.", default=None)
+    position: int
+    problem: str = Field(description="Why the account needs attention, if it does.")
+
+    @classmethod
+    def of(cls, account: Any, shown: dict[str, Any]) -> LinkedAccountOut:
+        return cls(
+            id=account.id,
+            network=account.network,
+            label=shown["label"],
+            handle=shown["handle"],
+            server=account.server,
+            display_name=account.display_name,
+            status=account.status,
+            verified_by=account.verified_by,
+            verified_at=account.verified_at,
+            url=shown["url"],
+            app_url=shown["app"],
+            position=account.position,
+            problem=account.problem,
+        )
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    network: str = Field(max_length=40, examples=["github"])
+    handle: str = Field(max_length=1000, examples=["octocat"])
+    password: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="For networks proven by signing in (Matrix, XMPP, a Bluesky app password). "
+        "Without it the account is added unverified.",
+    )
+
+
+class LinkPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    position: int = Field(ge=0, le=1000, description="The account's new place in the list.")
+
+
+class AuthorizeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    server: str = Field(
+        default="",
+        max_length=260,
+        description="The instance (Mastodon) or the provider's name (OpenID Connect).",
+        examples=["mastodon.social"],
+    )
+
+
+class AuthorizeOut(BaseModel):
+    url: str = Field(
+        description="Open it in a browser signed in to this portal; the account is linked when "
+        "the network sends the person back."
+    )
+
+
+class EmailCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    handle: str = Field(max_length=1000, examples=["ada@example.org"])
+
+
+class CodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(max_length=20, examples=["123456"])

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -127,3 +128,69 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class LinkedAccount(Base):
+    """An account of the person on another network, shown behind their number."""
+
+    __tablename__ = "linked_accounts"
+    __table_args__ = (
+        UniqueConstraint("user_id", "network", "handle"),
+        Index("ix_linked_accounts_user_id_position", "user_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    network: Mapped[str] = mapped_column(String(40))
+    handle: Mapped[str] = mapped_column(String(320))
+    server: Mapped[str] = mapped_column(String(255), default="")
+    """The instance, homeserver or provider the account lives on, where the network has many."""
+    external_id: Mapped[str | None] = mapped_column(String(320), default=None)
+    """The network's own stable id (OpenID ``sub``, a DID, an account id) once verified."""
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default="unverified")
+    verified_by: Mapped[str | None] = mapped_column(String(20), default=None)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    secrets: Mapped[str | None] = mapped_column(Text, default=None)
+    """Encrypted JSON of what acts for the account (tokens, an XMPP password). Never plain."""
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    problem: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class OAuthApp(Base):
+    """This portal registered as a client of one server (a Mastodon instance, say)."""
+
+    __tablename__ = "oauth_apps"
+    __table_args__ = (UniqueConstraint("network", "server", "redirect_uri"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network: Mapped[str] = mapped_column(String(40))
+    server: Mapped[str] = mapped_column(String(255))
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    client_id: Mapped[str] = mapped_column(String(255))
+    secrets: Mapped[str | None] = mapped_column(Text, default=None)
+    """Encrypted JSON holding the client secret."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LinkAttempt(Base):
+    """A link under way: an OAuth authorization or an email code, used once, soon expired."""
+
+    __tablename__ = "link_attempts"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of the OAuth ``state`` (or of the attempt's random id): the value is not kept."""
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    network: Mapped[str] = mapped_column(String(40))
+    server: Mapped[str] = mapped_column(String(255), default="")
+    linked_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("linked_accounts.id", ondelete="CASCADE"), default=None, index=True
+    )
+    secrets: Mapped[str] = mapped_column(Text)
+    """Encrypted JSON: PKCE verifier, nonce, redirect URI, or the digest of an email code."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -37,7 +37,8 @@ async def openapi_server(
 # Operations whose input obeys rules that JSON Schema cannot state, so that schema-valid input
 # may still be refused with the documented 422: a password that must match the stored one, a
 # file that must decode as a picture, a number whose last digit is a check digit, names that
-# may not mix look-alike alphabets or hide control characters (portal.domain.text).
+# may not mix look-alike alphabets or hide control characters (portal.domain.text), handles
+# that follow each network's own rules, servers that must exist, one-time codes.
 RULES_BEYOND_THE_SCHEMA = [
     "POST /api/v1/signup",
     "POST /api/v1/tokens",
@@ -46,6 +47,11 @@ RULES_BEYOND_THE_SCHEMA = [
     "POST /api/v1/me/password",
     "PUT /api/v1/me/avatar",
     "GET /api/v1/numbers/{number}",
+    "POST /api/v1/me/accounts",
+    "POST /api/v1/me/accounts/{network}/authorize",
+    "POST /api/v1/me/accounts/email/code",
+    "POST /api/v1/me/accounts/{account_id}/code",
+    "POST /api/v1/me/accounts/{account_id}/verify-link",
 ]
 # Schemathesis' default statuses for schema-valid input, plus 422 (5xx are left to the
 # server-error check).

@@ -1,0 +1,90 @@
+"""Keeping linked accounts working: check them, and end them cleanly."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors import base
+from portal.domain import linking, oauth
+from portal.domain.linking import LinkServices, connector
+from portal.errors import PortalError
+from portal.storage.models import LinkedAccount, User
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MESSAGE = "The network no longer accepts this connection. Connect it again."
+
+
+async def check_account(
+    session: AsyncSession, services: LinkServices, user: User, account_id: int
+) -> LinkedAccount:
+    """Ask the network whether the connection still works; refresh its token when due.
+
+    An account whose token was revoked, or whose refresh failed, moves to *needs reconnect*;
+    one that works again leaves that state.
+    """
+    account = await linking.get_account(session, user, account_id)
+    cls = connector(account.network)
+    if not cls.CAN_VERIFY or account.status == linking.UNVERIFIED:
+        return account
+    refreshed = cls.AUTH not in oauth.OAUTH_AUTH or await oauth.refresh(session, services, account)
+    if not refreshed and account.status == linking.NEEDS_RECONNECT:
+        return account
+    credentials = linking.load_credentials(services, account)
+    if credentials is None:
+        linking.mark_needs_reconnect(account, RECONNECT_MESSAGE)
+        await session.flush()
+        return account
+    async with services.http() as http:
+        instance = cls(account.handle, credentials, http)
+        try:
+            actor = await instance.get_actor()
+        except base.AuthRevoked:
+            linking.mark_needs_reconnect(account, RECONNECT_MESSAGE)
+            await session.flush()
+            return account
+        except (base.Retriable, httpx.HTTPError) as error:
+            account.problem = f"{cls.LABEL} did not answer the last check."[:300]
+            log.info("check of linked account %s failed: %s", account.id, error)
+            await session.flush()
+            return account
+        except base.ConnectorError as error:
+            account.problem = error.message[:300]
+            await session.flush()
+            return account
+    if instance.credentials != credentials:  # the connector renewed its session
+        linking.store_credentials(services, account, instance.credentials)
+    if account.external_id and actor.id != account.external_id:
+        linking.mark_needs_reconnect(account, "The connection now belongs to another account.")
+    else:
+        account.status = linking.VERIFIED
+        account.problem = ""
+        account.display_name = actor.display_name[:200] or account.display_name
+    await session.flush()
+    return account
+
+
+async def remove_account(
+    session: AsyncSession, services: LinkServices, user: User, account_id: int
+) -> bool:
+    """Unlink an account, revoking its tokens first where the network allows; ``True`` if it
+    revoked them. A network that cannot be reached does not stop the unlinking."""
+    account = await linking.get_account(session, user, account_id)
+    cls = linking.connector(account.network)
+    revoked = False
+    credentials = linking.load_credentials(services, account)
+    if credentials is not None:
+        try:
+            if cls.AUTH in oauth.OAUTH_AUTH:
+                revoked = await oauth.revoke(session, services, account)
+            else:
+                async with services.http() as http:
+                    revoked = await cls(account.handle, credentials, http).revoke()
+        except (base.ConnectorError, httpx.HTTPError, PortalError) as error:
+            log.warning("revoking linked account %s failed: %s", account.id, error)
+    await session.delete(account)
+    await session.flush()
+    return revoked

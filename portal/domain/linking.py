@@ -1,0 +1,402 @@
+"""Linked accounts: the accounts behind a number — added, proven, ordered, checked, removed.
+
+An account is *unverified* when its owner only typed its handle, *verified* once ownership was
+proven (OAuth, signing in, a signed login widget, an emailed code, or a link back from a public
+page), and *needs reconnect* when the network stopped accepting what we hold for it. What acts
+for an account (tokens, an XMPP password) is kept encrypted in ``LinkedAccount.secrets``.
+
+Connector errors become :class:`~portal.errors.PortalError` here, so routes never see them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import connectors
+from connectors import base
+from portal.config import OIDCProvider, Settings
+from portal.crypto import SecretUnreadable, Vault
+from portal.errors import Conflict, InvalidInput, NotFound, PortalError, RateLimited
+from portal.net import guarded_client
+from portal.storage.models import LinkAttempt, LinkedAccount, OAuthApp, User, utcnow
+
+log = logging.getLogger(__name__)
+
+UNVERIFIED = "unverified"
+VERIFIED = "verified"
+NEEDS_RECONNECT = "needs_reconnect"
+STATUSES = (UNVERIFIED, VERIFIED, NEEDS_RECONNECT)
+MAX_ACCOUNTS = 100
+REFRESH_MARGIN = timedelta(minutes=5)
+"""Tokens that expire within this margin are refreshed before they are used."""
+
+
+class NetworkUnavailable(PortalError):
+    status_code = 502
+    title = "Network unavailable"
+
+
+@dataclass(frozen=True)
+class LinkServices:
+    """What linking needs from the portal's settings, built once per process."""
+
+    vault: Vault
+    base_url: str
+    providers: Mapping[str, OIDCProvider] = field(default_factory=dict)
+    telegram_bot_token: str = ""
+    telegram_bot_username: str = ""
+    smtp_url: str = ""
+    mail_from: str = ""
+    atproto_plc_url: str = ""
+    atproto_resolver_url: str = ""
+    allow_loopback: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LinkServices:
+        return cls(
+            vault=Vault(settings.secret_keys),
+            base_url=settings.base_url.rstrip("/"),
+            providers={provider.name: provider for provider in settings.oidc_providers},
+            telegram_bot_token=settings.telegram_bot_token,
+            telegram_bot_username=settings.telegram_bot_username,
+            smtp_url=settings.smtp_url,
+            mail_from=settings.mail_from,
+            atproto_plc_url=settings.atproto_plc_url,
+            atproto_resolver_url=settings.atproto_resolver_url,
+            allow_loopback=settings.connectors_allow_loopback,
+        )
+
+    def configure_connectors(self) -> None:
+        """Hand the connectors that resolve identities the services this portal trusts."""
+        from connectors._atproto import Resolver
+        from connectors.bluesky import Bluesky
+        from connectors.mastodon import Mastodon
+
+        Mastodon.allow_loopback = self.allow_loopback
+        Bluesky.resolver = Resolver(
+            plc_url=self.atproto_plc_url, service_url=self.atproto_resolver_url or None
+        )
+
+    @asynccontextmanager
+    async def http(self) -> AsyncIterator[httpx.AsyncClient]:
+        """An HTTP client that reaches only public addresses (loopback too in development)."""
+        async with guarded_client(allow_loopback=self.allow_loopback) as client:
+            yield client
+
+    def redirect_uri(self, network: str) -> str:
+        """The one exact address a network sends people back to after authorizing."""
+        return f"{self.base_url}/me/accounts/{network}/callback"
+
+
+# -- networks --------------------------------------------------------------------------------
+
+
+def connector(name: str) -> type[base.Connector]:
+    found = connectors.get(name)
+    if found is None:
+        raise NotFound(f"There is no network called {name[:40]!r}.")
+    return found
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    name: str
+    label: str
+    auth: str
+    capabilities: list[str]
+    handle_label: str
+    handle_example: str
+    link_only: bool
+    servers: list[tuple[str, str]]
+    """Choices of server where the portal's settings list them (OpenID Connect providers)."""
+    available: bool
+    """``False`` when the portal lacks what proving such an account needs (a bot token…)."""
+
+
+def networks(services: LinkServices) -> list[NetworkInfo]:
+    """Every network a person can add, and what each can do."""
+    result = []
+    for name, cls in connectors.registry().items():
+        servers: list[tuple[str, str]] = []
+        available = True
+        if cls.AUTH == "oidc":
+            servers = [(p.name, p.label) for p in services.providers.values()]
+            available = bool(servers)
+        elif cls.AUTH == "widget":
+            available = bool(services.telegram_bot_token and services.telegram_bot_username)
+        elif cls.AUTH == "code":
+            available = bool(services.smtp_url)
+        result.append(
+            NetworkInfo(
+                name=name,
+                label=cls.LABEL,
+                auth=cls.AUTH,
+                capabilities=base.capabilities(cls),
+                handle_label=cls.HANDLE_LABEL,
+                handle_example=cls.HANDLE_EXAMPLE,
+                link_only=cls.LINK_ONLY,
+                servers=servers,
+                available=available,
+            )
+        )
+    return result
+
+
+@contextmanager
+def connector_errors(label: str, *, field: str | None = None) -> Iterator[None]:
+    """Turn what a network said into an error a person can act on."""
+    try:
+        yield
+    except base.InvalidHandle as error:
+        raise InvalidInput(error.message, field=field or "handle") from error
+    except base.RateLimited as error:
+        wait = max(1, int(error.retry_after or 60))
+        raise RateLimited(
+            f"{label} asks us to slow down. Try again in {wait} seconds.", retry_after=wait
+        ) from error
+    except base.Retriable as error:
+        raise NetworkUnavailable(
+            f"{label} did not answer as expected ({error.message}). Try again in a moment."
+        ) from error
+    except base.AuthRevoked as error:
+        raise InvalidInput(
+            f"{label} no longer accepts this connection. Connect the account again."
+        ) from error
+    except base.ConnectorError as error:
+        raise InvalidInput(error.message, field=field) from error
+    except httpx.HTTPError as error:
+        raise NetworkUnavailable(f"{label} could not be reached. Try again in a moment.") from error
+
+
+def normalize(cls: type[base.Connector], handle: str) -> str:
+    with connector_errors(cls.LABEL, field="handle"):
+        return cls.normalize_handle(handle)
+
+
+# -- the list --------------------------------------------------------------------------------
+
+
+async def list_accounts(session: AsyncSession, user: User) -> list[LinkedAccount]:
+    stmt = (
+        select(LinkedAccount)
+        .where(LinkedAccount.user_id == user.id)
+        .order_by(LinkedAccount.position, LinkedAccount.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def get_account(session: AsyncSession, user: User, account_id: int) -> LinkedAccount:
+    found = await session.get(LinkedAccount, account_id) if 0 < account_id < 2**31 else None
+    if found is None or found.user_id != user.id:
+        raise NotFound("This linked account does not exist.")
+    return found
+
+
+async def _next_position(session: AsyncSession, user: User) -> int:
+    count, highest = (
+        await session.execute(
+            select(func.count(), func.max(LinkedAccount.position)).where(
+                LinkedAccount.user_id == user.id
+            )
+        )
+    ).one()
+    if count >= MAX_ACCOUNTS:
+        raise Conflict(f"You can link at most {MAX_ACCOUNTS} accounts.")
+    return (highest or 0) + 1 if count else 0
+
+
+async def _find(
+    session: AsyncSession, user: User, network: str, handle: str
+) -> LinkedAccount | None:
+    stmt = select(LinkedAccount).where(
+        LinkedAccount.user_id == user.id,
+        LinkedAccount.network == network,
+        LinkedAccount.handle == handle,
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def add_handle(session: AsyncSession, user: User, network: str, handle: str) -> LinkedAccount:
+    """Add an account by its handle alone: shown, marked unverified."""
+    cls = connector(network)
+    normalized = normalize(cls, handle)
+    if await _find(session, user, network, normalized) is not None:
+        raise Conflict(f"{cls.LABEL} {cls.display_handle(normalized)} is already linked.")
+    linked = LinkedAccount(
+        user_id=user.id,
+        network=network,
+        handle=normalized,
+        status=UNVERIFIED,
+        position=await _next_position(session, user),
+    )
+    session.add(linked)
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        shown = cls.display_handle(normalized)
+        raise Conflict(f"{cls.LABEL} {shown} is already linked.") from error
+    return linked
+
+
+async def save_proven(
+    session: AsyncSession,
+    services: LinkServices,
+    user: User,
+    network: str,
+    linked: base.Linked,
+    *,
+    proof: str,
+    server: str = "",
+    account_id: int | None = None,
+) -> LinkedAccount:
+    """Record a proven account: a new one, or the one that was reconnected or verified."""
+    cls = connector(network)
+    handle = normalize(cls, linked.actor.handle)
+    existing = await _find(session, user, network, handle)
+    if account_id is not None:
+        target = await get_account(session, user, account_id)
+        if existing is not None and existing.id != target.id:
+            raise Conflict(f"{cls.LABEL} {cls.display_handle(handle)} is already linked.")
+        if target.external_id and target.external_id != linked.actor.id:
+            raise InvalidInput(
+                f"You signed in as another {cls.LABEL} account than the one you are reconnecting."
+            )
+        existing = target
+    if existing is None:
+        existing = LinkedAccount(
+            user_id=user.id, network=network, position=await _next_position(session, user)
+        )
+        session.add(existing)
+    existing.handle = handle
+    existing.server = server
+    existing.external_id = linked.actor.id[:320]
+    existing.display_name = linked.actor.display_name[:200]
+    existing.status = VERIFIED
+    existing.verified_by = proof
+    existing.verified_at = utcnow()
+    existing.problem = ""
+    store_credentials(services, existing, linked.credentials)
+    await session.flush()
+    return existing
+
+
+def store_credentials(
+    services: LinkServices, account: LinkedAccount, credentials: base.Credentials | None
+) -> None:
+    if credentials is None or not (
+        credentials.access_token or credentials.refresh_token or credentials.extra
+    ):
+        account.secrets = None
+        account.token_expires_at = None
+        return
+    account.secrets = services.vault.encrypt_json(
+        {
+            "access_token": credentials.access_token,
+            "refresh_token": credentials.refresh_token,
+            "scope": credentials.scope,
+            "extra": dict(credentials.extra),
+        }
+    )
+    account.token_expires_at = credentials.expires_at
+
+
+def load_credentials(services: LinkServices, account: LinkedAccount) -> base.Credentials | None:
+    if not account.secrets:
+        return None
+    try:
+        value = services.vault.decrypt_json(account.secrets)
+    except SecretUnreadable:
+        log.warning("linked account %s: credentials unreadable with the current keys", account.id)
+        return None
+    return base.Credentials(
+        access_token=str(value.get("access_token", "")),
+        refresh_token=str(value.get("refresh_token", "")),
+        expires_at=account.token_expires_at,
+        scope=str(value.get("scope", "")),
+        extra=dict(value.get("extra") or {}),
+    )
+
+
+def mark_needs_reconnect(account: LinkedAccount, reason: str) -> None:
+    account.status = NEEDS_RECONNECT
+    account.problem = reason[:300]
+
+
+async def move(
+    session: AsyncSession, user: User, account_id: int, offset: int = 0, *, to: int | None = None
+) -> LinkedAccount:
+    """Move one account up (``offset`` < 0) or down the list, or ``to`` a place in it."""
+    accounts = await list_accounts(session, user)
+    index = next((i for i, a in enumerate(accounts) if a.id == account_id), None)
+    if index is None:
+        raise NotFound("This linked account does not exist.")
+    target = min(max(index + offset if to is None else to, 0), len(accounts) - 1)
+    moved = accounts.pop(index)
+    accounts.insert(target, moved)
+    for position, linked in enumerate(accounts):
+        linked.position = position
+    await session.flush()
+    return moved
+
+
+async def reorder(session: AsyncSession, user: User, order: list[int]) -> list[LinkedAccount]:
+    """Put the accounts in the given order; it must name each of them exactly once."""
+    accounts = {a.id: a for a in await list_accounts(session, user)}
+    if sorted(order) != sorted(accounts) or len(set(order)) != len(order):
+        raise InvalidInput("Give every one of your linked accounts exactly once.", field="order")
+    for position, account_id in enumerate(order):
+        accounts[account_id].position = position
+    await session.flush()
+    return [accounts[account_id] for account_id in order]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def describe(account: LinkedAccount) -> dict[str, Any]:
+    """What pages and the API show of an account (links made by its connector)."""
+    cls = connectors.get(account.network)
+    if cls is None:  # a network removed from this version: still listed, no links
+        return {"label": account.network, "handle": account.handle, "url": None, "app": None}
+    return {
+        "label": cls.LABEL,
+        "handle": cls.display_handle(account.handle),
+        "url": cls.profile_url(account.handle),
+        "app": cls.deep_link(account.handle),
+    }
+
+
+async def rotate_secrets(
+    session: AsyncSession, vault: Vault, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Re-encrypt every stored secret under the newest key; returns how many were."""
+    tables: list[Any] = [LinkedAccount, OAuthApp, LinkAttempt]
+    total = 0
+    for model in tables:
+        total += (
+            await session.scalar(
+                select(func.count()).select_from(model).where(model.secrets.is_not(None))
+            )
+            or 0
+        )
+    done = 0
+    for model in tables:
+        rows = await session.scalars(select(model).where(model.secrets.is_not(None)))
+        for row in rows:
+            row.secrets = vault.rotate(row.secrets)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    await session.flush()
+    return done

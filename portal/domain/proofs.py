@@ -1,0 +1,282 @@
+"""Proofs of ownership other than OAuth: signing in, a signed login widget, an emailed code,
+and a link back from the account's public page (``rel="me"``)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import connectors
+from connectors import base
+from portal import mail
+from portal.domain import linking
+from portal.domain.linking import LinkServices, connector, connector_errors, normalize
+from portal.errors import InvalidInput, NotFound
+from portal.net import read_limited
+from portal.storage.models import LinkAttempt, LinkedAccount, User, utcnow
+
+log = logging.getLogger(__name__)
+
+CODE_TTL = timedelta(minutes=15)
+CODE_ATTEMPTS = 5
+WIDGET_MAX_AGE = timedelta(minutes=15)
+MAX_SECRET = 1024
+PAGE_LIMIT = 1024 * 1024
+MAX_REDIRECTS = 3
+
+
+# -- signing in ------------------------------------------------------------------------------
+
+
+async def link_by_sign_in(
+    session: AsyncSession,
+    services: LinkServices,
+    user: User,
+    network: str,
+    handle: str,
+    secret: str,
+    *,
+    account_id: int | None = None,
+) -> LinkedAccount:
+    """Prove an account by signing in to it (Matrix, XMPP, a Bluesky app password)."""
+    cls = connector(network)
+    if cls.AUTH not in ("password", "atproto"):
+        raise InvalidInput(f"{cls.LABEL} accounts are not linked with a password.")
+    normalized = normalize(cls, handle)
+    if not secret:
+        raise InvalidInput("Enter the password.", field="password")
+    if len(secret) > MAX_SECRET or "\x00" in secret:
+        raise InvalidInput("This password cannot be right.", field="password")
+    async with services.http() as http:
+        with connector_errors(cls.LABEL, field="password"):
+            linked = await cls.sign_in(normalized, secret, http)
+    return await linking.save_proven(
+        session, services, user, network, linked, proof="password", account_id=account_id
+    )
+
+
+# -- the Telegram login widget ---------------------------------------------------------------
+
+
+async def link_by_widget(
+    session: AsyncSession, services: LinkServices, user: User, data: Mapping[str, str]
+) -> LinkedAccount:
+    """Prove a Telegram account by the Login Widget's signed answer."""
+    cls = connector("telegram")
+    if not services.telegram_bot_token:
+        raise InvalidInput("This portal has no Telegram bot, so Telegram cannot be verified here.")
+    verify: Callable[..., base.Actor] | None = getattr(
+        connectors.registry()["telegram"], "verify_login", None
+    )
+    if verify is None:
+        raise InvalidInput("Telegram cannot be verified here.")
+    with connector_errors(cls.LABEL):
+        actor = verify(data, services.telegram_bot_token, max_age=WIDGET_MAX_AGE)
+    linked = base.Linked(actor, base.Credentials())
+    return await linking.save_proven(session, services, user, "telegram", linked, proof="widget")
+
+
+# -- email codes -----------------------------------------------------------------------------
+
+
+def _code_digest(attempt_id: str, code: str) -> str:
+    return hashlib.sha256(f"{attempt_id}:{code}".encode()).hexdigest()
+
+
+async def send_email_code(
+    session: AsyncSession, services: LinkServices, user: User, address: str
+) -> LinkedAccount:
+    """Add an email address (or take the one already listed) and mail it a six-digit code."""
+    cls = connector("email")
+    if not services.smtp_url:
+        raise InvalidInput("This portal cannot send email, so addresses cannot be verified here.")
+    handle = normalize(cls, address)
+    found = await session.scalars(
+        select(LinkedAccount).where(
+            LinkedAccount.user_id == user.id,
+            LinkedAccount.network == "email",
+            LinkedAccount.handle == handle,
+        )
+    )
+    account = found.one_or_none() or await linking.add_handle(session, user, "email", handle)
+    if account.status == linking.VERIFIED:
+        raise InvalidInput("This address is already verified.", field="handle")
+    await session.execute(delete(LinkAttempt).where(LinkAttempt.linked_account_id == account.id))
+    attempt_id = secrets.token_urlsafe(24)
+    code = f"{secrets.randbelow(10**6):06d}"
+    session.add(
+        LinkAttempt(
+            id_hash=hashlib.sha256(attempt_id.encode()).hexdigest(),
+            user_id=user.id,
+            network="email",
+            linked_account_id=account.id,
+            secrets=services.vault.encrypt_json(
+                {"attempt": attempt_id, "code": _code_digest(attempt_id, code)}
+            ),
+            expires_at=utcnow() + CODE_TTL,
+        )
+    )
+    await session.flush()
+    try:
+        await mail.send(
+            services.smtp_url,
+            sender=services.mail_from,
+            to=handle,
+            subject=f"Your Portal code: {code}",
+            text=(
+                f"Your code is {code}.\n\n"
+                f"Type it on {services.base_url}/me/accounts to show that this address is yours. "
+                f"It works for {int(CODE_TTL.total_seconds() // 60)} minutes.\n\n"
+                "If you did not ask for it, ignore this email: nothing happens without the code.\n"
+            ),
+        )
+    except mail.MailError as error:
+        log.warning("email code not sent: %s", error)
+        raise linking.NetworkUnavailable(
+            "The code could not be sent. Try again in a moment."
+        ) from error
+    return account
+
+
+async def confirm_email_code(
+    session: AsyncSession, services: LinkServices, user: User, account_id: int, code: str
+) -> tuple[LinkedAccount, bool]:
+    """Check a code; ``(account, True)`` once verified. Five wrong codes end the attempt."""
+    account = await linking.get_account(session, user, account_id)
+    if account.network != "email":
+        raise NotFound("This linked account has no email code.")
+    attempt = (
+        await session.scalars(
+            select(LinkAttempt).where(LinkAttempt.linked_account_id == account.id)
+        )
+    ).one_or_none()
+    if attempt is None or attempt.expires_at < utcnow():
+        raise InvalidInput("There is no code waiting for this address. Ask for a new one.")
+    typed = "".join(code.split())
+    kept = services.vault.decrypt_json(attempt.secrets)
+    right = len(typed) == 6 and hmac.compare_digest(
+        _code_digest(kept["attempt"], typed), kept["code"]
+    )
+    if not right:
+        attempt.attempts += 1
+        left = CODE_ATTEMPTS - attempt.attempts
+        if left <= 0:
+            await session.delete(attempt)
+        await session.flush()
+        return account, False
+    await session.delete(attempt)
+    account.status = linking.VERIFIED
+    account.verified_by = "code"
+    account.verified_at = utcnow()
+    account.problem = ""
+    await session.flush()
+    return account, True
+
+
+def wrong_code_message(left: int) -> str:
+    if left:
+        return f"This code is not right. {left} tries left."
+    return "This code is not right, and no tries are left. Ask for a new code."
+
+
+async def attempts_left(session: AsyncSession, account: LinkedAccount) -> int:
+    attempt = (
+        await session.scalars(
+            select(LinkAttempt).where(LinkAttempt.linked_account_id == account.id)
+        )
+    ).one_or_none()
+    return 0 if attempt is None else max(0, CODE_ATTEMPTS - attempt.attempts)
+
+
+# -- rel="me" --------------------------------------------------------------------------------
+
+
+class _RelMe(HTMLParser):
+    """Collects the targets of ``<a rel="me">`` and ``<link rel="me">``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.base: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "base" and self.base is None and values.get("href"):
+            self.base = values["href"]
+        if tag in ("a", "link") and "me" in values.get("rel", "").lower().split():
+            href = values.get("href", "").strip()
+            if href:
+                self.links.append(href)
+
+
+def _comparable(url: str) -> str:
+    parts = urlsplit(url.strip())
+    scheme = "https" if parts.scheme in ("http", "https") else parts.scheme
+    return urlunsplit((scheme, (parts.hostname or "").lower(), parts.path.rstrip("/"), "", ""))
+
+
+def rel_me_links(html: str, page_url: str) -> list[str]:
+    parser = _RelMe()
+    parser.feed(html)
+    parser.close()
+    base_url = urljoin(page_url, parser.base) if parser.base else page_url
+    return [urljoin(base_url, href) for href in parser.links]
+
+
+async def _fetch_page(http: httpx.AsyncClient, url: str) -> tuple[str, str]:
+    """The HTML of a public page, following at most three redirects, each checked again."""
+    for _ in range(MAX_REDIRECTS + 1):
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise base.PermanentError("The page redirects to an address that is not a web page.")
+        async with http.stream("GET", url, headers={"accept": "text/html"}) as response:
+            if response.is_redirect:
+                url = urljoin(url, response.headers.get("location", ""))
+                continue
+            if response.status_code != 200:
+                raise base.PermanentError(f"The page answered {response.status_code}.")
+            kind = response.headers.get("content-type", "")
+            if "html" not in kind:
+                raise base.PermanentError("The page is not HTML.")
+            body = await read_limited(response, PAGE_LIMIT)
+            return body.decode(response.encoding or "utf-8", errors="replace"), url
+    raise base.PermanentError("The page redirects too many times.")
+
+
+async def verify_by_link(
+    session: AsyncSession, services: LinkServices, user: User, account_id: int
+) -> LinkedAccount:
+    """Verify an account whose public page links back to this person's portal page."""
+    account = await linking.get_account(session, user, account_id)
+    cls = connector(account.network)
+    page = cls.profile_url(account.handle)
+    if not page or not page.startswith(("https://", "http://")):
+        raise InvalidInput(f"{cls.LABEL} has no public page that could link back to you.")
+    mine = f"{services.base_url}/n/{user.number}"
+    async with services.http() as http:
+        with connector_errors(cls.LABEL):
+            try:
+                html, final_url = await _fetch_page(http, page)
+            except httpx.HTTPError as error:
+                raise base.Retriable(str(error) or "unreachable") from error
+    targets = {_comparable(link) for link in rel_me_links(html, final_url)}
+    if _comparable(mine) not in targets:
+        raise InvalidInput(
+            f'The page {page} has no rel="me" link to {mine}. Add '
+            f'<a rel="me" href="{mine}"> to it, then try again.'
+        )
+    account.status = linking.VERIFIED
+    account.verified_by = "link"
+    account.verified_at = utcnow()
+    account.problem = ""
+    await session.flush()
+    return account

@@ -1,0 +1,140 @@
+"""Outgoing HTTP that people steer: the addresses of their instances, websites and feeds.
+
+A person can name any host, so every connection is checked where it is made: the host name is
+resolved once, every address it resolves to must be public, and the connection goes to that
+checked address (TLS still verifies the name). A name that resolves to a private, loopback,
+link-local or otherwise special address is refused, and so is a DNS answer that changes between
+the check and the connection, because there is no second lookup. Redirects are not followed by
+default; bodies are read up to a limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+from portal import __version__
+
+USER_AGENT = f"Portal/{__version__} (self-hosted identity portal)"
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024
+
+
+class BlockedAddress(httpx.TransportError):
+    """The host resolves to an address this portal must not reach."""
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def _is_loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves, checks, then connects to the checked address."""
+
+    def __init__(self, *, allow_loopback: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_loopback = allow_loopback
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        try:
+            literal = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            loop = asyncio.get_running_loop()
+            try:
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except socket.gaierror as error:
+                raise httpx.ConnectError(f"{host} cannot be found") from error
+            found = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+        else:
+            found = [literal]
+        allowed = [
+            address
+            for address in found
+            if is_public(address) or (self._allow_loopback and _is_loopback(address))
+        ]
+        if not allowed or len(allowed) != len(found):
+            raise BlockedAddress(f"{host} is a private address, which the portal does not reach")
+        return list(dict.fromkeys(str(address) for address in allowed))
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        last_error: Exception | None = None
+        for address in await self._addresses(host, port):
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                last_error = error
+        assert last_error is not None
+        raise last_error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress("unix sockets are not reachable")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, *, allow_loopback: bool = False) -> None:
+        super().__init__(retries=0, http2=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=50,
+            max_keepalive_connections=10,
+            keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(allow_loopback=allow_loopback),
+        )
+
+
+def guarded_client(*, allow_loopback: bool = False, **kwargs: Any) -> httpx.AsyncClient:
+    """An HTTP client for addresses that come from people: no private networks, no redirects."""
+    return httpx.AsyncClient(
+        transport=GuardedTransport(allow_loopback=allow_loopback),
+        timeout=kwargs.pop("timeout", DEFAULT_TIMEOUT),
+        follow_redirects=kwargs.pop("follow_redirects", False),
+        headers={"user-agent": USER_AGENT, **kwargs.pop("headers", {})},
+        trust_env=False,
+        **kwargs,
+    )
+
+
+async def read_limited(response: httpx.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
+    """The body of a streamed response, refusing one larger than ``limit`` bytes."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise httpx.DecodingError(f"the answer is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise httpx.DecodingError(f"the answer is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

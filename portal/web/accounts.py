@@ -1,0 +1,364 @@
+"""My linked accounts: add (by handle, OAuth, signing in, a code or a widget), list with
+their status, reorder, check, reconnect and remove."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import Response
+
+from portal.deps import DB, LimiterDep, Services
+from portal.domain import connections, linking, oauth, proofs
+from portal.domain.linking import LinkServices
+from portal.errors import InvalidInput, NotFound, PortalError
+from portal.storage.models import LinkedAccount, User
+from portal.web import csrf
+from portal.web.deps import CurrentUser
+from portal.web.forms import form_error, redirect
+from portal.web.templating import is_htmx, render
+
+router = APIRouter(
+    prefix="/me/accounts", dependencies=[Depends(csrf.verify)], include_in_schema=False
+)
+
+Text = Annotated[str, Form()]
+
+# The Telegram Login Widget is a script and a frame from telegram.org: allowed on its page only.
+_TELEGRAM_CSP = (
+    "default-src 'self'; script-src 'self' https://telegram.org; "
+    "frame-src https://oauth.telegram.org; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+async def _list_context(db: DB, user: User, services: LinkServices) -> dict[str, Any]:
+    accounts = await linking.list_accounts(db, user)
+    return {
+        "accounts": [(account, linking.describe(account)) for account in accounts],
+        "networks": linking.networks(services),
+    }
+
+
+async def _list_page(
+    request: Request,
+    db: DB,
+    user: User,
+    services: LinkServices,
+    *,
+    error: PortalError | None = None,
+    notice: str = "",
+    rollback: bool = True,
+) -> Response:
+    context = await _list_context(db, user, services)
+    context["notice"] = notice
+    if error is not None:
+        if not rollback:
+            context["error"] = error.message
+            return render(
+                request, "accounts", context, fragment="accounts", status_code=error.status_code
+            )
+        return form_error(request, "accounts", error, context, fragment="accounts")
+    return render(request, "accounts", context, fragment="accounts")
+
+
+@router.get("")
+async def accounts_page(
+    request: Request, db: DB, user: CurrentUser, services: Services, linked: int = 0
+) -> Response:
+    """My linked accounts."""
+    notice = "The account is linked and verified." if linked else ""
+    return await _list_page(request, db, user, services, notice=notice)
+
+
+@router.get("/add")
+async def add_page(
+    request: Request,
+    user: CurrentUser,
+    services: Services,
+    network: str = "",
+    handle: str = "",
+    reconnect: int = 0,
+) -> Response:
+    """The form that links an account of one network."""
+    cls = linking.connector(network[:40])
+    info = next(n for n in linking.networks(services) if n.name == cls.NAME)
+    context = {
+        "network": info,
+        "values": {"handle": handle[:320]},
+        "reconnect": reconnect if 0 < reconnect < 2**31 else 0,
+        "telegram_bot": services.telegram_bot_username,
+        "callback": services.redirect_uri(cls.NAME),
+    }
+    response = render(request, "account_add", context)
+    if cls.AUTH == "widget" and services.telegram_bot_username:
+        response.headers["content-security-policy"] = _TELEGRAM_CSP
+    return response
+
+
+def _add_error(
+    request: Request, services: LinkServices, network: str, exc: PortalError, values: dict[str, str]
+) -> Response:
+    cls = linking.connector(network)
+    info = next(n for n in linking.networks(services) if n.name == cls.NAME)
+    context = {
+        "network": info,
+        "values": values,
+        "reconnect": 0,
+        "telegram_bot": services.telegram_bot_username,
+        "callback": services.redirect_uri(cls.NAME),
+    }
+    return form_error(request, "account_add", exc, context)
+
+
+@router.post("")
+async def add_handle(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    limiter: LimiterDep,
+    network: Text = "",
+    handle: Text = "",
+) -> Response:
+    """Show an account by its handle alone, marked unverified."""
+    try:
+        linking.connector(network[:40])
+        await limiter.hit("profile", str(user.id))
+        await linking.add_handle(db, user, network, handle)
+    except NotFound as exc:
+        return await _list_page(request, db, user, services, error=exc)
+    except PortalError as exc:
+        return _add_error(request, services, network, exc, {"handle": handle[:320]})
+    return redirect(request, "/me/accounts")
+
+
+def _go(request: Request, url: str) -> Response:
+    """Send the browser to another site. A form's redirect there would break the page's
+    ``form-action 'self'``, so htmx navigates by script and a plain form gets a link."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"hx-redirect": url})
+    return render(request, "continue", {"url": url})
+
+
+@router.post("/{network}/authorize")
+async def authorize(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    limiter: LimiterDep,
+    network: str,
+    server: Text = "",
+    reconnect: Text = "",
+) -> Response:
+    """Start linking on the network's own site (OAuth)."""
+    try:
+        linking.connector(network[:40])
+        account_id = int(reconnect) if reconnect.isdigit() else None
+        await limiter.hit("link", str(user.id))
+        url = await oauth.start(db, services, user, network, server, account_id=account_id)
+    except NotFound as exc:
+        return await _list_page(request, db, user, services, error=exc)
+    except PortalError as exc:
+        return _add_error(request, services, network, exc, {"server": server[:255]})
+    return _go(request, url)
+
+
+@router.get("/{network}/callback")
+async def callback(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    network: str,
+    state: str = "",
+    code: str = "",
+    error: str = "",
+    error_description: str = "",
+) -> Response:
+    """Where the network sends the person back after they authorized the link."""
+    try:
+        if network == "telegram":
+            await proofs.link_by_widget(db, services, user, request.query_params)
+        else:
+            await oauth.finish(
+                db,
+                services,
+                user,
+                network[:40],
+                state=state,
+                code=code,
+                error=error[:100],
+                error_description=error_description[:300],
+            )
+    except PortalError as exc:
+        # What was consumed stays consumed: a replayed answer must not work a second time.
+        return await _list_page(request, db, user, services, error=exc, rollback=False)
+    return redirect(request, "/me/accounts?linked=1")
+
+
+@router.post("/{network}/sign-in")
+async def sign_in(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    limiter: LimiterDep,
+    network: str,
+    handle: Text = "",
+    password: Text = "",
+    reconnect: Text = "",
+) -> Response:
+    """Link an account by signing in to it; the password is not kept where a token can be."""
+    try:
+        linking.connector(network[:40])
+        account_id = int(reconnect) if reconnect.isdigit() else None
+        await limiter.hit("link", str(user.id))
+        await proofs.link_by_sign_in(
+            db, services, user, network, handle, password, account_id=account_id
+        )
+    except NotFound as exc:
+        return await _list_page(request, db, user, services, error=exc)
+    except PortalError as exc:
+        return _add_error(request, services, network, exc, {"handle": handle[:320]})
+    return redirect(request, "/me/accounts?linked=1")
+
+
+@router.post("/email/code")
+async def send_code(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    limiter: LimiterDep,
+    handle: Text = "",
+) -> Response:
+    """Mail a one-time code to an address."""
+    try:
+        await limiter.hit("email_code", str(user.id))
+        account = await proofs.send_email_code(db, services, user, handle)
+    except PortalError as exc:
+        return _add_error(request, services, "email", exc, {"handle": handle[:320]})
+    return redirect(request, f"/me/accounts/{account.id}/code")
+
+
+async def _code_page(
+    request: Request, db: DB, account: LinkedAccount, *, status_code: int = 200, error: str = ""
+) -> Response:
+    left = await proofs.attempts_left(db, account)
+    context = {"account": account, "left": left, "error": error or None}
+    return render(request, "account_code", context, status_code=status_code)
+
+
+@router.get("/{account_id}/code")
+async def code_page(request: Request, db: DB, user: CurrentUser, account_id: int) -> Response:
+    """The form for the emailed code."""
+    account = await linking.get_account(db, user, account_id)
+    return await _code_page(request, db, account)
+
+
+@router.post("/{account_id}/code")
+async def confirm_code(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    account_id: int,
+    code: Text = "",
+) -> Response:
+    """Check the emailed code."""
+    account, verified = await proofs.confirm_email_code(db, services, user, account_id, code)
+    if verified:
+        return redirect(request, "/me/accounts?linked=1")
+    # A wrong code is counted, so this answer keeps what it wrote.
+    message = proofs.wrong_code_message(await proofs.attempts_left(db, account))
+    return await _code_page(request, db, account, status_code=422, error=message)
+
+
+async def _act(
+    request: Request, db: DB, user: User, services: LinkServices, action: Any, notice: str = ""
+) -> Response:
+    try:
+        await action
+    except PortalError as exc:
+        return await _list_page(request, db, user, services, error=exc)
+    if is_htmx(request):
+        return await _list_page(request, db, user, services, notice=notice)
+    return redirect(request, "/me/accounts")
+
+
+@router.post("/{account_id}/move")
+async def move(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    account_id: int,
+    direction: Text = "",
+) -> Response:
+    """Move an account up or down the list."""
+    if direction not in ("up", "down"):
+        error = InvalidInput("Move an account up or down.", field="direction")
+        return await _list_page(request, db, user, services, error=error)
+    offset = -1 if direction == "up" else 1
+    return await _act(request, db, user, services, linking.move(db, user, account_id, offset))
+
+
+@router.post("/{account_id}/remove")
+async def remove(
+    request: Request, db: DB, user: CurrentUser, services: Services, account_id: int
+) -> Response:
+    """Unlink an account (its tokens are revoked where the network allows)."""
+    action = connections.remove_account(db, services, user, account_id)
+    return await _act(request, db, user, services, action, "The account is unlinked.")
+
+
+@router.post("/{account_id}/check")
+async def check(
+    request: Request, db: DB, user: CurrentUser, services: Services, account_id: int
+) -> Response:
+    """Check that the connection still works."""
+    action = connections.check_account(db, services, user, account_id)
+    return await _act(request, db, user, services, action)
+
+
+@router.post("/{account_id}/verify-link")
+async def verify_link(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    limiter: LimiterDep,
+    account_id: int,
+) -> Response:
+    """Verify an account whose public page links back here with rel="me"."""
+    await limiter.hit("link", str(user.id))
+    action = proofs.verify_by_link(db, services, user, account_id)
+    return await _act(request, db, user, services, action, "The account is verified by link.")
+
+
+@router.post("/{account_id}/reconnect")
+async def reconnect(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    limiter: LimiterDep,
+    account_id: int,
+) -> Response:
+    """Connect an account again, in one click where the network authorizes by OAuth."""
+    account = await linking.get_account(db, user, account_id)
+    cls = linking.connector(account.network)
+    if cls.AUTH in oauth.OAUTH_AUTH:
+        try:
+            await limiter.hit("link", str(user.id))
+            url = await oauth.start(
+                db, services, user, account.network, account.server, account_id=account.id
+            )
+        except PortalError as exc:
+            return await _list_page(request, db, user, services, error=exc)
+        return _go(request, url)
+    query = urlencode({"network": cls.NAME, "handle": account.handle, "reconnect": account.id})
+    return redirect(request, f"/me/accounts/add?{query}")

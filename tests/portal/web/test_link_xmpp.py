@@ -1,0 +1,54 @@
+"""Linking an XMPP account by signing in to a real server (Prosody), through the web routes."""
+
+from __future__ import annotations
+
+import secrets
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from connectors.xmpp import XMPP
+from portal.storage.models import LinkedAccount
+from tests.fixtures.app import get_csrf, web_sign_up
+from tests.fixtures.xmpp import XMPPServer
+
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture
+def xmpp_account(xmpp_server: XMPPServer, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    monkeypatch.setattr(XMPP, "server", xmpp_server.server)
+    password = secrets.token_urlsafe(12)
+    return xmpp_server.register(f"ada{secrets.token_hex(3)}", password), password
+
+
+async def _sign_in(client: httpx.AsyncClient, handle: str, password: str) -> httpx.Response:
+    token = await get_csrf(client, "/me/accounts/add?network=xmpp")
+    return await client.post(
+        "/me/accounts/xmpp/sign-in",
+        data={"csrf_token": token, "handle": handle, "password": password},
+        headers=HTML,
+    )
+
+
+async def test_signing_in_links_a_verified_account(client, db, xmpp_account):
+    jid, password = xmpp_account
+    await web_sign_up(client)
+    response = await _sign_in(client, jid.upper(), password)
+    assert response.status_code == 303, response.text
+    account = (await db.scalars(select(LinkedAccount))).one()
+    assert (account.handle, account.status, account.verified_by) == (jid, "verified", "password")
+    dump = ""
+    for table in ("linked_accounts", "link_attempts", "users"):
+        dump += repr((await db.execute(text(f"SELECT * FROM {table}"))).all())  # noqa: S608
+    assert password not in dump
+
+
+async def test_a_wrong_password_links_nothing(client, db, xmpp_account):
+    jid, _ = xmpp_account
+    await web_sign_up(client)
+    response = await _sign_in(client, jid, "not the password")
+    assert response.status_code == 422
+    assert "refused this address or password" in response.text
+    assert (await db.scalars(select(LinkedAccount))).all() == []

@@ -1,0 +1,195 @@
+"""Linked accounts on the web: add by handle, email codes, order, remove — and bad input."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.config import Settings
+from portal.storage.models import LinkAttempt, LinkedAccount
+from tests.fixtures.app import csrf_from, get_csrf, make_settings, web_sign_up
+from tests.fixtures.smtp import Mailbox
+
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture
+def settings(smtp_server: Mailbox) -> Settings:
+    return make_settings(smtp_url=smtp_server.url, mail_from="Portal <portal@portal.test>")
+
+
+@pytest.fixture
+async def signed_in(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    assert (await web_sign_up(client)).status_code == 303
+    return client
+
+
+async def _post(client: httpx.AsyncClient, path: str, **data: str) -> httpx.Response:
+    token = await get_csrf(client, "/me/accounts")
+    return await client.post(path, data={"csrf_token": token, **data}, headers=HTML)
+
+
+async def _accounts(db: AsyncSession) -> list[LinkedAccount]:
+    return list((await db.scalars(select(LinkedAccount).order_by(LinkedAccount.position))).all())
+
+
+async def test_the_page_lists_every_network(signed_in):
+    page = await signed_in.get("/me/accounts", headers=HTML)
+    assert page.status_code == 200
+    assert "No linked accounts yet." in page.text
+    assert '<option value="email">' in page.text
+
+
+async def test_an_email_is_verified_by_the_code_it_receives(signed_in, db, mailbox):
+    response = await _post(signed_in, "/me/accounts/email/code", handle=" Ada@Example.ORG ")
+    assert response.status_code == 303
+    code_page = response.headers["location"]
+    [account] = await _accounts(db)
+    assert (account.handle, account.status) == ("Ada@example.org", "unverified")
+    code = mailbox.last_code("Ada@example.org")
+    assert code not in str(await db.scalar(select(LinkAttempt.secrets)))
+
+    confirmed = await _post(signed_in, code_page, code=f"{code[:3]} {code[3:]}")
+    assert confirmed.status_code == 303
+    await db.refresh(account)
+    assert (account.status, account.verified_by) == ("verified", "code")
+    listing = await signed_in.get("/me/accounts", headers=HTML)
+    assert 'data-status="verified"' in listing.text
+
+
+async def test_wrong_codes_are_counted_and_end_the_attempt(signed_in, db, mailbox):
+    response = await _post(signed_in, "/me/accounts/email/code", handle="ada@example.org")
+    code_page = response.headers["location"]
+    right = mailbox.last_code("ada@example.org")
+    wrong = "000000" if right != "000000" else "111111"
+    for left in (4, 3, 2, 1):
+        refused = await _post(signed_in, code_page, code=wrong)
+        assert refused.status_code == 422
+        assert f"{left} tries left" in refused.text
+    last = await _post(signed_in, code_page, code=wrong)
+    assert "no tries are left" in last.text
+    # Even the right code no longer works: the attempt is over.
+    too_late = await _post(signed_in, code_page, code=right)
+    assert too_late.status_code == 422
+    [account] = await _accounts(db)
+    assert account.status == "unverified"
+
+
+async def test_a_code_for_another_persons_account_is_not_found(client, db, mailbox):
+    await web_sign_up(client, email="eve@example.org")
+    response = await _post(client, "/me/accounts/email/code", handle="eve@example.org")
+    code_page = response.headers["location"]
+    await client.post("/signout", data={"csrf_token": await get_csrf(client, "/me")})
+    client.cookies.clear()
+    await web_sign_up(client, email="mallory@example.org")
+    stolen = await _post(client, code_page, code=mailbox.last_code("eve@example.org"))
+    assert stolen.status_code == 404
+
+
+async def test_handles_are_added_unverified_ordered_and_removed(signed_in, db):
+    for handle in ("one@example.org", "two@example.org", "three@example.org"):
+        response = await _post(signed_in, "/me/accounts", network="email", handle=handle)
+        assert response.status_code == 303, response.text
+    accounts = await _accounts(db)
+    assert [a.handle for a in accounts] == [
+        "one@example.org",
+        "two@example.org",
+        "three@example.org",
+    ]
+    assert {a.status for a in accounts} == {"unverified"}
+
+    moved = await _post(signed_in, f"/me/accounts/{accounts[2].id}/move", direction="up")
+    assert moved.status_code == 303
+    db.expire_all()
+    assert [a.handle for a in await _accounts(db)][1] == "three@example.org"
+
+    removed = await _post(signed_in, f"/me/accounts/{accounts[0].id}/remove")
+    assert removed.status_code == 303
+    db.expire_all()
+    assert [a.handle for a in await _accounts(db)] == ["three@example.org", "two@example.org"]
+
+
+async def test_htmx_gets_the_list_fragment(signed_in, db):
+    await _post(signed_in, "/me/accounts", network="email", handle="one@example.org")
+    [account] = await _accounts(db)
+    token = await get_csrf(signed_in, "/me/accounts")
+    response = await signed_in.post(
+        f"/me/accounts/{account.id}/remove",
+        data={"csrf_token": token},
+        headers={**HTML, "hx-request": "true"},
+    )
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="accounts"')
+    assert "The account is unlinked." in response.text
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        ({"network": "email", "handle": ""}, 422, "Enter a handle."),
+        ({"network": "email", "handle": "not an address"}, 422, "This is not an email address"),
+        ({"network": "email", "handle": "x" * 1_000_000}, 413, ""),
+        ({"network": "email", "handle": "a\x00b@example.org"}, 422, "control characters"),
+        ({"network": "nowhere", "handle": "ada"}, 404, "There is no network called"),
+        ({"network": "", "handle": "ada"}, 404, "There is no network called"),
+    ],
+)
+async def test_bad_handles_are_refused_and_nothing_is_written(signed_in, db, data, status, message):
+    response = await _post(signed_in, "/me/accounts", **data)
+    assert response.status_code == status
+    assert message in response.text
+    assert await _accounts(db) == []
+
+
+async def test_the_same_account_twice_is_a_conflict(signed_in, db):
+    await _post(signed_in, "/me/accounts", network="email", handle="ada@example.org")
+    again = await _post(signed_in, "/me/accounts", network="email", handle="ada@EXAMPLE.org ")
+    assert again.status_code == 409
+    assert "already linked" in again.text
+    assert len(await _accounts(db)) == 1
+
+
+async def test_forms_need_the_csrf_token(signed_in, db):
+    response = await signed_in.post(
+        "/me/accounts", data={"network": "email", "handle": "ada@example.org"}, headers=HTML
+    )
+    assert response.status_code == 403
+    response = await signed_in.post(
+        "/me/accounts",
+        data={"csrf_token": "forged", "network": "email", "handle": "ada@example.org"},
+        headers=HTML,
+    )
+    assert response.status_code == 403
+    assert await _accounts(db) == []
+
+
+async def test_someone_elses_account_cannot_be_touched(client, db):
+    await web_sign_up(client, email="eve@example.org")
+    await _post(client, "/me/accounts", network="email", handle="eve@example.org")
+    [eves] = await _accounts(db)
+    client.cookies.clear()
+    await web_sign_up(client, email="mallory@example.org")
+    for action in ("remove", "move", "check", "verify-link", "reconnect"):
+        response = await _post(client, f"/me/accounts/{eves.id}/{action}", direction="up")
+        assert response.status_code == 404, action
+    assert len(await _accounts(db)) == 1
+
+
+async def test_a_database_dump_holds_no_code_or_token(signed_in, db, mailbox):
+    await _post(signed_in, "/me/accounts/email/code", handle="ada@example.org")
+    code = mailbox.last_code("ada@example.org")
+    dump = []
+    for table in ("linked_accounts", "link_attempts", "oauth_apps"):
+        rows = (await db.execute(text(f"SELECT * FROM {table}"))).all()  # noqa: S608
+        dump.append(repr(rows))
+    assert code not in "".join(dump)
+
+
+async def test_the_add_page_offers_the_right_form(signed_in):
+    email_page = await signed_in.get("/me/accounts/add?network=email", headers=HTML)
+    assert 'action="/me/accounts/email/code"' in email_page.text
+    assert csrf_from(email_page.text)
+    missing = await signed_in.get("/me/accounts/add?network=nope", headers=HTML)
+    assert missing.status_code == 404
