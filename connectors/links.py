@@ -9,8 +9,8 @@ Why each looks like it does (the network's own words, where it publishes them):
   (https://www.facebook.com/help/105399436216001); profiles without a username are
   ``profile.php?id=<number>``. Messenger's ``m.me/<username>`` opens a chat
   (https://www.facebook.com/help/messenger-app/).
-- X usernames: at most 15 letters, digits and underscores (https://help.x.com/, "Username
-  rules"); ``twitter.com`` addresses still work.
+- X usernames: at most 15 letters, digits and underscores (X Help Center,
+  https://help.x.com/); ``twitter.com`` addresses still work.
 - YouTube handles: 3 to 30 letters or digits of 75 languages, underscores, hyphens, periods and
   Latin middle dots (https://support.google.com/youtube/answer/11585688); channels without one
   are ``/channel/UC…`` ids, 24 characters and case-sensitive.
@@ -29,8 +29,7 @@ Why each looks like it does (the network's own words, where it publishes them):
 - GitLab: ``Gitlab::PathRegex`` (https://gitlab.com/gitlab-org/gitlab/-/blob/master/lib/gitlab/
   path_regex.rb): letters, digits, ``_``, ``-`` and ``.``, not starting with ``-``, not ending in
   ``.``, ``.git`` or ``.atom``; at most 255.
-- Twitch: 4 to 25 letters, digits and underscores (the login rule of its IRC and Helix docs,
-  https://dev.twitch.tv/docs/).
+- Twitch: 4 to 25 letters, digits and underscores (Twitch Help, https://help.twitch.tv/).
 - Pinterest: 3 to 30 letters, digits and underscores.
 - LINE IDs: at most 20 lowercase letters, digits, ``.``, ``-`` and ``_``; the add-friend link
   is ``https://line.me/ti/p/~<id>`` (https://help.line.me/).
@@ -54,8 +53,9 @@ Why each looks like it does (the network's own words, where it publishes them):
   with a digit, a period and at least two digits (libsignal's ``usernames`` crate,
   https://github.com/signalapp/libsignal). Its share links (``signal.me/#eu/…``) are encrypted,
   so a username has no link; a phone number has ``https://signal.me/#p/<number>``.
-- Viber is reached by phone number; ``viber://chat?number=%2B<number>`` opens the chat in the app
-  and there is no web page.
+- Viber is reached by phone number: ``viber://chat?number=%2B<number>`` opens the chat in the
+  app (Viber's deep links, https://developers.viber.com/docs/tools/deep-links/); there is no
+  web page.
 - A personal website is any public http(s) address; see :func:`normalize_web_url`.
 """
 
