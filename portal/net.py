@@ -30,16 +30,23 @@ class BlockedAddress(httpx.TransportError):
     """The host resolves to an address this portal must not reach."""
 
 
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _unmapped(address: Address) -> Address:
+    """``::ffff:10.0.0.1`` is judged as ``10.0.0.1``."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+        return address.ipv4_mapped
+    return address
+
+
+def is_public(address: Address) -> bool:
+    address = _unmapped(address)
     return address.is_global and not address.is_multicast
 
 
-def _is_loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
+def _is_loopback(address: Address) -> bool:
+    return _unmapped(address).is_loopback
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):

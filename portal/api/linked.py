@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 
@@ -32,17 +34,7 @@ def _out(account: LinkedAccount) -> LinkedAccountOut:
 async def list_networks(services: Services) -> list[NetworkOut]:
     """Every network an account can be linked on, and what each can do."""
     return [
-        NetworkOut(
-            name=n.name,
-            label=n.label,
-            auth=n.auth,
-            capabilities=n.capabilities,
-            handle_label=n.handle_label,
-            handle_example=n.handle_example,
-            link_only=n.link_only,
-            servers=[name for name, _ in n.servers],
-            available=n.available,
-        )
+        NetworkOut(**{**asdict(n), "servers": [name for name, _ in n.servers]})
         for n in linking.networks(services)
     ]
 
@@ -137,17 +129,16 @@ async def confirm_email_code(
     account_id: int, body: CodeIn, db: DB, user: ApiUser, services: Services
 ) -> LinkedAccountOut | JSONResponse:
     """Verify an email address with the code it received (five tries)."""
-    account, verified = await proofs.confirm_email_code(db, services, user, account_id, body.code)
-    if verified:
-        return _out(account)
+    check = await proofs.confirm_email_code(db, services, user, account_id, body.code)
+    if check.verified:
+        return _out(check.account)
     # Answered, not raised, so that the wrong try is committed and counts.
-    left = await proofs.attempts_left(db, account)
     return JSONResponse(
         {
             "type": "about:blank",
             "title": "Invalid input",
             "status": 422,
-            "detail": proofs.wrong_code_message(left),
+            "detail": check.message,
             "field": "code",
         },
         status_code=422,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from portal.domain import number as numbers
 from portal.domain.account import MAX_PASSWORD, MIN_PASSWORD
 from portal.domain.lookup import Card
-from portal.storage.models import ApiToken, User
+from portal.storage.models import ApiToken, LinkedAccount, User
 
 
 class Problem(BaseModel):
@@ -215,7 +215,7 @@ class LinkedAccountOut(BaseModel):
     problem: str = Field(description="Why the account needs attention, if it does.")
 
     @classmethod
-    def of(cls, account: Any, shown: dict[str, Any]) -> LinkedAccountOut:
+    def of(cls, account: LinkedAccount, shown: dict[str, Any]) -> LinkedAccountOut:
         return cls(
             id=account.id,
             network=account.network,

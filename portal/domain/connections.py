@@ -33,28 +33,33 @@ async def check_account(
     refreshed = cls.AUTH not in oauth.OAUTH_AUTH or await oauth.refresh(session, services, account)
     if not refreshed and account.status == linking.NEEDS_RECONNECT:
         return account
+    await _ask_network(services, cls, account)
+    await session.flush()
+    return account
+
+
+async def _ask_network(
+    services: LinkServices, cls: type[base.Connector], account: LinkedAccount
+) -> None:
+    """Who the credentials belong to now, and what that means for the account's status."""
     credentials = linking.load_credentials(services, account)
     if credentials is None:
         linking.mark_needs_reconnect(account, RECONNECT_MESSAGE)
-        await session.flush()
-        return account
+        return
     async with services.http() as http:
         instance = cls(account.handle, credentials, http)
         try:
             actor = await instance.get_actor()
         except base.AuthRevoked:
             linking.mark_needs_reconnect(account, RECONNECT_MESSAGE)
-            await session.flush()
-            return account
+            return
         except (base.Retriable, httpx.HTTPError) as error:
             account.problem = f"{cls.LABEL} did not answer the last check."[:300]
             log.info("check of linked account %s failed: %s", account.id, error)
-            await session.flush()
-            return account
+            return
         except base.ConnectorError as error:
             account.problem = error.message[:300]
-            await session.flush()
-            return account
+            return
     if instance.credentials != credentials:  # the connector renewed its session
         linking.store_credentials(services, account, instance.credentials)
     if account.external_id and actor.id != account.external_id:
@@ -63,8 +68,6 @@ async def check_account(
         account.status = linking.VERIFIED
         account.problem = ""
         account.display_name = actor.display_name[:200] or account.display_name
-    await session.flush()
-    return account
 
 
 async def remove_account(
@@ -73,13 +76,13 @@ async def remove_account(
     """Unlink an account, revoking its tokens first where the network allows; ``True`` if it
     revoked them. A network that cannot be reached does not stop the unlinking."""
     account = await linking.get_account(session, user, account_id)
-    cls = linking.connector(account.network)
+    cls = connector(account.network)
     revoked = False
     credentials = linking.load_credentials(services, account)
     if credentials is not None:
         try:
             if cls.AUTH in oauth.OAUTH_AUTH:
-                revoked = await oauth.revoke(session, services, account)
+                revoked = await oauth.revoke(session, services, account, credentials)
             else:
                 async with services.http() as http:
                     revoked = await cls(account.handle, credentials, http).revoke()

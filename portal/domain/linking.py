@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 UNVERIFIED = "unverified"
 VERIFIED = "verified"
 NEEDS_RECONNECT = "needs_reconnect"
-STATUSES = (UNVERIFIED, VERIFIED, NEEDS_RECONNECT)
 MAX_ACCOUNTS = 100
 REFRESH_MARGIN = timedelta(minutes=5)
 """Tokens that expire within this margin are refreshed before they are used."""
@@ -123,33 +122,33 @@ class NetworkInfo:
     """``False`` when the portal lacks what proving such an account needs (a bot token…)."""
 
 
+def network_info(services: LinkServices, cls: type[base.Connector]) -> NetworkInfo:
+    """What a network can do, and whether this portal can prove accounts on it."""
+    servers: list[tuple[str, str]] = []
+    available = True
+    if cls.AUTH == "oidc":
+        servers = [(p.name, p.label) for p in services.providers.values()]
+        available = bool(servers)
+    elif cls.AUTH == "widget":
+        available = bool(services.telegram_bot_token and services.telegram_bot_username)
+    elif cls.AUTH == "code":
+        available = bool(services.smtp_url)
+    return NetworkInfo(
+        name=cls.NAME,
+        label=cls.LABEL,
+        auth=cls.AUTH,
+        capabilities=base.capabilities(cls),
+        handle_label=cls.HANDLE_LABEL,
+        handle_example=cls.HANDLE_EXAMPLE,
+        link_only=cls.LINK_ONLY,
+        servers=servers,
+        available=available,
+    )
+
+
 def networks(services: LinkServices) -> list[NetworkInfo]:
     """Every network a person can add, and what each can do."""
-    result = []
-    for name, cls in connectors.registry().items():
-        servers: list[tuple[str, str]] = []
-        available = True
-        if cls.AUTH == "oidc":
-            servers = [(p.name, p.label) for p in services.providers.values()]
-            available = bool(servers)
-        elif cls.AUTH == "widget":
-            available = bool(services.telegram_bot_token and services.telegram_bot_username)
-        elif cls.AUTH == "code":
-            available = bool(services.smtp_url)
-        result.append(
-            NetworkInfo(
-                name=name,
-                label=cls.LABEL,
-                auth=cls.AUTH,
-                capabilities=base.capabilities(cls),
-                handle_label=cls.HANDLE_LABEL,
-                handle_example=cls.HANDLE_EXAMPLE,
-                link_only=cls.LINK_ONLY,
-                servers=servers,
-                available=available,
-            )
-        )
-    return result
+    return [network_info(services, cls) for cls in connectors.registry().values()]
 
 
 @contextmanager
@@ -215,7 +214,7 @@ async def _next_position(session: AsyncSession, user: User) -> int:
     return (highest or 0) + 1 if count else 0
 
 
-async def _find(
+async def find_account(
     session: AsyncSession, user: User, network: str, handle: str
 ) -> LinkedAccount | None:
     stmt = select(LinkedAccount).where(
@@ -230,7 +229,7 @@ async def add_handle(session: AsyncSession, user: User, network: str, handle: st
     """Add an account by its handle alone: shown, marked unverified."""
     cls = connector(network)
     normalized = normalize(cls, handle)
-    if await _find(session, user, network, normalized) is not None:
+    if await find_account(session, user, network, normalized) is not None:
         raise Conflict(f"{cls.LABEL} {cls.display_handle(normalized)} is already linked.")
     linked = LinkedAccount(
         user_id=user.id,
@@ -262,7 +261,7 @@ async def save_proven(
     """Record a proven account: a new one, or the one that was reconnected or verified."""
     cls = connector(network)
     handle = normalize(cls, linked.actor.handle)
-    existing = await _find(session, user, network, handle)
+    existing = await find_account(session, user, network, handle)
     if account_id is not None:
         target = await get_account(session, user, account_id)
         if existing is not None and existing.id != target.id:
@@ -281,10 +280,7 @@ async def save_proven(
     existing.server = server
     existing.external_id = linked.actor.id[:320]
     existing.display_name = linked.actor.display_name[:200]
-    existing.status = VERIFIED
-    existing.verified_by = proof
-    existing.verified_at = utcnow()
-    existing.problem = ""
+    mark_verified(existing, proof)
     store_credentials(services, existing, linked.credentials)
     await session.flush()
     return existing
@@ -327,6 +323,13 @@ def load_credentials(services: LinkServices, account: LinkedAccount) -> base.Cre
     )
 
 
+def mark_verified(account: LinkedAccount, proof: str) -> None:
+    account.status = VERIFIED
+    account.verified_by = proof
+    account.verified_at = utcnow()
+    account.problem = ""
+
+
 def mark_needs_reconnect(account: LinkedAccount, reason: str) -> None:
     account.status = NEEDS_RECONNECT
     account.problem = reason[:300]
@@ -358,10 +361,6 @@ async def reorder(session: AsyncSession, user: User, order: list[int]) -> list[L
         accounts[account_id].position = position
     await session.flush()
     return [accounts[account_id] for account_id in order]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def describe(account: LinkedAccount) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +46,14 @@ OAUTH_AUTH = ("oauth2", "oidc")
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _server_from(data: Mapping[str, Any]) -> base.OAuthServer:
+    """The server's endpoints as kept in an attempt or in an account's credentials."""
+    names = {f.name for f in fields(base.OAuthServer)}
+    values = {key: value for key, value in data.items() if key in names}
+    values["scopes_supported"] = tuple(values.get("scopes_supported") or ())
+    return base.OAuthServer(**values)
 
 
 @dataclass(frozen=True)
@@ -118,11 +127,15 @@ async def _party(
     cls: type[base.Connector],
     server: str,
     http: httpx.AsyncClient,
+    *,
+    metadata: base.OAuthServer | None = None,
 ) -> _Party:
+    """The server (discovered, unless ``metadata`` was kept from before) and our client."""
     if cls.AUTH == "oidc":
         provider = services.providers[server]
-        with connector_errors(provider.label):
-            metadata = await cls.oauth_server(provider.issuer, http)
+        if metadata is None:
+            with connector_errors(provider.label):
+                metadata = await cls.oauth_server(provider.issuer, http)
         client = base.OAuthClient(
             provider.client_id, provider.client_secret or None, services.redirect_uri(cls.NAME)
         )
@@ -130,8 +143,9 @@ async def _party(
         if "offline_access" in metadata.scopes_supported and "offline_access" not in scopes:
             scopes += ("offline_access",)
         return _Party(metadata, client, scopes)
-    with connector_errors(cls.LABEL, field="server"):
-        metadata = await cls.oauth_server(server, http)
+    if metadata is None:
+        with connector_errors(cls.LABEL, field="server"):
+            metadata = await cls.oauth_server(server, http)
     client = await _registered_client(session, services, cls, server, http)
     return _Party(metadata, client, cls.SCOPES)
 
@@ -171,7 +185,9 @@ async def start(
             network=network,
             server=server,
             linked_account_id=account_id,
-            secrets=services.vault.encrypt_json({"verifier": verifier, "nonce": nonce}),
+            secrets=services.vault.encrypt_json(
+                {"verifier": verifier, "nonce": nonce, "metadata": asdict(party.server)}
+            ),
             expires_at=utcnow() + ATTEMPT_TTL,
         )
     )
@@ -261,14 +277,8 @@ def _credentials(payload: dict[str, Any], party: _Party, server: str) -> base.Cr
         refresh_token=str(payload.get("refresh_token") or ""),
         expires_at=expires_at,
         scope=str(payload.get("scope") or " ".join(party.scopes)),
-        extra={
-            "server": server,
-            "instance": server,
-            "issuer": party.server.issuer,
-            "token_endpoint": party.server.token_endpoint,
-            "revocation_endpoint": party.server.revocation_endpoint or "",
-            "userinfo_endpoint": party.server.userinfo_endpoint or "",
-        },
+        # The endpoints are kept, so refreshing and revoking need no discovery.
+        extra={"server": server, **asdict(party.server)},
     )
 
 
@@ -296,7 +306,8 @@ async def finish(
     kept = services.vault.decrypt_json(attempt.secrets)
     label = services.providers[attempt.server].label if cls.AUTH == "oidc" else cls.LABEL
     async with services.http() as http:
-        party = await _party(session, services, cls, attempt.server, http)
+        metadata = _server_from(kept["metadata"])
+        party = await _party(session, services, cls, attempt.server, http, metadata=metadata)
         with connector_errors(label):
             payload = await _token_request(
                 http,
@@ -345,12 +356,14 @@ async def _party_of(
     session: AsyncSession,
     services: LinkServices,
     account: LinkedAccount,
+    credentials: base.Credentials,
     http: httpx.AsyncClient,
 ) -> _Party:
     cls = _oauth_connector(account.network)
     if cls.AUTH == "oidc" and account.server not in services.providers:
         raise NotFound("The sign-in provider of this account is no longer offered here.")
-    return await _party(session, services, cls, account.server, http)
+    metadata = _server_from(credentials.extra)
+    return await _party(session, services, cls, account.server, http, metadata=metadata)
 
 
 async def refresh(
@@ -364,7 +377,7 @@ async def refresh(
     if not force and (expires is None or expires - linking.REFRESH_MARGIN > utcnow()):
         return True
     async with services.http() as http:
-        party = await _party_of(session, services, account, http)
+        party = await _party_of(session, services, account, credentials, http)
         try:
             payload = await _token_request(
                 http,
@@ -392,13 +405,15 @@ async def refresh(
     return True
 
 
-async def revoke(session: AsyncSession, services: LinkServices, account: LinkedAccount) -> bool:
+async def revoke(
+    session: AsyncSession,
+    services: LinkServices,
+    account: LinkedAccount,
+    credentials: base.Credentials,
+) -> bool:
     """Ask the server to forget the account's tokens (RFC 7009); ``False`` if it cannot."""
-    credentials = linking.load_credentials(services, account)
-    if credentials is None:
-        return False
     async with services.http() as http:
-        party = await _party_of(session, services, account, http)
+        party = await _party_of(session, services, account, credentials, http)
         endpoint = party.server.revocation_endpoint
         if not endpoint:
             return False

@@ -7,7 +7,8 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -16,8 +17,7 @@ import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import connectors
-from connectors import base
+from connectors import base, telegram
 from portal import mail
 from portal.domain import linking
 from portal.domain.linking import LinkServices, connector, connector_errors, normalize
@@ -72,16 +72,10 @@ async def link_by_widget(
     session: AsyncSession, services: LinkServices, user: User, data: Mapping[str, str]
 ) -> LinkedAccount:
     """Prove a Telegram account by the Login Widget's signed answer."""
-    cls = connector("telegram")
     if not services.telegram_bot_token:
         raise InvalidInput("This portal has no Telegram bot, so Telegram cannot be verified here.")
-    verify: Callable[..., base.Actor] | None = getattr(
-        connectors.registry()["telegram"], "verify_login", None
-    )
-    if verify is None:
-        raise InvalidInput("Telegram cannot be verified here.")
-    with connector_errors(cls.LABEL):
-        actor = verify(data, services.telegram_bot_token, max_age=WIDGET_MAX_AGE)
+    with connector_errors(telegram.Telegram.LABEL):
+        actor = telegram.verify_login(data, services.telegram_bot_token, max_age=WIDGET_MAX_AGE)
     linked = base.Linked(actor, base.Credentials())
     return await linking.save_proven(session, services, user, "telegram", linked, proof="widget")
 
@@ -101,14 +95,8 @@ async def send_email_code(
     if not services.smtp_url:
         raise InvalidInput("This portal cannot send email, so addresses cannot be verified here.")
     handle = normalize(cls, address)
-    found = await session.scalars(
-        select(LinkedAccount).where(
-            LinkedAccount.user_id == user.id,
-            LinkedAccount.network == "email",
-            LinkedAccount.handle == handle,
-        )
-    )
-    account = found.one_or_none() or await linking.add_handle(session, user, "email", handle)
+    account = await linking.find_account(session, user, "email", handle)
+    account = account or await linking.add_handle(session, user, "email", handle)
     if account.status == linking.VERIFIED:
         raise InvalidInput("This address is already verified.", field="handle")
     await session.execute(delete(LinkAttempt).where(LinkAttempt.linked_account_id == account.id))
@@ -148,18 +136,34 @@ async def send_email_code(
     return account
 
 
+@dataclass(frozen=True)
+class CodeCheck:
+    account: LinkedAccount
+    verified: bool
+    left: int
+    """Tries left for this code (0 once verified, or once the tries are used up)."""
+
+    @property
+    def message(self) -> str:
+        if self.left:
+            return f"This code is not right. {self.left} tries left."
+        return "This code is not right, and no tries are left. Ask for a new code."
+
+
+async def _pending_code(session: AsyncSession, account: LinkedAccount) -> LinkAttempt | None:
+    stmt = select(LinkAttempt).where(LinkAttempt.linked_account_id == account.id)
+    return (await session.scalars(stmt)).one_or_none()
+
+
 async def confirm_email_code(
     session: AsyncSession, services: LinkServices, user: User, account_id: int, code: str
-) -> tuple[LinkedAccount, bool]:
-    """Check a code; ``(account, True)`` once verified. Five wrong codes end the attempt."""
+) -> CodeCheck:
+    """Check a code. A wrong one is counted (the caller must keep that write); five wrong
+    codes end the attempt."""
     account = await linking.get_account(session, user, account_id)
     if account.network != "email":
         raise NotFound("This linked account has no email code.")
-    attempt = (
-        await session.scalars(
-            select(LinkAttempt).where(LinkAttempt.linked_account_id == account.id)
-        )
-    ).one_or_none()
+    attempt = await _pending_code(session, account)
     if attempt is None or attempt.expires_at < utcnow():
         raise InvalidInput("There is no code waiting for this address. Ask for a new one.")
     typed = "".join(code.split())
@@ -167,34 +171,21 @@ async def confirm_email_code(
     right = len(typed) == 6 and hmac.compare_digest(
         _code_digest(kept["attempt"], typed), kept["code"]
     )
-    if not right:
-        attempt.attempts += 1
-        left = CODE_ATTEMPTS - attempt.attempts
-        if left <= 0:
-            await session.delete(attempt)
+    if right:
+        await session.delete(attempt)
+        linking.mark_verified(account, "code")
         await session.flush()
-        return account, False
-    await session.delete(attempt)
-    account.status = linking.VERIFIED
-    account.verified_by = "code"
-    account.verified_at = utcnow()
-    account.problem = ""
+        return CodeCheck(account, verified=True, left=0)
+    attempt.attempts += 1
+    left = max(0, CODE_ATTEMPTS - attempt.attempts)
+    if not left:
+        await session.delete(attempt)
     await session.flush()
-    return account, True
-
-
-def wrong_code_message(left: int) -> str:
-    if left:
-        return f"This code is not right. {left} tries left."
-    return "This code is not right, and no tries are left. Ask for a new code."
+    return CodeCheck(account, verified=False, left=left)
 
 
 async def attempts_left(session: AsyncSession, account: LinkedAccount) -> int:
-    attempt = (
-        await session.scalars(
-            select(LinkAttempt).where(LinkAttempt.linked_account_id == account.id)
-        )
-    ).one_or_none()
+    attempt = await _pending_code(session, account)
     return 0 if attempt is None else max(0, CODE_ATTEMPTS - attempt.attempts)
 
 
@@ -274,9 +265,6 @@ async def verify_by_link(
             f'The page {page} has no rel="me" link to {mine}. Add '
             f'<a rel="me" href="{mine}"> to it, then try again.'
         )
-    account.status = linking.VERIFIED
-    account.verified_by = "link"
-    account.verified_at = utcnow()
-    account.problem = ""
+    linking.mark_verified(account, "link")
     await session.flush()
     return account

@@ -3,17 +3,20 @@ their status, reorder, check, reconnect and remove."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from connectors.base import Connector
+from connectors.email import Email
 from portal.deps import DB, LimiterDep, Services
 from portal.domain import connections, linking, oauth, proofs
 from portal.domain.linking import LinkServices
-from portal.errors import InvalidInput, NotFound, PortalError
-from portal.storage.models import LinkedAccount, User
+from portal.errors import InvalidInput, PortalError
+from portal.storage.models import User
 from portal.web import csrf
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
@@ -49,17 +52,14 @@ async def _list_page(
     *,
     error: PortalError | None = None,
     notice: str = "",
-    rollback: bool = True,
+    keep_writes: bool = False,
 ) -> Response:
     context = await _list_context(db, user, services)
     context["notice"] = notice
     if error is not None:
-        if not rollback:
-            context["error"] = error.message
-            return render(
-                request, "accounts", context, fragment="accounts", status_code=error.status_code
-            )
-        return form_error(request, "accounts", error, context, fragment="accounts")
+        return form_error(
+            request, "accounts", error, context, fragment="accounts", keep_writes=keep_writes
+        )
     return render(request, "accounts", context, fragment="accounts")
 
 
@@ -70,6 +70,32 @@ async def accounts_page(
     """My linked accounts."""
     notice = "The account is linked and verified." if linked else ""
     return await _list_page(request, db, user, services, notice=notice)
+
+
+def _add_form(
+    request: Request,
+    services: LinkServices,
+    cls: type[Connector],
+    values: dict[str, str],
+    *,
+    reconnect: int = 0,
+    error: PortalError | None = None,
+) -> Response:
+    """The form that links an account of one network, again with its error if there is one."""
+    context = {
+        "network": linking.network_info(services, cls),
+        "values": values,
+        "reconnect": reconnect,
+        "telegram_bot": services.telegram_bot_username,
+        "callback": services.redirect_uri(cls.NAME),
+    }
+    if error is None:
+        response: Response = render(request, "account_add", context)
+    else:
+        response = form_error(request, "account_add", error, context)
+    if cls.AUTH == "widget" and services.telegram_bot_username:
+        response.headers["content-security-policy"] = _TELEGRAM_CSP
+    return response
 
 
 @router.get("/add")
@@ -83,33 +109,13 @@ async def add_page(
 ) -> Response:
     """The form that links an account of one network."""
     cls = linking.connector(network[:40])
-    info = next(n for n in linking.networks(services) if n.name == cls.NAME)
-    context = {
-        "network": info,
-        "values": {"handle": handle[:320]},
-        "reconnect": reconnect if 0 < reconnect < 2**31 else 0,
-        "telegram_bot": services.telegram_bot_username,
-        "callback": services.redirect_uri(cls.NAME),
-    }
-    response = render(request, "account_add", context)
-    if cls.AUTH == "widget" and services.telegram_bot_username:
-        response.headers["content-security-policy"] = _TELEGRAM_CSP
-    return response
-
-
-def _add_error(
-    request: Request, services: LinkServices, network: str, exc: PortalError, values: dict[str, str]
-) -> Response:
-    cls = linking.connector(network)
-    info = next(n for n in linking.networks(services) if n.name == cls.NAME)
-    context = {
-        "network": info,
-        "values": values,
-        "reconnect": 0,
-        "telegram_bot": services.telegram_bot_username,
-        "callback": services.redirect_uri(cls.NAME),
-    }
-    return form_error(request, "account_add", exc, context)
+    return _add_form(
+        request,
+        services,
+        cls,
+        {"handle": handle[:320]},
+        reconnect=reconnect if 0 < reconnect < 2**31 else 0,
+    )
 
 
 @router.post("")
@@ -123,14 +129,12 @@ async def add_handle(
     handle: Text = "",
 ) -> Response:
     """Show an account by its handle alone, marked unverified."""
+    cls = linking.connector(network[:40])
     try:
-        linking.connector(network[:40])
         await limiter.hit("profile", str(user.id))
         await linking.add_handle(db, user, network, handle)
-    except NotFound as exc:
-        return await _list_page(request, db, user, services, error=exc)
     except PortalError as exc:
-        return _add_error(request, services, network, exc, {"handle": handle[:320]})
+        return _add_form(request, services, cls, {"handle": handle[:320]}, error=exc)
     return redirect(request, "/me/accounts")
 
 
@@ -154,15 +158,13 @@ async def authorize(
     reconnect: Text = "",
 ) -> Response:
     """Start linking on the network's own site (OAuth)."""
+    cls = linking.connector(network[:40])
     try:
-        linking.connector(network[:40])
         account_id = int(reconnect) if reconnect.isdigit() else None
         await limiter.hit("link", str(user.id))
         url = await oauth.start(db, services, user, network, server, account_id=account_id)
-    except NotFound as exc:
-        return await _list_page(request, db, user, services, error=exc)
     except PortalError as exc:
-        return _add_error(request, services, network, exc, {"server": server[:255]})
+        return _add_form(request, services, cls, {"server": server[:255]}, error=exc)
     return _go(request, url)
 
 
@@ -195,7 +197,7 @@ async def callback(
             )
     except PortalError as exc:
         # What was consumed stays consumed: a replayed answer must not work a second time.
-        return await _list_page(request, db, user, services, error=exc, rollback=False)
+        return await _list_page(request, db, user, services, error=exc, keep_writes=True)
     return redirect(request, "/me/accounts?linked=1")
 
 
@@ -212,17 +214,15 @@ async def sign_in(
     reconnect: Text = "",
 ) -> Response:
     """Link an account by signing in to it; the password is not kept where a token can be."""
+    cls = linking.connector(network[:40])
     try:
-        linking.connector(network[:40])
         account_id = int(reconnect) if reconnect.isdigit() else None
         await limiter.hit("link", str(user.id))
         await proofs.link_by_sign_in(
             db, services, user, network, handle, password, account_id=account_id
         )
-    except NotFound as exc:
-        return await _list_page(request, db, user, services, error=exc)
     except PortalError as exc:
-        return _add_error(request, services, network, exc, {"handle": handle[:320]})
+        return _add_form(request, services, cls, {"handle": handle[:320]}, error=exc)
     return redirect(request, "/me/accounts?linked=1")
 
 
@@ -240,23 +240,17 @@ async def send_code(
         await limiter.hit("email_code", str(user.id))
         account = await proofs.send_email_code(db, services, user, handle)
     except PortalError as exc:
-        return _add_error(request, services, "email", exc, {"handle": handle[:320]})
+        values = {"handle": handle[:320]}
+        return _add_form(request, services, Email, values, error=exc)
     return redirect(request, f"/me/accounts/{account.id}/code")
-
-
-async def _code_page(
-    request: Request, db: DB, account: LinkedAccount, *, status_code: int = 200, error: str = ""
-) -> Response:
-    left = await proofs.attempts_left(db, account)
-    context = {"account": account, "left": left, "error": error or None}
-    return render(request, "account_code", context, status_code=status_code)
 
 
 @router.get("/{account_id}/code")
 async def code_page(request: Request, db: DB, user: CurrentUser, account_id: int) -> Response:
     """The form for the emailed code."""
     account = await linking.get_account(db, user, account_id)
-    return await _code_page(request, db, account)
+    left = await proofs.attempts_left(db, account)
+    return render(request, "account_code", {"account": account, "left": left})
 
 
 @router.post("/{account_id}/code")
@@ -269,16 +263,21 @@ async def confirm_code(
     code: Text = "",
 ) -> Response:
     """Check the emailed code."""
-    account, verified = await proofs.confirm_email_code(db, services, user, account_id, code)
-    if verified:
+    check = await proofs.confirm_email_code(db, services, user, account_id, code)
+    if check.verified:
         return redirect(request, "/me/accounts?linked=1")
-    # A wrong code is counted, so this answer keeps what it wrote.
-    message = proofs.wrong_code_message(await proofs.attempts_left(db, account))
-    return await _code_page(request, db, account, status_code=422, error=message)
+    # Rendered, not raised: the wrong try was counted and that write must be kept.
+    context = {"account": check.account, "left": check.left, "error": check.message}
+    return render(request, "account_code", context, status_code=422)
 
 
 async def _act(
-    request: Request, db: DB, user: User, services: LinkServices, action: Any, notice: str = ""
+    request: Request,
+    db: DB,
+    user: User,
+    services: LinkServices,
+    action: Awaitable[object],
+    notice: str = "",
 ) -> Response:
     try:
         await action

@@ -20,12 +20,14 @@ def form_error(
     context: dict[str, Any] | None = None,
     *,
     fragment: str | None = None,
+    keep_writes: bool = False,
 ) -> HTMLResponse:
     """The same form again, with the message next to the field it is about.
 
-    Whatever the request wrote before the error is rolled back.
+    Whatever the request wrote before the error is rolled back, unless ``keep_writes``: an
+    answer that used up something (a one-time OAuth state) must stay used up.
     """
-    request.state.rollback = True
+    request.state.rollback = not keep_writes
     context = dict(context or {})
     errors = {exc.field: exc.message} if exc.field else {}
     headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, RateLimited) else None

@@ -15,11 +15,18 @@ from tests.fixtures.peers import free_port
 
 @pytest.fixture
 async def local_server() -> AsyncIterator[int]:
-    """A plain HTTP server on 127.0.0.1 that answers every request with 2 MiB."""
+    """A plain HTTP server on 127.0.0.1: ``/redirect`` points into a private network, any
+    other path answers with 2 MiB."""
     port = free_port()
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        if head.startswith(b"GET /redirect "):
+            writer.write(b"HTTP/1.1 302 Found\r\nlocation: http://10.0.0.1/\r\n")
+            writer.write(b"content-length: 0\r\nconnection: close\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            return
         body = b"x" * (2 * 1024 * 1024)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\n")
         writer.write(f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode())
@@ -66,5 +73,7 @@ async def test_loopback_is_reached_only_when_allowed(local_server):
 
 
 async def test_redirects_are_not_followed(local_server):
-    async with guarded_client() as http:
-        assert http.follow_redirects is False
+    async with guarded_client(allow_loopback=True) as http:
+        response = await http.get(f"http://127.0.0.1:{local_server}/redirect")
+    assert response.status_code == 302
+    assert response.headers["location"] == "http://10.0.0.1/"

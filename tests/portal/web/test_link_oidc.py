@@ -13,10 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.config import Settings
 from portal.storage.models import LinkAttempt, LinkedAccount, utcnow
-from tests.fixtures.app import get_csrf, make_settings, web_sign_up
+from tests.fixtures.app import HTML, get_csrf, make_settings, post_form, web_sign_up
 from tests.fixtures.oidc import OIDCProvider
-
-HTML = {"accept": "text/html"}
 
 
 @pytest.fixture
@@ -42,11 +40,6 @@ async def browser() -> AsyncIterator[httpx.AsyncClient]:
 async def signed_in(client: httpx.AsyncClient) -> httpx.AsyncClient:
     assert (await web_sign_up(client)).status_code == 303
     return client
-
-
-async def _post(client: httpx.AsyncClient, path: str, **data: str) -> httpx.Response:
-    token = await get_csrf(client, "/me/accounts")
-    return await client.post(path, data={"csrf_token": token, **data}, headers=HTML)
 
 
 async def _start(client: httpx.AsyncClient, path: str = "/me/accounts/oidc/authorize") -> str:
@@ -92,7 +85,7 @@ async def test_the_authorization_request_is_pkce_state_and_nonce(signed_in, oidc
 
 
 async def test_a_full_link_refresh_revoke_reconnect_and_unlink(
-    signed_in, browser, oidc_provider, db
+    signed_in, browser, oidc_provider, db, app
 ):
     callback, response = await _link(signed_in, browser, oidc_provider)
     assert response.status_code == 303
@@ -112,14 +105,14 @@ async def test_a_full_link_refresh_revoke_reconnect_and_unlink(
     before = account.secrets
     account.token_expires_at = utcnow() + timedelta(seconds=30)
     await db.commit()
-    checked = await _post(signed_in, f"/me/accounts/{account.id}/check")
+    checked = await post_form(signed_in, f"/me/accounts/{account.id}/check")
     assert checked.status_code == 303
     account = await _only(db)
     assert account.status == "verified" and account.secrets != before
     assert account.token_expires_at > utcnow() + timedelta(minutes=5)
 
     # The person revokes the access at the provider: the account needs reconnecting.
-    services = signed_in._transport.app.state.links  # type: ignore[attr-defined]
+    services = app.state.links
     secrets = services.vault.decrypt_json(account.secrets)
     revoked = await browser.post(
         oidc_provider.revocation_endpoint,
@@ -127,7 +120,7 @@ async def test_a_full_link_refresh_revoke_reconnect_and_unlink(
         auth=(oidc_provider.client_id, oidc_provider.client_secret),
     )
     assert revoked.status_code == 200
-    await _post(signed_in, f"/me/accounts/{account.id}/check")
+    await post_form(signed_in, f"/me/accounts/{account.id}/check")
     account = await _only(db)
     assert account.status == "needs_reconnect"
     page = await signed_in.get("/me/accounts", headers=HTML)
@@ -142,7 +135,7 @@ async def test_a_full_link_refresh_revoke_reconnect_and_unlink(
 
     # Unlinking revokes the tokens at the provider.
     secrets = services.vault.decrypt_json(account.secrets)
-    assert (await _post(signed_in, f"/me/accounts/{account.id}/remove")).status_code == 303
+    assert (await post_form(signed_in, f"/me/accounts/{account.id}/remove")).status_code == 303
     assert (await db.scalars(select(LinkedAccount))).all() == []
     refused = await oidc_provider.refresh(browser, secrets["refresh_token"])
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
@@ -169,9 +162,9 @@ async def test_an_answer_for_someone_else_links_nothing(client, browser, oidc_pr
     assert (await db.scalars(select(LinkedAccount))).all() == []
 
 
-async def test_a_mismatched_nonce_links_nothing(signed_in, browser, oidc_provider, db):
+async def test_a_mismatched_nonce_links_nothing(signed_in, browser, oidc_provider, db, app):
     url = await _start(signed_in)
-    services = signed_in._transport.app.state.links  # type: ignore[attr-defined]
+    services = app.state.links
     attempt = (await db.scalars(select(LinkAttempt))).one()
     kept = services.vault.decrypt_json(attempt.secrets)
     attempt.secrets = services.vault.encrypt_json({**kept, "nonce": "another-nonce"})
@@ -193,10 +186,10 @@ async def test_declining_at_the_provider_links_nothing(signed_in, db):
     assert (await db.scalars(select(LinkedAccount))).all() == []
 
 
-async def test_tokens_are_encrypted_at_rest(signed_in, browser, oidc_provider, db):
+async def test_tokens_are_encrypted_at_rest(signed_in, browser, oidc_provider, db, app):
     await _link(signed_in, browser, oidc_provider)
     account = await _only(db)
-    services = signed_in._transport.app.state.links  # type: ignore[attr-defined]
+    services = app.state.links
     secrets = services.vault.decrypt_json(account.secrets)
     dump = ""
     for table in ("linked_accounts", "link_attempts", "oauth_apps", "users", "api_tokens"):

@@ -10,10 +10,8 @@ from sqlalchemy import select, text
 
 from connectors.xmpp import XMPP
 from portal.storage.models import LinkedAccount
-from tests.fixtures.app import get_csrf, web_sign_up
+from tests.fixtures.app import HTML, get_csrf, web_sign_up
 from tests.fixtures.xmpp import XMPPServer
-
-HTML = {"accept": "text/html"}
 
 
 @pytest.fixture

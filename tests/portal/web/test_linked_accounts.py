@@ -9,10 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.config import Settings
 from portal.storage.models import LinkAttempt, LinkedAccount
-from tests.fixtures.app import csrf_from, get_csrf, make_settings, web_sign_up
+from tests.fixtures.app import HTML, csrf_from, get_csrf, make_settings, post_form, web_sign_up
 from tests.fixtures.smtp import Mailbox
-
-HTML = {"accept": "text/html"}
 
 
 @pytest.fixture
@@ -24,11 +22,6 @@ def settings(smtp_server: Mailbox) -> Settings:
 async def signed_in(client: httpx.AsyncClient) -> httpx.AsyncClient:
     assert (await web_sign_up(client)).status_code == 303
     return client
-
-
-async def _post(client: httpx.AsyncClient, path: str, **data: str) -> httpx.Response:
-    token = await get_csrf(client, "/me/accounts")
-    return await client.post(path, data={"csrf_token": token, **data}, headers=HTML)
 
 
 async def _accounts(db: AsyncSession) -> list[LinkedAccount]:
@@ -43,7 +36,7 @@ async def test_the_page_lists_every_network(signed_in):
 
 
 async def test_an_email_is_verified_by_the_code_it_receives(signed_in, db, mailbox):
-    response = await _post(signed_in, "/me/accounts/email/code", handle=" Ada@Example.ORG ")
+    response = await post_form(signed_in, "/me/accounts/email/code", handle=" Ada@Example.ORG ")
     assert response.status_code == 303
     code_page = response.headers["location"]
     [account] = await _accounts(db)
@@ -51,7 +44,7 @@ async def test_an_email_is_verified_by_the_code_it_receives(signed_in, db, mailb
     code = mailbox.last_code("Ada@example.org")
     assert code not in str(await db.scalar(select(LinkAttempt.secrets)))
 
-    confirmed = await _post(signed_in, code_page, code=f"{code[:3]} {code[3:]}")
+    confirmed = await post_form(signed_in, code_page, code=f"{code[:3]} {code[3:]}")
     assert confirmed.status_code == 303
     await db.refresh(account)
     assert (account.status, account.verified_by) == ("verified", "code")
@@ -60,18 +53,18 @@ async def test_an_email_is_verified_by_the_code_it_receives(signed_in, db, mailb
 
 
 async def test_wrong_codes_are_counted_and_end_the_attempt(signed_in, db, mailbox):
-    response = await _post(signed_in, "/me/accounts/email/code", handle="ada@example.org")
+    response = await post_form(signed_in, "/me/accounts/email/code", handle="ada@example.org")
     code_page = response.headers["location"]
     right = mailbox.last_code("ada@example.org")
     wrong = "000000" if right != "000000" else "111111"
     for left in (4, 3, 2, 1):
-        refused = await _post(signed_in, code_page, code=wrong)
+        refused = await post_form(signed_in, code_page, code=wrong)
         assert refused.status_code == 422
         assert f"{left} tries left" in refused.text
-    last = await _post(signed_in, code_page, code=wrong)
+    last = await post_form(signed_in, code_page, code=wrong)
     assert "no tries are left" in last.text
     # Even the right code no longer works: the attempt is over.
-    too_late = await _post(signed_in, code_page, code=right)
+    too_late = await post_form(signed_in, code_page, code=right)
     assert too_late.status_code == 422
     [account] = await _accounts(db)
     assert account.status == "unverified"
@@ -79,18 +72,18 @@ async def test_wrong_codes_are_counted_and_end_the_attempt(signed_in, db, mailbo
 
 async def test_a_code_for_another_persons_account_is_not_found(client, db, mailbox):
     await web_sign_up(client, email="eve@example.org")
-    response = await _post(client, "/me/accounts/email/code", handle="eve@example.org")
+    response = await post_form(client, "/me/accounts/email/code", handle="eve@example.org")
     code_page = response.headers["location"]
     await client.post("/signout", data={"csrf_token": await get_csrf(client, "/me")})
     client.cookies.clear()
     await web_sign_up(client, email="mallory@example.org")
-    stolen = await _post(client, code_page, code=mailbox.last_code("eve@example.org"))
+    stolen = await post_form(client, code_page, code=mailbox.last_code("eve@example.org"))
     assert stolen.status_code == 404
 
 
 async def test_handles_are_added_unverified_ordered_and_removed(signed_in, db):
     for handle in ("one@example.org", "two@example.org", "three@example.org"):
-        response = await _post(signed_in, "/me/accounts", network="email", handle=handle)
+        response = await post_form(signed_in, "/me/accounts", network="email", handle=handle)
         assert response.status_code == 303, response.text
     accounts = await _accounts(db)
     assert [a.handle for a in accounts] == [
@@ -100,19 +93,19 @@ async def test_handles_are_added_unverified_ordered_and_removed(signed_in, db):
     ]
     assert {a.status for a in accounts} == {"unverified"}
 
-    moved = await _post(signed_in, f"/me/accounts/{accounts[2].id}/move", direction="up")
+    moved = await post_form(signed_in, f"/me/accounts/{accounts[2].id}/move", direction="up")
     assert moved.status_code == 303
     db.expire_all()
     assert [a.handle for a in await _accounts(db)][1] == "three@example.org"
 
-    removed = await _post(signed_in, f"/me/accounts/{accounts[0].id}/remove")
+    removed = await post_form(signed_in, f"/me/accounts/{accounts[0].id}/remove")
     assert removed.status_code == 303
     db.expire_all()
     assert [a.handle for a in await _accounts(db)] == ["three@example.org", "two@example.org"]
 
 
 async def test_htmx_gets_the_list_fragment(signed_in, db):
-    await _post(signed_in, "/me/accounts", network="email", handle="one@example.org")
+    await post_form(signed_in, "/me/accounts", network="email", handle="one@example.org")
     [account] = await _accounts(db)
     token = await get_csrf(signed_in, "/me/accounts")
     response = await signed_in.post(
@@ -137,15 +130,15 @@ async def test_htmx_gets_the_list_fragment(signed_in, db):
     ],
 )
 async def test_bad_handles_are_refused_and_nothing_is_written(signed_in, db, data, status, message):
-    response = await _post(signed_in, "/me/accounts", **data)
+    response = await post_form(signed_in, "/me/accounts", **data)
     assert response.status_code == status
     assert message in response.text
     assert await _accounts(db) == []
 
 
 async def test_the_same_account_twice_is_a_conflict(signed_in, db):
-    await _post(signed_in, "/me/accounts", network="email", handle="ada@example.org")
-    again = await _post(signed_in, "/me/accounts", network="email", handle="ada@EXAMPLE.org ")
+    await post_form(signed_in, "/me/accounts", network="email", handle="ada@example.org")
+    again = await post_form(signed_in, "/me/accounts", network="email", handle="ada@EXAMPLE.org ")
     assert again.status_code == 409
     assert "already linked" in again.text
     assert len(await _accounts(db)) == 1
@@ -167,18 +160,18 @@ async def test_forms_need_the_csrf_token(signed_in, db):
 
 async def test_someone_elses_account_cannot_be_touched(client, db):
     await web_sign_up(client, email="eve@example.org")
-    await _post(client, "/me/accounts", network="email", handle="eve@example.org")
+    await post_form(client, "/me/accounts", network="email", handle="eve@example.org")
     [eves] = await _accounts(db)
     client.cookies.clear()
     await web_sign_up(client, email="mallory@example.org")
     for action in ("remove", "move", "check", "verify-link", "reconnect"):
-        response = await _post(client, f"/me/accounts/{eves.id}/{action}", direction="up")
+        response = await post_form(client, f"/me/accounts/{eves.id}/{action}", direction="up")
         assert response.status_code == 404, action
     assert len(await _accounts(db)) == 1
 
 
 async def test_a_database_dump_holds_no_code_or_token(signed_in, db, mailbox):
-    await _post(signed_in, "/me/accounts/email/code", handle="ada@example.org")
+    await post_form(signed_in, "/me/accounts/email/code", handle="ada@example.org")
     code = mailbox.last_code("ada@example.org")
     dump = []
     for table in ("linked_accounts", "link_attempts", "oauth_apps"):
