@@ -102,4 +102,5 @@ $(PEERS)/atproto.installed: $(ATPROTO_PEER)/package.json $(ATPROTO_PEER)/package
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(PEERS) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) node_modules $(OIDC_PEER)/node_modules $(ATPROTO_PEER)/node_modules \
+		$(VENDOR) .pytest_cache .mypy_cache .ruff_cache
