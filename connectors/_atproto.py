@@ -28,7 +28,6 @@ resolution (handle → DID → PDS → its authorization server), so it belongs 
 
 from __future__ import annotations
 
-import email.utils
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -38,6 +37,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
+from connectors import _http
 from connectors.base import InvalidHandle, PermanentError, RateLimited, Retriable
 
 # -- syntax ----------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ async def xrpc(
 
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:
     try:
-        data = response.json()
+        data = _http.parse_json(response.content)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -277,19 +277,12 @@ def _json_object(response: httpx.Response) -> dict[str, Any] | None:
 def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
     """Seconds to wait, from ``Retry-After`` or ``RateLimit-Reset`` (a delay or a Unix time)."""
     current = time.time() if now is None else now
-    value = headers.get("retry-after")
-    if value:
-        if value.strip().isdigit():
-            return float(value.strip())
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            moment = None
-        if moment is not None:
-            return max(0.0, moment.timestamp() - current)
-    value = headers.get("ratelimit-reset")
-    if value and value.strip().isdigit():
-        number = float(value.strip())
+    wait = _http.retry_after(headers.get("retry-after"), current)
+    if wait is not None:
+        return wait
+    value = headers.get("ratelimit-reset", "").strip()
+    if value.isascii() and value.isdigit():
+        number = float(value)
         # Bluesky sends the moment the window resets (a Unix time); the IETF draft a delay.
         return max(0.0, number - current) if number > 1_000_000_000 else number
     return None

@@ -7,11 +7,8 @@ Private to the OpenID Connect connector; the public names are re-exported there.
 from __future__ import annotations
 
 import hmac
-import json
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, cast
 from urllib.parse import SplitResult
 
@@ -20,6 +17,7 @@ from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import ECKey, RSAKey, import_key
 
+from connectors._http import parse_json, read_capped, retry_after
 from connectors.base import (
     AuthRevoked,
     InvalidHandle,
@@ -68,21 +66,6 @@ def check_sub(sub: object) -> str:
 # -- HTTP ------------------------------------------------------------------------------------
 
 
-def retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
 def raise_for_status(response: httpx.Response, what: str, *, bearer: bool) -> None:
     status = response.status_code
     if 200 <= status < 300:
@@ -114,27 +97,22 @@ async def request(
             method, url, headers=headers, data=data, timeout=TIMEOUT, follow_redirects=False
         ) as response:
             raise_for_status(response, what, bearer=bearer)
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-                raise PermanentError(f"{what} sent an answer too large to read.")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise PermanentError(f"{what} sent an answer too large to read.")
-            return bytes(body)
+            body = await read_capped(response, MAX_RESPONSE_BYTES)
     except httpx.TimeoutException as error:
         raise Retriable(f"{what} took too long to answer; try again later.") from error
     except httpx.TransportError as error:
         raise Retriable(f"{what} could not be reached; try again later.") from error
     except httpx.InvalidURL as error:
         raise PermanentError(f"{what} has an address that cannot be used.") from error
+    if body is None:
+        raise PermanentError(f"{what} sent an answer too large to read.")
+    return body
 
 
 def json_object(body: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(body)
-    except (ValueError, RecursionError) as error:
+        value = parse_json(body)
+    except ValueError as error:
         raise PermanentError(f"{what} did not answer with JSON.") from error
     if not isinstance(value, dict):
         raise PermanentError(f"{what} did not answer with a JSON object.")
@@ -142,11 +120,13 @@ def json_object(body: bytes, what: str) -> dict[str, Any]:
 
 
 async def get_json(
-    http: httpx.AsyncClient, url: str, *, what: str, headers: Mapping[str, str] | None = None
+    http: httpx.AsyncClient, url: str, *, what: str, token: str = ""
 ) -> dict[str, Any]:
-    body = await request(
-        http, "GET", url, what=what, headers={"Accept": "application/json", **(headers or {})}
-    )
+    """The JSON object at ``url``; with a bearer ``token``, a 401 means it was revoked."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    body = await request(http, "GET", url, what=what, headers=headers, bearer=bool(token))
     return json_object(body, what)
 
 

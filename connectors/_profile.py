@@ -11,7 +11,7 @@ it. A subclass says all of that with constants:
 - ``HOSTS`` (and ``HOST_PATTERN``) with ``PROFILE_PATHS``: which web addresses are profile
   pages, and where the handle sits in their path. ``www.``, ``m.``, a trailing slash, a query
   string (``?hl=en``, ``?igsh=…``) and a fragment are all allowed; an address of any other
-  site is refused, never turned into a handle (:func:`connectors.base.path_from_url`);
+  site is refused, never turned into a handle (:meth:`ProfileLink.handle_from_address`);
 - ``PROFILE_URL`` and ``DEEP_LINK``: link templates. Most networks' app links are their web
   addresses (universal links open the app where it is installed, the page elsewhere), so the
   deep link is the profile page unless the network has no page or a documented app scheme.
@@ -34,7 +34,7 @@ from urllib.parse import SplitResult, parse_qs, quote, unquote, urlsplit
 import idna
 import phonenumbers
 
-from connectors.base import AuthKind, Connector, InvalidHandle, clean, path_from_url, url_quote
+from connectors.base import Connector, InvalidHandle, clean, site_of, url_quote
 
 __all__ = [
     "PhoneLink",
@@ -79,19 +79,10 @@ def split_address(text: str) -> SplitResult | None:
     return parts
 
 
-def _site(parts: SplitResult, hosts: tuple[str, ...]) -> str:
-    host = (parts.hostname or "").rstrip(".")
-    for prefix in ("www.", "m.", "mobile."):
-        if host not in hosts:
-            host = host.removeprefix(prefix)
-    return host
-
-
 class ProfileLink(Connector):
     """A network known only by a handle and the links built from it."""
 
-    LINK_ONLY: ClassVar[bool] = True
-    AUTH: ClassVar[AuthKind] = "none"
+    LINK_ONLY = True
 
     HANDLE_PATTERN: ClassVar[str] = ""
     """The whole handle, as a regular expression (after case folding when ``CASE_INSENSITIVE``)."""
@@ -169,7 +160,7 @@ class ProfileLink(Connector):
                 f"{cls.HANDLE_LABEL.lower()} itself, like {cls.HANDLE_EXAMPLE}."
             )
         hosts = cls.HOSTS or (cls.SUBDOMAIN_OF,)
-        site = _site(parts, hosts)
+        site = site_of(parts.hostname or "", hosts)
         if cls.SUBDOMAIN_OF and site.endswith("." + cls.SUBDOMAIN_OF):
             label = site.removesuffix("." + cls.SUBDOMAIN_OF)
             if "." not in label:
@@ -181,8 +172,7 @@ class ProfileLink(Connector):
                 f"This address is not on {cls.LABEL}: give your {cls.HANDLE_LABEL.lower()}, "
                 f"or the address of your profile page on {hosts[0]}."
             )
-        path = path_from_url(text, hosts)
-        found = cls.handle_from_path(unquote(path or ""), parse_qs(parts.query))
+        found = cls.handle_from_path(unquote(parts.path.strip("/")), parse_qs(parts.query))
         if found is None:
             raise InvalidHandle(
                 f"This {cls.LABEL} address is not a profile page. Give the address of a "
@@ -276,8 +266,8 @@ def normalize_phone(text: str) -> str:
 class PhoneLink(ProfileLink):
     """A network where people are known by their phone number."""
 
-    HANDLE_LABEL: ClassVar[str] = "Phone number"
-    HANDLE_EXAMPLE: ClassVar[str] = "+44 7400 123456"
+    HANDLE_LABEL = "Phone number"
+    HANDLE_EXAMPLE = "+44 7400 123456"
     PROFILE_PATHS: ClassVar[tuple[str, ...]] = ()
 
     @classmethod

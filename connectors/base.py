@@ -362,13 +362,21 @@ def path_from_url(text: str, hosts: Sequence[str]) -> str | None:
     if "@" in parts.netloc or "\\" in candidate:
         # https://instagram.com@evil.example/ leads to evil.example: never read it as a profile.
         raise InvalidHandle("This address hides where it leads, so it is not accepted.")
-    host = (parts.hostname or "").lower().rstrip(".")
-    for prefix in ("www.", "m.", "mobile."):
-        if host not in hosts:  # m.me is a site of its own, not the mobile site of "me"
-            host = host.removeprefix(prefix)
+    host = site_of(parts.hostname or "", hosts)
     if host not in hosts:
         raise InvalidHandle(f"This is not an address on {' or '.join(hosts)}.")
     return parts.path.strip("/")
+
+
+def site_of(host: str, hosts: Sequence[str]) -> str:
+    """The site a host name is part of: ``www.``, ``m.`` and ``mobile.`` removed, unless the
+    host is itself one of ``hosts`` (``m.me`` is a site of its own, not the mobile site of
+    ``me``)."""
+    host = host.lower().rstrip(".")
+    for prefix in ("www.", "m.", "mobile."):
+        if host not in hosts:
+            host = host.removeprefix(prefix)
+    return host
 
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")

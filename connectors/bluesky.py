@@ -80,7 +80,6 @@ __all__ = [
     "post_from_feed_view",
 ]
 
-NETWORK = "bluesky"
 WEB = "https://bsky.app"
 REFUSED = "Bluesky refused this handle or app password."
 ASK_FOR_APP_CREDENTIAL = (
@@ -92,7 +91,6 @@ TWO_FACTOR = (
     "instead: Bluesky → Settings → Privacy and security → App passwords."
 )
 REVOKED = "Bluesky no longer accepts this sign-in: the app password or the session was revoked."
-SUSPENDED = "Bluesky has taken down or deactivated this account."
 _APP_PASSWORD = re.compile(r"[a-zA-Z0-9]{4}(-[a-zA-Z0-9]{4}){3}")
 _AUTH_ERRORS = frozenset({"AuthenticationRequired", "InvalidToken", "ExpiredToken"})
 
@@ -245,14 +243,7 @@ class Bluesky(Connector):
         if not self.credentials.refresh_token:
             return False
         try:
-            await xrpc(
-                self.http,
-                pds,
-                "com.atproto.server.deleteSession",
-                token=self.credentials.refresh_token,
-                post=True,
-                label="Bluesky",
-            )
+            await self._with_refresh_token(pds, "com.atproto.server.deleteSession")
         except XrpcError as error:
             if error.status == 401 or error.error in _AUTH_ERRORS:
                 return True
@@ -297,14 +288,7 @@ class Bluesky(Connector):
         if not self.credentials.refresh_token:
             raise AuthRevoked(REVOKED)
         try:
-            session = await xrpc(
-                self.http,
-                pds,
-                "com.atproto.server.refreshSession",
-                token=self.credentials.refresh_token,
-                post=True,
-                label="Bluesky",
-            )
+            session = await self._with_refresh_token(pds, "com.atproto.server.refreshSession")
         except XrpcError as error:
             raise AuthRevoked(REVOKED) from error
         access, refresh = session.get("accessJwt"), session.get("refreshJwt")
@@ -313,6 +297,12 @@ class Bluesky(Connector):
         if session.get("did") != self.credentials.extra.get("did"):
             raise AuthRevoked("This Bluesky session belongs to another account now.")
         self.credentials = replace(self.credentials, access_token=access, refresh_token=refresh)
+
+    async def _with_refresh_token(self, pds: str, nsid: str) -> dict[str, Any]:
+        """A procedure on the session itself, which the refresh JWT authorises."""
+        return await xrpc(
+            self.http, pds, nsid, token=self.credentials.refresh_token, post=True, label="Bluesky"
+        )
 
 
 def _normalize_did(text: str) -> str:
@@ -372,7 +362,7 @@ def actor_from_profile(data: Mapping[str, Any]) -> Actor:
     handle = _text(data.get("handle")).lower()
     shown = handle if handle != INVALID_HANDLE and is_valid_handle(handle) else did
     return Actor(
-        network=NETWORK,
+        network=Bluesky.NAME,
         id=did,
         handle=shown,
         display_name=_text(data.get("displayName")).strip(),
@@ -398,7 +388,7 @@ def actor_from_profile_record(
     if cid:
         avatar = f"{pds}/xrpc/com.atproto.sync.getBlob?{urlencode({'did': did, 'cid': cid})}"
     return Actor(
-        network=NETWORK,
+        network=Bluesky.NAME,
         id=did,
         handle=shown,
         display_name=_text(profile.get("displayName")).strip(),
@@ -427,7 +417,7 @@ def post_from_feed_view(item: Mapping[str, Any]) -> Post:
     parent = reply.get("parent") if isinstance(reply, Mapping) else None
     rkey = uri.rsplit("/", 1)[1]
     return Post(
-        network=NETWORK,
+        network=Bluesky.NAME,
         id=uri,
         author=author,
         published=published,

@@ -7,20 +7,17 @@ back, so there is no network API here. Links are ``mailto:`` URIs (RFC 6068).
 
 from __future__ import annotations
 
-from typing import ClassVar
-from urllib.parse import quote
-
 from email_validator import EmailNotValidError, validate_email
 
-from connectors.base import AuthKind, Connector, InvalidHandle, clean
+from connectors.base import Connector, InvalidHandle, clean, url_quote
 
 
 class Email(Connector):
-    NAME: ClassVar[str] = "email"
-    LABEL: ClassVar[str] = "Email"
-    AUTH: ClassVar[AuthKind] = "code"
-    HANDLE_LABEL: ClassVar[str] = "Email address"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada@example.org"
+    NAME = "email"
+    LABEL = "Email"
+    AUTH = "code"
+    HANDLE_LABEL = "Email address"
+    HANDLE_EXAMPLE = "ada@example.org"
 
     @classmethod
     def normalize_handle(cls, raw: str) -> str:
@@ -35,4 +32,4 @@ class Email(Connector):
 
     @classmethod
     def deep_link(cls, handle: str) -> str | None:
-        return "mailto:" + quote(handle, safe="@.+-_")
+        return "mailto:" + url_quote(handle)

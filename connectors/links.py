@@ -1,5 +1,7 @@
 """Networks the portal only links to: a handle checked against each network's rules, and links.
 
+Messengers are in :mod:`connectors.messengers` and :mod:`connectors.whatsapp`.
+
 Why each looks like it does (the network's own words, where it publishes them):
 
 - Instagram and Threads share usernames: at most 30 letters, digits, periods and underscores
@@ -7,8 +9,7 @@ Why each looks like it does (the network's own words, where it publishes them):
   ``threads.com/@name`` (formerly ``threads.net``, which still redirects).
 - Facebook usernames: letters, digits and periods, at least 5, periods and case not counted
   (https://www.facebook.com/help/105399436216001); profiles without a username are
-  ``profile.php?id=<number>``. Messenger's ``m.me/<username>`` opens a chat
-  (https://www.facebook.com/help/messenger-app/).
+  ``profile.php?id=<number>``; Messenger (:mod:`connectors.messengers`) uses the same names.
 - X usernames: at most 15 letters, digits and underscores (X Help Center,
   https://help.x.com/); ``twitter.com`` addresses still work.
 - YouTube handles: 3 to 30 letters or digits of 75 languages, underscores, hyphens, periods and
@@ -18,10 +19,6 @@ Why each looks like it does (the network's own words, where it publishes them):
   (https://support.tiktok.com/en/getting-started/setting-up-your-profile/changing-your-username).
 - Snapchat: 3 to 15 characters, starting with a letter, ending with a letter or digit, with
   ``-``, ``_`` and ``.`` (Snap's law enforcement guide); ``snapchat.com/add/<name>``.
-- Discord's usernames since 2023: 2 to 32 lowercase letters, digits, ``_`` and ``.``, never two
-  periods in a row (https://support.discord.com/hc/en-us/articles/12620128861463). Discord has
-  no public profile page, nor does WeChat (WeChat IDs: 6 to 20 letters, digits, ``_`` and
-  ``-``, starting with a letter).
 - Reddit: 3 to 20 letters, digits, ``_`` and ``-``; written ``u/name``.
 - GitHub: at most 39 letters, digits and single hyphens, not at either end (the rule its sign-up
   form states). GitHub shows the links of a profile with ``rel="me"``, so a GitHub account can
@@ -31,8 +28,6 @@ Why each looks like it does (the network's own words, where it publishes them):
   ``.``, ``.git`` or ``.atom``; at most 255.
 - Twitch: 4 to 25 letters, digits and underscores (Twitch Help, https://help.twitch.tv/).
 - Pinterest: 3 to 30 letters, digits and underscores.
-- LINE IDs: at most 20 lowercase letters, digits, ``.``, ``-`` and ``_``; the add-friend link
-  is ``https://line.me/ti/p/~<id>`` (https://help.line.me/).
 - Tumblr blog names: at most 32 letters, digits and hyphens (https://help.tumblr.com/, "Changing
   your username"); some old blogs keep a hyphen at an end.
 - Pixelfed is federated: ``user@server``; a username is 2 to 30 letters and digits with at most
@@ -49,13 +44,6 @@ Why each looks like it does (the network's own words, where it publishes them):
 - LinkedIn public profile addresses: 3 to 100 letters or digits (hyphens in assigned ones),
   case-insensitive (https://www.linkedin.com/help/linkedin/answer/87).
 - Medium profiles are ``medium.com/@name`` or ``name.medium.com``.
-- Signal: a username is a nickname of 3 to 32 letters, digits and underscores, not starting
-  with a digit, a period and at least two digits (libsignal's ``usernames`` crate,
-  https://github.com/signalapp/libsignal). Its share links (``signal.me/#eu/…``) are encrypted,
-  so a username has no link; a phone number has ``https://signal.me/#p/<number>``.
-- Viber is reached by phone number: ``viber://chat?number=%2B<number>`` opens the chat in the
-  app (Viber's deep links, https://developers.viber.com/docs/tools/deep-links/); there is no
-  web page.
 - A personal website is any public http(s) address; see :func:`normalize_web_url`.
 """
 
@@ -64,149 +52,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import ClassVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
-from connectors._profile import (
-    PhoneLink,
-    ProfileLink,
-    display_phone,
-    normalize_phone,
-    normalize_web_url,
-    split_address,
-)
-from connectors.base import AuthKind, InvalidHandle, clean, normalize_host, url_quote
+from connectors._profile import ProfileLink, normalize_web_url, split_address
+from connectors.base import InvalidHandle, clean, normalize_host, url_quote
 
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
-
-
-# -- messengers ------------------------------------------------------------------------------
-
-
-class Signal(ProfileLink):
-    NAME: ClassVar[str] = "signal"
-    LABEL: ClassVar[str] = "Signal"
-    HANDLE_LABEL: ClassVar[str] = "Username or phone number"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada.42"
-    PREFIXES: ClassVar[tuple[str, ...]] = ("@",)
-    HANDLE_PATTERN: ClassVar[str] = r"[a-z_][a-z0-9_]{2,31}\.(?:0[1-9]|[1-9][0-9]{1,8})"
-    RULES: ClassVar[str] = (
-        "A Signal username is a name of 3 to 32 letters, digits and underscores, not starting "
-        "with a digit, then a period and at least two digits, like ada.42."
-    )
-    HOSTS: ClassVar[tuple[str, ...]] = ("signal.me",)
-    _PHONE_START: ClassVar[re.Pattern[str]] = re.compile(r"(?:tel:)?[+0-9(]")
-
-    @classmethod
-    def normalize_handle(cls, raw: str) -> str:
-        text = clean(raw, max_length=500)
-        parts = split_address(text)
-        if parts is not None:
-            if (parts.hostname or "").removeprefix("www.") not in cls.HOSTS:
-                raise InvalidHandle("This is not an address on signal.me.")
-            fragment = unquote(parts.fragment)
-            if fragment.startswith("p/"):
-                return normalize_phone(fragment[2:])
-            raise InvalidHandle(
-                "A Signal username link is encrypted and does not show the username: type the "
-                "username itself, like ada.42."
-            )
-        digits_only = not re.search("[a-z]", text.lower().removeprefix("tel:"))
-        if cls._PHONE_START.match(text) and digits_only:
-            return normalize_phone(text)
-        return cls.check_handle(cls.strip_prefix(text))
-
-    @classmethod
-    def display_handle(cls, handle: str) -> str:
-        return display_phone(handle) if handle.startswith("+") else handle
-
-    @classmethod
-    def profile_url(cls, handle: str) -> str | None:
-        if handle.startswith("+"):
-            return "https://signal.me/#p/" + url_quote(handle)
-        return None
-
-
-class Viber(PhoneLink):
-    NAME: ClassVar[str] = "viber"
-    LABEL: ClassVar[str] = "Viber"
-
-    @classmethod
-    def handle_from_address(cls, text: str) -> str | None:
-        if text.lower().startswith("viber://"):
-            numbers = parse_qs(urlsplit(text).query).get("number")
-            if not numbers:
-                raise InvalidHandle("This Viber link has no phone number in it.")
-            return numbers[0].strip()
-        return super().handle_from_address(text)
-
-    @classmethod
-    def deep_link(cls, handle: str) -> str | None:
-        return "viber://chat?number=%2B" + url_quote(handle.removeprefix("+"))
-
-
-class Messenger(ProfileLink):
-    NAME: ClassVar[str] = "messenger"
-    LABEL: ClassVar[str] = "Messenger"
-    HANDLE_LABEL: ClassVar[str] = "Facebook username"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada.lovelace"
-    HANDLE_PATTERN: ClassVar[str] = r"[1-9][0-9]{0,19}|(?=.*[a-z])(?!.*\.php$)[a-z0-9.]{5,50}"
-    RULES: ClassVar[str] = (
-        "A Facebook username has at least 5 letters, digits and periods (or it is the "
-        "number of the profile)."
-    )
-    HOSTS: ClassVar[tuple[str, ...]] = ("m.me", "messenger.com")
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (r"(?P<handle>[^/]+)", r"t/(?P<handle>[^/]+)")
-    RESERVED: ClassVar[frozenset[str]] = frozenset({"login", "messages", "groups"})
-    PROFILE_URL: ClassVar[str | None] = "https://m.me/{handle}"
-
-
-class Line(ProfileLink):
-    NAME: ClassVar[str] = "line"
-    LABEL: ClassVar[str] = "LINE"
-    HANDLE_LABEL: ClassVar[str] = "LINE ID"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada.lovelace"
-    HANDLE_PATTERN: ClassVar[str] = r"[a-z0-9._-]{4,20}"
-    RULES: ClassVar[str] = (
-        "A LINE ID has 4 to 20 letters, digits, periods, hyphens and underscores."
-    )
-    HOSTS: ClassVar[tuple[str, ...]] = ("line.me",)
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (r"(?:R/)?ti/p/~(?P<handle>[^/]+)",)
-    PROFILE_URL: ClassVar[str | None] = "https://line.me/ti/p/~{handle}"
-
-
-class WeChat(ProfileLink):
-    NAME: ClassVar[str] = "wechat"
-    LABEL: ClassVar[str] = "WeChat"
-    HANDLE_LABEL: ClassVar[str] = "WeChat ID"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada_lovelace"
-    CASE_INSENSITIVE: ClassVar[bool] = False
-    HANDLE_PATTERN: ClassVar[str] = r"[a-zA-Z][a-zA-Z0-9_-]{5,19}"
-    RULES: ClassVar[str] = (
-        "A WeChat ID has 6 to 20 letters, digits, underscores and hyphens, and starts with "
-        "a letter."
-    )
-
-
-class Discord(ProfileLink):
-    NAME: ClassVar[str] = "discord"
-    LABEL: ClassVar[str] = "Discord"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada.lovelace"
-    PREFIXES: ClassVar[tuple[str, ...]] = ("@",)
-    HANDLE_PATTERN: ClassVar[str] = r"(?!.*\.\.)[a-z0-9_.]{2,32}"
-    RULES: ClassVar[str] = (
-        "A Discord username has 2 to 32 letters, digits, underscores and periods, never two "
-        "periods in a row."
-    )
-
-    @classmethod
-    def check_handle(cls, candidate: str) -> str:
-        if re.fullmatch(r".+#[0-9]{4}", candidate):
-            raise InvalidHandle(
-                "Discord usernames no longer end in #and four digits: give your new username."
-            )
-        return super().check_handle(candidate)
 
 
 # -- social networks -------------------------------------------------------------------------
@@ -219,51 +72,52 @@ _INSTAGRAM_RULES = (
 
 
 class Instagram(ProfileLink):
-    NAME: ClassVar[str] = "instagram"
-    LABEL: ClassVar[str] = "Instagram"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada.lovelace"
-    AT_SIGN: ClassVar[bool] = True
-    HANDLE_PATTERN: ClassVar[str] = _INSTAGRAM_PATTERN
-    RULES: ClassVar[str] = _INSTAGRAM_RULES
-    HOSTS: ClassVar[tuple[str, ...]] = ("instagram.com", "instagr.am")
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    NAME = "instagram"
+    LABEL = "Instagram"
+    HANDLE_EXAMPLE = "ada.lovelace"
+    AT_SIGN = True
+    HANDLE_PATTERN = _INSTAGRAM_PATTERN
+    RULES = _INSTAGRAM_RULES
+    HOSTS = ("instagram.com", "instagr.am")
+    PROFILE_PATHS = (
         r"(?:_u/)?(?P<handle>[^/]+)",
         r"(?P<handle>[^/]+)/(?:reels|tagged|saved|guides|followers|following)",
     )
-    RESERVED: ClassVar[frozenset[str]] = _words(
-        "p reel reels tv explore stories accounts direct about legal"
-    )
-    PROFILE_URL: ClassVar[str | None] = "https://www.instagram.com/{handle}/"
+    RESERVED = _words("p reel reels tv explore stories accounts direct about legal")
+    PROFILE_URL = "https://www.instagram.com/{handle}/"
 
 
 class Threads(ProfileLink):
-    NAME: ClassVar[str] = "threads"
-    LABEL: ClassVar[str] = "Threads"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada.lovelace"
-    AT_SIGN: ClassVar[bool] = True
-    HANDLE_PATTERN: ClassVar[str] = _INSTAGRAM_PATTERN
-    RULES: ClassVar[str] = "A Threads username is an Instagram username. " + _INSTAGRAM_RULES
-    HOSTS: ClassVar[tuple[str, ...]] = ("threads.com", "threads.net")
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    NAME = "threads"
+    LABEL = "Threads"
+    HANDLE_EXAMPLE = "ada.lovelace"
+    AT_SIGN = True
+    HANDLE_PATTERN = _INSTAGRAM_PATTERN
+    RULES = "A Threads username is an Instagram username. " + _INSTAGRAM_RULES
+    HOSTS = ("threads.com", "threads.net")
+    PROFILE_PATHS = (
         r"@(?P<handle>[^/]+)",
         r"@(?P<handle>[^/]+)/(?:replies|media|reposts|post/[A-Za-z0-9_-]+)",
     )
-    PROFILE_URL: ClassVar[str | None] = "https://www.threads.com/@{handle}"
+    PROFILE_URL = "https://www.threads.com/@{handle}"
 
 
 class Facebook(ProfileLink):
-    NAME: ClassVar[str] = "facebook"
-    LABEL: ClassVar[str] = "Facebook"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada.lovelace"
-    HANDLE_PATTERN: ClassVar[str] = Messenger.HANDLE_PATTERN
-    RULES: ClassVar[str] = Messenger.RULES
-    HOSTS: ClassVar[tuple[str, ...]] = ("facebook.com", "fb.com", "web.facebook.com")
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    NAME = "facebook"
+    LABEL = "Facebook"
+    HANDLE_EXAMPLE = "ada.lovelace"
+    HANDLE_PATTERN = r"[1-9][0-9]{0,19}|(?=.*[a-z])(?!.*\.php$)[a-z0-9.]{5,50}"
+    RULES = (
+        "A Facebook username has at least 5 letters, digits and periods (or it is the "
+        "number of the profile)."
+    )
+    HOSTS = ("facebook.com", "fb.com", "web.facebook.com")
+    PROFILE_PATHS = (
         r"(?P<handle>[^/]+)",
         r"people/[^/]+/(?P<handle>[0-9]+)",
         r"p/[^/]*-(?P<handle>[0-9]+)",
     )
-    RESERVED: ClassVar[frozenset[str]] = _words(
+    RESERVED = _words(
         "people pages groups events watch marketplace gaming login friends messages "
         "settings photos videos reels stories sharer share search hashtag business "
         "policies privacy help notifications bookmarks profile recover"
@@ -284,25 +138,23 @@ class Facebook(ProfileLink):
 
 
 class X(ProfileLink):
-    NAME: ClassVar[str] = "x"
-    LABEL: ClassVar[str] = "X"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada_lovelace"
-    AT_SIGN: ClassVar[bool] = True
-    HANDLE_PATTERN: ClassVar[str] = r"[a-z0-9_]{1,15}"
-    RULES: ClassVar[str] = (
-        "An X username has at most 15 characters: letters, digits and underscores."
-    )
-    HOSTS: ClassVar[tuple[str, ...]] = ("x.com", "twitter.com")
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    NAME = "x"
+    LABEL = "X"
+    HANDLE_EXAMPLE = "ada_lovelace"
+    AT_SIGN = True
+    HANDLE_PATTERN = r"[a-z0-9_]{1,15}"
+    RULES = "An X username has at most 15 characters: letters, digits and underscores."
+    HOSTS = ("x.com", "twitter.com")
+    PROFILE_PATHS = (
         r"(?P<handle>[^/]+)",
         r"(?P<handle>[^/]+)/(?:with_replies|media|likes|highlights|articles|followers|"
         r"following|verified_followers|photo|header_photo)",
     )
-    RESERVED: ClassVar[frozenset[str]] = _words(
+    RESERVED = _words(
         "home i search explore settings notifications messages compose intent share "
         "hashtag login logout signup tos privacy jobs"
     )
-    PROFILE_URL: ClassVar[str | None] = "https://x.com/{handle}"
+    PROFILE_URL = "https://x.com/{handle}"
 
     @classmethod
     def handle_from_path(cls, path: str, query: dict[str, list[str]]) -> str | None:
@@ -312,44 +164,42 @@ class X(ProfileLink):
 
 
 class VK(ProfileLink):
-    NAME: ClassVar[str] = "vk"
-    LABEL: ClassVar[str] = "VK"
-    HANDLE_LABEL: ClassVar[str] = "Short address or id"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada_lovelace"
-    HANDLE_PATTERN: ClassVar[str] = (
+    NAME = "vk"
+    LABEL = "VK"
+    HANDLE_LABEL = "Short address or id"
+    HANDLE_EXAMPLE = "ada_lovelace"
+    HANDLE_PATTERN = (
         r"id[1-9][0-9]{0,11}|(?!.*\.\.)(?=.*[a-z])[a-z0-9_](?:[a-z0-9_.]{0,30}[a-z0-9_])?"
     )
-    RULES: ClassVar[str] = (
+    RULES = (
         "A VK address is id and the page's number, or a short address of at most 32 Latin "
         "letters, digits, underscores and periods."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("vk.com", "vk.ru", "vkontakte.ru")
-    RESERVED: ClassVar[frozenset[str]] = _words(
+    HOSTS = ("vk.com", "vk.ru", "vkontakte.ru")
+    RESERVED = _words(
         "feed im friends groups audio audios video videos clips settings search apps "
         "market music services docs login join support about blog dev ads edit photos "
         "albums fave bugs"
     )
-    PROFILE_URL: ClassVar[str | None] = "https://vk.com/{handle}"
+    PROFILE_URL = "https://vk.com/{handle}"
 
 
 class Odnoklassniki(ProfileLink):
-    NAME: ClassVar[str] = "odnoklassniki"
-    LABEL: ClassVar[str] = "Odnoklassniki"
-    HANDLE_LABEL: ClassVar[str] = "Profile number or short address"
-    HANDLE_EXAMPLE: ClassVar[str] = "574281163542"
-    HANDLE_PATTERN: ClassVar[str] = (
-        r"[1-9][0-9]{0,19}|(?!.*\.\.)(?=.*[a-z])[a-z0-9](?:[a-z0-9_.]{0,48}[a-z0-9_])?"
-    )
-    RULES: ClassVar[str] = (
+    NAME = "odnoklassniki"
+    LABEL = "Odnoklassniki"
+    HANDLE_LABEL = "Profile number or short address"
+    HANDLE_EXAMPLE = "574281163542"
+    HANDLE_PATTERN = r"[1-9][0-9]{0,19}|(?!.*\.\.)(?=.*[a-z])[a-z0-9](?:[a-z0-9_.]{0,48}[a-z0-9_])?"
+    RULES = (
         "An Odnoklassniki profile is its number (ok.ru/profile/…) or a short address of "
         "Latin letters, digits, underscores and periods."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("ok.ru", "odnoklassniki.ru")
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    HOSTS = ("ok.ru", "odnoklassniki.ru")
+    PROFILE_PATHS = (
         r"profile/(?P<handle>[0-9]+)",
         r"(?P<handle>[^/]+)",
     )
-    RESERVED: ClassVar[frozenset[str]] = _words(
+    RESERVED = _words(
         "profile group groups feed music video messages friends game games app apps dk "
         "search settings guests photos notes gifts live online events help shop payment"
     )
@@ -371,19 +221,19 @@ def _letters_digits(text: str, others: str) -> bool:
 
 
 class LinkedIn(ProfileLink):
-    NAME: ClassVar[str] = "linkedin"
-    LABEL: ClassVar[str] = "LinkedIn"
-    HANDLE_LABEL: ClassVar[str] = "Public profile address"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada-lovelace"
-    RULES: ClassVar[str] = (
+    NAME = "linkedin"
+    LABEL = "LinkedIn"
+    HANDLE_LABEL = "Public profile address"
+    HANDLE_EXAMPLE = "ada-lovelace"
+    RULES = (
         "A LinkedIn public profile address (what follows linkedin.com/in/) has 3 to 100 "
         "letters, digits and hyphens."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("linkedin.com",)
-    HOST_PATTERN: ClassVar[str] = r"[a-z]{2}\.linkedin\.com"
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (r"in/(?P<handle>[^/]+)(?:/.*)?",)
-    PREFIXES: ClassVar[tuple[str, ...]] = ("in/", "/in/")
-    PROFILE_URL: ClassVar[str | None] = "https://www.linkedin.com/in/{handle}/"
+    HOSTS = ("linkedin.com",)
+    HOST_PATTERN = r"[a-z]{2}\.linkedin\.com"
+    PROFILE_PATHS = (r"in/(?P<handle>[^/]+)(?:/.*)?",)
+    PREFIXES = ("in/", "/in/")
+    PROFILE_URL = "https://www.linkedin.com/in/{handle}/"
 
     @classmethod
     def check_handle(cls, candidate: str) -> str:
@@ -394,16 +244,16 @@ class LinkedIn(ProfileLink):
 
 
 class YouTube(ProfileLink):
-    NAME: ClassVar[str] = "youtube"
-    LABEL: ClassVar[str] = "YouTube"
-    HANDLE_LABEL: ClassVar[str] = "Handle"
-    HANDLE_EXAMPLE: ClassVar[str] = "@adalovelace"
-    RULES: ClassVar[str] = (
+    NAME = "youtube"
+    LABEL = "YouTube"
+    HANDLE_LABEL = "Handle"
+    HANDLE_EXAMPLE = "@adalovelace"
+    RULES = (
         "A YouTube handle has 3 to 30 letters, digits, underscores, hyphens and periods "
         "(a channel without one is its id, UC and 22 more characters)."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("youtube.com", "music.youtube.com")
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    HOSTS = ("youtube.com", "music.youtube.com")
+    PROFILE_PATHS = (
         r"(?P<handle>@[^/]+)(?:/.*)?",
         r"channel/(?P<handle>UC[A-Za-z0-9_-]{22})(?:/.*)?",
     )
@@ -430,120 +280,118 @@ class YouTube(ProfileLink):
 
 
 class TikTok(ProfileLink):
-    NAME: ClassVar[str] = "tiktok"
-    LABEL: ClassVar[str] = "TikTok"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada.lovelace"
-    AT_SIGN: ClassVar[bool] = True
-    HANDLE_PATTERN: ClassVar[str] = r"(?!.*\.$)[a-z0-9_.]{2,24}"
-    RULES: ClassVar[str] = (
+    NAME = "tiktok"
+    LABEL = "TikTok"
+    HANDLE_EXAMPLE = "ada.lovelace"
+    AT_SIGN = True
+    HANDLE_PATTERN = r"(?!.*\.$)[a-z0-9_.]{2,24}"
+    RULES = (
         "A TikTok username has 2 to 24 letters, digits, underscores and periods, and does not "
         "end with a period."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("tiktok.com",)
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    HOSTS = ("tiktok.com",)
+    PROFILE_PATHS = (
         r"@(?P<handle>[^/]+)",
         r"@(?P<handle>[^/]+)/(?:video|photo)/[0-9]+",
     )
-    PROFILE_URL: ClassVar[str | None] = "https://www.tiktok.com/@{handle}"
+    PROFILE_URL = "https://www.tiktok.com/@{handle}"
 
 
 class Snapchat(ProfileLink):
-    NAME: ClassVar[str] = "snapchat"
-    LABEL: ClassVar[str] = "Snapchat"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada.lovelace"
-    PREFIXES: ClassVar[tuple[str, ...]] = ("@",)
-    HANDLE_PATTERN: ClassVar[str] = r"[a-z][a-z0-9._-]{1,13}[a-z0-9]"
-    RULES: ClassVar[str] = (
+    NAME = "snapchat"
+    LABEL = "Snapchat"
+    HANDLE_EXAMPLE = "ada.lovelace"
+    PREFIXES = ("@",)
+    HANDLE_PATTERN = r"[a-z][a-z0-9._-]{1,13}[a-z0-9]"
+    RULES = (
         "A Snapchat username has 3 to 15 letters, digits, periods, hyphens and underscores, "
         "starts with a letter and ends with a letter or digit."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("snapchat.com",)
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (r"add/(?P<handle>[^/]+)", r"@(?P<handle>[^/]+)")
-    PROFILE_URL: ClassVar[str | None] = "https://www.snapchat.com/add/{handle}"
+    HOSTS = ("snapchat.com",)
+    PROFILE_PATHS = (r"add/(?P<handle>[^/]+)", r"@(?P<handle>[^/]+)")
+    PROFILE_URL = "https://www.snapchat.com/add/{handle}"
 
 
 class Reddit(ProfileLink):
-    NAME: ClassVar[str] = "reddit"
-    LABEL: ClassVar[str] = "Reddit"
-    HANDLE_EXAMPLE: ClassVar[str] = "u/ada_lovelace"
-    PREFIXES: ClassVar[tuple[str, ...]] = ("/u/", "u/", "/user/", "user/", "@")
-    DISPLAY_PREFIX: ClassVar[str | None] = "u/"
-    HANDLE_PATTERN: ClassVar[str] = r"[a-z0-9_-]{3,20}"
-    RULES: ClassVar[str] = "A Reddit username has 3 to 20 letters, digits, underscores and hyphens."
-    HOSTS: ClassVar[tuple[str, ...]] = ("reddit.com", "old.reddit.com", "new.reddit.com")
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    NAME = "reddit"
+    LABEL = "Reddit"
+    HANDLE_EXAMPLE = "u/ada_lovelace"
+    PREFIXES = ("/u/", "u/", "/user/", "user/", "@")
+    DISPLAY_PREFIX = "u/"
+    HANDLE_PATTERN = r"[a-z0-9_-]{3,20}"
+    RULES = "A Reddit username has 3 to 20 letters, digits, underscores and hyphens."
+    HOSTS = ("reddit.com", "old.reddit.com", "new.reddit.com")
+    PROFILE_PATHS = (
         r"(?:u|user)/(?P<handle>[^/]+)(?:/(?:overview|submitted|comments|posts|about))?",
     )
-    PROFILE_URL: ClassVar[str | None] = "https://www.reddit.com/user/{handle}/"
+    PROFILE_URL = "https://www.reddit.com/user/{handle}/"
 
 
 class Pinterest(ProfileLink):
-    NAME: ClassVar[str] = "pinterest"
-    LABEL: ClassVar[str] = "Pinterest"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada_lovelace"
-    AT_SIGN: ClassVar[bool] = True
-    HANDLE_PATTERN: ClassVar[str] = r"[a-z0-9_]{3,30}"
-    RULES: ClassVar[str] = "A Pinterest username has 3 to 30 letters, digits and underscores."
-    HOSTS: ClassVar[tuple[str, ...]] = (
+    NAME = "pinterest"
+    LABEL = "Pinterest"
+    HANDLE_EXAMPLE = "ada_lovelace"
+    AT_SIGN = True
+    HANDLE_PATTERN = r"[a-z0-9_]{3,30}"
+    RULES = "A Pinterest username has 3 to 30 letters, digits and underscores."
+    HOSTS = (
         "pinterest.com",
         *sorted(
             "pinterest." + suffix
             for suffix in _words("co.uk ca com.au com.mx de fr es it pt at ch ie nz se dk jp cl ph")
         ),
     )
-    HOST_PATTERN: ClassVar[str] = r"[a-z]{2}\.pinterest\.com"
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    HOST_PATTERN = r"[a-z]{2}\.pinterest\.com"
+    PROFILE_PATHS = (
         r"(?P<handle>[^/]+)",
         r"(?P<handle>[^/]+)/_(?:created|saved|profile|boards|pins)",
     )
-    RESERVED: ClassVar[frozenset[str]] = _words(
-        "pin search ideas today business settings login explore"
-    )
-    PROFILE_URL: ClassVar[str | None] = "https://www.pinterest.com/{handle}/"
+    RESERVED = _words("pin search ideas today business settings login explore")
+    PROFILE_URL = "https://www.pinterest.com/{handle}/"
 
 
 class Tumblr(ProfileLink):
-    NAME: ClassVar[str] = "tumblr"
-    LABEL: ClassVar[str] = "Tumblr"
-    HANDLE_LABEL: ClassVar[str] = "Blog name"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada-lovelace"
-    PREFIXES: ClassVar[tuple[str, ...]] = ("@",)
-    HANDLE_PATTERN: ClassVar[str] = r"(?=.*[a-z0-9])[a-z0-9-]{1,32}"
-    RULES: ClassVar[str] = "A Tumblr blog name has at most 32 letters, digits and hyphens."
-    HOSTS: ClassVar[tuple[str, ...]] = ("tumblr.com",)
-    SUBDOMAIN_OF: ClassVar[str] = "tumblr.com"
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (r"(?:blog/(?:view/)?)?(?P<handle>[^/]+)(?:/.*)?",)
-    RESERVED: ClassVar[frozenset[str]] = _words(
+    NAME = "tumblr"
+    LABEL = "Tumblr"
+    HANDLE_LABEL = "Blog name"
+    HANDLE_EXAMPLE = "ada-lovelace"
+    PREFIXES = ("@",)
+    HANDLE_PATTERN = r"(?=.*[a-z0-9])[a-z0-9-]{1,32}"
+    RULES = "A Tumblr blog name has at most 32 letters, digits and hyphens."
+    HOSTS = ("tumblr.com",)
+    SUBDOMAIN_OF = "tumblr.com"
+    PROFILE_PATHS = (r"(?:blog/(?:view/)?)?(?P<handle>[^/]+)(?:/.*)?",)
+    RESERVED = _words(
         "dashboard explore settings search tagged likes following inbox login register "
         "new blog help about policy docs privacy apps jobs api assets media static embed "
         "communities"
     )
-    PROFILE_URL: ClassVar[str | None] = "https://www.tumblr.com/{handle}"
+    PROFILE_URL = "https://www.tumblr.com/{handle}"
 
 
 class Medium(ProfileLink):
-    NAME: ClassVar[str] = "medium"
-    LABEL: ClassVar[str] = "Medium"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada.lovelace"
-    AT_SIGN: ClassVar[bool] = True
-    HANDLE_PATTERN: ClassVar[str] = r"[a-z0-9_](?:[a-z0-9_.-]{0,28}[a-z0-9_])?"
-    RULES: ClassVar[str] = (
+    NAME = "medium"
+    LABEL = "Medium"
+    HANDLE_EXAMPLE = "ada.lovelace"
+    AT_SIGN = True
+    HANDLE_PATTERN = r"[a-z0-9_](?:[a-z0-9_.-]{0,28}[a-z0-9_])?"
+    RULES = (
         "A Medium username has at most 30 letters, digits, underscores, hyphens and periods, "
         "not starting or ending with a period or hyphen."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("medium.com",)
-    SUBDOMAIN_OF: ClassVar[str] = "medium.com"
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (r"@(?P<handle>[^/]+)(?:/.*)?",)
-    RESERVED: ClassVar[frozenset[str]] = _words("help policy api about cdn miro status link")
-    PROFILE_URL: ClassVar[str | None] = "https://medium.com/@{handle}"
+    HOSTS = ("medium.com",)
+    SUBDOMAIN_OF = "medium.com"
+    PROFILE_PATHS = (r"@(?P<handle>[^/]+)(?:/.*)?",)
+    RESERVED = _words("help policy api about cdn miro status link")
+    PROFILE_URL = "https://medium.com/@{handle}"
 
 
 class Pixelfed(ProfileLink):
-    NAME: ClassVar[str] = "pixelfed"
-    LABEL: ClassVar[str] = "Pixelfed"
-    HANDLE_LABEL: ClassVar[str] = "Address"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada@pixelfed.social"
-    RULES: ClassVar[str] = (
+    NAME = "pixelfed"
+    LABEL = "Pixelfed"
+    HANDLE_LABEL = "Address"
+    HANDLE_EXAMPLE = "ada@pixelfed.social"
+    RULES = (
         "A Pixelfed address is the username and the server, like ada@pixelfed.social; the "
         "username has 2 to 30 letters and digits, with at most one hyphen, underscore or "
         "period inside."
@@ -586,123 +434,119 @@ class Pixelfed(ProfileLink):
 
 
 class GitHub(ProfileLink):
-    NAME: ClassVar[str] = "github"
-    LABEL: ClassVar[str] = "GitHub"
-    AUTH: ClassVar[AuthKind] = "link"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada-lovelace"
-    AT_SIGN: ClassVar[bool] = True
-    HANDLE_PATTERN: ClassVar[str] = r"[a-z0-9](?:-?[a-z0-9]){0,38}"
-    RULES: ClassVar[str] = (
+    NAME = "github"
+    LABEL = "GitHub"
+    AUTH = "link"
+    HANDLE_EXAMPLE = "ada-lovelace"
+    AT_SIGN = True
+    HANDLE_PATTERN = r"[a-z0-9](?:-?[a-z0-9]){0,38}"
+    RULES = (
         "A GitHub username has at most 39 letters, digits and single hyphens, and does not "
         "start or end with a hyphen."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("github.com",)
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    HOSTS = ("github.com",)
+    PROFILE_PATHS = (
         r"(?P<handle>[^/]+)",
         r"orgs/(?P<handle>[^/]+)(?:/.*)?",
     )
-    RESERVED: ClassVar[frozenset[str]] = _words(
+    RESERVED = _words(
         "about features pricing settings login join explore topics trending collections "
         "events marketplace sponsors orgs organizations notifications issues pulls search "
         "new apps enterprise security site contact codespaces team discussions"
     )
-    PROFILE_URL: ClassVar[str | None] = "https://github.com/{handle}"
+    PROFILE_URL = "https://github.com/{handle}"
 
 
 class GitLab(ProfileLink):
-    NAME: ClassVar[str] = "gitlab"
-    LABEL: ClassVar[str] = "GitLab"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada.lovelace"
-    AT_SIGN: ClassVar[bool] = True
-    HANDLE_PATTERN: ClassVar[str] = (
-        r"(?!.*\.(?:git|atom)$)(?:[a-z0-9_.][a-z0-9_.-]{0,253}[a-z0-9_-]|[a-z0-9_])"
-    )
-    RULES: ClassVar[str] = (
+    NAME = "gitlab"
+    LABEL = "GitLab"
+    HANDLE_EXAMPLE = "ada.lovelace"
+    AT_SIGN = True
+    HANDLE_PATTERN = r"(?!.*\.(?:git|atom)$)(?:[a-z0-9_.][a-z0-9_.-]{0,253}[a-z0-9_-]|[a-z0-9_])"
+    RULES = (
         "A GitLab username has letters, digits, underscores, hyphens and periods; it does not "
         "start with a hyphen, nor end with a period, .git or .atom."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("gitlab.com",)
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    HOSTS = ("gitlab.com",)
+    PROFILE_PATHS = (
         r"(?P<handle>[^/]+)",
         r"users/(?P<handle>[^/]+)(?:/.*)?",
     )
-    RESERVED: ClassVar[frozenset[str]] = _words(
+    RESERVED = _words(
         "explore users groups projects dashboard help admin search api public snippets"
     )
-    PROFILE_URL: ClassVar[str | None] = "https://gitlab.com/{handle}"
+    PROFILE_URL = "https://gitlab.com/{handle}"
 
 
 class Keybase(ProfileLink):
-    NAME: ClassVar[str] = "keybase"
-    LABEL: ClassVar[str] = "Keybase"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada_lovelace"
-    HANDLE_PATTERN: ClassVar[str] = r"(?=.{2,16}$)(?:[a-z0-9]_?)+"
-    RULES: ClassVar[str] = (
+    NAME = "keybase"
+    LABEL = "Keybase"
+    HANDLE_EXAMPLE = "ada_lovelace"
+    HANDLE_PATTERN = r"(?=.{2,16}$)(?:[a-z0-9]_?)+"
+    RULES = (
         "A Keybase username has 2 to 16 letters, digits and single underscores, and does not "
         "start with an underscore."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("keybase.io",)
-    RESERVED: ClassVar[frozenset[str]] = _words(
-        "docs download blog team login signup account inv jobs"
-    )
-    PROFILE_URL: ClassVar[str | None] = "https://keybase.io/{handle}"
+    HOSTS = ("keybase.io",)
+    RESERVED = _words("docs download blog team login signup account inv jobs")
+    PROFILE_URL = "https://keybase.io/{handle}"
 
 
 class Twitch(ProfileLink):
-    NAME: ClassVar[str] = "twitch"
-    LABEL: ClassVar[str] = "Twitch"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada_lovelace"
-    AT_SIGN: ClassVar[bool] = True
-    HANDLE_PATTERN: ClassVar[str] = r"[a-z0-9_]{4,25}"
-    RULES: ClassVar[str] = "A Twitch username has 4 to 25 letters, digits and underscores."
-    HOSTS: ClassVar[tuple[str, ...]] = ("twitch.tv",)
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    NAME = "twitch"
+    LABEL = "Twitch"
+    HANDLE_EXAMPLE = "ada_lovelace"
+    AT_SIGN = True
+    HANDLE_PATTERN = r"[a-z0-9_]{4,25}"
+    RULES = "A Twitch username has 4 to 25 letters, digits and underscores."
+    HOSTS = ("twitch.tv",)
+    PROFILE_PATHS = (
         r"(?P<handle>[^/]+)",
         r"(?P<handle>[^/]+)/(?:about|videos|schedule|clips|collections)",
     )
-    RESERVED: ClassVar[frozenset[str]] = _words(
+    RESERVED = _words(
         "directory videos settings search subscriptions inventory wallet drops downloads "
         "jobs login signup turbo"
     )
-    PROFILE_URL: ClassVar[str | None] = "https://www.twitch.tv/{handle}"
+    PROFILE_URL = "https://www.twitch.tv/{handle}"
 
 
 class SoundCloud(ProfileLink):
-    NAME: ClassVar[str] = "soundcloud"
-    LABEL: ClassVar[str] = "SoundCloud"
-    HANDLE_LABEL: ClassVar[str] = "Profile address"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada-lovelace"
-    HANDLE_PATTERN: ClassVar[str] = r"(?!.*[-_]{2})[a-z0-9][a-z0-9_-]{1,23}[a-z0-9]"
-    RULES: ClassVar[str] = (
+    NAME = "soundcloud"
+    LABEL = "SoundCloud"
+    HANDLE_LABEL = "Profile address"
+    HANDLE_EXAMPLE = "ada-lovelace"
+    HANDLE_PATTERN = r"(?!.*[-_]{2})[a-z0-9][a-z0-9_-]{1,23}[a-z0-9]"
+    RULES = (
         "A SoundCloud profile address has 3 to 25 lowercase letters, digits, underscores and "
         "hyphens, neither at the ends nor two in a row."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("soundcloud.com",)
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (
+    HOSTS = ("soundcloud.com",)
+    PROFILE_PATHS = (
         r"(?P<handle>[^/]+)",
         r"(?P<handle>[^/]+)/(?:tracks|albums|sets|reposts|popular-tracks|likes|following|"
         r"followers)",
     )
-    RESERVED: ClassVar[frozenset[str]] = _words(
+    RESERVED = _words(
         "discover stream upload you search charts pages settings messages notifications "
         "stations mobile jobs imprint people pro artists feed"
     )
-    PROFILE_URL: ClassVar[str | None] = "https://soundcloud.com/{handle}"
+    PROFILE_URL = "https://soundcloud.com/{handle}"
 
 
 class Flickr(ProfileLink):
-    NAME: ClassVar[str] = "flickr"
-    LABEL: ClassVar[str] = "Flickr"
-    HANDLE_LABEL: ClassVar[str] = "Profile address or NSID"
-    HANDLE_EXAMPLE: ClassVar[str] = "ada-lovelace"
-    HANDLE_PATTERN: ClassVar[str] = r"[0-9]{1,20}@n[0-9]{2}|[a-z0-9_-]{1,50}"
-    RULES: ClassVar[str] = (
+    NAME = "flickr"
+    LABEL = "Flickr"
+    HANDLE_LABEL = "Profile address or NSID"
+    HANDLE_EXAMPLE = "ada-lovelace"
+    HANDLE_PATTERN = r"[0-9]{1,20}@n[0-9]{2}|[a-z0-9_-]{1,50}"
+    RULES = (
         "A Flickr profile is its NSID, like 12345678@N01, or its custom address of letters, "
         "digits, hyphens and underscores."
     )
-    HOSTS: ClassVar[tuple[str, ...]] = ("flickr.com",)
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (r"(?:photos|people)/(?P<handle>[^/]+)(?:/.*)?",)
-    RESERVED: ClassVar[frozenset[str]] = frozenset({"me", "tags", "groups", "explore"})
+    HOSTS = ("flickr.com",)
+    PROFILE_PATHS = (r"(?:photos|people)/(?P<handle>[^/]+)(?:/.*)?",)
+    RESERVED = frozenset({"me", "tags", "groups", "explore"})
 
     @classmethod
     def check_handle(cls, candidate: str) -> str:
@@ -718,11 +562,11 @@ class Flickr(ProfileLink):
 
 
 class Website(ProfileLink):
-    NAME: ClassVar[str] = "website"
-    LABEL: ClassVar[str] = "Website"
-    AUTH: ClassVar[AuthKind] = "link"
-    HANDLE_LABEL: ClassVar[str] = "Address"
-    HANDLE_EXAMPLE: ClassVar[str] = "https://example.org/"
+    NAME = "website"
+    LABEL = "Website"
+    AUTH = "link"
+    HANDLE_LABEL = "Address"
+    HANDLE_EXAMPLE = "https://example.org/"
 
     @classmethod
     def normalize_handle(cls, raw: str) -> str:

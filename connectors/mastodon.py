@@ -40,21 +40,30 @@ the ``client_id`` and ``client_secret`` Portal registered on that instance.
 from __future__ import annotations
 
 import asyncio
-import json
 import mimetypes
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from html.parser import HTMLParser
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, parse_qs, quote, urlsplit
 
 import httpx
 
 from connectors import base
+from connectors._http import http_date, parse_json, read_capped
+from connectors._mastodon_text import (
+    CONTROL,
+    DEFAULT_MAX_CHARACTERS,
+    DEFAULT_MAX_MEDIA,
+    Limits,
+    count_status,
+    countable_text,
+    html_to_text,
+    limits_of,
+    max_characters,
+)
 from connectors.base import (
     Actor,
     AuthRevoked,
@@ -88,8 +97,6 @@ USER_AGENT = "Portal (self-hosted identity portal)"
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
 """The largest picture Portal fetches to attach (Mastodon's default image limit)."""
-URL_LENGTH = 23
-DEFAULT_MAX_CHARACTERS = 500
 MAX_PAGE = 40
 """The most statuses Mastodon returns in one page."""
 SHOWN_VISIBILITIES = ("public", "unlisted")
@@ -98,134 +105,10 @@ mentions, which the owner's token also reads, are never taken."""
 
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,30}", re.ASCII)
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _UNEXPECTED = "did not answer like a Mastodon server"
 
 
-# -- counting text as Mastodon does ----------------------------------------------------------
-
-_URL_IN_TEXT = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
-_MENTION = re.compile(
-    r"(?<![=/\w])@([a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)(?:@[\w.-]+\w+)?", re.IGNORECASE
-)
-
-
-def _url_spans(text: str) -> list[tuple[int, int]]:
-    """Where the links are: with a scheme, a dotted host, without trailing punctuation."""
-    spans = []
-    for match in _URL_IN_TEXT.finditer(text):
-        url = match.group()
-        while url and (
-            url[-1] in ".,:;!?'\"" or (url[-1] == ")" and url.count("(") < url.count(")"))
-        ):
-            url = url[:-1]
-        host = url.split("://", 1)[1].split("/", 1)[0]
-        if "." in host.strip("."):
-            spans.append((match.start(), match.start() + len(url)))
-    return spans
-
-
-def countable_text(text: str, url_length: int = URL_LENGTH) -> str:
-    """The text Mastodon measures: each link as ``url_length`` x's, ``@user@domain`` as ``@user``.
-
-    Mastodon's own StatusLengthValidator does this with twitter-text's entity extraction; this
-    follows its rules (links need ``http://`` or ``https://``, a mention is the local part).
-    """
-    if not text.strip():
-        return ""
-    urls = _url_spans(text)
-    entities = [(start, end, "x" * url_length) for start, end in urls]
-    for match in _MENTION.finditer(text):
-        if not any(start < match.end() and match.start() < end for start, end in urls):
-            entities.append((match.start(), match.end(), "@" + match.group(1)))
-    entities.sort()
-    pieces, last = [], 0
-    for start, end, replacement in entities:
-        pieces += [text[last:start], replacement]
-        last = end
-    pieces.append(text[last:])
-    return "".join(pieces)
-
-
-def count_status(text: str, spoiler_text: str = "", *, url_length: int = URL_LENGTH) -> int:
-    """A status's length against the limit: content warning plus text, in grapheme clusters."""
-    return base.count_text(spoiler_text + countable_text(text, url_length), "graphemes")
-
-
-def max_characters(instance: Mapping[str, Any]) -> int:
-    """The instance's limit from ``GET /api/v2/instance`` (``configuration.statuses``)."""
-    value = _statuses_config(instance).get("max_characters")
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10_000_000:
-        return value
-    return DEFAULT_MAX_CHARACTERS
-
-
-def url_length(instance: Mapping[str, Any]) -> int:
-    """What one link counts on the instance (``characters_reserved_per_url``)."""
-    value = _statuses_config(instance).get("characters_reserved_per_url")
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000:
-        return value
-    return URL_LENGTH
-
-
-def _statuses_config(instance: Mapping[str, Any]) -> Mapping[str, Any]:
-    configuration = instance.get("configuration") if isinstance(instance, Mapping) else None
-    statuses = configuration.get("statuses") if isinstance(configuration, Mapping) else None
-    return statuses if isinstance(statuses, Mapping) else {}
-
-
 # -- JSON ↔ Portal's types -------------------------------------------------------------------
-
-
-class _TextOf(HTMLParser):
-    """Collects the text of Mastodon's HTML; keeps link text whole, drops scripts and styles."""
-
-    _BLOCKS = frozenset({"p", "div", "blockquote", "pre", "ul", "ol", "h1", "h2", "h3", "h4"})
-    _HIDDEN = frozenset({"script", "style", "template", "head", "title"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._hidden = 0
-        self._pre = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._HIDDEN:
-            self._hidden += 1
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag == "li":
-            self.parts.append("\n- ")
-        elif tag in self._BLOCKS:
-            self._pre += tag == "pre"
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._HIDDEN:
-            self._hidden = max(0, self._hidden - 1)
-        elif tag in self._BLOCKS:
-            self._pre = max(0, self._pre - (tag == "pre"))
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data if self._pre else re.sub(r"\s+", " ", data))
-
-
-def html_to_text(html: str) -> str:
-    """A plain-text rendering of a status or bio: paragraphs, line breaks, whole link targets.
-
-    Mastodon shortens a link's visible text with ``invisible`` and ``ellipsis`` spans; all of
-    it is kept, so the text holds the complete address.
-    """
-    if not isinstance(html, str) or not html:
-        return ""
-    parser = _TextOf()
-    parser.feed(html)
-    parser.close()
-    text = _CONTROL.sub("", "".join(parser.parts))
-    text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def _text(value: Any) -> str:
@@ -280,7 +163,7 @@ def actor_from_json(data: Any, instance: str) -> Actor:
     source = data.get("source")
     plain = source.get("note") if isinstance(source, Mapping) else None
     if isinstance(plain, str):
-        bio = _CONTROL.sub("", plain).strip()
+        bio = CONTROL.sub("", plain).strip()
     else:
         bio = html_to_text(_text(data.get("note")))
     avatar = _web_url(data.get("avatar"))
@@ -290,7 +173,7 @@ def actor_from_json(data: Any, instance: str) -> Actor:
         network=Mastodon.NAME,
         id=account_id,
         handle=_handle_of(acct, instance),
-        display_name=_CONTROL.sub("", _text(data.get("display_name"))).strip(),
+        display_name=CONTROL.sub("", _text(data.get("display_name"))).strip(),
         url=_web_url(data.get("url")),
         avatar_url=avatar,
         bio=bio,
@@ -318,7 +201,7 @@ def post_from_json(data: Any, instance: str) -> Post:
         raise PermanentError(f"The server {_UNEXPECTED}: a post has no id.")
     html = _text(data.get("content"))
     text = html_to_text(html)
-    warning = _CONTROL.sub("", _text(data.get("spoiler_text"))).strip()
+    warning = CONTROL.sub("", _text(data.get("spoiler_text"))).strip()
     if warning:
         text = f"CW: {warning}\n\n{text}".strip()
     attachments = data.get("media_attachments")
@@ -348,7 +231,7 @@ class _Answer:
 
     def json(self, where: str) -> Any:
         try:
-            return json.loads(self.body)
+            return parse_json(self.body)
         except ValueError as error:
             raise PermanentError(f"{where} {_UNEXPECTED}.") from error
 
@@ -362,10 +245,10 @@ def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> floa
     lowered = {key.lower(): value for key, value in headers.items()}
     wait: float | None = None
     given = lowered.get("retry-after", "").strip()
-    if given.isdigit():
+    if given.isascii() and given.isdigit():
         wait = float(given)
     elif given:
-        wait = _seconds_until(_http_date(given), lowered, now)
+        wait = _seconds_until(http_date(given), lowered, now)
     if wait is None:
         try:
             reset = datetime.fromisoformat(lowered.get("x-ratelimit-reset", "").strip())
@@ -375,20 +258,13 @@ def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> floa
     return min(max(wait if wait is not None else 60.0, 1.0), 86400.0)
 
 
-def _http_date(value: str) -> datetime | None:
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
 def _seconds_until(
     moment: datetime | None, headers: Mapping[str, str], now: datetime | None
 ) -> float | None:
     if moment is None:
         return None
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    reference = _http_date(headers.get("date", "")) or now or datetime.now(UTC)
+    reference = http_date(headers.get("date", "")) or now or datetime.now(UTC)
     reference = reference if reference.tzinfo else reference.replace(tzinfo=UTC)
     return (moment - reference).total_seconds()
 
@@ -396,13 +272,13 @@ def _seconds_until(
 def _server_error(answer: _Answer) -> str:
     """The server's own words for a refusal (``error``, ``error_description``), made safe."""
     try:
-        payload = json.loads(answer.body)
+        payload = parse_json(answer.body)
     except ValueError:
         payload = None
     words = ""
     if isinstance(payload, Mapping):
         words = _text(payload.get("error_description")) or _text(payload.get("error"))
-    return _CONTROL.sub("", words).strip()[:300]
+    return CONTROL.sub("", words).strip()[:300]
 
 
 def _check(answer: _Answer, where: str) -> _Answer:
@@ -449,27 +325,19 @@ async def _call(
     if token:
         sent["authorization"] = f"Bearer {token}"
     try:
-        request = http.build_request(method, url, headers=sent, timeout=TIMEOUT, **kwargs)
-        response = await http.send(request, follow_redirects=False, stream=True)
-        try:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise PermanentError(f"{where} sent an answer larger than Portal accepts.")
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise PermanentError(f"{where} sent an answer larger than Portal accepts.")
-                chunks.append(chunk)
-        finally:
-            await response.aclose()
+        async with http.stream(
+            method, url, headers=sent, timeout=TIMEOUT, follow_redirects=False, **kwargs
+        ) as response:
+            body = await read_capped(response, limit)
     except httpx.InvalidURL as error:
         raise PermanentError(f"Portal cannot use this address on {where}.") from error
     except httpx.TimeoutException as error:
         raise Retriable(f"{where} did not answer in time") from error
     except httpx.HTTPError as error:
         raise Retriable(f"{where} could not be reached") from error
-    return _Answer(response.status_code, response.headers, b"".join(chunks), response.links)
+    if body is None:
+        raise PermanentError(f"{where} sent an answer larger than Portal accepts.")
+    return _Answer(response.status_code, response.headers, body, response.links)
 
 
 def _instance(raw: str) -> str:
@@ -499,13 +367,6 @@ def _id(value: str, what: str) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class _Limits:
-    max_characters: int
-    url_length: int
-    max_media: int
-
-
 # -- the connector ---------------------------------------------------------------------------
 
 
@@ -532,7 +393,7 @@ class Mastodon(base.Connector):
     def __init__(self, handle: str, credentials: base.Credentials, http: httpx.AsyncClient) -> None:
         super().__init__(handle, credentials, http)
         self._account_id: str | None = None
-        self._limits: _Limits | None = None
+        self._limits: Limits | None = None
 
     # -- handles --
 
@@ -695,11 +556,12 @@ class Mastodon(base.Connector):
             params["max_id"] = _id(cursor, "page marker")
         path = f"/api/v1/accounts/{quote(self._account_id, safe='')}/statuses"
         answer = await self._api("GET", path, params=params)
-        statuses = answer.json(self.instance)
+        instance = self.instance
+        statuses = answer.json(instance)
         if not isinstance(statuses, list):
-            raise PermanentError(f"{self.instance} {_UNEXPECTED}.")
+            raise PermanentError(f"{instance} {_UNEXPECTED}.")
         items = [
-            post_from_json(status, self.instance)
+            post_from_json(status, instance)
             for status in statuses
             if isinstance(status, Mapping)
             and not status.get("reblog")
@@ -709,7 +571,7 @@ class Mastodon(base.Connector):
 
     # -- publishing --
 
-    async def _instance_limits(self) -> _Limits | None:
+    async def _instance_limits(self) -> Limits | None:
         """The instance's limits, or ``None`` when it does not tell (the server then judges)."""
         if self._limits is None:
             instance = self.instance
@@ -721,13 +583,7 @@ class Mastodon(base.Connector):
                 return None
             if not isinstance(info, Mapping):
                 return None
-            statuses = _statuses_config(info)
-            media = statuses.get("max_media_attachments")
-            self._limits = _Limits(
-                max_characters(info),
-                url_length(info),
-                media if isinstance(media, int) and 0 < media <= 100 else 4,
-            )
+            self._limits = limits_of(info)
         return self._limits
 
     def preview(self, draft: Draft) -> list[str]:
@@ -751,7 +607,7 @@ class Mastodon(base.Connector):
                     f"{self.instance} allows {limits.max_characters}: shorten it by "
                     f"{count - limits.max_characters}."
                 )
-        most = limits.max_media if limits else 4
+        most = limits.max_media if limits else DEFAULT_MAX_MEDIA
         if len(draft.media) > most:
             raise PermanentError(f"{self.instance} takes at most {most} pictures in a post.")
         media_ids = [await self.upload_media(*await self._fetch(item)) for item in draft.media]

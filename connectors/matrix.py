@@ -51,13 +51,13 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
 from connectors import base
+from connectors._http import parse_json, retry_after
 from connectors.base import (
     Actor,
     AuthRevoked,
@@ -131,10 +131,6 @@ class Matrix(base.Connector):
     @classmethod
     def profile_url(cls, handle: str) -> str:
         return f"https://matrix.to/#/{quote(handle, safe='@:[]/=+')}"
-
-    @classmethod
-    def deep_link(cls, handle: str) -> str:
-        return cls.profile_url(handle)
 
     # -- signing in --
 
@@ -375,7 +371,7 @@ def _base_url_in(response: httpx.Response) -> str | None:
     if response.status_code != 200:
         return None
     try:
-        data = response.json()
+        data = parse_json(response.content)
     except ValueError:
         return None
     homeserver = data.get("m.homeserver") if isinstance(data, dict) else None
@@ -469,7 +465,7 @@ class _Homeserver:
         if response.status_code >= 400 or response.is_redirect:
             raise _error(response, self.host)
         try:
-            data = response.json()
+            data = parse_json(response.content)
         except ValueError:
             data = None
         if not isinstance(data, dict):
@@ -504,7 +500,7 @@ class _Homeserver:
 def _error(response: httpx.Response, host: str) -> ConnectorError:
     status = response.status_code
     try:
-        data = response.json()
+        data = parse_json(response.content)
     except ValueError:
         data = None
     errcode = data.get("errcode") if isinstance(data, dict) else None
@@ -536,18 +532,7 @@ def _retry_after(response: httpx.Response, data: Any) -> float | None:
     milliseconds = data.get("retry_after_ms") if isinstance(data, dict) else None
     if isinstance(milliseconds, int | float) and not isinstance(milliseconds, bool):
         return max(float(milliseconds) / 1000, 0.0)
-    header = response.headers.get("Retry-After", "").strip()
-    if header.isdigit():
-        return float(header)
-    if header:
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return max((when - datetime.now(UTC)).total_seconds(), 0.0)
-    return None
+    return retry_after(response.headers.get("Retry-After"))
 
 
 # -- identifiers -----------------------------------------------------------------------------

@@ -56,7 +56,6 @@ from connectors._oidc import (
     forget_cached_keys,
     get_json,
     is_loopback_http,
-    json_object,
     request,
     validate_id_token,
 )
@@ -249,10 +248,6 @@ class OpenIDConnect(Connector):
         return f"{sub}@{issuer}"
 
     @classmethod
-    def profile_url(cls, handle: str) -> str | None:
-        return None
-
-    @classmethod
     def display_handle(cls, handle: str) -> str:
         """``<sub>@<host>``: the provider's address without its scheme."""
         try:
@@ -315,18 +310,10 @@ class OpenIDConnect(Connector):
             raise PermanentError(f"{PROVIDER} has no UserInfo endpoint to ask who this is.")
         if not self.credentials.access_token:
             raise AuthRevoked("This account has no sign-in to use: connect the account again.")
-        body = await request(
-            self.http,
-            "GET",
-            endpoint,
-            what=PROVIDER,
-            headers={
-                "Authorization": f"Bearer {self.credentials.access_token}",
-                "Accept": "application/json",
-            },
-            bearer=True,
+        # A signed answer (application/jwt) is not a JSON object, so it is refused.
+        claims = await get_json(
+            self.http, endpoint, what=PROVIDER, token=self.credentials.access_token
         )
-        claims = json_object(body, PROVIDER)  # a signed answer (application/jwt) is refused here
         if self.handle:
             expected, _ = split_handle(self.handle)
             if claims.get("sub") != expected:

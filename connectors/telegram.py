@@ -112,44 +112,6 @@ def _name_in_link(text: str) -> str:
     return name
 
 
-class Telegram(base.Connector):
-    NAME = "telegram"
-    LABEL = "Telegram"
-    AUTH = "widget"
-    HANDLE_LABEL = "Telegram username"
-    HANDLE_EXAMPLE = "@ada_lovelace"
-
-    @classmethod
-    def normalize_handle(cls, raw: str) -> str:
-        text = base.clean(raw, max_length=200)
-        if "/" in text or "://" in text or text.lower().endswith(".t.me"):
-            return _username(_name_in_link(text))
-        return _username(text.removeprefix("@"))
-
-    @classmethod
-    def profile_url(cls, handle: str) -> str:
-        return f"https://t.me/{handle}"
-
-    @classmethod
-    def deep_link(cls, handle: str) -> str:
-        return f"tg://resolve?domain={handle}"
-
-    @classmethod
-    def display_handle(cls, handle: str) -> str:
-        return f"@{handle}"
-
-    @staticmethod
-    def verify_login(
-        data: Mapping[str, str],
-        bot_token: str,
-        *,
-        max_age: timedelta,
-        now: datetime | None = None,
-    ) -> Actor:
-        """See :func:`verify_login`."""
-        return verify_login(data, bot_token, max_age=max_age, now=now)
-
-
 def data_check_string(fields: Mapping[str, str]) -> str:
     """Every field but ``hash`` as ``key=value``, sorted by key, joined by line feeds."""
     return "\n".join(f"{key}={fields[key]}" for key in sorted(fields) if key != "hash")
@@ -249,3 +211,33 @@ def verify_login(
         url=Telegram.profile_url(handle),
         avatar_url=photo if parts.scheme == "https" and parts.hostname else None,
     )
+
+
+class Telegram(base.Connector):
+    NAME = "telegram"
+    LABEL = "Telegram"
+    AUTH = "widget"
+    HANDLE_LABEL = "Telegram username"
+    HANDLE_EXAMPLE = "@ada_lovelace"
+
+    @classmethod
+    def normalize_handle(cls, raw: str) -> str:
+        text = base.clean(raw, max_length=200)
+        if "/" in text or "://" in text or text.lower().endswith(".t.me"):
+            return _username(_name_in_link(text))
+        return _username(text.removeprefix("@"))
+
+    @classmethod
+    def profile_url(cls, handle: str) -> str:
+        return f"https://t.me/{handle}"
+
+    @classmethod
+    def deep_link(cls, handle: str) -> str:
+        return f"tg://resolve?domain={handle}"
+
+    @classmethod
+    def display_handle(cls, handle: str) -> str:
+        return f"@{handle}"
+
+    verify_login = staticmethod(verify_login)
+    """:func:`verify_login`, also reachable from the class the registry gives."""

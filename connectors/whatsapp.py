@@ -15,17 +15,15 @@ Why it looks like this:
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from connectors._profile import PhoneLink
 from connectors.base import url_quote
 
 
 class WhatsApp(PhoneLink):
-    NAME: ClassVar[str] = "whatsapp"
-    LABEL: ClassVar[str] = "WhatsApp"
-    HOSTS: ClassVar[tuple[str, ...]] = ("wa.me", "api.whatsapp.com", "web.whatsapp.com")
-    PROFILE_PATHS: ClassVar[tuple[str, ...]] = (r"\+?(?P<handle>[0-9]+)",)
+    NAME = "whatsapp"
+    LABEL = "WhatsApp"
+    HOSTS = ("wa.me", "api.whatsapp.com", "web.whatsapp.com")
+    PROFILE_PATHS = (r"\+?(?P<handle>[0-9]+)",)
 
     @classmethod
     def handle_from_path(cls, path: str, query: dict[str, list[str]]) -> str | None:

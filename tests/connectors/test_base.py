@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import InvalidHandle, clean, count_text, path_from_url
+from connectors.base import InvalidHandle, clean, count_text, path_from_url, site_of
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # man, woman, girl, boy
 RAINBOW_FLAG = "\U0001f3f3\ufe0f\u200d\U0001f308"
@@ -142,3 +142,21 @@ def test_path_from_url() -> None:
     ):
         with pytest.raises(InvalidHandle):
             path_from_url(trap, hosts)
+
+
+@pytest.mark.parametrize(
+    ("host", "hosts", "site"),
+    [
+        ("www.instagram.com", ("instagram.com",), "instagram.com"),
+        ("WWW.Instagram.COM.", ("instagram.com",), "instagram.com"),
+        ("mobile.twitter.com", ("x.com", "twitter.com"), "twitter.com"),
+        ("m.me", ("m.me", "messenger.com"), "m.me"),  # a site of its own, not the mobile "me"
+        ("www.m.me", ("m.me",), "m.me"),
+        ("uk.linkedin.com", ("linkedin.com",), "uk.linkedin.com"),
+        ("m.evil.example", ("instagram.com",), "evil.example"),
+    ],
+)
+def test_site_of_removes_only_the_prefixes_of_the_same_site(
+    host: str, hosts: tuple[str, ...], site: str
+) -> None:
+    assert site_of(host, hosts) == site

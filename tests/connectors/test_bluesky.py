@@ -294,6 +294,10 @@ def test_retry_after_reads_bluesky_and_standard_headers() -> None:
     assert retry_after(httpx.Headers({"ratelimit-reset": "7"}), now) == 7
     assert retry_after(httpx.Headers({"retry-after": "30"}), now) == 30
     assert retry_after(httpx.Headers({}), now) is None
+    # A Retry-After that cannot be read leaves the reset time to say.
+    for unreadable in (b"\xb2", b"99999999999 Jan 2026 00:00 GMT"):
+        headers = httpx.Headers([(b"retry-after", unreadable), (b"ratelimit-reset", b"7")])
+        assert retry_after(headers, now) == 7
 
 
 # -- API JSON → Actor and Post (golden files) -------------------------------------------------
@@ -540,6 +544,7 @@ async def test_a_session_for_another_account_is_refused() -> None:
         (401, {"error": "AuthenticationRequired"}, {}, PermanentError, REFUSED),
         (429, {"error": "RateLimitExceeded"}, {"RateLimit-Reset": "{reset}"}, RateLimited, "slow"),
         (502, "<html>Bad gateway</html>", {}, Retriable, "HTTP 502"),
+        (200, "[" * 100_000, {}, Retriable, "other than JSON"),
     ],
 )
 async def test_what_the_pds_says_when_signing_in_is_explained(

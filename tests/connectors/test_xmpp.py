@@ -175,6 +175,12 @@ def account(server: XMPPServer, name: str = "user") -> tuple[str, str]:
     return server.register(f"{name}{number}", password), password
 
 
+async def linked(server: XMPPServer, http: httpx.AsyncClient, name: str = "user") -> XMPP:
+    """A new account, linked by signing in: the connector acting for it."""
+    jid, password = account(server, name)
+    return XMPP(jid, (await XMPP.sign_in(jid, password, http)).credentials, http)
+
+
 async def test_sign_in_proves_the_address_and_keeps_the_password(
     route: XMPPServer, http: httpx.AsyncClient
 ) -> None:
@@ -247,26 +253,24 @@ async def test_a_server_that_is_down_may_be_tried_again(
 async def test_get_actor_signs_in_with_the_stored_credentials(
     route: XMPPServer, http: httpx.AsyncClient
 ) -> None:
-    jid, password = account(route, "grace")
-    linked = await XMPP.sign_in(jid, password, http)
+    grace = await linked(route, http, "grace")
 
-    actor = await XMPP(jid, linked.credentials, http).get_actor()
+    actor = await grace.get_actor()
 
-    assert actor.handle == jid
-    assert actor.display_name == jid.partition("@")[0]
+    assert actor.handle == grace.handle
+    assert actor.display_name == grace.handle.partition("@")[0]
 
 
 async def test_get_actor_reports_a_password_that_no_longer_works(
     route: XMPPServer, http: httpx.AsyncClient
 ) -> None:
-    jid, password = account(route)
-    linked = await XMPP.sign_in(jid, password, http)
-    changed = Credentials(extra={**linked.credentials.extra, "password": "changed since"})
+    user = await linked(route, http)
+    changed = Credentials(extra={**user.credentials.extra, "password": "changed since"})
 
     with pytest.raises(AuthRevoked, match="no longer accepts"):
-        await XMPP(jid, changed, http).get_actor()
+        await XMPP(user.handle, changed, http).get_actor()
     with pytest.raises(AuthRevoked, match="missing"):
-        await XMPP(jid, Credentials(), http).get_actor()
+        await XMPP(user.handle, Credentials(), http).get_actor()
 
 
 async def test_stored_host_and_port_are_used_without_a_route(
@@ -284,9 +288,8 @@ async def test_stored_host_and_port_are_used_without_a_route(
 async def test_a_message_reaches_the_other_person(
     route: XMPPServer, http: httpx.AsyncClient
 ) -> None:
-    alice, alice_password = account(route, "alice")
+    alice = await linked(route, http, "alice")
     bob, bob_password = account(route, "bob")
-    linked = await XMPP.sign_in(alice, alice_password, http)
     received: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
     async with _session(bob, bob_password, route.server) as listener:
@@ -302,33 +305,28 @@ async def test_a_message_reaches_the_other_person(
             queryxmlns="http://jabber.org/protocol/disco#info", ito=route.domain
         ).send(timeout=5)
 
-        delivered = await XMPP(alice, linked.credentials, http).send_message(
-            bob.upper(), "Hello Bob\x00, from Alice ✨"
-        )
+        delivered = await alice.send_message(bob.upper(), "Hello Bob\x00, from Alice ✨")
         message = await asyncio.wait_for(received, timeout=5)
 
     assert message["body"] == "Hello Bob, from Alice ✨"
     assert message["type"] == "chat"
-    assert message["from"].bare == alice
+    assert message["from"].bare == alice.handle
     assert message["id"] == delivered.id
 
 
 async def test_a_message_to_an_unknown_account_is_not_delivered(
     route: XMPPServer, http: httpx.AsyncClient
 ) -> None:
-    alice, password = account(route, "alice")
-    linked = await XMPP.sign_in(alice, password, http)
+    alice = await linked(route, http, "alice")
     nobody = f"nobody{next(_numbers)}@{route.domain}"
     with pytest.raises(PermanentError, match=f"did not deliver the message to {nobody}"):
-        await XMPP(alice, linked.credentials, http).send_message(nobody, "Hello?")
+        await alice.send_message(nobody, "Hello?")
 
 
 async def test_a_message_needs_a_valid_recipient_and_some_text(
     route: XMPPServer, http: httpx.AsyncClient
 ) -> None:
-    alice, password = account(route, "alice")
-    linked = await XMPP.sign_in(alice, password, http)
-    sender = XMPP(alice, linked.credentials, http)
+    sender = await linked(route, http, "alice")
     with pytest.raises(InvalidHandle):
         await sender.send_message("not an address", "Hello")
     with pytest.raises(PermanentError, match="empty"):
