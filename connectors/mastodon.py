@@ -32,9 +32,9 @@ Why it looks like this (the API docs are the truth: https://docs.joinmastodon.or
   ``X-RateLimit-Reset`` (https://docs.joinmastodon.org/api/rate-limits/); 5xx, timeouts and
   unreachable servers may pass. Redirects are never followed.
 
-``Credentials.extra`` of a linked account holds ``instance`` (the server, ``host`` or, in
-development, ``localhost:port``; ``server`` is read too) and, for :meth:`Mastodon.revoke`,
-the ``client_id`` and ``client_secret`` Portal registered on that instance.
+``Credentials.extra`` of a linked account holds ``server`` (the instance, ``host`` or, in
+development, ``localhost:port``). Exchanging codes, refreshing and revoking tokens are the
+portal's OAuth flow, the same for every OAuth network.
 """
 
 from __future__ import annotations
@@ -514,7 +514,7 @@ class Mastodon(base.Connector):
     def instance(self) -> str:
         """The server of this account: from the credentials, else from the handle."""
         extra = self.credentials.extra
-        value = extra.get("instance") or extra.get("server") or self.handle.partition("@")[2]
+        value = extra.get("server") or self.handle.partition("@")[2]
         if not isinstance(value, str) or not value:
             raise PermanentError("This Mastodon account has no server on record: connect it again.")
         return _instance(value)
@@ -680,25 +680,6 @@ class Mastodon(base.Connector):
                 return
             if time.monotonic() >= deadline:
                 raise Retriable(f"{self.instance} is still processing the picture")
-
-    async def revoke(self) -> bool:
-        extra = self.credentials.extra
-        client_id, secret = extra.get("client_id"), extra.get("client_secret")
-        token = self.credentials.access_token
-        if not (isinstance(client_id, str) and isinstance(secret, str) and client_id and secret):
-            return False
-        if not token:
-            return False
-        instance = self.instance
-        answer = await _call(
-            self.http,
-            "POST",
-            f"{base.server_url(instance)}/oauth/revoke",
-            where=instance,
-            data={"client_id": client_id, "client_secret": secret, "token": token},
-        )
-        _check(answer, instance)
-        return True
 
 
 def _handle_in_url(text: str) -> tuple[str, str]:

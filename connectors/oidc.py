@@ -17,33 +17,26 @@ Why it looks like this:
   https://www.rfc-editor.org/rfc/rfc8725
 - Who the account is comes from the UserInfo endpoint, whose ``sub`` must be the linked one
   (Core §5.3.2): https://openid.net/specs/openid-connect-core-1_0.html#UserInfo
-- Unlinking revokes the tokens (RFC 7009) where the provider offers it:
-  https://www.rfc-editor.org/rfc/rfc7009
 - JOSE is done by joserfc, the JOSE library of the Authlib project (``authlib.jose`` is
   deprecated in its favour): https://jose.authlib.org/
 
-What a linked account's :attr:`~connectors.base.Credentials.extra` holds (see
-:func:`credentials_from_tokens`)::
+What this module reads of a linked account's :attr:`~connectors.base.Credentials.extra`
+(the portal's OAuth flow writes it, with the rest of the provider's endpoints)::
 
     {
         "issuer": "https://id.example.com",           # as configured, exactly
         "userinfo_endpoint": "https://…/userinfo",     # absent when the provider has none
-        "revocation_endpoint": "https://…/revoke",     # absent when the provider has none
-        "client_id": "portal",                         # who revokes (RFC 7009 §2.1)
-        "client_secret": "…",                          # absent for a public client
     }
 
-The portal may store the client's entries with the credentials or fill them in from its
-provider settings each time it makes the connector.
+Exchanging codes, refreshing and revoking tokens (RFC 7009) are the portal's OAuth flow, the
+same for every OAuth network; this module only says who an account is.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any, cast
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -56,16 +49,13 @@ from connectors._oidc import (
     forget_cached_keys,
     get_json,
     is_loopback_http,
-    request,
     validate_id_token,
 )
 from connectors.base import (
     Actor,
     AuthRevoked,
     Connector,
-    Credentials,
     InvalidHandle,
-    OAuthClient,
     OAuthServer,
     PermanentError,
     clean,
@@ -77,7 +67,6 @@ __all__ = [
     "OpenIDConnect",
     "actor_from_claims",
     "check_issuer",
-    "credentials_from_tokens",
     "forget_cached_keys",
     "handle_for",
     "split_handle",
@@ -198,36 +187,6 @@ def actor_from_claims(claims: Mapping[str, Any], *, issuer: str) -> Actor:
     )
 
 
-def credentials_from_tokens(
-    tokens: Mapping[str, Any], *, server: OAuthServer, client: OAuthClient
-) -> Credentials:
-    """What a linked account keeps of a token response (RFC 6749 §5.1), with the
-    :attr:`~connectors.base.Credentials.extra` described at the top of this module."""
-    access_token = tokens.get("access_token")
-    if not isinstance(access_token, str) or not access_token:
-        raise PermanentError(f"{PROVIDER} sent no access token.")
-    expires_in = tokens.get("expires_in")
-    expires_at = None
-    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
-        expires_at = datetime.now(UTC) + timedelta(seconds=float(expires_in))
-    extra: dict[str, Any] = {"issuer": server.issuer, "client_id": client.client_id}
-    if server.userinfo_endpoint:
-        extra["userinfo_endpoint"] = server.userinfo_endpoint
-    if server.revocation_endpoint:
-        extra["revocation_endpoint"] = server.revocation_endpoint
-    if client.client_secret:
-        extra["client_secret"] = client.client_secret
-    refresh_token = tokens.get("refresh_token")
-    scope = tokens.get("scope")
-    return Credentials(
-        access_token=access_token,
-        refresh_token=refresh_token if isinstance(refresh_token, str) else "",
-        expires_at=expires_at,
-        scope=scope if isinstance(scope, str) else "",
-        extra=extra,
-    )
-
-
 # -- the connector ---------------------------------------------------------------------------
 
 
@@ -327,44 +286,3 @@ class OpenIDConnect(Connector):
             return actor_from_claims(claims, issuer=issuer)
         except InvalidHandle as error:
             raise PermanentError(f"{PROVIDER} did not say who this account is.") from error
-
-    async def revoke(self) -> bool:
-        """Revoke the refresh token, then the access token (RFC 7009 §2.1)."""
-        extra = self.credentials.extra
-        endpoint, client_id = extra.get("revocation_endpoint"), extra.get("client_id")
-        if not isinstance(endpoint, str) or not endpoint or not isinstance(client_id, str):
-            return False
-        secret = extra.get("client_secret")
-        headers = {"Accept": "application/json"}
-        base_form: dict[str, str] = {}
-        if isinstance(secret, str) and secret:
-            # RFC 6749 §2.3.1: both are form-encoded before they are joined for Basic.
-            pair = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        else:
-            base_form["client_id"] = client_id
-        tokens = [
-            (self.credentials.refresh_token, "refresh_token"),
-            (self.credentials.access_token, "access_token"),
-        ]
-        revoked = False
-        for token, hint in tokens:
-            if not token:
-                continue
-            try:
-                await request(
-                    self.http,
-                    "POST",
-                    endpoint,
-                    what=PROVIDER,
-                    headers=headers,
-                    data={**base_form, "token": token, "token_type_hint": hint},
-                )
-            except PermanentError:
-                # A provider may refuse to revoke access tokens (unsupported_token_type):
-                # they expire on their own. Revoking the refresh token must succeed.
-                if hint == "refresh_token" or not revoked:
-                    raise
-                continue
-            revoked = True
-        return revoked

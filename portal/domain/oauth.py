@@ -15,12 +15,14 @@ the server has a revocation endpoint (RFC 7009). URL and body encoding come from
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote_plus
 
 import httpx
 from authlib.common.security import generate_token
@@ -225,24 +227,25 @@ async def _consume(session: AsyncSession, user: User, network: str, state: str) 
     return attempt
 
 
-def _client_auth(client: base.OAuthClient) -> tuple[dict[str, str], httpx.Auth | None]:
-    """``client_secret_basic`` for a confidential client, the id in the body for a public one."""
+async def _client_post(
+    http: httpx.AsyncClient, client: base.OAuthClient, url: str, form: dict[str, str]
+) -> httpx.Response:
+    """POST a form as this client: ``client_secret_basic`` for a confidential client (id and
+    secret form-encoded first, RFC 6749 §2.3.1), the id in the body for a public one."""
+    headers = {"accept": "application/json"}
     if client.client_secret:
-        return {}, httpx.BasicAuth(client.client_id, client.client_secret)
-    return {"client_id": client.client_id}, None
+        pair = f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}"
+        headers["authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    else:
+        form = {**form, "client_id": client.client_id}
+    return await http.post(url, data=form, headers=headers)
 
 
 async def _token_request(
     http: httpx.AsyncClient, party: _Party, label: str, form: dict[str, str]
 ) -> dict[str, Any]:
-    body, auth = _client_auth(party.client)
     try:
-        response = await http.post(
-            party.server.token_endpoint,
-            data={**form, **body},
-            auth=auth or httpx.USE_CLIENT_DEFAULT,
-            headers={"accept": "application/json"},
-        )
+        response = await _client_post(http, party.client, party.server.token_endpoint, form)
     except httpx.HTTPError as error:
         raise base.Retriable(f"{label} could not be reached") from error
     try:
@@ -417,7 +420,6 @@ async def revoke(
         endpoint = party.server.revocation_endpoint
         if not endpoint:
             return False
-        body, auth = _client_auth(party.client)
         done = False
         for token, hint in (
             (credentials.refresh_token, "refresh_token"),
@@ -426,11 +428,8 @@ async def revoke(
             if not token:
                 continue
             try:
-                response = await http.post(
-                    endpoint,
-                    data={"token": token, "token_type_hint": hint, **body},
-                    auth=auth or httpx.USE_CLIENT_DEFAULT,
-                )
+                form = {"token": token, "token_type_hint": hint}
+                response = await _client_post(http, party.client, endpoint, form)
             except httpx.HTTPError:
                 log.warning("revoking a %s token failed: unreachable", account.network)
                 continue

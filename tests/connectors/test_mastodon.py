@@ -81,9 +81,9 @@ def verified(mock: respx.MockRouter) -> respx.Route:
     return mock.get(VERIFY_CREDENTIALS).mock(return_value=recorded("live_verify_credentials"))
 
 
-def account(http: httpx.AsyncClient, instance: str = "social.example", **extra: str) -> Mastodon:
+def account(http: httpx.AsyncClient, instance: str = "social.example") -> Mastodon:
     """The connector as the portal makes it after linking: no handle yet, the server in extra."""
-    credentials = Credentials(access_token="secret-token", extra={"instance": instance, **extra})
+    credentials = Credentials(access_token="secret-token", extra={"server": instance})
     return Mastodon("", credentials, http)
 
 
@@ -641,7 +641,7 @@ async def test_an_endless_answer_is_cut_off(
 
 
 async def test_no_token_means_reconnect(http: httpx.AsyncClient) -> None:
-    connector = Mastodon("", Credentials(extra={"instance": "social.example"}), http)
+    connector = Mastodon("", Credentials(extra={"server": "social.example"}), http)
     with pytest.raises(AuthRevoked):
         await connector.get_actor()
 
@@ -812,26 +812,3 @@ async def test_too_many_pictures_are_refused(
     pictures = tuple(Media(f"https://portal.example/{i}.png", "image/png") for i in range(5))
     with pytest.raises(PermanentError, match="at most 4"):
         await account(http).publish(Draft("many", media=pictures), "key")
-
-
-# -- revoking --------------------------------------------------------------------------------
-
-
-async def test_revoke_sends_the_client_and_token(
-    http: httpx.AsyncClient, mock: respx.MockRouter
-) -> None:
-    route = mock.post(f"{SERVER}/oauth/revoke").mock(return_value=httpx.Response(200, json={}))
-    connector = account(http, client_id="the-id", client_secret="the-secret")
-    assert await connector.revoke() is True
-    assert form(route.calls.last.request) == {
-        "client_id": ["the-id"],
-        "client_secret": ["the-secret"],
-        "token": ["secret-token"],
-    }
-
-
-async def test_revoke_without_the_client_cannot(
-    http: httpx.AsyncClient, mock: respx.MockRouter
-) -> None:
-    assert await account(http).revoke() is False
-    assert not mock.calls

@@ -31,7 +31,6 @@ from connectors.base import (
 from connectors.oidc import (
     InvalidIdToken,
     OpenIDConnect,
-    credentials_from_tokens,
     forget_cached_keys,
     validate_id_token,
 )
@@ -77,11 +76,12 @@ def payload_of(token: str) -> dict[str, Any]:
     return claims
 
 
-def connector_for(
-    sign_in: SignIn, provider: OIDCProvider, server: OAuthServer, http: httpx.AsyncClient
-) -> OpenIDConnect:
-    client = provider.oauth_client()
-    credentials = credentials_from_tokens(sign_in.tokens, server=server, client=client)
+def connector_for(sign_in: SignIn, server: OAuthServer, http: httpx.AsyncClient) -> OpenIDConnect:
+    credentials = Credentials(
+        access_token=sign_in.access_token,
+        refresh_token=sign_in.refresh_token or "",
+        extra={"issuer": server.issuer, "userinfo_endpoint": server.userinfo_endpoint},
+    )
     handle = f"{payload_of(sign_in.id_token)['sub']}@{server.issuer}"
     return OpenIDConnect(handle, credentials, http)
 
@@ -482,7 +482,7 @@ async def test_get_actor_maps_the_userinfo_claims(
     oidc_provider: OIDCProvider, server: OAuthServer, http: httpx.AsyncClient
 ) -> None:
     sign_in = await oidc_provider.sign_in(http, "ada")
-    connector = connector_for(sign_in, oidc_provider, server, http)
+    connector = connector_for(sign_in, server, http)
 
     actor = await connector.get_actor()
 
@@ -499,59 +499,11 @@ async def test_userinfo_for_another_account_is_refused(
     oidc_provider: OIDCProvider, server: OAuthServer, http: httpx.AsyncClient
 ) -> None:
     sign_in = await oidc_provider.sign_in(http, "ada")
-    ada = connector_for(sign_in, oidc_provider, server, http)
+    ada = connector_for(sign_in, server, http)
     as_grace = OpenIDConnect(f"grace@{server.issuer}", ada.credentials, http)
 
     with pytest.raises(PermanentError, match="another account"):
         await as_grace.get_actor()
-
-
-async def test_revoke_ends_the_sign_in(
-    oidc_provider: OIDCProvider, server: OAuthServer, http: httpx.AsyncClient
-) -> None:
-    sign_in = await oidc_provider.sign_in(http, "grace", offline=True)
-    assert sign_in.refresh_token
-    connector = connector_for(sign_in, oidc_provider, server, http)
-    assert (await connector.get_actor()).display_name == "Grace Hopper"
-
-    assert await connector.revoke() is True
-
-    with pytest.raises(AuthRevoked, match="connect the account again"):
-        await connector.get_actor()
-    refreshed = await oidc_provider.refresh(http, sign_in.refresh_token)
-    assert refreshed.json()["error"] == "invalid_grant"
-
-
-async def test_revoke_a_refresh_token_alone(
-    oidc_provider: OIDCProvider, server: OAuthServer, http: httpx.AsyncClient
-) -> None:
-    sign_in = await oidc_provider.sign_in(http, "ada", offline=True)
-    assert sign_in.refresh_token
-    connector = connector_for(sign_in, oidc_provider, server, http)
-    kept = dataclasses.replace(connector.credentials, access_token="")
-
-    assert await OpenIDConnect(connector.handle, kept, http).revoke() is True
-
-    assert (await oidc_provider.introspect(http, sign_in.refresh_token)) == {"active": False}
-
-
-async def test_revoke_needs_the_client_credentials(
-    oidc_provider: OIDCProvider, server: OAuthServer, http: httpx.AsyncClient
-) -> None:
-    sign_in = await oidc_provider.sign_in(http, "ada")
-    connector = connector_for(sign_in, oidc_provider, server, http)
-    wrong_secret = dataclasses.replace(
-        connector.credentials, extra={**connector.credentials.extra, "client_secret": "wrong"}
-    )
-
-    with pytest.raises(PermanentError, match="HTTP 401"):
-        await OpenIDConnect(connector.handle, wrong_secret, http).revoke()
-    assert (await connector.get_actor()).handle == f"ada@{server.issuer}", "still signed in"
-
-
-async def test_revoke_without_an_endpoint_says_so(http: httpx.AsyncClient) -> None:
-    credentials = Credentials(access_token="t", extra={"issuer": ISSUER, "client_id": "portal"})
-    assert await OpenIDConnect(f"a@{ISSUER}", credentials, http).revoke() is False
 
 
 @respx.mock

@@ -114,12 +114,7 @@ async def test_a_full_link_refresh_revoke_reconnect_and_unlink(
     # The person revokes the access at the provider: the account needs reconnecting.
     services = app.state.links
     secrets = services.vault.decrypt_json(account.secrets)
-    revoked = await browser.post(
-        oidc_provider.revocation_endpoint,
-        data={"token": secrets["refresh_token"], "token_type_hint": "refresh_token"},
-        auth=(oidc_provider.client_id, oidc_provider.client_secret),
-    )
-    assert revoked.status_code == 200
+    await oidc_provider.revoke(browser, secrets["refresh_token"], token_type_hint="refresh_token")
     await post_form(signed_in, f"/me/accounts/{account.id}/check")
     account = await _only(db)
     assert account.status == "needs_reconnect"
