@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -531,7 +532,12 @@ def _error(response: httpx.Response, host: str) -> ConnectorError:
 def _retry_after(response: httpx.Response, data: Any) -> float | None:
     milliseconds = data.get("retry_after_ms") if isinstance(data, dict) else None
     if isinstance(milliseconds, int | float) and not isinstance(milliseconds, bool):
-        return max(float(milliseconds) / 1000, 0.0)
+        try:
+            seconds = float(milliseconds) / 1000
+        except OverflowError:  # an integer too large for a float: no usable wait
+            seconds = math.nan
+        if math.isfinite(seconds):
+            return max(seconds, 0.0)
     return retry_after(response.headers.get("Retry-After"))
 
 

@@ -294,6 +294,22 @@ async def test_a_server_without_password_sign_in_is_explained(http: httpx.AsyncC
         (
             httpx.Response(
                 429,
+                content=b'{"errcode": "M_LIMIT_EXCEEDED", "retry_after_ms": 1' + b"0" * 400 + b"}",
+                headers={"Retry-After": "3"},
+            ),
+            3,
+        ),
+        (
+            httpx.Response(
+                429,
+                content=b'{"errcode": "M_LIMIT_EXCEEDED", "retry_after_ms": NaN}',
+                headers={"content-type": "application/json"},
+            ),
+            None,
+        ),
+        (
+            httpx.Response(
+                429,
                 json={"errcode": "M_LIMIT_EXCEEDED"},
                 headers={"Retry-After": "99999999999 Jan 2026 00:00 GMT"},
             ),
