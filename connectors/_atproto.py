@@ -38,6 +38,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from connectors import _http
+from connectors._atproto_oauth import DPoP
 from connectors.base import InvalidHandle, PermanentError, RateLimited, Retriable
 
 # -- syntax ----------------------------------------------------------------------------------
@@ -225,20 +226,27 @@ async def xrpc(
     params: Mapping[str, str] | None = None,
     body: Mapping[str, Any] | None = None,
     token: str | None = None,
+    dpop: DPoP | None = None,
     post: bool = False,
     label: str = "The server",
 ) -> dict[str, Any]:
     """Call ``nsid`` on ``service`` and return its JSON object.
 
-    429 becomes :class:`RateLimited`, 5xx and transport failures :class:`Retriable`, any other
-    failure :class:`XrpcError` for the caller to interpret.
+    ``token`` is a session JWT (Bearer), or with ``dpop`` an OAuth access token bound to that
+    key. 429 becomes :class:`RateLimited`, 5xx and transport failures :class:`Retriable`, any
+    other failure :class:`XrpcError` for the caller to interpret.
     """
     url = f"{service}/xrpc/{nsid}"
     headers = {"Accept": "application/json"}
-    if token:
+    if token and dpop is None:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        if post or body is not None:
+        if dpop is not None:
+            method = "POST" if post or body is not None else "GET"
+            response = await dpop.request(
+                http, method, url, access_token=token, json=body, params=params
+            )
+        elif post or body is not None:
             response = await http.post(url, json=body, headers=headers, follow_redirects=False)
         else:
             response = await http.get(url, params=params, headers=headers, follow_redirects=False)

@@ -295,10 +295,17 @@ class Connector:
         raise NotImplementedError
 
     @classmethod
+    def oauth_scopes(cls, server: OAuthServer) -> tuple[str, ...]:
+        """The scopes to register and to ask for on ``server``: :attr:`SCOPES` unless the
+        network's servers differ in what they offer."""
+        return cls.SCOPES
+
+    @classmethod
     async def register_client(
-        cls, server: str, redirect_uri: str, http: httpx.AsyncClient
+        cls, server: str, redirect_uri: str, http: httpx.AsyncClient, *, scopes: Sequence[str]
     ) -> OAuthClient:
-        """Register this portal as a client of ``server``, for networks that need one per server."""
+        """Register this portal as a client of ``server`` allowed to ask for ``scopes``, for
+        networks that need one per server."""
         raise NotImplementedError
 
 

@@ -56,6 +56,7 @@ from connectors._atproto import (
     is_valid_handle,
     xrpc,
 )
+from connectors._atproto_oauth import DPoP
 from connectors.base import (
     Actor,
     AuthRevoked,
@@ -119,6 +120,9 @@ class Bluesky(Connector):
     ) -> None:
         super().__init__(handle, credentials, http)
         self._resolver = resolver or type(self).resolver
+        kept = credentials.extra.get("dpop")
+        self._dpop = DPoP(kept) if isinstance(kept, Mapping) else None
+        """The session's key when it was made by OAuth (its tokens are bound to it)."""
 
     # -- handles --
 
@@ -235,13 +239,15 @@ class Bluesky(Connector):
                 # The PDS says the handle changed: believe it only when it is confirmed.
                 handle = await self._resolver.confirmed_handle(did, self.http)
         identity = Identity(did=did, handle=handle, pds=pds)
-        return await _load_actor(self.http, identity, self.credentials.access_token)
+        return await _load_actor(
+            self.http, identity, self.credentials.access_token, dpop=self._dpop
+        )
 
     async def revoke(self) -> bool:
         """End the session at the PDS; a session that is already gone counts as ended."""
         _, pds = self._account()
-        if not self.credentials.refresh_token:
-            return False
+        if not self.credentials.refresh_token or self._dpop is not None:
+            return False  # an OAuth session is revoked at its authorization server
         try:
             await self._with_refresh_token(pds, "com.atproto.server.deleteSession")
         except XrpcError as error:
@@ -267,10 +273,11 @@ class Bluesky(Connector):
                     nsid,
                     params=params,
                     token=self.credentials.access_token,
+                    dpop=self._dpop,
                     label="Bluesky",
                 )
             except XrpcError as error:
-                if error.error == "ExpiredToken" and attempt == 0:
+                if error.error == "ExpiredToken" and attempt == 0 and self._dpop is None:
                     await self._refresh()
                     continue
                 if error.error in ("AccountTakedown", "AccountDeactivated"):
@@ -316,7 +323,9 @@ def _normalize_did(text: str) -> str:
     return f"did:{method}:{rest}"
 
 
-async def _load_actor(http: httpx.AsyncClient, identity: Identity, access_token: str) -> Actor:
+async def _load_actor(
+    http: httpx.AsyncClient, identity: Identity, access_token: str, *, dpop: DPoP | None = None
+) -> Actor:
     """The profile through the PDS's AppView, or from the profile record when it has none."""
     try:
         data = await xrpc(
@@ -325,6 +334,7 @@ async def _load_actor(http: httpx.AsyncClient, identity: Identity, access_token:
             "app.bsky.actor.getProfile",
             params={"actor": identity.did},
             token=access_token,
+            dpop=dpop,
             label="Bluesky",
         )
     except RateLimited:

@@ -345,6 +345,11 @@ async def _well_known(http: httpx.AsyncClient, url: str, host: str) -> httpx.Res
     for _ in range(_MAX_REDIRECTS + 1):
         try:
             response = await http.get(url, timeout=TIMEOUT, follow_redirects=False)
+        except httpx.InvalidURL:  # a redirect to ``javascript:…`` and the like
+            raise PermanentError(
+                f"{host} sends its Matrix discovery file to another site, which Portal does "
+                "not follow."
+            ) from None
         except httpx.TimeoutException:
             raise Retriable(f"{host} did not answer in time.") from None
         except httpx.HTTPError:
@@ -459,6 +464,10 @@ class _Homeserver:
                 timeout=TIMEOUT,
                 follow_redirects=False,
             )
+        except httpx.InvalidURL:  # a redirect to ``mailto:…`` and the like
+            raise PermanentError(
+                f"The Matrix server {self.host} answered with a redirect."
+            ) from None
         except httpx.TimeoutException:
             raise Retriable(f"The Matrix server {self.host} did not answer in time.") from None
         except httpx.HTTPError:

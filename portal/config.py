@@ -114,6 +114,15 @@ class Settings(BaseSettings):
         default=False,
         description="Development only: let connectors reach servers on 127.0.0.1 over http.",
     )
+    xmpp_server: str = Field(
+        default="",
+        description="Development only: reach every XMPP address at this host:port instead of "
+        "looking up its domain's server in DNS.",
+    )
+    xmpp_ca_file: str = Field(
+        default="",
+        description="Development only: certificate authorities (PEM) for that XMPP server.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -123,6 +132,16 @@ class Settings(BaseSettings):
             return "postgresql+asyncpg://" + value.split("://", 1)[1]
         if value.startswith("sqlite://"):
             return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("xmpp_server")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        if not value:
+            return value
+        host, _, port = value.rpartition(":")
+        if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("give the XMPP server as host:port, like 127.0.0.1:5222")
         return value
 
     @property

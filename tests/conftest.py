@@ -1,4 +1,4 @@
-from tests.fixtures.app import app, client, settings
+from tests.fixtures.app import app, client, settings, signed_in
 from tests.fixtures.atproto import atproto_network
 from tests.fixtures.database import connection, databases, db, engine, sessionmaker
 from tests.fixtures.live import live_server
@@ -22,6 +22,7 @@ __all__ = [
     "oidc_redirect_uris",
     "sessionmaker",
     "settings",
+    "signed_in",
     "smtp_server",
     "xmpp_server",
 ]

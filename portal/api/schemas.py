@@ -258,7 +258,8 @@ class AuthorizeIn(BaseModel):
     server: str = Field(
         default="",
         max_length=260,
-        description="The instance (Mastodon) or the provider's name (OpenID Connect).",
+        description="The instance (Mastodon), the provider's name (OpenID Connect) or the "
+        "account's handle or DID (Bluesky).",
         examples=["mastodon.social"],
     )
 

@@ -30,7 +30,8 @@ async def check_account(
     cls = connector(account.network)
     if not cls.CAN_VERIFY or account.status == linking.UNVERIFIED:
         return account
-    refreshed = cls.AUTH not in oauth.OAUTH_AUTH or await oauth.refresh(session, services, account)
+    by_oauth = oauth.is_oauth(cls, linking.load_credentials(services, account))
+    refreshed = not by_oauth or await oauth.refresh(session, services, account)
     if not refreshed and account.status == linking.NEEDS_RECONNECT:
         return account
     await _ask_network(services, cls, account)
@@ -81,7 +82,7 @@ async def remove_account(
     credentials = linking.load_credentials(services, account)
     if credentials is not None:
         try:
-            if cls.AUTH in oauth.OAUTH_AUTH:
+            if oauth.is_oauth(cls, credentials):
                 revoked = await oauth.revoke(session, services, account, credentials)
             else:
                 async with services.http() as http:

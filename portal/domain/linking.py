@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import connectors
+from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
 from portal.config import OIDCProvider, Settings
 from portal.crypto import SecretUnreadable, Vault
@@ -59,6 +60,8 @@ class LinkServices:
     atproto_plc_url: str = ""
     atproto_resolver_url: str = ""
     allow_loopback: bool = False
+    xmpp_server: str = ""
+    xmpp_ca_file: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LinkServices:
@@ -73,6 +76,8 @@ class LinkServices:
             atproto_plc_url=settings.atproto_plc_url,
             atproto_resolver_url=settings.atproto_resolver_url,
             allow_loopback=settings.connectors_allow_loopback,
+            xmpp_server=settings.xmpp_server,
+            xmpp_ca_file=settings.xmpp_ca_file,
         )
 
     def configure_connectors(self) -> None:
@@ -80,8 +85,12 @@ class LinkServices:
         from connectors._atproto import Resolver
         from connectors.bluesky import Bluesky
         from connectors.mastodon import Mastodon
+        from connectors.xmpp import XMPP, Server
 
         Mastodon.allow_loopback = self.allow_loopback
+        if self.xmpp_server:
+            host, _, port = self.xmpp_server.rpartition(":")
+            XMPP.server = Server(host.strip("[]"), int(port), ca_file=self.xmpp_ca_file or None)
         Bluesky.resolver = Resolver(
             plc_url=self.atproto_plc_url, service_url=self.atproto_resolver_url or None
         )
@@ -95,6 +104,13 @@ class LinkServices:
     def redirect_uri(self, network: str) -> str:
         """The one exact address a network sends people back to after authorizing."""
         return f"{self.base_url}/me/accounts/{network}/callback"
+
+    def atproto_client(self) -> base.OAuthClient | None:
+        """This portal as an AT Protocol OAuth client; ``None`` when its address allows none
+        (the network wants https, or a loopback address while developing)."""
+        redirect_uri = self.redirect_uri("bluesky")
+        client_id = atproto_oauth.client_id_for(self.base_url, redirect_uri)
+        return None if client_id is None else base.OAuthClient(client_id, None, redirect_uri)
 
 
 # -- networks --------------------------------------------------------------------------------

@@ -11,6 +11,11 @@ The flow (RFC 6749 §4.1, RFC 7636, OpenID Connect Core §3.1):
 
 Tokens are refreshed shortly before they expire (:func:`refresh`) and revoked on unlink where
 the server has a revocation endpoint (RFC 7009). URL and body encoding come from authlib.
+
+Bluesky (AT Protocol OAuth) follows the same steps with what its profile adds: the request is
+pushed first (PAR), the tokens are bound to a DPoP key, the callback's ``iss`` must name the
+server the link started at (RFC 9207) and the token answer the account it started from;
+:mod:`portal.domain.atproto_link` holds those differences.
 """
 
 from __future__ import annotations
@@ -32,9 +37,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import connectors
+from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
 from connectors import oidc as openid
-from portal.domain import linking
+from connectors._atproto_oauth import DPoP
+from portal.domain import atproto_link, linking
 from portal.domain.linking import LinkServices, connector, connector_errors
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.storage.models import LinkAttempt, LinkedAccount, OAuthApp, User, utcnow
@@ -43,7 +51,15 @@ log = logging.getLogger(__name__)
 
 ATTEMPT_TTL = timedelta(minutes=10)
 MAX_PENDING = 20
-OAUTH_AUTH = ("oauth2", "oidc")
+OAUTH_AUTH = ("oauth2", "oidc", "atproto")
+
+
+def is_oauth(cls: type[base.Connector], credentials: base.Credentials | None) -> bool:
+    """Whether the account's tokens come from this module: AT Protocol accounts linked by an
+    app password hold a session of their own instead."""
+    if cls.AUTH == "atproto":
+        return credentials is not None and "dpop" in credentials.extra
+    return cls.AUTH in OAUTH_AUTH
 
 
 def _digest(value: str) -> str:
@@ -86,6 +102,8 @@ def normalize_server(cls: type[base.Connector], server: str, services: LinkServi
             )
         return server
     with connector_errors(cls.LABEL, field="server"):
+        if cls.AUTH == "atproto":  # the account itself: its server is found from it
+            return cls.normalize_handle(server)
         return base.normalize_server(server, allow_loopback=services.allow_loopback)
 
 
@@ -95,8 +113,17 @@ async def _registered_client(
     cls: type[base.Connector],
     server: str,
     http: httpx.AsyncClient,
+    scopes: tuple[str, ...],
+    *,
+    renew: bool,
 ) -> base.OAuthClient:
-    """This portal's client registration on ``server``, registered the first time it is needed."""
+    """This portal's client registration on ``server``, registered the first time it is needed.
+
+    A server authorizes only the scopes an app was registered with, so with ``renew`` an app
+    registered for other ``scopes`` (the server was upgraded, say from a Mastodon without the
+    ``profile`` scope) is registered again. Without it, the app is taken as it is: finishing,
+    refreshing and revoking need the client that the tokens were issued to.
+    """
     redirect_uri = services.redirect_uri(cls.NAME)
     stmt = select(OAuthApp).where(
         OAuthApp.network == cls.NAME,
@@ -104,23 +131,31 @@ async def _registered_client(
         OAuthApp.redirect_uri == redirect_uri,
     )
     app = (await session.scalars(stmt)).one_or_none()
-    if app is None:
+    kept = services.vault.decrypt_json(app.secrets) if app is not None and app.secrets else {}
+    # An app kept before its scopes were recorded was registered with the connector's SCOPES.
+    registered = set(kept.get("scopes") or cls.SCOPES)
+    if app is None or (renew and registered != set(scopes)):
         with connector_errors(cls.LABEL, field="server"):
-            client = await cls.register_client(server, redirect_uri, http)
-        app = OAuthApp(
-            network=cls.NAME,
-            server=server,
-            redirect_uri=redirect_uri,
-            client_id=client.client_id,
-            secrets=services.vault.encrypt_json({"client_secret": client.client_secret or ""}),
-        )
-        try:
-            async with session.begin_nested():
-                session.add(app)
-        except IntegrityError:  # registered at the same moment by another request
-            app = (await session.scalars(stmt)).one()
-    secret = services.vault.decrypt_json(app.secrets)["client_secret"] if app.secrets else ""
-    return base.OAuthClient(app.client_id, secret or None, redirect_uri)
+            client = await cls.register_client(server, redirect_uri, http, scopes=scopes)
+        kept = {"client_secret": client.client_secret or "", "scopes": list(scopes)}
+        if app is not None:
+            app.client_id, app.secrets = client.client_id, services.vault.encrypt_json(kept)
+            await session.flush()
+        else:
+            app = OAuthApp(
+                network=cls.NAME,
+                server=server,
+                redirect_uri=redirect_uri,
+                client_id=client.client_id,
+                secrets=services.vault.encrypt_json(kept),
+            )
+            try:
+                async with session.begin_nested():
+                    session.add(app)
+            except IntegrityError:  # registered at the same moment by another request
+                app = (await session.scalars(stmt)).one()
+                kept = services.vault.decrypt_json(app.secrets) if app.secrets else {}
+    return base.OAuthClient(app.client_id, kept.get("client_secret") or None, redirect_uri)
 
 
 async def _party(
@@ -145,11 +180,19 @@ async def _party(
         if "offline_access" in metadata.scopes_supported and "offline_access" not in scopes:
             scopes += ("offline_access",)
         return _Party(metadata, client, scopes)
+    if cls.AUTH == "atproto":  # found from the account when the link started, then kept
+        if metadata is None:
+            raise InvalidInput("Start linking this Bluesky account again.")
+        return _Party(metadata, atproto_link.client(services), (atproto_oauth.SCOPE,))
+    discovered = metadata is None
     if metadata is None:
         with connector_errors(cls.LABEL, field="server"):
             metadata = await cls.oauth_server(server, http)
-    client = await _registered_client(session, services, cls, server, http)
-    return _Party(metadata, client, cls.SCOPES)
+    scopes = cls.oauth_scopes(metadata)
+    client = await _registered_client(
+        session, services, cls, server, http, scopes, renew=discovered
+    )
+    return _Party(metadata, client, scopes)
 
 
 async def start(
@@ -167,33 +210,28 @@ async def start(
         account = await linking.get_account(session, user, account_id)
         if account.network != network:
             raise InvalidInput("This account is on another network.")
-        server = server or account.server
+        server = server or account.server or (account.handle if cls.AUTH == "atproto" else "")
     server = normalize_server(cls, server, services)
     await session.execute(delete(LinkAttempt).where(LinkAttempt.expires_at < utcnow()))
+    by_oauth = [name for name, c in connectors.registry().items() if c.AUTH in OAUTH_AUTH]
     pending = await session.scalar(
-        select(func.count()).select_from(LinkAttempt).where(LinkAttempt.user_id == user.id)
+        select(func.count())
+        .select_from(LinkAttempt)
+        .where(LinkAttempt.user_id == user.id, LinkAttempt.network.in_(by_oauth))
     )
     if (pending or 0) >= MAX_PENDING:
         raise Conflict("Too many links are under way. Finish one, or wait ten minutes.")
-    async with services.http() as http:
-        party = await _party(session, services, cls, server, http)
     state = generate_token(43)
     verifier = generate_token(64)
+    if cls.AUTH == "atproto":
+        pushed, kept = await atproto_link.push(services, cls, server, state, verifier)
+        await _keep_attempt(session, services, user, network, "", account_id, state, kept)
+        return pushed
+    async with services.http() as http:
+        party = await _party(session, services, cls, server, http)
     nonce = generate_token(32) if cls.AUTH == "oidc" else ""
-    session.add(
-        LinkAttempt(
-            id_hash=_digest(state),
-            user_id=user.id,
-            network=network,
-            server=server,
-            linked_account_id=account_id,
-            secrets=services.vault.encrypt_json(
-                {"verifier": verifier, "nonce": nonce, "metadata": asdict(party.server)}
-            ),
-            expires_at=utcnow() + ATTEMPT_TTL,
-        )
-    )
-    await session.flush()
+    kept = {"verifier": verifier, "nonce": nonce, "metadata": asdict(party.server)}
+    await _keep_attempt(session, services, user, network, server, account_id, state, kept)
     extra: dict[str, str] = {"code_challenge_method": "S256"}
     if nonce:
         extra["nonce"] = nonce
@@ -212,6 +250,31 @@ async def start(
     return url
 
 
+async def _keep_attempt(
+    session: AsyncSession,
+    services: LinkServices,
+    user: User,
+    network: str,
+    server: str,
+    account_id: int | None,
+    state: str,
+    kept: dict[str, Any],
+) -> None:
+    """Remember a started link (encrypted) under the digest of its ``state``."""
+    session.add(
+        LinkAttempt(
+            id_hash=_digest(state),
+            user_id=user.id,
+            network=network,
+            server=server,
+            linked_account_id=account_id,
+            secrets=services.vault.encrypt_json(kept),
+            expires_at=utcnow() + ATTEMPT_TTL,
+        )
+    )
+    await session.flush()
+
+
 async def _consume(session: AsyncSession, user: User, network: str, state: str) -> LinkAttempt:
     """The attempt that ``state`` names, removed so that it serves once."""
     attempt = await session.get(LinkAttempt, _digest(state)) if 0 < len(state) <= 200 else None
@@ -228,24 +291,35 @@ async def _consume(session: AsyncSession, user: User, network: str, state: str) 
 
 
 async def _client_post(
-    http: httpx.AsyncClient, client: base.OAuthClient, url: str, form: dict[str, str]
+    http: httpx.AsyncClient,
+    client: base.OAuthClient,
+    url: str,
+    form: dict[str, str],
+    dpop: DPoP | None = None,
 ) -> httpx.Response:
     """POST a form as this client: ``client_secret_basic`` for a confidential client (id and
-    secret form-encoded first, RFC 6749 §2.3.1), the id in the body for a public one."""
+    secret form-encoded first, RFC 6749 §2.3.1), the id in the body for a public one; with a
+    DPoP proof when the tokens are bound to a key (RFC 9449)."""
     headers = {"accept": "application/json"}
     if client.client_secret:
         pair = f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}"
         headers["authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
     else:
         form = {**form, "client_id": client.client_id}
+    if dpop is not None:
+        return await dpop.request(http, "POST", url, data=form, headers=headers)
     return await http.post(url, data=form, headers=headers)
 
 
 async def _token_request(
-    http: httpx.AsyncClient, party: _Party, label: str, form: dict[str, str]
+    http: httpx.AsyncClient,
+    party: _Party,
+    label: str,
+    form: dict[str, str],
+    dpop: DPoP | None = None,
 ) -> dict[str, Any]:
     try:
-        response = await _client_post(http, party.client, party.server.token_endpoint, form)
+        response = await _client_post(http, party.client, party.server.token_endpoint, form, dpop)
     except httpx.HTTPError as error:
         raise base.Retriable(f"{label} could not be reached") from error
     try:
@@ -270,7 +344,10 @@ async def _token_request(
     return payload
 
 
-def _credentials(payload: dict[str, Any], party: _Party, server: str) -> base.Credentials:
+def _credentials(
+    payload: dict[str, Any], party: _Party, server: str, kept: Mapping[str, Any] | None = None
+) -> base.Credentials:
+    """The tokens of a token answer; ``kept`` adds what else the account's calls need."""
     expires_in = payload.get("expires_in")
     expires_at = None
     if isinstance(expires_in, int | float) and 0 < expires_in < 10 * 365 * 86400:
@@ -281,7 +358,7 @@ def _credentials(payload: dict[str, Any], party: _Party, server: str) -> base.Cr
         expires_at=expires_at,
         scope=str(payload.get("scope") or " ".join(party.scopes)),
         # The endpoints are kept, so refreshing and revoking need no discovery.
-        extra={"server": server, **asdict(party.server)},
+        extra={"server": server, **asdict(party.server), **(kept or {})},
     )
 
 
@@ -295,8 +372,12 @@ async def finish(
     code: str,
     error: str = "",
     error_description: str = "",
+    iss: str = "",
 ) -> LinkedAccount:
-    """Complete a link from the provider's answer; the account shows as verified."""
+    """Complete a link from the provider's answer; the account shows as verified.
+
+    ``iss`` names the server that answered (RFC 9207): AT Protocol servers always send it, and
+    where any server sends it, it must be the one the link started at."""
     cls = _oauth_connector(network)
     attempt = await _consume(session, user, network, state)
     if error:
@@ -308,8 +389,14 @@ async def finish(
         raise InvalidInput(f"{cls.LABEL} sent no authorization code. Start linking again.")
     kept = services.vault.decrypt_json(attempt.secrets)
     label = services.providers[attempt.server].label if cls.AUTH == "oidc" else cls.LABEL
+    metadata = _server_from(kept["metadata"])
+    if (iss or cls.AUTH == "atproto") and iss != metadata.issuer:
+        raise InvalidInput(
+            f"This answer did not come from the {label} server the link started at. "
+            "Start linking again."
+        )
+    dpop = DPoP(kept["dpop"]) if cls.AUTH == "atproto" else None
     async with services.http() as http:
-        metadata = _server_from(kept["metadata"])
         party = await _party(session, services, cls, attempt.server, http, metadata=metadata)
         with connector_errors(label):
             payload = await _token_request(
@@ -322,9 +409,15 @@ async def finish(
                     "redirect_uri": party.client.redirect_uri,
                     "code_verifier": kept["verifier"],
                 },
+                dpop,
             )
-            credentials = _credentials(payload, party, attempt.server)
             subject = None
+            if dpop is not None:
+                subject = atproto_link.subject(payload, kept["did"], label)
+                account = {"did": subject, "pds": kept["pds"], "dpop": dpop.state()}
+                credentials = _credentials(payload, party, attempt.server, account)
+            else:
+                credentials = _credentials(payload, party, attempt.server)
             if cls.AUTH == "oidc":
                 subject = await _validate_id_token(payload, party, kept["nonce"], http)
             actor = await cls("", credentials, http).get_actor()
@@ -379,6 +472,7 @@ async def refresh(
     expires = account.token_expires_at
     if not force and (expires is None or expires - linking.REFRESH_MARGIN > utcnow()):
         return True
+    dpop = atproto_link.dpop_of(credentials)
     async with services.http() as http:
         party = await _party_of(session, services, account, credentials, http)
         try:
@@ -387,14 +481,20 @@ async def refresh(
                 party,
                 party.server.issuer,
                 {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token},
+                dpop,
             )
+            kept = None
+            if dpop is not None:
+                did = str(credentials.extra.get("did", ""))
+                atproto_link.subject(payload, did, party.server.issuer)
+                kept = {"did": did, "pds": credentials.extra.get("pds"), "dpop": dpop.state()}
         except base.PermanentError:
             linking.mark_needs_reconnect(
                 account, "The network no longer accepts this connection. Connect it again."
             )
             await session.flush()
             return False
-    renewed = _credentials(payload, party, account.server)
+    renewed = _credentials(payload, party, account.server, kept)
     if not renewed.refresh_token:  # the server did not rotate it: keep the one we had
         renewed = base.Credentials(
             renewed.access_token,
@@ -415,6 +515,7 @@ async def revoke(
     credentials: base.Credentials,
 ) -> bool:
     """Ask the server to forget the account's tokens (RFC 7009); ``False`` if it cannot."""
+    dpop = atproto_link.dpop_of(credentials)
     async with services.http() as http:
         party = await _party_of(session, services, account, credentials, http)
         endpoint = party.server.revocation_endpoint
@@ -429,7 +530,7 @@ async def revoke(
                 continue
             try:
                 form = {"token": token, "token_type_hint": hint}
-                response = await _client_post(http, party.client, endpoint, form)
+                response = await _client_post(http, party.client, endpoint, form, dpop)
             except httpx.HTTPError:
                 log.warning("revoking a %s token failed: unreachable", account.network)
                 continue

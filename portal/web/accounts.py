@@ -3,6 +3,7 @@ their status, reorder, check, reconnect and remove."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -57,6 +58,9 @@ async def _list_page(
     context = await _list_context(db, user, services)
     context["notice"] = notice
     if error is not None:
+        if error.field:  # the list has no such field: show the message above it instead
+            error = copy.copy(error)
+            error.field = None
         return form_error(
             request, "accounts", error, context, fragment="accounts", keep_writes=keep_writes
         )
@@ -88,6 +92,7 @@ def _add_form(
         "reconnect": reconnect,
         "telegram_bot": services.telegram_bot_username,
         "callback": services.redirect_uri(cls.NAME),
+        "atproto_oauth": cls.AUTH == "atproto" and services.atproto_client() is not None,
     }
     if error is None:
         response: Response = render(request, "account_add", context)
@@ -179,6 +184,7 @@ async def callback(
     code: str = "",
     error: str = "",
     error_description: str = "",
+    iss: str = "",
 ) -> Response:
     """Where the network sends the person back after they authorized the link."""
     try:
@@ -194,6 +200,7 @@ async def callback(
                 code=code,
                 error=error[:100],
                 error_description=error_description[:300],
+                iss=iss[:300],
             )
     except PortalError as exc:
         # What was consumed stays consumed: a replayed answer must not work a second time.
@@ -350,7 +357,9 @@ async def reconnect(
     """Connect an account again, in one click where the network authorizes by OAuth."""
     account = await linking.get_account(db, user, account_id)
     cls = linking.connector(account.network)
-    if cls.AUTH in oauth.OAUTH_AUTH:
+    # A Bluesky account linked by app password comes back the way it came, by the form.
+    by_oauth = cls.AUTH != "atproto" or account.verified_by == "oauth"
+    if cls.AUTH in oauth.OAUTH_AUTH and by_oauth:
         try:
             await limiter.hit("link", str(user.id))
             url = await oauth.start(

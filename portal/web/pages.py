@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from portal.deps import DB
+from connectors import _atproto_oauth as atproto_oauth
+from portal.deps import DB, Services
 from portal.domain import lookup, profile
 from portal.domain import number as numbers
-from portal.errors import PortalError
+from portal.errors import NotFound, PortalError
 from portal.web.deps import OptionalUser
 from portal.web.forms import form_error
 from portal.web.templating import render
@@ -53,3 +54,15 @@ async def avatar(request: Request, db: DB, number: str) -> Response:
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(picture.data, media_type=picture.content_type, headers=headers)
+
+
+@router.get("/oauth/bluesky/client-metadata.json")
+async def bluesky_client_metadata(services: Services) -> Response:
+    """This portal as an AT Protocol OAuth client: the document its client id names."""
+    client = services.atproto_client()
+    if client is None or not client.client_id.startswith("https://"):
+        raise NotFound("This portal publishes no Bluesky client on this address.")
+    document = atproto_oauth.client_metadata(
+        client.client_id, client.redirect_uri, services.base_url
+    )
+    return JSONResponse(document, headers={"cache-control": "public, max-age=600"})

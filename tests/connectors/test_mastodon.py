@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import connectors
-from connectors import base, mastodon
+from connectors import _mastodon_http, base, mastodon
 from connectors.base import (
     AuthRevoked,
     Credentials,
@@ -38,6 +38,8 @@ from connectors.mastodon import Mastodon
 DATA = Path(__file__).resolve().parents[1] / "testdata" / "mastodon"
 SERVER = "https://social.example"
 SKIPPED_HEADERS = {"content-length", "content-encoding", "transfer-encoding"}
+SCOPES_REFUSED = "Validation failed: Scopes doesn't match configured on the server."
+"""What Mastodon (Doorkeeper) answers, with a 422, to an app asking for a scope it lacks."""
 
 
 def load(name: str) -> Any:
@@ -329,6 +331,12 @@ async def test_oauth_server_from_well_known_metadata(
     assert server.revocation_endpoint == f"{SERVER}/oauth/revoke"
     assert server.userinfo_endpoint == f"{SERVER}/oauth/userinfo"
     assert set(Mastodon.SCOPES) <= set(server.scopes_supported)
+    assert Mastodon.oauth_scopes(server) == (
+        "profile",
+        "read:statuses",
+        "write:statuses",
+        "write:media",
+    )
 
 
 async def test_oauth_server_falls_back_to_fixed_paths_before_4_3(
@@ -341,13 +349,36 @@ async def test_oauth_server_falls_back_to_fixed_paths_before_4_3(
     assert server.authorization_endpoint == f"{SERVER}/oauth/authorize"
     assert server.token_endpoint == f"{SERVER}/oauth/token"
     assert server.revocation_endpoint == f"{SERVER}/oauth/revoke"
+    # Without the profile scope (Mastodon 4.2 and older), verify_credentials needs read:accounts.
+    assert Mastodon.oauth_scopes(server) == (
+        "read:accounts",
+        "read:statuses",
+        "write:statuses",
+        "write:media",
+    )
+
+
+async def test_oauth_server_without_the_profile_scope_asks_for_read_accounts(
+    http: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    metadata = load("oauth_authorization_server_metadata")
+    metadata["scopes_supported"].remove("profile")
+    mock.get(f"{SERVER}/.well-known/oauth-authorization-server").mock(
+        return_value=httpx.Response(200, json=metadata)
+    )
+    server = await Mastodon.oauth_server("social.example", http)
+    assert "read:accounts" in Mastodon.oauth_scopes(server)
+    assert "profile" not in Mastodon.oauth_scopes(server)
 
 
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
         ({"token_endpoint": "https://evil.example/oauth/token"}, "another server"),
-        ({"scopes_supported": ["read", "write", "read:statuses", "write:statuses"]}, "profile"),
+        (
+            {"scopes_supported": ["read", "write", "read:statuses", "write:statuses"]},
+            r"\(read:accounts, write:media\)",
+        ),
     ],
     ids=["endpoint on another host", "scope missing"],
 )
@@ -378,7 +409,9 @@ async def test_register_client_sends_the_exact_redirect_and_scopes(
     route = mock.post(f"{SERVER}/api/v1/apps").mock(
         return_value=answer("apps_create_multiple_redirect_uris")
     )
-    client = await Mastodon.register_client("social.example", "https://app.example/callback", http)
+    client = await Mastodon.register_client(
+        "social.example", "https://app.example/callback", http, scopes=Mastodon.SCOPES
+    )
     created = load("apps_create_multiple_redirect_uris")
     assert client.client_id == created["client_id"]
     assert client.client_secret == created["client_secret"]
@@ -390,7 +423,7 @@ async def test_register_client_sends_the_exact_redirect_and_scopes(
         "scopes": ["profile read:statuses write:statuses write:media"],
         "website": ["https://app.example"],
     }
-    assert sent.headers["user-agent"] == mastodon.USER_AGENT
+    assert sent.headers["user-agent"] == _mastodon_http.USER_AGENT
 
 
 async def test_register_client_refuses_another_return_address(
@@ -398,7 +431,9 @@ async def test_register_client_refuses_another_return_address(
 ) -> None:
     mock.post(f"{SERVER}/api/v1/apps").mock(return_value=recorded("live_apps_create"))
     with pytest.raises(PermanentError, match="another return address"):
-        await Mastodon.register_client("social.example", "https://portal.example/cb", http)
+        await Mastodon.register_client(
+            "social.example", "https://portal.example/cb", http, scopes=Mastodon.SCOPES
+        )
 
 
 async def test_register_client_passes_on_the_servers_refusal(
@@ -406,8 +441,25 @@ async def test_register_client_passes_on_the_servers_refusal(
 ) -> None:
     mock.post(f"{SERVER}/api/v1/apps").mock(return_value=answer("apps_create_422", 422))
     with pytest.raises(PermanentError) as refused:
-        await Mastodon.register_client("social.example", "https://portal.example/cb", http)
+        await Mastodon.register_client(
+            "social.example", "https://portal.example/cb", http, scopes=Mastodon.SCOPES
+        )
     assert "Validation failed: Redirect URI must be an absolute URI." in refused.value.message
+
+
+async def test_register_client_names_the_scopes_a_server_does_not_know(
+    http: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    route = mock.post(f"{SERVER}/api/v1/apps").mock(
+        return_value=httpx.Response(422, json={"error": SCOPES_REFUSED})
+    )
+    with pytest.raises(PermanentError) as refused:
+        await Mastodon.register_client(
+            "social.example", "https://portal.example/cb", http, scopes=Mastodon.SCOPES
+        )
+    assert SCOPES_REFUSED in refused.value.message
+    assert "(profile, read:statuses, write:statuses, write:media)" in refused.value.message
+    assert form(route.calls.last.request)["scopes"] == [" ".join(Mastodon.SCOPES)]
 
 
 @pytest.mark.parametrize(
@@ -426,7 +478,9 @@ async def test_register_client_refuses_hostile_servers_before_any_request(
     http: httpx.AsyncClient, mock: respx.MockRouter, server: str
 ) -> None:
     with pytest.raises(InvalidHandle):
-        await Mastodon.register_client(server, "https://portal.example/cb", http)
+        await Mastodon.register_client(
+            server, "https://portal.example/cb", http, scopes=Mastodon.SCOPES
+        )
     assert not mock.calls
 
 
@@ -444,7 +498,7 @@ async def test_verify_credentials_maps_to_the_actor(
     assert actor.avatar_url is None  # the server's "missing.png" placeholder
     sent = route.calls.last.request
     assert sent.headers["authorization"] == "Bearer secret-token"
-    assert sent.headers["user-agent"] == mastodon.USER_AGENT
+    assert sent.headers["user-agent"] == _mastodon_http.USER_AGENT
     assert sent.extensions["timeout"] == {"connect": 5.0, "read": 10.0, "write": 10.0, "pool": 10.0}
 
 

@@ -1,0 +1,157 @@
+"""Talking to a Mastodon server: one request, and what its answer means.
+
+Why it looks like this (https://docs.joinmastodon.org/api/guidelines/):
+
+- Every request has a timeout and a User-Agent, follows no redirect (a server that sends
+  Portal elsewhere is named, not followed) and reads at most a bounded body.
+- Errors (https://docs.joinmastodon.org/entities/Error/): 401 is a revoked token; 403, 404 and
+  422 are refusals, told with the server's own ``error`` or ``error_description``; 429 carries
+  ``X-RateLimit-Reset`` (https://docs.joinmastodon.org/api/rate-limits/); 5xx, timeouts and
+  unreachable servers may pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from connectors._http import http_date, parse_json, read_capped
+from connectors._mastodon_text import CONTROL
+from connectors.base import AuthRevoked, PermanentError, RateLimited, Retriable
+
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+USER_AGENT = "Portal (self-hosted identity portal)"
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+UNEXPECTED = "did not answer like a Mastodon server"
+
+
+def text_of(value: Any) -> str:
+    """A JSON string, or an id given as a number, as text; anything else is empty."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    links: dict[str | None, dict[str, str]]
+
+    def json(self, where: str) -> Any:
+        try:
+            return parse_json(self.body)
+        except ValueError as error:
+            raise PermanentError(f"{where} {UNEXPECTED}.") from error
+
+
+def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float:
+    """Seconds to wait after a 429: ``Retry-After``, else ``X-RateLimit-Reset`` (ISO 8601).
+
+    The reset time is measured from the answer's ``Date`` when it has one, so a clock that
+    differs from the server's does not matter; the wait is between 1 second and 1 day.
+    """
+    lowered = {key.lower(): value for key, value in headers.items()}
+    wait: float | None = None
+    given = lowered.get("retry-after", "").strip()
+    if given.isascii() and given.isdigit():
+        wait = float(given)
+    elif given:
+        wait = _seconds_until(http_date(given), lowered, now)
+    if wait is None:
+        try:
+            reset = datetime.fromisoformat(lowered.get("x-ratelimit-reset", "").strip())
+        except ValueError:
+            reset = None
+        wait = _seconds_until(reset, lowered, now)
+    return min(max(wait if wait is not None else 60.0, 1.0), 86400.0)
+
+
+def _seconds_until(
+    moment: datetime | None, headers: Mapping[str, str], now: datetime | None
+) -> float | None:
+    if moment is None:
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    reference = http_date(headers.get("date", "")) or now or datetime.now(UTC)
+    reference = reference if reference.tzinfo else reference.replace(tzinfo=UTC)
+    return (moment - reference).total_seconds()
+
+
+def server_error(answer: Answer) -> str:
+    """The server's own words for a refusal (``error``, ``error_description``), made safe."""
+    try:
+        payload = parse_json(answer.body)
+    except ValueError:
+        payload = None
+    words = ""
+    if isinstance(payload, Mapping):
+        words = text_of(payload.get("error_description")) or text_of(payload.get("error"))
+    return CONTROL.sub("", words).strip()[:300]
+
+
+def check(answer: Answer, where: str) -> Answer:
+    status = answer.status
+    if 200 <= status < 300:
+        return answer
+    said = server_error(answer)
+    detail = f": {said}" if said else f" ({status})"
+    if 300 <= status < 400:
+        target = urlsplit(answer.headers.get("location", "")).netloc or "another address"
+        raise PermanentError(
+            f"{where} sends Portal on to {target[:100]}, which Portal does not follow: "
+            "if that is the Mastodon server, give its name instead."
+        )
+    if status == 401:
+        raise AuthRevoked(f"{where} no longer accepts Portal's access{detail}")
+    if status == 429:
+        raise RateLimited(f"{where} asks Portal to slow down", retry_after(answer.headers))
+    if status >= 500:
+        raise Retriable(f"{where} answered {status}")
+    if status == 404:
+        raise PermanentError(f"{where} does not have this{detail}")
+    raise PermanentError(f"{where} refused it{detail}")
+
+
+def _user_agent(http: httpx.AsyncClient) -> dict[str, str]:
+    current = http.headers.get("user-agent", "")
+    return {} if current and not current.startswith("python-httpx") else {"user-agent": USER_AGENT}
+
+
+async def call(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    where: str,
+    token: str = "",
+    headers: Mapping[str, str] | None = None,
+    limit: int = MAX_ANSWER_BYTES,
+    **kwargs: Any,
+) -> Answer:
+    """One request: a timeout, a User-Agent, no redirects, at most ``limit`` bytes read."""
+    sent = {"accept": "application/json", **_user_agent(http), **(headers or {})}
+    if token:
+        sent["authorization"] = f"Bearer {token}"
+    try:
+        async with http.stream(
+            method, url, headers=sent, timeout=TIMEOUT, follow_redirects=False, **kwargs
+        ) as response:
+            body = await read_capped(response, limit)
+    except httpx.InvalidURL as error:
+        raise PermanentError(f"Portal cannot use this address on {where}.") from error
+    except httpx.TimeoutException as error:
+        raise Retriable(f"{where} did not answer in time") from error
+    except httpx.HTTPError as error:
+        raise Retriable(f"{where} could not be reached") from error
+    if body is None:
+        raise PermanentError(f"{where} sent an answer larger than Portal accepts.")
+    return Answer(response.status_code, response.headers, body, response.links)
