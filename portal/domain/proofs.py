@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import base, telegram
@@ -22,7 +23,7 @@ from portal import mail
 from portal.domain import linking
 from portal.domain.linking import LinkServices, connector, connector_errors, normalize
 from portal.errors import InvalidInput, NotFound
-from portal.net import read_limited
+from portal.net import BlockedAddress, read_limited
 from portal.storage.models import LinkAttempt, LinkedAccount, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,38 @@ async def link_by_widget(
         raise InvalidInput("This portal has no Telegram bot, so Telegram cannot be verified here.")
     with connector_errors(telegram.Telegram.LABEL):
         actor = telegram.verify_login(data, services.telegram_bot_token, max_age=WIDGET_MAX_AGE)
+    await _use_once(session, services, user, str(data.get("hash", "")).lower())
     linked = base.Linked(actor, base.Credentials())
     return await linking.save_proven(session, services, user, "telegram", linked, proof="widget")
+
+
+async def _use_once(
+    session: AsyncSession, services: LinkServices, user: User, signature: str
+) -> None:
+    """Record a widget answer as used, or refuse one already used (by anyone).
+
+    The answer is not bound to the person who asked for it: whoever holds its address (a
+    browser's history, a proxy's log) could present it while it is fresh. Kept until it would
+    be stale anyway; the caller keeps this write even when linking then fails.
+    """
+    digest = hashlib.sha256(f"telegram-widget:{signature}".encode()).hexdigest()
+    refused = InvalidInput("This Telegram login was already used. Log in with Telegram again.")
+    if await session.get(LinkAttempt, digest) is not None:
+        raise refused
+    try:
+        async with session.begin_nested():
+            session.add(
+                LinkAttempt(
+                    id_hash=digest,
+                    user_id=user.id,
+                    network="telegram",
+                    secrets=services.vault.encrypt_json({}),
+                    attempts=1,
+                    expires_at=utcnow() + WIDGET_MAX_AGE + telegram.FUTURE_SKEW,
+                )
+            )
+    except IntegrityError as error:  # the same answer, presented twice at the same moment
+        raise refused from error
 
 
 # -- email codes -----------------------------------------------------------------------------
@@ -233,12 +264,22 @@ async def _fetch_page(http: httpx.AsyncClient, url: str) -> tuple[str, str]:
             if response.is_redirect:
                 url = urljoin(url, response.headers.get("location", ""))
                 continue
+            if response.status_code >= 500:
+                raise base.Retriable(f"the page answered {response.status_code}")
             if response.status_code != 200:
                 raise base.PermanentError(f"The page answered {response.status_code}.")
             kind = response.headers.get("content-type", "")
             if "html" not in kind:
                 raise base.PermanentError("The page is not HTML.")
-            body = await read_limited(response, PAGE_LIMIT)
+            try:
+                body = await read_limited(response, PAGE_LIMIT)
+            except httpx.DecodingError as error:
+                if "larger than" not in str(error):
+                    raise base.PermanentError("The page cannot be read.") from error
+                raise base.PermanentError(
+                    f"The page is larger than {PAGE_LIMIT // 2**20} MB, which no profile "
+                    "page needs: link from a smaller page."
+                ) from error
             return body.decode(response.encoding or "utf-8", errors="replace"), url
     raise base.PermanentError("The page redirects too many times.")
 
@@ -257,8 +298,20 @@ async def verify_by_link(
         with connector_errors(cls.LABEL):
             try:
                 html, final_url = await _fetch_page(http, page)
+            except BlockedAddress as error:
+                raise base.PermanentError(
+                    f"The page {page} is on a private network, which the portal does not reach."
+                ) from error
+            except httpx.InvalidURL as error:
+                # httpx reads the Location of a redirect it will not follow, and a
+                # ``javascript:`` or ``mailto:`` one raises this, which is no HTTPError.
+                raise base.PermanentError(
+                    "The page redirects to an address that is not a web page."
+                ) from error
+            except httpx.TimeoutException as error:
+                raise base.Retriable("the page did not answer in time") from error
             except httpx.HTTPError as error:
-                raise base.Retriable(str(error) or "unreachable") from error
+                raise base.Retriable("the page could not be reached") from error
     targets = {_comparable(link) for link in rel_me_links(html, final_url)}
     if _comparable(mine) not in targets:
         raise InvalidInput(

@@ -36,12 +36,6 @@ async def browser() -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-@pytest.fixture
-async def signed_in(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    assert (await web_sign_up(client)).status_code == 303
-    return client
-
-
 async def _start(client: httpx.AsyncClient, path: str = "/me/accounts/oidc/authorize") -> str:
     token = await get_csrf(client, "/me/accounts")
     response = await client.post(

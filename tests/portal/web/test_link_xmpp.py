@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from connectors.xmpp import XMPP
 from portal.storage.models import LinkedAccount
-from tests.fixtures.app import HTML, get_csrf, web_sign_up
+from tests.fixtures.app import HTML, get_csrf, post_form, web_sign_up
 from tests.fixtures.xmpp import XMPPServer
 
 
@@ -49,4 +49,28 @@ async def test_a_wrong_password_links_nothing(client, db, xmpp_account):
     response = await _sign_in(client, jid, "not the password")
     assert response.status_code == 422
     assert "refused this address or password" in response.text
+    assert (await db.scalars(select(LinkedAccount))).all() == []
+
+
+async def test_check_after_the_account_is_gone_needs_reconnect_then_unlink(
+    client, db, xmpp_account, xmpp_server
+):
+    jid, password = xmpp_account
+    await web_sign_up(client)
+    assert (await _sign_in(client, jid, password)).status_code == 303
+    account = (await db.scalars(select(LinkedAccount))).one()
+    assert (await post_form(client, f"/me/accounts/{account.id}/check")).status_code == 303
+    db.expire_all()
+    assert (await db.scalars(select(LinkedAccount))).one().status == "verified"
+
+    xmpp_server.delete(jid)
+    assert (await post_form(client, f"/me/accounts/{account.id}/check")).status_code == 303
+    db.expire_all()
+    assert (await db.scalars(select(LinkedAccount))).one().status == "needs_reconnect"
+    page = await client.get("/me/accounts", headers=HTML)
+    assert 'data-status="needs_reconnect"' in page.text
+    assert f'action="/me/accounts/{account.id}/reconnect"' in page.text
+
+    assert (await post_form(client, f"/me/accounts/{account.id}/remove")).status_code == 303
+    db.expire_all()
     assert (await db.scalars(select(LinkedAccount))).all() == []

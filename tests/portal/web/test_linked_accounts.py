@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,12 +15,6 @@ from tests.fixtures.smtp import Mailbox
 @pytest.fixture
 def settings(smtp_server: Mailbox) -> Settings:
     return make_settings(smtp_url=smtp_server.url, mail_from="Portal <portal@portal.test>")
-
-
-@pytest.fixture
-async def signed_in(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    assert (await web_sign_up(client)).status_code == 303
-    return client
 
 
 async def _accounts(db: AsyncSession) -> list[LinkedAccount]:
