@@ -1,90 +1,42 @@
 """The portal as a person uses it: Debian's Chromium, driven by Playwright, on ``portal serve``.
 
-Playwright's own browser download is never used; ``make browser`` installs Debian's Chromium.
-Every page a test opens is watched: an error on the console (a Content-Security-Policy
-violation is one) or an uncaught exception fails the test. Screenshots go to the test's
-temporary directory, or to ``$PORTAL_SCREENSHOTS`` when it is set.
+The browser, the watch on every page's console and the helpers are in tests/fixtures/browser.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
-from playwright.async_api import (
-    Browser,
-    BrowserContext,
-    ConsoleMessage,
-    Dialog,
-    Page,
-    Request,
-    ViewportSize,
-    async_playwright,
-    expect,
-)
+from playwright.async_api import Browser, BrowserContext, Dialog, Page, Request, expect
 
 from portal.domain.number import display, is_valid
+from tests.fixtures.browser import (
+    PHONE,
+    Console,
+    browser,
+    console,
+    context,
+    digits,
+    new_person,
+    no_sideways_scroll,
+    page,
+    screenshot,
+    shots,
+    sign_in,
+    sign_up,
+)
 from tests.fixtures.database import Databases
 from tests.fixtures.live import LiveServer, start_server, stop_server
 
+__all__ = ["browser", "console", "context", "page", "shots"]
+
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE: ViewportSize = {"width": 390, "height": 844}
-_FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
-
-
-@dataclass(frozen=True)
-class Person:
-    name: str
-    email: str
-    password: str = "correct horse battery"
-
-
-def new_person(name: str) -> Person:
-    return Person(name=name, email=f"{uuid.uuid4().hex[:12]}@example.org")
-
-
-class Console:
-    """Errors the pages logged (CSP violations among them) or threw."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self._expected_statuses: set[int] = set()
-
-    def watch(self, page: Page) -> None:
-        page.on("console", self._on_console)
-        page.on("pageerror", lambda error: self.errors.append(f"uncaught on {page.url}: {error}"))
-
-    def expect_status(self, *statuses: int) -> None:
-        """The browser logs every 4xx answer; these are the ones the test asks for."""
-        self._expected_statuses.update(statuses)
-
-    def _on_console(self, message: ConsoleMessage) -> None:
-        if message.type != "error":
-            return
-        failed = _FAILED_LOAD.match(message.text)
-        if failed and int(failed.group(1)) in self._expected_statuses:
-            return
-        self.errors.append(f"{message.location.get('url')}: {message.text}")
 
 
 @pytest.fixture(scope="module")
@@ -99,89 +51,6 @@ async def server(
     )
     yield live
     stop_server(live)
-
-
-def _chromium() -> str:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing. The browser tests drive Debian's Chromium: "
-            "run `make browser` (apt-get install chromium); Playwright's download is not used."
-        )
-    return str(CHROMIUM)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    executable = _chromium()
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-def console() -> Iterator[Console]:
-    console = Console()
-    yield console
-    assert not console.errors, "the browser reported errors:\n" + "\n".join(console.errors)
-
-
-@pytest.fixture
-async def context(
-    browser: Browser, server: LiveServer, console: Console
-) -> AsyncIterator[BrowserContext]:
-    context = await browser.new_context(base_url=server.url)
-    context.set_default_timeout(10_000)
-    context.on("page", console.watch)
-    yield context
-    await context.close()
-
-
-@pytest.fixture
-async def page(context: BrowserContext) -> Page:
-    return await context.new_page()
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    where = os.environ.get("PORTAL_SCREENSHOTS")
-    directory = Path(where) if where else tmp_path / "screenshots"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
-async def sign_up(page: Page, person: Person) -> str:
-    """Sign up through the form; the number shown on /me, as bare digits."""
-    await page.goto("/signup")
-    await page.get_by_label("Your name").fill(person.name)
-    await page.get_by_label("Email").fill(person.email)
-    await page.get_by_label("Password").fill(person.password)
-    await page.get_by_role("button", name="Create my account").click()
-    await expect(page).to_have_url(re.compile(r"/me\?welcome=1$"))
-    return _digits(await page.get_by_test_id("my-number").inner_text())
-
-
-async def sign_in(page: Page, person: Person, password: str | None = None) -> None:
-    await page.get_by_label("Email").fill(person.email)
-    await page.get_by_label("Password").fill(password or person.password)
-    await page.get_by_role("button", name="Sign in").click()
-
-
-async def screenshot(page: Page, path: Path) -> None:
-    # Hiding the caret leaves style="" on inputs, which htmx's settling then copies into
-    # swapped-in content: a CSP violation of the test's own making.
-    await page.screenshot(path=path, full_page=True, caret="initial")
-
-
-def _digits(text: str) -> str:
-    return re.sub(r"\D", "", text)
-
-
-async def _no_sideways_scroll(page: Page) -> None:
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
 
 
 async def test_a_new_number_is_valid_and_leads_to_the_public_page(
@@ -209,7 +78,7 @@ async def test_a_new_number_is_valid_and_leads_to_the_public_page(
     await expect(page).to_have_url(re.compile(r"/me\?welcome=1$"))
     await expect(page.get_by_role("status")).to_contain_text("This is your portal number")
     shown = await page.get_by_test_id("my-number").inner_text()
-    number = _digits(shown)
+    number = digits(shown)
     assert len(number) == 8
     assert is_valid(number)
     assert shown == display(number)
@@ -288,20 +157,20 @@ async def test_profile_is_saved_through_htmx_and_the_picture_shows(
     assert await avatar.evaluate("img => img.complete && img.naturalWidth") > 0
     await expect(page.get_by_role("button", name="Remove picture")).to_be_visible()
     await screenshot(page, shots / "me.png")
-    await _no_sideways_scroll(page)
+    await no_sideways_scroll(page)
 
     await page.set_viewport_size(PHONE)
     await page.reload()
     await expect(page.get_by_test_id("my-number")).to_be_visible()
     await screenshot(page, shots / "me-phone.png")
-    await _no_sideways_scroll(page)
+    await no_sideways_scroll(page)
 
     await page.goto(f"/n/{number}")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Alan M. Turing")
     await expect(page.get_by_text("Computable numbers.")).to_be_visible()
     card_picture = page.locator("article img")
     assert await card_picture.evaluate("img => img.complete && img.naturalWidth") > 0
-    await _no_sideways_scroll(page)
+    await no_sideways_scroll(page)
 
 
 async def test_profile_form_works_without_javascript(browser: Browser, server: LiveServer) -> None:
@@ -338,7 +207,7 @@ async def test_api_token_is_shown_once_works_and_can_be_revoked(
     await expect(row).to_have_count(1)
     await expect(page.get_by_label("What is it for?")).to_have_value("")
     await screenshot(page, shots / "tokens.png")
-    await _no_sideways_scroll(page)
+    await no_sideways_scroll(page)
 
     async with httpx.AsyncClient(base_url=server.url) as api:
         bearer = {"authorization": f"Bearer {secret}"}
@@ -353,7 +222,7 @@ async def test_api_token_is_shown_once_works_and_can_be_revoked(
 
         await page.set_viewport_size(PHONE)
         await screenshot(page, shots / "tokens-phone.png")
-        await _no_sideways_scroll(page)
+        await no_sideways_scroll(page)
 
         revocations: list[Request] = []
         page.on("request", lambda r: revocations.append(r) if "/revoke" in r.url else None)
@@ -497,4 +366,4 @@ async def test_sign_up_with_the_keyboard_alone(page: Page) -> None:
     await page.keyboard.press("Enter")
 
     await expect(page).to_have_url(re.compile(r"/me\?welcome=1$"))
-    assert is_valid(_digits(await page.get_by_test_id("my-number").inner_text()))
+    assert is_valid(digits(await page.get_by_test_id("my-number").inner_text()))

@@ -1,0 +1,354 @@
+"""Linked accounts as a person uses them: Debian's Chromium on ``portal serve``, with a real
+OpenID Connect provider and a real XMPP server (Prosody) to link verified accounts through.
+
+The browser, the watch on every page's console and the helpers are in tests/fixtures/browser.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import BrowserContext, Dialog, Locator, Page, Request, Route, expect
+
+from tests.fixtures.browser import (
+    PHONE,
+    Console,
+    browser,
+    console,
+    context,
+    new_person,
+    page,
+    screenshot,
+    shots,
+    sign_up,
+)
+from tests.fixtures.database import Databases
+from tests.fixtures.live import LiveServer, start_server, stop_server
+from tests.fixtures.oidc import OIDCProvider
+from tests.fixtures.xmpp import XMPPServer
+
+__all__ = ["browser", "console", "context", "page", "shots"]
+
+pytestmark = pytest.mark.browser
+
+PROVIDER_LABEL = "Test ID"
+
+
+@pytest.fixture(scope="module")
+async def server(
+    databases: Databases,
+    tmp_path_factory: pytest.TempPathFactory,
+    oidc_provider: OIDCProvider,
+    xmpp_server: XMPPServer,
+) -> AsyncIterator[LiveServer]:
+    """A server that links through the test provider and reaches the loopback XMPP server."""
+    provider = {
+        "name": "testid",
+        "label": PROVIDER_LABEL,
+        "issuer": oidc_provider.issuer,
+        "client_id": oidc_provider.client_id,
+        "client_secret": oidc_provider.client_secret,
+    }
+    live = start_server(
+        await databases.new("browser_accounts"),
+        tmp_path_factory.mktemp("browser-accounts"),
+        PORTAL_RATE_LIMITS_ENABLED="false",
+        PORTAL_CONNECTORS_ALLOW_LOOPBACK="true",
+        PORTAL_OIDC_PROVIDERS=json.dumps([provider]),
+        PORTAL_XMPP_SERVER=f"{xmpp_server.host}:{xmpp_server.port}",
+        PORTAL_XMPP_CA_FILE=str(xmpp_server.ca_file),
+    )
+    yield live
+    stop_server(live)
+
+
+def _accounts(page: Page) -> Locator:
+    return page.get_by_test_id("linked-account")
+
+
+async def _open_accounts(page: Page) -> None:
+    await (
+        page.get_by_role("navigation", name="Main")
+        .get_by_role("link", name="Linked accounts")
+        .click()
+    )
+    await expect(page).to_have_url(re.compile(r"/me/accounts$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Linked accounts")
+
+
+async def _pick_network(page: Page, network: str, heading: str) -> None:
+    """From the list page, choose a network and continue to its add form."""
+    await page.get_by_label("Network").select_option(network)
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+
+
+async def _add_by_handle(page: Page, network: str, label: str, field: str, handle: str) -> Locator:
+    """Add an account by its handle alone; the list item it became."""
+    await _open_accounts(page)
+    await _pick_network(page, network, f"Add your {label} account")
+    form = page.get_by_role("region", name="Your handle")
+    await form.get_by_label(field).fill(handle)
+    await form.get_by_role("button", name="Add").click()
+    await expect(page).to_have_url(re.compile(r"/me/accounts$"))
+    return _accounts(page).filter(has=page.get_by_text(label, exact=True))
+
+
+async def _order(page: Page) -> list[str]:
+    return [
+        (await item.locator("strong").inner_text()).strip() for item in await _accounts(page).all()
+    ]
+
+
+async def test_accounts_added_by_handle_are_listed_unverified_with_their_links(
+    page: Page, shots: Path
+) -> None:
+    await sign_up(page, new_person("Ada Lovelace"))
+    await _open_accounts(page)
+    await expect(page.get_by_text("No linked accounts yet.")).to_be_visible()
+
+    github = await _add_by_handle(page, "github", "GitHub", "Username", "@octocat")
+    whatsapp = await _add_by_handle(
+        page, "whatsapp", "WhatsApp", "Phone number", "+39 06 6982 0000"
+    )
+    website = await _add_by_handle(page, "website", "Website", "Address", "example.com/ada/")
+
+    expected = [
+        (github, "@octocat", "https://github.com/octocat"),
+        (whatsapp, "+39 06 6982 0000", "https://wa.me/390669820000"),
+        (website, "example.com/ada/", "https://example.com/ada/"),
+    ]
+    for item, shown, href in expected:
+        await expect(item).to_have_count(1)
+        await expect(item).to_have_attribute("data-status", "unverified")
+        await expect(item.get_by_text("unverified", exact=True)).to_be_visible()
+        link = item.get_by_role("link", name=shown, exact=True)
+        await expect(link).to_have_attribute("href", href)
+        await expect(link).to_have_attribute("target", "_blank")
+        await expect(link).to_have_attribute("rel", re.compile(r"\bnoopener\b"))
+        await expect(item.get_by_role("button", name="Verify by link")).to_be_visible()
+    assert await _order(page) == ["GitHub", "WhatsApp", "Website"]
+    await screenshot(page, shots / "accounts.png")
+
+    await page.set_viewport_size(PHONE)
+    await page.reload()
+    await expect(_accounts(page)).to_have_count(3)
+    await screenshot(page, shots / "accounts-phone.png")
+    sizes = await page.evaluate(
+        "({scroll: document.scrollingElement.scrollWidth, inner: window.innerWidth})"
+    )
+    assert sizes["scroll"] <= sizes["inner"], f"the list scrolls sideways on a phone: {sizes}"
+    for item in await _accounts(page).all():
+        box = await item.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
+
+async def test_a_mistyped_handle_shows_the_message_on_the_form_and_keeps_it(
+    page: Page, console: Console
+) -> None:
+    console.expect_status(422)
+    await sign_up(page, new_person("Charles Babbage"))
+    await _open_accounts(page)
+    await _pick_network(page, "github", "Add your GitHub account")
+    form = page.get_by_role("region", name="Your handle")
+    field = form.get_by_label("Username")
+    await field.fill("-octocat-")
+    await form.get_by_role("button", name="Add").click()
+
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Add your GitHub account")
+    await expect(page.get_by_role("alert")).to_have_text(
+        "A GitHub username has at most 39 letters, digits and single hyphens, and does not "
+        "start or end with a hyphen."
+    )
+    await expect(field).to_have_value("-octocat-")
+    await expect(field).to_have_attribute("aria-invalid", "true")
+    await expect(field).to_have_accessible_description(re.compile("A GitHub username"))
+
+    # Corrected in place, the same form adds it.
+    await field.fill("octocat")
+    await form.get_by_role("button", name="Add").click()
+    await expect(page).to_have_url(re.compile(r"/me/accounts$"))
+    await expect(_accounts(page)).to_have_count(1)
+
+    await _pick_network(page, "website", "Add your Website account")
+    form = page.get_by_role("region", name="Your handle")
+    await form.get_by_label("Address").fill("http://127.0.0.1:8000/")
+    await form.get_by_role("button", name="Add").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "This web address is on a private network or this computer: give a public one."
+    )
+    await expect(form.get_by_label("Address")).to_have_value("http://127.0.0.1:8000/")
+    await page.goto("/me/accounts")
+    await expect(_accounts(page)).to_have_count(1)
+
+
+async def test_accounts_are_reordered_and_removed_in_place(page: Page) -> None:
+    await sign_up(page, new_person("Alan Kay"))
+    for network, label, field, handle in (
+        ("github", "GitHub", "Username", "alan-kay"),
+        ("gitlab", "GitLab", "Username", "alan.kay"),
+        ("website", "Website", "Address", "https://example.com/"),
+    ):
+        await _add_by_handle(page, network, label, field, handle)
+    assert await _order(page) == ["GitHub", "GitLab", "Website"]
+    await page.evaluate("window.stillTheSamePage = true")
+
+    await page.get_by_role("button", name="Move up: Website example.com").click()
+    await expect(_accounts(page).locator("strong")).to_have_text(["GitHub", "Website", "GitLab"])
+    await page.get_by_role("button", name="Move down: GitHub @alan-kay").click()
+    await expect(_accounts(page).locator("strong")).to_have_text(["Website", "GitHub", "GitLab"])
+    # The first cannot go higher, the last no lower: nothing moves.
+    await page.get_by_role("button", name="Move up: Website example.com").click()
+    await page.get_by_role("button", name="Move down: GitLab @alan.kay").click()
+    await expect(_accounts(page).locator("strong")).to_have_text(["Website", "GitHub", "GitLab"])
+    assert await page.evaluate("window.stillTheSamePage === true"), "the page was reloaded"
+
+    await page.reload()
+    await expect(_accounts(page).locator("strong")).to_have_text(["Website", "GitHub", "GitLab"])
+    await page.evaluate("window.stillTheSamePage = true")
+
+    removals: list[Request] = []
+    page.on("request", lambda r: removals.append(r) if r.url.endswith("/remove") else None)
+    questions: list[str] = []
+    asked = asyncio.Event()
+
+    async def dismiss(dialog: Dialog) -> None:
+        questions.append(dialog.message)
+        await dialog.dismiss()
+        asked.set()
+
+    unlink = page.get_by_role("button", name="Unlink: GitHub @alan-kay")
+    page.once("dialog", dismiss)
+    await unlink.click()
+    async with asyncio.timeout(5):
+        await asked.wait()
+    assert questions == ["Unlink this account?"]
+    await expect(_accounts(page)).to_have_count(3)
+
+    async def accept(dialog: Dialog) -> None:
+        await dialog.accept()
+
+    page.once("dialog", accept)
+    await unlink.click()
+    await expect(page.get_by_role("status")).to_have_text("The account is unlinked.")
+    await expect(_accounts(page).locator("strong")).to_have_text(["Website", "GitLab"])
+    assert len(removals) == 1, "dismissing the question still sent the removal"
+    assert await page.evaluate("window.stillTheSamePage === true"), "the page was reloaded"
+
+    await page.reload()
+    await expect(_accounts(page).locator("strong")).to_have_text(["Website", "GitLab"])
+    await expect(page.get_by_role("button", name="Unlink: GitHub @alan-kay")).to_have_count(0)
+
+
+async def _no_web_fonts(route: Route) -> None:
+    await route.fulfill(status=200, content_type="text/css", body="")
+
+
+async def test_an_openid_connect_account_is_linked_through_the_provider(
+    page: Page, context: BrowserContext, oidc_provider: OIDCProvider, shots: Path
+) -> None:
+    # The provider's development pages import a web font; this machine has no Internet.
+    await context.route("https://fonts.googleapis.com/**", _no_web_fonts)
+    await sign_up(page, new_person("Grace Hopper"))
+    await _open_accounts(page)
+    await _pick_network(page, "oidc", "Add your OpenID Connect account")
+    await page.get_by_role("button", name=f"Sign in with {PROVIDER_LABEL}").click()
+
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Continue on the network's site"
+    )
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page).to_have_url(re.compile("^" + re.escape(oidc_provider.issuer) + "/"))
+
+    login = secrets.token_hex(4)
+    await page.get_by_placeholder("Enter any login").fill(login)
+    await page.get_by_placeholder("and password").fill("any password")
+    await page.get_by_role("button", name="Sign-in").click()
+    await page.get_by_role("button", name="Continue").click()
+
+    await expect(page).to_have_url(re.compile(r"/me/accounts\?linked=1$"))
+    await expect(page.get_by_role("status")).to_have_text("The account is linked and verified.")
+    account = _accounts(page)
+    await expect(account).to_have_count(1)
+    await expect(account).to_have_attribute("data-status", "verified")
+    await expect(account.get_by_text("verified", exact=True)).to_be_visible()
+    host = oidc_provider.issuer.split("://", 1)[1]
+    await expect(account).to_contain_text(f"{login}@{host}")
+    await expect(account.get_by_role("button", name="Check")).to_be_visible()
+    await screenshot(page, shots / "accounts-oidc.png")
+
+    # The check asks the provider, through htmx, and the account stays verified.
+    await account.get_by_role("button", name="Check").click()
+    await expect(account).to_have_attribute("data-status", "verified")
+
+
+async def test_an_xmpp_account_is_linked_by_signing_in(
+    page: Page, console: Console, xmpp_server: XMPPServer
+) -> None:
+    console.expect_status(422)
+    password = secrets.token_urlsafe(12)
+    jid = xmpp_server.register(f"grace{secrets.token_hex(3)}", password)
+    await sign_up(page, new_person("Grace Hopper"))
+    await _open_accounts(page)
+    await _pick_network(page, "xmpp", "Add your XMPP account")
+
+    form = page.get_by_role("region", name="Verified, by signing in")
+    await form.get_by_label("XMPP address").fill(jid)
+    await form.get_by_label("Password").fill("not the password")
+    await form.get_by_role("button", name="Sign in and link").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "The XMPP server refused this address or password."
+    )
+    form = page.get_by_role("region", name="Verified, by signing in")
+    await expect(form.get_by_label("XMPP address")).to_have_value(jid)
+    await expect(form.get_by_label("Password")).to_have_value("")
+
+    await form.get_by_label("Password").fill(password)
+    await form.get_by_role("button", name="Sign in and link").click()
+    await expect(page).to_have_url(re.compile(r"/me/accounts\?linked=1$"))
+    account = _accounts(page)
+    await expect(account).to_have_count(1)
+    await expect(account).to_have_attribute("data-status", "verified")
+    await expect(account.get_by_text(jid, exact=True)).to_be_visible()
+    await expect(account.get_by_text("verified", exact=True)).to_be_visible()
+
+
+async def test_an_account_is_added_with_the_keyboard_alone(page: Page) -> None:
+    await sign_up(page, new_person("Hedy Lamarr"))
+    await page.goto("/me/accounts")
+
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("main")).to_be_focused()
+    await page.keyboard.press("Tab")
+    network = page.get_by_label("Network")
+    await expect(network).to_be_focused()
+    await page.keyboard.type("GitHub")
+    await expect(network).to_have_value("github")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Continue")).to_be_focused()
+    await page.keyboard.press("Enter")
+
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Add your GitHub account")
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Username")).to_be_focused()
+    await page.keyboard.type("hedy-lamarr")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Add")).to_be_focused()
+    await page.keyboard.press("Enter")
+
+    await expect(page).to_have_url(re.compile(r"/me/accounts$"))
+    account = _accounts(page)
+    await expect(account).to_have_count(1)
+    await expect(account.get_by_role("link", name="@hedy-lamarr")).to_have_attribute(
+        "href", "https://github.com/hedy-lamarr"
+    )
