@@ -378,6 +378,26 @@ VALID: list[tuple[str, str, str, str | None]] = [
     ),
     ("website", "https://faß.de", "https://xn--fa-hia.de/", "https://xn--fa-hia.de/"),
     ("website", "http://8.8.8.8/", "http://8.8.8.8/", "http://8.8.8.8/"),
+    # Feed
+    (
+        "feed",
+        "example.org/feed.xml",
+        "https://example.org/feed.xml",
+        "https://example.org/feed.xml",
+    ),
+    ("feed", "feed://Example.org/rss", "https://example.org/rss", "https://example.org/rss"),
+    (
+        "feed",
+        "FEED:http://blog.example.org/atom.xml?tag=a#x",
+        "http://blog.example.org/atom.xml?tag=a",
+        "http://blog.example.org/atom.xml?tag=a",
+    ),
+    (
+        "feed",
+        "https://example.org/feed.json",
+        "https://example.org/feed.json",
+        "https://example.org/feed.json",
+    ),
 ]
 
 APP_LINKS: dict[tuple[str, str], str | None] = {
@@ -557,6 +577,13 @@ INVALID: list[tuple[str, str]] = [
     ("website", "https://example.test/"),
     ("website", "http://[::1"),
     ("website", "https://"),
+    ("feed", "feed:javascript:alert(1)"),
+    ("feed", "feed:file:///etc/passwd"),
+    ("feed", "feed://127.0.0.1/rss"),
+    ("feed", "feed:"),
+    ("feed", "http://192.168.1.1/feed.xml"),
+    ("feed", "https://user:pw@example.org/feed"),
+    ("feed", "ftp://example.org/feed.xml"),
 ]
 
 # Numbers from libphonenumber's example metadata (reserved, fictional ranges), as the portal's
