@@ -120,9 +120,30 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+class NonWebRedirect(httpx.RemoteProtocolError, httpx.InvalidURL):
+    """A redirect to an address that is not a web address (``javascript:``, ``mailto:``).
+
+    httpx raises :class:`httpx.InvalidURL` for it, which is no :class:`httpx.HTTPError`;
+    this is both, so callers that handle either handle it."""
+
+
+class _GuardedClient(httpx.AsyncClient):
+    async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        try:
+            return await super().send(request, **kwargs)
+        except httpx.InvalidURL as error:
+            # httpx builds the next request of every redirect, even one it does not follow,
+            # and a ``javascript:`` or ``mailto:`` Location raises InvalidURL, which is not an
+            # HTTPError: the servers people name must not be able to break their callers.
+            raise NonWebRedirect(
+                f"The server redirects to an address that is not a web address ({error}).",
+                request=request,
+            ) from error
+
+
 def guarded_client(*, allow_loopback: bool = False, **kwargs: Any) -> httpx.AsyncClient:
     """An HTTP client for addresses that come from people: no private networks, no redirects."""
-    return httpx.AsyncClient(
+    return _GuardedClient(
         transport=GuardedTransport(allow_loopback=allow_loopback),
         timeout=kwargs.pop("timeout", DEFAULT_TIMEOUT),
         follow_redirects=kwargs.pop("follow_redirects", False),

@@ -15,14 +15,15 @@ from tests.fixtures.peers import free_port
 
 @pytest.fixture
 async def local_server() -> AsyncIterator[int]:
-    """A plain HTTP server on 127.0.0.1: ``/redirect`` points into a private network, any
-    other path answers with 2 MiB."""
+    """A plain HTTP server on 127.0.0.1: ``/redirect`` points into a private network,
+    ``/script`` to a ``javascript:`` address, any other path answers with 2 MiB."""
     port = free_port()
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        if head.startswith(b"GET /redirect "):
-            writer.write(b"HTTP/1.1 302 Found\r\nlocation: http://10.0.0.1/\r\n")
+        if head.startswith((b"GET /redirect ", b"GET /script ")):
+            where = b"http://10.0.0.1/" if head.startswith(b"GET /redirect") else b"javascript:x()"
+            writer.write(b"HTTP/1.1 302 Found\r\nlocation: " + where + b"\r\n")
             writer.write(b"content-length: 0\r\nconnection: close\r\n\r\n")
             await writer.drain()
             writer.close()
@@ -77,3 +78,11 @@ async def test_redirects_are_not_followed(local_server):
         response = await http.get(f"http://127.0.0.1:{local_server}/redirect")
     assert response.status_code == 302
     assert response.headers["location"] == "http://10.0.0.1/"
+
+
+async def test_a_redirect_to_a_non_web_address_is_a_transport_error(local_server):
+    """httpx reads the Location of every redirect, and raises InvalidURL (no HTTPError) for a
+    ``javascript:`` one: callers that handle HTTPError would answer with a 500."""
+    async with guarded_client(allow_loopback=True) as http:
+        with pytest.raises(httpx.RemoteProtocolError, match="not a web address"):
+            await http.get(f"http://127.0.0.1:{local_server}/script")
