@@ -38,7 +38,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from connectors import _http
-from connectors._atproto_oauth import DPoP
+from connectors._atproto_oauth import MAX_ANSWER, DPoP
 from connectors.base import InvalidHandle, PermanentError, RateLimited, Retriable
 
 # -- syntax ----------------------------------------------------------------------------------
@@ -240,16 +240,26 @@ async def xrpc(
     headers = {"Accept": "application/json"}
     if token and dpop is None:
         headers["Authorization"] = f"Bearer {token}"
+    method = "POST" if post or body is not None else "GET"
     try:
         if dpop is not None:
-            method = "POST" if post or body is not None else "GET"
             response = await dpop.request(
                 http, method, url, access_token=token, json=body, params=params
             )
-        elif post or body is not None:
-            response = await http.post(url, json=body, headers=headers, follow_redirects=False)
         else:
-            response = await http.get(url, params=params, headers=headers, follow_redirects=False)
+            capped = await _http.request_capped(
+                http,
+                method,
+                url,
+                MAX_ANSWER,
+                json=body,
+                params=params,
+                headers=headers,
+                follow_redirects=False,
+            )
+            if capped is None:
+                raise PermanentError(f"{label} sent an answer too large to read.")
+            response = capped
     except httpx.TimeoutException as error:
         raise Retriable(f"{label} took too long to answer.") from error
     except httpx.HTTPError as error:
@@ -423,14 +433,17 @@ class Resolver:
 
     async def _from_well_known(self, handle: str, http: httpx.AsyncClient) -> str | None:
         try:
-            response = await http.get(
+            response = await _http.request_capped(
+                http,
+                "GET",
                 f"https://{handle}/.well-known/atproto-did",
+                DID_MAX_LENGTH + 64,
                 headers={"Accept": "text/plain"},
                 follow_redirects=True,
             )
         except httpx.HTTPError:
             return None  # most handles' hosts serve no web site: not an error
-        if not response.is_success or len(response.content) > DID_MAX_LENGTH + 64:
+        if response is None or not response.is_success:
             return None
         text = response.text.strip()
         return text if is_valid_did(text) else None
@@ -464,13 +477,19 @@ class Resolver:
             url = f"{scheme}://{host}/.well-known/did.json"
             where = f"The web site {host}"
         try:
-            response = await http.get(
-                url, headers={"Accept": "application/did+json, application/json"}
+            response = await _http.request_capped(
+                http,
+                "GET",
+                url,
+                MAX_ANSWER,
+                headers={"Accept": "application/did+json, application/json"},
             )
         except httpx.TimeoutException as error:
             raise Retriable(f"{where} took too long to answer.") from error
         except httpx.HTTPError as error:
             raise Retriable(f"{where} could not be reached.") from error
+        if response is None:
+            raise PermanentError(f"{where} sent a DID document too large to read for {did}.")
         if response.status_code in (404, 410):
             gone = "was deleted" if response.status_code == 410 else "does not exist"
             raise InvalidHandle(f"The account {did} {gone}.")

@@ -39,7 +39,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
-from connectors._http import parse_json
+from connectors._http import parse_json, request_capped
 from connectors.base import OAuthServer, PermanentError, Retriable
 
 __all__ = [
@@ -56,6 +56,8 @@ SCOPE = "atproto transition:generic"
 
 MAX_DOCUMENT = 64 * 1024
 """The largest metadata document read from a server."""
+MAX_ANSWER = 1024 * 1024
+"""The largest answer read from a PDS or an authorization server."""
 
 _REQUIRED_FLAGS = (
     "require_pushed_authorization_requests",
@@ -141,22 +143,28 @@ class DPoP:
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        limit: int = MAX_ANSWER,
     ) -> httpx.Response:
-        """Send a request with a proof; once more with the server's nonce if it asks for one."""
+        """Send a request with a proof; once more with the server's nonce if it asks for one.
+        At most ``limit`` bytes of the answer are read."""
         for attempt in range(2):
             sent = {"accept": "application/json", **(headers or {})}
             sent["DPoP"] = self.proof(method, url, access_token=access_token)
             if access_token:
                 sent["Authorization"] = f"DPoP {access_token}"
-            response = await http.request(
+            response = await request_capped(
+                http,
                 method,
                 url,
+                limit,
                 data=data,
                 json=json,
                 params=params,
                 headers=sent,
                 follow_redirects=False,
             )
+            if response is None:
+                raise PermanentError("The Bluesky server sent an answer too large to read.")
             nonce = response.headers.get("dpop-nonce", "")
             if nonce and len(nonce) <= 200 and nonce.isascii() and nonce.isprintable():
                 self.nonces[_origin(url)] = nonce
@@ -182,14 +190,18 @@ def _asks_for_nonce(response: httpx.Response) -> bool:
 
 async def _document(http: httpx.AsyncClient, url: str, what: str) -> Mapping[str, Any]:
     try:
-        response = await http.get(url, headers={"accept": "application/json"})
+        response = await request_capped(
+            http, "GET", url, MAX_DOCUMENT, headers={"accept": "application/json"}
+        )
     except httpx.TimeoutException as error:
         raise Retriable(f"{what} took too long to answer.") from error
     except httpx.HTTPError as error:
         raise Retriable(f"{what} could not be reached.") from error
+    if response is None:
+        raise PermanentError(f"{what} sent a document too large to read.")
     if response.status_code >= 500:
         raise Retriable(f"{what} answered with an error (HTTP {response.status_code}).")
-    if response.status_code != 200 or len(response.content) > MAX_DOCUMENT:
+    if response.status_code != 200:
         raise PermanentError(f"{what} does not offer AT Protocol OAuth.")
     try:
         document = parse_json(response.content)

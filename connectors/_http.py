@@ -44,6 +44,25 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes | None:
     return bytes(body)
 
 
+async def request_capped(
+    http: httpx.AsyncClient, method: str, url: str, limit: int, **kwargs: Any
+) -> httpx.Response | None:
+    """Send a request and read at most ``limit`` bytes of its answer: the answer with its body
+    read (already decoded), or ``None`` when it was larger."""
+    async with http.stream(method, url, **kwargs) as response:
+        body = await read_capped(response, limit)
+    if body is None:
+        return None
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=body, request=response.request
+    )
+
+
 def http_date(value: str) -> datetime | None:
     """An HTTP-date as an aware datetime (UTC when it names no zone), or ``None``."""
     try:

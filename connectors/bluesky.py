@@ -222,8 +222,14 @@ class Bluesky(Connector):
     # -- with credentials --
 
     async def get_actor(self) -> Actor:
-        """Who the session belongs to; the handle is confirmed again when it changed."""
+        """Who the session belongs to; the handle is confirmed again when it changed.
+
+        An app-password session is renewed first: the PDS checks an access JWT by its
+        signature alone, so only the refresh tells whether the app password was revoked.
+        """
         did, pds = self._account()
+        if self._dpop is None:
+            await self._refresh()
         session = await self._call("com.atproto.server.getSession")
         if session.get("did") != did:
             raise AuthRevoked("This Bluesky session belongs to another account now.")

@@ -17,6 +17,7 @@ import respx
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from connectors._atproto import xrpc
 from connectors._atproto_oauth import (
     DPoP,
     authorization_server,
@@ -239,3 +240,19 @@ def test_the_client_id_follows_the_portals_address(base_url, expected):
         assert found is None
     else:
         assert found is not None and found.startswith(expected)
+
+
+@respx.mock
+async def test_an_endless_answer_is_not_read_whole():
+    """A PDS the person names may be hostile: its answers are read up to a limit."""
+    respx.get(f"{PDS}/.well-known/oauth-protected-resource").respond(
+        json={"authorization_servers": [ISSUER], "padding": "x" * 100_000}
+    )
+    respx.post(f"{PDS}/xrpc/huge").respond(200, content=b"[" + b"1," * 600_000 + b"1]")
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(PermanentError, match="too large"):
+            await authorization_server(PDS, http)
+        with pytest.raises(PermanentError, match="too large"):
+            await DPoP().request(http, "POST", f"{PDS}/xrpc/huge", json={})
+        with pytest.raises(PermanentError, match="too large"):
+            await xrpc(http, PDS, "huge", body={})
