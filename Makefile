@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 VENDOR := portal/web/static/vendor
 
-.PHONY: run test lint format assets install install-test browser peers clean
+.PHONY: run test lint format bench assets install install-test browser peers clean
 
 run: install assets ## Install, migrate and serve the portal on 127.0.0.1:$(PORT) with SQLite.
 	$(BIN)/portal migrate
@@ -21,6 +21,9 @@ lint: install-test ## ruff (lint and format) and mypy.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+bench: install-test ## Costs of a lookup, as ratios to a baseline measured in the same run.
+	$(BIN)/python -m tests.bench.bench_lookup
 
 format: install-test
 	$(BIN)/ruff format .

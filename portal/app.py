@@ -17,28 +17,36 @@ from starlette.routing import Match, Mount
 
 from portal import __version__
 from portal.api import accounts as api_accounts
+from portal.api import contacts as api_contacts
+from portal.api import discovery as api_discovery
 from portal.api import health as api_health
 from portal.api import linked as api_linked
 from portal.api import numbers as api_numbers
 from portal.api import schemas
+from portal.api import share as api_share
 from portal.config import Settings, get_settings
 from portal.db import make_engine, make_sessionmaker
 from portal.domain.linking import LinkServices
+from portal.domain.phones import PhoneServices
 from portal.errors import PortalError, RateLimited
 from portal.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from portal.ratelimit import RateLimiter
 from portal.web import accounts as web_accounts
 from portal.web import auth as web_auth
+from portal.web import contacts as web_contacts
+from portal.web import discover as web_discover
 from portal.web import docs as web_docs
 from portal.web import language as web_language
 from portal.web import me as web_me
+from portal.web import notifications as web_notifications
 from portal.web import pages as web_pages
+from portal.web import share as web_share
 from portal.web.templating import STATIC_DIR, render
 
 log = logging.getLogger("portal")
 
 PROBLEM_JSON = "application/problem+json"
-UPLOAD_PATHS = frozenset({"/me/avatar", "/api/v1/me/avatar"})
+UPLOAD_PATHS = frozenset({"/me/avatar", "/api/v1/me/avatar", "/me/discover"})
 _STATUS_TITLES = {
     400: "Bad request",
     401: "Sign-in required",
@@ -51,6 +59,7 @@ _STATUS_TITLES = {
     422: "Invalid input",
     429: "Too many requests",
     500: "Server error",
+    502: "Network unavailable",
 }
 
 
@@ -195,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.links = LinkServices.from_settings(settings)
     app.state.links.configure_connectors()
+    app.state.phones = PhoneServices.from_settings(settings)
     app.state.limiter = RateLimiter(
         settings.rate_limit_storage, enabled=settings.rate_limits_enabled
     )
@@ -215,11 +225,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_health.router,
         api_accounts.router,
         api_numbers.router,
+        api_share.router,
         api_linked.router,
+        api_contacts.router,
+        api_discovery.router,
         web_pages.router,
+        web_share.router,
         web_auth.router,
         web_me.router,
+        web_contacts.router,
+        web_notifications.router,
         web_accounts.router,
+        web_discover.router,
         web_docs.router,
         web_language.router,
     ):

@@ -42,6 +42,9 @@ def serve(
         reload=reload,
         proxy_headers=True,
         server_header=False,
+        # Live notification streams stay open; on shutdown they are cut after a few seconds
+        # (browsers reconnect to another process) instead of holding the process.
+        timeout_graceful_shutdown=3,
         log_config=log_config(settings.log_level, as_json=settings.log_json),
     )
 

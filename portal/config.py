@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portal.crypto import derive_key, parse_keys
@@ -103,6 +103,21 @@ class Settings(BaseSettings):
         "smtps://…:465 (TLS), or smtp+plain://host:25 on a trusted local relay.",
     )
     mail_from: str = Field(default="Portal <portal@localhost>", description="Sender of emails.")
+    sms_sender: Literal["console", "http"] = Field(
+        default="console",
+        description="How phone codes are sent: console (written to the log, for development) "
+        "or http (POSTed to the SMS gateway).",
+    )
+    sms_gateway_url: str = Field(
+        default="",
+        description='The SMS gateway that receives {"to": "+39…", "text": "…"} as JSON.',
+    )
+    sms_gateway_token: str = Field(
+        default="", description="Sent to the SMS gateway as 'Authorization: Bearer <token>'."
+    )
+    sms_gateway_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds to wait for the SMS gateway."
+    )
     atproto_plc_url: str = Field(
         default="https://plc.directory", description="PLC directory that resolves did:plc."
     )
@@ -143,6 +158,19 @@ class Settings(BaseSettings):
         if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("give the XMPP server as host:port, like 127.0.0.1:5222")
         return value
+
+    @field_validator("sms_gateway_url")
+    @classmethod
+    def _gateway_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("give the SMS gateway as an http:// or https:// address")
+        return value
+
+    @model_validator(mode="after")
+    def _gateway_for_http(self) -> Settings:
+        if self.sms_sender == "http" and not self.sms_gateway_url:
+            raise ValueError("PORTAL_SMS_SENDER=http needs PORTAL_SMS_GATEWAY_URL")
+        return self
 
     @property
     def secret_keys(self) -> list[str]:

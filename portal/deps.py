@@ -12,6 +12,7 @@ from portal.config import Settings
 from portal.db import session_scope
 from portal.domain import account
 from portal.domain.linking import LinkServices
+from portal.domain.phones import PhoneServices
 from portal.ratelimit import RateLimiter
 from portal.storage.models import User
 
@@ -57,6 +58,12 @@ def get_services(request: Request) -> LinkServices:
     return services
 
 
+def get_phone_services(request: Request) -> PhoneServices:
+    services: PhoneServices = request.app.state.phones
+    return services
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 Services = Annotated[LinkServices, Depends(get_services)]
+Phones = Annotated[PhoneServices, Depends(get_phone_services)]

@@ -34,6 +34,25 @@ SECURITY_HEADERS = {
     "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
 
+EMBED_PREFIX = "/embed/"
+"""The contact button (portal.web.share): the only pages other websites may frame or include.
+They neither read nor set cookies, so that a visitor's session never shows through them."""
+EMBED_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors *",
+    ]
+)
+EMBED_HEADERS = {
+    **{name: value for name, value in SECURITY_HEADERS.items() if name != "x-frame-options"},
+    "content-security-policy": EMBED_CONTENT_SECURITY_POLICY,
+    "cross-origin-resource-policy": "cross-origin",
+}
+
 
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
@@ -45,10 +64,16 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        embedded = scope["path"].startswith(EMBED_PREFIX)
+        if embedded:
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"cookie"]}
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
+                if embedded:
+                    del headers["set-cookie"]
+                for name, value in (EMBED_HEADERS if embedded else SECURITY_HEADERS).items():
                     headers.setdefault(name, value)
                 if self.hsts:
                     headers.setdefault("strict-transport-security", "max-age=31536000")

@@ -23,7 +23,22 @@ RULES: dict[str, str] = {
     "profile": "60/minute",
     "link": "20/minute;200/hour",
     "email_code": "3/10minute;10/day",
+    # Looking numbers up, per client address and per account: a miss costs LOOKUP_MISS_COST,
+    # so that walking numbers stops within a few dozen tries while a person never notices.
+    "lookup": "60/minute;600/hour;3000/day",
+    # Contact requests sent, per account and per client address; invitations made and used.
+    "contact_request": "20/minute;100/hour;300/day",
+    "invite": "10/minute;60/hour",
+    # Phone codes, per account and per number texted (nobody can have a number flooded).
+    "phone_code": "3/10minute;10/day",
+    "phone_code_to": "3/10minute;5/day",
+    # Contact discovery: uploads per account, and phone numbers per account (cost = count).
+    "discovery": "20/hour;60/day",
+    "discovery_numbers": "5000/day",
+    # Searching by name or handle, per account and per client address.
+    "search": "30/minute;300/hour;1000/day",
 }
+LOOKUP_MISS_COST = 5
 
 
 class RateLimiter:
@@ -44,12 +59,13 @@ class RateLimiter:
         if client is not None:
             await client.aclose()
 
-    async def hit(self, name: str, *keys: str) -> None:
-        """Count one attempt against ``name`` for ``keys``; raise :class:`RateLimited` if over."""
+    async def hit(self, name: str, *keys: str, cost: int = 1) -> None:
+        """Count ``cost`` attempts against ``name`` for ``keys``; raise :class:`RateLimited` if
+        a rule would go over."""
         if not self.enabled:
             return
         for item in self._rules[name]:
-            if not await self._limiter.hit(item, name, *keys):
+            if not await self._limiter.hit(item, name, *keys, cost=cost):
                 stats = await self._limiter.get_window_stats(item, name, *keys)
                 retry_after = max(1, math.ceil(stats.reset_time - time.time()))
                 raise RateLimited(

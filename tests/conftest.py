@@ -1,4 +1,4 @@
-from tests.fixtures.app import app, client, settings, signed_in
+from tests.fixtures.app import app, cheap_password_hashes, client, settings, signed_in
 from tests.fixtures.atproto import atproto_network
 from tests.fixtures.database import connection, databases, db, engine, sessionmaker
 from tests.fixtures.live import live_server
@@ -10,6 +10,7 @@ from tests.fixtures.xmpp import xmpp_server
 __all__ = [
     "app",
     "atproto_network",
+    "cheap_password_hashes",
     "client",
     "connection",
     "databases",

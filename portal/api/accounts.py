@@ -12,6 +12,8 @@ from portal.api.schemas import (
     NewTokenOut,
     PasswordChange,
     PasswordConfirm,
+    PrivacyOut,
+    PrivacyPatch,
     ProfilePatch,
     SignupIn,
     TokenIn,
@@ -90,6 +92,27 @@ async def update_me(body: ProfilePatch, db: DB, user: ApiUser, limiter: LimiterD
     await limiter.hit("profile", str(user.id))
     await profile.update_profile(db, user, display_name=body.display_name, bio=body.bio)
     return MeOut.of(user)
+
+
+@router.patch("/me/privacy", response_model=PrivacyOut, responses=errors(401, 403, 429))
+async def update_privacy(
+    body: PrivacyPatch, db: DB, user: ApiUser, limiter: LimiterDep
+) -> PrivacyOut:
+    """Choose who sees each field of my profile (public, members, contacts, private) and by
+    which ways I can be found (number, phone, name); fields left out stay as they are."""
+    await limiter.hit("profile", str(user.id))
+    audiences = {
+        name: value
+        for name in ("name", "avatar", "bio", "phone")
+        if (value := getattr(body, f"{name}_audience")) is not None
+    }
+    find_by = {
+        way: value
+        for way in profile.FIND_BY
+        if (value := getattr(body, f"find_by_{way}")) is not None
+    }
+    await profile.set_privacy(db, user, audiences=audiences, find_by=find_by)
+    return PrivacyOut.of(user)
 
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 429))

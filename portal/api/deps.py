@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from portal.deps import DB, session_user
+from portal.deps import DB, SESSION_COOKIE, session_user
 from portal.domain import account
 from portal.errors import Forbidden, NotAuthenticated
 from portal.storage.models import User
@@ -42,3 +42,22 @@ async def api_user(
 
 
 ApiUser = Annotated[User, Depends(api_user)]
+
+
+async def optional_api_user(request: Request, db: DB) -> User | None:
+    """The person asking when they say who they are (a bad token is still an error), or
+    ``None`` for an anonymous request. The token is read by hand: the OpenAPI document would
+    otherwise call it required."""
+    header = request.headers.get("authorization")
+    if header is None:
+        if request.cookies.get(SESSION_COOKIE) is None:
+            return None
+        return await session_user(request, db)  # reading needs no CSRF header
+    scheme, _, token = header.partition(" ")
+    credentials = None
+    if scheme.lower() == "bearer" and token.strip():
+        credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
+    return await api_user(request, db, credentials)
+
+
+OptionalApiUser = Annotated[User | None, Depends(optional_api_user)]

@@ -20,7 +20,7 @@ from portal.api.schemas import (
     errors,
 )
 from portal.deps import DB, LimiterDep, Services
-from portal.domain import connections, linking, oauth, proofs
+from portal.domain import connections, linking, oauth, privacy, proofs
 from portal.storage.models import LinkedAccount
 
 router = APIRouter(prefix="/api/v1", tags=["linked accounts"])
@@ -73,8 +73,14 @@ async def add_account(
 async def update_account(
     account_id: int, body: LinkPatch, db: DB, user: ApiUser
 ) -> LinkedAccountOut:
-    """Move an account to another place in my list."""
-    return _out(await linking.move(db, user, account_id, to=body.position))
+    """Move an account to another place in my list, or choose who sees it; fields left out
+    stay as they are."""
+    account = await linking.get_account(db, user, account_id)
+    if body.audience is not None:
+        account = await privacy.set_account_audience(db, user, account_id, body.audience)
+    if body.position is not None:
+        account = await linking.move(db, user, account_id, to=body.position)
+    return _out(account)
 
 
 @router.delete(

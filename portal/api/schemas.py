@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal.domain import number as numbers
 from portal.domain.account import MAX_PASSWORD, MIN_PASSWORD
-from portal.domain.lookup import Card
+from portal.domain.privacy import Card
 from portal.storage.models import ApiToken, LinkedAccount, User
 
 
@@ -91,6 +91,45 @@ class ProfilePatch(BaseModel):
     bio: str | None = Field(default=None, max_length=1000)
 
 
+Audience = Literal["public", "members", "contacts", "private"]
+
+
+class PrivacyPatch(BaseModel):
+    """Who sees each field of my profile, and how I can be found; left-out ones stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name_audience: Audience | None = None
+    avatar_audience: Audience | None = None
+    bio_audience: Audience | None = None
+    phone_audience: Audience | None = None
+    find_by_number: bool | None = Field(default=None, strict=True)
+    find_by_phone: bool | None = Field(default=None, strict=True)
+    find_by_name: bool | None = Field(default=None, strict=True)
+
+
+class PrivacyOut(BaseModel):
+    name_audience: str = Field(examples=["public"])
+    avatar_audience: str = Field(examples=["public"])
+    bio_audience: str = Field(examples=["members"])
+    phone_audience: str = Field(examples=["private"])
+    find_by_number: bool
+    find_by_phone: bool
+    find_by_name: bool
+
+    @classmethod
+    def of(cls, user: User) -> PrivacyOut:
+        return cls(
+            name_audience=user.name_audience,
+            avatar_audience=user.avatar_audience,
+            bio_audience=user.bio_audience,
+            phone_audience=user.phone_audience,
+            find_by_number=user.find_by_number,
+            find_by_phone=user.find_by_phone,
+            find_by_name=user.find_by_name,
+        )
+
+
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -120,6 +159,7 @@ class MeOut(BaseModel):
     bio: str
     avatar_url: str | None
     created_at: datetime
+    privacy: PrivacyOut
 
     @classmethod
     def of(cls, user: User) -> MeOut:
@@ -131,24 +171,61 @@ class MeOut(BaseModel):
             bio=user.bio,
             avatar_url=_avatar_url(user.number, user.avatar_etag),
             created_at=user.created_at,
+            privacy=PrivacyOut.of(user),
         )
 
 
+class VisibleAccountOut(BaseModel):
+    network: str = Field(examples=["mastodon"])
+    label: str = Field(examples=["Mastodon"])
+    handle: str = Field(examples=["@ada@mastodon.social"], description="As people write it.")
+    url: str | None = Field(description="The account's web page, where the network has one.")
+    app_url: str | None = Field(
+        description="A link that opens the account in the network's app (or its web page)."
+    )
+    verified: bool = Field(description="Ownership was proven (OAuth, signing in, a code…).")
+    verified_by: str | None = Field(
+        examples=["oauth"], description="How: oauth, password, widget, code or link."
+    )
+
+
 class CardOut(BaseModel):
-    number: str
-    display_number: str
-    display_name: str
-    bio: str
+    """What the owner of a number lets this viewer see; hidden fields are null."""
+
+    number: str = Field(examples=["48291375"])
+    display_number: str = Field(examples=["482 913 75"])
+    relation: str = Field(
+        examples=["member"],
+        description="What the viewer is to the owner: anonymous, member, contact or owner.",
+    )
+    display_name: str | None
+    bio: str | None
     avatar_url: str | None
+    phone: str | None = Field(description="E.164, when the owner shows a verified phone.")
+    accounts: list[VisibleAccountOut]
 
     @classmethod
     def of(cls, card: Card) -> CardOut:
         return cls(
             number=card.number,
             display_number=card.display_number,
+            relation=str(card.apparent_relation),
             display_name=card.display_name,
             bio=card.bio,
             avatar_url=_avatar_url(card.number, card.avatar_etag),
+            phone=card.phone,
+            accounts=[
+                VisibleAccountOut(
+                    network=a.network,
+                    label=a.label,
+                    handle=a.handle,
+                    url=a.url,
+                    app_url=a.app_url,
+                    verified=a.verified,
+                    verified_by=a.verified_by,
+                )
+                for a in card.accounts
+            ],
         )
 
 
@@ -213,6 +290,7 @@ class LinkedAccountOut(BaseModel):
     app_url: str | None = Field(description="A link that opens the network's app.", default=None)
     position: int
     problem: str = Field(description="Why the account needs attention, if it does.")
+    audience: str = Field(description="Who sees it: public, members, contacts or private.")
 
     @classmethod
     def of(cls, account: LinkedAccount, shown: dict[str, Any]) -> LinkedAccountOut:
@@ -229,6 +307,7 @@ class LinkedAccountOut(BaseModel):
             url=shown["url"],
             app_url=shown["app"],
             position=account.position,
+            audience=account.audience,
             problem=account.problem,
         )
 
@@ -249,7 +328,12 @@ class LinkIn(BaseModel):
 class LinkPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    position: int = Field(ge=0, le=1000, description="The account's new place in the list.")
+    position: int | None = Field(
+        default=None, ge=0, le=1000, description="The account's new place in the list."
+    )
+    audience: Audience | None = Field(
+        default=None, description="Who sees the account: public, members, contacts, private."
+    )
 
 
 class AuthorizeIn(BaseModel):

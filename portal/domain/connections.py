@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import base
-from portal.domain import linking, oauth
+from portal.domain import linking, notifications, oauth
 from portal.domain.linking import LinkServices, connector
 from portal.errors import PortalError
 from portal.storage.models import LinkedAccount, User
@@ -34,8 +34,13 @@ async def check_account(
     refreshed = not by_oauth or await oauth.refresh(session, services, account)
     if not refreshed and account.status == linking.NEEDS_RECONNECT:
         return account
+    before = account.status
     await _ask_network(services, cls, account)
     await session.flush()
+    if before != linking.NEEDS_RECONNECT and account.status == linking.NEEDS_RECONNECT:
+        await notifications.account_needs_reconnect(
+            session, account, mailer=notifications.Mailer.of(services)
+        )
     return account
 
 

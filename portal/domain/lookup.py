@@ -1,38 +1,61 @@
-"""What a number shows to whoever looks it up."""
+"""Looking a number up: what its owner lets the viewer see, at a pace no one can walk numbers.
+
+Every lookup counts against the client's address and, when someone is signed in, against their
+account (``lookup`` in :mod:`portal.ratelimit`); a lookup that finds nothing (a number nobody
+has, a hidden one, a mistyped one) costs :data:`~portal.ratelimit.LOOKUP_MISS_COST` in all.
+What is shown comes from :mod:`portal.domain.privacy`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import inspect
+from collections.abc import Awaitable
+from typing import TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.domain import number as numbers
-from portal.errors import NotFound
+from portal.domain import privacy
+from portal.errors import InvalidInput, NotFound, RateLimited
+from portal.ratelimit import LOOKUP_MISS_COST, RateLimiter
 from portal.storage.models import User
 
-NO_SUCH_NUMBER = "No one has this portal number."
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Card:
-    number: str
-    display_number: str
-    display_name: str
-    bio: str
-    avatar_etag: str | None
+async def look_up(
+    session: AsyncSession,
+    limiter: RateLimiter,
+    viewer: User | None,
+    text: str,
+    *,
+    client: str,
+) -> privacy.Card:
+    """The card behind a typed number as ``viewer`` may see it, once the limits allow it."""
+    return await counted(limiter, viewer, client, privacy.card_for_number(session, viewer, text))
 
 
-async def look_up(session: AsyncSession, text: str) -> Card:
-    """The card behind a typed number; a typo is an error, never someone else's card."""
-    number = numbers.parse(text)
-    user = await session.scalar(select(User).where(User.number == number))
-    if user is None:
-        raise NotFound(NO_SUCH_NUMBER)
-    return Card(
-        number=user.number,
-        display_number=numbers.display(user.number),
-        display_name=user.display_name,
-        bio=user.bio,
-        avatar_etag=user.avatar_etag,
-    )
+async def counted(
+    limiter: RateLimiter, viewer: User | None, client: str, finding: Awaitable[T]
+) -> T:
+    """Anything that finds a person by number, counted as a lookup (``finding`` is only
+    awaited once the limits allow it; a miss costs more)."""
+    keys = [("address", client)]
+    if viewer is not None:
+        keys.append(("user", str(viewer.id)))
+    try:
+        for key in keys:
+            await limiter.hit("lookup", *key)
+    except RateLimited:
+        if inspect.iscoroutine(finding):
+            finding.close()  # never started
+        raise
+    try:
+        return await finding
+    except (NotFound, InvalidInput):
+        for key in keys:
+            # One at a time, so that a nearly spent budget is spent to the end.
+            with contextlib.suppress(RateLimited):
+                for _ in range(LOOKUP_MISS_COST - 1):
+                    await limiter.hit("lookup", *key)
+        raise

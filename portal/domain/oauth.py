@@ -42,7 +42,7 @@ from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
 from connectors import oidc as openid
 from connectors._atproto_oauth import DPoP
-from portal.domain import atproto_link, linking
+from portal.domain import atproto_link, linking, notifications
 from portal.domain.linking import LinkServices, connector, connector_errors
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.storage.models import LinkAttempt, LinkedAccount, OAuthApp, User, utcnow
@@ -489,10 +489,15 @@ async def refresh(
                 atproto_link.subject(payload, did, party.server.issuer)
                 kept = {"did": did, "pds": credentials.extra.get("pds"), "dpop": dpop.state()}
         except base.PermanentError:
+            before = account.status
             linking.mark_needs_reconnect(
                 account, "The network no longer accepts this connection. Connect it again."
             )
             await session.flush()
+            if before != linking.NEEDS_RECONNECT:
+                await notifications.account_needs_reconnect(
+                    session, account, mailer=notifications.Mailer.of(services)
+                )
             return False
     renewed = _credentials(payload, party, account.server, kept)
     if not renewed.refresh_token:  # the server did not rotate it: keep the one we had

@@ -7,9 +7,9 @@ import io
 import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.domain import privacy
 from portal.domain.text import clean_bio, clean_name
 from portal.errors import InvalidInput, NotFound, PayloadTooLarge
 from portal.storage.models import Avatar, User, utcnow
@@ -29,6 +29,35 @@ async def update_profile(
         user.bio = clean_bio(bio)
     await session.flush()
     return user
+
+
+async def set_privacy(
+    session: AsyncSession,
+    user: User,
+    *,
+    audiences: dict[str, str] | None = None,
+    find_by: dict[str, bool] | None = None,
+) -> User:
+    """Who sees each profile field (``{"name": "members"}``) and by which ways the person can
+    be found (``{"number": True, "phone": False, "name": True}``); the rest stays."""
+    checked = {
+        name: privacy.check_audience(value, field=f"{name}_audience")
+        for name, value in (audiences or {}).items()
+        if name in privacy.FIELDS
+    }
+    unknown = set(audiences or {}) - set(privacy.FIELDS) | set(find_by or {}) - set(FIND_BY)
+    if unknown:
+        raise InvalidInput(f"There is no setting called {sorted(unknown)[0]!r}.")
+    for name, audience in checked.items():
+        setattr(user, f"{name}_audience", audience)
+    for way, on in (find_by or {}).items():
+        setattr(user, f"find_by_{way}", bool(on))
+    await session.flush()
+    return user
+
+
+FIND_BY = ("number", "phone", "name")
+"""The ways to find a person, each a switch of its own (``find_by_<way>`` on User)."""
 
 
 def reencode_avatar(data: bytes, *, max_bytes: int, size: int) -> bytes:
@@ -99,9 +128,9 @@ async def remove_avatar(session: AsyncSession, user: User) -> None:
     await session.flush()
 
 
-async def avatar_for_number(session: AsyncSession, number: str) -> Avatar:
-    stmt = select(Avatar).join(User, User.id == Avatar.user_id).where(User.number == number)
-    avatar = await session.scalar(stmt)
+async def avatar_of(session: AsyncSession, card: privacy.Card) -> Avatar:
+    """The picture on a card, when the card shows one (see :mod:`portal.domain.privacy`)."""
+    avatar = await session.get(Avatar, card.user_id) if card.avatar_etag else None
     if avatar is None:
-        raise NotFound("This number has no picture.")
+        raise NotFound("This number shows no picture.")
     return avatar

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -81,6 +82,22 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    # Who sees what (portal.domain.privacy): public, members, contacts or private.
+    name_audience: Mapped[str] = mapped_column(String(10), default="public")
+    avatar_audience: Mapped[str] = mapped_column(String(10), default="public")
+    bio_audience: Mapped[str] = mapped_column(String(10), default="public")
+    phone_audience: Mapped[str] = mapped_column(String(10), default="private")
+    find_by_number: Mapped[bool] = mapped_column(Boolean, default=True)
+    find_by_phone: Mapped[bool] = mapped_column(Boolean, default=False)
+    find_by_name: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True, default=None)
+    """The verified phone number, E.164; an unverified one waits in PhoneVerification."""
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    region: Mapped[str] = mapped_column(String(2), default="")
+    """Two-letter region for reading the numbers the person types or uploads (``IT``)."""
+    notify_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
+
     avatar: Mapped[Avatar | None] = relationship(
         back_populates="user", lazy="raise", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -156,6 +173,8 @@ class LinkedAccount(Base):
     """Encrypted JSON of what acts for the account (tokens, an XMPP password). Never plain."""
     token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     problem: Mapped[str] = mapped_column(String(300), default="")
+    audience: Mapped[str] = mapped_column(String(10), default="public")
+    """Who sees the account behind the number (portal.domain.privacy)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -194,3 +213,106 @@ class LinkAttempt(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ContactRequest(Base):
+    """One person asked another to become mutual contacts; gone once answered."""
+
+    __tablename__ = "contact_requests"
+    __table_args__ = (UniqueConstraint("sender_id", "recipient_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    message: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Contact(Base):
+    """One side of a mutual contact: a pair is always two rows, ``a→b`` and ``b→a``, made and
+    removed together; the row carries what its owner keeps about the other (tags)."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("owner_id", "other_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    other_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ContactTag(Base):
+    """A tag of the owner's own on one of their contacts."""
+
+    __tablename__ = "contact_tags"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class Block(Base):
+    """The owner blocked another person: they see no more than an anonymous viewer."""
+
+    __tablename__ = "blocks"
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    blocked_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Invite(Base):
+    """A one-time invitation to become mutual contacts, for meeting in person."""
+
+    __tablename__ = "invites"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of the invitation's secret: the secret itself is only in the link."""
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    used_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+
+
+class PhoneVerification(Base):
+    """A phone number waiting for its code."""
+
+    __tablename__ = "phone_verifications"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    phone: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """Something that happened for a person: a contact request, an answer, a broken link."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), default=None
+    )
+    linked_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("linked_accounts.id", ondelete="CASCADE"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

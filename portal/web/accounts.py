@@ -14,7 +14,7 @@ from starlette.responses import Response
 from connectors.base import Connector
 from connectors.email import Email
 from portal.deps import DB, LimiterDep, Services
-from portal.domain import connections, linking, oauth, proofs
+from portal.domain import connections, linking, oauth, privacy, proofs
 from portal.domain.linking import LinkServices
 from portal.errors import InvalidInput, PortalError
 from portal.storage.models import User
@@ -293,6 +293,20 @@ async def _act(
     if is_htmx(request):
         return await _list_page(request, db, user, services, notice=notice)
     return redirect(request, "/me/accounts")
+
+
+@router.post("/{account_id}/audience")
+async def audience(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    account_id: int,
+    audience: Text = "",
+) -> Response:
+    """Choose who sees an account behind my number."""
+    action = privacy.set_account_audience(db, user, account_id, audience[:20])
+    return await _act(request, db, user, services, action, "Saved.")
 
 
 @router.post("/{account_id}/move")

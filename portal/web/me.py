@@ -45,6 +45,38 @@ async def update_profile(
     return render(request, "me", {"saved": True, "values": {}}, fragment="profile_form")
 
 
+@router.post("/privacy")
+async def update_privacy(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    name_audience: Text = "public",
+    avatar_audience: Text = "public",
+    bio_audience: Text = "public",
+    phone_audience: Text = "private",
+    find_by_number: Text = "",
+    find_by_phone: Text = "",
+    find_by_name: Text = "",
+) -> Response:
+    """Save who sees each field and how I can be found (an unticked box is not sent)."""
+    audiences = {
+        "name": name_audience[:20],
+        "avatar": avatar_audience[:20],
+        "bio": bio_audience[:20],
+        "phone": phone_audience[:20],
+    }
+    values = {f"{field}_audience": value for field, value in audiences.items()}
+    find_by = {"number": bool(find_by_number), "phone": bool(find_by_phone)}
+    find_by["name"] = bool(find_by_name)
+    try:
+        await limiter.hit("profile", str(user.id))
+        await profile.set_privacy(db, user, audiences=audiences, find_by=find_by)
+    except PortalError as exc:
+        return form_error(request, "me", exc, {"values": values}, fragment="privacy_form")
+    return render(request, "me", {"privacy_saved": True, "values": {}}, fragment="privacy_form")
+
+
 @router.post("/avatar")
 async def upload_avatar(
     request: Request,

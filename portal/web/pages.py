@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from connectors import _atproto_oauth as atproto_oauth
-from portal.deps import DB, Services
-from portal.domain import lookup, profile
+from portal.deps import DB, LimiterDep, Services, client_address
+from portal.domain import lookup, privacy, profile
 from portal.domain import number as numbers
 from portal.errors import NotFound, PortalError
 from portal.web.deps import OptionalUser
@@ -34,10 +34,12 @@ async def lookup_form(request: Request, user: OptionalUser, number: str = "") ->
 
 
 @router.get("/n/{number}")
-async def number_page(request: Request, db: DB, user: OptionalUser, number: str) -> Response:
-    """The page of a portal number."""
+async def number_page(
+    request: Request, db: DB, user: OptionalUser, limiter: LimiterDep, number: str
+) -> Response:
+    """The page of a portal number: what its owner lets this viewer see."""
     try:
-        card = await lookup.look_up(db, number[:100])
+        card = await lookup.look_up(db, limiter, user, number[:100], client=client_address(request))
     except PortalError as exc:
         return form_error(request, "home", exc, {"values": {"number": number[:100]}})
     if card.number != number:
@@ -46,11 +48,17 @@ async def number_page(request: Request, db: DB, user: OptionalUser, number: str)
 
 
 @router.get("/n/{number}/avatar")
-async def avatar(request: Request, db: DB, number: str) -> Response:
-    """The picture of a number, re-encoded as WebP."""
-    picture = await profile.avatar_for_number(db, numbers.parse(number[:100]))
+async def avatar(
+    request: Request, db: DB, user: OptionalUser, limiter: LimiterDep, number: str
+) -> Response:
+    """The picture of a number, re-encoded as WebP, where its owner shows it to this viewer."""
+    card = await lookup.look_up(db, limiter, user, number[:100], client=client_address(request))
+    picture = await profile.avatar_of(db, card)
     etag = f'"{picture.etag}"'
-    headers = {"etag": etag, "cache-control": "public, max-age=300"}
+    shared = card.relation is privacy.Relation.ANONYMOUS
+    headers = {"etag": etag, "cache-control": f"{'public' if shared else 'private'}, max-age=300"}
+    if not shared:
+        headers["vary"] = "cookie"
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(picture.data, media_type=picture.content_type, headers=headers)

@@ -21,13 +21,11 @@ from typing import Any
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.config import Settings
-from portal.domain import account as accounts
 from portal.storage.models import ApiToken, Avatar, PortalNumber, User, WebSession
 from portal.web.csrf import CSRF_COOKIE
 from tests.fixtures.app import SECRET_KEY, get_csrf, make_settings, web_sign_up
@@ -72,14 +70,6 @@ def picture(kind: str) -> bytes:
 @pytest.fixture
 def settings() -> Settings:
     return make_settings(avatar_size=64)  # small avatars encode quickly
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests are about input, not hashing: argon2 at its lowest cost keeps them quick."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", cheap)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", cheap.hash("dummy"))
 
 
 @dataclass(frozen=True)
@@ -227,7 +217,19 @@ BAD_NUMBERS = [
     ("3-digits", "123", 422, "4 to 15 digits"),
     ("leading-zero", "0123", 422, "never starts with 0"),
     ("typo", "{typo}", 422, "typo"),
-    ("unknown", "12340", 404, "No one has this portal number."),
+    ("unknown", "12340", 404, "No one has this portal number, or its owner does not show it."),
+]
+
+# A number's QR codes and vCard (portal.web.share), and options they refuse.
+SHARED_FILES = ["qr.svg", "qr.png", "vcard"]
+BAD_SHARING_OPTIONS = [
+    ("qr.svg", "scale=0", {"scale": "0"}, "scale is between 1 and 20"),
+    ("qr.png", "scale=10000", {"scale": "10000"}, "scale is between 1 and 20"),
+    ("qr.png", "border=-1", {"border": "-1"}, "border is between 0 and 10"),
+    ("qr.svg", "dark=red", {"dark": "red"}, "dark colour as a hex code"),
+    ("qr.svg", "light=script", {"light": "<script>"}, "light colour as a hex code"),
+    ("qr.png", "same-colours", {"dark": "fff", "light": "ffffff"}, "the same"),
+    ("vcard", "version=2.1", {"version": "2.1"}, "4.0, or 3.0 for older address books"),
 ]
 
 
@@ -364,6 +366,10 @@ def _api(on: Callable[[str, str], Add]) -> None:
         ("NUL", "%00", 422, "only digits"),
     ]:
         on("GET", f"/api/v1/numbers/{number}")(f"number={label}", status, words)
+        for file in SHARED_FILES:
+            on("GET", f"/api/v1/numbers/{number}/{file}")(f"number={label}", status, words)
+    for file, label, params, words in BAD_SHARING_OPTIONS:
+        on("GET", f"/api/v1/numbers/{{number}}/{file}")(label, 422, words, params=params)
     for label, header, words in [
         ("garbage", "Bearer garbage", "not valid"),
         ("Basic", "Basic YWRhOmFkYQ==", "Bearer <token>"),
@@ -371,6 +377,28 @@ def _api(on: Callable[[str, str], Add]) -> None:
     ]:
         body = {"display_name": "Grace"}
         me(f"authorization={label}", 401, words, json=body, headers={"authorization": header})
+    phone, discover = on("POST", "/api/v1/me/phone"), on("POST", "/api/v1/discovery")
+    for label, body, words in [
+        ("national-without-region", {"phone": "0412 345 678"}, "no country code"),
+        ("unknown-region", {"phone": "+393471234567", "region": "XX"}, "two-letter code"),
+        ("too-short", {"phone": "+39 347"}, "too short"),
+        ("NUL", {"phone": "+39 347\x00 1234567"}, "not a phone number"),
+        ("number", {"phone": 393471234567}, "phone: Input should be a valid string"),
+    ]:
+        phone(f"phone={label}", 422, words, json=body)
+    for label, body, words in [
+        ("1001", {"numbers": ["+393471234567"] * 1001}, "List should have at most 1000 items"),
+        ("empty", {"numbers": []}, "at least one"),
+        ("unknown-region", {"numbers": ["+393471234567"], "region": "XX"}, "two-letter code"),
+        ("not-a-list", {"numbers": "+393471234567"}, "numbers: Input should be a valid list"),
+    ]:
+        discover(f"numbers={label}", 422, words, json=body)
+    for label, params, words in [
+        ("1-char", {"q": "a"}, "at least 2"),
+        ("NUL", {"q": "ad\x00a"}, "letters, digits"),
+        ("page-0", {"q": "ada", "page": "0"}, "page: "),
+    ]:
+        on("GET", "/api/v1/search")(f"q={label}", 422, words, params=params)
     # Signed in by the browser's cookie, a change needs the X-CSRF-Token header.
     for add, request in [
         (me, {"json": {"display_name": "Grace"}}),
@@ -391,6 +419,7 @@ def _request(case: Bad, account: Account) -> tuple[str, dict[str, Any]]:
     """The path and the httpx arguments of a case, for this account."""
     typo = account.number[:-1] + str((int(account.number[-1]) + 1) % 10)
     path = case.path.replace("{token_id}", str(account.token_id)).replace("{typo}", typo)
+    path = path.replace("{number}", account.number)
     request = dict(case.request)
     if "files" in request:
         request["files"] = {
@@ -432,6 +461,11 @@ VALID_FORMS: list[tuple[str, dict[str, Any]]] = [
     ("/me/delete", {"data": {"password": PASSWORD}}),
     ("/me/tokens", {"data": {"name": "phone", "expires_in_days": "30"}}),
     ("/me/tokens/{token_id}/revoke", {}),
+    ("/me/phone", {"data": {"phone": "+393471234567"}}),
+    ("/me/phone/confirm", {"data": {"code": "123456"}}),
+    ("/me/phone/remove", {}),
+    ("/me/phone/region", {"data": {"region": "IT"}}),
+    ("/me/discover", {"data": {"numbers": "+393471234567"}}),
 ]
 CSRF_MISTAKES = ["missing", "empty", "wrong", "another-browsers", "without-cookie", "wrong-header"]
 PROFILE = {"display_name": "Ada Lovelace", "bio": "Analyst."}
@@ -518,6 +552,13 @@ def _web(on: Callable[[str, str], Add]) -> None:
     ]:
         add("JSON-body", 422, words, auth="header", json=SIGNUP)
         add("JSON-body-without-token", 403, CSRF_REFUSED, auth="none", json=SIGNUP)
+    on("POST", "/me/phone")(
+        "phone=national-without-region", 422, "no country code", data={"phone": "0412 345 678"}
+    )
+    on("POST", "/me/phone/region")("region=unknown", 422, "two-letter code", data={"region": "XX"})
+    on("POST", "/me/discover")(
+        "numbers=1001", 422, "at most 1000 numbers", data={"numbers": "+393471234567\n" * 1001}
+    )
     for path, request in VALID_FORMS:
         for mistake in CSRF_MISTAKES:
             on("POST", path)(f"csrf={mistake}", 403, CSRF_REFUSED, auth=mistake, **request)
@@ -531,6 +572,11 @@ def _web(on: Callable[[str, str], Add]) -> None:
         lookup(f"number={label}", status, words, params={"number": number})
     for label, number, status, words in BAD_NUMBERS:
         on("GET", f"/n/{number}")(f"number={label}", status, words)
+        for file in SHARED_FILES:
+            on("GET", f"/n/{number}/{file}")(f"number={label}", status, words)
+    for file, label, params, words in BAD_SHARING_OPTIONS:
+        on("GET", f"/n/{{number}}/{file}")(label, 422, words, params=params)
+    on("GET", "/me/share")("as=owner", 422, "Preview your card as one of", params={"as": "owner"})
 
 
 def _csrf(case: Bad, account: Account) -> tuple[dict[str, str], dict[str, str]]:

@@ -93,9 +93,12 @@ async def test_number_lookup(client):
     assert found.json() == {
         "number": number,
         "display_number": numbers.display(number),
+        "relation": "anonymous",
         "display_name": "Ada Lovelace",
-        "bio": "",
+        "bio": None,
         "avatar_url": None,
+        "phone": None,
+        "accounts": [],
     }
     typo = number[:3] + number[4] + number[3] + number[5:]
     if typo != number:

@@ -131,20 +131,20 @@ async def test_profile_is_saved_through_htmx_and_the_picture_shows(
     await page.evaluate("window.stillTheSamePage = true")
 
     await page.get_by_label("Name", exact=True).fill("Alan M. Turing")
-    await page.get_by_label("About you").fill("Computable numbers.\nMorphogenesis.")
-    await page.get_by_role("button", name="Save").click()
+    await page.get_by_label("About you", exact=True).fill("Computable numbers.\nMorphogenesis.")
+    await page.get_by_role("region", name="Profile").get_by_role("button", name="Save").click()
     await expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     assert await page.evaluate("window.stillTheSamePage === true"), "the page was reloaded"
 
     await page.get_by_label("Name", exact=True).fill("   ")
-    await page.get_by_role("button", name="Save").click()
+    await page.get_by_role("region", name="Profile").get_by_role("button", name="Save").click()
     await expect(page.get_by_role("alert")).to_have_text("Enter a name.")
     await expect(page.get_by_label("Name", exact=True)).to_have_attribute("aria-invalid", "true")
     assert await page.evaluate("window.stillTheSamePage === true"), "the page was reloaded"
 
     await page.reload()
     await expect(page.get_by_label("Name", exact=True)).to_have_value("Alan M. Turing")
-    await expect(page.get_by_label("About you")).to_have_value(
+    await expect(page.get_by_label("About you", exact=True)).to_have_value(
         "Computable numbers.\nMorphogenesis."
     )
 
@@ -179,7 +179,7 @@ async def test_profile_form_works_without_javascript(browser: Browser, server: L
         page = await context.new_page()
         await sign_up(page, new_person("Edsger Dijkstra"))
         await page.get_by_label("Name", exact=True).fill("E. W. Dijkstra")
-        await page.get_by_role("button", name="Save").click()
+        await page.get_by_role("region", name="Profile").get_by_role("button", name="Save").click()
         await expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
         await page.goto("/me")
         await expect(page.get_by_label("Name", exact=True)).to_have_value("E. W. Dijkstra")
@@ -301,7 +301,9 @@ async def test_sign_out_sign_in_change_password_and_delete(
     await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
 
     await page.goto(f"/n/{number}")
-    await expect(page.get_by_role("alert")).to_have_text("No one has this portal number.")
+    await expect(page.get_by_role("alert")).to_have_text(
+        "No one has this portal number, or its owner does not show it."
+    )
     await page.goto("/signin")
     await sign_in(page, katherine, new_password)
     await expect(page.get_by_role("alert")).to_have_text(

@@ -318,6 +318,10 @@ async def test_a_full_link_check_reconnect_and_unlink(signed_in, mastodon, db, a
     assert account.status == "needs_reconnect"
     page = await signed_in.get("/me/accounts", headers=HTML)
     assert "needs reconnect" in page.text and f"/me/accounts/{account.id}/reconnect" in page.text
+    # The owner is told once, not at every check.
+    await post_form(signed_in, f"/me/accounts/{account.id}/check")
+    notes = await signed_in.get("/me/notifications", headers=HTML)
+    assert notes.text.count("needs to be connected again") == 1
 
     # Reconnecting starts a new authorization for that account, on its instance.
     url = await _start(signed_in, f"/me/accounts/{account.id}/reconnect")

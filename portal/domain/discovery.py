@@ -1,0 +1,183 @@
+"""Contact discovery: which of the phone numbers in my address book belong to people here.
+
+The numbers are read with the uploader's region (given for this upload, else the region they
+chose, else the region of their own verified phone); a number that cannot be read is reported
+back with the reason, never guessed. The answer lists only people who let themselves be found
+by phone and verified the number, as the uploader may see them (``privacy.cards_for``), never
+the uploader, never someone who blocked the uploader.
+
+The list is used for one answer and dropped: it is not stored, and never logged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.domain import phones, privacy
+from portal.domain.privacy import Card
+from portal.errors import InvalidInput
+from portal.ratelimit import RateLimiter
+from portal.storage.models import Block, User
+
+MAX_NUMBERS = 1000
+"""Numbers in one upload."""
+MAX_TEXT = 200_000
+"""Characters of pasted numbers."""
+
+
+@dataclass(frozen=True)
+class Invalid:
+    input: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Found:
+    input: str
+    """The first input that gave this number, as it was sent."""
+    phone: str
+    """That input in E.164."""
+    card: Card
+
+
+@dataclass(frozen=True)
+class Discovery:
+    region: str | None
+    """The region national numbers were read with."""
+    checked: int
+    """Different valid numbers looked for."""
+    found: list[Found]
+    invalid: list[Invalid]
+
+
+def upload_region(user: User, explicit: str | None = None) -> str | None:
+    """The region that reads the national numbers of an upload."""
+    if explicit and explicit.strip():
+        return phones.check_region(explicit)
+    return user.region or phones.region_of(user.phone) or None
+
+
+def _check_count(count: int) -> None:
+    if count > MAX_NUMBERS:
+        raise InvalidInput(
+            f"Send at most {MAX_NUMBERS} numbers at a time; this list has {count}.",
+            field="numbers",
+        )
+    if count == 0:
+        raise InvalidInput("Give at least one phone number.", field="numbers")
+
+
+def read_numbers(inputs: Sequence[str], region: str | None) -> tuple[dict[str, str], list[Invalid]]:
+    """``({E.164: first input}, invalid inputs)``, in the order given."""
+    valid: dict[str, str] = {}
+    invalid: list[Invalid] = []
+    for text in inputs:
+        phone, why = phones.read(text, region)
+        if phone is None:
+            invalid.append(Invalid(text, why or "This is not a phone number."))
+        else:
+            valid.setdefault(phone, text)
+    return valid, invalid
+
+
+async def discover(
+    session: AsyncSession,
+    limiter: RateLimiter,
+    user: User,
+    inputs: Sequence[str],
+    *,
+    region: str | None = None,
+) -> Discovery:
+    """Who among ``inputs`` may be found by ``user``, and which inputs are not numbers."""
+    _check_count(len(inputs))
+    used = upload_region(user, region)
+    valid, invalid = read_numbers(inputs, used)
+    await limiter.hit("discovery", str(user.id))
+    if valid:
+        await limiter.hit("discovery_numbers", str(user.id), cost=len(valid))
+    owners: list[User] = []
+    if valid:
+        blocked_me = exists().where(Block.owner_id == User.id, Block.blocked_id == user.id)
+        stmt = (
+            select(User)
+            .where(
+                User.phone.in_(list(valid)),
+                User.find_by_phone.is_(True),
+                User.phone_verified_at.is_not(None),
+                User.id != user.id,
+                ~blocked_me,
+            )
+            .order_by(User.id)
+        )
+        owners = list((await session.scalars(stmt)).all())
+    cards = await privacy.cards_for(session, user, owners)
+    by_phone = {owner.phone: card for owner, card in zip(owners, cards, strict=True)}
+    found = [
+        Found(text, phone, by_phone[phone]) for phone, text in valid.items() if phone in by_phone
+    ]
+    return Discovery(region=used, checked=len(valid), found=found, invalid=invalid)
+
+
+# -- what people upload -----------------------------------------------------------------------
+
+_SEPARATORS = re.compile(r"[\r\n,;]+")
+
+
+def numbers_from_text(text: str) -> list[str]:
+    """Pasted numbers: one a line, or separated by commas or semicolons."""
+    if len(text) > MAX_TEXT:
+        raise InvalidInput("This list is too long. Paste fewer numbers.", field="numbers")
+    return [part.strip() for part in _SEPARATORS.split(text) if part.strip()]
+
+
+def _unfold(text: str) -> list[str]:
+    """Logical lines of a vCard: a line that starts with a space or a tab continues the one
+    before (RFC 6350 §3.2), and a quoted-printable line ending in ``=`` continues (vCard 2.1)."""
+    lines: list[str] = []
+    for raw in text.splitlines():
+        if raw[:1] in (" ", "\t") and lines:
+            lines[-1] += raw[1:]
+        elif lines and lines[-1].endswith("=") and "QUOTED-PRINTABLE" in lines[-1].upper():
+            lines[-1] = lines[-1][:-1] + raw
+        else:
+            lines.append(raw)
+    return lines
+
+
+def _value(line: str) -> str | None:
+    """The value of a ``TEL`` line, or None for another property.
+
+    ``TEL;TYPE=cell:+39…``, ``item1.TEL;type="voice,cell":…`` (a group, quoted parameters) and
+    ``TEL;VALUE=uri:tel:+39…`` (vCard 4.0) all give the number.
+    """
+    quoted = False
+    for index, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == ":" and not quoted:
+            name = line[:index].split(";", 1)[0].rsplit(".", 1)[-1].strip()
+            if name.upper() != "TEL":
+                return None
+            value = line[index + 1 :].strip()
+            if value.lower().startswith("tel:"):
+                value = value[4:]
+            return value.split(";", 1)[0].strip() if ";" in value else value
+    return None
+
+
+def numbers_from_vcard(data: bytes) -> list[str]:
+    """The phone numbers of every card in a .vcf file (vCard 2.1, 3.0 and 4.0)."""
+    text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if "BEGIN:VCARD" not in text.upper():
+        raise InvalidInput("This file is not an address book in vCard format (.vcf).", field="file")
+    found = []
+    for line in _unfold(text):
+        value = _value(line)
+        if value:
+            found.append(value)
+    return found

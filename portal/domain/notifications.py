@@ -1,0 +1,346 @@
+"""What happened for a person: a contact request, an answer, an invitation used, a linked
+account that needs connecting again.
+
+A notification is a row; the page and the API list it, the live stream
+(:func:`wait_for_news`) pushes it. Several web processes may serve one portal, so the stream
+reads the database; within one process a commit also wakes the streams of the people it
+notified at once. Email, for who asked for it, is sent after the commit in the background: a
+mail server that is slow or down never holds up the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from portal import mail
+from portal.config import Settings
+from portal.domain import privacy
+from portal.errors import NotFound
+from portal.storage.models import LinkedAccount, Notification, User, utcnow
+
+if TYPE_CHECKING:
+    from portal.domain.linking import LinkServices
+
+log = logging.getLogger(__name__)
+
+CONTACT_REQUEST = "contact_request"
+CONTACT_ACCEPTED = "contact_accepted"
+INVITE_USED = "invite_used"
+NEEDS_RECONNECT = "needs_reconnect"
+KINDS = (CONTACT_REQUEST, CONTACT_ACCEPTED, INVITE_USED, NEEDS_RECONNECT)
+
+PER_PAGE = 30
+
+
+@dataclass(frozen=True)
+class Mailer:
+    """Where notification emails go out from; built from the portal's settings."""
+
+    smtp_url: str
+    sender: str
+    base_url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Mailer:
+        return cls(settings.smtp_url, settings.mail_from, settings.base_url.rstrip("/"))
+
+    @classmethod
+    def of(cls, services: LinkServices) -> Mailer:
+        return cls(services.smtp_url, services.mail_from, services.base_url.rstrip("/"))
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.smtp_url)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One notification as its owner sees it: the other person through their card."""
+
+    id: int
+    kind: str
+    text: str
+    link: str
+    created_at: datetime
+    read: bool
+    actor: privacy.Card | None
+
+
+# --- waking the live streams of this process -------------------------------------------------
+
+_listeners: dict[int, set[asyncio.Event]] = defaultdict(set)
+_mail_tasks: set[asyncio.Task[None]] = set()
+
+
+def listen(user_id: int) -> asyncio.Event:
+    """An event set whenever a notification for ``user_id`` is committed in this process."""
+    wake = asyncio.Event()
+    _listeners[user_id].add(wake)
+    return wake
+
+
+def stop_listening(user_id: int, wake: asyncio.Event) -> None:
+    waiting = _listeners.get(user_id)
+    if waiting is not None:
+        waiting.discard(wake)
+        if not waiting:
+            del _listeners[user_id]
+
+
+def _wake(user_ids: set[int]) -> None:
+    for user_id in user_ids:
+        for wake in _listeners.get(user_id, ()):
+            wake.set()
+
+
+def _after_commit(session: Session) -> None:
+    users: set[int] = session.info.pop("notified_users", set())
+    mails: list[tuple[Mailer, str, str, str]] = session.info.pop("notification_mails", [])
+    _wake(users)
+    for mailer, to, subject, text in mails:
+        task = asyncio.get_running_loop().create_task(_send(mailer, to, subject, text))
+        _mail_tasks.add(task)
+        task.add_done_callback(_mail_tasks.discard)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop("notified_users", None)
+    session.info.pop("notification_mails", None)
+
+
+def _watch(session: AsyncSession) -> dict[str, Any]:
+    info = session.sync_session.info
+    if not info.get("notifications_watched"):
+        event.listen(session.sync_session, "after_commit", _after_commit)
+        event.listen(session.sync_session, "after_rollback", _after_rollback)
+        info["notifications_watched"] = True
+    return info
+
+
+async def _send(mailer: Mailer, to: str, subject: str, text: str) -> None:
+    try:
+        await mail.send(mailer.smtp_url, sender=mailer.sender, to=to, subject=subject, text=text)
+    except mail.MailError as error:
+        log.warning("notification email not sent: %s", error)
+
+
+async def sent_mail() -> None:
+    """Wait until the emails being sent in the background are out (for shutdown and tests)."""
+    if _mail_tasks:
+        await asyncio.gather(*list(_mail_tasks), return_exceptions=True)
+
+
+# --- making them ------------------------------------------------------------------------------
+
+
+def _describe(
+    kind: str, actor: privacy.Card | None, account: LinkedAccount | None
+) -> tuple[str, str]:
+    """The sentence and the link of a notification."""
+    who = "Someone"
+    if actor is not None:
+        who = actor.display_name or f"Number {actor.display_number}"
+    if kind == CONTACT_REQUEST:
+        return f"{who} asked to become your contact.", "/me/contacts"
+    if kind == CONTACT_ACCEPTED:
+        return f"{who} is now your contact.", "/me/contacts"
+    if kind == INVITE_USED:
+        return f"{who} used your invitation and is now your contact.", "/me/contacts"
+    if kind == NEEDS_RECONNECT:
+        what = "A linked account"
+        if account is not None:
+            what = f"Your linked account {account.handle}"
+        return f"{what} needs to be connected again.", "/me/accounts"
+    return "Something happened.", "/me/notifications"
+
+
+async def notify(
+    session: AsyncSession,
+    user: User,
+    kind: str,
+    *,
+    actor: User | None = None,
+    account: LinkedAccount | None = None,
+    mailer: Mailer | None = None,
+) -> Notification:
+    """Record a notification for ``user``; it reaches open pages and email once committed."""
+    notification = Notification(
+        user_id=user.id,
+        kind=kind,
+        actor_id=actor.id if actor is not None else None,
+        linked_account_id=account.id if account is not None else None,
+    )
+    session.add(notification)
+    await session.flush()
+    info = _watch(session)
+    info.setdefault("notified_users", set()).add(user.id)
+    if mailer is not None and mailer.enabled and user.notify_by_email and user.email:
+        card = None
+        if actor is not None:
+            [card] = await privacy.cards_for(session, user, [actor])
+        text, link = _describe(kind, card, account)
+        body = (
+            f"{text}\n\n{mailer.base_url}{link}\n\n"
+            "You receive this email because you asked for notifications by email; "
+            f"you can stop them in your settings at {mailer.base_url}/me.\n"
+        )
+        info.setdefault("notification_mails", []).append(
+            (mailer, user.email, f"Portal: {text}", body)
+        )
+    return notification
+
+
+async def account_needs_reconnect(
+    session: AsyncSession, account: LinkedAccount, *, mailer: Mailer | None = None
+) -> None:
+    """Tell the owner that one of their linked accounts stopped working."""
+    owner = await session.get(User, account.user_id)
+    if owner is not None:
+        await notify(session, owner, NEEDS_RECONNECT, account=account, mailer=mailer)
+
+
+# --- reading them -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotificationPage:
+    items: list[Shown]
+    unread: int
+    page: int
+    pages: int
+
+
+async def _show(session: AsyncSession, user: User, rows: Sequence[Notification]) -> list[Shown]:
+    """Notifications with their people's cards and accounts: three queries for any number."""
+    actor_ids = sorted({row.actor_id for row in rows if row.actor_id is not None})
+    account_ids = sorted({row.linked_account_id for row in rows if row.linked_account_id})
+    actors: list[User] = []
+    if actor_ids:
+        actors = list((await session.scalars(select(User).where(User.id.in_(actor_ids)))).all())
+    cards = {card.user_id: card for card in await privacy.cards_for(session, user, actors)}
+    accounts: dict[int, LinkedAccount] = {}
+    if account_ids:
+        found = await session.scalars(
+            select(LinkedAccount).where(
+                LinkedAccount.id.in_(account_ids), LinkedAccount.user_id == user.id
+            )
+        )
+        accounts = {account.id: account for account in found}
+    shown = []
+    for row in rows:
+        actor = cards.get(row.actor_id) if row.actor_id is not None else None
+        account = accounts.get(row.linked_account_id) if row.linked_account_id else None
+        text, link = _describe(row.kind, actor, account)
+        shown.append(
+            Shown(
+                id=row.id,
+                kind=row.kind,
+                text=text,
+                link=link,
+                created_at=row.created_at,
+                read=row.read_at is not None,
+                actor=actor,
+            )
+        )
+    return shown
+
+
+async def unread_count(session: AsyncSession, user: User) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    )
+    return int(count or 0)
+
+
+async def list_notifications(
+    session: AsyncSession,
+    user: User,
+    *,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    unread_only: bool = False,
+) -> NotificationPage:
+    """My notifications, newest first, one page at a time."""
+    per_page = min(max(per_page, 1), 100)
+    page = max(page, 1)
+    where = [Notification.user_id == user.id]
+    if unread_only:
+        where.append(Notification.read_at.is_(None))
+    total = int(
+        await session.scalar(select(func.count()).select_from(Notification).where(*where)) or 0
+    )
+    rows = (
+        await session.scalars(
+            select(Notification)
+            .where(*where)
+            .order_by(Notification.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    ).all()
+    return NotificationPage(
+        items=await _show(session, user, rows),
+        unread=await unread_count(session, user),
+        page=page,
+        pages=max(1, -(-total // per_page)),
+    )
+
+
+async def newer_than(session: AsyncSession, user_id: int, last_id: int) -> list[Shown]:
+    """The notifications after ``last_id``, oldest first, for the live stream."""
+    user = await session.get(User, user_id)
+    if user is None:
+        return []
+    rows = (
+        await session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user_id, Notification.id > last_id)
+            .order_by(Notification.id)
+            .limit(100)
+        )
+    ).all()
+    return await _show(session, user, rows)
+
+
+async def latest_id(session: AsyncSession, user: User) -> int:
+    found = await session.scalar(
+        select(func.max(Notification.id)).where(Notification.user_id == user.id)
+    )
+    return int(found or 0)
+
+
+async def mark_read(session: AsyncSession, user: User, notification_id: int) -> None:
+    """Mark one of my notifications read."""
+    row = await session.scalar(
+        select(Notification).where(
+            Notification.id == notification_id, Notification.user_id == user.id
+        )
+    )
+    if row is None:
+        raise NotFound("This notification does not exist.")
+    if row.read_at is None:
+        row.read_at = utcnow()
+        await session.flush()
+
+
+async def mark_all_read(session: AsyncSession, user: User) -> int:
+    """Mark every notification of mine read; how many were unread."""
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    await session.flush()
+    return int(getattr(result, "rowcount", 0) or 0)

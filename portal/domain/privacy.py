@@ -1,0 +1,235 @@
+"""Who may see what of a person: the one place that decides it.
+
+Every field of a profile (name, picture, bio, phone) and every linked account has an
+*audience*:
+
+- ``public``: anyone, signed in or not;
+- ``members``: people signed in to this portal;
+- ``contacts``: the person's mutual contacts;
+- ``private``: the person alone.
+
+What a viewer is to the owner is a :class:`Relation`. Someone the owner blocked is treated as
+an anonymous viewer, whatever else they are. Pages, the API, vCards, QR codes, search,
+discovery and the contact button all build what they show with :func:`card_of` (or
+:func:`cards_for`, which does the same for many owners in a constant number of queries): there
+is no second path to the data.
+
+Finding someone is a separate switch per way: by number, by phone, by name. A number whose
+owner does not want to be found by number, or whose card would show nothing at all, answers
+exactly as a number nobody has (:func:`card_for_number`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import and_, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.domain import linking
+from portal.domain import number as numbers
+from portal.errors import InvalidInput, NotFound
+from portal.storage.models import Block, Contact, LinkedAccount, User
+
+PUBLIC = "public"
+MEMBERS = "members"
+CONTACTS = "contacts"
+PRIVATE = "private"
+AUDIENCES = (PUBLIC, MEMBERS, CONTACTS, PRIVATE)
+"""From the widest to the narrowest."""
+
+FIELDS = ("name", "avatar", "bio", "phone")
+"""The profile fields that have an audience of their own (``<field>_audience`` on User)."""
+
+NO_SUCH_NUMBER = "No one has this portal number, or its owner does not show it."
+
+
+class Relation(StrEnum):
+    ANONYMOUS = "anonymous"
+    MEMBER = "member"
+    CONTACT = "contact"
+    BLOCKED = "blocked"
+    OWNER = "owner"
+
+
+_SEES: dict[Relation, frozenset[str]] = {
+    Relation.ANONYMOUS: frozenset({PUBLIC}),
+    Relation.BLOCKED: frozenset({PUBLIC}),
+    Relation.MEMBER: frozenset({PUBLIC, MEMBERS}),
+    Relation.CONTACT: frozenset({PUBLIC, MEMBERS, CONTACTS}),
+    Relation.OWNER: frozenset(AUDIENCES),
+}
+
+
+def may_see(audience: str, relation: Relation) -> bool:
+    """Whether a viewer in ``relation`` sees what has ``audience`` (unknown ones: nobody)."""
+    return audience in _SEES[relation]
+
+
+def check_audience(value: str, *, field: str = "audience") -> str:
+    """An audience as a person chose it, or a clear error."""
+    text = value.strip().lower()
+    if text not in AUDIENCES:
+        raise InvalidInput(
+            f"Choose who sees it: {', '.join(AUDIENCES)}.",
+            field=field,
+        )
+    return text
+
+
+async def set_account_audience(
+    session: AsyncSession, user: User, account_id: int, audience: str
+) -> LinkedAccount:
+    """Who sees one of the person's linked accounts behind their number."""
+    account = await linking.get_account(session, user, account_id)
+    account.audience = check_audience(audience)
+    await session.flush()
+    return account
+
+
+@dataclass(frozen=True)
+class VisibleAccount:
+    id: int
+    network: str
+    label: str
+    handle: str
+    """As people write it (``@ada``)."""
+    url: str | None
+    app_url: str | None
+    verified: bool
+    verified_by: str | None
+
+
+@dataclass(frozen=True)
+class Card:
+    """What one viewer may see of one person."""
+
+    user_id: int
+    number: str
+    display_number: str
+    relation: Relation
+    display_name: str | None
+    bio: str | None
+    avatar_etag: str | None
+    phone: str | None
+    accounts: tuple[VisibleAccount, ...]
+
+    @property
+    def apparent_relation(self) -> Relation:
+        """The relation as the viewer may be told it: a blocked person is not told so."""
+        return Relation.MEMBER if self.relation is Relation.BLOCKED else self.relation
+
+    @property
+    def shows_anything(self) -> bool:
+        return bool(
+            self.display_name or self.bio or self.avatar_etag or self.phone or self.accounts
+        )
+
+
+def _visible_account(account: LinkedAccount) -> VisibleAccount:
+    shown = linking.describe(account)
+    return VisibleAccount(
+        id=account.id,
+        network=account.network,
+        label=shown["label"],
+        handle=shown["handle"],
+        url=shown["url"],
+        app_url=shown["app"],
+        verified=account.status == linking.VERIFIED,
+        verified_by=account.verified_by if account.status == linking.VERIFIED else None,
+    )
+
+
+def card_of(owner: User, accounts: Iterable[LinkedAccount], relation: Relation) -> Card:
+    """The card ``owner`` shows a viewer in ``relation`` (accounts in the owner's order)."""
+
+    def field(name: str) -> bool:
+        return may_see(getattr(owner, f"{name}_audience"), relation)
+
+    visible = tuple(
+        _visible_account(account)
+        for account in sorted(accounts, key=lambda a: (a.position, a.id))
+        if may_see(account.audience, relation)
+    )
+    return Card(
+        user_id=owner.id,
+        number=owner.number,
+        display_number=numbers.display(owner.number),
+        relation=relation,
+        display_name=(owner.display_name or None) if field("name") else None,
+        bio=(owner.bio or None) if field("bio") else None,
+        avatar_etag=owner.avatar_etag if field("avatar") else None,
+        phone=owner.phone if field("phone") and owner.phone_verified_at else None,
+        accounts=visible,
+    )
+
+
+async def relations(
+    session: AsyncSession, viewer: User | None, owner_ids: Sequence[int]
+) -> dict[int, Relation]:
+    """What ``viewer`` is to each owner, in one query whatever their number."""
+    if viewer is None:
+        return dict.fromkeys(owner_ids, Relation.ANONYMOUS)
+    found = dict.fromkeys(owner_ids, Relation.MEMBER)
+    others = [owner_id for owner_id in owner_ids if owner_id != viewer.id]
+    for owner_id in owner_ids:
+        if owner_id == viewer.id:
+            found[owner_id] = Relation.OWNER
+    if not others:
+        return found
+    blocked = select(Block.owner_id.label("owner_id"), literal("blocked").label("kind")).where(
+        Block.owner_id.in_(others), Block.blocked_id == viewer.id
+    )
+    contacts = select(Contact.owner_id.label("owner_id"), literal("contact").label("kind")).where(
+        Contact.owner_id.in_(others), Contact.other_id == viewer.id
+    )
+    for owner_id, kind in (await session.execute(blocked.union_all(contacts))).all():
+        if kind == "blocked":
+            found[owner_id] = Relation.BLOCKED
+        elif found[owner_id] is not Relation.BLOCKED:
+            found[owner_id] = Relation.CONTACT
+    return found
+
+
+async def cards_for(
+    session: AsyncSession, viewer: User | None, owners: Sequence[User]
+) -> list[Card]:
+    """The cards of several people as ``viewer`` may see them: two queries in all."""
+    if not owners:
+        return []
+    ids = [owner.id for owner in owners]
+    found = await relations(session, viewer, ids)
+    # Private accounts are never read for anyone but their owner; the rest is sorted out by
+    # card_of (one simple query reads faster than one condition per owner).
+    hidden = LinkedAccount.audience == PRIVATE
+    if viewer is not None:
+        hidden = and_(hidden, LinkedAccount.user_id != viewer.id)
+    stmt = select(LinkedAccount).where(LinkedAccount.user_id.in_(ids), ~hidden)
+    rows = (await session.scalars(stmt)).all()
+    by_owner: dict[int, list[LinkedAccount]] = {owner_id: [] for owner_id in ids}
+    for account in rows:
+        by_owner[account.user_id].append(account)
+    return [card_of(owner, by_owner[owner.id], found[owner.id]) for owner in owners]
+
+
+async def card_for_number(session: AsyncSession, viewer: User | None, text: str) -> Card:
+    """The card behind a typed number, as ``viewer`` may see it.
+
+    A mistyped number (wrong check digit) is an error of its own. A number nobody has, one
+    whose owner is not found by number, and one whose card shows nothing answer the same
+    :class:`NotFound`, after the same queries.
+    """
+    number = numbers.parse(text)
+    owner = await session.scalar(select(User).where(User.number == number))
+    # The same two queries run for a number nobody has, against nobody.
+    stand_in = owner or User(id=-1, number=number, display_name="")
+    [card] = await cards_for(session, viewer, [stand_in])
+    if owner is None:
+        raise NotFound(NO_SUCH_NUMBER)
+    if card.relation is not Relation.OWNER:
+        findable = owner.find_by_number or card.relation is Relation.CONTACT
+        if not findable or not card.shows_anything:
+            raise NotFound(NO_SUCH_NUMBER)
+    return card

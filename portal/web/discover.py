@@ -1,0 +1,193 @@
+"""Pages to be found and to find people: my phone number, contact discovery by phone (pasted
+numbers or a .vcf address book), and search by name or handle."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any
+
+from babel import Locale
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from starlette.responses import Response
+
+from portal import i18n
+from portal.deps import DB, LimiterDep, Phones, SettingsDep, client_address
+from portal.domain import discovery, phones, search
+from portal.errors import InvalidInput, PortalError
+from portal.storage.models import User
+from portal.web import csrf
+from portal.web.deps import CurrentUser
+from portal.web.forms import form_error, redirect
+from portal.web.templating import render
+
+router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
+
+Text = Annotated[str, Form()]
+
+
+@cache
+def _regions(language: str) -> list[tuple[str, str]]:
+    """Every region phonenumbers knows, as (code, name in the page's language), by name."""
+    names = Locale.parse(language).territories
+    return sorted(
+        ((code, names.get(code, code)) for code in phones.REGIONS), key=lambda item: item[1]
+    )
+
+
+def _region_context(request: Request, user: User) -> dict[str, Any]:
+    return {
+        "regions": _regions(i18n.negotiate(request)),
+        "region": user.region or phones.region_of(user.phone) or "",
+    }
+
+
+# -- my phone ---------------------------------------------------------------------------------
+
+
+async def _phone_context(request: Request, db: DB, user: User) -> dict[str, Any]:
+    waiting = await phones.pending(db, user)
+    return {
+        **_region_context(request, user),
+        "phone": phones.display(user.phone) if user.phone and user.phone_verified_at else None,
+        "waiting": phones.display(waiting.phone) if waiting else None,
+        "left": phones.CODE_ATTEMPTS - waiting.attempts if waiting else 0,
+        "minutes": int(phones.CODE_TTL.total_seconds() // 60),
+        "notice": "",
+    }
+
+
+async def _phone_page(
+    request: Request,
+    db: DB,
+    user: User,
+    *,
+    error: PortalError | None = None,
+    values: dict[str, str] | None = None,
+    notice: str = "",
+    status_code: int = 200,
+) -> Response:
+    context = await _phone_context(request, db, user)
+    context.update(values=values or {}, notice=notice)
+    if error is not None:
+        return form_error(request, "phone", error, context)
+    return render(request, "phone", context, status_code=status_code)
+
+
+@router.get("/me/phone")
+async def phone_page(request: Request, db: DB, user: CurrentUser, done: str = "") -> Response:
+    """My phone number, used only to be found by people who have it."""
+    notice = done if done in ("verified", "removed", "region") else ""
+    return await _phone_page(request, db, user, notice=notice)
+
+
+@router.post("/me/phone")
+async def start_phone(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Phones,
+    limiter: LimiterDep,
+    phone: Text = "",
+) -> Response:
+    """Text a code to a number."""
+    try:
+        await phones.start(db, services, limiter, user, phone)
+    except PortalError as exc:
+        return await _phone_page(request, db, user, error=exc, values={"phone": phone[:100]})
+    return redirect(request, "/me/phone")
+
+
+@router.post("/me/phone/confirm")
+async def confirm_phone(
+    request: Request, db: DB, user: CurrentUser, services: Phones, code: Text = ""
+) -> Response:
+    """Check the code the number received."""
+    try:
+        check = await phones.confirm(db, services, user, code)
+    except PortalError as exc:
+        return await _phone_page(request, db, user, error=exc)
+    if check.verified:
+        return redirect(request, "/me/phone?done=verified")
+    # Rendered, not raised: the wrong try was counted and that write must be kept.
+    context = await _phone_context(request, db, user)
+    context.update(errors={"code": check.message})
+    return render(request, "phone", context, status_code=422)
+
+
+@router.post("/me/phone/remove")
+async def remove_phone(request: Request, db: DB, user: CurrentUser) -> Response:
+    """Forget my phone number."""
+    await phones.remove(db, user)
+    return redirect(request, "/me/phone?done=removed")
+
+
+@router.post("/me/phone/region")
+async def set_region(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, region: Text = ""
+) -> Response:
+    """Save the country that national numbers are read with."""
+    try:
+        await limiter.hit("profile", str(user.id))
+        await phones.set_region(db, user, region)
+    except PortalError as exc:
+        return await _phone_page(request, db, user, error=exc)
+    return redirect(request, "/me/phone?done=region")
+
+
+# -- contact discovery ------------------------------------------------------------------------
+
+
+@router.get("/me/discover")
+async def discover_page(request: Request, user: CurrentUser) -> Response:
+    """Find the people of my address book."""
+    context = {**_region_context(request, user), "result": None}
+    return render(request, "discover", context)
+
+
+@router.post("/me/discover")
+async def discover(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    numbers: Text = "",
+    region: Text = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Look the pasted numbers, or the numbers of a .vcf file, up."""
+    context: dict[str, Any] = {**_region_context(request, user), "result": None}
+    context["values"] = {"numbers": numbers[:20_000], "region": region[:10]}
+    try:
+        inputs = discovery.numbers_from_text(numbers)
+        if file is not None and file.filename:
+            data = await file.read(settings.avatar_max_bytes + 1)
+            if len(data) > settings.avatar_max_bytes:
+                raise InvalidInput("This file is too large for an address book.", field="file")
+            inputs += discovery.numbers_from_vcard(data)
+        context["result"] = await discovery.discover(
+            db, limiter, user, inputs, region=region or None
+        )
+    except PortalError as exc:
+        return form_error(request, "discover", exc, context)
+    return render(request, "discover", context)
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+@router.get("/search")
+async def search_page(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, q: str = "", page: int = 1
+) -> Response:
+    """Find people by name or by the handle of one of their accounts."""
+    context: dict[str, Any] = {"values": {"q": q[:100]}, "results": None}
+    if not q:
+        return render(request, "search", context)
+    try:
+        await limiter.hit("search", "user", str(user.id))
+        await limiter.hit("search", "address", client_address(request))
+        context["results"] = await search.search(db, user, q[:1000], page)
+    except PortalError as exc:
+        return form_error(request, "search", exc, context)
+    return render(request, "search", context)

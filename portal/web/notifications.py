@@ -1,0 +1,121 @@
+"""My notifications: the page, marking them read, and the live stream that pushes new ones
+to an open page (server-sent events)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import Response, StreamingResponse
+
+from portal.deps import DB
+from portal.domain import notifications
+from portal.storage.models import User
+from portal.web import csrf
+from portal.web.deps import CurrentUser
+from portal.web.forms import redirect
+from portal.web.templating import render
+
+router = APIRouter(
+    prefix="/me/notifications", dependencies=[Depends(csrf.verify)], include_in_schema=False
+)
+
+POLL_SECONDS = 3.0
+"""How often a stream reads the database, for notifications made by other web processes."""
+HEARTBEAT_SECONDS = 15.0
+LIFETIME_SECONDS = 300.0
+"""A stream ends after this; the browser's EventSource reconnects on its own."""
+
+
+@router.get("")
+async def notifications_page(
+    request: Request, db: DB, user: CurrentUser, page: str = "1", unread: bool = False
+) -> Response:
+    """My notifications, newest first."""
+    number = min(int(page), 10_000) if page.isdigit() and len(page) < 6 and page != "0" else 1
+    found = await notifications.list_notifications(db, user, page=number, unread_only=unread)
+    return render(request, "notifications", {"found": found, "unread_only": unread})
+
+
+@router.post("/read")
+async def read_all(request: Request, db: DB, user: CurrentUser) -> Response:
+    """Mark all my notifications read."""
+    await notifications.mark_all_read(db, user)
+    return redirect(request, "/me/notifications")
+
+
+@router.post("/{notification_id}/read")
+async def read_one(request: Request, db: DB, user: CurrentUser, notification_id: int) -> Response:
+    """Mark one notification read."""
+    await notifications.mark_read(db, user, notification_id)
+    return redirect(request, "/me/notifications")
+
+
+def _event(name: str, data: dict[str, object], event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+async def _stream(
+    request: Request,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    user_id: int,
+    last_id: int,
+) -> AsyncIterator[str]:
+    wake = notifications.listen(user_id)
+    started = last_beat = time.monotonic()
+    first = True
+    try:
+        yield "retry: 3000\n\n"
+        while True:
+            wake.clear()
+            async with sessionmaker() as session:
+                news = await notifications.newer_than(session, user_id, last_id)
+                unread = None
+                if news or first:
+                    user = await session.get(User, user_id)
+                    unread = await notifications.unread_count(session, user) if user else 0
+            if first:
+                yield _event("unread", {"unread": unread or 0})
+                first = False
+            for shown in news:
+                last_id = shown.id
+                data: dict[str, object] = {
+                    "id": shown.id,
+                    "kind": shown.kind,
+                    "text": shown.text,
+                    "link": shown.link,
+                    "created_at": shown.created_at.isoformat(),
+                    "unread": unread or 0,
+                }
+                yield _event("notification", data, shown.id)
+            now = time.monotonic()
+            if now - last_beat >= HEARTBEAT_SECONDS:
+                yield ": keep-alive\n\n"
+                last_beat = now
+            if now - started >= LIFETIME_SECONDS or await request.is_disconnected():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
+    finally:
+        notifications.stop_listening(user_id, wake)
+
+
+@router.get("/stream")
+async def stream(request: Request, db: DB, user: CurrentUser, after: str = "") -> Response:
+    """New notifications as server-sent events, from now (or after ``Last-Event-ID``)."""
+    resume = request.headers.get("last-event-id", after)
+    if resume.isdigit() and len(resume) < 19:
+        last_id = int(resume)
+    else:
+        last_id = await notifications.latest_id(db, user)
+    return StreamingResponse(
+        _stream(request, request.app.state.sessionmaker, user.id, last_id),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )

@@ -1,0 +1,39 @@
+// Live notifications: keeps the unread badge in the header current and puts new
+// notifications at the top of the notifications page, from the server-sent event stream.
+(function () {
+  "use strict";
+  function start() {
+    var badge = document.getElementById("unread-badge");
+    if (!badge || !window.EventSource) return;
+    var source = new EventSource(badge.dataset.stream);
+    function show(count) {
+      badge.textContent = count > 0 ? String(count) : "";
+      badge.hidden = !(count > 0);
+    }
+    source.addEventListener("unread", function (event) {
+      show(JSON.parse(event.data).unread);
+    });
+    source.addEventListener("notification", function (event) {
+      var item = JSON.parse(event.data);
+      show(item.unread);
+      var list = document.getElementById("notification-list");
+      if (!list) return;
+      var row = document.createElement("li");
+      row.className = "unread";
+      row.dataset.kind = item.kind;
+      var link = document.createElement("a");
+      link.href = item.link;
+      link.textContent = item.text;
+      row.appendChild(link);
+      list.insertBefore(row, list.firstChild);
+      var empty = document.getElementById("no-notifications");
+      if (empty) empty.remove();
+    });
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
