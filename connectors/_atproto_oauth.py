@@ -147,7 +147,8 @@ class DPoP:
     ) -> httpx.Response:
         """Send a request with a proof; once more with the server's nonce if it asks for one.
         At most ``limit`` bytes of the answer are read."""
-        for attempt in range(2):
+
+        async def send() -> httpx.Response:
             sent = {"accept": "application/json", **(headers or {})}
             sent["DPoP"] = self.proof(method, url, access_token=access_token)
             if access_token:
@@ -168,10 +169,12 @@ class DPoP:
             nonce = response.headers.get("dpop-nonce", "")
             if nonce and len(nonce) <= 200 and nonce.isascii() and nonce.isprintable():
                 self.nonces[_origin(url)] = nonce
-            if attempt == 0 and nonce and _asks_for_nonce(response):
-                continue
             return response
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        response = await send()
+        if response.headers.get("dpop-nonce") and _asks_for_nonce(response):
+            response = await send()
+        return response
 
 
 def _asks_for_nonce(response: httpx.Response) -> bool:

@@ -30,8 +30,7 @@ async def check_account(
     cls = connector(account.network)
     if not cls.CAN_VERIFY or account.status == linking.UNVERIFIED:
         return account
-    by_oauth = oauth.is_oauth(cls, linking.load_credentials(services, account))
-    refreshed = not by_oauth or await oauth.refresh(session, services, account)
+    refreshed = not oauth.is_oauth(cls, account) or await oauth.refresh(session, services, account)
     if not refreshed and account.status == linking.NEEDS_RECONNECT:
         return account
     before = account.status
@@ -87,7 +86,7 @@ async def remove_account(
     credentials = linking.load_credentials(services, account)
     if credentials is not None:
         try:
-            if oauth.is_oauth(cls, credentials):
+            if oauth.is_oauth(cls, account):
                 revoked = await oauth.revoke(session, services, account, credentials)
             else:
                 async with services.http() as http:

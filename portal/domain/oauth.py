@@ -54,11 +54,11 @@ MAX_PENDING = 20
 OAUTH_AUTH = ("oauth2", "oidc", "atproto")
 
 
-def is_oauth(cls: type[base.Connector], credentials: base.Credentials | None) -> bool:
-    """Whether the account's tokens come from this module: AT Protocol accounts linked by an
-    app password hold a session of their own instead."""
+def is_oauth(cls: type[base.Connector], account: LinkedAccount) -> bool:
+    """Whether the account's tokens come from this module (refreshed, revoked and reconnected
+    here): AT Protocol accounts linked by an app password hold a session of their own."""
     if cls.AUTH == "atproto":
-        return credentials is not None and "dpop" in credentials.extra
+        return account.verified_by == "oauth"
     return cls.AUTH in OAUTH_AUTH
 
 

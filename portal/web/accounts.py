@@ -372,8 +372,7 @@ async def reconnect(
     account = await linking.get_account(db, user, account_id)
     cls = linking.connector(account.network)
     # A Bluesky account linked by app password comes back the way it came, by the form.
-    by_oauth = cls.AUTH != "atproto" or account.verified_by == "oauth"
-    if cls.AUTH in oauth.OAUTH_AUTH and by_oauth:
+    if oauth.is_oauth(cls, account):
         try:
             await limiter.hit("link", str(user.id))
             url = await oauth.start(

@@ -16,10 +16,13 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors._atproto_oauth import DPoP
 from portal.config import Settings
 from portal.storage.models import LinkedAccount, utcnow
 from tests.fixtures.app import (
     HTML,
+    api_sign_up,
+    api_token,
     authorization_url,
     get_csrf,
     make_settings,
@@ -139,8 +142,6 @@ async def test_a_full_link_refresh_revoke_and_unlink(signed_in, atproto_network,
     assert (await post_form(signed_in, f"/me/accounts/{account.id}/remove")).status_code == 303
     assert await _accounts(db) == []
     async with services.http() as http:
-        from connectors._atproto_oauth import DPoP
-
         dpop = DPoP(kept["extra"]["dpop"])
         refused = await dpop.request(
             http,
@@ -235,8 +236,6 @@ async def test_tokens_and_the_key_are_encrypted_at_rest(
 
 
 async def test_the_api_starts_the_same_flow(client, atproto_network, person):
-    from tests.fixtures.app import api_sign_up, api_token
-
     await api_sign_up(client)
     token = await api_token(client)
     response = await client.post(
