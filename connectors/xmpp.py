@@ -17,8 +17,18 @@ Why it looks like this:
   SCRAM-SHA-1/-256 of RFC 5802/7677 before PLAIN) only after STARTTLS with a certificate
   valid for the domain, so nothing is sent in clear; a refusal is final, the password is
   not tried again with a weaker mechanism.
-- The server of a domain is found by DNS SRV ``_xmpp-client._tcp`` (RFC 6120 §3.2), which
-  slixmpp does (https://slixmpp.readthedocs.io/). For development and tests,
+- The server of a domain is found by DNS SRV: ``_xmpps-client._tcp`` for TLS from the first
+  byte (XEP-0368, https://xmpp.org/extensions/xep-0368.html), ``_xmpp-client._tcp`` for
+  STARTTLS (RFC 6120 §3.2), and the domain itself on port 5222 without either. We resolve
+  these ourselves rather than let slixmpp (https://slixmpp.readthedocs.io/) do it, because
+  people name the domain: every target and every address it resolves to goes through the
+  portal's address rules (:mod:`connectors._addresses`, :attr:`XMPP.addresses`) before
+  anything connects, and slixmpp is handed only the checked addresses. TLS still verifies
+  the certificate against the domain. A server's ``see-other-host`` redirect (RFC 6120
+  §4.9.3.19) is not followed. A domain that cannot be reached for any reason (refused by
+  the rules, not in DNS, a closed port, a connection dropped before the server speaks
+  XMPP) gets the one same answer, so the portal cannot be used to probe networks or ports.
+- For development and tests,
   :attr:`XMPP.server` routes every connection to one ``host:port`` instead, optionally
   trusting a certificate authority of its own; the portal can set it from its settings
   at start-up (``XMPP.server = Server("127.0.0.1", 5222, ca_file=...)``). An address
@@ -48,6 +58,7 @@ import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
 from connectors import base
+from connectors._addresses import AddressPolicy, Unreachable, literal
 from connectors.base import (
     Actor,
     AuthRevoked,
@@ -72,6 +83,11 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 """Characters XML 1.0 cannot carry: a message holding them would break the stream."""
 _REFUSED = "The XMPP server refused this address or password."
 _DISCO_INFO = "http://jabber.org/protocol/disco#info"
+_PORT = 5222
+_DIRECT_TLS, _STARTTLS = "xmpps-client", "xmpp-client"
+
+Record = tuple[str, str, str, int]
+"""One way to connect as slixmpp takes it: service, domain, checked IP address, port."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +111,8 @@ class XMPP(base.Connector):
 
     server: ClassVar[Server | None] = None
     """Route every connection to this server instead of the domain's DNS records."""
+    addresses: ClassVar[AddressPolicy] = AddressPolicy()
+    """The addresses connections may reach (loopback too only where the portal allows it)."""
 
     # -- handles --
 
@@ -263,8 +281,12 @@ def _domainpart(raw: str) -> str:
 class _Client(slixmpp.ClientXMPP):
     """One short session: sign in, do one thing, sign out."""
 
-    def __init__(self, jid: str, password: str, server: Server | None) -> None:
+    def __init__(
+        self, jid: str, password: str, server: Server | None, records: list[Record]
+    ) -> None:
         super().__init__(jid, password)
+        self._records = records
+        self._opened = False
         self.outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.whitespace_keepalive = False
         # Through an explicit route only STARTTLS on that port; DNS may also offer direct TLS.
@@ -286,6 +308,22 @@ class _Client(slixmpp.ClientXMPP):
         self.add_event_handler("stream_error", self._on_stream_error)
         self.add_event_handler("reconnect_delay", self._on_unreachable)
         self.add_event_handler("disconnected", self._on_disconnected)
+
+    async def get_dns_records(self, domain: str, port: int | None = None) -> list[Record]:
+        # Only the addresses checked before connecting, on every attempt: no lookup of ours
+        # or of slixmpp can lead elsewhere in between.
+        return list(self._records)
+
+    def _handle_stream_error(self, error: Any) -> None:
+        # slixmpp follows ``see-other-host`` to any host the server names; we do not.
+        self.event("stream_error", error)
+
+    def start_stream_handler(self, xml: Any) -> None:
+        self._opened = True
+        super().start_stream_handler(xml)  # type: ignore[no-untyped-call]
+
+    def _unreachable(self) -> Retriable:
+        return Retriable(_unreachable(self.boundjid.domain))
 
     async def start_tls(self) -> bool:
         # A failed handshake closes the connection before start_tls() can tell why.
@@ -340,30 +378,65 @@ class _Client(slixmpp.ClientXMPP):
     def _on_unreachable(self, _: Any) -> None:
         # Every address of the server has failed once; slixmpp would now retry, forever.
         self.cancel_connection_attempt()
-        self._settle(Retriable(f"The XMPP server of {self.boundjid.domain} cannot be reached."))
+        self._settle(self._unreachable())
 
     def _on_disconnected(self, _: Any) -> None:
         if self._securing:
             return
-        self._settle(Retriable("The XMPP server closed the connection."))
+        if not self._opened:  # whatever listens there is no XMPP server
+            self._settle(self._unreachable())
+        else:
+            self._settle(Retriable("The XMPP server closed the connection."))
+
+
+def _unreachable(domain: str) -> str:
+    return f"The XMPP server of {domain} cannot be reached."
+
+
+async def _records(domain: str, server: Server | None, policy: AddressPolicy) -> list[Record]:
+    """Every way to connect to the server of ``domain``, each address checked by ``policy``.
+
+    :class:`Unreachable` when there is none, or when any address found is refused.
+    """
+    if server is not None:
+        addresses = await policy.addresses(server.host, server.port)
+        return [(_STARTTLS, domain, address, server.port) for address in addresses]
+    if literal(domain) is not None:
+        return [(_STARTTLS, domain, a, _PORT) for a in await policy.addresses(domain, _PORT)]
+    records: list[Record] = []
+    for service in (_DIRECT_TLS, _STARTTLS):
+        for target, port in await policy.services(f"_{service}._tcp.{domain}"):
+            records += [(service, domain, a, port) for a in await policy.addresses(target, port)]
+    if not records:
+        records = [(_STARTTLS, domain, a, _PORT) for a in await policy.addresses(domain, _PORT)]
+    return list(dict.fromkeys(records))
 
 
 @contextlib.asynccontextmanager
 async def _session(
-    jid: str, password: str, server: Server | None, *, revoked: bool = False
+    jid: str,
+    password: str,
+    server: Server | None,
+    *,
+    revoked: bool = False,
+    policy: AddressPolicy | None = None,
 ) -> AsyncIterator[slixmpp.ClientXMPP]:
     """A signed-in stream for ``jid``, closed when the block ends, within :data:`TIMEOUT`.
 
     A refused password is :class:`PermanentError` when signing in, and :class:`AuthRevoked`
-    (``revoked``) for an account linked before.
+    (``revoked``) for an account linked before. Only addresses ``policy`` allows
+    (:attr:`XMPP.addresses` when not given) are connected to.
     """
-    client = _Client(jid, password, server)
+    domain = jid.rpartition("@")[2]
+    client: _Client | None = None
     try:
         async with asyncio.timeout(TIMEOUT):
-            if server is not None:
-                client.connect(server.host, server.port)
-            else:
-                client.connect()
+            try:
+                records = await _records(domain, server, policy or XMPP.addresses)
+            except Unreachable as error:
+                raise Retriable(_unreachable(domain)) from error
+            client = _Client(jid, password, server, records)
+            client.connect()
             try:
                 await client.outcome
             except PermanentError as error:
@@ -374,9 +447,12 @@ async def _session(
                 raise
             yield client
     except TimeoutError as error:
+        if client is None or not client._opened:
+            raise Retriable(_unreachable(domain)) from error
         raise Retriable("The XMPP server did not answer in time.") from error
     finally:
-        await _close(client)
+        if client is not None:
+            await _close(client)
 
 
 async def _close(client: _Client) -> None:

@@ -1,9 +1,18 @@
-"""The async engine and sessions. Domain code flushes; the request's session commits."""
+"""The async engine and sessions. Domain code flushes; the request's session commits.
+
+The SQLite database holds everything the portal knows of people, so its directory is readable
+by the portal's user only (0700) and so is the file (0600; SQLite gives its -wal and -shm files
+the mode of the database), and deleted rows are overwritten (``secure_delete``) instead of
+lingering in free pages of the file.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -15,9 +24,30 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+VAR_DIR = Path("var")
+"""The portal's own directory for what it writes: the SQLite database, the generated key."""
+
+
+def private_directory(path: Path) -> Path:
+    """``path`` as a directory only its owner can enter: created 0700 when missing, and made
+    0700 when it is the portal's own :data:`VAR_DIR` (an older one may be 0755)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.resolve() == VAR_DIR.resolve():
+        with contextlib.suppress(PermissionError):
+            path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """``path`` as a file only its owner can read, created 0600 when missing."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    with contextlib.suppress(PermissionError):
+        path.chmod(0o600)  # a file made before, with the mode of the umask
+    return path
+
 
 def _sqlite_setup(engine: AsyncEngine) -> None:
-    """Make SQLite behave: foreign keys on, WAL, and real SAVEPOINTs.
+    """Make SQLite behave: foreign keys on, WAL, real SAVEPOINTs, deleted rows overwritten.
 
     pysqlite begins transactions lazily and breaks SAVEPOINT; the documented remedy is to
     switch its own handling off and emit BEGIN ourselves.
@@ -29,6 +59,9 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted content is zeroed, not left in free pages:
+        # https://sqlite.org/pragma.html#pragma_secure_delete
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
@@ -48,13 +81,13 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def _ensure_sqlite_dir(url: str) -> None:
-    from pathlib import Path
-
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        private_directory(path.parent)
+        private_file(path)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

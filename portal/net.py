@@ -5,20 +5,19 @@ resolved once, every address it resolves to must be public, and the connection g
 checked address (TLS still verifies the name). A name that resolves to a private, loopback,
 link-local or otherwise special address is refused, and so is a DNS answer that changes between
 the check and the connection, because there is no second lookup. Redirects are not followed by
-default; bodies are read up to a limit.
+default; bodies are read up to a limit. The address rules are those of
+:mod:`connectors._addresses`, which the connectors that speak other protocols (XMPP) apply too.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
 from collections.abc import Iterable
 from typing import Any
 
 import httpcore
 import httpx
 
+from connectors._addresses import AddressPolicy, Refused, Unreachable
 from portal import __version__
 
 USER_AGENT = f"Portal/{__version__} (self-hosted identity portal)"
@@ -30,52 +29,20 @@ class BlockedAddress(httpx.TransportError):
     """The host resolves to an address this portal must not reach."""
 
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _unmapped(address: Address) -> Address:
-    """``::ffff:10.0.0.1`` is judged as ``10.0.0.1``."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def is_public(address: Address) -> bool:
-    address = _unmapped(address)
-    return address.is_global and not address.is_multicast
-
-
-def _is_loopback(address: Address) -> bool:
-    return _unmapped(address).is_loopback
-
-
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     """Resolves, checks, then connects to the checked address."""
 
-    def __init__(self, *, allow_loopback: bool) -> None:
+    def __init__(self, policy: AddressPolicy) -> None:
         self._inner = httpcore.AnyIOBackend()
-        self._allow_loopback = allow_loopback
+        self._policy = policy
 
     async def _addresses(self, host: str, port: int) -> list[str]:
         try:
-            literal = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            loop = asyncio.get_running_loop()
-            try:
-                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            except socket.gaierror as error:
-                raise httpx.ConnectError(f"{host} cannot be found") from error
-            found = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-        else:
-            found = [literal]
-        allowed = [
-            address
-            for address in found
-            if is_public(address) or (self._allow_loopback and _is_loopback(address))
-        ]
-        if not allowed or len(allowed) != len(found):
-            raise BlockedAddress(f"{host} is a private address, which the portal does not reach")
-        return list(dict.fromkeys(str(address) for address in allowed))
+            return await self._policy.addresses(host, port)
+        except Refused as error:
+            raise BlockedAddress(str(error)) from error
+        except Unreachable as error:
+            raise httpx.ConnectError(str(error)) from error
 
     async def connect_tcp(
         self,
@@ -109,14 +76,16 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, *, allow_loopback: bool = False) -> None:
+    def __init__(
+        self, *, allow_loopback: bool = False, policy: AddressPolicy | None = None
+    ) -> None:
         super().__init__(retries=0, http2=False)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=50,
             max_keepalive_connections=10,
             keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(allow_loopback=allow_loopback),
+            network_backend=_GuardedBackend(policy or AddressPolicy(allow_loopback=allow_loopback)),
         )
 
 
@@ -141,10 +110,15 @@ class _GuardedClient(httpx.AsyncClient):
             ) from error
 
 
-def guarded_client(*, allow_loopback: bool = False, **kwargs: Any) -> httpx.AsyncClient:
-    """An HTTP client for addresses that come from people: no private networks, no redirects."""
+def guarded_client(
+    *, allow_loopback: bool = False, policy: AddressPolicy | None = None, **kwargs: Any
+) -> httpx.AsyncClient:
+    """An HTTP client for addresses that come from people: no private networks, no redirects.
+
+    ``policy`` is the address rule set (:class:`connectors._addresses.AddressPolicy`), made
+    from ``allow_loopback`` when not given."""
     return _GuardedClient(
-        transport=GuardedTransport(allow_loopback=allow_loopback),
+        transport=GuardedTransport(allow_loopback=allow_loopback, policy=policy),
         timeout=kwargs.pop("timeout", DEFAULT_TIMEOUT),
         follow_redirects=kwargs.pop("follow_redirects", False),
         headers={"user-agent": USER_AGENT, **kwargs.pop("headers", {})},

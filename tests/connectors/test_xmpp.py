@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import connectors
 from connectors import xmpp
+from connectors._addresses import AddressPolicy
 from connectors.base import (
     AuthRevoked,
     Credentials,
@@ -24,6 +25,7 @@ from connectors.base import (
     Retriable,
 )
 from connectors.xmpp import XMPP, Server, _session
+from tests.fixtures.network import FakeDNS, connection_attempts, listening
 from tests.fixtures.peers import free_port
 from tests.fixtures.xmpp import XMPPServer
 
@@ -154,6 +156,12 @@ def test_xmpp_is_registered_as_a_password_network() -> None:
 
 
 # -- against a real server -------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test servers listen on loopback, which connections reach only where allowed."""
+    monkeypatch.setattr(XMPP, "addresses", AddressPolicy(allow_loopback=True, resolver=FakeDNS()))
 
 
 @pytest.fixture
@@ -358,10 +366,107 @@ async def test_a_server_that_never_answers_is_given_up_in_time(
     monkeypatch.setattr(XMPP, "server", Server("127.0.0.1", port))
     try:
         before = asyncio.all_tasks()
-        with pytest.raises(Retriable, match="did not answer in time"):
+        # Silent from the start, it is no XMPP server: the answer of any unreachable one.
+        with pytest.raises(Retriable, match="cannot be reached"):
             await XMPP.sign_in("ada@localhost", "whatever", http)
         left = [task for task in asyncio.all_tasks() - before if "silent" not in repr(task)]
         assert not left, "the connection left tasks running"
     finally:
         listener.close()
         await listener.wait_closed()
+
+
+# -- private networks ------------------------------------------------------------------------
+
+
+def _dns(port: int) -> FakeDNS:
+    """``localhost`` and ``loop.example.org`` are loopback; ``mixed.example.org`` has a public
+    and a private address; the SRV records of ``srv.``, ``tls.`` and ``half.example.org``
+    point at loopback (``half`` after a public server)."""
+    return FakeDNS(
+        hosts={
+            "localhost": ["127.0.0.1", "::1"],
+            "loop.example.org": ["127.0.0.1"],
+            "mixed.example.org": ["93.184.215.14", "::1"],
+            "public.example.org": ["93.184.215.14"],
+        },
+        services={
+            "_xmpp-client._tcp.srv.example.org": [(0, 0, "loop.example.org.", port)],
+            "_xmpps-client._tcp.tls.example.org": [(0, 0, "loop.example.org.", port)],
+            "_xmpp-client._tcp.half.example.org": [
+                (0, 0, "public.example.org.", 5222),
+                (10, 0, "localhost.", port),
+            ],
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "handle",
+    [
+        "ada@127.0.0.1",
+        "ada@[::1]",
+        "ada@[::ffff:127.0.0.1]",
+        "ada@0.0.0.0",
+        "ada@169.254.169.254",
+        "ada@10.1.2.3",
+        "ada@localhost",
+        "ada@mixed.example.org",
+        "ada@srv.example.org",
+        "ada@tls.example.org",
+        "ada@half.example.org",
+    ],
+)
+async def test_no_connection_into_private_networks(
+    handle: str, monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+) -> None:
+    async with listening() as listeners:
+        monkeypatch.setattr(xmpp, "_PORT", listeners.port)
+        monkeypatch.setattr(XMPP, "addresses", AddressPolicy(resolver=_dns(listeners.port)))
+        with connection_attempts(monkeypatch) as attempts:
+            with pytest.raises(Retriable) as raised:
+                await XMPP.sign_in(handle, "x", http)
+            await asyncio.sleep(0.2)  # time for anything slixmpp might still try
+    assert listeners.accepted == []
+    assert attempts == []
+    domain = XMPP.normalize_handle(handle).partition("@")[2]
+    assert raised.value.message == f"The XMPP server of {domain} cannot be reached."
+
+
+async def test_a_linked_account_on_a_private_address_is_not_reached(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+) -> None:
+    # Linked while the portal allowed loopback; the switch is off now.
+    async with listening() as listeners:
+        monkeypatch.setattr(XMPP, "addresses", AddressPolicy(resolver=FakeDNS()))
+        credentials = Credentials(
+            extra={"password": "x", "host": "127.0.0.1", "port": listeners.port}
+        )
+        with pytest.raises(Retriable, match="cannot be reached"):
+            await XMPP("ada@localhost", credentials, http).get_actor()
+    assert listeners.accepted == []
+
+
+async def test_whatever_stops_the_connection_the_answer_is_the_same(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+) -> None:
+    """Refused by the rules, unknown to DNS, a closed port, a service that is not XMPP: one
+    answer, so the portal cannot tell anyone which ports are open where."""
+    messages = set()
+    monkeypatch.setattr(XMPP, "addresses", AddressPolicy(resolver=FakeDNS()))
+    for handle in ("ada@127.0.0.1", "ada@nowhere.example.org"):
+        with pytest.raises(Retriable) as raised:
+            await XMPP.sign_in(handle, "x", http)
+        messages.add(raised.value.message.replace(handle.partition("@")[2], "DOMAIN"))
+    monkeypatch.setattr(XMPP, "addresses", AddressPolicy(allow_loopback=True, resolver=FakeDNS()))
+    monkeypatch.setattr(XMPP, "server", Server("127.0.0.1", free_port()))
+    with pytest.raises(Retriable) as raised:
+        await XMPP.sign_in("ada@closed.example.org", "x", http)
+    messages.add(raised.value.message.replace("closed.example.org", "DOMAIN"))
+    async with listening(answer=b"SSH-2.0-OpenSSH_9.2\r\n") as listeners:
+        monkeypatch.setattr(XMPP, "server", Server("127.0.0.1", listeners.port))
+        with pytest.raises(Retriable) as raised:
+            await XMPP.sign_in("ada@open.example.org", "x", http)
+        messages.add(raised.value.message.replace("open.example.org", "DOMAIN"))
+    assert listeners.accepted, "the open port was reached"
+    assert messages == {"The XMPP server of DOMAIN cannot be reached."}

@@ -1,15 +1,25 @@
-"""Outgoing HTTP steered by people never reaches private addresses."""
+"""Outgoing connections steered by people never reach private addresses: HTTP, and the
+connectors that speak other protocols (XMPP), each proved with listeners that must see no
+connection."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
 
+from connectors import xmpp
+from connectors.matrix import Matrix
+from connectors.xmpp import XMPP
 from portal.net import BlockedAddress, guarded_client, read_limited
+from tests.fixtures.app import api_sign_up, api_token
+from tests.fixtures.network import FakeDNS, connection_attempts, listening
 from tests.fixtures.peers import free_port
 
 
@@ -86,3 +96,106 @@ async def test_a_redirect_to_a_non_web_address_is_a_transport_error(local_server
     async with guarded_client(allow_loopback=True) as http:
         with pytest.raises(httpx.RemoteProtocolError, match="not a web address"):
             await http.get(f"http://127.0.0.1:{local_server}/script")
+
+
+# -- every connection a person steers, through the API ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["::7f00:1", "64:ff9b::7f00:1", "2002:7f00:1::1", "64:ff9b::a9fe:a9fe", "::ffff:10.0.0.1"],
+)
+async def test_ipv6_spellings_of_private_addresses_are_refused(
+    address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Addresses that carry a private IPv4 one, which Python alone calls global."""
+    with connection_attempts(monkeypatch) as attempts:
+        async with guarded_client() as http:
+            with pytest.raises(BlockedAddress):
+                await http.get(f"http://[{address}]/")
+    assert attempts == []
+
+
+async def _link(client: httpx.AsyncClient, network: str, handle: str) -> httpx.Response:
+    auth = {"authorization": f"Bearer {await api_token(client)}"}
+    return await client.post(
+        "/api/v1/me/accounts",
+        json={"network": network, "handle": handle, "password": "x"},
+        headers=auth,
+    )
+
+
+_PRIVATE_SERVERS = [
+    "127.0.0.1",
+    "[::1]",
+    "[::ffff:127.0.0.1]",
+    "localhost",
+    "0.0.0.0",  # noqa: S104 - an address to refuse, not to listen on
+    "169.254.169.254",
+    "10.1.2.3",
+]
+
+
+@pytest.mark.parametrize("server", _PRIVATE_SERVERS)
+async def test_linking_xmpp_connects_to_no_private_address(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, server: str
+) -> None:
+    await api_sign_up(client)
+    async with listening() as listeners:
+        monkeypatch.setattr(xmpp, "_PORT", listeners.port)
+        dns = FakeDNS(hosts={"localhost": ["127.0.0.1", "::1"]})
+        monkeypatch.setattr(XMPP, "addresses", replace(XMPP.addresses, resolver=dns))
+        with connection_attempts(monkeypatch) as attempts:
+            refused = await _link(client, "xmpp", f"ada@{server}")
+            unknown = await _link(client, "xmpp", "ada@nowhere.example.org")
+    assert listeners.accepted == []
+    assert attempts == []
+    assert refused.status_code == unknown.status_code == 502
+    domain = XMPP.normalize_handle(f"ada@{server}").partition("@")[2]
+    detail = refused.json()["detail"]
+    assert detail == unknown.json()["detail"].replace("nowhere.example.org", domain)
+    assert "cannot be reached" in detail
+
+
+@pytest.mark.parametrize("server", _PRIVATE_SERVERS)
+async def test_linking_matrix_connects_to_no_private_address(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, server: str
+) -> None:
+    await api_sign_up(client)
+    async with listening() as listeners:
+        with connection_attempts(monkeypatch) as attempts:
+            refused = await _link(client, "matrix", f"@ada:{server}:{listeners.port}")
+    assert listeners.accepted == []
+    assert attempts == []
+    assert refused.status_code == 502
+    host = Matrix.normalize_handle(f"@ada:{server}").partition(":")[2]
+    assert refused.json()["detail"] == (
+        f"Matrix did not answer as expected (Portal could not reach {host} to find its Matrix"
+        " server.). Try again in a moment."
+    )
+
+
+_OPENS_A_CONNECTION = re.compile(
+    r"httpx\.(?:Async)?(?:Client|HTTPTransport)\(|open_connection\(|create_connection\("
+    r"|socket\.socket\(|\.sock_connect\(|aiosmtplib\.send\(|smtplib\.SMTP|slixmpp\.ClientXMPP\)"
+)
+_MAY_OPEN_CONNECTIONS = {
+    "portal/net.py": "the guard of every HTTP request people steer",
+    "connectors/xmpp.py": "connects only to addresses its AddressPolicy checked",
+    "portal/mail.py": "the operator's SMTP server",
+    "portal/sms.py": "the operator's SMS gateway",
+}
+
+
+def test_connections_are_opened_only_where_the_address_rules_apply() -> None:
+    """A connector or domain module that opened its own connection would bypass the rules:
+    every other module gets its HTTP client from the guard (LinkServices.http)."""
+    root = Path(__file__).resolve().parents[2]
+    found = {
+        path.relative_to(root).as_posix()
+        for folder in ("portal", "connectors")
+        for path in (root / folder).rglob("*.py")
+        if _OPENS_A_CONNECTION.search(path.read_text(encoding="utf-8"))
+    }
+    assert found <= set(_MAY_OPEN_CONNECTIONS), found - set(_MAY_OPEN_CONNECTIONS)
+    assert "connectors/xmpp.py" in found  # the pattern still finds what it looks for

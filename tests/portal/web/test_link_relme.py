@@ -280,8 +280,8 @@ async def test_a_stored_private_address_is_not_fetched(signed_in, db, counting_s
     port, seen = counting_server
     account = await _stored(db, f"http://{host}:{port}/")
     response = await _verify(signed_in, account.id)
-    assert response.status_code == 422, response.text
-    assert "private network" in response.text
+    assert response.status_code == 502, response.text
+    assert "could not be reached" in response.text  # as any page that cannot be reached
     assert seen == []
     assert await _status(db) == ("unverified", None)
 
@@ -313,8 +313,8 @@ async def test_a_name_that_resolves_to_a_private_address_is_not_fetched(
     account = await _add(signed_in, db, f"http://intranet.example.org:{port}/")
     resolve_to("intranet.example.org", address)
     response = await _verify(signed_in, account.id)
-    assert response.status_code == 422, response.text
-    assert "private network" in response.text
+    assert response.status_code == 502, response.text
+    assert "could not be reached" in response.text  # as any page that cannot be reached
     assert seen == []
     assert await _status(db) == ("unverified", None)
 
@@ -326,8 +326,8 @@ async def test_a_redirect_to_a_private_address_is_not_followed(signed_in, db, co
         respx.get(SITE).mock(return_value=_redirect(f"http://127.0.0.1:{port}/"))
         respx.route(host="127.0.0.1").pass_through()
         response = await _verify(signed_in, account.id)
-    assert response.status_code == 422, response.text
-    assert "private network" in response.text
+    assert response.status_code == 502, response.text
+    assert "could not be reached" in response.text  # as any page that cannot be reached
     assert seen == []
 
 

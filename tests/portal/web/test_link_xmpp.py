@@ -9,9 +9,16 @@ import pytest
 from sqlalchemy import select, text
 
 from connectors.xmpp import XMPP
+from portal.config import Settings
 from portal.storage.models import LinkedAccount
-from tests.fixtures.app import HTML, get_csrf, post_form, web_sign_up
+from tests.fixtures.app import HTML, get_csrf, make_settings, post_form, web_sign_up
 from tests.fixtures.xmpp import XMPPServer
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The test server listens on loopback, which the portal reaches only when allowed."""
+    return make_settings(connectors_allow_loopback=True)
 
 
 @pytest.fixture

@@ -1,0 +1,96 @@
+"""The SQLite database is the portal's to read alone, and forgets what is deleted."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from portal import cli
+from portal.config import _default_secret_key, get_settings
+from portal.db import make_engine
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The working directory is a fresh one, with a umask that lets everyone read."""
+    monkeypatch.chdir(tmp_path)
+    old = os.umask(0o022)
+    yield tmp_path
+    os.umask(old)
+
+
+def test_migrate_makes_var_and_the_database_private(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("PORTAL_DATABASE_URL", "PORTAL_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "k" * 40)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli.app, ["migrate"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    var = in_tmp / "var"
+    assert _mode(var) == 0o700
+    files = sorted(var.iterdir())
+    assert in_tmp / "var" / "portal.db" in files
+    assert {path.name: _mode(path) for path in files} == {path.name: 0o600 for path in files}
+
+
+def test_an_existing_var_is_made_private(in_tmp: Path) -> None:
+    (in_tmp / "var").mkdir(mode=0o755)
+    assert _default_secret_key()
+    assert _mode(in_tmp / "var") == 0o700
+    assert _mode(in_tmp / "var" / "secret_key") == 0o600
+
+
+async def test_an_existing_database_file_is_made_private(in_tmp: Path) -> None:
+    database = in_tmp / "data" / "portal.db"
+    database.parent.mkdir(mode=0o755)
+    database.touch(mode=0o644)
+    engine = make_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x TEXT)"))
+    finally:
+        await engine.dispose()
+    assert _mode(database) == 0o600
+    # Not the portal's own var/: a directory the operator chose keeps its mode.
+    assert _mode(database.parent) == 0o755
+
+
+async def test_a_deleted_row_leaves_no_trace_in_the_file(in_tmp: Path) -> None:
+    database = in_tmp / "var" / "portal.db"
+    secret = "Ada's very private note 7f3c9e"
+    engine = make_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with engine.begin() as conn:
+            assert (await conn.execute(text("PRAGMA secure_delete"))).scalar() == 1
+            await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+            for number in range(50):
+                await conn.execute(
+                    text("INSERT INTO notes (body) VALUES (:body)"),
+                    {"body": f"{secret} {number}" if number == 25 else "filler " * 20},
+                )
+        async with engine.connect() as conn:
+            await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        assert secret.encode() in database.read_bytes()
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM notes WHERE body LIKE 'Ada%'"))
+        async with engine.connect() as conn:
+            await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    finally:
+        await engine.dispose()
+    leftovers = b"".join(path.read_bytes() for path in database.parent.glob("portal.db*"))
+    assert secret.encode() not in leftovers
