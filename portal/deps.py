@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.config import Settings
 from portal.db import session_scope
 from portal.domain import account
+from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
 from portal.domain.phones import PhoneServices
 from portal.ratelimit import RateLimiter
@@ -58,6 +59,11 @@ def get_services(request: Request) -> LinkServices:
     return services
 
 
+def get_image_workers(request: Request) -> ImageWorkers:
+    workers: ImageWorkers = request.app.state.images
+    return workers
+
+
 def get_phone_services(request: Request) -> PhoneServices:
     services: PhoneServices = request.app.state.phones
     return services
@@ -67,3 +73,4 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 Services = Annotated[LinkServices, Depends(get_services)]
 Phones = Annotated[PhoneServices, Depends(get_phone_services)]
+ImagesDep = Annotated[ImageWorkers, Depends(get_image_workers)]

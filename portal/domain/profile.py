@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import warnings
 
-from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.domain import privacy
+from portal.domain import images, privacy
 from portal.domain.text import clean_bio, clean_name
 from portal.errors import InvalidInput, NotFound, PayloadTooLarge
 from portal.storage.models import Avatar, User, utcnow
 
-ACCEPTED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}
 ACCEPTED_TYPES = "image/jpeg,image/png,image/gif,image/webp"
-MAX_PIXELS = 40_000_000  # a 6,000 × 6,000 picture; larger ones are refused, not decoded
-_TOO_MANY_PIXELS = "This picture has too many pixels; use one under 6000 × 6000."
 
 
 async def update_profile(
@@ -47,7 +41,7 @@ async def set_privacy(
     }
     unknown = set(audiences or {}) - set(privacy.FIELDS) | set(find_by or {}) - set(FIND_BY)
     if unknown:
-        raise InvalidInput(f"There is no setting called {sorted(unknown)[0]!r}.")
+        raise InvalidInput("There is no setting called %(name)r.", name=sorted(unknown)[0])
     for name, audience in checked.items():
         setattr(user, f"{name}_audience", audience)
     for way, on in (find_by or {}).items():
@@ -60,62 +54,47 @@ FIND_BY = ("number", "phone", "name")
 """The ways to find a person, each a switch of its own (``find_by_<way>`` on User)."""
 
 
-def reencode_avatar(data: bytes, *, max_bytes: int, size: int) -> bytes:
-    """Decode an uploaded picture and re-encode it as a square WebP of ``size`` pixels.
-
-    Re-encoding drops metadata (location in EXIF) and anything hidden in the file; the
-    pixel limit keeps a "decompression bomb" from eating the server's memory.
-    """
+def _check_upload(data: bytes, *, max_bytes: int) -> None:
     if not data:
         raise InvalidInput("Choose a picture to upload.", field="avatar")
     if len(data) > max_bytes:
         raise PayloadTooLarge(
-            f"A picture may be at most {max_bytes // (1024 * 1024)} MB.", field="avatar"
+            "A picture may be at most %(max)d MB.", field="avatar", max=max_bytes // (1024 * 1024)
         )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=sorted(ACCEPTED_FORMATS)) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise InvalidInput(_TOO_MANY_PIXELS, field="avatar")
-                image.seek(0)
-                image.load()
-                picture = ImageOps.exif_transpose(image)
-                picture = picture.convert("RGBA" if _has_alpha(picture) else "RGB")
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        # Pillow refuses the largest pictures itself, before our own pixel limit is checked.
-        raise InvalidInput(_TOO_MANY_PIXELS, field="avatar") from None
-    except UnidentifiedImageError:
-        raise InvalidInput(
-            "This file is not a picture we can read. Use a JPEG, PNG, GIF or WebP image.",
-            field="avatar",
-        ) from None
-    except (OSError, ValueError, SyntaxError):
-        raise InvalidInput(
-            "This picture is damaged or cut short; try another file.", field="avatar"
-        ) from None
-    square = ImageOps.fit(picture, (size, size), Image.Resampling.LANCZOS)
-    out = io.BytesIO()
-    square.save(out, format="WEBP", quality=85, method=4)
-    return out.getvalue()
-
-
-def _has_alpha(image: Image.Image) -> bool:
-    return image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info
 
 
 async def set_avatar(
-    session: AsyncSession, user: User, data: bytes, *, max_bytes: int, size: int
+    session: AsyncSession,
+    user: User,
+    data: bytes,
+    *,
+    max_bytes: int,
+    size: int,
+    workers: images.ImageWorkers,
 ) -> Avatar:
-    encoded = reencode_avatar(data, max_bytes=max_bytes, size=size)
+    """Replace the picture with ``data`` re-encoded as a square WebP of ``size`` pixels.
+
+    The picture is decoded by ``workers``, away from the event loop (see
+    :mod:`portal.domain.images`). Unlike other domain functions this one commits, once, before
+    decoding: what the request wrote so far (when its token was last used) is kept, and no
+    transaction stays open while the picture waits for a turn and decodes. An open one would
+    hold a database connection for seconds, and on SQLite it would be refused its writes
+    ("database is locked") whenever another request commits meanwhile.
+    """
+    _check_upload(data, max_bytes=max_bytes)
+    await session.commit()
+    encoded = await workers.square_webp(data, size)
     etag = hashlib.sha256(encoded).hexdigest()[:32]
+    # The new transaction writes first, then reads: on SQLite a transaction that read first
+    # is refused its writes when another upload commits in between.
+    user.avatar_etag = etag
+    await session.flush()
     avatar = await session.get(Avatar, user.id)
     if avatar is None:
         avatar = Avatar(user_id=user.id, content_type="image/webp", data=encoded, etag=etag)
         session.add(avatar)
     else:
         avatar.data, avatar.etag, avatar.updated_at = encoded, etag, utcnow()
-    user.avatar_etag = etag
     await session.flush()
     return avatar
 

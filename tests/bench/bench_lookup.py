@@ -3,7 +3,8 @@
 The portal runs in-process on a fresh SQLite database (or ``PORTAL_BENCH_DATABASE_URL``).
 The baseline is ``GET /healthz``: the framework's own cost per request. Each figure is the
 median time of a request divided by the baseline's, so the numbers travel between machines.
-Cost per item: cards for many people at once, against one person's card.
+Cost per item: cards for many people at once, against one person's card. Results go to
+``bench/results/latest.json`` (see :mod:`tests.bench.results`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from portal.domain import number as numbers
 from portal.domain.number import AllocationPolicy
 from portal.storage import migrate
 from portal.storage.models import User
+from tests.bench.results import Figure, record, table
 
 PEOPLE = 200
 ACCOUNTS = 12
@@ -91,11 +93,15 @@ async def main() -> None:
         many = await _median(lambda: privacy.cards_for(db, None, people[:100]), rounds=30)
     await app.state.engine.dispose()
 
-    print(f"baseline GET /healthz: {baseline * 1e3:.2f} ms (1.00)")
-    for name, seconds in figures.items():
-        print(f"{name}: {seconds / baseline:.2f} × baseline")
-    print(f"cards for 1 person: {one * 1e3:.2f} ms; for 100: {many * 1e3:.2f} ms")
-    print(f"cost per card in a batch of 100: {many / 100 / one:.2f} × a single card")
+    results = [
+        Figure(f"lookup: {name}", seconds * 1e3, "ms", baseline * 1e3)
+        for name, seconds in figures.items()
+    ]
+    # Cost per card in a batch of 100, against a single card.
+    results.append(Figure("lookup: one card in a batch of 100", many / 100 * 1e3, "ms", one * 1e3))
+    record(results)
+    print(f"baseline GET /healthz: {baseline * 1e3:.2f} ms")
+    print(table(results))
 
 
 if __name__ == "__main__":

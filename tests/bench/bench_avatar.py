@@ -1,0 +1,239 @@
+"""Does decoding uploaded pictures slow everyone else down? (``make bench``)
+
+A real ``portal serve`` process on its own SQLite database. The baseline is the latency of
+``GET /healthz`` while the portal is idle; the figure is the same latency while several
+clients upload, without pause, the worst pictures the portal accepts (a 40-megapixel PNG, a
+50-megapixel JPEG, a 1,000-frame GIF) and hostile ones it must refuse (1 × 39,000,000 pixels,
+a PNG bomb, a JPEG claiming 65,000 × 65,000). Decoding runs away from the event loop, so the
+ratio should stay under 2. Results go to ``bench/results/latest.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import io
+import multiprocessing
+import statistics
+import struct
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from portal.db import make_engine, make_sessionmaker
+from portal.domain import account
+from tests.bench.results import Figure, record, table
+from tests.fixtures.live import LiveServer, start_server, stop_server
+from tests.portal.domain import people
+
+UPLOADERS = 6
+BURST_SECONDS = 20.0
+IDLE_PROBES = 300
+PROBE_PAUSE = 0.01
+TARGET = 2.0
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _needle() -> bytes:
+    """A 74 KB PNG of 1 × 39,000,000 pixels."""
+    header = struct.pack(">IIBBBBB", 1, 39_000_000, 1, 0, 0, 0, 0)
+    deflate = zlib.compressobj(9)
+    rows = b"\x00\x00" * 1_000_000
+    data = b"".join(deflate.compress(rows) for _ in range(39)) + deflate.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", data)
+        + _chunk(b"IEND", b"")
+    )
+
+
+def _save(image: Image.Image, format: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=format, **options)
+    return out.getvalue()
+
+
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    data = bytearray(_save(Image.new("RGB", (16, 16)), "JPEG"))
+    frame = data.index(b"\xff\xc0")
+    data[frame + 5 : frame + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def _animation() -> bytes:
+    frames = [Image.new("RGB", (64, 64), ((i * 37) % 256, 80, 160)) for i in range(1000)]
+    return _save(frames[0], "GIF", save_all=True, append_images=frames[1:])
+
+
+def pictures() -> dict[str, bytes]:
+    """Worst-case legal pictures, then hostile ones, by name."""
+    photo = Image.linear_gradient("L").resize((8160, 6120)).convert("RGB")
+    return {
+        "legal 6324x6324 PNG (40 Mpx)": _save(Image.new("RGB", (6324, 6324), (9, 99, 199)), "PNG"),
+        "legal 8160x6120 JPEG (50 Mpx)": _save(photo, "JPEG", quality=70),
+        "legal GIF of 1000 frames": _animation(),
+        "hostile 1x39000000 PNG": _needle(),
+        "hostile 8000x8000 PNG bomb": _save(Image.new("1", (8000, 8000)), "PNG"),
+        "hostile JPEG claiming 65000x65000": _jpeg_declaring(65000, 65000),
+    }
+
+
+def _burst(url: str, tokens: list[str], seconds: float) -> dict[str, dict[int, int]]:
+    """Upload pictures from one thread per token for ``seconds``; statuses by picture."""
+    files = pictures()
+    statuses: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def upload(token: str, offset: int) -> None:
+        names = list(files)
+        with httpx.Client(base_url=url, timeout=120) as http:
+            turn = offset
+            while time.monotonic() < deadline:
+                name = names[turn % len(names)]
+                turn += 1
+                try:
+                    status = http.put(
+                        "/api/v1/me/avatar",
+                        files={"file": ("picture", files[name])},
+                        headers={"authorization": f"Bearer {token}"},
+                    ).status_code
+                except httpx.TransportError:
+                    status = 0  # no answer at all
+                with lock:
+                    statuses[name][status] += 1
+
+    threads = [threading.Thread(target=upload, args=(token, i)) for i, token in enumerate(tokens)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {name: dict(counts) for name, counts in statuses.items()}
+
+
+def _probe(http: httpx.Client, *, count: int | None = None, until: float = 0.0) -> list[float]:
+    """Sequential ``GET /healthz`` latencies, in milliseconds."""
+    latencies: list[float] = []
+    while (count is not None and len(latencies) < count) or time.monotonic() < until:
+        start = time.perf_counter()
+        response = http.get("/healthz")
+        latencies.append((time.perf_counter() - start) * 1e3)
+        assert response.status_code == 200, response.status_code
+        time.sleep(PROBE_PAUSE)
+    return latencies
+
+
+def _p99(latencies: list[float]) -> float:
+    return statistics.quantiles(latencies, n=100)[98]
+
+
+def _peak_memory_mb(pid: int) -> float:
+    """The most memory ``pid`` ever held (VmHWM), in MB; 0 when it cannot be read."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+async def _tokens(database_url: str, count: int) -> list[str]:
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            secrets = []
+            for i in range(count):
+                user = await people.person(db, f"Uploader {i}")
+                secrets.append((await account.create_token(db, user, name="bench")).secret)
+            await db.commit()
+        return secrets
+    finally:
+        await engine.dispose()
+
+
+def run(server: LiveServer) -> list[Figure]:
+    tokens = asyncio.run(_tokens(server.database_url, UPLOADERS))
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for token in tokens:  # a token's first use is recorded; not part of the burst
+            http.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
+        _probe(http, count=30)  # warm up
+        idle = _probe(http, count=IDLE_PROBES // 2)
+        spawn = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as uploaders:
+            burst = uploaders.submit(_burst, server.url, tokens, BURST_SECONDS)
+            # The uploading process first makes its pictures; probe once they are on the way.
+            time.sleep(3)
+            during = _probe(http, until=time.monotonic() + BURST_SECONDS - 4)
+            statuses = burst.result()
+        # Idle again after the burst, so that the baseline spans the same stretch of time as
+        # the figure (on a shared machine, the load of other programs drifts).
+        idle += _probe(http, count=IDLE_PROBES // 2)
+    workers = _children(server.process.pid)
+    print(f"{len(idle)} probes idle, {len(during)} during {UPLOADERS} uploaders' burst")
+    for name, counts in statuses.items():
+        answers = ", ".join(f"{n} × {code or 'no answer'}" for code, n in sorted(counts.items()))
+        print(f"  {name}: {answers}")
+    handled = sum(counts.get(200, 0) + counts.get(422, 0) for counts in statuses.values())
+    refused = sum(counts.get(503, 0) for counts in statuses.values())
+    return [
+        Figure(
+            "avatar burst: /healthz p50",
+            statistics.median(during),
+            "ms",
+            statistics.median(idle),
+            TARGET,
+        ),
+        Figure("avatar burst: /healthz p99", _p99(during), "ms", _p99(idle), TARGET),
+        Figure("avatar burst: uploads decoded or refused", handled / BURST_SECONDS, "per s"),
+        Figure("avatar burst: uploads turned away busy (503)", refused / BURST_SECONDS, "per s"),
+        Figure("avatar burst: web process peak memory", _peak_memory_mb(server.process.pid), "MB"),
+        Figure(
+            "avatar burst: decoding processes peak memory",
+            max((_peak_memory_mb(pid) for pid in workers), default=0.0),
+            "MB",
+        ),
+    ]
+
+
+def main() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-avatar-"))
+    try:
+        server = start_server(
+            f"sqlite+aiosqlite:///{workdir}/bench.db",
+            workdir,
+            PORTAL_RATE_LIMITS_ENABLED="false",
+        )
+    except (OSError, RuntimeError) as exc:
+        print(f"cannot start the portal: {exc}", file=sys.stderr)
+        return 1
+    try:
+        figures = run(server)
+    finally:
+        stop_server(server)
+    record(figures)
+    print(table(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
