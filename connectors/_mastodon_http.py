@@ -5,13 +5,18 @@ Why it looks like this (https://docs.joinmastodon.org/api/guidelines/):
 - Every request has a timeout and a User-Agent, follows no redirect (a server that sends
   Portal elsewhere is named, not followed) and reads at most a bounded body.
 - Errors (https://docs.joinmastodon.org/entities/Error/): 401 is a revoked token; 403, 404 and
-  422 are refusals, told with the server's own ``error`` or ``error_description``; 429 carries
+  422 are refusals, told with the server's own ``error`` or ``error_description``. Other
+  servers of the Mastodon API say "revoked" otherwise: a 400 ``text/html`` "Invalid Bearer
+  token", a 403 ``{"error": "Invalid credentials."}`` (Pleroma, Akkoma), or RFC 6750's
+  ``WWW-Authenticate: Bearer error="invalid_token"``; such a 400 or 403 is a revoked token too
+  (:func:`says_token_invalid`). 429 carries
   ``X-RateLimit-Reset`` (https://docs.joinmastodon.org/api/rate-limits/); 5xx, timeouts and
   unreachable servers may pass.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,6 +103,24 @@ def server_error(answer: Answer) -> str:
     return CONTROL.sub("", words).strip()[:300]
 
 
+_TOKEN_INVALID = re.compile(
+    r"invalid[ _](?:bearer[ _])?(?:access[ _])?token|invalid[ _]credentials"
+    r"|token (?:is|was|has been) (?:invalid|revoked|expired)",
+    re.IGNORECASE,
+)
+"""How servers of the Mastodon API word a token they no longer accept (Mastodon's Doorkeeper
+"The access token is invalid", "Invalid Bearer token", Pleroma's "Invalid credentials.")."""
+
+
+def says_token_invalid(answer: Answer) -> bool:
+    """Whether a refusal says the token itself is not accepted, whatever its status."""
+    challenge = answer.headers.get("www-authenticate", "")
+    if re.search(r"error=\"?invalid_token", challenge, re.IGNORECASE):
+        return True
+    words = server_error(answer) or answer.body[:300].decode("utf-8", "replace")
+    return _TOKEN_INVALID.search(words) is not None
+
+
 def check(answer: Answer, where: str) -> Answer:
     status = answer.status
     if 200 <= status < 300:
@@ -110,7 +133,7 @@ def check(answer: Answer, where: str) -> Answer:
             f"{where} sends Portal on to {target[:100]}, which Portal does not follow: "
             "if that is the Mastodon server, give its name instead."
         )
-    if status == 401:
+    if status == 401 or (status in (400, 403) and says_token_invalid(answer)):
         raise AuthRevoked(f"{where} no longer accepts Portal's access{detail}")
     if status == 429:
         raise RateLimited(f"{where} asks Portal to slow down", retry_after(answer.headers))

@@ -39,6 +39,28 @@ def server_name(raw: str, *, allow_loopback: bool = False) -> str:
     return base.normalize_server(raw, allow_loopback=allow_loopback)
 
 
+def server_of(raw: str, *, allow_loopback: bool = False) -> str:
+    """The server a person names to link an account: ``server`` (``host:port`` in
+    development), ``@user@server``, ``user@server`` or a profile address ``https://server/@user``.
+
+    Only the server is taken: servers of the Mastodon API allow other names than Mastodon's
+    (longer, with dots or dashes), and the account is whoever signs in there.
+    """
+    text = base.clean(raw, max_length=300)
+    if "/" in text.partition("://")[2 if "://" in text else 0].strip("/"):
+        _, server = _handle_in_url(text)
+    elif "@" in text:
+        account = text.removeprefix("acct:").removeprefix("@")
+        user, _, server = account.partition("@")
+        if not user or "@" in server:
+            raise InvalidHandle(
+                "Give your server, like mastodon.social, or your handle, like @ada@mastodon.social."
+            )
+    else:
+        server = text
+    return server_name(server, allow_loopback=allow_loopback)
+
+
 def normalize_handle(raw: str, *, allow_loopback: bool = False) -> str:
     """``user@server``, lowercased, from a handle or a profile address, or
     :class:`InvalidHandle` saying what is wrong."""
@@ -115,6 +137,28 @@ def _handle_of(acct: str, instance: str, allow_loopback: bool) -> str:
         return raw.lower()
 
 
+_PLACEHOLDER_AVATARS = re.compile(
+    r"(?:/avatars/original/missing\.png"  # Mastodon (Paperclip's default_url)
+    r"|/images/avi\.png"  # Pleroma, Akkoma (lib/pleroma/user.ex, avatar_url/2)
+    r"|/assets/default_avatars/GoToSocial_icon[1-6]\.(?:webp|png|svg)"  # GoToSocial (web/assets)
+    r"|/static/img/unknown-icon-128\.png"  # Takahē (users/models/identity.py)
+    r"|/api/v1/accounts/identicon"  # Mitra
+    r"|/identicon/[^/]+)$",  # Misskey, Sharkey, Iceshrimp (getIdenticonUrl)
+    re.IGNORECASE,
+)
+"""What servers show for an account with no picture, by the end of the address's path: the
+list of the pl-fe client (src/utils/accounts.ts, ``isDefaultAvatar``) and the servers' code."""
+
+
+def is_placeholder_avatar(url: str) -> bool:
+    """Whether ``url`` is a server's stand-in for "no picture" rather than one the person chose."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return False
+    return _PLACEHOLDER_AVATARS.search(path) is not None
+
+
 def actor_from_json(data: Any, instance: str, *, allow_loopback: bool = False) -> Actor:
     """An Account entity as an :class:`Actor`; a local ``acct`` gets ``instance`` added.
 
@@ -134,8 +178,8 @@ def actor_from_json(data: Any, instance: str, *, allow_loopback: bool = False) -
     else:
         bio = html_to_text(text_of(data.get("note")))
     avatar = web_url(data.get("avatar"))
-    if avatar and urlsplit(avatar).path.endswith("/missing.png"):
-        avatar = None  # Mastodon's placeholder for "no picture"
+    if avatar and is_placeholder_avatar(avatar):
+        avatar = None
     return Actor(
         network=NETWORK,
         id=account_id,

@@ -3,9 +3,11 @@
 Why it looks like this (https://docs.joinmastodon.org/spec/oauth/):
 
 - The endpoints come from RFC 8414 metadata, ``/.well-known/oauth-authorization-server``,
-  served since Mastodon 4.3; a 404 means an older server, which has the fixed
-  ``/oauth/authorize``, ``/oauth/token`` and ``/oauth/revoke``
-  (https://docs.joinmastodon.org/methods/oauth/). Endpoints on another host are refused.
+  served since Mastodon 4.3; a 404 means an older Mastodon or another server of the Mastodon
+  API (GoToSocial, Pleroma, Akkoma, Takahē …), which have the fixed ``/oauth/authorize``,
+  ``/oauth/token`` and ``/oauth/revoke`` (https://docs.joinmastodon.org/methods/oauth/) and
+  list no scopes, so they are asked for the classic ones. Endpoints on another host are
+  refused.
 - Every instance is its own authorization server, so Portal registers itself as a client of
   each instance (``POST /api/v1/apps``, https://docs.joinmastodon.org/methods/apps/#create),
   with the one exact redirect URI and the scopes it will ask for: an authorization request

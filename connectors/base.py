@@ -295,6 +295,12 @@ class Connector:
         raise NotImplementedError
 
     @classmethod
+    def server_name(cls, raw: str, *, allow_loopback: bool = False) -> str:
+        """The server a person names to link an account on (networks of many servers): its
+        host name, or what else the network lets a person name it by."""
+        return normalize_server(raw, allow_loopback=allow_loopback)
+
+    @classmethod
     def oauth_scopes(cls, server: OAuthServer) -> tuple[str, ...]:
         """The scopes to register and to ask for on ``server``: :attr:`SCOPES` unless the
         network's servers differ in what they offer."""

@@ -8,10 +8,18 @@ Why it looks like this (the API docs are the truth: https://docs.joinmastodon.or
 - Scopes (https://docs.joinmastodon.org/api/oauth-scopes/) are the least for what this
   connector does: ``profile`` (only ``verify_credentials``, Mastodon 4.3 and later),
   ``read:statuses`` for the account's posts, ``write:statuses`` and ``write:media`` to
-  publish. An instance older than 4.3 does not know ``profile`` and refuses to register an app
-  that asks for it, so there Portal asks for ``read:accounts`` instead.
+  publish; ``read:accounts`` instead of ``profile`` where the metadata lists granular scopes
+  but not ``profile``. Granular scopes are asked for only where the server's metadata
+  (``/.well-known/oauth-authorization-server``, ``scopes_supported``) lists them: many other
+  servers of the Mastodon API (GoToSocial, Pleroma, Akkoma, Takahē …) and Mastodon before 4.3
+  publish none, and some of them register an app with granular scopes but then refuse its
+  token with ``403 out_of_scope_for_token``. There Portal asks for the classic ``read write``,
+  which every one of them knows.
 - A handle's server part is the instance that issued the token, never a domain the instance
-  claims for itself: a server could otherwise name someone else's domain.
+  claims for itself: a server could otherwise name someone else's domain. The profile address
+  is the one the server gives, when it is on that server's host; a server's stand-in picture
+  for an account without one is no picture (``_mastodon_model``).
+- The person names their server by its name, their handle or their profile's address.
 - A status is limited to ``configuration.statuses.max_characters`` of the instance
   (https://docs.joinmastodon.org/entities/Instance/), 500 by default. Mastodon counts the
   content warning plus the text in grapheme clusters, every link as 23 characters and a
@@ -25,7 +33,8 @@ Why it looks like this (the API docs are the truth: https://docs.joinmastodon.or
   so a retried request makes one status. Pictures go to ``POST /api/v2/media``, which may
   answer 202 and finish in the background; ``GET /api/v1/media/:id`` says when it is done
   (https://docs.joinmastodon.org/methods/media/).
-- Errors: 401 is a revoked token; 403, 404 and 422 are refusals; 429 carries
+- Errors: 401, and a 400 or 403 that says the token is invalid, is a revoked token; other
+  403s, 404 and 422 are refusals; 429 carries
   ``X-RateLimit-Reset``; 5xx, timeouts and unreachable servers may pass. Redirects are never
   followed (``_mastodon_http``).
 
@@ -63,6 +72,7 @@ from connectors._mastodon_model import (
     normalize_handle,
     post_from_json,
     server_name,
+    server_of,
     web_url,
 )
 from connectors._mastodon_text import (
@@ -138,8 +148,12 @@ class Mastodon(base.Connector):
         "write:statuses",
         "write:media",
     )
-    """What an instance without the ``profile`` scope is asked for: ``read:accounts`` too
-    lets Portal call ``verify_credentials``."""
+    """What a server whose metadata lists granular scopes but not ``profile`` is asked for:
+    ``read:accounts`` lets Portal call ``verify_credentials``."""
+    CLASSIC_SCOPES: ClassVar[tuple[str, ...]] = ("read", "write")
+    """What a server that lists no granular scopes (or publishes no metadata) is asked for:
+    reading the account and its posts, and posting, with everything else ``read`` and
+    ``write`` cover (https://docs.joinmastodon.org/api/oauth-scopes/#read)."""
     HANDLE_LABEL = "Mastodon handle"
     HANDLE_EXAMPLE = "@ada@mastodon.social"
     CAN_VERIFY = True
@@ -183,9 +197,21 @@ class Mastodon(base.Connector):
 
     @classmethod
     def oauth_scopes(cls, server: OAuthServer) -> tuple[str, ...]:
-        """:attr:`SCOPES` where the instance offers ``profile`` (Mastodon 4.3 and later), else
-        :attr:`SCOPES_BEFORE_4_3`: an older server refuses to register an unknown scope."""
-        return cls.SCOPES if "profile" in server.scopes_supported else cls.SCOPES_BEFORE_4_3
+        """:attr:`SCOPES` where the metadata lists them (Mastodon 4.3 and later),
+        :attr:`SCOPES_BEFORE_4_3` where it lists those, else :attr:`CLASSIC_SCOPES`: a server
+        that does not say it knows a granular scope may refuse it, at registration or later."""
+        supported = set(server.scopes_supported)
+        for scopes in (cls.SCOPES, cls.SCOPES_BEFORE_4_3):
+            if set(scopes) <= supported:
+                return scopes
+        return cls.CLASSIC_SCOPES
+
+    @classmethod
+    def server_name(cls, raw: str, *, allow_loopback: bool = False) -> str:
+        """The server of the person's account, named by itself (``mastodon.social``, with a
+        port in development), by a handle (``@ada@mastodon.social``, ``ada@mastodon.social``)
+        or by a profile address (``https://mastodon.social/@ada``)."""
+        return server_of(raw, allow_loopback=allow_loopback)
 
     @classmethod
     async def oauth_server(cls, server: str, http: httpx.AsyncClient) -> OAuthServer:
@@ -240,10 +266,12 @@ class Mastodon(base.Connector):
         if actor.handle != handle:  # an ``acct`` on another server: not this token's account
             raise PermanentError(f"{instance} named an account of another server.")
         self._account_id = _id(actor.id, "account id")
-        profile = self.profile_url(handle)
-        if actor.url and urlsplit(actor.url).netloc.lower() == urlsplit(profile).netloc:
-            profile = actor.url
-        return replace(actor, url=profile)
+        # The profile address exactly as the server gives it (scheme, port and path: GoToSocial,
+        # Pleroma and Takahē write it otherwise than Mastodon), if it is on the server itself.
+        given = actor.url
+        if not given or not _on_server(given, instance):
+            given = self.profile_url(handle)
+        return replace(actor, url=given)
 
     async def get_posts(self, cursor: str | None = None, limit: int = 20) -> Page[Post]:
         if self._account_id is None:
@@ -377,6 +405,17 @@ class Mastodon(base.Connector):
                 return
             if time.monotonic() >= deadline:
                 raise Retriable(f"{self.instance} is still processing the picture")
+
+
+def _on_server(url: str, instance: str) -> bool:
+    """Whether ``url`` is an address on the host of ``instance`` (any scheme or port)."""
+    host = (_split(url).hostname or "").rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    expected = instance.rsplit(":", 1)[0] if ":" in instance else instance
+    return bool(host) and host == expected
 
 
 def _split(url: str) -> SplitResult:

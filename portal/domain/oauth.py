@@ -44,7 +44,7 @@ from connectors import oidc as openid
 from connectors._atproto_oauth import DPoP
 from portal.domain import atproto_link, linking, notifications
 from portal.domain.linking import LinkServices, connector, connector_errors
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, NotFound, PortalError
 from portal.storage.models import LinkAttempt, LinkedAccount, OAuthApp, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,12 @@ log = logging.getLogger(__name__)
 ATTEMPT_TTL = timedelta(minutes=10)
 MAX_PENDING = 20
 OAUTH_AUTH = ("oauth2", "oidc", "atproto")
+TOKENS_PER_LINK = ("oauth2", "atproto")
+"""Where every authorization gets tokens of its own, so that revoking the tokens of a failed
+link, or the ones a reconnect replaced, ends nothing else. An OpenID provider may give a new
+sign-in the grant of an earlier one (node oidc-provider does within one browser session), and
+revoking a refresh token ends every token of its grant (RFC 7009 §2.1): there it would end
+the tokens just linked, or those of another linked account, too."""
 
 
 def is_oauth(cls: type[base.Connector], account: LinkedAccount) -> bool:
@@ -86,7 +92,9 @@ class _Party:
 def _oauth_connector(network: str) -> type[base.Connector]:
     cls = connector(network)
     if cls.AUTH not in OAUTH_AUTH:
-        raise InvalidInput(f"{cls.LABEL} accounts are not linked by authorizing on its site.")
+        raise InvalidInput(
+            "%(network)s accounts are not linked by authorizing on its site.", network=cls.LABEL
+        )
     return cls
 
 
@@ -97,14 +105,15 @@ def normalize_server(cls: type[base.Connector], server: str, services: LinkServi
         if server not in services.providers:
             names = ", ".join(p.label for p in services.providers.values()) or "none"
             raise InvalidInput(
-                f"Choose one of the sign-in providers this portal offers ({names}).",
+                "Choose one of the sign-in providers this portal offers (%(names)s).",
                 field="server",
+                names=names,
             )
         return server
     with connector_errors(cls.LABEL, field="server"):
         if cls.AUTH == "atproto":  # the account itself: its server is found from it
             return cls.normalize_handle(server)
-        return base.normalize_server(server, allow_loopback=services.allow_loopback)
+        return cls.server_name(server, allow_loopback=services.allow_loopback)
 
 
 async def _registered_client(
@@ -382,18 +391,25 @@ async def finish(
     attempt = await _consume(session, user, network, state)
     if error:
         if error == "access_denied":
-            raise InvalidInput(f"You did not allow the link on {cls.LABEL}. Nothing was linked.")
+            raise InvalidInput(
+                "You did not allow the link on %(network)s. Nothing was linked.", network=cls.LABEL
+            )
         detail = (error_description or error)[:200]
-        raise InvalidInput(f"{cls.LABEL} did not authorize the link: {detail}")
+        raise InvalidInput(
+            "%(network)s did not authorize the link: %(detail)s", network=cls.LABEL, detail=detail
+        )
     if not code or len(code) > 2000:
-        raise InvalidInput(f"{cls.LABEL} sent no authorization code. Start linking again.")
+        raise InvalidInput(
+            "%(network)s sent no authorization code. Start linking again.", network=cls.LABEL
+        )
     kept = services.vault.decrypt_json(attempt.secrets)
     label = services.providers[attempt.server].label if cls.AUTH == "oidc" else cls.LABEL
     metadata = _server_from(kept["metadata"])
     if (iss or cls.AUTH == "atproto") and iss != metadata.issuer:
         raise InvalidInput(
-            f"This answer did not come from the {label} server the link started at. "
-            "Start linking again."
+            "This answer did not come from the %(network)s server the link started at. "
+            "Start linking again.",
+            network=label,
         )
     dpop = DPoP(kept["dpop"]) if cls.AUTH == "atproto" else None
     async with services.http() as http:
@@ -411,28 +427,128 @@ async def finish(
                 },
                 dpop,
             )
-            subject = None
-            if dpop is not None:
-                subject = atproto_link.subject(payload, kept["did"], label)
-                account = {"did": subject, "pds": kept["pds"], "dpop": dpop.state()}
-                credentials = _credentials(payload, party, attempt.server, account)
-            else:
-                credentials = _credentials(payload, party, attempt.server)
-            if cls.AUTH == "oidc":
-                subject = await _validate_id_token(payload, party, kept["nonce"], http)
-            actor = await cls("", credentials, http).get_actor()
-    if subject is not None and actor.id != subject:
-        raise InvalidInput(f"{label} described another account than the one that signed in.")
-    return await linking.save_proven(
-        session,
-        services,
-        user,
-        network,
-        base.Linked(actor, credentials),
-        proof="oauth",
-        server=attempt.server,
-        account_id=attempt.linked_account_id,
-    )
+        try:
+            with connector_errors(label):
+                subject = None
+                if dpop is not None:
+                    subject = atproto_link.subject(payload, kept["did"], label)
+                    account = {"did": subject, "pds": kept["pds"], "dpop": dpop.state()}
+                    credentials = _credentials(payload, party, attempt.server, account)
+                else:
+                    credentials = _credentials(payload, party, attempt.server)
+                if cls.AUTH == "oidc":
+                    subject = await _validate_id_token(payload, party, kept["nonce"], http)
+                actor = await cls("", credentials, http).get_actor()
+            if subject is not None and actor.id != subject:
+                raise InvalidInput(
+                    "%(network)s described another account than the one that signed in.",
+                    network=label,
+                )
+            replaced = await _replaced_credentials(
+                session, services, user, cls, actor, attempt.linked_account_id
+            )
+            linked = await linking.save_proven(
+                session,
+                services,
+                user,
+                network,
+                base.Linked(actor, credentials),
+                proof="oauth",
+                server=attempt.server,
+                account_id=attempt.linked_account_id,
+            )
+        except Exception:
+            # Nothing was linked: the tokens just received must not outlive the attempt.
+            received = [
+                (str(payload.get("refresh_token") or ""), "refresh_token"),
+                (str(payload.get("access_token") or ""), "access_token"),
+            ]
+            try:
+                if cls.AUTH in TOKENS_PER_LINK:
+                    await _revoke_quietly(http, party, received, dpop, network)
+            except Exception as error:  # the link's own error is the one to tell
+                log.warning("revoking the tokens of a failed %s link failed: %s", network, error)
+            raise
+        if replaced is not None and cls.AUTH in TOKENS_PER_LINK:  # old tokens serve no more
+            await _revoke_replaced(session, services, linked, replaced, credentials, http)
+    return linked
+
+
+def _tokens(credentials: base.Credentials) -> list[tuple[str, str]]:
+    """The tokens of ``credentials`` with their RFC 7009 hints, the longer-lived first."""
+    return [
+        (credentials.refresh_token, "refresh_token"),
+        (credentials.access_token, "access_token"),
+    ]
+
+
+async def _replaced_credentials(
+    session: AsyncSession,
+    services: LinkServices,
+    user: User,
+    cls: type[base.Connector],
+    actor: base.Actor,
+    account_id: int | None,
+) -> base.Credentials | None:
+    """The OAuth tokens a link is about to replace: those of the account being reconnected,
+    or of the same account linked before."""
+    if account_id is not None:
+        target: LinkedAccount | None = await linking.get_account(session, user, account_id)
+    else:
+        handle = linking.normalize(cls, actor.handle)
+        target = await linking.find_account(session, user, cls.NAME, handle)
+    if target is None or not is_oauth(cls, target):
+        return None
+    return linking.load_credentials(services, target)
+
+
+async def _revoke_replaced(
+    session: AsyncSession,
+    services: LinkServices,
+    account: LinkedAccount,
+    replaced: base.Credentials,
+    kept: base.Credentials,
+    http: httpx.AsyncClient,
+) -> None:
+    """Revoke the tokens a reconnect replaced (never the ones it keeps); failures are logged."""
+    still_used = {kept.access_token, kept.refresh_token}
+    old = [(token, hint) for token, hint in _tokens(replaced) if token not in still_used]
+    if not any(token for token, _ in old):
+        return
+    try:
+        party = await _party_of(session, services, account, replaced, http)
+        await _revoke_quietly(http, party, old, atproto_link.dpop_of(replaced), account.network)
+    except (base.ConnectorError, PortalError, httpx.HTTPError, ValueError) as error:
+        # The account is linked with its new tokens whatever the server says to this.
+        log.warning("revoking the replaced %s tokens failed: %s", account.network, error)
+
+
+async def _revoke_quietly(
+    http: httpx.AsyncClient,
+    party: _Party,
+    tokens: list[tuple[str, str]],
+    dpop: DPoP | None,
+    network: str,
+) -> bool:
+    """Ask the server to forget ``tokens`` (RFC 7009); ``True`` if it said it did. Nothing
+    here stops the caller: a failure is logged."""
+    endpoint = party.server.revocation_endpoint
+    if not endpoint:
+        return False
+    done = False
+    for token, hint in tokens:
+        if not token:
+            continue
+        try:
+            form = {"token": token, "token_type_hint": hint}
+            response = await _client_post(http, party.client, endpoint, form, dpop)
+        except (httpx.HTTPError, base.ConnectorError) as error:
+            log.warning("revoking a %s token failed: %s", network, error)
+            continue
+        if response.status_code != 200:
+            log.warning("revoking a %s token: answered %s", network, response.status_code)
+        done = done or response.status_code == 200
+    return done
 
 
 async def _validate_id_token(
@@ -523,21 +639,4 @@ async def revoke(
     dpop = atproto_link.dpop_of(credentials)
     async with services.http() as http:
         party = await _party_of(session, services, account, credentials, http)
-        endpoint = party.server.revocation_endpoint
-        if not endpoint:
-            return False
-        done = False
-        for token, hint in (
-            (credentials.refresh_token, "refresh_token"),
-            (credentials.access_token, "access_token"),
-        ):
-            if not token:
-                continue
-            try:
-                form = {"token": token, "token_type_hint": hint}
-                response = await _client_post(http, party.client, endpoint, form, dpop)
-            except httpx.HTTPError:
-                log.warning("revoking a %s token failed: unreachable", account.network)
-                continue
-            done = done or response.status_code == 200
-    return done
+        return await _revoke_quietly(http, party, _tokens(credentials), dpop, account.network)

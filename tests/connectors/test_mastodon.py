@@ -194,6 +194,41 @@ def test_loopback_servers_only_when_allowed(monkeypatch: pytest.MonkeyPatch) -> 
     assert Mastodon.profile_url("ada@localhost:3000") == "http://localhost:3000/@ada"
 
 
+@pytest.mark.parametrize(
+    ("raw", "server"),
+    [
+        ("mastodon.social", "mastodon.social"),
+        ("https://Mastodon.Social/", "mastodon.social"),
+        ("@ada@mastodon.social", "mastodon.social"),
+        ("ada@mastodon.social", "mastodon.social"),
+        ("acct:ada@mastodon.social", "mastodon.social"),
+        ("@ada.lovelace-1@gts.example", "gts.example"),  # names other servers allow
+        ("https://mastodon.social/@ada", "mastodon.social"),
+        ("mastodon.social/@ada", "mastodon.social"),
+        ("https://pleroma.example/users/ada", "pleroma.example"),
+        ("https://mastodon.social/@ada@other.example", "other.example"),
+    ],
+)
+def test_the_server_is_named_by_itself_a_handle_or_a_profile(raw: str, server: str) -> None:
+    assert Mastodon.server_name(raw) == server
+
+
+def test_a_development_server_keeps_its_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    for raw in ("127.0.0.1:8443", "@ada@127.0.0.1:8443", "http://127.0.0.1:8443/@ada"):
+        assert Mastodon.server_name(raw, allow_loopback=True) == "127.0.0.1:8443"
+    with pytest.raises(InvalidHandle, match="without a port"):
+        Mastodon.server_name("@ada@mastodon.social:8443")
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "@ada@", "@ada@x.example@evil.example", "https://mastodon.social/about", "10.0.0.1"]
+)
+def test_a_server_that_cannot_be_named_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidHandle) as refused:
+        Mastodon.server_name(raw)
+    assert refused.value.message.strip()
+
+
 # -- counting as Mastodon does ---------------------------------------------------------------
 
 
@@ -349,13 +384,9 @@ async def test_oauth_server_falls_back_to_fixed_paths_before_4_3(
     assert server.authorization_endpoint == f"{SERVER}/oauth/authorize"
     assert server.token_endpoint == f"{SERVER}/oauth/token"
     assert server.revocation_endpoint == f"{SERVER}/oauth/revoke"
-    # Without the profile scope (Mastodon 4.2 and older), verify_credentials needs read:accounts.
-    assert Mastodon.oauth_scopes(server) == (
-        "read:accounts",
-        "read:statuses",
-        "write:statuses",
-        "write:media",
-    )
+    # A server without metadata does not say it knows granular scopes: the classic ones.
+    assert server.scopes_supported == ()
+    assert Mastodon.oauth_scopes(server) == ("read", "write")
 
 
 async def test_oauth_server_without_the_profile_scope_asks_for_read_accounts(
@@ -367,18 +398,37 @@ async def test_oauth_server_without_the_profile_scope_asks_for_read_accounts(
         return_value=httpx.Response(200, json=metadata)
     )
     server = await Mastodon.oauth_server("social.example", http)
-    assert "read:accounts" in Mastodon.oauth_scopes(server)
-    assert "profile" not in Mastodon.oauth_scopes(server)
+    assert Mastodon.oauth_scopes(server) == (
+        "read:accounts",
+        "read:statuses",
+        "write:statuses",
+        "write:media",
+    )
+
+
+@pytest.mark.parametrize(
+    "supported",
+    [
+        ["read", "write", "follow", "push"],
+        ["read", "write", "read:statuses", "write:statuses"],  # granular, but not all of them
+    ],
+)
+async def test_oauth_server_that_lists_no_usable_granular_scopes_gets_read_write(
+    http: httpx.AsyncClient, mock: respx.MockRouter, supported: list[str]
+) -> None:
+    metadata = {**load("oauth_authorization_server_metadata"), "scopes_supported": supported}
+    mock.get(f"{SERVER}/.well-known/oauth-authorization-server").mock(
+        return_value=httpx.Response(200, json=metadata)
+    )
+    server = await Mastodon.oauth_server("social.example", http)
+    assert Mastodon.oauth_scopes(server) == ("read", "write")
 
 
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
         ({"token_endpoint": "https://evil.example/oauth/token"}, "another server"),
-        (
-            {"scopes_supported": ["read", "write", "read:statuses", "write:statuses"]},
-            r"\(read:accounts, write:media\)",
-        ),
+        ({"scopes_supported": ["read:statuses", "write:statuses"]}, r"\(read, write\)"),
     ],
     ids=["endpoint on another host", "scope missing"],
 )
@@ -500,6 +550,58 @@ async def test_verify_credentials_maps_to_the_actor(
     assert sent.headers["authorization"] == "Bearer secret-token"
     assert sent.headers["user-agent"] == _mastodon_http.USER_AGENT
     assert sent.extensions["timeout"] == {"connect": 5.0, "read": 10.0, "write": 10.0, "pool": 10.0}
+
+
+@pytest.mark.parametrize(
+    "avatar",
+    [
+        f"{SERVER}/avatars/original/missing.png",  # Mastodon
+        f"{SERVER}/images/avi.png",  # Pleroma, Akkoma
+        f"{SERVER}/assets/default_avatars/GoToSocial_icon4.webp",  # GoToSocial
+        f"{SERVER}/static/img/unknown-icon-128.png",  # Takahē
+        f"{SERVER}/identicon/mastodonpy_test@social.example",  # Misskey, Sharkey, Iceshrimp
+    ],
+)
+async def test_a_servers_placeholder_avatar_is_no_avatar(
+    http: httpx.AsyncClient, mock: respx.MockRouter, avatar: str
+) -> None:
+    data = {**load("live_verify_credentials"), "avatar": avatar, "avatar_static": avatar}
+    mock.get(VERIFY_CREDENTIALS).mock(return_value=httpx.Response(200, json=data))
+    actor = await account(http).get_actor()
+    assert actor.avatar_url is None
+
+
+async def test_a_chosen_avatar_is_kept(http: httpx.AsyncClient, mock: respx.MockRouter) -> None:
+    chosen = f"{SERVER}/fileserver/01Z0G3/attachment/original/01Z0G4.jpeg"
+    data = {**load("live_verify_credentials"), "avatar": chosen}
+    mock.get(VERIFY_CREDENTIALS).mock(return_value=httpx.Response(200, json=data))
+    assert (await account(http).get_actor()).avatar_url == chosen
+
+
+@pytest.mark.parametrize(
+    ("instance", "given"),
+    [
+        ("social.example", "http://social.example/@mastodonpy_test"),
+        ("social.example", "https://social.example/users/mastodonpy_test"),  # Pleroma
+        ("social.example", "https://social.example/@mastodonpy_test@social.example/"),  # Takahē
+        # A development server behind a proxy: its own address has no port.
+        ("127.0.0.1:8443", "https://127.0.0.1/@mastodonpy_test"),
+    ],
+)
+async def test_the_profile_address_is_kept_as_the_server_gives_it(
+    http: httpx.AsyncClient,
+    mock: respx.MockRouter,
+    monkeypatch: pytest.MonkeyPatch,
+    instance: str,
+    given: str,
+) -> None:
+    monkeypatch.setattr(Mastodon, "allow_loopback", True)
+    data = {**load("live_verify_credentials"), "url": given}
+    mock.get(f"{base.server_url(instance)}/api/v1/accounts/verify_credentials").mock(
+        return_value=httpx.Response(200, json=data)
+    )
+    actor = await account(http, instance=instance).get_actor()
+    assert actor.url == given
 
 
 async def test_an_account_of_another_server_is_refused(
@@ -633,6 +735,48 @@ async def test_answers_map_to_errors(
         await account(http).get_actor()
     assert type(failed.value) is kind
     assert words in failed.value.message
+
+
+WWW_AUTHENTICATE_INVALID = 'Bearer realm="Doorkeeper", error="invalid_token"'
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        lambda: httpx.Response(
+            400, text="Invalid Bearer token", headers={"content-type": "text/html"}
+        ),
+        lambda: httpx.Response(403, json={"error": "Invalid credentials."}),
+        lambda: httpx.Response(403, json={"error": "The access token was revoked"}),
+        lambda: httpx.Response(
+            403, json={"error": "refused"}, headers={"www-authenticate": WWW_AUTHENTICATE_INVALID}
+        ),
+    ],
+    ids=["400 html", "403 pleroma", "403 revoked", "403 challenge"],
+)
+async def test_a_refused_token_is_a_revoked_one_whatever_the_status(
+    http: httpx.AsyncClient, mock: respx.MockRouter, reply: Any
+) -> None:
+    mock.get(VERIFY_CREDENTIALS).mock(return_value=reply())
+    with pytest.raises(AuthRevoked):
+        await account(http).get_actor()
+
+
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (lambda: httpx.Response(403, json={"error": "out_of_scope_for_token"}), "out_of_scope"),
+        (lambda: httpx.Response(400, text="<h1>Bad request</h1>"), "(400)"),
+    ],
+)
+async def test_other_refusals_are_not_a_revoked_token(
+    http: httpx.AsyncClient, mock: respx.MockRouter, reply: Any, words: str
+) -> None:
+    mock.get(VERIFY_CREDENTIALS).mock(return_value=reply())
+    with pytest.raises(PermanentError) as refused:
+        await account(http).get_actor()
+    assert type(refused.value) is PermanentError
+    assert words in refused.value.message
 
 
 async def test_rate_limit_wait_comes_from_the_reset_header(

@@ -246,3 +246,36 @@ async def test_the_api_starts_the_same_flow(client, atproto_network, person):
     assert response.status_code == 200, response.text
     url = response.json()["url"]
     assert parse_qs(urlsplit(url).query)["request_uri"][0].startswith("urn:")
+
+
+async def test_a_link_that_fails_leaves_no_session_on_the_pds(
+    signed_in, atproto_network, person, db
+):
+    """The tokens were issued before the link failed: they are revoked at once."""
+    other = await atproto_network.create_account("carol")
+    url = await _authorization_url(signed_in, person.handle)
+    callback = await atproto_network.authorize(url, other)
+    response = await signed_in.get(_local(callback), headers=HTML)
+    assert response.status_code == 422
+    assert await _accounts(db) == []
+    assert await atproto_network.revoke_oauth_sessions(other) == 0
+
+
+async def test_reconnecting_ends_the_session_it_replaces(signed_in, atproto_network, person, db):
+    _, response = await _link(signed_in, atproto_network, person)
+    assert response.status_code == 303
+    [account] = await _accounts(db)
+    token = await get_csrf(signed_in, "/me/accounts")
+    again = await signed_in.post(
+        f"/me/accounts/{account.id}/reconnect",
+        data={"csrf_token": token},
+        headers={**HTML, "hx-request": "true"},
+    )
+    assert again.status_code == 204, again.text
+    back = await atproto_network.authorize(again.headers["hx-redirect"], person)
+    assert (await signed_in.get(_local(back), headers=HTML)).status_code == 303
+    # The new session works, and it is the only one left on the PDS.
+    await post_form(signed_in, f"/me/accounts/{account.id}/check")
+    [account] = await _accounts(db)
+    assert account.status == "verified"
+    assert await atproto_network.revoke_oauth_sessions(person) == 1

@@ -7,6 +7,12 @@ instance keeps: registered apps and their scopes, authorization codes bound to a
 challenge, tokens and which app they were issued to. It refuses what Mastodon refuses: an
 unknown scope at registration before 4.3, an authorization asking for scopes the app was not
 registered with, a code used twice, a wrong verifier or client secret.
+
+With ``coarse`` it is another server of the Mastodon API, as GoToSocial, Pleroma or Takahē
+can be: no OAuth metadata (404), only the scopes ``read write follow push``; an app asking for
+granular scopes is registered, but its token is refused by ``verify_credentials`` with 403
+``out_of_scope_for_token``, and a bad or revoked token gets ``400 text/html``
+"Invalid Bearer token".
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ INSTANCE = "mastodon.example"
 ROOT = f"https://{INSTANCE}"
 CALLBACK = "https://portal.test/me/accounts/mastodon/callback"
 SCOPES_4_3 = ["profile", "read:statuses", "write:statuses", "write:media"]
-SCOPES_4_2 = ["read:accounts", "read:statuses", "write:statuses", "write:media"]
+CLASSIC = ["read", "write"]
+COARSE = {"read", "write", "follow", "push"}
 SCOPES_REFUSED = "Validation failed: Scopes doesn't match configured on the server."
 HANDLE = "mastodonpy_test@mastodon.example"
 """The account recorded in live_verify_credentials.json, on the faked instance."""
@@ -90,10 +97,15 @@ class FakeMastodon:
     """One Mastodon instance: ``version`` says whether it has OAuth metadata and ``profile``."""
 
     version: tuple[int, int] = (4, 3)
+    coarse: bool = False
+    failing_checks: int = 0
+    """How many of the next ``verify_credentials`` answer 503."""
     apps: dict[str, App] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     """Valid access tokens, and the app each was issued to."""
+    scopes: dict[str, list[str]] = field(default_factory=dict)
+    """The scopes of every token issued."""
     token_requests: list[dict[str, str]] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
     refused_revocations: list[str] = field(default_factory=list)
@@ -107,7 +119,7 @@ class FakeMastodon:
         router.post(f"{ROOT}/oauth/revoke").mock(side_effect=self._revoke)
 
     def _meta(self, request: httpx.Request) -> httpx.Response:
-        if self.version < (4, 3):  # the route does not exist before 4.3
+        if self.coarse or self.version < (4, 3):  # the route does not exist (before 4.3)
             return httpx.Response(404, text="<html><body>The page you are looking for")
         return httpx.Response(200, json=_recorded("oauth_authorization_server_metadata"))
 
@@ -115,7 +127,7 @@ class FakeMastodon:
         sent = _form(request)
         self.registrations.append(sent)
         scopes = sent["scopes"].split()
-        if self.version < (4, 3) and "profile" in scopes:
+        if self.version < (4, 3) and "profile" in scopes and not self.coarse:
             return httpx.Response(422, json={"error": SCOPES_REFUSED})
         app = App(
             secrets.token_urlsafe(32), secrets.token_urlsafe(32), sent["redirect_uris"], scopes
@@ -131,7 +143,7 @@ class FakeMastodon:
             client_id=app.client_id,
             client_secret=app.secret,
         )
-        if self.version < (4, 3):  # the Application entity before 4.3
+        if self.coarse or self.version < (4, 3):  # the Application entity before 4.3
             for key in ("scopes", "redirect_uris", "client_secret_expires_at"):
                 del body[key]
         return httpx.Response(200, json=body)
@@ -175,12 +187,22 @@ class FakeMastodon:
             return httpx.Response(400, json={"error": "invalid_grant"})
         token = secrets.token_urlsafe(32)
         self.tokens[token] = client_id
+        self.scopes[token] = grant.scopes
         body = _recorded("live_oauth_token")
         body.update(access_token=token, scope=" ".join(grant.scopes))
         return httpx.Response(200, json=body)
 
     def _verify(self, request: httpx.Request) -> httpx.Response:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.failing_checks:
+            self.failing_checks -= 1
+            return httpx.Response(503, text="<h1>Service unavailable</h1>")
+        if token not in self.tokens and self.coarse:
+            return httpx.Response(
+                400, text="Invalid Bearer token", headers={"content-type": "text/html"}
+            )
+        if self.coarse and not set(self.scopes[token]) <= COARSE:
+            return httpx.Response(403, json={"error": "out_of_scope_for_token"})
         if token not in self.tokens:
             meta = json.loads((DATA / "live_error_401_timelines_home.headers.json").read_text())
             return httpx.Response(
@@ -206,8 +228,8 @@ class FakeMastodon:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return make_settings()
+def settings(request: pytest.FixtureRequest) -> Settings:
+    return make_settings(**getattr(request, "param", {}))
 
 
 @pytest.fixture
@@ -218,11 +240,15 @@ def mastodon() -> Iterator[FakeMastodon]:
         yield fake
 
 
-async def _start(client: httpx.AsyncClient, path: str = "/me/accounts/mastodon/authorize") -> str:
+async def _start(
+    client: httpx.AsyncClient,
+    path: str = "/me/accounts/mastodon/authorize",
+    server: str = INSTANCE,
+) -> str:
     token = await get_csrf(client, "/me/accounts")
     response = await client.post(
         path,
-        data={"csrf_token": token, "server": INSTANCE},
+        data={"csrf_token": token, "server": server},
         headers={**HTML, "hx-request": "true"},
     )
     assert response.status_code == 204, response.text
@@ -391,19 +417,19 @@ async def test_tokens_and_client_secrets_are_encrypted_at_rest(signed_in, mastod
         assert secret and secret not in dump
 
 
-async def test_an_instance_before_4_3_is_asked_for_read_accounts(signed_in, mastodon, db, app):
+async def test_an_instance_before_4_3_is_asked_for_read_and_write(signed_in, mastodon, db, app):
     mastodon.version = (4, 2)
     url = await _start(signed_in)
-    # No profile scope there: the app and the authorization both name read:accounts.
+    # No metadata lists granular scopes there: the app and the authorization name read write.
     [registration] = mastodon.registrations
-    assert registration["scopes"].split() == SCOPES_4_2
-    assert parse_qs(urlsplit(url).query)["scope"][0].split() == SCOPES_4_2
+    assert registration["scopes"].split() == CLASSIC
+    assert parse_qs(urlsplit(url).query)["scope"][0].split() == CLASSIC
     response = await signed_in.get(_local(mastodon.approve(url)), headers=HTML)
     assert response.status_code == 303, response.text
     [account] = await _accounts(db)
     assert (account.status, account.handle) == ("verified", HANDLE)
     kept = app.state.links.vault.decrypt_json(account.secrets)
-    assert kept["scope"].split() == SCOPES_4_2
+    assert kept["scope"].split() == CLASSIC
     # Unlinking revokes at the fixed path of an instance without metadata.
     assert (await post_form(signed_in, f"/me/accounts/{account.id}/remove")).status_code == 303
     assert mastodon.revoked == [kept["access_token"]]
@@ -418,9 +444,9 @@ async def test_an_instance_upgraded_to_4_3_gets_an_app_with_its_new_scopes(
     old_client_id = old_app.client_id
     mastodon.version = (4, 3)
 
-    # The app registered for read:accounts cannot be asked for profile: it is registered anew.
+    # The app registered for read write cannot be asked for profile: it is registered anew.
     url = await _start(signed_in)
-    assert [r["scopes"].split() for r in mastodon.registrations] == [SCOPES_4_2, SCOPES_4_3]
+    assert [r["scopes"].split() for r in mastodon.registrations] == [CLASSIC, SCOPES_4_3]
     [new_app] = await _apps(db)
     assert new_app.client_id != old_client_id
     query = parse_qs(urlsplit(url).query)
@@ -475,3 +501,159 @@ async def test_the_api_starts_the_same_flow(signed_in, mastodon, db):
     )
     assert refused.status_code == 422
     assert refused.json()["detail"]
+
+
+def _kept_token(app: Any, account: LinkedAccount) -> str:
+    token: str = app.state.links.vault.decrypt_json(account.secrets)["access_token"]
+    return token
+
+
+async def test_a_server_without_metadata_links_checks_reconnects_and_unlinks(
+    signed_in, mastodon, db, app
+):
+    mastodon.coarse = True
+    url = await _start(signed_in)
+    # It lists no granular scopes, so Portal asks for the classic ones it does know.
+    [registration] = mastodon.registrations
+    assert registration["scopes"].split() == CLASSIC
+    assert parse_qs(urlsplit(url).query)["scope"][0].split() == CLASSIC
+    response = await signed_in.get(_local(mastodon.approve(url)), headers=HTML)
+    assert response.status_code == 303, response.text
+    [account] = await _accounts(db)
+    assert (account.status, account.handle, account.server) == ("verified", HANDLE, INSTANCE)
+    first = _kept_token(app, account)
+
+    # The person revokes Portal's access there: "400 Invalid Bearer token" means reconnect.
+    mastodon.tokens.clear()
+    await post_form(signed_in, f"/me/accounts/{account.id}/check")
+    [account] = await _accounts(db)
+    assert account.status == "needs_reconnect"
+    notes = await signed_in.get("/me/notifications", headers=HTML)
+    assert "needs to be connected again" in notes.text
+
+    url = await _start(signed_in, f"/me/accounts/{account.id}/reconnect")
+    assert (await signed_in.get(_local(mastodon.approve(url)), headers=HTML)).status_code == 303
+    [account] = await _accounts(db)
+    assert (account.status, account.problem) == ("verified", "")
+    second = _kept_token(app, account)
+    assert second != first and second in mastodon.tokens
+    await post_form(signed_in, f"/me/accounts/{account.id}/check")
+    [account] = await _accounts(db)
+    assert account.status == "verified"
+
+    assert (await post_form(signed_in, f"/me/accounts/{account.id}/remove")).status_code == 303
+    assert await _accounts(db) == []
+    assert mastodon.revoked == [second]
+    assert mastodon.tokens == {}
+
+
+async def test_an_app_with_granular_scopes_is_registered_anew_where_they_are_not_listed(
+    signed_in, mastodon, db
+):
+    await _start(signed_in)  # Mastodon 4.3: the app has the granular scopes
+    mastodon.coarse = True  # the same address now runs a server that lists none
+    url = await _start(signed_in)
+    assert [r["scopes"].split() for r in mastodon.registrations] == [SCOPES_4_3, CLASSIC]
+    response = await signed_in.get(_local(mastodon.approve(url)), headers=HTML)
+    assert response.status_code == 303, response.text
+    [account] = await _accounts(db)
+    assert account.status == "verified"
+
+
+async def test_reconnecting_revokes_the_token_it_replaces(signed_in, mastodon, db, app):
+    await _link(signed_in, mastodon)
+    [account] = await _accounts(db)
+    old = _kept_token(app, account)
+    url = await _start(signed_in, f"/me/accounts/{account.id}/reconnect")
+    assert (await signed_in.get(_local(mastodon.approve(url)), headers=HTML)).status_code == 303
+    [account] = await _accounts(db)
+    new = _kept_token(app, account)
+    assert new != old
+    assert mastodon.revoked == [old]
+    assert list(mastodon.tokens) == [new]
+    assert account.status == "verified"
+
+
+async def test_linking_again_revokes_the_token_it_replaces(signed_in, mastodon, db, app):
+    await _link(signed_in, mastodon)
+    [account] = await _accounts(db)
+    old = _kept_token(app, account)
+    _, response = await _link(signed_in, mastodon)  # the same account, linked a second time
+    assert response.status_code == 303
+    [account] = await _accounts(db)
+    assert mastodon.revoked == [old]
+    assert list(mastodon.tokens) == [_kept_token(app, account)]
+
+
+async def test_a_link_that_fails_after_the_code_exchange_revokes_its_token(signed_in, mastodon, db):
+    mastodon.failing_checks = 1  # the server fails to say whose token it is
+    _, response = await _link(signed_in, mastodon)
+    assert response.status_code == 502, response.text
+    assert await _accounts(db) == []
+    [issued] = mastodon.scopes  # one token was issued, and it is revoked again
+    assert mastodon.revoked == [issued]
+    assert mastodon.tokens == {}
+
+
+async def test_a_reconnect_as_another_account_keeps_the_old_token_and_revokes_the_new(
+    signed_in, mastodon, db, app
+):
+    await _link(signed_in, mastodon)
+    [account] = await _accounts(db)
+    old = _kept_token(app, account)
+    account.external_id = "1"  # as if the account linked first were another one
+    await db.flush()
+    url = await _start(signed_in, f"/me/accounts/{account.id}/reconnect")
+    response = await signed_in.get(_local(mastodon.approve(url)), headers=HTML)
+    assert response.status_code == 422
+    assert "another Mastodon account" in response.text
+    [account] = await _accounts(db)
+    assert _kept_token(app, account) == old
+    assert list(mastodon.tokens) == [old]
+    [new] = mastodon.revoked
+    assert new != old
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        f"@{HANDLE}",
+        HANDLE,
+        f"https://{INSTANCE}/@mastodonpy_test",
+        f"https://{INSTANCE}/users/mastodonpy_test",
+        f"https://{INSTANCE.upper()}/",
+    ],
+)
+async def test_the_server_field_takes_a_handle_or_a_profile_address(
+    signed_in, mastodon, db, server
+):
+    url = await _start(signed_in, server=server)
+    assert url.startswith(f"{ROOT}/oauth/authorize?")
+    response = await signed_in.get(_local(mastodon.approve(url)), headers=HTML)
+    assert response.status_code == 303, response.text
+    [account] = await _accounts(db)
+    assert (account.handle, account.server) == (HANDLE, INSTANCE)
+
+
+async def test_the_add_page_says_what_the_classic_scopes_grant(signed_in):
+    page = await signed_in.get("/me/accounts/add?network=mastodon", headers=HTML)
+    assert page.status_code == 200, page.text
+    assert "read and write for your account" in page.text
+    assert "@ada@mastodon.social" in page.text
+
+
+@pytest.mark.parametrize("settings", [{"connectors_allow_loopback": True}], indirect=True)
+async def test_a_development_server_is_named_with_its_port(signed_in, db):
+    """A development portal links accounts of a server on this machine, port and all."""
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        metadata = router.get("http://127.0.0.1:8443/.well-known/oauth-authorization-server")
+        metadata.mock(side_effect=httpx.ConnectError("refused"))
+        token = await get_csrf(signed_in, "/me/accounts")
+        response = await signed_in.post(
+            "/me/accounts/mastodon/authorize",
+            data={"csrf_token": token, "server": "@ada@127.0.0.1:8443"},
+            headers=HTML,
+        )
+    assert metadata.called
+    assert response.status_code == 502, response.text
+    assert "127.0.0.1:8443" in response.text

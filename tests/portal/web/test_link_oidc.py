@@ -208,3 +208,20 @@ async def test_the_api_starts_the_same_flow(client, oidc_provider):
     )
     assert unknown.status_code == 422
     assert "Choose one of the sign-in providers" in unknown.json()["detail"]
+
+
+async def test_reconnecting_leaves_the_new_tokens_working(
+    signed_in, browser, oidc_provider, db, app
+):
+    """The provider gives the new sign-in the grant of the first one: revoking the tokens it
+    replaces would end the new tokens too, so they are left to expire."""
+    _, response = await _link(signed_in, browser, oidc_provider)
+    assert response.status_code == 303
+    account = await _only(db)
+    url = await _start(signed_in, f"/me/accounts/{account.id}/reconnect")
+    callback = await oidc_provider.complete_login(browser, url, "ada")
+    assert (await signed_in.get(_local(callback), headers=HTML)).status_code == 303
+    account = await _only(db)
+    new = app.state.links.vault.decrypt_json(account.secrets)
+    assert (await oidc_provider.introspect(browser, new["access_token"]))["active"]
+    assert (await oidc_provider.refresh(browser, new["refresh_token"])).status_code == 200
