@@ -1,8 +1,10 @@
 """Contacts, contact requests, blocks, tags, invitations and notifications.
 
 In every path ``{number}`` is the other person's portal number (spaces, dashes, dots and a
-leading ``#`` are ignored): the one identifier both people know. An invitation is named by
-its secret, the last part of its link.
+leading ``#`` are ignored): the one identifier both people know. Every route with a number
+counts as a lookup (rate-limited as ``GET /numbers/{number}`` is, a miss costing more), and
+answers a number nobody has, a hidden one and one outside the relation it is about alike.
+An invitation is named by its secret, the last part of its link.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from portal.api.deps import ApiUser
 from portal.api.schemas import CardOut, errors
 from portal.deps import DB, LimiterDep, SettingsDep, client_address
-from portal.domain import contacts, invites, notifications, privacy
+from portal.domain import contacts, invites, lookup, notifications, privacy
 from portal.domain.notifications import Mailer
+from portal.ratelimit import RateLimiter
+from portal.storage.models import User
 
-router = APIRouter(prefix="/api/v1", tags=["contacts"])
+router = APIRouter(prefix="/api/v1")
 
 NumberPath = Path(
     max_length=100,
@@ -142,7 +146,23 @@ class NotificationPageOut(BaseModel):
 # --- contacts and requests --------------------------------------------------------------------
 
 
-@router.get("/contacts", response_model=ContactPageOut, responses=errors(401, 403))
+async def _person(
+    request: Request,
+    db: DB,
+    limiter: RateLimiter,
+    user: User,
+    number: str,
+    among: contacts.Among,
+) -> User:
+    """The person a path's number names, among those the action is about (a lookup)."""
+    return await lookup.person_in(
+        db, limiter, user, number, among=among, client=client_address(request)
+    )
+
+
+@router.get(
+    "/contacts", response_model=ContactPageOut, responses=errors(401, 403), tags=["contacts"]
+)
 async def list_contacts(
     db: DB,
     user: ApiUser,
@@ -172,6 +192,7 @@ async def list_contacts(
     status_code=status.HTTP_201_CREATED,
     response_model=SentOut,
     responses=errors(401, 403, 404, 409, 429),
+    tags=["contacts"],
 )
 async def send_request(
     body: RequestIn,
@@ -184,14 +205,20 @@ async def send_request(
     """Ask someone, by number, to become mutual contacts (at once if they asked me too)."""
     await limiter.hit("contact_request", str(user.id))
     await limiter.hit("contact_request", client_address(request))
+    contacts.clean_message(body.message)  # a bad message is refused before any lookup
+    other = await lookup.person_in(
+        db, limiter, user, body.number, among="anyone", client=client_address(request)
+    )
     sent = await contacts.request(
-        db, user, body.number, body.message, mailer=Mailer.from_settings(settings)
+        db, user, other, body.message, mailer=Mailer.from_settings(settings)
     )
     [card] = await privacy.cards_for(db, user, [sent.other])
     return SentOut(status=sent.status, person=PersonOut.of(card))
 
 
-@router.get("/contact-requests", response_model=RequestsOut, responses=errors(401, 403))
+@router.get(
+    "/contact-requests", response_model=RequestsOut, responses=errors(401, 403), tags=["contacts"]
+)
 async def list_requests(db: DB, user: ApiUser) -> RequestsOut:
     """Requests waiting for an answer: sent to me (incoming) and sent by me (outgoing)."""
     incoming = await contacts.pending_requests(db, user, incoming=True)
@@ -203,13 +230,21 @@ async def list_requests(db: DB, user: ApiUser) -> RequestsOut:
 
 
 @router.post(
-    "/contacts/{number}/accept", response_model=ContactOut, responses=errors(401, 403, 404)
+    "/contacts/{number}/accept",
+    response_model=ContactOut,
+    responses=errors(401, 403, 404, 429),
+    tags=["contacts"],
 )
 async def accept_request(
-    db: DB, user: ApiUser, settings: SettingsDep, number: str = NumberPath
+    request: Request,
+    db: DB,
+    user: ApiUser,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    number: str = NumberPath,
 ) -> ContactOut:
     """Accept the request this number sent me: we become mutual contacts."""
-    other = await contacts.person(db, user, number)
+    other = await _person(request, db, limiter, user, number, "received")
     request_id = await contacts.request_id_from(db, user, other)
     await contacts.accept(db, user, request_id, mailer=Mailer.from_settings(settings))
     return ContactOut.of(await contacts.entry(db, user, other))
@@ -218,11 +253,14 @@ async def accept_request(
 @router.post(
     "/contacts/{number}/decline",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 429),
+    tags=["contacts"],
 )
-async def decline_request(db: DB, user: ApiUser, number: str = NumberPath) -> Response:
+async def decline_request(
+    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
+) -> Response:
     """Turn down the request this number sent me; they are not told."""
-    other = await contacts.person(db, user, number)
+    other = await _person(request, db, limiter, user, number, "received")
     await contacts.decline(db, user, await contacts.request_id_from(db, user, other))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -230,11 +268,14 @@ async def decline_request(db: DB, user: ApiUser, number: str = NumberPath) -> Re
 @router.post(
     "/contacts/{number}/block",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 429),
+    tags=["contacts"],
 )
-async def block(db: DB, user: ApiUser, number: str = NumberPath) -> Response:
+async def block(
+    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
+) -> Response:
     """Block this number: no contact, no requests, and they see only what anyone sees."""
-    other = await contacts.person(db, user, number)
+    other = await _person(request, db, limiter, user, number, "anyone")
     await contacts.block(db, user, other)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -242,16 +283,21 @@ async def block(db: DB, user: ApiUser, number: str = NumberPath) -> Response:
 @router.delete(
     "/contacts/{number}/block",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 429),
+    tags=["contacts"],
 )
-async def unblock(db: DB, user: ApiUser, number: str = NumberPath) -> Response:
+async def unblock(
+    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
+) -> Response:
     """Lift my block of this number."""
-    other = await contacts.person(db, user, number)
+    other = await _person(request, db, limiter, user, number, "blocked")
     await contacts.unblock(db, user, other)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/blocks", response_model=list[BlockedOut], responses=errors(401, 403))
+@router.get(
+    "/blocks", response_model=list[BlockedOut], responses=errors(401, 403), tags=["contacts"]
+)
 async def list_blocks(db: DB, user: ApiUser) -> list[BlockedOut]:
     """The people I blocked."""
     return [
@@ -263,11 +309,14 @@ async def list_blocks(db: DB, user: ApiUser) -> list[BlockedOut]:
 @router.delete(
     "/contacts/{number}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 429),
+    tags=["contacts"],
 )
-async def remove_contact(db: DB, user: ApiUser, number: str = NumberPath) -> Response:
+async def remove_contact(
+    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
+) -> Response:
     """End a mutual contact, or withdraw the request I sent this number."""
-    other = await contacts.person(db, user, number)
+    other = await _person(request, db, limiter, user, number, "contact_or_sent")
     if await contacts.state_with(db, user, other) == "sent":
         await contacts.cancel(db, user, await contacts.request_id_to(db, user, other))
     else:
@@ -275,10 +324,22 @@ async def remove_contact(db: DB, user: ApiUser, number: str = NumberPath) -> Res
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/contacts/{number}/tags", response_model=ContactOut, responses=errors(401, 403, 404))
-async def put_tags(body: TagsIn, db: DB, user: ApiUser, number: str = NumberPath) -> ContactOut:
+@router.put(
+    "/contacts/{number}/tags",
+    response_model=ContactOut,
+    responses=errors(401, 403, 404, 429),
+    tags=["contacts"],
+)
+async def put_tags(
+    body: TagsIn,
+    request: Request,
+    db: DB,
+    user: ApiUser,
+    limiter: LimiterDep,
+    number: str = NumberPath,
+) -> ContactOut:
     """Replace my tags on a contact."""
-    other = await contacts.person(db, user, number)
+    other = await _person(request, db, limiter, user, number, "contact")
     await contacts.set_tags(db, user, other, body.tags)
     return ContactOut.of(await contacts.entry(db, user, other))
 

@@ -3,24 +3,29 @@
 A mutual contact is always two rows, ``a→b`` and ``b→a``, made by :func:`connect` and removed
 together. Whatever is shown of a person comes from their card (:mod:`portal.domain.privacy`).
 Someone blocked learns nothing from the block: a request to the person who blocked them is
-answered exactly as one to a number nobody has.
+answered as one to anybody else (pending), and the person who blocked them never sees it.
+
+Every action on a person names them by number, and finds them with :func:`person_in`: in
+the relation the action is about (a contact, a request, a block), or anyone the viewer may
+look up. Whatever the reason nobody is found (nobody has the number, its owner hides it, or
+they are not in that relation) the answer is the same.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain import notifications, privacy
 from portal.domain import number as numbers
 from portal.domain.notifications import Mailer
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import N_, Conflict, InvalidInput, NotFound
 from portal.storage.models import (
     Block,
     Contact,
@@ -37,12 +42,18 @@ MAX_TAGS = 20
 """Tags on one contact."""
 PER_PAGE = 50
 
-NO_REQUEST = "There is no such contact request; it may have been answered or withdrawn."
-NOT_A_CONTACT = "This person is not one of your contacts."
+NO_REQUEST = N_("There is no such contact request; it may have been answered or withdrawn.")
+NOT_A_CONTACT = N_("This person is not one of your contacts.")
+NOT_YOURS = N_("There is no contact, request or block of yours with this portal number.")
+"""Every miss of an action about a relation: the number may be nobody's, hidden, or not in
+that relation, and the answer does not tell which."""
 
 Sort = Literal["name", "recent", "networks"]
 SORTS: tuple[Sort, ...] = ("name", "recent", "networks")
 State = Literal["self", "contact", "sent", "received", "blocked", "none"]
+Among = Literal["anyone", "contact", "sent", "received", "blocked", "contact_or_sent"]
+"""Whom an action by number may find: ``anyone`` the viewer has to do with or may look up,
+or only the people in one relation with the viewer."""
 
 
 # --- text people type -------------------------------------------------------------------------
@@ -57,9 +68,11 @@ def _reject_control(text: str, label: str, field: str, *, newlines: bool = False
             category == "Cf" and ch not in "\u200c\u200d"
         ):
             raise InvalidInput(
-                f"{label} contains an invisible or control character (U+{ord(ch):04X}); "
+                "%(label)s contains an invisible or control character (U+%(code)04X); "
                 "please remove it.",
                 field=field,
+                label=label,
+                code=ord(ch),
             )
 
 
@@ -69,7 +82,9 @@ def clean_message(text: str) -> str:
     _reject_control(value, "The message", "message", newlines=True)
     value = value.strip()
     if len(value) > MAX_MESSAGE:
-        raise InvalidInput(f"A message has at most {MAX_MESSAGE} characters.", field="message")
+        raise InvalidInput(
+            "A message has at most %(max)d characters.", field="message", max=MAX_MESSAGE
+        )
     return value
 
 
@@ -81,7 +96,7 @@ def clean_tag(text: str) -> str:
     if not value:
         raise InvalidInput("Enter a tag.", field="tag")
     if len(value) > MAX_TAG:
-        raise InvalidInput(f"A tag has at most {MAX_TAG} characters.", field="tag")
+        raise InvalidInput("A tag has at most %(max)d characters.", field="tag", max=MAX_TAG)
     return value
 
 
@@ -154,6 +169,42 @@ async def person(session: AsyncSession, viewer: User, text: str) -> User:
     return other
 
 
+async def person_in(session: AsyncSession, viewer: User, text: str, among: Among) -> User:
+    """The person behind a number, found only ``among`` those an action is about; any miss
+    (nobody has it, it is hidden, they are not in that relation) raises the same error.
+
+    Counted as a lookup by :func:`portal.domain.lookup.person_in`, which every route taking a
+    number goes through."""
+    if among == "anyone":
+        return await person(session, viewer, text)
+    other = await _user_by_number(session, text)
+    # The same queries run for a number nobody has, against nobody.
+    other_id = other.id if other is not None else -1
+    if other_id == viewer.id:
+        other_id = -1
+    found = False
+    if among in ("contact", "contact_or_sent"):
+        found = await _contact_row(session, viewer.id, other_id) is not None
+    if among in ("sent", "contact_or_sent") and not found:
+        found = await _request_between(session, viewer.id, other_id) is not None
+    if among == "received":
+        found = await _received(session, viewer.id, other_id) is not None
+    if among == "blocked":
+        found = await is_blocked(session, viewer.id, other_id)
+    if not found or other is None or other_id == -1:
+        raise NotFound(NOT_YOURS)
+    return other
+
+
+async def _received(
+    session: AsyncSession, recipient_id: int, sender_id: int
+) -> ContactRequest | None:
+    """A request sent to me, unless I blocked its sender (theirs then waits unseen)."""
+    if await is_blocked(session, recipient_id, sender_id):
+        return None
+    return await _request_between(session, sender_id, recipient_id)
+
+
 async def state_with(session: AsyncSession, viewer: User, other: User) -> State:
     """Where the viewer stands with another person, as their buttons show it. That the other
     blocked the viewer is not told: it reads as ``none``."""
@@ -224,8 +275,8 @@ async def request(
         found = await session.get(User, card.user_id)
         assert found is not None
         other = found
-    if card.relation is privacy.Relation.BLOCKED:
-        raise NotFound(privacy.NO_SUCH_NUMBER)
+    # Someone the recipient blocked is answered as anybody else; their request waits unseen.
+    unseen = card.relation is privacy.Relation.BLOCKED
     if card.relation is privacy.Relation.OWNER:
         raise InvalidInput("This is your own number.", field="number")
     if card.relation is privacy.Relation.CONTACT:
@@ -235,7 +286,7 @@ async def request(
     existing = await _request_between(session, sender.id, other.id)
     if existing is not None:
         return Sent("pending", other, existing)
-    if await _request_between(session, other.id, sender.id) is not None:
+    if not unseen and await _request_between(session, other.id, sender.id) is not None:
         await connect(session, sender, other)
         await notifications.notify(
             session, other, notifications.CONTACT_ACCEPTED, actor=sender, mailer=mailer
@@ -248,16 +299,17 @@ async def request(
     )
     if (pending or 0) >= MAX_PENDING:
         raise Conflict(
-            f"You have {MAX_PENDING} requests waiting for an answer. "
-            "Withdraw some before you send more.",
+            "You have %(max)d requests waiting for an answer. Withdraw some before you send more.",
             field="number",
+            max=MAX_PENDING,
         )
     sent = ContactRequest(sender_id=sender.id, recipient_id=other.id, message=text)
     session.add(sent)
     await session.flush()
-    await notifications.notify(
-        session, other, notifications.CONTACT_REQUEST, actor=sender, mailer=mailer
-    )
+    if not unseen:
+        await notifications.notify(
+            session, other, notifications.CONTACT_REQUEST, actor=sender, mailer=mailer
+        )
     return Sent("pending", other, sent)
 
 
@@ -309,7 +361,7 @@ async def cancel(session: AsyncSession, sender: User, request_id: int) -> None:
 
 async def request_id_from(session: AsyncSession, recipient: User, sender: User) -> int:
     """The id of the request ``sender`` sent me."""
-    found = await _request_between(session, sender.id, recipient.id)
+    found = await _received(session, recipient.id, sender.id)
     if found is None:
         raise NotFound(NO_REQUEST)
     return found.id
@@ -338,14 +390,13 @@ async def pending_requests(
     """Requests waiting for an answer, newest first: sent to me, or sent by me."""
     mine = ContactRequest.recipient_id if incoming else ContactRequest.sender_id
     theirs = ContactRequest.sender_id if incoming else ContactRequest.recipient_id
-    rows = (
-        await session.execute(
-            select(ContactRequest, User)
-            .join(User, User.id == theirs)
-            .where(mine == user.id)
-            .order_by(ContactRequest.id.desc())
+    query = select(ContactRequest, User).join(User, User.id == theirs).where(mine == user.id)
+    if incoming:
+        # Requests from people I blocked are never shown to me.
+        query = query.where(
+            ~exists().where(Block.owner_id == user.id, Block.blocked_id == ContactRequest.sender_id)
         )
-    ).all()
+    rows = (await session.execute(query.order_by(ContactRequest.id.desc()))).all()
     cards = await privacy.cards_for(session, user, [other for _, other in rows])
     return [
         PendingRequest(asked.id, asked.message, asked.created_at, card)
@@ -394,12 +445,18 @@ async def block(session: AsyncSession, owner: User, other: User) -> None:
 
 
 async def unblock(session: AsyncSession, owner: User, other: User) -> None:
-    """Lift a block; nothing else comes back (no contact, no request)."""
+    """Lift a block; nothing else comes back (no contact, and no request: the ones they sent
+    while blocked, never seen, go)."""
     result = await session.execute(
         delete(Block).where(Block.owner_id == owner.id, Block.blocked_id == other.id)
     )
     if not getattr(result, "rowcount", 0):
-        raise NotFound("You have not blocked this person.")
+        raise NotFound(NOT_YOURS)
+    await session.execute(
+        delete(ContactRequest).where(
+            ContactRequest.sender_id == other.id, ContactRequest.recipient_id == owner.id
+        )
+    )
     await session.flush()
 
 
@@ -445,6 +502,8 @@ class ContactPage:
     """Every tag I use, for the filter."""
     networks: tuple[str, ...]
     """Every network my contacts show me, for the filter."""
+    network_labels: dict[str, str] = field(default_factory=dict)
+    """The name people know each of those networks by (``github`` → ``GitHub``)."""
 
 
 def _name_key(entry: Entry) -> tuple[str, str]:
@@ -477,7 +536,7 @@ async def list_contacts(
     makes a contact match.
     """
     if sort not in SORTS:
-        raise InvalidInput(f"Sort by one of: {', '.join(SORTS)}.", field="sort")
+        raise InvalidInput("Sort by one of: %(sorts)s.", field="sort", sorts=", ".join(SORTS))
     per_page = min(max(per_page, 1), 200)
     page = max(page, 1)
     rows = (
@@ -503,7 +562,8 @@ async def list_contacts(
         for (row, _), card in zip(rows, cards, strict=True)
     ]
     all_tags = tuple(sorted({t for e in entries for t in e.tags}, key=str.casefold))
-    all_networks = tuple(sorted({a.network for e in entries for a in e.card.accounts}))
+    labels = {a.network: a.label for e in entries for a in e.card.accounts}
+    all_networks = tuple(sorted(labels, key=lambda name: (labels[name].casefold(), name)))
     if network:
         entries = [e for e in entries if any(a.network == network for a in e.card.accounts)]
     wanted = " ".join(text.split()).casefold()[:100]
@@ -526,6 +586,7 @@ async def list_contacts(
         pages=max(1, -(-total // per_page)),
         tags=all_tags,
         networks=all_networks,
+        network_labels=labels,
     )
 
 
@@ -565,7 +626,7 @@ async def add_tag(session: AsyncSession, owner: User, other: User, tag: str) -> 
     if any(t.casefold() == value.casefold() for t in present):
         return
     if len(present) >= MAX_TAGS:
-        raise InvalidInput(f"A contact has at most {MAX_TAGS} tags.", field="tag")
+        raise InvalidInput("A contact has at most %(max)d tags.", field="tag", max=MAX_TAGS)
     session.add(ContactTag(contact_id=row.id, tag=value))
     await session.flush()
 
@@ -589,7 +650,7 @@ async def set_tags(session: AsyncSession, owner: User, other: User, tags: Sequen
         if not any(v.casefold() == value.casefold() for v in values):
             values.append(value)
     if len(values) > MAX_TAGS:
-        raise InvalidInput(f"A contact has at most {MAX_TAGS} tags.", field="tags")
+        raise InvalidInput("A contact has at most %(max)d tags.", field="tags", max=MAX_TAGS)
     await session.execute(delete(ContactTag).where(ContactTag.contact_id == row.id))
     session.add_all(ContactTag(contact_id=row.id, tag=value) for value in values)
     await session.flush()

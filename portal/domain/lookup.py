@@ -4,6 +4,9 @@ Every lookup counts against the client's address and, when someone is signed in,
 account (``lookup`` in :mod:`portal.ratelimit`); a lookup that finds nothing (a number nobody
 has, a hidden one, a mistyped one) costs :data:`~portal.ratelimit.LOOKUP_MISS_COST` in all.
 What is shown comes from :mod:`portal.domain.privacy`.
+
+Every action on a person named by number (a contact request, accepting, blocking, tagging …)
+is a lookup too: it finds the person with :func:`person_in`, counted the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.domain import privacy
+from portal.domain import contacts, privacy
 from portal.errors import InvalidInput, NotFound, RateLimited
 from portal.ratelimit import LOOKUP_MISS_COST, RateLimiter
 from portal.storage.models import User
@@ -33,6 +36,23 @@ async def look_up(
 ) -> privacy.Card:
     """The card behind a typed number as ``viewer`` may see it, once the limits allow it."""
     return await counted(limiter, viewer, client, privacy.card_for_number(session, viewer, text))
+
+
+async def person_in(
+    session: AsyncSession,
+    limiter: RateLimiter,
+    viewer: User,
+    text: str,
+    *,
+    among: contacts.Among,
+    client: str,
+) -> User:
+    """The person behind a number for an action on them, once the limits allow it: among
+    anyone the viewer may look up, or only among those in one relation with them (see
+    :func:`portal.domain.contacts.person_in`); a miss costs as much as on the lookup page."""
+    return await counted(
+        limiter, viewer, client, contacts.person_in(session, viewer, text[:100], among)
+    )
 
 
 async def counted(

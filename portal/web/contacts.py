@@ -9,11 +9,13 @@ import segno
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from portal import i18n
 from portal.config import Settings
 from portal.deps import DB, LimiterDep, SettingsDep, client_address
 from portal.domain import contacts, invites, lookup, privacy
 from portal.domain.notifications import Mailer
-from portal.errors import PortalError
+from portal.errors import PortalError, RateLimited
+from portal.ratelimit import RateLimiter
 from portal.storage.models import User
 from portal.web import csrf
 from portal.web.deps import CurrentUser, OptionalUser
@@ -24,7 +26,16 @@ router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
 
 Text = Annotated[str, Form()]
 
-ACTIONS = ("request", "cancel", "accept", "decline", "remove", "block", "unblock")
+ACTIONS: dict[str, contacts.Among] = {
+    "request": "anyone",
+    "cancel": "sent",
+    "accept": "received",
+    "decline": "received",
+    "remove": "contact",
+    "block": "anyone",
+    "unblock": "blocked",
+}
+"""The contact buttons, and whom each may find by number."""
 
 
 def mailer_of(settings: Settings) -> Mailer:
@@ -111,7 +122,9 @@ async def send_request(
     try:
         await limiter.hit("contact_request", str(user.id))
         await limiter.hit("contact_request", client_address(request))
-        sent = await contacts.request(db, user, number[:100], message, mailer=mailer_of(settings))
+        contacts.clean_message(message)  # a bad message is refused before any lookup
+        other = await _person(request, db, limiter, user, number, "anyone")
+        sent = await contacts.request(db, user, other, message, mailer=mailer_of(settings))
     except PortalError as exc:
         context = await _contacts_context(db, user)
         context["values"] = {"number": number[:100], "message": message[:300]}
@@ -124,22 +137,31 @@ async def send_request(
     return redirect(request, f"/me/contacts?notice={sent.status.replace('pending', 'sent')}")
 
 
-async def _act(
-    db: DB, user: User, action: str, number: str, settings: Settings
-) -> tuple[User, str]:
-    """Do one of the contact buttons' actions; answers the other person and a notice."""
-    other = await contacts.person(db, user, number)
+async def _person(
+    request: Request,
+    db: DB,
+    limiter: RateLimiter,
+    user: User,
+    number: str,
+    among: contacts.Among,
+) -> User:
+    """The person a number names, among those the action is about (counted as a lookup)."""
+    return await lookup.person_in(
+        db, limiter, user, number, among=among, client=client_address(request)
+    )
+
+
+async def _act(db: DB, user: User, action: str, other: User, settings: Settings) -> None:
+    """Do one of the contact buttons' actions on someone."""
     mailer = mailer_of(settings)
     if action == "request":
-        sent = await contacts.request(db, user, other, mailer=mailer)
-        return other, "sent" if sent.status == "pending" else "contacts"
-    if action == "cancel":
+        await contacts.request(db, user, other, mailer=mailer)
+    elif action == "cancel":
         await contacts.cancel(db, user, await contacts.request_id_to(db, user, other))
     elif action == "accept":
         await contacts.accept(
             db, user, await contacts.request_id_from(db, user, other), mailer=mailer
         )
-        return other, "contacts"
     elif action == "decline":
         await contacts.decline(db, user, await contacts.request_id_from(db, user, other))
     elif action == "remove":
@@ -148,16 +170,15 @@ async def _act(
         await contacts.block(db, user, other)
     elif action == "unblock":
         await contacts.unblock(db, user, other)
-    return other, ""
 
 
 @router.post("/me/contacts/{number}/tags")
 async def add_tag(
-    request: Request, db: DB, user: CurrentUser, number: str, tag: Text = ""
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, number: str, tag: Text = ""
 ) -> Response:
     """Put a tag of mine on a contact."""
     try:
-        other = await contacts.person(db, user, number[:100])
+        other = await _person(request, db, limiter, user, number, "contact")
         await contacts.add_tag(db, user, other, tag[:1000])
     except PortalError as exc:
         context = await _contacts_context(db, user)
@@ -169,10 +190,10 @@ async def add_tag(
 
 @router.post("/me/contacts/{number}/tags/remove")
 async def remove_tag(
-    request: Request, db: DB, user: CurrentUser, number: str, tag: Text = ""
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, number: str, tag: Text = ""
 ) -> Response:
     """Take a tag off a contact."""
-    other = await contacts.person(db, user, number[:100])
+    other = await _person(request, db, limiter, user, number, "contact")
     await contacts.remove_tag(db, user, other, tag)
     return redirect(request, "/me/contacts")
 
@@ -182,8 +203,7 @@ async def contact_actions(
     request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, number: str
 ) -> Response:
     """The contact buttons for one person, as they stand now (counted as a lookup)."""
-    finding = contacts.person(db, user, number[:100])
-    other = await lookup.counted(limiter, user, client_address(request), finding)
+    other = await _person(request, db, limiter, user, number, "anyone")
     [card] = await privacy.cards_for(db, user, [other])
     context = {"card": card, "contact_state": await contacts.state_with(db, user, other)}
     return render(request, "contact_actions", context, fragment="contact_actions")
@@ -208,13 +228,23 @@ async def contact_action(
         if action == "request":
             await limiter.hit("contact_request", str(user.id))
             await limiter.hit("contact_request", client_address(request))
-        other, _ = await _act(db, user, action, number[:100], settings)
+        other = await _person(request, db, limiter, user, number, ACTIONS[action])
+        await _act(db, user, action, other, settings)
     except PortalError as exc:
         if not is_htmx(request):
             raise
         # The buttons show the message in place, with nothing written.
         request.state.rollback = True
-        context = {"card": None, "contact_state": "none", "error": exc.message}
+        context = {"card": None, "contact_state": "none", "error": i18n.error_text(request, exc)}
+        if isinstance(exc, RateLimited):  # refused as such, shown in place all the same
+            return render(
+                request,
+                "contact_actions",
+                context,
+                fragment="contact_actions",
+                status_code=exc.status_code,
+                headers={"retry-after": str(exc.retry_after)},
+            )
         return render(request, "contact_actions", context, fragment="contact_actions")
     if is_htmx(request) and request.headers.get("hx-target") == "contact-actions":
         [card] = await privacy.cards_for(db, user, [other])

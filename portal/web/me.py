@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
 
-from portal.deps import DB, SESSION_COOKIE, LimiterDep, SettingsDep
+from portal.deps import DB, SESSION_COOKIE, ImagesDep, LimiterDep, SettingsDep
 from portal.domain import account, profile
 from portal.errors import InvalidInput, PortalError
 from portal.web import csrf
@@ -18,6 +18,7 @@ from portal.web.templating import render
 router = APIRouter(prefix="/me", dependencies=[Depends(csrf.verify)], include_in_schema=False)
 
 Text = Annotated[str, Form()]
+MaybeText = Annotated[str | None, Form()]
 
 
 @router.get("")
@@ -51,21 +52,23 @@ async def update_privacy(
     db: DB,
     user: CurrentUser,
     limiter: LimiterDep,
-    name_audience: Text = "public",
-    avatar_audience: Text = "public",
-    bio_audience: Text = "public",
-    phone_audience: Text = "private",
+    name_audience: MaybeText = None,
+    avatar_audience: MaybeText = None,
+    bio_audience: MaybeText = None,
+    phone_audience: MaybeText = None,
     find_by_number: Text = "",
     find_by_phone: Text = "",
     find_by_name: Text = "",
 ) -> Response:
     """Save who sees each field and how I can be found (an unticked box is not sent)."""
-    audiences = {
-        "name": name_audience[:20],
-        "avatar": avatar_audience[:20],
-        "bio": bio_audience[:20],
-        "phone": phone_audience[:20],
+    # A field the form does not send keeps its audience: nothing widens by being left out.
+    sent = {
+        "name": name_audience,
+        "avatar": avatar_audience,
+        "bio": bio_audience,
+        "phone": phone_audience,
     }
+    audiences = {field: value[:20] for field, value in sent.items() if value}
     values = {f"{field}_audience": value for field, value in audiences.items()}
     find_by = {"number": bool(find_by_number), "phone": bool(find_by_phone)}
     find_by["name"] = bool(find_by_name)
@@ -84,6 +87,7 @@ async def upload_avatar(
     user: CurrentUser,
     settings: SettingsDep,
     limiter: LimiterDep,
+    workers: ImagesDep,
     avatar: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Replace my picture."""
@@ -91,7 +95,12 @@ async def upload_avatar(
         await limiter.hit("profile", str(user.id))
         data = await avatar.read(settings.avatar_max_bytes + 1) if avatar else b""
         await profile.set_avatar(
-            db, user, data, max_bytes=settings.avatar_max_bytes, size=settings.avatar_size
+            db,
+            user,
+            data,
+            max_bytes=settings.avatar_max_bytes,
+            size=settings.avatar_size,
+            workers=workers,
         )
     except PortalError as exc:
         return form_error(request, "me", exc, {"values": {}}, fragment="avatar_form")
@@ -108,7 +117,7 @@ async def delete_avatar(request: Request, db: DB, user: CurrentUser) -> Response
 @router.get("/password")
 async def password_page(request: Request, user: CurrentUser) -> Response:
     """The change-password form."""
-    return render(request, "password", {})
+    return render(request, "password", {"revoke_tokens": True})
 
 
 @router.post("/password")
@@ -119,8 +128,10 @@ async def change_password(
     limiter: LimiterDep,
     current_password: Text = "",
     new_password: Text = "",
+    revoke_tokens: Text = "",
 ) -> Response:
-    """Set a new password; other browsers are signed out."""
+    """Set a new password; other browsers are signed out, and the API tokens too if asked."""
+    revoke = bool(revoke_tokens)
     try:
         await limiter.hit("signin", str(user.id))
         await account.change_password(
@@ -129,10 +140,11 @@ async def change_password(
             current=current_password,
             new=new_password,
             keep_session=request.cookies.get(SESSION_COOKIE),
+            revoke_tokens=revoke,
         )
     except PortalError as exc:
-        return form_error(request, "password", exc)
-    return render(request, "password", {"saved": True})
+        return form_error(request, "password", exc, {"revoke_tokens": revoke})
+    return render(request, "password", {"saved": True, "revoked": revoke, "revoke_tokens": True})
 
 
 @router.get("/delete")

@@ -8,6 +8,7 @@ import uuid
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -15,8 +16,9 @@ from portal.domain import account as accounts
 from portal.domain import linking, profile
 from portal.domain import number as numbers
 from portal.domain.number import AllocationPolicy
-from portal.storage.models import Contact, User
+from portal.storage.models import Contact, User, utcnow
 from tests.fixtures.app import HTML
+from tests.portal.doors import DOORS
 
 _CSRF = re.compile(r"[0-9a-f]{64}")
 _VARYING = {"date", "set-cookie", "content-length"}
@@ -30,6 +32,7 @@ async def _person(db: AsyncSession, name: str = "Ada") -> User:
         display_name=name,
         policy=AllocationPolicy(),
     )
+    user.email_confirmed_at = utcnow()
     await db.commit()
     return user
 
@@ -158,3 +161,65 @@ async def test_a_lookup_costs_the_same_queries_whatever_the_number_of_accounts(c
     forty = await _statements(engine, client, f"/api/v1/numbers/{many.number}")
     assert one == forty
     assert one <= 4, one
+
+
+# --- every door that takes a number ------------------------------------------------------------
+
+
+async def _signed_in(app: FastAPI, db: AsyncSession) -> tuple[httpx.AsyncClient, str]:
+    """A signed-in browser of someone new, and its CSRF token."""
+    viewer = await _person(db, "Viewer")
+    secret = await accounts.start_session(db, viewer, days=1)
+    await db.commit()
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="https://portal.test",
+        cookies={"portal_session": secret},
+        follow_redirects=False,
+    )
+    response = await http.get("/me", headers=HTML)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+    assert match, response.text
+    return http, match.group(1)
+
+
+@pytest.mark.parametrize("door", DOORS, ids=lambda door: door.name)
+async def test_every_door_answers_unknown_hidden_and_unrelated_numbers_alike(app, db, door):
+    """A number nobody has, a hidden one and, where the door is about a relation (a contact,
+    a request, a block), a visible person without that relation: one answer, word for word."""
+    hidden = await _person(db, "Hidden")
+    hidden.find_by_number = False
+    stranger = await _person(db, "Stranger")
+    await db.commit()
+    http, csrf = await _signed_in(app, db)
+    numbers_asked = [hidden.number, _unused_number({hidden.number, stranger.number})]
+    if door.among == "relation":
+        numbers_asked.append(stranger.number)
+    try:
+        answers = [
+            _comparable(await door.call(http, number, csrf), number) for number in numbers_asked
+        ]
+    finally:
+        await http.aclose()
+    assert answers[0][0] in (404, 200), answers[0]
+    assert all(answer == answers[0] for answer in answers), answers
+
+
+@pytest.mark.parametrize("door", DOORS, ids=lambda door: door.name)
+async def test_walking_numbers_through_any_door_is_throttled(app, db, door):
+    """1,000 random numbers through one door, from one signed-in client: refused with a
+    Retry-After within the lookup page's budget."""
+    http, csrf = await _signed_in(app, db)
+    answered = 0
+    try:
+        for _ in range(1000):
+            response = await door.call(http, numbers.generate(8), csrf)
+            if response.status_code == 429:
+                assert int(response.headers["retry-after"]) > 0
+                break
+            answered += 1
+        else:
+            pytest.fail("a thousand numbers went through")
+    finally:
+        await http.aclose()
+    assert answered <= 15, answered

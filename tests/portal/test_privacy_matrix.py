@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import typing
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -19,14 +20,19 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from PIL import Image
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.api.schemas import CardOut
 from portal.config import Settings
 from portal.domain import account as accounts
 from portal.domain import linking, profile
+from portal.domain.images import ImageWorkers
 from portal.domain.number import AllocationPolicy
-from portal.storage.models import Block, Contact, User, utcnow
+from portal.storage.models import Block, Contact, ContactRequest, User, utcnow
+from portal.web import contacts as web_contacts
 from tests.fixtures.app import get_csrf, make_settings
+from tests.portal.doors import DOORS, NOT_DOORS, all_routes, routes_taking_a_number
 
 AUDIENCES = ("public", "members", "contacts", "private")
 VIEWERS = ("anonymous", "member", "contact", "blocked", "owner")
@@ -96,18 +102,19 @@ async def _person(db: AsyncSession, name: str) -> User:
         display_name=name,
         policy=AllocationPolicy(),
     )
+    user.email_confirmed_at = utcnow()
     await db.flush()
     return user
 
 
-async def _owner(db: AsyncSession, audience: str) -> Owner:
+async def _owner(db: AsyncSession, audience: str, workers: ImageWorkers) -> Owner:
     user = await _person(db, "owner")
     owner = Owner(user, audience)
     user.display_name = owner.marker("name")
     user.bio = owner.marker("bio")
     user.phone = f"+3906{user.id:08d}"
     user.phone_verified_at = utcnow()
-    await profile.set_avatar(db, user, _png(), max_bytes=10**6, size=64)
+    await profile.set_avatar(db, user, _png(), max_bytes=10**6, size=64, workers=workers)
     await profile.set_privacy(
         db,
         user,
@@ -261,6 +268,53 @@ def _from_card(card: dict[str, object], owner: Owner) -> Shown:
     )
 
 
+async def _api_list(
+    http: httpx.AsyncClient,
+    owner: Owner,
+    path: str,
+    people: Callable[[Any], list[dict[str, object]]],
+) -> Shown:
+    """One of the viewer's own lists through the API (requests, blocks)."""
+    response = await http.get(path)
+    if response.status_code == 401:
+        return Shown(found=False)
+    assert response.status_code == 200, response.text
+    for card in people(response.json()):
+        if card["number"] == owner.user.number:
+            return _from_card(card, owner)
+    return Shown(found=False)
+
+
+def _requesters(body: dict[str, list[dict[str, Any]]]) -> list[dict[str, object]]:
+    return [item["person"] for item in body["incoming"] + body["outgoing"]]
+
+
+def _blocked(body: list[dict[str, Any]]) -> list[dict[str, object]]:
+    return [item["person"] for item in body]
+
+
+async def _web_list(http: httpx.AsyncClient, owner: Owner, path: str) -> Shown:
+    """One of the viewer's own list pages: the owner's item in it, if there is one."""
+    response = await http.get(path.format(q=owner.marker("name")), headers={"accept": "text/html"})
+    if response.status_code != 200:  # signing in comes first
+        return Shown(found=False)
+    html = response.text
+    at = html.find(f'href="/n/{owner.user.number}"')
+    if at < 0:
+        return Shown(found=False)
+    begin = max(html.rfind("<article", 0, at), html.rfind("<li data-number", 0, at))
+    ends = [i for i in (html.find("<article", at), html.find("<li data-number", at)) if i > 0]
+    item = html[begin : min(ends) if ends else len(html)]
+    return Shown(
+        found=True,
+        name=owner.marker("name") in item,
+        bio=owner.marker("bio") in item,
+        avatar=f"/n/{owner.user.number}/avatar" in item,
+        phone=(owner.user.phone or "") in item,
+        account=owner.marker("gh") in item,
+    )
+
+
 Surface = Callable[[httpx.AsyncClient, Owner], Awaitable[Shown]]
 
 SURFACES: dict[str, Surface] = {
@@ -287,6 +341,18 @@ SURFACES: dict[str, Surface] = {
     "search": _search,
     "discovery": _discovery,
     "contact list": _contacts,
+    "/api/v1/contact-requests": functools.partial(
+        _api_list, path="/api/v1/contact-requests", people=_requesters
+    ),
+    "/api/v1/blocks": functools.partial(_api_list, path="/api/v1/blocks", people=_blocked),
+    **{
+        path: functools.partial(_web_list, path=path + query)
+        for path, query in (
+            ("/me/contacts", ""),
+            ("/me/contacts/blocked", ""),
+            ("/search", "?q={q}"),
+        )
+    },
 }
 """Every way to see something of a person, and how to read what it showed."""
 
@@ -297,6 +363,15 @@ AS_ANONYMOUS = {"/embed/{number}", "/embed/{number}.js"}
 NOT_SURFACES = {
     "/me/contacts/{number}/actions": "the viewer's own contact buttons, nothing of the owner",
 }
+LISTS = {
+    "search": "/api/v1/search",
+    "contact list": "/api/v1/contacts",
+    "discovery": "/api/v1/discovery",
+}
+"""Surfaces named for what they are, and their routes."""
+NOT_LISTS = {
+    "/api/v1/notifications": "who did what: the actor's card as any other card of theirs",
+}
 
 
 def test_every_route_showing_a_number_is_in_the_matrix(app):
@@ -306,6 +381,65 @@ def test_every_route_showing_a_number_is_in_the_matrix(app):
     assert len(about_numbers) >= 8  # the walk does find the routes
     missing = about_numbers - set(SURFACES) - set(NOT_SURFACES)
     assert not missing, sorted(missing)
+
+
+def test_every_route_taking_a_number_is_a_counted_door(app):
+    """Every route that takes a portal number, whatever its method and wherever the number
+    is (path, query, form, JSON body), must be a door of :data:`tests.portal.doors.DOORS`:
+    ``tests/portal/test_lookup.py`` then checks that it is counted as a lookup and answers a
+    number nobody has, a hidden one, and one outside the relation it is about alike."""
+    taking = routes_taking_a_number(app)
+    assert len(taking) >= 20  # the walk does find the routes
+    assert ("POST", "/api/v1/contacts") in taking  # and numbers in bodies
+    doors = {(door.method, door.route) for door in DOORS}
+    missing = taking - doors - set(NOT_DOORS)
+    assert not missing, sorted(missing)
+    buttons = {door.action for door in DOORS if "{action}" in door.route}
+    assert buttons == set(web_contacts.ACTIONS)
+
+
+def _shows_cards(model: Any, seen: set[Any] | None = None) -> bool:
+    """Whether an API response model holds a person's card, however deep."""
+    seen = seen if seen is not None else set()
+    if model in seen:
+        return False
+    seen.add(model)
+    if model is CardOut:
+        return True
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return any(_shows_cards(f.annotation, seen) for f in model.model_fields.values())
+    return any(_shows_cards(arg, seen) for arg in typing.get_args(model))
+
+
+def test_every_list_showing_people_is_in_the_matrix(app):
+    """An API list whose answer holds people's cards must join :data:`SURFACES`."""
+    lists = {
+        route.path
+        for route in all_routes(app.routes)
+        if "GET" in route.methods and "{" not in route.path and _shows_cards(route.response_model)
+    }
+    assert {"/api/v1/contacts", "/api/v1/search"} <= lists  # the walk does find them
+    covered = set(SURFACES) | set(LISTS.values()) | set(NOT_LISTS)
+    assert not lists - covered, sorted(lists - covered)
+
+
+async def test_every_page_listing_people_is_in_the_matrix(world, app):
+    """A page that shows the owners to a signed-in viewer must join :data:`SURFACES`."""
+    owners: dict[str, Owner] = world["owners"]  # type: ignore[assignment]
+    viewers: dict[str, httpx.AsyncClient] = world["viewers"]  # type: ignore[assignment]
+    pages = {
+        path
+        for path, methods in _routes(app.routes)
+        if "GET" in methods and "{" not in path and not path.startswith("/api/")
+    } - {"/me/notifications/stream"}  # a stream that never ends
+    showing = set()
+    for path in sorted(pages):
+        for viewer in ("member", "contact", "blocked"):
+            response = await viewers[viewer].get(path, headers={"accept": "text/html"})
+            if any(f'href="/n/{o.user.number}"' in response.text for o in owners.values()):
+                showing.add(path)
+    assert {"/me/contacts", "/me/contacts/blocked"} <= showing  # the walk does find them
+    assert not showing - set(SURFACES), sorted(showing - set(SURFACES))
 
 
 def _routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, set[str]]]:
@@ -319,7 +453,7 @@ def _routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, set[str]
 
 @pytest.fixture
 async def world(app: FastAPI, db: AsyncSession) -> AsyncIterator[dict[str, object]]:
-    owners = {audience: await _owner(db, audience) for audience in AUDIENCES}
+    owners = {audience: await _owner(db, audience, app.state.images) for audience in AUDIENCES}
     member = await _person(db, "member")
     contact = await _person(db, "contact")
     blocked = await _person(db, "blocked")
@@ -332,6 +466,10 @@ async def world(app: FastAPI, db: AsyncSession) -> AsyncIterator[dict[str, objec
                 Contact(owner_id=owner.user.id, other_id=blocked.id),
                 Contact(owner_id=blocked.id, other_id=owner.user.id),
                 Block(owner_id=owner.user.id, blocked_id=blocked.id),
+                # Lists: the member has a request from each owner; the blocked viewer
+                # blocked each owner back.
+                ContactRequest(sender_id=owner.user.id, recipient_id=member.id),
+                Block(owner_id=blocked.id, blocked_id=owner.user.id),
             ]
         )
     await db.commit()
@@ -357,6 +495,24 @@ def _expected(surface: str, audience: str, viewer: str) -> Shown:
     if surface == "contact list":
         # One's own list holds one's contacts (here the blocked viewer still has the rows).
         return fields if viewer in ("contact", "blocked") else Shown(found=False)
+    if surface == "/api/v1/contact-requests":
+        return fields if viewer == "member" else Shown(found=False)
+    if surface == "/api/v1/blocks":
+        return fields if viewer == "blocked" else Shown(found=False)
+    # The list pages show a person's name and picture; the contact list their accounts too.
+    listed = Shown(True, name=sees, avatar=sees)
+    if surface == "/me/contacts":
+        if viewer == "member":  # the request from the owner
+            return listed
+        if viewer in ("contact", "blocked"):  # the owner among the contacts
+            return Shown(True, name=sees, avatar=sees, account=sees)
+        return Shown(found=False)
+    if surface == "/me/contacts/blocked":
+        return listed if viewer == "blocked" else Shown(found=False)
+    if surface == "/search":
+        if sees and viewer in ("member", "contact"):
+            return Shown(True, name=sees, avatar=sees, account=sees)
+        return Shown(found=False)
     if surface == "search":
         # Signed-in people find others by what they may see of them, never themselves, and
         # never someone who blocked them.

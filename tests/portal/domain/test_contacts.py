@@ -91,17 +91,47 @@ async def test_pending_requests_are_capped(db, monkeypatch):
         await contacts.request(db, ada, (await person(db, "One more")).number)
 
 
-async def test_a_request_to_whoever_blocked_you_answers_like_an_unknown_number(db):
+async def test_a_request_to_whoever_blocked_you_waits_unseen(db):
+    """It reads as sent to anybody else, but the person who blocked you never sees it, and
+    unblocking does not bring it back."""
+    ada, bob, cy = await person(db, "Ada"), await person(db, "Bob"), await person(db, "Cy")
+    await contacts.block(db, bob, ada)
+    to_bob = await contacts.request(db, ada, bob.number)
+    to_cy = await contacts.request(db, ada, cy.number)
+    assert to_bob.status == to_cy.status == "pending"
+    outgoing = await contacts.pending_requests(db, ada, incoming=False)
+    assert {p.card.number for p in outgoing} == {bob.number, cy.number}
+    assert await contacts.pending_requests(db, bob, incoming=True) == []
+    assert await _kinds(db, bob) == []
+    with pytest.raises(NotFound):
+        await contacts.person_in(db, bob, ada.number, "received")
+    await contacts.unblock(db, bob, ada)
+    assert await contacts.pending_requests(db, bob, incoming=True) == []
+    assert {p.card.number for p in await contacts.pending_requests(db, ada, incoming=False)} == {
+        cy.number
+    }
+
+
+@pytest.mark.parametrize("among", ["contact", "sent", "received", "blocked", "contact_or_sent"])
+async def test_an_action_finds_only_people_in_its_relation_and_misses_alike(db, among):
     ada, bob = await person(db, "Ada"), await person(db, "Bob")
     hidden = await person(db, "Hidden", find_by_number=False)
-    await contacts.block(db, bob, ada)
-    with pytest.raises(NotFound) as blocked:
-        await contacts.request(db, ada, bob.number)
-    with pytest.raises(NotFound) as unknown_hidden:
-        await contacts.request(db, ada, hidden.number)
-    assert str(blocked.value) == str(unknown_hidden.value) == privacy.NO_SUCH_NUMBER
-    assert await _rows(db, ContactRequest) == 0
-    assert await _kinds(db, bob) == []
+    stranger = await person(db, "Stranger")
+    if among in ("contact", "contact_or_sent"):
+        await contacts.connect(db, ada, bob)
+    elif among == "sent":
+        await contacts.request(db, ada, bob)
+    elif among == "received":
+        await contacts.request(db, bob, ada)
+    else:
+        await contacts.block(db, ada, bob)
+    assert (await contacts.person_in(db, ada, bob.number, among)).id == bob.id
+    misses = []
+    for number in (hidden.number, stranger.number, "10000004", ada.number):
+        with pytest.raises(NotFound) as missed:
+            await contacts.person_in(db, ada, number, among)
+        misses.append(str(missed.value))
+    assert misses == [contacts.NOT_YOURS] * 4
 
 
 async def test_block_removes_contact_and_requests_both_ways_and_unblock_restores_nothing(db):

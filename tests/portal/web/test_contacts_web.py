@@ -9,7 +9,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from portal.domain import linking
+from portal.domain import number as numbers
+from portal.storage.models import User
 from tests.fixtures.app import HTML, csrf_from, get_csrf, web_sign_up
 
 
@@ -84,20 +88,23 @@ async def test_contact_buttons_follow_the_state(signed_in, bob):
     assert "Bob" in page.text
 
 
-async def test_the_blocked_person_is_answered_as_for_an_unknown_number(signed_in, bob):
+async def test_the_blocked_person_sees_their_request_sent_and_the_blocker_never_sees_it(
+    signed_in, bob
+):
     ada_number, bob_number = await _me(signed_in), await _me(bob)
     assert (await _post(signed_in, f"/me/contacts/{bob_number}/block")).status_code == 303
-    refused = await _post(bob, "/me/contacts", number=ada_number)
-    unknown = await _post(bob, "/me/contacts", number="00000000")
-    assert refused.status_code == 404
-    assert "No one has this portal number" in refused.text
+    sent = await _post(bob, "/me/contacts", number=ada_number)
+    assert sent.status_code == 303 and sent.headers["location"] == "/me/contacts?notice=sent"
+    theirs = await bob.get("/me/contacts", headers=HTML)
+    assert "Waiting for an answer" in theirs.text and f'data-number="{ada_number}"' in theirs.text
     headers = {**HTML, "hx-request": "true", "hx-target": "contact-actions"}
-    token = await get_csrf(bob, "/me/contacts")
-    button = await bob.post(
-        f"/me/contacts/{ada_number}/request", data={"csrf_token": token}, headers=headers
-    )
-    assert "No one has this portal number" in button.text
-    assert unknown.status_code in (404, 422)
+    button = await bob.get(f"/me/contacts/{ada_number}/actions", headers=headers)
+    assert "Request sent" in button.text
+
+    mine = await signed_in.get("/me/contacts", headers=HTML)
+    assert "Asking to become your contact" not in mine.text
+    notes = await signed_in.get("/me/notifications", headers=HTML)
+    assert "asked to become your contact" not in notes.text
 
 
 async def test_tags_on_the_list(signed_in, bob):
@@ -156,3 +163,36 @@ async def test_header_has_the_badge_and_its_script(signed_in):
     assert '<script src="/static/notifications.js' in page.text
     script = await signed_in.get("/static/notifications.js")
     assert script.status_code == 200 and "EventSource" in script.text
+
+
+async def test_the_network_filter_names_the_networks(signed_in, bob, db):
+    ada_number, bob_number = await _me(signed_in), await _me(bob)
+    await _post(signed_in, "/me/contacts", number=bob_number)
+    await _post(bob, f"/me/contacts/{ada_number}/accept")
+    bob_user = await db.scalar(select(User).where(User.number == bob_number))
+    await linking.add_handle(db, bob_user, "github", "bob-builds")
+    await db.commit()
+    page = await signed_in.get("/me/contacts", headers=HTML)
+    network = re.search(r'<select id="network".*?</select>', page.text, re.S)
+    assert network, page.text
+    assert '<option value="github" >GitHub</option>' in network.group(0)
+    shown = await signed_in.get("/me/contacts?network=github", headers=HTML)
+    assert f'data-number="{bob_number}"' in shown.text
+
+
+async def test_walking_numbers_through_the_buttons_is_refused_in_place(signed_in):
+    headers = {**HTML, "hx-request": "true", "hx-target": "contact-actions"}
+    token = await get_csrf(signed_in, "/me/contacts")
+    for tried in range(1, 100):
+        number = str(3000000 + tried)
+        number += str(numbers.damm_check_digit(number))
+        response = await signed_in.post(
+            f"/me/contacts/{number}/block", data={"csrf_token": token}, headers=headers
+        )
+        if response.status_code == 429:
+            break
+    else:
+        pytest.fail("a hundred numbers went through")
+    assert tried <= 16, tried
+    assert int(response.headers["retry-after"]) > 0
+    assert "Too many attempts" in response.text

@@ -1,0 +1,157 @@
+"""Every way into the application that takes a portal number: a "door".
+
+Each door is a lookup: it is counted against the client and the account (a miss costing
+more), and a number nobody has, a hidden one, and one that is not in the relation the door
+is about all answer the same. ``tests/portal/test_lookup.py`` walks every door, and the
+privacy matrix's guard checks that every route taking a number is one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+Among = Literal["anyone", "relation"]
+"""``anyone``: whoever the viewer may look up (a visible stranger is found); ``relation``:
+only people the viewer has that relation with (a visible stranger is a miss)."""
+
+
+@dataclass(frozen=True)
+class Door:
+    method: str
+    route: str
+    """The route as the application declares it."""
+    among: Among
+    action: str = ""
+    """What fills ``{action}`` in the route, for the contact buttons."""
+    json: dict[str, Any] | None = None
+    form: dict[str, str] = field(default_factory=dict)
+    number_in: Literal["path", "json", "form"] = "path"
+
+    @property
+    def web(self) -> bool:
+        return not self.route.startswith("/api/")
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.route.replace('{action}', self.action)}"
+
+    async def call(self, http: httpx.AsyncClient, number: str, csrf: str) -> httpx.Response:
+        """Knock on the door with ``number``, as a browser or an API client would."""
+        path = self.route.replace("{action}", self.action).replace("{number}", number)
+        headers = {"accept": "text/html"} if self.web else {"x-csrf-token": csrf}
+        if self.method == "GET":
+            return await http.get(path, headers=headers)
+        json = dict(self.json) if self.json is not None else None
+        if self.number_in == "json":
+            json = {**(json or {}), "number": number}
+        if self.web:
+            form = {"csrf_token": csrf, **self.form}
+            if self.number_in == "form":
+                form["number"] = number
+            return await http.request(self.method, path, data=form, headers=headers)
+        return await http.request(self.method, path, json=json, headers=headers)
+
+
+_LOOKUPS = (
+    "/n/{number}",
+    "/n/{number}/avatar",
+    "/n/{number}/qr.svg",
+    "/n/{number}/qr.png",
+    "/n/{number}/vcard",
+    "/embed/{number}",
+    "/embed/{number}.js",
+    "/api/v1/numbers/{number}",
+    "/api/v1/numbers/{number}/qr.svg",
+    "/api/v1/numbers/{number}/qr.png",
+    "/api/v1/numbers/{number}/vcard",
+    "/me/contacts/{number}/actions",
+)
+
+_ACTIONS: dict[str, Among] = {
+    "request": "anyone",
+    "cancel": "relation",
+    "accept": "relation",
+    "decline": "relation",
+    "remove": "relation",
+    "block": "anyone",
+    "unblock": "relation",
+}
+
+DOORS: tuple[Door, ...] = (
+    *(Door("GET", route, "anyone") for route in _LOOKUPS),
+    Door("POST", "/api/v1/contacts", "anyone", json={"message": ""}, number_in="json"),
+    Door("POST", "/api/v1/contacts/{number}/accept", "relation"),
+    Door("POST", "/api/v1/contacts/{number}/decline", "relation"),
+    Door("POST", "/api/v1/contacts/{number}/block", "anyone"),
+    Door("DELETE", "/api/v1/contacts/{number}/block", "relation"),
+    Door("DELETE", "/api/v1/contacts/{number}", "relation"),
+    Door("PUT", "/api/v1/contacts/{number}/tags", "relation", json={"tags": ["Chess"]}),
+    Door("POST", "/me/contacts", "anyone", number_in="form"),
+    Door("POST", "/me/contacts/{number}/tags", "relation", form={"tag": "Chess"}),
+    Door("POST", "/me/contacts/{number}/tags/remove", "relation", form={"tag": "Chess"}),
+    *(
+        Door("POST", "/me/contacts/{number}/{action}", among, action=action)
+        for action, among in _ACTIONS.items()
+    ),
+)
+
+NOT_DOORS = {
+    ("GET", "/lookup"): "reads the number box and redirects to the number's page; finds nobody",
+}
+
+
+def _takes_a_number(route: APIRoute) -> bool:
+    if "{number}" in route.path:
+        return True
+    dependant = route.dependant
+    params = [*dependant.query_params, *dependant.body_params]
+    for dependency in dependant.dependencies:
+        params += [*dependency.query_params, *dependency.body_params]
+    for param in params:
+        if param.name == "number":
+            return True
+        annotation = param.field_info.annotation
+        if (
+            isinstance(annotation, type)
+            and issubclass(annotation, BaseModel)
+            and "number" in annotation.model_fields
+        ):
+            return True
+    return False
+
+
+def all_routes(routes: list[Any], prefix: str = "") -> Iterator[APIRoute]:
+    """Every route of the application, inside included routers too, with its whole path."""
+    for route in routes:
+        if hasattr(route, "original_router"):
+            yield from all_routes(
+                route.original_router.routes, prefix + route.include_context.prefix
+            )
+        elif isinstance(route, APIRoute):
+            yield route if not prefix else _prefixed(route, prefix)
+
+
+def _prefixed(route: APIRoute, prefix: str) -> APIRoute:
+    copy = APIRoute.__new__(APIRoute)
+    copy.__dict__.update(route.__dict__)
+    copy.path = prefix + route.path
+    return copy
+
+
+def routes_taking_a_number(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, route) of every route of the application that takes a portal number, in its
+    path, its query, its form or its JSON body."""
+    return {
+        (method, route.path)
+        for route in all_routes(app.routes)
+        if _takes_a_number(route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
