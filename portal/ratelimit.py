@@ -17,12 +17,27 @@ from portal.errors import RateLimited
 
 # name → rules; every rule of a name must admit a hit.
 RULES: dict[str, str] = {
+    # Confirming something with the password (a new password, deleting the account), per account.
     "signin": "10/minute;60/hour",
+    # Signing in, counted on the email's one form (portal.domain.text.email_key): tightly per
+    # email and client address, so that a stranger guessing from one address does not lock the
+    # owner out elsewhere; loosely per email, which still bounds guessing from many addresses;
+    # and per client address whatever the email.
+    "signin_pair": "10/minute;30/hour;100/day",
+    "signin_email": "30/minute;100/hour;300/day",
+    "signin_address": "20/minute;100/hour",
+    # Wrong passwords per email: past this the owner is told, at most once per warning window.
+    "signin_failures": "5/hour",
+    "signin_warning": "1/day",
     "signup": "10/hour;30/day",
     "token": "10/minute;60/hour",
     "profile": "60/minute",
     "link": "20/minute;200/hour",
     "email_code": "3/10minute;10/day",
+    # Links sent by email (confirm, new password, new address): per address written to, and
+    # per client address or account asking.
+    "email_link": "3/10minute;10/day",
+    "email_link_from": "10/hour;50/day",
     # Looking numbers up, per client address and per account: a miss costs LOOKUP_MISS_COST,
     # so that walking numbers stops within a few dozen tries while a person never notices.
     "lookup": "60/minute;600/hour;3000/day",
@@ -58,6 +73,16 @@ class RateLimiter:
         client = getattr(getattr(self._storage, "bridge", None), "storage", None)
         if client is not None:
             await client.aclose()
+
+    async def admit(self, name: str, *keys: str) -> bool:
+        """Count one event against ``name`` for ``keys``; whether every rule admitted it. For
+        what is noted rather than refused (a warning sent at most so often)."""
+        if not self.enabled:
+            return True
+        admitted = True
+        for item in self._rules[name]:
+            admitted = await self._limiter.hit(item, name, *keys) and admitted
+        return admitted
 
     async def hit(self, name: str, *keys: str, cost: int = 1) -> None:
         """Count ``cost`` attempts against ``name`` for ``keys``; raise :class:`RateLimited` if

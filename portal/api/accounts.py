@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Request, Response, UploadFile, status
 
+from portal import i18n
 from portal.api.deps import ApiUser
 from portal.api.schemas import (
+    Accepted,
     MeOut,
     NewTokenOut,
     PasswordChange,
@@ -20,29 +22,43 @@ from portal.api.schemas import (
     TokenOut,
     errors,
 )
-from portal.deps import DB, LimiterDep, SettingsDep, client_address
-from portal.domain import account, profile
+from portal.deps import DB, ImagesDep, LimiterDep, SettingsDep, client_address
+from portal.domain import account, profile, recovery, signin
+from portal.domain.notifications import Mailer
 from portal.domain.profile import ACCEPTED_TYPES
+from portal.domain.text import email_key
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = APIRouter(prefix="/api/v1")
+
+SIGNUP_SENT = (
+    "Check your email: we sent a link that confirms the address and shows your portal number. "
+    "If the address already has an account, its owner was told instead."
+)
 
 
 @router.post(
-    "/signup", status_code=status.HTTP_201_CREATED, response_model=MeOut, responses=errors(409, 429)
+    "/signup",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=errors(429),
+    tags=["accounts"],
 )
 async def signup(
     body: SignupIn, request: Request, db: DB, settings: SettingsDep, limiter: LimiterDep
-) -> MeOut:
-    """Create an account; the answer carries its new portal number."""
+) -> Accepted:
+    """Create an account and mail a link to confirm it; confirming shows the number."""
     await limiter.hit("signup", client_address(request))
-    user = await account.sign_up(
+    await limiter.hit("email_link", email_key(body.email))
+    await recovery.sign_up(
         db,
         email=body.email,
         password=body.password,
         display_name=body.display_name,
         policy=settings.number_policy,
+        mailer=Mailer.from_settings(settings),
+        language=i18n.negotiate(request),
     )
-    return MeOut.of(user)
+    return Accepted(detail=SIGNUP_SENT)
 
 
 @router.post(
@@ -52,11 +68,18 @@ async def signup(
     responses=errors(401, 429),
     tags=["tokens"],
 )
-async def create_token(body: TokenIn, request: Request, db: DB, limiter: LimiterDep) -> NewTokenOut:
+async def create_token(
+    body: TokenIn, request: Request, db: DB, settings: SettingsDep, limiter: LimiterDep
+) -> NewTokenOut:
     """Trade an email and password for a personal access token, shown only this once."""
-    await limiter.hit("signin", client_address(request))
-    await limiter.hit("signin", body.email.strip().lower())
-    user = await account.authenticate(db, email=body.email, password=body.password)
+    user = await signin.sign_in(
+        db,
+        email=body.email,
+        password=body.password,
+        address=client_address(request),
+        limiter=limiter,
+        mailer=Mailer.from_settings(settings),
+    )
     await limiter.hit("token", str(user.id))
     new = await account.create_token(db, user, name=body.name, expires_in_days=body.expires_in_days)
     return NewTokenOut(**TokenOut.of(new.token).model_dump(), token=new.secret)
@@ -80,13 +103,13 @@ async def revoke_token(token_id: int, db: DB, user: ApiUser) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me", response_model=MeOut, responses=errors(401, 403))
+@router.get("/me", response_model=MeOut, responses=errors(401, 403), tags=["accounts"])
 async def me(user: ApiUser) -> MeOut:
     """My account and profile."""
     return MeOut.of(user)
 
 
-@router.patch("/me", response_model=MeOut, responses=errors(401, 403, 429))
+@router.patch("/me", response_model=MeOut, responses=errors(401, 403, 429), tags=["accounts"])
 async def update_me(body: ProfilePatch, db: DB, user: ApiUser, limiter: LimiterDep) -> MeOut:
     """Change my display name or bio; fields left out stay as they are."""
     await limiter.hit("profile", str(user.id))
@@ -94,7 +117,9 @@ async def update_me(body: ProfilePatch, db: DB, user: ApiUser, limiter: LimiterD
     return MeOut.of(user)
 
 
-@router.patch("/me/privacy", response_model=PrivacyOut, responses=errors(401, 403, 429))
+@router.patch(
+    "/me/privacy", response_model=PrivacyOut, responses=errors(401, 403, 429), tags=["accounts"]
+)
 async def update_privacy(
     body: PrivacyPatch, db: DB, user: ApiUser, limiter: LimiterDep
 ) -> PrivacyOut:
@@ -115,7 +140,12 @@ async def update_privacy(
     return PrivacyOut.of(user)
 
 
-@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 429))
+@router.delete(
+    "/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 429),
+    tags=["accounts"],
+)
 async def delete_me(body: PasswordConfirm, db: DB, user: ApiUser, limiter: LimiterDep) -> Response:
     """Delete my account for good (the password confirms it); the number is never reused."""
     await limiter.hit("signin", str(user.id))
@@ -124,37 +154,58 @@ async def delete_me(body: PasswordConfirm, db: DB, user: ApiUser, limiter: Limit
 
 
 @router.post(
-    "/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 429)
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 429),
+    tags=["accounts"],
 )
 async def change_password(
     body: PasswordChange, db: DB, user: ApiUser, limiter: LimiterDep
 ) -> Response:
-    """Set a new password; every browser session is signed out, tokens stay valid."""
+    """Set a new password; browsers are signed out, and API tokens too with revoke_tokens."""
     await limiter.hit("signin", str(user.id))
     await account.change_password(
-        db, user, current=body.current_password, new=body.new_password, keep_session=None
+        db,
+        user,
+        current=body.current_password,
+        new=body.new_password,
+        keep_session=None,
+        revoke_tokens=body.revoke_tokens,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/me/avatar", response_model=MeOut, responses=errors(401, 403, 429))
+@router.put(
+    "/me/avatar", response_model=MeOut, responses=errors(401, 403, 429, 503), tags=["accounts"]
+)
 async def put_avatar(
     file: Annotated[UploadFile, File(description=f"A picture: {ACCEPTED_TYPES}.")],
     db: DB,
     user: ApiUser,
     settings: SettingsDep,
     limiter: LimiterDep,
+    workers: ImagesDep,
 ) -> MeOut:
     """Upload my picture; it is re-encoded as a square WebP image."""
     await limiter.hit("profile", str(user.id))
     data = await file.read(settings.avatar_max_bytes + 1)
     await profile.set_avatar(
-        db, user, data, max_bytes=settings.avatar_max_bytes, size=settings.avatar_size
+        db,
+        user,
+        data,
+        max_bytes=settings.avatar_max_bytes,
+        size=settings.avatar_size,
+        workers=workers,
     )
     return MeOut.of(user)
 
 
-@router.delete("/me/avatar", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403))
+@router.delete(
+    "/me/avatar",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403),
+    tags=["accounts"],
+)
 async def delete_avatar(db: DB, user: ApiUser) -> Response:
     """Remove my picture."""
     await profile.remove_avatar(db, user)

@@ -38,10 +38,12 @@ def check_password_policy(password: str, *, email: str | None = None) -> None:
     """Length only, as NIST SP 800-63B advises, plus the obvious: not the email itself."""
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(
-            f"Choose a password of at least {MIN_PASSWORD} characters.", field="password"
+            "Choose a password of at least %(min)d characters.", field="password", min=MIN_PASSWORD
         )
     if len(password) > MAX_PASSWORD:
-        raise InvalidInput(f"A password has at most {MAX_PASSWORD} characters.", field="password")
+        raise InvalidInput(
+            "A password has at most %(max)d characters.", field="password", max=MAX_PASSWORD
+        )
     if "\x00" in password:
         raise InvalidInput("A password cannot contain a NUL character.", field="password")
     if email and password.strip().lower() == email.lower():
@@ -141,9 +143,16 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 async def change_password(
-    session: AsyncSession, user: User, *, current: str, new: str, keep_session: str | None
+    session: AsyncSession,
+    user: User,
+    *,
+    current: str,
+    new: str,
+    keep_session: str | None,
+    revoke_tokens: bool = False,
 ) -> None:
-    """Set a new password and sign out every other browser."""
+    """Set a new password and sign out every other browser; with ``revoke_tokens``, every
+    personal access token stops working too."""
     if not _verify(user.password_hash, current):
         raise InvalidInput("Your current password is wrong.", field="current_password")
     check_password_policy(new, email=user.email)
@@ -152,6 +161,8 @@ async def change_password(
     if keep_session is not None:
         stmt = stmt.where(WebSession.id_hash != _digest(keep_session))
     await session.execute(stmt)
+    if revoke_tokens:
+        await session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
     await session.flush()
 
 

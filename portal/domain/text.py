@@ -13,7 +13,7 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
-from portal.errors import InvalidInput
+from portal.errors import N_, InvalidInput
 
 # Joiners are needed by Persian, Indic scripts and emoji sequences; every other format
 # character (bidi overrides, zero-width spaces, tags…) only serves to hide or reorder text.
@@ -25,6 +25,10 @@ _ALLOWED_SCRIPT_SETS = (
 )
 _SCRIPT_ALIASES = {"KATAKANA-HIRAGANA": "KATAKANA", "IDEOGRAPHIC": "CJK"}
 _WHITESPACE = re.compile(r"\s+")
+MAX_EMAIL = 254
+_EMAIL_TOO_LONG = N_("An email address has at most %(max)d characters.")
+# Full stops that IDNA reads as dots, after NFKC: a fully qualified domain ends with one.
+_FULL_STOPS = (".", "\u3002")
 
 
 def _script(ch: str) -> str | None:
@@ -55,9 +59,11 @@ def _reject_invisible(text: str, label: str, field: str, *, newlines: bool) -> N
             category == "Cf" and ch not in _ALLOWED_FORMAT
         ):
             raise InvalidInput(
-                f"{label} contains an invisible or control character "
-                f"(U+{ord(ch):04X}); please remove it.",
+                "%(label)s contains an invisible or control character (U+%(code)04X); "
+                "please remove it.",
                 field=field,
+                label=label,
+                code=ord(ch),
             )
 
 
@@ -69,15 +75,17 @@ def clean_name(text: str, *, field: str = "display_name", max_length: int = 100)
     if not value:
         raise InvalidInput("Enter a name.", field=field)
     if len(value) > max_length:
-        raise InvalidInput(f"A name has at most {max_length} characters.", field=field)
+        raise InvalidInput("A name has at most %(max)d characters.", field=field, max=max_length)
     mixed = _mixed_word(value)
     if mixed:
         word, scripts = mixed
         names = " and ".join(sorted(s.title() for s in scripts))
         raise InvalidInput(
-            f"The word “{word}” mixes {names} letters. Letters of different alphabets that "
+            "The word “%(word)s” mixes %(names)s letters. Letters of different alphabets that "
             "look alike can be used to impersonate someone, so each word must use one alphabet.",
             field=field,
+            word=word,
+            names=names,
         )
     return value
 
@@ -88,19 +96,45 @@ def clean_bio(text: str, *, max_length: int = 1000) -> str:
     _reject_invisible(value, "The bio", "bio", newlines=True)
     value = value.strip()
     if len(value) > max_length:
-        raise InvalidInput(f"A bio has at most {max_length} characters.", field="bio")
+        raise InvalidInput("A bio has at most %(max)d characters.", field="bio", max=max_length)
     return value
 
 
 def clean_email(text: str) -> str:
-    """A normalised, lower-cased address; its domain is not looked up."""
-    candidate = text.strip()
+    """The one form of an address, used for identity, uniqueness, rate limits and logs; its
+    domain is not looked up.
+
+    Spellings that read the same are one address: compatibility forms (fullwidth letters,
+    ligatures, circled digits) become plain letters (NFKC), letters are lower-cased, and the
+    domain goes through IDNA (UTS #46), so that ``bücher.example`` and
+    ``xn--bcher-kva.example`` are one domain, kept in its Unicode form. The dot that ends a
+    fully qualified domain (``example.org.``) is dropped.
+    """
+    candidate = unicodedata.normalize("NFKC", text).strip()
+    if "@" in candidate and candidate.endswith(_FULL_STOPS):
+        candidate = candidate[:-1]
     if not candidate:
         raise InvalidInput("Enter an email address.", field="email")
-    if len(candidate) > 254:
-        raise InvalidInput("An email address has at most 254 characters.", field="email")
+    if len(candidate) > MAX_EMAIL:
+        raise InvalidInput(_EMAIL_TOO_LONG, field="email", max=MAX_EMAIL)
     try:
         result = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidInput(f"This email address is not valid: {exc}", field="email") from None
-    return result.normalized.lower()
+        raise InvalidInput(
+            "This email address is not valid: %(reason)s", field="email", reason=str(exc)
+        ) from None
+    local = unicodedata.normalize("NFKC", result.local_part.lower())
+    address = f"{local}@{result.domain.lower()}"
+    if len(address) > MAX_EMAIL:
+        raise InvalidInput(_EMAIL_TOO_LONG, field="email", max=MAX_EMAIL)
+    return address
+
+
+def email_key(text: str) -> str:
+    """What was typed as an email, in the form that rate limits count: the address's one form,
+    or, for what is not an address, its NFKC lower-cased text, so that look-alike spellings
+    of anything count as one."""
+    try:
+        return clean_email(text[: 4 * MAX_EMAIL])
+    except InvalidInput:
+        return unicodedata.normalize("NFKC", text[: 4 * MAX_EMAIL]).strip().lower()[:MAX_EMAIL]

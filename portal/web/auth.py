@@ -7,8 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from portal import i18n
 from portal.deps import DB, SESSION_COOKIE, LimiterDep, SettingsDep, client_address
-from portal.domain import account
+from portal.domain import account, recovery
+from portal.domain.notifications import Mailer
+from portal.domain.signin import sign_in
+from portal.domain.text import email_key
 from portal.errors import PortalError
 from portal.web import csrf
 from portal.web.deps import OptionalUser
@@ -27,11 +31,11 @@ Text = Annotated[str, Form()]
 
 
 @router.get("/signup")
-async def signup_page(request: Request, user: OptionalUser) -> Response:
+async def signup_page(request: Request, user: OptionalUser, next: str = "") -> Response:
     """The sign-up form."""
     if user is not None:
-        return redirect(request, "/me")
-    return render(request, "signup", {"values": {}})
+        return redirect(request, safe_next(next))
+    return render(request, "signup", {"values": {}, "next": safe_next(next, "")})
 
 
 @router.post("/signup")
@@ -43,27 +47,29 @@ async def signup(
     email: Text = "",
     password: Text = "",
     display_name: Text = "",
+    next: Text = "",
 ) -> Response:
-    """Create an account, sign in, and show the new number."""
+    """Create an account and mail the link that confirms its address and signs in.
+
+    An address that already has an account gets the same answer (its owner is emailed)."""
     values = {"email": email[:254], "display_name": display_name[:100]}
+    then = safe_next(next, "")
     try:
         await limiter.hit("signup", client_address(request))
-        user = await account.sign_up(
+        await limiter.hit("email_link", email_key(email))
+        await recovery.sign_up(
             db,
             email=email,
             password=password,
             display_name=display_name,
             policy=settings.number_policy,
-        )
-        secret = await account.start_session(
-            db, user, days=settings.session_days, user_agent=request.headers.get("user-agent", "")
+            mailer=Mailer.from_settings(settings),
+            language=i18n.negotiate(request),
+            then=then,
         )
     except PortalError as exc:
-        return form_error(request, "signup", exc, {"values": values})
-    csrf.rotate(request)
-    response = redirect(request, "/me?welcome=1")
-    set_session_cookie(request, response, secret, settings.session_days)
-    return response
+        return form_error(request, "signup", exc, {"values": values, "next": then})
+    return redirect(request, "/email/sent?what=signup")
 
 
 @router.get("/signin")
@@ -87,9 +93,14 @@ async def signin(
     """Check the password and open a session."""
     context = {"values": {"email": email[:254]}, "next": safe_next(next)}
     try:
-        await limiter.hit("signin", client_address(request))
-        await limiter.hit("signin", email.strip().lower()[:254])
-        user = await account.authenticate(db, email=email, password=password)
+        user = await sign_in(
+            db,
+            email=email,
+            password=password,
+            address=client_address(request),
+            limiter=limiter,
+            mailer=Mailer.from_settings(settings),
+        )
         secret = await account.start_session(
             db, user, days=settings.session_days, user_agent=request.headers.get("user-agent", "")
         )

@@ -183,3 +183,30 @@ async def test_deleting_an_account_removes_what_it_owns(db):
     await account.delete_account(db, user, password=PASSWORD)
     for table in ("web_sessions", "api_tokens", "avatars", "users"):
         assert await db.scalar(text(f"SELECT count(*) FROM {table}")) == 0  # noqa: S608
+
+
+async def test_look_alike_spellings_of_an_email_are_one_account(db):
+    user = await make_user(db, email="bob@example.org")
+    for spelling in ("\uff42\uff4f\uff42@example.org", "bob@\uff45xample.org.", "BOB@Example.ORG"):
+        with pytest.raises(Conflict, match="already exists"):
+            await make_user(db, email=spelling)
+        assert (await account.authenticate(db, email=spelling, password=PASSWORD)).id == user.id
+
+
+async def test_a_password_change_can_revoke_the_api_tokens(db):
+    user = await make_user(db)
+    kept = await account.create_token(db, user, name="kept")
+    await account.change_password(
+        db, user, current=PASSWORD, new="a brand new passphrase", keep_session=None
+    )
+    assert await account.user_for_token(db, kept.secret) is not None
+    await account.change_password(
+        db,
+        user,
+        current="a brand new passphrase",
+        new="another new passphrase",
+        keep_session=None,
+        revoke_tokens=True,
+    )
+    assert await account.user_for_token(db, kept.secret) is None
+    assert await account.list_tokens(db, user) == []
