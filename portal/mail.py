@@ -2,16 +2,35 @@
 
 ``smtp://user:password@host:587`` uses STARTTLS (required), ``smtps://…:465`` implicit TLS, and
 ``smtp+plain://host:25`` no encryption at all, for a relay on the same trusted host or network.
+With no URL (the embedded default), :func:`deliver` writes the message to the log and keeps the
+last ones in memory, as the console SMS sender does: a developer can follow the links in it.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import deque
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+
+log = logging.getLogger(__name__)
+
+KEPT_MESSAGES = 50
+
+
+@dataclass(frozen=True)
+class Letter:
+    to: str
+    subject: str
+    text: str
+
+
+console_outbox: deque[Letter] = deque(maxlen=KEPT_MESSAGES)
+"""The last messages written to the log for want of a mail server."""
 
 
 class MailError(Exception):
@@ -64,3 +83,12 @@ async def send(url: str, *, sender: str, to: str, subject: str, text: str) -> No
         )
     except (aiosmtplib.SMTPException, OSError) as error:
         raise MailError(str(error)) from error
+
+
+async def deliver(url: str, *, sender: str, to: str, subject: str, text: str) -> None:
+    """Send through ``url``; with no URL, write the message to the log instead."""
+    if url:
+        await send(url, sender=sender, to=to, subject=subject, text=text)
+        return
+    console_outbox.append(Letter(to, subject, text))
+    log.warning("email for %s: %s\n%s", to, subject, text)

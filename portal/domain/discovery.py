@@ -65,8 +65,10 @@ def upload_region(user: User, explicit: str | None = None) -> str | None:
 def _check_count(count: int) -> None:
     if count > MAX_NUMBERS:
         raise InvalidInput(
-            f"Send at most {MAX_NUMBERS} numbers at a time; this list has {count}.",
+            "Send at most %(max)d numbers at a time; this list has %(count)d.",
             field="numbers",
+            max=MAX_NUMBERS,
+            count=count,
         )
     if count == 0:
         raise InvalidInput("Give at least one phone number.", field="numbers")
@@ -107,7 +109,7 @@ async def discover(
             select(User)
             .where(
                 User.phone.in_(list(valid)),
-                User.find_by_phone.is_(True),
+                privacy.findable("phone"),
                 User.phone_verified_at.is_not(None),
                 User.id != user.id,
                 ~blocked_me,

@@ -14,9 +14,10 @@ discovery and the contact button all build what they show with :func:`card_of` (
 :func:`cards_for`, which does the same for many owners in a constant number of queries): there
 is no second path to the data.
 
-Finding someone is a separate switch per way: by number, by phone, by name. A number whose
-owner does not want to be found by number, or whose card would show nothing at all, answers
-exactly as a number nobody has (:func:`card_for_number`).
+Finding someone is a separate switch per way: by number, by phone, by name, and nobody is
+found in any way before confirming their email address (:func:`findable`, the one rule that
+lookup, discovery and search apply). A number whose owner may not be found by number, or whose
+card would show nothing at all, answers exactly as a number nobody has (:func:`card_for_number`).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import and_, literal, select
+from sqlalchemy import ColumnElement, and_, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain import linking
 from portal.domain import number as numbers
-from portal.errors import InvalidInput, NotFound
+from portal.errors import N_, InvalidInput, NotFound
 from portal.storage.models import Block, Contact, LinkedAccount, User
 
 PUBLIC = "public"
@@ -43,7 +44,7 @@ AUDIENCES = (PUBLIC, MEMBERS, CONTACTS, PRIVATE)
 FIELDS = ("name", "avatar", "bio", "phone")
 """The profile fields that have an audience of their own (``<field>_audience`` on User)."""
 
-NO_SUCH_NUMBER = "No one has this portal number, or its owner does not show it."
+NO_SUCH_NUMBER = N_("No one has this portal number, or its owner does not show it.")
 
 
 class Relation(StrEnum):
@@ -63,6 +64,25 @@ _SEES: dict[Relation, frozenset[str]] = {
 }
 
 
+FIND_WAYS = ("number", "phone", "name")
+
+
+def findable(way: str) -> ColumnElement[bool]:
+    """The owners who may be found ``way`` (number, phone or name): their switch for it is on
+    and their email address is confirmed."""
+    if way not in FIND_WAYS:
+        raise ValueError(way)
+    switch: ColumnElement[bool] = getattr(User, f"find_by_{way}").is_(True)
+    return and_(switch, User.email_confirmed_at.is_not(None))
+
+
+def is_findable(owner: User, way: str) -> bool:
+    """:func:`findable` for one owner already loaded."""
+    if way not in FIND_WAYS:
+        raise ValueError(way)
+    return bool(getattr(owner, f"find_by_{way}")) and owner.email_confirmed_at is not None
+
+
 def may_see(audience: str, relation: Relation) -> bool:
     """Whether a viewer in ``relation`` sees what has ``audience`` (unknown ones: nobody)."""
     return audience in _SEES[relation]
@@ -73,8 +93,9 @@ def check_audience(value: str, *, field: str = "audience") -> str:
     text = value.strip().lower()
     if text not in AUDIENCES:
         raise InvalidInput(
-            f"Choose who sees it: {', '.join(AUDIENCES)}.",
+            "Choose who sees it: %(audiences)s.",
             field=field,
+            audiences=", ".join(AUDIENCES),
         )
     return text
 
@@ -229,7 +250,7 @@ async def card_for_number(session: AsyncSession, viewer: User | None, text: str)
     if owner is None:
         raise NotFound(NO_SUCH_NUMBER)
     if card.relation is not Relation.OWNER:
-        findable = owner.find_by_number or card.relation is Relation.CONTACT
-        if not findable or not card.shows_anything:
+        found = is_findable(owner, "number") or card.relation is Relation.CONTACT
+        if not found or not card.shows_anything:
             raise NotFound(NO_SUCH_NUMBER)
     return card

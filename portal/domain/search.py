@@ -118,9 +118,9 @@ def clean_query(text: str) -> str:
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in query):
         raise InvalidInput("Search for letters, digits and punctuation only.", field="q")
     if len(query) < MIN_QUERY:
-        raise InvalidInput(f"Type at least {MIN_QUERY} characters to search.", field="q")
+        raise InvalidInput("Type at least %(min)d characters to search.", field="q", min=MIN_QUERY)
     if len(query) > MAX_QUERY:
-        raise InvalidInput(f"Search for at most {MAX_QUERY} characters.", field="q")
+        raise InvalidInput("Search for at most %(max)d characters.", field="q", max=MAX_QUERY)
     return fold(query)
 
 
@@ -145,7 +145,7 @@ async def search(session: AsyncSession, viewer: User, text: str, page: int = 1) 
     """People whose visible name or visible handle contains ``text``, a page at a time."""
     query = clean_query(text)
     if not 1 <= page <= MAX_PAGE:
-        raise InvalidInput(f"Choose a page from 1 to {MAX_PAGE}.", field="page")
+        raise InvalidInput("Choose a page from 1 to %(max)d.", field="page", max=MAX_PAGE)
     dialect = await _prepare(session)
     pattern = _like(query)
     is_contact = exists().where(Contact.owner_id == User.id, Contact.other_id == viewer.id)
@@ -170,7 +170,7 @@ async def search(session: AsyncSession, viewer: User, text: str, page: int = 1) 
     starts = shown.like(_like(query)[1:], escape="\\")
     stmt = (
         select(User)
-        .where(User.find_by_name.is_(True), User.id != viewer.id, ~blocked_me)
+        .where(privacy.findable("name"), User.id != viewer.id, ~blocked_me)
         .where(or_(by_name, by_handle))
         .order_by(case((starts, 0), else_=1), _binary(shown, dialect), User.id)
         .offset((page - 1) * PAGE_SIZE)

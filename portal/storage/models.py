@@ -97,6 +97,8 @@ class User(Base):
     region: Mapped[str] = mapped_column(String(2), default="")
     """Two-letter region for reading the numbers the person types or uploads (``IT``)."""
     notify_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """When the owner opened the link sent to ``email``; until then nobody can find them."""
 
     avatar: Mapped[Avatar | None] = relationship(
         back_populates="user", lazy="raise", cascade="all, delete-orphan", passive_deletes=True
@@ -316,3 +318,22 @@ class Notification(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class EmailLink(Base):
+    """A one-time link sent by email: confirm an address, reset a password, change the email.
+
+    Only the SHA-256 of the link's secret is kept; a link is used once and expires soon."""
+
+    __tablename__ = "email_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    """``confirm``, ``reset`` or ``change``."""
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    new_email: Mapped[str | None] = mapped_column(String(254), default=None)
+    """The address being confirmed by an email change; the old one stays until then."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

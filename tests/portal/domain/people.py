@@ -40,7 +40,7 @@ async def person(
         find_by_phone=find_by_phone,
         find_by_name=find_by_name,
         region=region,
-        **{"bio": "", **fields},
+        **{"bio": "", "email_confirmed_at": utcnow(), **fields},
     )
     db.add(user)
     await db.flush()

@@ -60,3 +60,78 @@ async def test_readiness_reports_a_schema_behind_head(databases):
         assert response.status_code == 200, response.text
         assert (await client.get("/healthz")).json() == {"status": "ok", "detail": None}
     await app.state.engine.dispose()
+
+
+async def test_accounts_made_before_email_confirmation_count_as_confirmed(databases):
+    from sqlalchemy import text
+
+    engine = make_engine(await databases.new("confirmed"))
+    try:
+        await migrate.upgrade(engine, "0003")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO portal_numbers (number, length, allocated_at)"
+                    " VALUES ('12345678', 8, '2026-01-02 03:04:05+00:00')"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO users (number, email, password_hash, display_name, bio,"
+                    " created_at, updated_at, name_audience, avatar_audience, bio_audience,"
+                    " phone_audience, find_by_number, find_by_phone, find_by_name, region,"
+                    " notify_by_email) VALUES ('12345678', 'old@example.org', 'x', 'Old', '',"
+                    " '2026-01-02 03:04:05+00:00', '2026-01-02 03:04:05+00:00', 'public',"
+                    " 'public', 'public', 'private', true, false, false, '', false)"
+                )
+            )
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            confirmed = (
+                await conn.execute(text("SELECT email_confirmed_at FROM users"))
+            ).scalar_one()
+        assert confirmed is not None
+    finally:
+        await engine.dispose()
+
+
+async def test_stored_emails_are_brought_to_their_one_form(databases):
+    from sqlalchemy import text
+
+    from portal.domain.text import clean_email
+
+    stored = ["ｂｏｂ@example.org", "ﬁnn@example.org", "ada@example.org", "ａｄａ@example.org"]
+    engine = make_engine(await databases.new("emails"))
+    try:
+        await migrate.upgrade(engine, "0004")
+        async with engine.begin() as conn:
+            for index, email in enumerate(stored):
+                number = f"1234567{index}"
+                await conn.execute(
+                    text(
+                        "INSERT INTO portal_numbers (number, length, allocated_at)"
+                        " VALUES (:number, 8, '2026-01-02 03:04:05+00:00')"
+                    ),
+                    {"number": number},
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO users (number, email, password_hash, display_name, bio,"
+                        " created_at, updated_at, name_audience, avatar_audience, bio_audience,"
+                        " phone_audience, find_by_number, find_by_phone, find_by_name, region,"
+                        " notify_by_email) VALUES (:number, :email, 'x', 'Old', '',"
+                        " '2026-01-02 03:04:05+00:00', '2026-01-02 03:04:05+00:00', 'public',"
+                        " 'public', 'public', 'private', true, false, false, '', false)"
+                    ),
+                    {"number": number, "email": email},
+                )
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            emails = (await conn.execute(text("SELECT email FROM users ORDER BY id"))).scalars()
+            after = list(emails)
+    finally:
+        await engine.dispose()
+    # Each address is now what signing in with any of its spellings looks for; the fullwidth
+    # twin of an existing address is left alone rather than merged into it.
+    assert after == ["bob@example.org", "finn@example.org", "ada@example.org", "ａｄａ@example.org"]
+    assert [clean_email(e) for e in after[:3]] == after[:3]

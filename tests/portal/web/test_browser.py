@@ -23,6 +23,7 @@ from tests.fixtures.browser import (
     console,
     context,
     digits,
+    mailed_link,
     new_person,
     no_sideways_scroll,
     page,
@@ -75,6 +76,9 @@ async def test_a_new_number_is_valid_and_leads_to_the_public_page(
 
     await page.get_by_label("Password").fill(ada.password)
     await page.get_by_role("button", name="Create my account").click()
+    await expect(page).to_have_url(re.compile(r"/email/sent"))
+    await page.goto(await mailed_link(page, ada.email))
+    await page.get_by_role("button", name="Confirm my email address").click()
     await expect(page).to_have_url(re.compile(r"/me\?welcome=1$"))
     await expect(page.get_by_role("status")).to_contain_text("This is your portal number")
     shown = await page.get_by_test_id("my-number").inner_text()
@@ -367,5 +371,13 @@ async def test_sign_up_with_the_keyboard_alone(page: Page) -> None:
     await expect(page.get_by_role("button", name="Create my account")).to_be_focused()
     await page.keyboard.press("Enter")
 
+    await expect(page).to_have_url(re.compile(r"/email/sent"))
+    await page.goto(await mailed_link(page, hedy.email))
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Confirm my email address")).to_be_focused()
+    await page.keyboard.press("Enter")
     await expect(page).to_have_url(re.compile(r"/me\?welcome=1$"))
     assert is_valid(digits(await page.get_by_test_id("my-number").inner_text()))

@@ -50,6 +50,7 @@ async def _person(db: AsyncSession, name: str, **fields: object) -> User:
         email=f"{number}@example.org",
         number=number,
         password_hash="not a hash",
+        email_confirmed_at=utcnow(),
         **{"display_name": name, "bio": "", **fields},
     )
     db.add(user)

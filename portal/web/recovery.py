@@ -1,0 +1,176 @@
+"""Pages for the links sent by email: confirm my address, forgot my password, change my email.
+
+A link opens a page with a button: mail scanners that fetch every link in a message do not
+spend it, since only the button's POST (with its CSRF token) uses it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import Response
+
+from portal import i18n
+from portal.deps import DB, LimiterDep, SettingsDep, client_address
+from portal.domain import account, recovery
+from portal.domain.notifications import Mailer
+from portal.domain.text import email_key
+from portal.errors import PortalError
+from portal.web import csrf
+from portal.web.deps import CurrentUser, OptionalUser
+from portal.web.forms import form_error, redirect, safe_next, set_session_cookie
+from portal.web.templating import render
+
+router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
+
+Text = Annotated[str, Form()]
+SENT_FOR = ("signup", "reset", "change", "confirm")
+
+
+@router.get("/email/sent")
+async def sent_page(request: Request, user: OptionalUser, what: str = "signup") -> Response:
+    """Check your email."""
+    return render(request, "email_sent", {"what": what if what in SENT_FOR else "signup"})
+
+
+@router.get("/email/confirm")
+async def confirm_page(
+    request: Request, db: DB, user: OptionalUser, token: str = "", next: str = ""
+) -> Response:
+    """The page a confirmation link opens: one button confirms the address."""
+    link = await recovery.check_link(db, token, (recovery.CONFIRM, recovery.CHANGE))
+    context = {"token": token, "link": link, "next": safe_next(next, "")}
+    return render(request, "email_confirm", context)
+
+
+@router.post("/email/confirm")
+async def confirm(
+    request: Request,
+    db: DB,
+    settings: SettingsDep,
+    user: OptionalUser,
+    token: Text = "",
+    next: Text = "",
+) -> Response:
+    """Use a confirmation link; a new account is signed in on this browser."""
+    confirmed = await recovery.confirm_email(db, token)
+    if confirmed.purpose == recovery.CHANGE:
+        return render(request, "email_changed", {"address": confirmed.user.email})
+    # Back to where signing up started (an invitation), else to the new number.
+    then = safe_next(next, "/me?welcome=1")
+    if user is not None and user.id == confirmed.user.id:
+        return redirect(request, then)
+    secret = await account.start_session(
+        db,
+        confirmed.user,
+        days=settings.session_days,
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    csrf.rotate(request)
+    response = redirect(request, then)
+    set_session_cookie(request, response, secret, settings.session_days)
+    return response
+
+
+@router.post("/me/email/confirmation")
+async def resend_confirmation(
+    request: Request, db: DB, settings: SettingsDep, user: CurrentUser, limiter: LimiterDep
+) -> Response:
+    """Mail my confirmation link again."""
+    try:
+        await limiter.hit("email_link_from", str(user.id))
+        await limiter.hit("email_link", user.email)
+        await recovery.resend_confirmation(
+            db, user, mailer=Mailer.from_settings(settings), language=i18n.negotiate(request)
+        )
+    except PortalError as exc:
+        return form_error(request, "email_change", exc)
+    return redirect(request, "/email/sent?what=confirm")
+
+
+@router.get("/password/forgot")
+async def forgot_page(request: Request, user: OptionalUser) -> Response:
+    """The form that mails a link for choosing a new password."""
+    return render(request, "password_forgot", {})
+
+
+@router.post("/password/forgot")
+async def forgot(
+    request: Request, db: DB, settings: SettingsDep, limiter: LimiterDep, email: Text = ""
+) -> Response:
+    """Mail a link for choosing a new password; the answer is the same for any address."""
+    values = {"email": email[:254]}
+    try:
+        await limiter.hit("email_link_from", client_address(request))
+        await limiter.hit("email_link", email_key(email))
+        await recovery.request_password_reset(
+            db, email=email, mailer=Mailer.from_settings(settings), language=i18n.negotiate(request)
+        )
+    except PortalError as exc:
+        return form_error(request, "password_forgot", exc, {"values": values})
+    return redirect(request, "/email/sent?what=reset")
+
+
+@router.get("/password/reset")
+async def reset_page(request: Request, db: DB, user: OptionalUser, token: str = "") -> Response:
+    """The page a reset link opens: the new password's form."""
+    await recovery.check_link(db, token, (recovery.RESET,))
+    return render(request, "password_reset", {"token": token, "revoke_tokens": True})
+
+
+@router.post("/password/reset")
+async def reset(
+    request: Request,
+    db: DB,
+    token: Text = "",
+    new_password: Text = "",
+    revoke_tokens: Text = "",
+) -> Response:
+    """Set the new password; every browser is signed out, and the API tokens too if asked."""
+    context = {"token": token, "revoke_tokens": bool(revoke_tokens)}
+    try:
+        await recovery.reset_password(
+            db, token=token, new_password=new_password, revoke_tokens=bool(revoke_tokens)
+        )
+    except PortalError as exc:
+        if exc.field is None:
+            raise
+        return form_error(request, "password_reset", exc, context)
+    csrf.rotate(request)
+    return render(request, "password_was_reset", {"revoked": bool(revoke_tokens), "user": None})
+
+
+@router.get("/me/email")
+async def change_page(request: Request, user: CurrentUser) -> Response:
+    """The change-email form."""
+    return render(request, "email_change", {})
+
+
+@router.post("/me/email")
+async def change(
+    request: Request,
+    db: DB,
+    settings: SettingsDep,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    new_email: Text = "",
+    password: Text = "",
+) -> Response:
+    """Mail a link to the new address; the old one stays until it is opened."""
+    values = {"new_email": new_email[:254]}
+    try:
+        await limiter.hit("signin", str(user.id))
+        await limiter.hit("email_link_from", str(user.id))
+        await limiter.hit("email_link", email_key(new_email))
+        await recovery.request_email_change(
+            db,
+            user,
+            new_email=new_email,
+            password=password,
+            mailer=Mailer.from_settings(settings),
+            language=i18n.negotiate(request),
+        )
+    except PortalError as exc:
+        return form_error(request, "email_change", exc, {"values": values})
+    return redirect(request, "/email/sent?what=change")
