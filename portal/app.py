@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -15,20 +15,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match, Mount
 
-from portal import __version__
+from portal import __version__, i18n
 from portal.api import accounts as api_accounts
 from portal.api import contacts as api_contacts
 from portal.api import discovery as api_discovery
 from portal.api import health as api_health
 from portal.api import linked as api_linked
 from portal.api import numbers as api_numbers
+from portal.api import recovery as api_recovery
 from portal.api import schemas
 from portal.api import share as api_share
 from portal.config import Settings, get_settings
 from portal.db import make_engine, make_sessionmaker
+from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
 from portal.domain.phones import PhoneServices
-from portal.errors import PortalError, RateLimited
+from portal.errors import N_, PortalError, RateLimited
 from portal.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from portal.ratelimit import RateLimiter
 from portal.web import accounts as web_accounts
@@ -40,6 +42,7 @@ from portal.web import language as web_language
 from portal.web import me as web_me
 from portal.web import notifications as web_notifications
 from portal.web import pages as web_pages
+from portal.web import recovery as web_recovery
 from portal.web import share as web_share
 from portal.web.templating import STATIC_DIR, render
 
@@ -48,18 +51,19 @@ log = logging.getLogger("portal")
 PROBLEM_JSON = "application/problem+json"
 UPLOAD_PATHS = frozenset({"/me/avatar", "/api/v1/me/avatar", "/me/discover"})
 _STATUS_TITLES = {
-    400: "Bad request",
-    401: "Sign-in required",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Too large",
-    415: "Unsupported media type",
-    422: "Invalid input",
-    429: "Too many requests",
-    500: "Server error",
-    502: "Network unavailable",
+    400: N_("Bad request"),
+    401: N_("Sign-in required"),
+    403: N_("Forbidden"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    409: N_("Conflict"),
+    413: N_("Too large"),
+    415: N_("Unsupported media type"),
+    422: N_("Invalid input"),
+    429: N_("Too many requests"),
+    500: N_("Server error"),
+    502: N_("Network unavailable"),
+    503: N_("Busy"),
 }
 
 
@@ -70,11 +74,22 @@ def _wants_json(request: Request) -> bool:
 
 
 def error_response(
-    request: Request, status: int, message: str, *, field: str | None = None
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    field: str | None = None,
+    params: dict[str, object] | None = None,
 ) -> Response:
-    """The one rendering of every error: problem+json for the API, a page for browsers."""
+    """The one rendering of every error: problem+json for the API, a page for browsers.
+
+    ``message`` is a message id with placeholders filled from ``params``, shown in the
+    request's language (the cookie or Accept-Language, for the API too; else English).
+    """
     headers: dict[str, str] = {"cache-control": "no-store"}
-    title = _STATUS_TITLES.get(status, "Error")
+    language = i18n.negotiate(request)
+    title = i18n.translate(language, _STATUS_TITLES.get(status, N_("Error")))
+    message = i18n.translate(language, message, params)
     if _wants_json(request):
         if status == 401:
             headers["www-authenticate"] = 'Bearer realm="portal"'
@@ -93,7 +108,9 @@ def error_response(
 
 
 def _portal_error(request: Request, exc: PortalError) -> Response:
-    response = error_response(request, exc.status_code, exc.message, field=exc.field)
+    response = error_response(
+        request, exc.status_code, exc.message_id, field=exc.field, params=exc.params
+    )
     if isinstance(exc, RateLimited):
         response.headers["retry-after"] = str(exc.retry_after)
     return response
@@ -114,15 +131,15 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     """A sentence about the first problem, e.g. "display_name: Field required"."""
     errors = exc.errors()
     if not errors:
-        return "The request is not valid.", None
+        return N_("The request is not valid."), None
     first = errors[0]
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
     field = ".".join(location) or None
     message = str(first.get("msg", "is not valid"))
     if first.get("type") == "json_invalid":
-        return "The request body is not valid JSON.", None
+        return N_("The request body is not valid JSON."), None
     if tuple(first.get("loc", ())) == ("body",):  # no body, or not an object, or not JSON
-        return "Send a JSON object as the request body, as application/json.", None
+        return N_("Send a JSON object as the request body, as application/json."), None
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return (f"{field}: {message}{more}" if field else f"{message}{more}"), field
 
@@ -142,16 +159,18 @@ def _install_error_handlers(app: FastAPI) -> None:
         # FastAPI turns a failure while reading the body into a 400; ours says why.
         if isinstance(exc.__cause__, PortalError):
             return _portal_error(request, exc.__cause__)
-        detail = exc.detail if isinstance(exc.detail, str) else "The request is not valid."
+        detail = exc.detail if isinstance(exc.detail, str) else N_("The request is not valid.")
+        params: dict[str, object] = {}
         if exc.status_code == 404 and detail == "Not Found":
-            detail = "There is nothing at this address."
+            detail = N_("There is nothing at this address.")
         if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
             # What json.loads gives up on: bytes that are not UTF-8, absurd nesting or numbers.
-            detail = "The request body is not valid JSON."
+            detail = N_("The request body is not valid JSON.")
         allow = _allowed_methods(request) if exc.status_code == 405 else ""
         if allow:
-            detail = f"This address does not accept {request.method}; it accepts {allow}."
-        response = error_response(request, exc.status_code, detail)
+            detail = N_("This address does not accept %(method)s; it accepts %(allowed)s.")
+            params = {"method": request.method, "allowed": allow}
+        response = error_response(request, exc.status_code, detail, params=params)
         if exc.headers:
             response.headers.update(exc.headers)
         if allow:
@@ -161,7 +180,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, "Something went wrong on our side. Please try again.")
+        return error_response(
+            request, 500, N_("Something went wrong on our side. Please try again.")
+        )
 
 
 def _document_problems(app: FastAPI) -> None:
@@ -188,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.images.close()
         await app.state.limiter.close()
         await app.state.engine.dispose()
 
@@ -196,6 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="One short number for all of a person's accounts.",
         lifespan=lifespan,
+        dependencies=[Depends(schemas.absolute_links)],
         docs_url=None,
         redoc_url=None,
     )
@@ -208,6 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(
         settings.rate_limit_storage, enabled=settings.rate_limits_enabled
     )
+    app.state.images = ImageWorkers(workers=settings.avatar_workers, queue=settings.avatar_queue)
 
     _install_error_handlers(app)
     _document_problems(app)
@@ -229,9 +253,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_linked.router,
         api_contacts.router,
         api_discovery.router,
+        api_recovery.router,
         web_pages.router,
         web_share.router,
         web_auth.router,
+        web_recovery.router,
         web_me.router,
         web_contacts.router,
         web_notifications.router,

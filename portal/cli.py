@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from portal import __version__, crypto
 from portal.config import get_settings
 from portal.db import make_engine, make_sessionmaker, session_scope
-from portal.domain import account, linking
+from portal.domain import account, linking, recovery
 from portal.domain import number as numbers
 from portal.errors import PortalError
 from portal.logs import log_config
@@ -22,6 +23,15 @@ from portal.storage import migrate as migrations
 app = typer.Typer(
     help="Portal: one short number for all of a person's accounts.", no_args_is_help=True
 )
+
+
+def served_url(host: str, port: int) -> str:
+    """The address of a portal served on ``host``:``port``, as a browser there reaches it."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - every interface, this one among them
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 @app.command()
@@ -33,6 +43,12 @@ def serve(
 ) -> None:
     """Serve the web portal and the API."""
     settings = get_settings()
+    if "base_url" not in settings.model_fields_set:
+        # The links the portal hands out (share page, QR codes, vCards, invitations, emails)
+        # point at where it is served. The web processes read it from the environment.
+        os.environ["PORTAL_BASE_URL"] = served_url(host, port)
+        get_settings.cache_clear()
+        settings = get_settings()
     uvicorn.run(
         "portal.app:create_app",
         factory=True,
@@ -97,6 +113,8 @@ def create_user(
                     display_name=name,
                     policy=settings.number_policy,
                 )
+                # The operator vouches for the address: no confirmation link is needed.
+                await recovery.mark_confirmed(session, user)
                 return user.number
         finally:
             await engine.dispose()

@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import secrets
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portal.crypto import derive_key, parse_keys
+from portal.db import VAR_DIR, private_directory
 from portal.domain.number import AllocationPolicy
-
-VAR_DIR = Path("var")
 
 
 def _default_secret_key() -> str:
@@ -23,7 +21,7 @@ def _default_secret_key() -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        private_directory(VAR_DIR)
         key = secrets.token_urlsafe(48)
         # Created readable by its owner only, never world-readable even for a moment.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -56,7 +54,9 @@ class Settings(BaseSettings):
         description="Signs CSRF tokens. Generated into var/secret_key when unset.",
     )
     base_url: str = Field(
-        default="http://127.0.0.1:8000", description="The public address of this portal."
+        default="http://127.0.0.1:8000",
+        description="The public address of this portal. Unset, `portal serve` uses the address "
+        "it listens on.",
     )
     cookie_secure: bool = Field(
         default=True, description="Send cookies only over HTTPS (browsers exempt localhost)."
@@ -75,6 +75,12 @@ class Settings(BaseSettings):
 
     avatar_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     avatar_size: int = Field(default=512, ge=64, le=2048, description="Avatar edge in pixels.")
+    avatar_workers: int = Field(
+        default=1, ge=1, le=32, description="Processes decoding uploaded pictures at once."
+    )
+    avatar_queue: int = Field(
+        default=4, ge=0, le=1000, description="Uploads that may wait for a decoding process."
+    )
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body, uploads aside."
     )
@@ -99,7 +105,8 @@ class Settings(BaseSettings):
     telegram_bot_username: str = Field(default="", description="The bot's username, no @.")
     smtp_url: str = Field(
         default="",
-        description="Mail for email codes: smtp://user:password@host:587 (STARTTLS), "
+        description="Mail for email codes and account links (written to the log when empty): "
+        "smtp://user:password@host:587 (STARTTLS), "
         "smtps://…:465 (TLS), or smtp+plain://host:25 on a trusted local relay.",
     )
     mail_from: str = Field(default="Portal <portal@localhost>", description="Sender of emails.")
@@ -127,7 +134,8 @@ class Settings(BaseSettings):
     )
     connectors_allow_loopback: bool = Field(
         default=False,
-        description="Development only: let connectors reach servers on 127.0.0.1 over http.",
+        description="Development only: let connectors reach servers on this machine "
+        "(127.0.0.1, ::1), over http too; no other private address is ever reached.",
     )
     xmpp_server: str = Field(
         default="",

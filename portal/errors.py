@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def N_(message: str) -> str:
+    """Mark a message for translation where it is defined; it is translated where shown."""
+    return message
+
 
 class PortalError(Exception):
-    """An error whose message is meant for the person who caused it."""
+    """An error whose message is meant for the person who caused it.
+
+    ``message`` is a fixed English sentence, also its message id in the translation catalogs,
+    with ``%(name)s`` placeholders filled from ``params``: ``InvalidInput("A tag has at most
+    %(max)d characters.", max=40)``. ``message`` is the English text; the edge translates
+    ``message_id`` into the reader's language before filling the placeholders.
+    """
 
     status_code = 400
     title = "Bad request"
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, field: str | None = None
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        field: str | None = None,
+        **params: object,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        self.message_id = message
+        self.params = params
+        self.message = message % params if params else message
+        super().__init__(self.message)
         self.field = field
         if status_code is not None:
             self.status_code = status_code
@@ -53,6 +73,6 @@ class RateLimited(PortalError):
     status_code = 429
     title = "Too many requests"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after: int, **params: Any) -> None:
+        super().__init__(message, **params)
         self.retry_after = retry_after

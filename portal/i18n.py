@@ -4,12 +4,17 @@ Catalogs are gettext ``.po`` files in ``portal/translations/``, compiled in memo
 (no build step). The language comes from the ``portal_lang`` cookie set by the language
 switcher, else from the browser's ``Accept-Language``, else English.
 
-Update the catalogs after changing templates with ``python -m portal.i18n``.
+The messages are the templates' and the Python code's: errors are raised with a fixed English
+sentence (their message id) and ``%(name)s`` placeholders, and module-level messages are marked
+with ``N_``; :func:`translate` turns them into the reader's language where they are shown.
+
+Update the catalogs after changing templates or messages with ``python -m portal.i18n``.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -20,11 +25,46 @@ from babel.messages.pofile import read_po, write_po
 from babel.support import NullTranslations, Translations
 from starlette.requests import Request
 
+from portal.errors import N_, PortalError
+
 LANGUAGES = {"en": "English", "it": "Italiano", "fr": "Français"}
 DEFAULT = "en"
 LANG_COOKIE = "portal_lang"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 _ROOT = Path(__file__).resolve().parents[1]
+
+ERROR_CLASSES = [
+    "PortalError",
+    "InvalidInput",
+    "NotAuthenticated",
+    "Forbidden",
+    "NotFound",
+    "Conflict",
+    "PayloadTooLarge",
+    "RateLimited",
+    "NetworkUnavailable",
+    "SmsError",
+    "Busy",
+]
+PYTHON_KEYWORDS: dict[str, tuple[int, ...] | None] = {
+    "N_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    **dict.fromkeys(ERROR_CLASSES, (1,)),
+}
+"""The calls whose first argument (both, for ``ngettext``) is a message to translate."""
+TEMPLATE_METHODS = [
+    ("templates/**.html", "jinja2.ext:babel_extract"),
+    ("templates/**.txt", "jinja2.ext:babel_extract"),  # emails (portal.letters)
+]
+TEMPLATE_OPTIONS = {
+    "templates/**.html": {"extensions": "jinja2.ext.i18n"},
+    "templates/**.txt": {"extensions": "jinja2.ext.i18n"},
+}
+PYTHON_METHODS = [("portal/**.py", "python")]
+
+LABELS = (N_("Website"),)
+"""Names of networks that are words rather than names; connectors cannot mark them."""
 
 
 @cache
@@ -67,16 +107,41 @@ def negotiate(request: Request) -> str:
     return DEFAULT
 
 
-def update_catalogs() -> None:
-    """Extract the messages of the templates and merge them into every ``.po`` file."""
+def translate(language: str, message: str, params: Mapping[str, object] | None = None) -> str:
+    """``message`` in ``language``, its placeholders filled from ``params``.
+
+    A translation that does not fit its parameters falls back to the English sentence, so a
+    mistake in a catalog never turns an error message into a server error.
+    """
+    translated = translations(language).gettext(message)
+    if not params:
+        return translated
+    try:
+        return translated % params
+    except (KeyError, ValueError, TypeError):
+        return message % params
+
+
+def error_text(request: Request, error: PortalError) -> str:
+    """The message of ``error`` in the language of ``request``."""
+    return translate(negotiate(request), error.message_id, error.params)
+
+
+def extract() -> list[tuple[str, int, str | tuple[str, ...], list[str], str | None]]:
+    """Every message of the templates and of the Python code, with where it is."""
     from babel.messages.extract import extract_from_dir
 
+    found = list(extract_from_dir(_ROOT, TEMPLATE_METHODS, TEMPLATE_OPTIONS))
+    found += extract_from_dir(
+        _ROOT, PYTHON_METHODS, keywords=PYTHON_KEYWORDS, comment_tags=("Translators:",)
+    )
+    return found
+
+
+def update_catalogs() -> None:
+    """Extract the messages of the templates and the code, and merge them into every ``.po``."""
     template = Catalog(project="Portal", fuzzy=False)
-    method_map = [("templates/**.html", "jinja2.ext:babel_extract")]
-    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-    for filename, lineno, message, comments, context in extract_from_dir(
-        _ROOT, method_map, options
-    ):
+    for filename, lineno, message, comments, context in extract():
         template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     for language in LANGUAGES:
         if language == DEFAULT:

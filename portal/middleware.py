@@ -126,4 +126,4 @@ class BodyLimitMiddleware:
 
 def _too_large(limit: int) -> PayloadTooLarge:
     size = f"{limit // 1024} KB" if limit < 1024 * 1024 else f"{limit // (1024 * 1024)} MB"
-    return PayloadTooLarge(f"This request is too large; the limit is {size}.")
+    return PayloadTooLarge("This request is too large; the limit is %(size)s.", size=size)

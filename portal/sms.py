@@ -103,8 +103,9 @@ class HttpGatewaySender:
         if not response.is_success:
             log.warning("SMS gateway answered %s", response.status_code)
             raise SmsError(
-                f"The text message could not be sent: the SMS gateway answered "
-                f"{response.status_code}. Try again in a moment."
+                "The text message could not be sent: the SMS gateway answered %(status)d. "
+                "Try again in a moment.",
+                status=response.status_code,
             )
 
 

@@ -23,7 +23,7 @@ from portal.deps import DB, LimiterDep, Services
 from portal.domain import connections, linking, oauth, privacy, proofs
 from portal.storage.models import LinkedAccount
 
-router = APIRouter(prefix="/api/v1", tags=["linked accounts"])
+router = APIRouter(prefix="/api/v1")
 
 
 def _out(account: LinkedAccount) -> LinkedAccountOut:
@@ -39,7 +39,12 @@ async def list_networks(services: Services) -> list[NetworkOut]:
     ]
 
 
-@router.get("/me/accounts", response_model=list[LinkedAccountOut], responses=errors(401, 403))
+@router.get(
+    "/me/accounts",
+    response_model=list[LinkedAccountOut],
+    responses=errors(401, 403),
+    tags=["linked accounts"],
+)
 async def list_accounts(db: DB, user: ApiUser) -> list[LinkedAccountOut]:
     """My linked accounts, in the order they are shown."""
     return [_out(account) for account in await linking.list_accounts(db, user)]
@@ -50,6 +55,7 @@ async def list_accounts(db: DB, user: ApiUser) -> list[LinkedAccountOut]:
     status_code=status.HTTP_201_CREATED,
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404, 409, 429, 502),
+    tags=["linked accounts"],
 )
 async def add_account(
     body: LinkIn, db: DB, user: ApiUser, services: Services, limiter: LimiterDep
@@ -69,6 +75,7 @@ async def add_account(
     "/me/accounts/{account_id}",
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404),
+    tags=["linked accounts"],
 )
 async def update_account(
     account_id: int, body: LinkPatch, db: DB, user: ApiUser
@@ -87,6 +94,7 @@ async def update_account(
     "/me/accounts/{account_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(401, 403, 404),
+    tags=["linked accounts"],
 )
 async def delete_account(account_id: int, db: DB, user: ApiUser, services: Services) -> Response:
     """Unlink an account; its tokens are revoked where the network allows."""
@@ -98,6 +106,7 @@ async def delete_account(account_id: int, db: DB, user: ApiUser, services: Servi
     "/me/accounts/{network}/authorize",
     response_model=AuthorizeOut,
     responses=errors(401, 403, 404, 409, 429, 502),
+    tags=["linked accounts"],
 )
 async def authorize(
     network: str,
@@ -117,6 +126,7 @@ async def authorize(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 429, 502),
+    tags=["linked accounts"],
 )
 async def send_email_code(
     body: EmailCodeIn, db: DB, user: ApiUser, services: Services, limiter: LimiterDep
@@ -130,6 +140,7 @@ async def send_email_code(
     "/me/accounts/{account_id}/code",
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404),
+    tags=["linked accounts"],
 )
 async def confirm_email_code(
     account_id: int, body: CodeIn, db: DB, user: ApiUser, services: Services
@@ -156,6 +167,7 @@ async def confirm_email_code(
     "/me/accounts/{account_id}/check",
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404),
+    tags=["linked accounts"],
 )
 async def check_account(
     account_id: int, db: DB, user: ApiUser, services: Services
@@ -168,6 +180,7 @@ async def check_account(
     "/me/accounts/{account_id}/verify-link",
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404, 429, 502),
+    tags=["linked accounts"],
 )
 async def verify_link(
     account_id: int, db: DB, user: ApiUser, services: Services, limiter: LimiterDep

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
 
 from portal.domain import number as numbers
 from portal.domain.account import MAX_PASSWORD, MIN_PASSWORD
@@ -33,6 +35,7 @@ _ERRORS: dict[int, str] = {
     422: "The input is not valid; the detail says why.",
     429: "Too many requests; see the Retry-After header.",
     502: "Another network did not answer as expected; try again later.",
+    503: "Busy for now; see the Retry-After header.",
 }
 
 
@@ -139,6 +142,12 @@ class PasswordChange(BaseModel):
         description=f"At least {MIN_PASSWORD} characters.",
         json_schema_extra={"minLength": MIN_PASSWORD},
     )
+    revoke_tokens: bool = Field(
+        default=False,
+        strict=True,
+        description="Also revoke every personal access token of mine, the one making this "
+        "request included.",
+    )
 
 
 class PasswordConfirm(BaseModel):
@@ -147,14 +156,26 @@ class PasswordConfirm(BaseModel):
     password: str = Field(max_length=MAX_PASSWORD)
 
 
+_BASE_URL: ContextVar[str] = ContextVar("base_url", default="")
+
+
+async def absolute_links(request: Request) -> None:
+    """Make the addresses in this request's answers absolute, from the portal's base URL."""
+    _BASE_URL.set(request.app.state.settings.base_url.rstrip("/"))
+
+
 def _avatar_url(number: str, etag: str | None) -> str | None:
-    return f"/n/{number}/avatar?v={etag}" if etag else None
+    return f"{_BASE_URL.get()}/n/{number}/avatar?v={etag}" if etag else None
 
 
 class MeOut(BaseModel):
     number: str = Field(examples=["48291375"])
     display_number: str = Field(examples=["482 913 75"], description="Grouped for reading aloud.")
     email: str
+    email_confirmed: bool = Field(
+        description="Whether the link mailed to the address was opened; until then nobody "
+        "finds the account by number, phone or name."
+    )
     display_name: str
     bio: str
     avatar_url: str | None
@@ -167,6 +188,7 @@ class MeOut(BaseModel):
             number=user.number,
             display_number=numbers.display(user.number),
             email=user.email,
+            email_confirmed=user.email_confirmed_at is not None,
             display_name=user.display_name,
             bio=user.bio,
             avatar_url=_avatar_url(user.number, user.avatar_etag),
@@ -365,3 +387,45 @@ class CodeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(max_length=20, examples=["123456"])
+
+
+class Accepted(BaseModel):
+    detail: str = Field(examples=["Check your email: we sent you a link."])
+
+
+class EmailConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(max_length=100, description="The token of the link in the email.")
+
+
+class PasswordResetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(
+        max_length=254, examples=["ada@example.org"], json_schema_extra={"format": "email"}
+    )
+
+
+class PasswordResetConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(max_length=100, description="The token of the link in the email.")
+    new_password: str = Field(
+        max_length=MAX_PASSWORD,
+        description=f"At least {MIN_PASSWORD} characters.",
+        json_schema_extra={"minLength": MIN_PASSWORD},
+    )
+    revoke_tokens: bool = Field(
+        default=True,
+        description="Also revoke every personal access token. Browser sessions always end.",
+    )
+
+
+class EmailChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    new_email: str = Field(
+        max_length=254, examples=["ada@example.net"], json_schema_extra={"format": "email"}
+    )
+    password: str = Field(max_length=MAX_PASSWORD, description="My current password.")

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain import contacts, notifications, privacy
 from portal.domain.notifications import Mailer
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import N_, Conflict, InvalidInput, NotFound
 from portal.storage.models import Invite, User, utcnow
 
 INVITE_TTL = timedelta(hours=24)
 MAX_LIVE_INVITES = 10
-INVITE_GONE = (
+INVITE_GONE = N_(
     "This invitation does not work any more: it was already used, it expired, "
     "or the link is incomplete. Ask for a new one."
 )
@@ -52,8 +52,8 @@ async def create_invite(session: AsyncSession, user: User) -> NewInvite:
     )
     if (live or 0) >= MAX_LIVE_INVITES:
         raise Conflict(
-            f"You already have {MAX_LIVE_INVITES} unused invitations. "
-            "Wait until they are used or expire."
+            "You already have %(max)d unused invitations. Wait until they are used or expire.",
+            max=MAX_LIVE_INVITES,
         )
     secret = secrets.token_urlsafe(24)
     invite = Invite(id_hash=_digest(secret), user_id=user.id, expires_at=now + INVITE_TTL)

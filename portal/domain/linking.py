@@ -82,12 +82,15 @@ class LinkServices:
 
     def configure_connectors(self) -> None:
         """Hand the connectors that resolve identities the services this portal trusts."""
+        from connectors._addresses import AddressPolicy
         from connectors._atproto import Resolver
         from connectors.bluesky import Bluesky
         from connectors.mastodon import Mastodon
         from connectors.xmpp import XMPP, Server
 
         Mastodon.allow_loopback = self.allow_loopback
+        # The rules of http() below, for the connections that are not HTTP.
+        XMPP.addresses = AddressPolicy(allow_loopback=self.allow_loopback)
         if self.xmpp_server:
             host, _, port = self.xmpp_server.rpartition(":")
             XMPP.server = Server(host.strip("[]"), int(port), ca_file=self.xmpp_ca_file or None)
@@ -119,7 +122,7 @@ class LinkServices:
 def connector(name: str) -> type[base.Connector]:
     found = connectors.get(name)
     if found is None:
-        raise NotFound(f"There is no network called {name[:40]!r}.")
+        raise NotFound("There is no network called %(name)r.", name=name[:40])
     return found
 
 
@@ -177,20 +180,28 @@ def connector_errors(label: str, *, field: str | None = None) -> Iterator[None]:
     except base.RateLimited as error:
         wait = max(1, int(error.retry_after or 60))
         raise RateLimited(
-            f"{label} asks us to slow down. Try again in {wait} seconds.", retry_after=wait
+            "%(network)s asks us to slow down. Try again in %(wait)d seconds.",
+            retry_after=wait,
+            network=label,
+            wait=wait,
         ) from error
     except base.Retriable as error:
         raise NetworkUnavailable(
-            f"{label} did not answer as expected ({error.message}). Try again in a moment."
+            "%(network)s did not answer as expected (%(problem)s). Try again in a moment.",
+            network=label,
+            problem=error.message,
         ) from error
     except base.AuthRevoked as error:
         raise InvalidInput(
-            f"{label} no longer accepts this connection. Connect the account again."
+            "%(network)s no longer accepts this connection. Connect the account again.",
+            network=label,
         ) from error
     except base.ConnectorError as error:
         raise InvalidInput(error.message, field=field) from error
     except httpx.HTTPError as error:
-        raise NetworkUnavailable(f"{label} could not be reached. Try again in a moment.") from error
+        raise NetworkUnavailable(
+            "%(network)s could not be reached. Try again in a moment.", network=label
+        ) from error
 
 
 def normalize(cls: type[base.Connector], handle: str) -> str:
@@ -226,7 +237,7 @@ async def _next_position(session: AsyncSession, user: User) -> int:
         )
     ).one()
     if count >= MAX_ACCOUNTS:
-        raise Conflict(f"You can link at most {MAX_ACCOUNTS} accounts.")
+        raise Conflict("You can link at most %(max)d accounts.", max=MAX_ACCOUNTS)
     return (highest or 0) + 1 if count else 0
 
 
@@ -246,7 +257,11 @@ async def add_handle(session: AsyncSession, user: User, network: str, handle: st
     cls = connector(network)
     normalized = normalize(cls, handle)
     if await find_account(session, user, network, normalized) is not None:
-        raise Conflict(f"{cls.LABEL} {cls.display_handle(normalized)} is already linked.")
+        raise Conflict(
+            "%(network)s %(handle)s is already linked.",
+            network=cls.LABEL,
+            handle=cls.display_handle(normalized),
+        )
     linked = LinkedAccount(
         user_id=user.id,
         network=network,
@@ -259,7 +274,9 @@ async def add_handle(session: AsyncSession, user: User, network: str, handle: st
         await session.flush()
     except IntegrityError as error:
         shown = cls.display_handle(normalized)
-        raise Conflict(f"{cls.LABEL} {shown} is already linked.") from error
+        raise Conflict(
+            "%(network)s %(handle)s is already linked.", network=cls.LABEL, handle=shown
+        ) from error
     return linked
 
 
@@ -281,10 +298,15 @@ async def save_proven(
     if account_id is not None:
         target = await get_account(session, user, account_id)
         if existing is not None and existing.id != target.id:
-            raise Conflict(f"{cls.LABEL} {cls.display_handle(handle)} is already linked.")
+            raise Conflict(
+                "%(network)s %(handle)s is already linked.",
+                network=cls.LABEL,
+                handle=cls.display_handle(handle),
+            )
         if target.external_id and target.external_id != linked.actor.id:
             raise InvalidInput(
-                f"You signed in as another {cls.LABEL} account than the one you are reconnecting."
+                "You signed in as another %(network)s account than the one you are reconnecting.",
+                network=cls.LABEL,
             )
         existing = target
     if existing is None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from portal import mail
 from portal.config import Settings
 from portal.domain import privacy
-from portal.errors import NotFound
+from portal.errors import N_, NotFound
 from portal.storage.models import LinkedAccount, Notification, User, utcnow
 
 if TYPE_CHECKING:
@@ -65,15 +65,24 @@ class Mailer:
 
 @dataclass(frozen=True)
 class Shown:
-    """One notification as its owner sees it: the other person through their card."""
+    """One notification as its owner sees it: the other person through their card.
+
+    Its sentence is a message id with ``%(name)s`` placeholders filled from ``params``, so
+    that each reader gets it in their own language; ``text`` is the English one.
+    """
 
     id: int
     kind: str
-    text: str
+    message: str
+    params: dict[str, str]
     link: str
     created_at: datetime
     read: bool
     actor: privacy.Card | None
+
+    @property
+    def text(self) -> str:
+        return self.message % self.params if self.params else self.message
 
 
 # --- waking the live streams of this process -------------------------------------------------
@@ -134,6 +143,22 @@ async def _send(mailer: Mailer, to: str, subject: str, text: str) -> None:
         log.warning("notification email not sent: %s", error)
 
 
+def send_soon(mailer: Mailer, to: str, subject: str, text: str) -> None:
+    """Send an email in the background now, whether or not the request's changes are kept: a
+    security warning about a refused request must go out although the request rolls back.
+    With no mail server configured, the email is written to the log."""
+    task = asyncio.get_running_loop().create_task(_deliver(mailer, to, subject, text))
+    _mail_tasks.add(task)
+    task.add_done_callback(_mail_tasks.discard)
+
+
+async def _deliver(mailer: Mailer, to: str, subject: str, text: str) -> None:
+    try:
+        await mail.deliver(mailer.smtp_url, sender=mailer.sender, to=to, subject=subject, text=text)
+    except mail.MailError as error:
+        log.warning("email not sent: %s", error)
+
+
 async def sent_mail() -> None:
     """Wait until the emails being sent in the background are out (for shutdown and tests)."""
     if _mail_tasks:
@@ -143,25 +168,41 @@ async def sent_mail() -> None:
 # --- making them ------------------------------------------------------------------------------
 
 
+_ABOUT_SOMEONE = {
+    CONTACT_REQUEST: (
+        N_("%(name)s asked to become your contact."),
+        N_("Someone asked to become your contact."),
+    ),
+    CONTACT_ACCEPTED: (N_("%(name)s is now your contact."), N_("Someone is now your contact.")),
+    INVITE_USED: (
+        N_("%(name)s used your invitation and is now your contact."),
+        N_("Someone used your invitation and is now your contact."),
+    ),
+}
+
+
 def _describe(
     kind: str, actor: privacy.Card | None, account: LinkedAccount | None
-) -> tuple[str, str]:
-    """The sentence and the link of a notification."""
-    who = "Someone"
-    if actor is not None:
-        who = actor.display_name or f"Number {actor.display_number}"
-    if kind == CONTACT_REQUEST:
-        return f"{who} asked to become your contact.", "/me/contacts"
-    if kind == CONTACT_ACCEPTED:
-        return f"{who} is now your contact.", "/me/contacts"
-    if kind == INVITE_USED:
-        return f"{who} used your invitation and is now your contact.", "/me/contacts"
+) -> tuple[str, dict[str, str], str]:
+    """The sentence (a message id and its parameters) and the link of a notification."""
+    if kind in _ABOUT_SOMEONE:
+        named, anonymous = _ABOUT_SOMEONE[kind]
+        if actor is None:
+            return anonymous, {}, "/me/contacts"
+        return named, {"name": actor.display_name or actor.display_number}, "/me/contacts"
     if kind == NEEDS_RECONNECT:
-        what = "A linked account"
-        if account is not None:
-            what = f"Your linked account {account.handle}"
-        return f"{what} needs to be connected again.", "/me/accounts"
-    return "Something happened.", "/me/notifications"
+        if account is None:
+            return N_("A linked account needs to be connected again."), {}, "/me/accounts"
+        return (
+            N_("Your linked account %(handle)s needs to be connected again."),
+            {"handle": account.handle},
+            "/me/accounts",
+        )
+    return N_("Something happened."), {}, "/me/notifications"
+
+
+def _english(message: str, params: dict[str, str]) -> str:
+    return message % params if params else message
 
 
 async def notify(
@@ -188,7 +229,8 @@ async def notify(
         card = None
         if actor is not None:
             [card] = await privacy.cards_for(session, user, [actor])
-        text, link = _describe(kind, card, account)
+        message, params, link = _describe(kind, card, account)
+        text = _english(message, params)
         body = (
             f"{text}\n\n{mailer.base_url}{link}\n\n"
             "You receive this email because you asked for notifications by email; "
@@ -240,12 +282,13 @@ async def _show(session: AsyncSession, user: User, rows: Sequence[Notification])
     for row in rows:
         actor = cards.get(row.actor_id) if row.actor_id is not None else None
         account = accounts.get(row.linked_account_id) if row.linked_account_id else None
-        text, link = _describe(row.kind, actor, account)
+        message, params, link = _describe(row.kind, actor, account)
         shown.append(
             Shown(
                 id=row.id,
                 kind=row.kind,
-                text=text,
+                message=message,
+                params=params,
                 link=link,
                 created_at=row.created_at,
                 read=row.read_at is not None,
@@ -271,8 +314,13 @@ async def list_notifications(
     page: int = 1,
     per_page: int = PER_PAGE,
     unread_only: bool = False,
+    mark_read: bool = False,
 ) -> NotificationPage:
-    """My notifications, newest first, one page at a time."""
+    """My notifications, newest first, one page at a time.
+
+    With ``mark_read`` the page is being looked at: its notifications are shown as they were
+    (the new ones stand out) and become read.
+    """
     per_page = min(max(per_page, 1), 100)
     page = max(page, 1)
     where = [Notification.user_id == user.id]
@@ -290,8 +338,17 @@ async def list_notifications(
             .limit(per_page)
         )
     ).all()
+    items = await _show(session, user, rows)
+    unseen = [row.id for row in rows if row.read_at is None]
+    if mark_read and unseen:
+        await session.execute(
+            update(Notification)
+            .where(Notification.user_id == user.id, Notification.id.in_(unseen))
+            .values(read_at=utcnow())
+        )
+        await session.flush()
     return NotificationPage(
-        items=await _show(session, user, rows),
+        items=items,
         unread=await unread_count(session, user),
         page=page,
         pages=max(1, -(-total // per_page)),
@@ -321,7 +378,7 @@ async def latest_id(session: AsyncSession, user: User) -> int:
     return int(found or 0)
 
 
-async def mark_read(session: AsyncSession, user: User, notification_id: int) -> None:
+async def mark_read(session: AsyncSession, user: User, notification_id: int) -> Notification:
     """Mark one of my notifications read."""
     row = await session.scalar(
         select(Notification).where(
@@ -333,6 +390,14 @@ async def mark_read(session: AsyncSession, user: User, notification_id: int) -> 
     if row.read_at is None:
         row.read_at = utcnow()
         await session.flush()
+    return row
+
+
+async def open_notification(session: AsyncSession, user: User, notification_id: int) -> str:
+    """Open one of my notifications: it becomes read; where it points."""
+    row = await mark_read(session, user, notification_id)
+    [shown] = await _show(session, user, [row])
+    return shown.link
 
 
 async def mark_all_read(session: AsyncSession, user: User) -> int:

@@ -88,8 +88,11 @@ def parse(text: str) -> str:
         )
     if len(digits) < MIN_LENGTH or len(digits) > MAX_LENGTH:
         raise InvalidInput(
-            f"A portal number has {MIN_LENGTH} to {MAX_LENGTH} digits; this one has {len(digits)}.",
+            "A portal number has %(min)d to %(max)d digits; this one has %(count)d.",
             field="number",
+            min=MIN_LENGTH,
+            max=MAX_LENGTH,
+            count=len(digits),
         )
     if digits[0] == "0":
         raise InvalidInput("A portal number never starts with 0.", field="number")

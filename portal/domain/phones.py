@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.errors import Conflict, InvalidInput
+from portal.errors import N_, Conflict, InvalidInput
 from portal.ratelimit import RateLimiter
 from portal.sms import SmsSender, make_sender
 from portal.storage.models import PhoneVerification, User, utcnow
@@ -40,7 +40,9 @@ MAX_INPUT = 100
 REGIONS = frozenset(region for region in phonenumbers.SUPPORTED_REGIONS if len(region) == 2)
 """Two-letter regions phonenumbers knows (``001``, the non-geographic entities, left out)."""
 
-TAKEN = "This number is already verified on another account. If it is yours, remove it there first."
+TAKEN = N_(
+    "This number is already verified on another account. If it is yours, remove it there first."
+)
 
 
 @dataclass(frozen=True)

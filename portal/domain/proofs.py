@@ -18,12 +18,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import connectors
 from connectors import base, telegram
 from portal import mail
 from portal.domain import linking
 from portal.domain.linking import LinkServices, connector, connector_errors, normalize
 from portal.errors import InvalidInput, NotFound
-from portal.net import BlockedAddress, read_limited
+from portal.net import read_limited
 from portal.storage.models import LinkAttempt, LinkedAccount, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,9 @@ async def link_by_sign_in(
     """Prove an account by signing in to it (Matrix, XMPP, a Bluesky app password)."""
     cls = connector(network)
     if cls.AUTH not in ("password", "atproto"):
-        raise InvalidInput(f"{cls.LABEL} accounts are not linked with a password.")
+        raise InvalidInput(
+            "%(network)s accounts are not linked with a password.", network=cls.LABEL
+        )
     normalized = normalize(cls, handle)
     if not secret:
         raise InvalidInput("Enter the password.", field="password")
@@ -284,6 +287,14 @@ async def _fetch_page(http: httpx.AsyncClient, url: str) -> tuple[str, str]:
     raise base.PermanentError("The page redirects too many times.")
 
 
+def verifiable_by_link(network: str) -> bool:
+    """Whether an account of ``network`` is verified by a rel="me" link back from its page:
+    a page its owner writes links on (a website, a GitHub profile), not a messenger's
+    contact link (WhatsApp, Telegram, Signal …)."""
+    cls = connectors.get(network)
+    return cls is not None and cls.AUTH == "link"
+
+
 async def verify_by_link(
     session: AsyncSession, services: LinkServices, user: User, account_id: int
 ) -> LinkedAccount:
@@ -291,17 +302,15 @@ async def verify_by_link(
     account = await linking.get_account(session, user, account_id)
     cls = connector(account.network)
     page = cls.profile_url(account.handle)
-    if not page or not page.startswith(("https://", "http://")):
-        raise InvalidInput(f"{cls.LABEL} has no public page that could link back to you.")
+    if not verifiable_by_link(cls.NAME) or not page or not page.startswith(("http://", "https://")):
+        raise InvalidInput(
+            "%(network)s has no public page that could link back to you.", network=cls.LABEL
+        )
     mine = f"{services.base_url}/n/{user.number}"
     async with services.http() as http:
         with connector_errors(cls.LABEL):
             try:
                 html, final_url = await _fetch_page(http, page)
-            except BlockedAddress as error:
-                raise base.PermanentError(
-                    f"The page {page} is on a private network, which the portal does not reach."
-                ) from error
             except httpx.InvalidURL as error:
                 # httpx reads the Location of a redirect it will not follow, and a
                 # ``javascript:`` or ``mailto:`` one raises this, which is no HTTPError.
@@ -311,12 +320,15 @@ async def verify_by_link(
             except httpx.TimeoutException as error:
                 raise base.Retriable("the page did not answer in time") from error
             except httpx.HTTPError as error:
+                # A private address too (BlockedAddress): no hint which names lead inside.
                 raise base.Retriable("the page could not be reached") from error
     targets = {_comparable(link) for link in rel_me_links(html, final_url)}
     if _comparable(mine) not in targets:
         raise InvalidInput(
-            f'The page {page} has no rel="me" link to {mine}. Add '
-            f'<a rel="me" href="{mine}"> to it, then try again.'
+            'The page %(page)s has no rel="me" link to %(mine)s. Add '
+            '<a rel="me" href="%(mine)s"> to it, then try again.',
+            page=page,
+            mine=mine,
         )
     linking.mark_verified(account, "link")
     await session.flush()

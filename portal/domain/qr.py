@@ -43,9 +43,17 @@ def colour(value: str, *, field: str, transparent: bool = False) -> str | None:
         return None
     match = _HEX.fullmatch(text)
     if match is None:
-        also = f' or "{TRANSPARENT}"' if transparent else ""
+        if transparent:
+            raise InvalidInput(
+                'Give the %(name)s colour as a hex code like #1a2b3c or 1a2b3c or "%(none)s".',
+                field=field,
+                name=field,
+                none=TRANSPARENT,
+            )
         raise InvalidInput(
-            f"Give the {field} colour as a hex code like #1a2b3c or 1a2b3c{also}.", field=field
+            "Give the %(name)s colour as a hex code like #1a2b3c or 1a2b3c.",
+            field=field,
+            name=field,
         )
     digits = match.group(1)
     if len(digits) == 3:
@@ -56,7 +64,13 @@ def colour(value: str, *, field: str, transparent: bool = False) -> str | None:
 def _bounded(value: int, bounds: tuple[int, int], field: str) -> int:
     low, high = bounds
     if not low <= value <= high:
-        raise InvalidInput(f"The {field} is between {low} and {high}.", field=field)
+        raise InvalidInput(
+            "The %(name)s is between %(low)s and %(high)s.",
+            field=field,
+            name=field,
+            low=low,
+            high=high,
+        )
     return value
 
 

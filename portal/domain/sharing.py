@@ -157,7 +157,9 @@ def check_version(text: str) -> vcard.Version:
 def preview_relation(text: str) -> Relation:
     relation = PREVIEWS.get(text.strip().lower())
     if relation is None:
-        raise InvalidInput(f"Preview your card as one of: {', '.join(PREVIEWS)}.", field="as")
+        raise InvalidInput(
+            "Preview your card as one of: %(previews)s.", field="as", previews=", ".join(PREVIEWS)
+        )
     return relation
 
 

@@ -41,6 +41,7 @@ async def _list_context(db: DB, user: User, services: LinkServices) -> dict[str,
     accounts = await linking.list_accounts(db, user)
     return {
         "accounts": [(account, linking.describe(account)) for account in accounts],
+        "link_back": {a.id for a in accounts if proofs.verifiable_by_link(a.network)},
         "networks": linking.networks(services),
     }
 

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from portal import i18n
 from portal.deps import SESSION_COOKIE
 from portal.errors import PortalError, RateLimited
 from portal.web import csrf
@@ -29,9 +30,10 @@ def form_error(
     """
     request.state.rollback = not keep_writes
     context = dict(context or {})
-    errors = {exc.field: exc.message} if exc.field else {}
+    message = i18n.error_text(request, exc)
+    errors = {exc.field: message} if exc.field else {}
     headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-    context.update(errors=errors, error=None if exc.field else exc.message)
+    context.update(errors=errors, error=None if exc.field else message)
     return render(
         request, page, context, fragment=fragment, status_code=exc.status_code, headers=headers
     )

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response, StreamingResponse
 
+from portal import i18n
 from portal.deps import DB
 from portal.domain import notifications
 from portal.storage.models import User
@@ -38,7 +39,9 @@ async def notifications_page(
 ) -> Response:
     """My notifications, newest first."""
     number = min(int(page), 10_000) if page.isdigit() and len(page) < 6 and page != "0" else 1
-    found = await notifications.list_notifications(db, user, page=number, unread_only=unread)
+    found = await notifications.list_notifications(
+        db, user, page=number, unread_only=unread, mark_read=True
+    )
     return render(request, "notifications", {"found": found, "unread_only": unread})
 
 
@@ -47,6 +50,13 @@ async def read_all(request: Request, db: DB, user: CurrentUser) -> Response:
     """Mark all my notifications read."""
     await notifications.mark_all_read(db, user)
     return redirect(request, "/me/notifications")
+
+
+@router.get("/{notification_id:int}")
+async def open_one(request: Request, db: DB, user: CurrentUser, notification_id: int) -> Response:
+    """Open one notification: it becomes read, and the browser goes where it points."""
+    link = await notifications.open_notification(db, user, notification_id)
+    return redirect(request, link)
 
 
 @router.post("/{notification_id}/read")
@@ -67,6 +77,7 @@ async def _stream(
     user_id: int,
     last_id: int,
 ) -> AsyncIterator[str]:
+    language = i18n.negotiate(request)
     wake = notifications.listen(user_id)
     started = last_beat = time.monotonic()
     first = True
@@ -88,8 +99,8 @@ async def _stream(
                 data: dict[str, object] = {
                     "id": shown.id,
                     "kind": shown.kind,
-                    "text": shown.text,
-                    "link": shown.link,
+                    "text": i18n.translate(language, shown.message, shown.params),
+                    "link": f"/me/notifications/{shown.id}",  # opening it marks it read
                     "created_at": shown.created_at.isoformat(),
                     "unread": unread or 0,
                 }

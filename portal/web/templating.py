@@ -23,7 +23,9 @@ _env = Environment(
     extensions=["jinja2.ext.i18n"],
     undefined=StrictUndefined,
 )
-_env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+# Old-style gettext: ``{% trans %}`` blocks fill their placeholders themselves, with the
+# request's catalog functions that ``render`` puts in the context.
+_env.install_null_translations(newstyle=False)  # type: ignore[attr-defined]
 templates = Jinja2Templates(env=_env)
 templates.env.filters["number"] = display_number
 templates.env.globals["version"] = __version__

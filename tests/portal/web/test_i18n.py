@@ -2,29 +2,177 @@
 
 from __future__ import annotations
 
+import html
+import re
+from functools import cache
+
+import httpx
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 from portal import i18n
-from tests.fixtures.app import get_csrf
+from portal.domain import account as accounts
+from portal.domain import number as numbers
+from tests.fixtures.app import api_sign_up, api_token, get_csrf, post_form, web_sign_up
 
 HTML = {"accept": "text/html"}
+TRANSLATED = [lang for lang in i18n.LANGUAGES if lang != i18n.DEFAULT]
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?([diouxXeEfFgGcrsa])")
 
 
-def _template_messages() -> set[str]:
-    method_map = [("templates/**.html", "jinja2.ext:babel_extract")]
-    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-    root = i18n.TRANSLATIONS_DIR.parents[1]
-    return {message for _, _, message, _, _ in extract_from_dir(root, method_map, options)}
-
-
-@pytest.mark.parametrize("language", [lang for lang in i18n.LANGUAGES if lang != i18n.DEFAULT])
-def test_every_message_of_the_pages_is_translated(language):
+@cache
+def _catalog(language: str) -> Catalog:
     with (i18n.TRANSLATIONS_DIR / f"{language}.po").open("rb") as file:
-        catalog = read_po(file, locale=language)
-    translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
-    assert _template_messages() - translated == set()
+        return read_po(file, locale=language)
+
+
+@cache
+def _messages() -> dict[str | tuple[str, ...], str]:
+    """Every message of the templates and of the code, with where it is."""
+    return {message: f"{name}:{line}" for name, line, message, _, _ in i18n.extract()}
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_message_of_the_pages_is_translated(language):
+    translated = {m.id for m in _catalog(language) if m.id and m.string and not m.fuzzy}
+    untranslated = {m: where for m, where in _messages().items() if m not in translated}
+    assert untranslated == {}
+
+
+def test_the_code_messages_are_extracted():
+    messages = _messages()
+    assert messages["There is nothing at this address."].startswith("portal/app.py")
+    assert messages["Website"].startswith("portal/")
+    assert any(where.startswith("portal/domain/") for where in messages.values())
+
+
+def _filled(text: str) -> str:
+    """``text`` with each placeholder filled by a value of its type; raises if it cannot."""
+    values: dict[str, object] = {}
+    for name, kind in _PLACEHOLDER.findall(text):
+        values[name] = 7 if kind in "diouxXc" else 1.5 if kind in "eEfFgG" else "Ada"
+    return text % values if values else text
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_translation_has_the_placeholders_of_its_message(language):
+    catalog = _catalog(language)
+    wrong = {}
+    for message in catalog:
+        if not message.id or not message.string:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if isinstance(message.id, tuple) and len(strings) != catalog.num_plurals:
+            wrong[ids[0]] = f"{len(strings)} plural forms, {language} has {catalog.num_plurals}"
+            continue
+        expected = {name for text in ids for name in _PLACEHOLDER.findall(text)}
+        for text in strings:
+            if "%(" not in ids[0] and "%(" not in text:
+                continue
+            if set(_PLACEHOLDER.findall(text)) != expected:
+                wrong[ids[0]] = text
+                continue
+            try:
+                _filled(text)
+            except (KeyError, ValueError, TypeError) as error:
+                wrong[ids[0]] = f"{text}: {error}"
+    assert wrong == {}
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "two"),
+    [
+        ("en", "1 invitation can still be used.", "2 invitations can still be used."),
+        ("it", "1 invito può ancora essere usato.", "2 inviti possono ancora essere usati."),
+        ("fr", "1 invitation peut encore servir.", "2 invitations peuvent encore servir."),
+    ],
+)
+async def test_invitations_left_are_counted_in_words(signed_in, language, one, two):
+    signed_in.cookies.set(i18n.LANG_COOKIE, language)
+    for expected in (one, two):
+        made = await post_form(signed_in, "/me/invites", page="/me/invites")
+        assert made.status_code == 201, made.text
+        assert expected in made.text and "%(" not in made.text
+
+
+def _english_sentences(language: str) -> set[str]:
+    """The messages of four words or more that read differently in ``language``."""
+    sentences = set()
+    for message in _catalog(language):
+        if isinstance(message.id, str) and message.string and message.string != message.id:
+            plain = message.id.split("%(")[0].strip()
+            if len(plain.split()) >= 4:
+                sentences.add(plain)
+    return sentences
+
+
+def _english_in(language: str, page: str) -> set[str]:
+    text = html.unescape(page)
+    return {sentence for sentence in _english_sentences(language) if sentence in text}
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+async def test_errors_and_notifications_speak_the_reader_language(app, signed_in, language):
+    pages = {}
+    browser = {**HTML, "accept-language": language}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as stranger:
+        pages["404"] = await stranger.get("/nowhere", headers=browser)
+        pages["lookup"] = await stranger.get("/lookup?number=12a4", headers=browser)
+        pages["too short"] = await stranger.get("/lookup?number=123", headers=browser)
+        stranger.cookies.set(i18n.LANG_COOKIE, language)
+        pages["sign-up"] = await web_sign_up(stranger, email="cy@example.org", password="short")
+        await api_sign_up(stranger, email="bob@example.org", display_name="Bob")
+        bob = {"authorization": f"Bearer {await api_token(stranger, email='bob@example.org')}"}
+        number = (await signed_in.get("/api/v1/me")).json()["number"]
+        asked = await stranger.post("/api/v1/contacts", json={"number": number}, headers=bob)
+        assert asked.status_code == 201, asked.text
+    signed_in.cookies.set(i18n.LANG_COOKIE, language)
+    pages["notifications"] = await signed_in.get("/me/notifications", headers=HTML)
+    statuses = {name: page.status_code for name, page in pages.items()}
+    assert statuses == {
+        "404": 404,
+        "lookup": 422,
+        "too short": 422,
+        "sign-up": 422,
+        "notifications": 200,
+    }
+    assert {name: _english_in(language, page.text) for name, page in pages.items()} == {
+        name: set() for name in pages
+    }
+    expected = {
+        "404": ("There is nothing at this address.", {}),
+        "lookup": ("A portal number has only digits (spaces, dashes and dots are fine).", {}),
+        "too short": (
+            "A portal number has %(min)d to %(max)d digits; this one has %(count)d.",
+            {"min": numbers.MIN_LENGTH, "max": numbers.MAX_LENGTH, "count": 3},
+        ),
+        "sign-up": (
+            "Choose a password of at least %(min)d characters.",
+            {"min": accounts.MIN_PASSWORD},
+        ),
+        "notifications": ("%(name)s asked to become your contact.", {"name": "Bob"}),
+    }
+    for name, (message, params) in expected.items():
+        translated = i18n.translate(language, message, params)
+        assert translated != (message % params if params else message)
+        assert translated in html.unescape(pages[name].text), name
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("", "Enter a portal number."),
+        ("it-IT,it;q=0.9", "Inserisci un numero portal."),
+        ("fr", "Saisissez un numéro Portal."),
+    ],
+)
+async def test_api_errors_speak_the_accept_language(client, header, expected):
+    response = await client.get("/api/v1/numbers/%20", headers={"accept-language": header})
+    assert response.status_code == 422
+    assert response.json()["detail"] == expected
 
 
 @pytest.mark.parametrize(
@@ -66,3 +214,19 @@ async def test_an_unknown_language_is_refused(client):
     token = await get_csrf(client, "/")
     response = await client.post("/language", data={"csrf_token": token, "language": "xx"})
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("language", "label"), [("en", "Website"), ("it", "Sito web"), ("fr", "Site web")]
+)
+async def test_the_website_label_is_translated(signed_in, language, label):
+    added = await post_form(
+        signed_in, "/me/accounts", network="website", handle="https://ada.example.org/"
+    )
+    assert added.status_code == 303, added.text
+    signed_in.cookies.set(i18n.LANG_COOKIE, language)
+    page = await signed_in.get("/me/accounts", headers=HTML)
+    assert f"<strong>{label}</strong>" in page.text
+    number = (await signed_in.get("/api/v1/me")).json()["number"]
+    mine = await signed_in.get(f"/n/{number}", headers=HTML)
+    assert f'<span class="network">{label}</span>' in mine.text
