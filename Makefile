@@ -11,19 +11,26 @@ run: install assets ## Install, migrate and serve the portal on 127.0.0.1:$(PORT
 	$(BIN)/portal migrate
 	$(BIN)/portal serve --host 127.0.0.1 --port $(PORT)
 
+# With PORTAL_TEST_DATABASE_URL set, the PostgreSQL run goes side by side with the SQLite one
+# (each has its own databases, servers and ports); its output is printed when both are done.
 test: install-test assets browser peers ## Run every test on SQLite, and on PostgreSQL if PORTAL_TEST_DATABASE_URL is set.
-	PORTAL_TEST_DATABASE_URL= $(BIN)/pytest
-	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
-		echo "== again on PostgreSQL"; $(BIN)/pytest; \
-	fi
+	@if [ -z "$$PORTAL_TEST_DATABASE_URL" ]; then exec $(BIN)/pytest; fi; \
+	log=$$(mktemp); \
+	$(BIN)/pytest -p no:cacheprovider >$$log 2>&1 & pg=$$!; \
+	echo "== on SQLite (PostgreSQL runs alongside)"; \
+	PORTAL_TEST_DATABASE_URL= $(BIN)/pytest; sqlite=$$?; \
+	wait $$pg; postgres=$$?; \
+	echo "== on PostgreSQL"; cat $$log; rm -f $$log; \
+	test $$sqlite -eq 0 -a $$postgres -eq 0
 
 lint: install-test ## ruff (lint and format) and mypy.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: install-test ## Costs of a lookup, as ratios to a baseline measured in the same run.
+bench: install-test ## Costs of a lookup, and /healthz latency during picture uploads, as ratios to baselines measured in the same run; written to bench/results/latest.json.
 	$(BIN)/python -m tests.bench.bench_lookup
+	$(BIN)/python -m tests.bench.bench_avatar
 
 format: install-test
 	$(BIN)/ruff format .
