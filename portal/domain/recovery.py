@@ -282,11 +282,9 @@ async def request_password_reset(
     session: AsyncSession, *, email: str, mailer: Mailer, language: str
 ) -> None:
     """Mail a link for choosing a new password, if the address has an account; the caller
-    answers the same either way."""
-    try:
-        address = clean_email(email)
-    except InvalidInput:
-        return
+    answers the same either way. Only what is not an email address at all is refused: that
+    tells nothing about accounts."""
+    address = clean_email(email)
     user = await session.scalar(select(User).where(User.email == address))
     if user is None:
         return
