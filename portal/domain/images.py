@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import io
 import multiprocessing
+import os
 import warnings
 from concurrent.futures.process import BrokenProcessPool
 from struct import error as struct_error
@@ -41,6 +43,7 @@ MAX_DECODED_PIXELS = 40_000_000
 # A worker process is replaced after this many pictures, which returns to the system the
 # memory the largest decode left in its heap.
 TASKS_PER_WORKER = 50
+WORKER_NICENESS = 10
 # How long an upload may wait for a turn before it is answered "busy"; with the queue bounded,
 # this only matters when a worker is stuck.
 MAX_WAIT_SECONDS = 30.0
@@ -136,6 +139,12 @@ def _has_alpha(image: Image.Image) -> bool:
     return image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info
 
 
+def _lower_priority() -> None:
+    """Decoding yields the processor to the web process: a picture may wait, a page may not."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+
+
 class ImageWorkers:
     """A few processes that decode pictures, shared by every request of one application.
 
@@ -195,6 +204,7 @@ class ImageWorkers:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 max_tasks_per_child=TASKS_PER_WORKER,
+                initializer=_lower_priority,
             )
         return self._executor
 

@@ -13,15 +13,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import io
 import multiprocessing
 import statistics
-import struct
 import sys
 import tempfile
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import httpx
@@ -30,6 +27,7 @@ from PIL import Image
 from portal.db import make_engine, make_sessionmaker
 from portal.domain import account
 from tests.bench.results import Figure, record, table
+from tests.fixtures import images
 from tests.fixtures.live import LiveServer, start_server, stop_server
 from tests.portal.domain import people
 
@@ -40,52 +38,23 @@ PROBE_PAUSE = 0.01
 TARGET = 2.0
 
 
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def _needle() -> bytes:
-    """A 74 KB PNG of 1 × 39,000,000 pixels."""
-    header = struct.pack(">IIBBBBB", 1, 39_000_000, 1, 0, 0, 0, 0)
-    deflate = zlib.compressobj(9)
-    rows = b"\x00\x00" * 1_000_000
-    data = b"".join(deflate.compress(rows) for _ in range(39)) + deflate.flush()
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", data)
-        + _chunk(b"IEND", b"")
-    )
-
-
-def _save(image: Image.Image, format: str, **options: object) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format=format, **options)
-    return out.getvalue()
-
-
-def _jpeg_declaring(width: int, height: int) -> bytes:
-    data = bytearray(_save(Image.new("RGB", (16, 16)), "JPEG"))
-    frame = data.index(b"\xff\xc0")
-    data[frame + 5 : frame + 9] = struct.pack(">HH", height, width)
-    return bytes(data)
-
-
 def _animation() -> bytes:
     frames = [Image.new("RGB", (64, 64), ((i * 37) % 256, 80, 160)) for i in range(1000)]
-    return _save(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    return images.encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
 
 
 def pictures() -> dict[str, bytes]:
     """Worst-case legal pictures, then hostile ones, by name."""
     photo = Image.linear_gradient("L").resize((8160, 6120)).convert("RGB")
     return {
-        "legal 6324x6324 PNG (40 Mpx)": _save(Image.new("RGB", (6324, 6324), (9, 99, 199)), "PNG"),
-        "legal 8160x6120 JPEG (50 Mpx)": _save(photo, "JPEG", quality=70),
+        "legal 6324x6324 PNG (40 Mpx)": images.encode(
+            Image.new("RGB", (6324, 6324), (9, 99, 199)), "PNG"
+        ),
+        "legal 8160x6120 JPEG (50 Mpx)": images.encode(photo, "JPEG", quality=70),
         "legal GIF of 1000 frames": _animation(),
-        "hostile 1x39000000 PNG": _needle(),
-        "hostile 8000x8000 PNG bomb": _save(Image.new("1", (8000, 8000)), "PNG"),
-        "hostile JPEG claiming 65000x65000": _jpeg_declaring(65000, 65000),
+        "hostile 1x39000000 PNG": images.needle_png(),
+        "hostile 8000x8000 PNG bomb": images.png(8000, 8000, "1"),
+        "hostile JPEG claiming 65000x65000": images.jpeg_declaring(65000, 65000),
     }
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing
-import struct
-import zlib
+import os
 from functools import cache
 
 import httpx
@@ -23,6 +22,7 @@ from portal.domain import account
 from portal.domain.images import Busy, ImageWorkers
 from portal.errors import InvalidInput
 from portal.storage.models import User
+from tests.fixtures import images
 from tests.fixtures.app import HTML, get_csrf, make_settings
 from tests.portal.domain import people
 
@@ -60,64 +60,21 @@ async def _served(client: httpx.AsyncClient, bearer: dict[str, str]) -> Image.Im
     return image.convert("RGB")
 
 
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-@cache
-def _needle_png() -> bytes:
-    """The 74 KB PNG of 1 × 39,000,000 black pixels, built by hand: 39 million rows of one
-    byte (and a filter byte) deflate to almost nothing."""
-    header = struct.pack(">IIBBBBB", 1, 39_000_000, 1, 0, 0, 0, 0)  # 1-bit greyscale
-    deflate = zlib.compressobj(9)
-    rows = b"\x00\x00" * 1_000_000
-    data = b"".join(deflate.compress(rows) for _ in range(39)) + deflate.flush()
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", data)
-        + _chunk(b"IEND", b"")
-    )
-
-
-def _png(width: int, height: int, mode: str = "RGB") -> bytes:
-    out = io.BytesIO()
-    Image.new(mode, (width, height)).save(out, format="PNG")
-    return out.getvalue()
-
-
-def _jpeg_declaring(width: int, height: int) -> bytes:
-    """A 16 × 16 JPEG whose frame header claims ``width`` × ``height``."""
-    out = io.BytesIO()
-    Image.new("RGB", (16, 16), (90, 90, 90)).save(out, format="JPEG")
-    data = bytearray(out.getvalue())
-    frame = data.index(b"\xff\xc0")
-    data[frame + 5 : frame + 9] = struct.pack(">HH", height, width)
-    return bytes(data)
-
-
-def _png_declaring(width: int, height: int) -> bytes:
-    """A 1 × 1 PNG whose header claims ``width`` × ``height``."""
-    data = _png(1, 1, "1")
-    header = struct.pack(">II", width, height) + data[24:29]
-    return data[:16] + header + struct.pack(">I", zlib.crc32(b"IHDR" + header)) + data[33:]
-
-
 @cache
 def _slow_png() -> bytes:
     """A legal picture that takes a while to decode: 36 million pixels in about 100 KB."""
-    return _png(6000, 6000)
+    return images.png(6000, 6000)
 
 
 HOSTILE = [
-    ("1x39000000-PNG", _needle_png, "at most 8192 pixels on each side"),
-    ("100000x1-PNG", lambda: _png(100_000, 1, "1"), "at most 8192 pixels on each side"),
-    ("JPEG-declaring-9000x9000", lambda: _jpeg_declaring(9000, 9000), "pixels"),
-    ("JPEG-declaring-65000x65000", lambda: _jpeg_declaring(65000, 65000), "pixels"),
-    ("PNG-declaring-100000x100000", lambda: _png_declaring(100_000, 100_000), "pixels"),
-    ("8000x8000-PNG-bomb", lambda: _png(8000, 8000, "1"), "too many pixels"),
-    ("4000x400-strip", lambda: _png(4000, 400), "long and thin"),
-    ("truncated-PNG", lambda: _png(256, 256)[:-200], "damaged or cut short"),
+    ("1x39000000-PNG", images.needle_png, "at most 8192 pixels on each side"),
+    ("100000x1-PNG", lambda: images.png(100_000, 1, "1"), "at most 8192 pixels on each side"),
+    ("JPEG-declaring-9000x9000", lambda: images.jpeg_declaring(9000, 9000), "pixels"),
+    ("JPEG-declaring-65000x65000", lambda: images.jpeg_declaring(65000, 65000), "pixels"),
+    ("PNG-declaring-100000x100000", lambda: images.png_declaring(100_000, 100_000), "pixels"),
+    ("8000x8000-PNG-bomb", lambda: images.png(8000, 8000, "1"), "too many pixels"),
+    ("4000x400-strip", lambda: images.png(4000, 400), "long and thin"),
+    ("truncated-PNG", lambda: images.png(256, 256)[:-200], "damaged or cut short"),
     ("SVG", lambda: b'<svg xmlns="http://www.w3.org/2000/svg"/>', "not a picture we can read"),
     ("PDF", lambda: b"%PDF-1.4\n" + b"x" * 1000, "not a picture we can read"),
 ]
@@ -141,7 +98,7 @@ async def test_the_web_form_shows_why_a_picture_is_refused(client, db, owner):
     response = await client.post(
         "/me/avatar",
         data={"csrf_token": csrf},
-        files={"avatar": ("needle.png", _needle_png(), "image/png")},
+        files={"avatar": ("needle.png", images.needle_png(), "image/png")},
         headers=HTML,
     )
     assert response.status_code == 422
@@ -151,9 +108,8 @@ async def test_the_web_form_shows_why_a_picture_is_refused(client, db, owner):
 async def test_a_large_phone_photo_is_accepted(client, bearer):
     """A 50-megapixel JPEG is decoded at an eighth of its size, so it is welcome."""
     picture = Image.new("RGB", (8160, 6120), (30, 160, 40))
-    out = io.BytesIO()
-    picture.save(out, format="JPEG", quality=60)
-    response = await _upload(client, bearer, out.getvalue(), "photo.jpg")
+    photo = images.encode(picture, "JPEG", quality=60)
+    response = await _upload(client, bearer, photo, "photo.jpg")
     assert response.status_code == 200, response.text
     red, green, blue = (await _served(client, bearer)).getpixel((SIZE // 2, SIZE // 2))
     assert green > 120 and red < 70 and blue < 80
@@ -162,9 +118,8 @@ async def test_a_large_phone_photo_is_accepted(client, bearer):
 async def test_an_animation_of_1000_frames_becomes_its_first_frame(client, bearer):
     colours = [(220, 20, 20), (20, 20, 220)]
     frames = [Image.new("RGB", (32, 32), colours[i % 2]) for i in range(1000)]
-    out = io.BytesIO()
-    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=20)
-    response = await _upload(client, bearer, out.getvalue(), "dance.gif")
+    gif = images.encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=20)
+    response = await _upload(client, bearer, gif, "dance.gif")
     assert response.status_code == 200, response.text
     red, _, blue = (await _served(client, bearer)).getpixel((SIZE // 2, SIZE // 2))
     assert red > 150 and blue < 80
@@ -176,9 +131,8 @@ async def test_a_photo_taken_sideways_is_shown_upright(client, bearer):
     stored.paste((20, 20, 220), (100, 0, 200, 100))
     exif = Image.Exif()
     exif[0x0112] = 6  # shown turned a quarter clockwise: red on top, blue below
-    out = io.BytesIO()
-    stored.save(out, format="JPEG", exif=exif, quality=95)
-    response = await _upload(client, bearer, out.getvalue(), "portrait.jpg")
+    photo = images.encode(stored, "JPEG", exif=exif, quality=95)
+    response = await _upload(client, bearer, photo, "portrait.jpg")
     assert response.status_code == 200, response.text
     shown = await _served(client, bearer)
     top, bottom = shown.getpixel((SIZE // 2, 4)), shown.getpixel((SIZE // 2, SIZE - 5))
@@ -209,7 +163,7 @@ async def test_uploads_beyond_the_queue_wait_their_turn_or_are_told_to_come_back
         # One decodes, one waits for its turn, and the others are turned away at once.
         assert [type(answer) for answer in answers] == [bytes, bytes, Busy, Busy], answers
         # Once the queue has drained, pictures are welcome again.
-        assert isinstance(await workers.square_webp(_png(64, 64), SIZE), bytes)
+        assert isinstance(await workers.square_webp(images.png(64, 64), SIZE), bytes)
     finally:
         workers.close()
 
@@ -218,19 +172,28 @@ async def test_uploads_beyond_the_queue_wait_their_turn_or_are_told_to_come_back
 async def test_an_upload_while_the_portal_is_busy_is_answered_503(app: FastAPI, client, bearer):
     decoding = asyncio.create_task(app.state.images.square_webp(_slow_png(), SIZE))
     await asyncio.sleep(0)  # the decode takes the only turn
-    response = await _upload(client, bearer, _png(64, 64))
+    response = await _upload(client, bearer, images.png(64, 64))
     assert response.status_code == 503, response.text
     assert "try again in a minute" in response.json()["detail"]
     assert int(response.headers["retry-after"]) > 0
     await decoding
-    assert (await _upload(client, bearer, _png(64, 64))).status_code == 200
+    assert (await _upload(client, bearer, images.png(64, 64))).status_code == 200
 
 
 async def test_the_decoding_processes_stop_with_the_portal(app: FastAPI, client, bearer):
     async with app.router.lifespan_context(app):
-        assert (await _upload(client, bearer, _png(64, 64))).status_code == 200
+        assert (await _upload(client, bearer, images.png(64, 64))).status_code == 200
         assert multiprocessing.active_children()
     assert not multiprocessing.active_children()
+
+
+async def test_decoding_yields_the_processor_to_the_web_process(app: FastAPI, client, bearer):
+    async with app.router.lifespan_context(app):
+        assert (await _upload(client, bearer, images.png(64, 64))).status_code == 200
+        workers = [child.pid for child in multiprocessing.active_children() if child.pid]
+        web = os.getpriority(os.PRIO_PROCESS, 0)
+        assert workers
+        assert all(os.getpriority(os.PRIO_PROCESS, pid) >= web + 10 for pid in workers)
 
 
 async def test_an_upload_survives_other_writes_while_its_picture_decodes(live_server):
@@ -268,13 +231,13 @@ async def test_an_upload_survives_other_writes_while_its_picture_decodes(live_se
 async def test_a_decoding_process_that_dies_costs_one_picture_not_the_service():
     workers = ImageWorkers(workers=1, queue=0)
     try:
-        assert isinstance(await workers.square_webp(_png(64, 64), SIZE), bytes)
+        assert isinstance(await workers.square_webp(images.png(64, 64), SIZE), bytes)
         decoding = asyncio.create_task(workers.square_webp(_slow_png(), SIZE))
         await asyncio.sleep(0.2)
         for process in multiprocessing.active_children():
             process.kill()  # as the kernel's out-of-memory killer would
         with pytest.raises(InvalidInput, match="could not be processed"):
             await decoding
-        assert isinstance(await workers.square_webp(_png(64, 64), SIZE), bytes)
+        assert isinstance(await workers.square_webp(images.png(64, 64), SIZE), bytes)
     finally:
         workers.close()
