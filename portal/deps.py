@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.config import Settings
 from portal.db import session_scope
-from portal.domain import account
+from portal.domain import account, contacts, lookup, profile
 from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
 from portal.domain.phones import PhoneServices
@@ -44,6 +44,39 @@ def get_limiter(request: Request) -> RateLimiter:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def person_named(
+    request: Request,
+    db: AsyncSession,
+    limiter: RateLimiter,
+    user: User,
+    number: str,
+    among: contacts.Among,
+) -> User:
+    """The person a number names, among those the action is about (counted as a lookup)."""
+    return await lookup.person_in(
+        db, limiter, user, number, among=among, client=client_address(request)
+    )
+
+
+async def save_avatar(
+    db: AsyncSession,
+    user: User,
+    upload: UploadFile | None,
+    settings: Settings,
+    workers: ImageWorkers,
+) -> None:
+    """Make an uploaded picture the user's, read up to one byte past the allowed size."""
+    data = await upload.read(settings.avatar_max_bytes + 1) if upload else b""
+    await profile.set_avatar(
+        db,
+        user,
+        data,
+        max_bytes=settings.avatar_max_bytes,
+        size=settings.avatar_size,
+        workers=workers,
+    )
 
 
 async def session_user(request: Request, db: AsyncSession) -> User | None:

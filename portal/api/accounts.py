@@ -22,7 +22,7 @@ from portal.api.schemas import (
     TokenOut,
     errors,
 )
-from portal.deps import DB, ImagesDep, LimiterDep, SettingsDep, client_address
+from portal.deps import DB, ImagesDep, LimiterDep, SettingsDep, client_address, save_avatar
 from portal.domain import account, profile, recovery, signin
 from portal.domain.notifications import Mailer
 from portal.domain.profile import ACCEPTED_TYPES
@@ -188,15 +188,7 @@ async def put_avatar(
 ) -> MeOut:
     """Upload my picture; it is re-encoded as a square WebP image."""
     await limiter.hit("profile", str(user.id))
-    data = await file.read(settings.avatar_max_bytes + 1)
-    await profile.set_avatar(
-        db,
-        user,
-        data,
-        max_bytes=settings.avatar_max_bytes,
-        size=settings.avatar_size,
-        workers=workers,
-    )
+    await save_avatar(db, user, file, settings, workers)
     return MeOut.of(user)
 
 

@@ -17,11 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from portal.api.deps import ApiUser
 from portal.api.schemas import CardOut, errors
-from portal.deps import DB, LimiterDep, SettingsDep, client_address
-from portal.domain import contacts, invites, lookup, notifications, privacy
+from portal.deps import DB, LimiterDep, SettingsDep, client_address, person_named
+from portal.domain import contacts, invites, notifications, privacy
 from portal.domain.notifications import Mailer
-from portal.ratelimit import RateLimiter
-from portal.storage.models import User
 
 router = APIRouter(prefix="/api/v1")
 
@@ -146,20 +144,6 @@ class NotificationPageOut(BaseModel):
 # --- contacts and requests --------------------------------------------------------------------
 
 
-async def _person(
-    request: Request,
-    db: DB,
-    limiter: RateLimiter,
-    user: User,
-    number: str,
-    among: contacts.Among,
-) -> User:
-    """The person a path's number names, among those the action is about (a lookup)."""
-    return await lookup.person_in(
-        db, limiter, user, number, among=among, client=client_address(request)
-    )
-
-
 @router.get(
     "/contacts", response_model=ContactPageOut, responses=errors(401, 403), tags=["contacts"]
 )
@@ -206,9 +190,7 @@ async def send_request(
     await limiter.hit("contact_request", str(user.id))
     await limiter.hit("contact_request", client_address(request))
     contacts.clean_message(body.message)  # a bad message is refused before any lookup
-    other = await lookup.person_in(
-        db, limiter, user, body.number, among="anyone", client=client_address(request)
-    )
+    other = await person_named(request, db, limiter, user, body.number, "anyone")
     sent = await contacts.request(
         db, user, other, body.message, mailer=Mailer.from_settings(settings)
     )
@@ -244,7 +226,7 @@ async def accept_request(
     number: str = NumberPath,
 ) -> ContactOut:
     """Accept the request this number sent me: we become mutual contacts."""
-    other = await _person(request, db, limiter, user, number, "received")
+    other = await person_named(request, db, limiter, user, number, "received")
     request_id = await contacts.request_id_from(db, user, other)
     await contacts.accept(db, user, request_id, mailer=Mailer.from_settings(settings))
     return ContactOut.of(await contacts.entry(db, user, other))
@@ -260,7 +242,7 @@ async def decline_request(
     request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
 ) -> Response:
     """Turn down the request this number sent me; they are not told."""
-    other = await _person(request, db, limiter, user, number, "received")
+    other = await person_named(request, db, limiter, user, number, "received")
     await contacts.decline(db, user, await contacts.request_id_from(db, user, other))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -275,7 +257,7 @@ async def block(
     request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
 ) -> Response:
     """Block this number: no contact, no requests, and they see only what anyone sees."""
-    other = await _person(request, db, limiter, user, number, "anyone")
+    other = await person_named(request, db, limiter, user, number, "anyone")
     await contacts.block(db, user, other)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -290,7 +272,7 @@ async def unblock(
     request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
 ) -> Response:
     """Lift my block of this number."""
-    other = await _person(request, db, limiter, user, number, "blocked")
+    other = await person_named(request, db, limiter, user, number, "blocked")
     await contacts.unblock(db, user, other)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -316,7 +298,7 @@ async def remove_contact(
     request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
 ) -> Response:
     """End a mutual contact, or withdraw the request I sent this number."""
-    other = await _person(request, db, limiter, user, number, "contact_or_sent")
+    other = await person_named(request, db, limiter, user, number, "contact_or_sent")
     if await contacts.state_with(db, user, other) == "sent":
         await contacts.cancel(db, user, await contacts.request_id_to(db, user, other))
     else:
@@ -339,7 +321,7 @@ async def put_tags(
     number: str = NumberPath,
 ) -> ContactOut:
     """Replace my tags on a contact."""
-    other = await _person(request, db, limiter, user, number, "contact")
+    other = await person_named(request, db, limiter, user, number, "contact")
     await contacts.set_tags(db, user, other, body.tags)
     return ContactOut.of(await contacts.entry(db, user, other))
 

@@ -88,7 +88,6 @@ class Shown:
 # --- waking the live streams of this process -------------------------------------------------
 
 _listeners: dict[int, set[asyncio.Event]] = defaultdict(set)
-_mail_tasks: set[asyncio.Task[None]] = set()
 
 
 def listen(user_id: int) -> asyncio.Event:
@@ -114,17 +113,15 @@ def _wake(user_ids: set[int]) -> None:
 
 def _after_commit(session: Session) -> None:
     users: set[int] = session.info.pop("notified_users", set())
-    mails: list[tuple[Mailer, str, str, str]] = session.info.pop("notification_mails", [])
+    mails: list[tuple[Mailer, str, str, str]] = session.info.pop("mails_after_commit", [])
     _wake(users)
     for mailer, to, subject, text in mails:
-        task = asyncio.get_running_loop().create_task(_send(mailer, to, subject, text))
-        _mail_tasks.add(task)
-        task.add_done_callback(_mail_tasks.discard)
+        send_soon(mailer, to, subject, text)
 
 
 def _after_rollback(session: Session) -> None:
     session.info.pop("notified_users", None)
-    session.info.pop("notification_mails", None)
+    session.info.pop("mails_after_commit", None)
 
 
 def _watch(session: AsyncSession) -> dict[str, Any]:
@@ -136,11 +133,17 @@ def _watch(session: AsyncSession) -> dict[str, Any]:
     return info
 
 
-async def _send(mailer: Mailer, to: str, subject: str, text: str) -> None:
-    try:
-        await mail.send(mailer.smtp_url, sender=mailer.sender, to=to, subject=subject, text=text)
-    except mail.MailError as error:
-        log.warning("notification email not sent: %s", error)
+# --- email in the background -----------------------------------------------------------------
+
+_mail_tasks: set[asyncio.Task[None]] = set()
+
+
+def send_after_commit(
+    session: AsyncSession, mailer: Mailer, to: str, subject: str, text: str
+) -> None:
+    """Send an email in the background once the session's transaction commits, and never if
+    it rolls back. With no mail server configured, the email is written to the log."""
+    _watch(session).setdefault("mails_after_commit", []).append((mailer, to, subject, text))
 
 
 def send_soon(mailer: Mailer, to: str, subject: str, text: str) -> None:
@@ -236,9 +239,7 @@ async def notify(
             "You receive this email because you asked for notifications by email; "
             f"you can stop them in your settings at {mailer.base_url}/me.\n"
         )
-        info.setdefault("notification_mails", []).append(
-            (mailer, user.email, f"Portal: {text}", body)
-        )
+        send_after_commit(session, mailer, user.email, f"Portal: {text}", body)
     return notification
 
 

@@ -15,7 +15,6 @@ sending itself shows in the time of the answer.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
@@ -24,13 +23,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
-from portal import letters, mail
-from portal.domain import account
+from portal import letters
+from portal.domain import account, notifications
 from portal.domain import number as numbers
 from portal.domain.notifications import Mailer
 from portal.domain.text import clean_email
@@ -60,44 +58,12 @@ def _digest(secret: str) -> str:
 
 # --- emails, sent once the transaction commits ------------------------------------------------
 
-_tasks: set[asyncio.Task[None]] = set()
-
-
-def _after_commit(session: Session) -> None:
-    queued: list[tuple[Mailer, str, str, str]] = session.info.pop("recovery_letters", [])
-    for mailer, to, subject, text in queued:
-        task = asyncio.get_running_loop().create_task(_send(mailer, to, subject, text))
-        _tasks.add(task)
-        task.add_done_callback(_tasks.discard)
-
-
-def _after_rollback(session: Session) -> None:
-    session.info.pop("recovery_letters", None)
-
-
-async def _send(mailer: Mailer, to: str, subject: str, text: str) -> None:
-    try:
-        await mail.deliver(mailer.smtp_url, sender=mailer.sender, to=to, subject=subject, text=text)
-    except mail.MailError as error:
-        log.warning("email not sent: %s", error)
-
-
-async def sent_mail() -> None:
-    """Wait until the emails being sent in the background are out (for shutdown and tests)."""
-    if _tasks:
-        await asyncio.gather(*list(_tasks), return_exceptions=True)
-
 
 def _post(
     session: AsyncSession, mailer: Mailer, to: str, kind: str, language: str, **context: Any
 ) -> None:
     subject, text = letters.write(kind, language, base_url=mailer.base_url, **context)
-    info = session.sync_session.info
-    if not info.get("recovery_watched"):
-        event.listen(session.sync_session, "after_commit", _after_commit)
-        event.listen(session.sync_session, "after_rollback", _after_rollback)
-        info["recovery_watched"] = True
-    info.setdefault("recovery_letters", []).append((mailer, to, subject, text))
+    notifications.send_after_commit(session, mailer, to, subject, text)
 
 
 # --- the links ---------------------------------------------------------------------------------

@@ -11,11 +11,10 @@ from starlette.responses import Response
 
 from portal import i18n
 from portal.config import Settings
-from portal.deps import DB, LimiterDep, SettingsDep, client_address
-from portal.domain import contacts, invites, lookup, privacy
+from portal.deps import DB, LimiterDep, SettingsDep, client_address, person_named
+from portal.domain import contacts, invites, privacy
 from portal.domain.notifications import Mailer
 from portal.errors import PortalError, RateLimited
-from portal.ratelimit import RateLimiter
 from portal.storage.models import User
 from portal.web import csrf
 from portal.web.deps import CurrentUser, OptionalUser
@@ -123,7 +122,7 @@ async def send_request(
         await limiter.hit("contact_request", str(user.id))
         await limiter.hit("contact_request", client_address(request))
         contacts.clean_message(message)  # a bad message is refused before any lookup
-        other = await _person(request, db, limiter, user, number, "anyone")
+        other = await person_named(request, db, limiter, user, number, "anyone")
         sent = await contacts.request(db, user, other, message, mailer=mailer_of(settings))
     except PortalError as exc:
         context = await _contacts_context(db, user)
@@ -135,20 +134,6 @@ async def send_request(
             exc.field = "number"
         return form_error(request, "contacts", exc, context)
     return redirect(request, f"/me/contacts?notice={sent.status.replace('pending', 'sent')}")
-
-
-async def _person(
-    request: Request,
-    db: DB,
-    limiter: RateLimiter,
-    user: User,
-    number: str,
-    among: contacts.Among,
-) -> User:
-    """The person a number names, among those the action is about (counted as a lookup)."""
-    return await lookup.person_in(
-        db, limiter, user, number, among=among, client=client_address(request)
-    )
 
 
 async def _act(db: DB, user: User, action: str, other: User, settings: Settings) -> None:
@@ -178,7 +163,7 @@ async def add_tag(
 ) -> Response:
     """Put a tag of mine on a contact."""
     try:
-        other = await _person(request, db, limiter, user, number, "contact")
+        other = await person_named(request, db, limiter, user, number, "contact")
         await contacts.add_tag(db, user, other, tag[:1000])
     except PortalError as exc:
         context = await _contacts_context(db, user)
@@ -193,7 +178,7 @@ async def remove_tag(
     request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, number: str, tag: Text = ""
 ) -> Response:
     """Take a tag off a contact."""
-    other = await _person(request, db, limiter, user, number, "contact")
+    other = await person_named(request, db, limiter, user, number, "contact")
     await contacts.remove_tag(db, user, other, tag)
     return redirect(request, "/me/contacts")
 
@@ -203,7 +188,7 @@ async def contact_actions(
     request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, number: str
 ) -> Response:
     """The contact buttons for one person, as they stand now (counted as a lookup)."""
-    other = await _person(request, db, limiter, user, number, "anyone")
+    other = await person_named(request, db, limiter, user, number, "anyone")
     [card] = await privacy.cards_for(db, user, [other])
     context = {"card": card, "contact_state": await contacts.state_with(db, user, other)}
     return render(request, "contact_actions", context, fragment="contact_actions")
@@ -228,7 +213,7 @@ async def contact_action(
         if action == "request":
             await limiter.hit("contact_request", str(user.id))
             await limiter.hit("contact_request", client_address(request))
-        other = await _person(request, db, limiter, user, number, ACTIONS[action])
+        other = await person_named(request, db, limiter, user, number, ACTIONS[action])
         await _act(db, user, action, other, settings)
     except PortalError as exc:
         if not is_htmx(request):

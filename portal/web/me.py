@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
 
-from portal.deps import DB, SESSION_COOKIE, ImagesDep, LimiterDep, SettingsDep
+from portal.deps import DB, SESSION_COOKIE, ImagesDep, LimiterDep, SettingsDep, save_avatar
 from portal.domain import account, profile
 from portal.errors import InvalidInput, PortalError
 from portal.web import csrf
@@ -93,15 +93,7 @@ async def upload_avatar(
     """Replace my picture."""
     try:
         await limiter.hit("profile", str(user.id))
-        data = await avatar.read(settings.avatar_max_bytes + 1) if avatar else b""
-        await profile.set_avatar(
-            db,
-            user,
-            data,
-            max_bytes=settings.avatar_max_bytes,
-            size=settings.avatar_size,
-            workers=workers,
-        )
+        await save_avatar(db, user, avatar, settings, workers)
     except PortalError as exc:
         return form_error(request, "me", exc, {"values": {}}, fragment="avatar_form")
     return redirect(request, "/me")

@@ -13,7 +13,7 @@ from PIL import Image
 
 from tests.fixtures.app import csrf_from
 from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, create_user, start_server, stop_server
+from tests.fixtures.live import LiveServer, create_user, own_server
 
 EMAIL = "ada@example.org"
 PASSWORD = "correct horse battery"
@@ -23,15 +23,14 @@ PASSWORD = "correct horse battery"
 async def server(
     databases: Databases, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LiveServer]:
-    live = start_server(
-        await databases.new("base_url"),
-        tmp_path_factory.mktemp("base-url"),
+    async with own_server(
+        databases,
+        tmp_path_factory,
+        "base_url",
         base_url=False,
         PORTAL_COOKIE_SECURE="false",
-        PORTAL_RATE_LIMITS_ENABLED="false",
-    )
-    yield live
-    stop_server(live)
+    ) as live:
+        yield live
 
 
 def _qr_text(png: bytes) -> str:

@@ -14,7 +14,7 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 
 from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, start_server, stop_server
+from tests.fixtures.live import LiveServer, own_server
 
 EMAIL = "schema@example.org"
 PASSWORD = "correct horse battery"
@@ -25,13 +25,8 @@ async def openapi_server(
     databases: Databases, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LiveServer]:
     """A server of its own without rate limits, so that generated calls reach the domain."""
-    server = start_server(
-        await databases.new("openapi"),
-        tmp_path_factory.mktemp("openapi"),
-        PORTAL_RATE_LIMITS_ENABLED="false",
-    )
-    yield server
-    stop_server(server)
+    async with own_server(databases, tmp_path_factory, "openapi") as server:
+        yield server
 
 
 # Operations whose input obeys rules that JSON Schema cannot state, so that schema-valid input

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain import recovery
+from portal.domain import notifications
 from portal.storage.models import User
 from tests.fixtures.app import api_sign_up, api_token, make_settings
 
@@ -27,7 +27,7 @@ async def _signup(client, email: str, password: str = PASSWORD):
     response = await client.post(
         "/api/v1/signup", json={"email": email, "password": password, "display_name": "Ada"}
     )
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     return response
 
 
@@ -80,7 +80,7 @@ async def test_password_reset_answers_the_same_and_the_link_works_once(client, m
     unknown = await client.post("/api/v1/password-reset", json={"email": "eve@example.org"})
     assert known.status_code == unknown.status_code == 202
     assert known.json() == unknown.json()
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     assert [m["To"] for m in mailbox.messages] == ["ada@example.org"]
 
     reset = _token(mailbox.last_link("ada@example.org"))
@@ -106,7 +106,7 @@ async def test_password_reset_can_keep_the_tokens(client, mailbox):
     await api_sign_up(client, email="ada@example.org")
     token = await api_token(client)
     await client.post("/api/v1/password-reset", json={"email": "ada@example.org"})
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     done = await client.post(
         "/api/v1/password-reset/confirm",
         json={
@@ -136,7 +136,7 @@ async def test_changing_the_email_through_the_api(client, mailbox):
         headers=auth,
     )
     assert asked.status_code == 202
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     assert (await client.get("/api/v1/me", headers=auth)).json()["email"] == "ada@example.org"
     token = _token(mailbox.last_link("ada@example.net"))
     confirmed = await client.post("/api/v1/email/confirm", json={"token": token})

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.config import Settings
-from portal.domain import account, notifications, recovery
+from portal.domain import account, notifications
 from portal.domain import number as numbers
 from portal.storage.models import User
 from tests.fixtures.app import HTML, api_token, csrf_from, get_csrf, make_settings, post_form
@@ -107,7 +107,7 @@ async def test_sign_up_takes_a_look_alike_for_the_existing_account(app, db, mail
         statuses.append(response.status_code)
     # Links mailed to one address are limited, whatever its spelling: the fourth waits.
     assert statuses == [202, 202, 202, 429]
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     assert await users(db) == 1
     # Each try reached the owner of the one address, none made an account.
     assert [m["To"] for m in mailbox.messages] == ["bob@example.org"] * 3
@@ -212,7 +212,7 @@ async def test_signing_up_from_an_invitation_comes_back_to_it(app, client, db, m
             headers=HTML,
         )
         assert created.status_code == 303
-        await recovery.sent_mail()
+        await notifications.sent_mail()
         [letter] = mailbox.messages
         confirm = re.search(
             r"https://portal\.test(/email/confirm\S+)", letter.get_payload(decode=True).decode()
@@ -260,7 +260,7 @@ async def test_sign_up_never_sends_anyone_off_site(client, mailbox):
         },
         headers=HTML,
     )
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     [letter] = mailbox.messages
     assert "evil.example" not in letter.get_payload(decode=True).decode()
 

@@ -33,7 +33,7 @@ from tests.fixtures.browser import (
     sign_up,
 )
 from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, start_server, stop_server
+from tests.fixtures.live import LiveServer, own_server
 
 __all__ = ["browser", "console", "context", "page", "shots"]
 
@@ -45,13 +45,8 @@ async def server(
     databases: Databases, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LiveServer]:
     """A server of our own, so these sign-ups never meet the shared server's rate limits."""
-    live = start_server(
-        await databases.new("browser"),
-        tmp_path_factory.mktemp("browser"),
-        PORTAL_RATE_LIMITS_ENABLED="false",
-    )
-    yield live
-    stop_server(live)
+    async with own_server(databases, tmp_path_factory, "browser") as live:
+        yield live
 
 
 async def test_a_new_number_is_valid_and_leads_to_the_public_page(

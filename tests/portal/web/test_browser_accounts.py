@@ -29,7 +29,7 @@ from tests.fixtures.browser import (
     sign_up,
 )
 from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, start_server, stop_server
+from tests.fixtures.live import LiveServer, own_server
 from tests.fixtures.oidc import OIDCProvider
 from tests.fixtures.xmpp import XMPPServer
 
@@ -55,17 +55,16 @@ async def server(
         "client_id": oidc_provider.client_id,
         "client_secret": oidc_provider.client_secret,
     }
-    live = start_server(
-        await databases.new("browser_accounts"),
-        tmp_path_factory.mktemp("browser-accounts"),
-        PORTAL_RATE_LIMITS_ENABLED="false",
+    async with own_server(
+        databases,
+        tmp_path_factory,
+        "browser_accounts",
         PORTAL_CONNECTORS_ALLOW_LOOPBACK="true",
         PORTAL_OIDC_PROVIDERS=json.dumps([provider]),
         PORTAL_XMPP_SERVER=f"{xmpp_server.host}:{xmpp_server.port}",
         PORTAL_XMPP_CA_FILE=str(xmpp_server.ca_file),
-    )
-    yield live
-    stop_server(live)
+    ) as live:
+        yield live
 
 
 def _accounts(page: Page) -> Locator:

@@ -19,7 +19,7 @@ from tests.fixtures.browser import (
     sign_in,
 )
 from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, create_user, start_server, stop_server
+from tests.fixtures.live import LiveServer, create_user, own_server
 
 __all__ = ["browser", "console", "context", "page"]
 
@@ -31,13 +31,8 @@ async def server(
     databases: Databases, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LiveServer]:
     """A server of its own, without rate limits."""
-    live = start_server(
-        await databases.new("browser_firstrun"),
-        tmp_path_factory.mktemp("browser-firstrun"),
-        PORTAL_RATE_LIMITS_ENABLED="false",
-    )
-    yield live
-    stop_server(live)
+    async with own_server(databases, tmp_path_factory, "browser_firstrun") as live:
+        yield live
 
 
 async def test_verify_by_link_shows_why_the_page_could_not_be_read(

@@ -25,7 +25,7 @@ from tests.fixtures.browser import (
     sign_up,
 )
 from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, start_server, stop_server
+from tests.fixtures.live import LiveServer, own_server
 from tests.fixtures.smtp import Mailbox
 
 __all__ = ["browser", "console", "context", "page", "shots"]
@@ -37,15 +37,14 @@ pytestmark = pytest.mark.browser
 async def server(
     databases: Databases, tmp_path_factory: pytest.TempPathFactory, smtp_server: Mailbox
 ) -> AsyncIterator[LiveServer]:
-    live = start_server(
-        await databases.new("browser_recovery"),
-        tmp_path_factory.mktemp("browser-recovery"),
-        PORTAL_RATE_LIMITS_ENABLED="false",
+    async with own_server(
+        databases,
+        tmp_path_factory,
+        "browser_recovery",
         PORTAL_SMTP_URL=smtp_server.url,
         PORTAL_MAIL_FROM="Portal <portal@portal.test>",
-    )
-    yield live
-    stop_server(live)
+    ) as live:
+        yield live
 
 
 def _subjects(mailbox: Mailbox, to: str) -> list[str]:

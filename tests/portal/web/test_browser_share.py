@@ -32,7 +32,7 @@ from tests.fixtures.browser import (
     sign_up,
 )
 from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, free_port, start_server, stop_server
+from tests.fixtures.live import LiveServer, free_port, own_server
 
 __all__ = ["browser", "console", "context", "page", "shots"]
 
@@ -43,13 +43,8 @@ pytestmark = pytest.mark.browser
 async def server(
     databases: Databases, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LiveServer]:
-    live = start_server(
-        await databases.new("browser_share"),
-        tmp_path_factory.mktemp("browser-share"),
-        PORTAL_RATE_LIMITS_ENABLED="false",
-    )
-    yield live
-    stop_server(live)
+    async with own_server(databases, tmp_path_factory, "browser_share") as live:
+        yield live
 
 
 class _Quiet(SimpleHTTPRequestHandler):

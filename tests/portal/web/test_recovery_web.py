@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from portal.domain import recovery
+from portal.domain import notifications
 from portal.storage.models import ApiToken, EmailLink, User, WebSession, utcnow
 from tests.fixtures.app import (
     HTML,
@@ -46,13 +46,13 @@ async def _sign_up_form(client: httpx.AsyncClient, email: str, password: str = P
         data={"csrf_token": token, "email": email, "password": password, "display_name": "Ada"},
         headers=HTML,
     )
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     return response
 
 
 async def _forgot(client: httpx.AsyncClient, email: str) -> httpx.Response:
     response = await post_form(client, "/password/forgot", page="/password/forgot", email=email)
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     return response
 
 
@@ -203,7 +203,7 @@ async def test_the_confirmation_can_be_sent_again_and_the_old_link_stops(signed_
         sent = await post_form(signed_in, "/me/email/confirmation")
         assert sent.status_code == 303
         assert sent.headers["location"] == "/email/sent?what=confirm"
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     first = [m for m in mailbox.messages if m["To"] == "ada@example.org"][-2]
     old = mailbox.text(first).split("token=")[1].split()[0]
     assert (await signed_in.get(f"/email/confirm?token={old}", headers=HTML)).status_code == 404
@@ -236,7 +236,7 @@ async def test_the_email_is_in_the_readers_language(client, mailbox):
         },
         headers={**HTML, "accept-language": "it"},
     )
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     [message] = mailbox.messages
     assert message["Subject"] == "Conferma il tuo indirizzo email per Portal"
     assert "Apri questo link" in mailbox.text(message)
@@ -313,7 +313,7 @@ async def test_the_email_changes_once_the_new_address_confirms(signed_in, db, ma
     )
     assert asked.status_code == 303
     assert asked.headers["location"] == "/email/sent?what=change"
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     by_address = {message["To"]: message for message in mailbox.messages}
     assert set(by_address) == {"ada@example.org", "ada@example.net"}
     notice = mailbox.text(by_address["ada@example.org"])
@@ -355,7 +355,7 @@ async def test_changing_to_a_taken_address_answers_the_same_and_tells_its_owner(
         )
     assert taken.status_code == free.status_code == 303
     assert taken.headers["location"] == free.headers["location"]
-    await recovery.sent_mail()
+    await notifications.sent_mail()
     to_bob = [m for m in mailbox.messages if m["To"] == "bob@example.org"]
     assert [m["Subject"] for m in to_bob] == [
         "Someone tried to move a Portal account to your address"
