@@ -153,7 +153,10 @@ async def test_profile_is_saved_through_htmx_and_the_picture_shows(
     await page.get_by_role("button", name="Upload").click()
     avatar = page.get_by_role("img", name="Your picture")
     await expect(avatar).to_be_visible()
-    assert await avatar.evaluate("img => img.complete && img.naturalWidth") > 0
+    # Shown is not yet loaded: wait (within the usual timeout) for the picture to arrive.
+    await page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=await avatar.element_handle()
+    )
     await expect(page.get_by_role("button", name="Remove picture")).to_be_visible()
     await screenshot(page, shots / "me.png")
     await no_sideways_scroll(page)
