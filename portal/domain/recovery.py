@@ -123,7 +123,10 @@ async def check_link(session: AsyncSession, token: str, purposes: tuple[str, ...
 
 async def _use(session: AsyncSession, token: str, purposes: tuple[str, ...]) -> EmailLink:
     """Spend a link: only one of two uses at the same moment gets through."""
-    link = await _valid(session, token, purposes)
+    return await _spend(session, await _valid(session, token, purposes))
+
+
+async def _spend(session: AsyncSession, link: EmailLink) -> EmailLink:
     now = utcnow()
     result = await session.execute(
         update(EmailLink)
@@ -170,7 +173,7 @@ async def sign_up(
         if exc.field != "email":
             raise
         address = clean_email(email)
-        account._hasher.hash(password)  # the same work as a new account's password
+        await account.hash_password(password)  # the same work as a new account's password
         owner = await session.scalar(select(User).where(User.email == address))
         if owner is not None:
             _post(session, mailer, owner.email, "signup_exists", language)
@@ -234,9 +237,7 @@ async def confirm_email(session: AsyncSession, token: str) -> Confirmed:
     except IntegrityError:
         raise Conflict("This address now belongs to another account.", field="email") from None
     # Links mailed to the old address (a new password, a confirmation) no longer work.
-    await session.execute(
-        delete(EmailLink).where(EmailLink.user_id == user.id, EmailLink.used_at.is_(None))
-    )
+    await account.forget_mailed_links(session, user)
     await session.flush()
     return Confirmed(user, CHANGE)
 
@@ -269,18 +270,14 @@ async def reset_password(
     if user is None or link.new_email != user.email:
         raise NotFound(BAD_LINK)
     account.check_password_policy(new_password, email=user.email)
-    await _use(session, token, (RESET,))
-    user.password_hash = account._hasher.hash(new_password)
+    await _spend(session, link)
+    user.password_hash = await account.hash_password(new_password)
     # The link came to this address, so the address is the owner's.
     user.email_confirmed_at = user.email_confirmed_at or utcnow()
     await session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     if revoke_tokens:
         await session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-    await session.execute(
-        delete(EmailLink).where(
-            EmailLink.user_id == user.id, EmailLink.purpose == RESET, EmailLink.used_at.is_(None)
-        )
-    )
+    await account.forget_mailed_links(session, user)
     await session.flush()
     return user
 
@@ -305,15 +302,16 @@ async def request_email_change(
     except InvalidInput as exc:
         exc.field = "new_email"
         raise
-    if not account._verify(user.password_hash, password):
+    if not await account.verify_password(user.password_hash, password):
         raise InvalidInput("Your password is wrong.", field="password")
     if address == user.email:
         raise InvalidInput("This is already your email address.", field="new_email")
+    # The old address is told in every case, so that its mail says nothing of the new one.
+    _post(session, mailer, user.email, "change_notice", language, new_email=address)
     taken = await session.scalar(select(User.id).where(User.email == address))
     if taken is not None:
         _post(session, mailer, address, "change_taken", language)
         return address
     link, lifetime = await _issue(session, user, CHANGE, address, mailer)
     _post(session, mailer, address, CHANGE, language, link=link, hours=_hours(lifetime))
-    _post(session, mailer, user.email, "change_notice", language, new_email=address)
     return address

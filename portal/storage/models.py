@@ -333,7 +333,9 @@ class EmailLink(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     new_email: Mapped[str | None] = mapped_column(String(254), default=None)
-    """The address being confirmed by an email change; the old one stays until then."""
+    """The address the link was mailed to: for ``change`` the new one (the account keeps its
+    old address until the link is used); for the others the account's address then, so that a
+    link stops working once the account has moved to another address."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

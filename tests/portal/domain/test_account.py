@@ -210,3 +210,35 @@ async def test_a_password_change_can_revoke_the_api_tokens(db):
     )
     assert await account.user_for_token(db, kept.secret) is None
     assert await account.list_tokens(db, user) == []
+
+
+async def test_password_hashing_leaves_the_event_loop_free(monkeypatch):
+    """A hash takes a fraction of a second of a core: other requests go on meanwhile."""
+    import asyncio
+    import time
+
+    class SlowHasher:
+        def hash(self, password: str) -> str:
+            time.sleep(0.3)
+            return "hashed"
+
+        def verify(self, password_hash: str, password: str) -> bool:
+            time.sleep(0.3)
+            return True
+
+    monkeypatch.setattr(account, "_hasher", SlowHasher())
+    ticks = 0
+
+    async def other_requests() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    running = asyncio.create_task(other_requests())
+    try:
+        assert await account.hash_password("correct horse battery") == "hashed"
+        assert await account.verify_password("hashed", "correct horse battery")
+    finally:
+        running.cancel()
+    assert ticks >= 20

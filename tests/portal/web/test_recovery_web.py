@@ -361,3 +361,40 @@ async def test_changing_to_a_taken_address_answers_the_same_and_tells_its_owner(
         "Someone tried to move a Portal account to your address"
     ]
     assert "token=" not in mailbox.text(to_bob[0])
+    # Ada's own old address is told in both cases alike: its mail does not say which is taken.
+    to_ada = [m["Subject"] for m in mailbox.messages if m["To"] == "ada@example.org"]
+    assert to_ada == ["Your Portal email address is being changed"] * 2
+
+
+async def test_a_new_password_stops_an_email_change_on_its_way(signed_in, db, mailbox):
+    """Whoever knew the password asks to move the account; the owner, told by the notice,
+    chooses a new password: the move can no longer complete."""
+    asked = await post_form(
+        signed_in, "/me/email", page="/me/email", new_email="eve@example.net", password=PASSWORD
+    )
+    assert asked.status_code == 303
+    await notifications.sent_mail()
+    move = mailbox.last_link("eve@example.net")
+    await _forgot(signed_in, "ada@example.org")
+    reset = await _reset(signed_in, mailbox.last_link("ada@example.org"), "a brand new secret")
+    assert reset.status_code == 200, reset.text
+    assert (await open_confirmation_status(signed_in, move)) == 404
+    assert await db.scalar(select(User.id).where(User.email == "ada@example.org")) is not None
+
+
+async def test_changing_the_password_stops_an_email_change_on_its_way(signed_in, mailbox):
+    asked = await post_form(
+        signed_in, "/me/email", page="/me/email", new_email="eve@example.net", password=PASSWORD
+    )
+    assert asked.status_code == 303
+    await notifications.sent_mail()
+    move = mailbox.last_link("eve@example.net")
+    changed = await post_form(
+        signed_in,
+        "/me/password",
+        page="/me/password",
+        current_password=PASSWORD,
+        new_password="a brand new secret",
+    )
+    assert changed.status_code in (200, 303), changed.text
+    assert (await open_confirmation_status(signed_in, move)) == 404
