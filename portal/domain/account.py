@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.domain import number as numbers
 from portal.domain.text import clean_email, clean_name
 from portal.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
-from portal.storage.models import ApiToken, EmailLink, PortalNumber, User, WebSession, utcnow
+from portal.storage.models import (
+    MAX_ID,
+    ApiToken,
+    EmailLink,
+    PortalNumber,
+    User,
+    WebSession,
+    utcnow,
+)
 
 # argon2id with the RFC 9106 "second recommended" parameters (64 MiB, 3 passes).
 _hasher = PasswordHasher()
@@ -28,7 +36,6 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 TOKEN_PREFIX = "portal_"  # noqa: S105 - a public prefix, not a secret
 _TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
-_MAX_ID = 2**31 - 1  # the largest value of an Integer column on PostgreSQL
 
 
 def _digest(secret: str) -> str:
@@ -271,7 +278,7 @@ async def list_tokens(session: AsyncSession, user: User) -> list[ApiToken]:
 
 
 async def revoke_token(session: AsyncSession, user: User, token_id: int) -> None:
-    if not 1 <= token_id <= _MAX_ID:  # PostgreSQL refuses to compare beyond its column's range
+    if not 1 <= token_id <= MAX_ID:
         raise NotFound("There is no such token.")
     result = await session.execute(
         delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)

@@ -29,7 +29,7 @@ from portal.config import OIDCProvider, Settings
 from portal.crypto import SecretUnreadable, Vault
 from portal.errors import Conflict, InvalidInput, NotFound, PortalError, RateLimited
 from portal.net import guarded_client
-from portal.storage.models import LinkAttempt, LinkedAccount, OAuthApp, User, utcnow
+from portal.storage.models import MAX_ID, LinkAttempt, LinkedAccount, OAuthApp, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ async def list_accounts(session: AsyncSession, user: User) -> list[LinkedAccount
 
 
 async def get_account(session: AsyncSession, user: User, account_id: int) -> LinkedAccount:
-    found = await session.get(LinkedAccount, account_id) if 0 < account_id < 2**31 else None
+    found = await session.get(LinkedAccount, account_id) if 0 < account_id <= MAX_ID else None
     if found is None or found.user_id != user.id:
         raise NotFound("This linked account does not exist.")
     return found

@@ -26,7 +26,7 @@ from portal import mail
 from portal.config import Settings
 from portal.domain import privacy
 from portal.errors import N_, NotFound
-from portal.storage.models import LinkedAccount, Notification, User, utcnow
+from portal.storage.models import MAX_ID, LinkedAccount, Notification, User, utcnow
 
 if TYPE_CHECKING:
     from portal.domain.linking import LinkServices
@@ -381,6 +381,8 @@ async def latest_id(session: AsyncSession, user: User) -> int:
 
 async def mark_read(session: AsyncSession, user: User, notification_id: int) -> Notification:
     """Mark one of my notifications read."""
+    if not 0 < notification_id <= MAX_ID:
+        raise NotFound("This notification does not exist.")
     row = await session.scalar(
         select(Notification).where(
             Notification.id == notification_id, Notification.user_id == user.id

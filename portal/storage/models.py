@@ -52,6 +52,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+MAX_ID = 2**31 - 1
+"""The largest value of an Integer column on PostgreSQL, which refuses to compare beyond it: a
+typed id past it is no row, not an error."""
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

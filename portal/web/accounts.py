@@ -17,7 +17,7 @@ from portal.deps import DB, LimiterDep, Services
 from portal.domain import connections, linking, oauth, privacy, proofs
 from portal.domain.linking import LinkServices
 from portal.errors import InvalidInput, PortalError
-from portal.storage.models import User
+from portal.storage.models import MAX_ID, User
 from portal.web import csrf
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
@@ -120,7 +120,7 @@ async def add_page(
         services,
         cls,
         {"handle": handle[:320]},
-        reconnect=reconnect if 0 < reconnect < 2**31 else 0,
+        reconnect=reconnect if 0 < reconnect <= MAX_ID else 0,
     )
 
 

@@ -39,8 +39,10 @@ async def notifications_page(
 ) -> Response:
     """My notifications, newest first."""
     number = min(int(page), 10_000) if page.isdigit() and len(page) < 6 and page != "0" else 1
+    # Only the full list marks what it shows read: marking the unread list as it is paged
+    # through would move the next page's notifications under the one just seen.
     found = await notifications.list_notifications(
-        db, user, page=number, unread_only=unread, mark_read=True
+        db, user, page=number, unread_only=unread, mark_read=not unread
     )
     return render(request, "notifications", {"found": found, "unread_only": unread})
 

@@ -76,3 +76,21 @@ async def test_notifications_speak_the_reader_language(signed_in, bob, language,
     signed_in.cookies.set(i18n.LANG_COOKIE, language)
     page = await signed_in.get("/me/notifications", headers=HTML)
     assert [text for _, _, text in _ITEM.findall(page.text)] == [expected]
+
+
+async def test_a_notification_id_out_of_any_range_is_simply_not_found(signed_in):
+    for path in ("/me/notifications/99999999999999999999999", "/me/notifications/2147483648"):
+        opened = await signed_in.get(path, headers=HTML)
+        assert opened.status_code == 404, opened.text
+    marked = await post_form(
+        signed_in, "/me/notifications/99999999999999999999999/read", page="/me/notifications"
+    )
+    assert marked.status_code == 404
+
+
+async def test_the_unread_list_leaves_them_unread_while_it_is_paged_through(signed_in, bob):
+    await _ask(signed_in, bob)
+    shown = await signed_in.get("/me/notifications?unread=true", headers=HTML)
+    assert [unread for unread, _, _ in _ITEM.findall(shown.text)] == ["unread"]
+    assert "Mark read" in shown.text
+    assert await _unread(signed_in) == 1
