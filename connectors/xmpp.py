@@ -58,7 +58,7 @@ import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
 from connectors import base
-from connectors._addresses import AddressPolicy, Unreachable, literal
+from connectors._addresses import AddressPolicy, NotFound, Unreachable, literal
 from connectors.base import (
     Actor,
     AuthRevoked,
@@ -396,7 +396,10 @@ def _unreachable(domain: str) -> str:
 async def _records(domain: str, server: Server | None, policy: AddressPolicy) -> list[Record]:
     """Every way to connect to the server of ``domain``, each address checked by ``policy``.
 
-    :class:`Unreachable` when there is none, or when any address found is refused.
+    A service that is not offered (an SRV target ``.``) or cannot be looked up, and an SRV
+    target that no longer resolves, are passed over, as a client tries the next record (RFC
+    6120 §3.2.1); only when none is left is it :class:`Unreachable`. Any address found that
+    may not be reached makes the whole name :class:`Refused`.
     """
     if server is not None:
         addresses = await policy.addresses(server.host, server.port)
@@ -404,10 +407,22 @@ async def _records(domain: str, server: Server | None, policy: AddressPolicy) ->
     if literal(domain) is not None:
         return [(_STARTTLS, domain, a, _PORT) for a in await policy.addresses(domain, _PORT)]
     records: list[Record] = []
+    advertised = False
     for service in (_DIRECT_TLS, _STARTTLS):
-        for target, port in await policy.services(f"_{service}._tcp.{domain}"):
-            records += [(service, domain, a, port) for a in await policy.addresses(target, port)]
+        try:
+            targets = await policy.services(f"_{service}._tcp.{domain}")
+        except NotFound:
+            continue
+        for target, port in targets:
+            advertised = True
+            try:
+                found = await policy.addresses(target, port)
+            except NotFound:
+                continue
+            records += [(service, domain, address, port) for address in found]
     if not records:
+        if advertised:
+            raise NotFound(f"no server that {domain} names can be found")
         records = [(_STARTTLS, domain, a, _PORT) for a in await policy.addresses(domain, _PORT)]
     return list(dict.fromkeys(records))
 

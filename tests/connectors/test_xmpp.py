@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 import connectors
 from connectors import xmpp
-from connectors._addresses import AddressPolicy
+from connectors._addresses import AddressPolicy, Refused
+from connectors._addresses import NotFound as AddressNotFound
 from connectors.base import (
     AuthRevoked,
     Credentials,
@@ -25,6 +26,7 @@ from connectors.base import (
     Retriable,
 )
 from connectors.xmpp import XMPP, Server, _session
+from connectors.xmpp import _records as xmpp_records
 from tests.fixtures.network import FakeDNS, connection_attempts, listening
 from tests.fixtures.peers import free_port
 from tests.fixtures.xmpp import XMPPServer
@@ -470,3 +472,75 @@ async def test_whatever_stops_the_connection_the_answer_is_the_same(
         messages.add(raised.value.message.replace("open.example.org", "DOMAIN"))
     assert listeners.accepted, "the open port was reached"
     assert messages == {"The XMPP server of DOMAIN cannot be reached."}
+
+
+class _FailingSRV(FakeDNS):
+    """A name server that fails to answer for one SRV name (SERVFAIL, a time-out)."""
+
+    async def services(self, name: str) -> list[tuple[int, int, str, int]]:
+        if name.startswith("_xmpps-client."):
+            raise AddressNotFound(f"{name} cannot be looked up")
+        return await super().services(name)
+
+
+@pytest.mark.parametrize(
+    ("case", "resolver"),
+    [
+        (
+            "no direct TLS here (target '.')",
+            FakeDNS(
+                hosts={"xmpp.example.org": ["93.184.215.14"]},
+                services={
+                    "_xmpps-client._tcp.example.org": [(0, 0, ".", 0)],
+                    "_xmpp-client._tcp.example.org": [(0, 0, "xmpp.example.org.", 5222)],
+                },
+            ),
+        ),
+        (
+            "a first target that no longer resolves",
+            FakeDNS(
+                hosts={"xmpp.example.org": ["93.184.215.14"]},
+                services={
+                    "_xmpp-client._tcp.example.org": [
+                        (0, 0, "gone.example.org.", 5222),
+                        (10, 0, "xmpp.example.org.", 5222),
+                    ],
+                },
+            ),
+        ),
+        (
+            "a failed lookup of one service",
+            _FailingSRV(
+                hosts={"xmpp.example.org": ["93.184.215.14"]},
+                services={"_xmpp-client._tcp.example.org": [(0, 0, "xmpp.example.org.", 5222)]},
+            ),
+        ),
+    ],
+)
+async def test_a_record_that_leads_nowhere_is_passed_over(case, resolver):
+    found = await xmpp_records("example.org", None, AddressPolicy(resolver=resolver))
+    assert [(address, port) for _, _, address, port in found] == [("93.184.215.14", 5222)], case
+
+
+async def test_a_domain_whose_every_record_leads_nowhere_is_unreachable():
+    resolver = FakeDNS(
+        hosts={"example.org": ["93.184.215.14"]},
+        services={"_xmpp-client._tcp.example.org": [(0, 0, "gone.example.org.", 5222)]},
+    )
+    with pytest.raises(AddressNotFound):
+        await xmpp_records("example.org", None, AddressPolicy(resolver=resolver))
+
+
+async def test_a_private_address_behind_any_record_still_refuses_the_name():
+    resolver = FakeDNS(
+        hosts={"xmpp.example.org": ["93.184.215.14"], "inner.example.org": ["10.0.0.5"]},
+        services={
+            "_xmpp-client._tcp.example.org": [
+                (0, 0, "gone.example.org.", 5222),
+                (10, 0, "xmpp.example.org.", 5222),
+                (20, 0, "inner.example.org.", 5222),
+            ],
+        },
+    )
+    with pytest.raises(Refused):
+        await xmpp_records("example.org", None, AddressPolicy(resolver=resolver))
