@@ -109,7 +109,7 @@ async def delete_avatar(request: Request, db: DB, user: CurrentUser) -> Response
 @router.get("/password")
 async def password_page(request: Request, user: CurrentUser) -> Response:
     """The change-password form."""
-    return render(request, "password", {"revoke_tokens": True})
+    return render(request, "password", {"keep_tokens": False})
 
 
 @router.post("/password")
@@ -120,10 +120,11 @@ async def change_password(
     limiter: LimiterDep,
     current_password: Text = "",
     new_password: Text = "",
-    revoke_tokens: Text = "",
+    keep_tokens: Text = "",
 ) -> Response:
-    """Set a new password; other browsers are signed out, and the API tokens too if asked."""
-    revoke = bool(revoke_tokens)
+    """Set a new password; other browsers are signed out, and the API tokens too unless kept."""
+    # Only a ticked box keeps the tokens: a form that lost the field revokes them.
+    revoke = not keep_tokens
     try:
         await limiter.hit("signin", str(user.id))
         await account.change_password(
@@ -135,8 +136,8 @@ async def change_password(
             revoke_tokens=revoke,
         )
     except PortalError as exc:
-        return form_error(request, "password", exc, {"revoke_tokens": revoke})
-    return render(request, "password", {"saved": True, "revoked": revoke, "revoke_tokens": True})
+        return form_error(request, "password", exc, {"keep_tokens": not revoke})
+    return render(request, "password", {"saved": True, "revoked": revoke, "keep_tokens": False})
 
 
 @router.get("/delete")

@@ -116,7 +116,7 @@ async def forgot(
 async def reset_page(request: Request, db: DB, user: OptionalUser, token: str = "") -> Response:
     """The page a reset link opens: the new password's form."""
     await recovery.check_link(db, token, (recovery.RESET,))
-    return render(request, "password_reset", {"token": token, "revoke_tokens": True})
+    return render(request, "password_reset", {"token": token, "keep_tokens": False})
 
 
 @router.post("/password/reset")
@@ -125,20 +125,22 @@ async def reset(
     db: DB,
     token: Text = "",
     new_password: Text = "",
-    revoke_tokens: Text = "",
+    keep_tokens: Text = "",
 ) -> Response:
-    """Set the new password; every browser is signed out, and the API tokens too if asked."""
-    context = {"token": token, "revoke_tokens": bool(revoke_tokens)}
+    """Set the new password; every browser is signed out, and the API tokens too unless kept."""
+    # Only a ticked box keeps the tokens: a form that lost the field revokes them.
+    revoke = not keep_tokens
+    context = {"token": token, "keep_tokens": not revoke}
     try:
         await recovery.reset_password(
-            db, token=token, new_password=new_password, revoke_tokens=bool(revoke_tokens)
+            db, token=token, new_password=new_password, revoke_tokens=revoke
         )
     except PortalError as exc:
         if exc.field is None:
             raise
         return form_error(request, "password_reset", exc, context)
     csrf.rotate(request)
-    return render(request, "password_was_reset", {"revoked": bool(revoke_tokens), "user": None})
+    return render(request, "password_was_reset", {"revoked": revoke, "user": None})
 
 
 @router.get("/me/email")

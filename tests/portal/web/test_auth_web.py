@@ -278,15 +278,14 @@ async def test_changing_the_password_revokes_tokens_when_asked(app, client, db):
         assert (await laptop.get("/me", headers=HTML)).status_code == 200
 
         form = await client.get("/me/password", headers=HTML)
-        box = re.search(r"<input[^>]*name=\"revoke_tokens\"[^>]*>", form.text)
-        assert box and "checked" in box.group(0)
+        box = re.search(r"<input[^>]*name=\"keep_tokens\"[^>]*>", form.text)
+        assert box and "checked" not in box.group(0)
         changed = await client.post(
             "/me/password",
             data={
                 "csrf_token": csrf_from(form.text),
                 "current_password": PASSWORD,
                 "new_password": "a brand new passphrase",
-                "revoke_tokens": "1",
             },
             headers=HTML,
         )
@@ -308,6 +307,7 @@ async def test_changing_the_password_can_keep_the_tokens(client, db):
         page="/me/password",
         current_password=PASSWORD,
         new_password="a brand new passphrase",
+        keep_tokens="1",
     )
     assert changed.status_code == 200
     assert "API tokens were revoked" not in changed.text
@@ -324,10 +324,11 @@ async def test_a_refused_password_change_keeps_the_choice(client, db):
         page="/me/password",
         current_password="not my password",
         new_password="a brand new passphrase",
+        keep_tokens="1",
     )
     assert refused.status_code == 422
-    box = re.search(r"<input[^>]*name=\"revoke_tokens\"[^>]*>", refused.text)
-    assert box and "checked" not in box.group(0)
+    box = re.search(r"<input[^>]*name=\"keep_tokens\"[^>]*>", refused.text)
+    assert box and "checked" in box.group(0)
 
 
 async def test_the_api_revokes_tokens_when_asked(client, db):
@@ -356,3 +357,20 @@ async def test_the_api_revokes_tokens_when_asked(client, db):
     assert revoke.status_code == 204
     for token in (kept, other):
         assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 401
+
+
+async def test_a_password_form_without_its_box_revokes_the_tokens(client, db):
+    """A form that lost the field (an old page, a script) does not fall open: tokens go."""
+    await make_account(db, "ada@example.org")
+    await browser_signed_in(client, "ada@example.org")
+    token = await api_token(client, email="ada@example.org")
+    changed = await post_form(
+        client,
+        "/me/password",
+        page="/me/password",
+        current_password=PASSWORD,
+        new_password="a brand new passphrase",
+    )
+    assert changed.status_code == 200
+    bearer = {"authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/me", headers=bearer)).status_code == 401

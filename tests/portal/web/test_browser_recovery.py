@@ -112,7 +112,7 @@ async def test_a_forgotten_password_is_replaced_through_the_emailed_link(
         assert "/password/reset?token=" in link
         await lost.goto(link)
         await screenshot(lost, shots / "password-reset.png")
-        await expect(lost.get_by_label("Also revoke my API tokens")).to_be_checked()
+        await expect(lost.get_by_label("Keep my API tokens working")).not_to_be_checked()
         await lost.get_by_label("New password").fill("a compiler of her own")
         await lost.get_by_role("button", name="Set my new password").click()
         await expect(lost.get_by_role("status")).to_contain_text("every browser was signed out")

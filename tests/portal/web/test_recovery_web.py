@@ -264,7 +264,7 @@ async def test_a_reset_link_sets_a_new_password_and_signs_out_everywhere(
 
     short = await _reset(signed_in, link, "short")
     assert short.status_code == 422  # a refused password does not spend the link
-    done = await _reset(signed_in, link, "a brand new password", revoke_tokens="1")
+    done = await _reset(signed_in, link, "a brand new password")
     assert done.status_code == 200
     assert "every browser was signed out" in done.text
     assert "Your API tokens were revoked." in done.text
@@ -286,7 +286,9 @@ async def test_a_reset_link_sets_a_new_password_and_signs_out_everywhere(
 async def test_a_reset_can_keep_the_api_tokens(signed_in, mailbox):
     kept = await api_token(signed_in)
     await _forgot(signed_in, "ada@example.org")
-    done = await _reset(signed_in, mailbox.last_link("ada@example.org"), "a brand new password")
+    done = await _reset(
+        signed_in, mailbox.last_link("ada@example.org"), "a brand new password", keep_tokens="1"
+    )
     assert "Your API tokens still work." in done.text
     me = await signed_in.get("/api/v1/me", headers={"authorization": f"Bearer {kept}"})
     assert me.status_code == 200
