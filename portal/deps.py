@@ -14,6 +14,7 @@ from portal.domain import account, contacts, lookup, profile
 from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
 from portal.domain.phones import PhoneServices
+from portal.domain.text import email_key
 from portal.ratelimit import RateLimiter
 from portal.storage.models import User
 
@@ -44,6 +45,21 @@ def get_limiter(request: Request) -> RateLimiter:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def count_mailed_link(
+    request: Request, limiter: RateLimiter, to: str, *, sender: User | None = None
+) -> None:
+    """Count a link about to be mailed to ``to``: tightly per recipient and client address, so
+    that a stranger cannot spend the owner's budget from elsewhere, loosely per recipient
+    whatever the address, and per sender (their account, or for someone not signed in their
+    address) when one is named."""
+    client = client_address(request)
+    if sender is not None:
+        await limiter.hit("email_link_from", str(sender.id))
+    key = email_key(to)
+    await limiter.hit("email_link_pair", key, client)
+    await limiter.hit("email_link", key)
 
 
 async def person_named(

@@ -36,7 +36,8 @@ RULES: dict[str, str] = {
     "email_code": "3/10minute;10/day",
     # Links sent by email (confirm, new password, new address): per address written to, and
     # per client address or account asking.
-    "email_link": "3/10minute;10/day",
+    "email_link_pair": "3/10minute;10/day",
+    "email_link": "10/hour;30/day",
     "email_link_from": "10/hour;50/day",
     # Looking numbers up, per client address and per account: a miss costs LOOKUP_MISS_COST,
     # so that walking numbers stops within a few dozen tries while a person never notices.

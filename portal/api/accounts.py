@@ -22,11 +22,18 @@ from portal.api.schemas import (
     TokenOut,
     errors,
 )
-from portal.deps import DB, ImagesDep, LimiterDep, SettingsDep, client_address, save_avatar
+from portal.deps import (
+    DB,
+    ImagesDep,
+    LimiterDep,
+    SettingsDep,
+    client_address,
+    count_mailed_link,
+    save_avatar,
+)
 from portal.domain import account, profile, recovery, signin
 from portal.domain.notifications import Mailer
 from portal.domain.profile import ACCEPTED_TYPES
-from portal.domain.text import email_key
 
 router = APIRouter(prefix="/api/v1")
 
@@ -48,7 +55,7 @@ async def signup(
 ) -> Accepted:
     """Create an account and mail a link to confirm it; confirming shows the number."""
     await limiter.hit("signup", client_address(request))
-    await limiter.hit("email_link", email_key(body.email))
+    await count_mailed_link(request, limiter, body.email)
     await recovery.sign_up(
         db,
         email=body.email,

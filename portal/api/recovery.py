@@ -15,10 +15,9 @@ from portal.api.schemas import (
     PasswordResetIn,
     errors,
 )
-from portal.deps import DB, LimiterDep, SettingsDep, client_address
+from portal.deps import DB, LimiterDep, SettingsDep, client_address, count_mailed_link
 from portal.domain import recovery
 from portal.domain.notifications import Mailer
-from portal.domain.text import email_key
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -44,8 +43,7 @@ async def resend_confirmation(
     request: Request, db: DB, settings: SettingsDep, user: ApiUser, limiter: LimiterDep
 ) -> Accepted:
     """Mail my confirmation link again; the earlier one stops working."""
-    await limiter.hit("email_link_from", str(user.id))
-    await limiter.hit("email_link", user.email)
+    await count_mailed_link(request, limiter, user.email, sender=user)
     await recovery.resend_confirmation(
         db, user, mailer=Mailer.from_settings(settings), language=i18n.negotiate(request)
     )
@@ -63,7 +61,7 @@ async def request_password_reset(
 ) -> Accepted:
     """Mail a link for choosing a new password (30 minutes); the same answer for any address."""
     await limiter.hit("email_link_from", client_address(request))
-    await limiter.hit("email_link", email_key(body.email))
+    await count_mailed_link(request, limiter, body.email)
     await recovery.request_password_reset(
         db,
         email=body.email,
@@ -100,8 +98,7 @@ async def change_email(
 ) -> Accepted:
     """Mail a link to a new address (the password confirms it); the old one stays until then."""
     await limiter.hit("signin", str(user.id))
-    await limiter.hit("email_link_from", str(user.id))
-    await limiter.hit("email_link", email_key(body.new_email))
+    await count_mailed_link(request, limiter, body.new_email, sender=user)
     await recovery.request_email_change(
         db,
         user,

@@ -8,11 +8,17 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from portal import i18n
-from portal.deps import DB, SESSION_COOKIE, LimiterDep, SettingsDep, client_address
+from portal.deps import (
+    DB,
+    SESSION_COOKIE,
+    LimiterDep,
+    SettingsDep,
+    client_address,
+    count_mailed_link,
+)
 from portal.domain import account, recovery
 from portal.domain.notifications import Mailer
 from portal.domain.signin import sign_in
-from portal.domain.text import email_key
 from portal.errors import PortalError
 from portal.web import csrf
 from portal.web.deps import OptionalUser
@@ -56,7 +62,7 @@ async def signup(
     then = safe_next(next, "")
     try:
         await limiter.hit("signup", client_address(request))
-        await limiter.hit("email_link", email_key(email))
+        await count_mailed_link(request, limiter, email)
         await recovery.sign_up(
             db,
             email=email,

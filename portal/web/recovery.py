@@ -12,10 +12,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from portal import i18n
-from portal.deps import DB, LimiterDep, SettingsDep, client_address
+from portal.deps import DB, LimiterDep, SettingsDep, client_address, count_mailed_link
 from portal.domain import account, recovery
 from portal.domain.notifications import Mailer
-from portal.domain.text import email_key
 from portal.errors import PortalError
 from portal.web import csrf
 from portal.web.deps import CurrentUser, OptionalUser
@@ -79,8 +78,7 @@ async def resend_confirmation(
 ) -> Response:
     """Mail my confirmation link again."""
     try:
-        await limiter.hit("email_link_from", str(user.id))
-        await limiter.hit("email_link", user.email)
+        await count_mailed_link(request, limiter, user.email, sender=user)
         await recovery.resend_confirmation(
             db, user, mailer=Mailer.from_settings(settings), language=i18n.negotiate(request)
         )
@@ -103,7 +101,7 @@ async def forgot(
     values = {"email": email[:254]}
     try:
         await limiter.hit("email_link_from", client_address(request))
-        await limiter.hit("email_link", email_key(email))
+        await count_mailed_link(request, limiter, email)
         await recovery.request_password_reset(
             db, email=email, mailer=Mailer.from_settings(settings), language=i18n.negotiate(request)
         )
@@ -163,8 +161,7 @@ async def change(
     values = {"new_email": new_email[:254]}
     try:
         await limiter.hit("signin", str(user.id))
-        await limiter.hit("email_link_from", str(user.id))
-        await limiter.hit("email_link", email_key(new_email))
+        await count_mailed_link(request, limiter, new_email, sender=user)
         await recovery.request_email_change(
             db,
             user,

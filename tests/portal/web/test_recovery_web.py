@@ -21,6 +21,7 @@ from tests.fixtures.app import (
     post_form,
     web_sign_up,
 )
+from tests.portal.web.test_auth_web import browser_at
 
 PASSWORD = "correct horse battery"
 
@@ -400,3 +401,16 @@ async def test_changing_the_password_stops_an_email_change_on_its_way(signed_in,
     )
     assert changed.status_code in (200, 303), changed.text
     assert (await open_confirmation_status(signed_in, move)) == 404
+
+
+async def test_a_stranger_cannot_spend_the_owners_reset_links(app, client, mailbox):
+    """Links to one address are limited per address they are asked from: someone asking
+    again and again from elsewhere does not stop the owner from getting one."""
+    await web_sign_up(client, email="ada@example.org")
+    async with browser_at(app, "198.51.100.7") as stranger:
+        statuses = [(await _forgot(stranger, "ada@example.org")).status_code for _ in range(5)]
+    assert statuses == [303, 303, 303, 429, 429]
+    mailbox.messages.clear()
+    async with browser_at(app, "203.0.113.8") as owner:
+        assert (await _forgot(owner, "ada@example.org")).status_code == 303
+    assert mailbox.last_link("ada@example.org")
