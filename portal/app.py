@@ -218,7 +218,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="One short number for all of a person's accounts.",
         lifespan=lifespan,
-        dependencies=[Depends(schemas.absolute_links)],
         docs_url=None,
         redoc_url=None,
     )
@@ -245,8 +244,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.base_url.startswith("https://"))
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The API's answers hold absolute addresses (schemas.absolute_links); pages need none.
     for router in (
-        api_health.router,
         api_accounts.router,
         api_numbers.router,
         api_share.router,
@@ -254,6 +253,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_contacts.router,
         api_discovery.router,
         api_recovery.router,
+    ):
+        app.include_router(router, dependencies=[Depends(schemas.absolute_links)])
+    for router in (
+        api_health.router,
         web_pages.router,
         web_share.router,
         web_auth.router,

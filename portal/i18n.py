@@ -32,6 +32,8 @@ DEFAULT = "en"
 LANG_COOKIE = "portal_lang"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 _ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES_DIR = _ROOT / "templates"
+"""The pages' and the letters' templates, and where their messages are extracted from."""
 
 ERROR_CLASSES = [
     "PortalError",
@@ -113,6 +115,8 @@ def translate(language: str, message: str, params: Mapping[str, object] | None =
     A translation that does not fit its parameters falls back to the English sentence, so a
     mistake in a catalog never turns an error message into a server error.
     """
+    if not message:  # gettext("") is the catalog's header
+        return ""
     translated = translations(language).gettext(message)
     if not params:
         return translated

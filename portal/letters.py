@@ -12,11 +12,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from portal import i18n
 
-TEMPLATES_DIR = i18n.TRANSLATIONS_DIR.parents[1] / "templates"
-
 # Plain text: nothing is escaped, and nothing a stranger typed is ever put in a letter.
 _env = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
+    loader=FileSystemLoader(i18n.TEMPLATES_DIR),
     autoescape=False,  # noqa: S701 - text/plain mail, not HTML
     extensions=["jinja2.ext.i18n"],
     undefined=StrictUndefined,

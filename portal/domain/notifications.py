@@ -82,7 +82,7 @@ class Shown:
 
     @property
     def text(self) -> str:
-        return self.message % self.params if self.params else self.message
+        return _english(self.message, self.params)
 
 
 # --- waking the live streams of this process -------------------------------------------------

@@ -14,7 +14,7 @@ from portal import __version__, i18n
 from portal.domain.number import display as display_number
 from portal.web import csrf
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES_DIR = i18n.TEMPLATES_DIR
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 _env = Environment(
