@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from portal import i18n
 from portal.api.deps import ApiUser
 from portal.api.schemas import CardOut, errors
 from portal.deps import DB, LimiterDep, Phones, client_address
@@ -141,22 +142,24 @@ async def start_phone(
     tags=["phone"],
 )
 async def confirm_phone(
-    body: PhoneCodeIn, db: DB, user: ApiUser, services: Phones
+    request: Request, body: PhoneCodeIn, db: DB, user: ApiUser, services: Phones
 ) -> PhoneOut | JSONResponse:
     """Verify the number with the code it received."""
     check = await phones.confirm(db, services, user, body.code)
-    if check.verified:
+    error = check.error
+    if error is None:
         return await _phone_out(db, user)
     # Answered, not raised, so that the wrong try is committed and counts.
+    language = i18n.negotiate(request)
     return JSONResponse(
         {
             "type": "about:blank",
-            "title": "Invalid input",
-            "status": 422,
-            "detail": check.message,
-            "field": "code",
+            "title": i18n.translate(language, error.title),
+            "status": error.status_code,
+            "detail": i18n.translate(language, error.message_id, error.params),
+            "field": error.field,
         },
-        status_code=422,
+        status_code=error.status_code,
         media_type="application/problem+json",
     )
 
@@ -182,7 +185,9 @@ async def delete_phone(db: DB, user: ApiUser) -> Response:
     responses=errors(401, 403, 429),
     tags=["discovery"],
 )
-async def discover(body: DiscoveryIn, db: DB, user: ApiUser, limiter: LimiterDep) -> DiscoveryOut:
+async def discover(
+    request: Request, body: DiscoveryIn, db: DB, user: ApiUser, limiter: LimiterDep
+) -> DiscoveryOut:
     """Who among these phone numbers can be found here; the numbers are not stored."""
     result = await discovery.discover(db, limiter, user, body.numbers, region=body.region)
     return DiscoveryOut(
@@ -192,7 +197,10 @@ async def discover(body: DiscoveryIn, db: DB, user: ApiUser, limiter: LimiterDep
             FoundOut(input=found.input, phone=found.phone, card=CardOut.of(found.card))
             for found in result.found
         ],
-        invalid=[InvalidOut(input=bad.input, reason=bad.reason) for bad in result.invalid],
+        invalid=[
+            InvalidOut(input=bad.input, reason=i18n.error_text(request, bad.why))
+            for bad in result.invalid
+        ],
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from portal import i18n
 from portal.api.deps import ApiUser
 from portal.api.schemas import (
     AuthorizeIn,
@@ -23,14 +24,15 @@ from portal.deps import DB, LimiterDep, Services
 from portal.domain import connections, linking, oauth, privacy, proofs
 from portal.storage.models import LinkedAccount
 
-router = APIRouter(prefix="/api/v1")
+_networks = APIRouter(tags=["networks"])
+_accounts = APIRouter(tags=["linked accounts"])
 
 
 def _out(account: LinkedAccount) -> LinkedAccountOut:
     return LinkedAccountOut.of(account, linking.describe(account))
 
 
-@router.get("/networks", response_model=list[NetworkOut], tags=["networks"])
+@_networks.get("/networks", response_model=list[NetworkOut])
 async def list_networks(services: Services) -> list[NetworkOut]:
     """Every network an account can be linked on, and what each can do."""
     return [
@@ -39,23 +41,21 @@ async def list_networks(services: Services) -> list[NetworkOut]:
     ]
 
 
-@router.get(
+@_accounts.get(
     "/me/accounts",
     response_model=list[LinkedAccountOut],
     responses=errors(401, 403),
-    tags=["linked accounts"],
 )
 async def list_accounts(db: DB, user: ApiUser) -> list[LinkedAccountOut]:
     """My linked accounts, in the order they are shown."""
     return [_out(account) for account in await linking.list_accounts(db, user)]
 
 
-@router.post(
+@_accounts.post(
     "/me/accounts",
     status_code=status.HTTP_201_CREATED,
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404, 409, 429, 502),
-    tags=["linked accounts"],
 )
 async def add_account(
     body: LinkIn, db: DB, user: ApiUser, services: Services, limiter: LimiterDep
@@ -71,11 +71,10 @@ async def add_account(
     return _out(account)
 
 
-@router.patch(
+@_accounts.patch(
     "/me/accounts/{account_id}",
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404),
-    tags=["linked accounts"],
 )
 async def update_account(
     account_id: int, body: LinkPatch, db: DB, user: ApiUser
@@ -90,11 +89,10 @@ async def update_account(
     return _out(account)
 
 
-@router.delete(
+@_accounts.delete(
     "/me/accounts/{account_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(401, 403, 404),
-    tags=["linked accounts"],
 )
 async def delete_account(account_id: int, db: DB, user: ApiUser, services: Services) -> Response:
     """Unlink an account; its tokens are revoked where the network allows."""
@@ -102,11 +100,10 @@ async def delete_account(account_id: int, db: DB, user: ApiUser, services: Servi
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post(
+@_accounts.post(
     "/me/accounts/{network}/authorize",
     response_model=AuthorizeOut,
     responses=errors(401, 403, 404, 409, 429, 502),
-    tags=["linked accounts"],
 )
 async def authorize(
     network: str,
@@ -121,12 +118,11 @@ async def authorize(
     return AuthorizeOut(url=await oauth.start(db, services, user, network, body.server))
 
 
-@router.post(
+@_accounts.post(
     "/me/accounts/email/code",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 429, 502),
-    tags=["linked accounts"],
 )
 async def send_email_code(
     body: EmailCodeIn, db: DB, user: ApiUser, services: Services, limiter: LimiterDep
@@ -136,38 +132,38 @@ async def send_email_code(
     return _out(await proofs.send_email_code(db, services, user, body.handle))
 
 
-@router.post(
+@_accounts.post(
     "/me/accounts/{account_id}/code",
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404),
-    tags=["linked accounts"],
 )
 async def confirm_email_code(
-    account_id: int, body: CodeIn, db: DB, user: ApiUser, services: Services
+    request: Request, account_id: int, body: CodeIn, db: DB, user: ApiUser, services: Services
 ) -> LinkedAccountOut | JSONResponse:
     """Verify an email address with the code it received (five tries)."""
     check = await proofs.confirm_email_code(db, services, user, account_id, body.code)
-    if check.verified:
+    error = check.error
+    if error is None:
         return _out(check.account)
     # Answered, not raised, so that the wrong try is committed and counts.
+    language = i18n.negotiate(request)
     return JSONResponse(
         {
             "type": "about:blank",
-            "title": "Invalid input",
-            "status": 422,
-            "detail": check.message,
-            "field": "code",
+            "title": i18n.translate(language, error.title),
+            "status": error.status_code,
+            "detail": i18n.translate(language, error.message_id, error.params),
+            "field": error.field,
         },
-        status_code=422,
+        status_code=error.status_code,
         media_type="application/problem+json",
     )
 
 
-@router.post(
+@_accounts.post(
     "/me/accounts/{account_id}/check",
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404),
-    tags=["linked accounts"],
 )
 async def check_account(
     account_id: int, db: DB, user: ApiUser, services: Services
@@ -176,11 +172,10 @@ async def check_account(
     return _out(await connections.check_account(db, services, user, account_id))
 
 
-@router.post(
+@_accounts.post(
     "/me/accounts/{account_id}/verify-link",
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404, 429, 502),
-    tags=["linked accounts"],
 )
 async def verify_link(
     account_id: int, db: DB, user: ApiUser, services: Services, limiter: LimiterDep
@@ -188,3 +183,8 @@ async def verify_link(
     """Verify an account whose public page links back to my portal page with rel="me"."""
     await limiter.hit("link", str(user.id))
     return _out(await proofs.verify_by_link(db, services, user, account_id))
+
+
+router = APIRouter(prefix="/api/v1")
+router.include_router(_networks)
+router.include_router(_accounts)

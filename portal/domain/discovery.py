@@ -33,7 +33,13 @@ MAX_TEXT = 200_000
 @dataclass(frozen=True)
 class Invalid:
     input: str
-    reason: str
+    why: InvalidInput
+    """Why it is not a number, shown in the reader's language."""
+
+    @property
+    def reason(self) -> str:
+        """``why`` in English."""
+        return self.why.message
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ def read_numbers(inputs: Sequence[str], region: str | None) -> tuple[dict[str, s
     for text in inputs:
         phone, why = phones.read(text, region)
         if phone is None:
-            invalid.append(Invalid(text, why or "This is not a phone number."))
+            invalid.append(Invalid(text, why or InvalidInput(phones.NOT_A_NUMBER)))
         else:
             valid.setdefault(phone, text)
     return valid, invalid

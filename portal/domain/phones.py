@@ -43,6 +43,12 @@ REGIONS = frozenset(region for region in phonenumbers.SUPPORTED_REGIONS if len(r
 TAKEN = N_(
     "This number is already verified on another account. If it is yours, remove it there first."
 )
+NOT_A_NUMBER = N_("This is not a phone number.")
+TOO_SHORT = N_("This number is too short.")
+TOO_LONG = N_("This number is too long.")
+NO_COUNTRY = N_("This number's country code does not exist.")
+WRONG_CODE = N_("This code is not right. %(left)d tries left.")
+NO_TRIES_LEFT = N_("This code is not right, and no tries are left. Ask for a new code.")
 
 
 @dataclass(frozen=True)
@@ -87,56 +93,60 @@ def region_of(phone: str | None) -> str | None:
     return region if region in REGIONS else None
 
 
-def _parse_error(error: NumberParseException, text: str, region: str | None) -> str:
+def _parse_error(error: NumberParseException, text: str, region: str | None) -> InvalidInput:
     kind = error.error_type
     if kind == NumberParseException.INVALID_COUNTRY_CODE:
         international = text.lstrip().startswith(("+", "00", "＋")) or region is not None
         if not international:
-            return (
+            return InvalidInput(
                 "This number has no country code: write it with one (like +39 …), "
                 "or choose your country."
             )
-        return "This number's country code does not exist."
+        return InvalidInput(NO_COUNTRY)
     if kind in (NumberParseException.TOO_SHORT_NSN, NumberParseException.TOO_SHORT_AFTER_IDD):
-        return "This number is too short."
+        return InvalidInput(TOO_SHORT)
     if kind == NumberParseException.TOO_LONG:
-        return "This number is too long."
-    return "This is not a phone number."
+        return InvalidInput(TOO_LONG)
+    return InvalidInput(NOT_A_NUMBER)
 
 
-def _check(number: PhoneNumber) -> str | None:
+def _check(number: PhoneNumber) -> InvalidInput | None:
     """Why a parsed number cannot be anyone's, or None."""
     reason = phonenumbers.is_possible_number_with_reason(number)
     if reason == ValidationResult.TOO_SHORT:
-        return "This number is too short."
+        return InvalidInput(TOO_SHORT)
     if reason == ValidationResult.TOO_LONG:
-        return "This number is too long."
+        return InvalidInput(TOO_LONG)
     if reason == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
-        return "This is a local number: add its area code."
+        return InvalidInput("This is a local number: add its area code.")
     if reason == ValidationResult.INVALID_COUNTRY_CODE:
-        return "This number's country code does not exist."
+        return InvalidInput(NO_COUNTRY)
     if reason == ValidationResult.INVALID_LENGTH:
-        return "This number has the wrong number of digits for its country."
+        return InvalidInput("This number has the wrong number of digits for its country.")
     if not phonenumbers.is_valid_number(number):
         where = phonenumbers.region_code_for_number(number)
         if where in REGIONS:
-            return f"This is not a phone number in use in {where}."
-        return f"This is not a phone number in use with +{number.country_code}."
+            return InvalidInput("This is not a phone number in use in %(region)s.", region=where)
+        return InvalidInput(
+            "This is not a phone number in use with +%(code)d.", code=number.country_code
+        )
     return None
 
 
-def read(text: str, region: str | None) -> tuple[str | None, str | None]:
+def read(text: str, region: str | None) -> tuple[str | None, InvalidInput | None]:
     """``(E.164, None)`` for a number that is valid, else ``(None, why)``.
 
-    ``region`` reads national numbers (``0412 345 678`` in ``AU``); without it only numbers
-    with their country code can be read. An extension (``x45``) is not part of the number.
+    ``why`` is the error the number is refused with (not raised): its message is shown in
+    the reader's language. ``region`` reads national numbers (``0412 345 678`` in ``AU``);
+    without it only numbers with their country code can be read. An extension (``x45``) is
+    not part of the number.
     """
     if len(text) > MAX_INPUT:
-        return None, "This is too long to be a phone number."
+        return None, InvalidInput("This is too long to be a phone number.")
     if not text.strip():
-        return None, "This is empty, not a phone number."
+        return None, InvalidInput("This is empty, not a phone number.")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        return None, "This is not a phone number."
+        return None, InvalidInput(NOT_A_NUMBER)
     try:
         number = phonenumbers.parse(text, region or None)
     except NumberParseException as error:
@@ -153,7 +163,9 @@ def parse(text: str, region: str | None, *, field: str = "phone") -> str:
         raise InvalidInput("Enter your phone number.", field=field)
     phone, why = read(text, region)
     if phone is None:
-        raise InvalidInput(why or "This is not a phone number.", field=field)
+        why = why or InvalidInput(NOT_A_NUMBER)
+        why.field = field
+        raise why
     return phone
 
 
@@ -234,12 +246,13 @@ class PhoneCheck:
     """Tries left (0 once verified, or once the tries are used up)."""
 
     @property
-    def message(self) -> str:
+    def error(self) -> InvalidInput | None:
+        """Why the code was refused (shown, not raised: the wrong try must be kept)."""
         if self.verified:
-            return "Your phone number is verified."
+            return None
         if self.left:
-            return f"This code is not right. {self.left} tries left."
-        return "This code is not right, and no tries are left. Ask for a new code."
+            return InvalidInput(WRONG_CODE, field="code", left=self.left)
+        return InvalidInput(NO_TRIES_LEFT, field="code")
 
 
 async def confirm(

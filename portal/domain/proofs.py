@@ -178,10 +178,17 @@ class CodeCheck:
     """Tries left for this code (0 once verified, or once the tries are used up)."""
 
     @property
-    def message(self) -> str:
+    def error(self) -> InvalidInput | None:
+        """Why the code was refused (shown, not raised: the wrong try must be kept)."""
+        if self.verified:
+            return None
         if self.left:
-            return f"This code is not right. {self.left} tries left."
-        return "This code is not right, and no tries are left. Ask for a new code."
+            return InvalidInput(
+                "This code is not right. %(left)d tries left.", field="code", left=self.left
+            )
+        return InvalidInput(
+            "This code is not right, and no tries are left. Ask for a new code.", field="code"
+        )
 
 
 async def _pending_code(session: AsyncSession, account: LinkedAccount) -> LinkAttempt | None:
@@ -292,7 +299,11 @@ def verifiable_by_link(network: str) -> bool:
     a page its owner writes links on (a website, a GitHub profile), not a messenger's
     contact link (WhatsApp, Telegram, Signal …)."""
     cls = connectors.get(network)
-    return cls is not None and cls.AUTH == "link"
+    return cls is not None and _by_link(cls)
+
+
+def _by_link(cls: type[base.Connector]) -> bool:
+    return cls.AUTH == "link"
 
 
 async def verify_by_link(
@@ -302,7 +313,7 @@ async def verify_by_link(
     account = await linking.get_account(session, user, account_id)
     cls = connector(account.network)
     page = cls.profile_url(account.handle)
-    if not verifiable_by_link(cls.NAME) or not page or not page.startswith(("http://", "https://")):
+    if not _by_link(cls) or not page or not page.startswith(("http://", "https://")):
         raise InvalidInput(
             "%(network)s has no public page that could link back to you.", network=cls.LABEL
         )

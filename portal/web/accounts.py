@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from connectors.base import Connector
 from connectors.email import Email
+from portal import i18n
 from portal.deps import DB, LimiterDep, Services
 from portal.domain import connections, linking, oauth, privacy, proofs
 from portal.domain.linking import LinkServices
@@ -272,10 +273,12 @@ async def confirm_code(
 ) -> Response:
     """Check the emailed code."""
     check = await proofs.confirm_email_code(db, services, user, account_id, code)
-    if check.verified:
+    error = check.error
+    if error is None:
         return redirect(request, "/me/accounts?linked=1")
     # Rendered, not raised: the wrong try was counted and that write must be kept.
-    context = {"account": check.account, "left": check.left, "error": check.message}
+    message = i18n.error_text(request, error)
+    context = {"account": check.account, "left": check.left, "error": message}
     return render(request, "account_code", context, status_code=422)
 
 

@@ -106,12 +106,12 @@ async def confirm_phone(
         check = await phones.confirm(db, services, user, code)
     except PortalError as exc:
         return await _phone_page(request, db, user, error=exc)
-    if check.verified:
+    error = check.error
+    if error is None:
         return redirect(request, "/me/phone?done=verified")
     # Rendered, not raised: the wrong try was counted and that write must be kept.
     context = await _phone_context(request, db, user)
-    context.update(errors={"code": check.message})
-    return render(request, "phone", context, status_code=422)
+    return form_error(request, "phone", error, context, keep_writes=True)
 
 
 @router.post("/me/phone/remove")
@@ -165,11 +165,11 @@ async def discover(
             if len(data) > settings.avatar_max_bytes:
                 raise InvalidInput("This file is too large for an address book.", field="file")
             inputs += discovery.numbers_from_vcard(data)
-        context["result"] = await discovery.discover(
-            db, limiter, user, inputs, region=region or None
-        )
+        result = await discovery.discover(db, limiter, user, inputs, region=region or None)
     except PortalError as exc:
         return form_error(request, "discover", exc, context)
+    context["result"] = result
+    context["invalid"] = [(bad.input, i18n.error_text(request, bad.why)) for bad in result.invalid]
     return render(request, "discover", context)
 
 

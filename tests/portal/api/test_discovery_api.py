@@ -98,6 +98,46 @@ async def test_bad_phones_are_refused_and_nothing_is_kept(client, auth, db, body
     assert await db.get(PhoneVerification, user.id) is None
 
 
+@pytest.mark.parametrize(
+    ("language", "too_short", "wrong_code", "title"),
+    [
+        (
+            "it",
+            "Questo numero è troppo corto.",
+            "Questo codice non è giusto. Tentativi rimasti: 4.",
+            "Dati non validi",
+        ),
+        (
+            "fr",
+            "Ce numéro est trop court.",
+            "Ce code n'est pas le bon. Essais restants : 4.",
+            "Saisie non valide",
+        ),
+    ],
+)
+async def test_phone_messages_speak_the_accept_language(
+    app, client, auth, language, too_short, wrong_code, title
+):
+    headers = {**auth, "accept-language": language}
+    response = await client.post("/api/v1/me/phone", json={"phone": "+39 3"}, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"] == too_short
+    response = await client.post(
+        "/api/v1/discovery", json={"numbers": ["12345"], "region": "US"}, headers=headers
+    )
+    assert response.json()["invalid"][0]["reason"] == too_short
+
+    response = await client.post("/api/v1/me/phone", json={"phone": "+393471234567"}, headers=auth)
+    assert response.status_code == 202
+    code = _code(app, "+393471234567")
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    response = await client.post("/api/v1/me/phone/confirm", json={"code": wrong}, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"] == wrong_code
+    assert response.json()["title"] == title
+    assert (await client.get("/api/v1/me/phone", headers=auth)).json()["tries_left"] == 4
+
+
 async def test_confirming_without_a_code_waiting(client, auth):
     response = await client.post("/api/v1/me/phone/confirm", json={"code": "123456"}, headers=auth)
     assert response.status_code == 422

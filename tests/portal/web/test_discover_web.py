@@ -79,6 +79,49 @@ async def test_bad_phone_forms_say_why(signed_in, db, path, data, words):
     assert (await _me(db)).region == ""
 
 
+@pytest.mark.parametrize(
+    ("language", "not_in_use", "wrong_code", "local"),
+    [
+        (
+            "it",
+            "Questo non è un numero di telefono in uso con il prefisso +1.",
+            "Questo codice non è giusto. Tentativi rimasti: 4.",
+            "Questo è un numero locale: aggiungi il prefisso.",
+        ),
+        (
+            "fr",
+            "Ce n'est pas un numéro de téléphone en service avec l'indicatif +1.",
+            "Ce code n'est pas le bon. Essais restants : 4.",
+            "C'est un numéro local : ajoutez son indicatif régional.",
+        ),
+    ],
+)
+async def test_phone_messages_speak_the_reader_language(
+    signed_in, language, not_in_use, wrong_code, local
+):
+    signed_in.cookies.set("portal_lang", language)
+    refused = await post_form(signed_in, "/me/phone", page="/me/phone", phone="+1 123 456 7890")
+    assert refused.status_code == 422
+    assert not_in_use in _text(refused)
+
+    sent = await post_form(signed_in, "/me/phone", page="/me/phone", phone="+39 347 123 4567")
+    assert sent.status_code == 303
+    wrong = await post_form(signed_in, "/me/phone/confirm", page="/me/phone", code="000000x")
+    assert wrong.status_code == 422
+    assert wrong_code in _text(wrong)
+    page = await signed_in.get("/me/phone", headers=HTML)
+    assert "+39 347 123 4567" in _text(page)  # the wrong try was kept, not the number undone
+
+    token = await get_csrf(signed_in, "/me/discover")
+    found = await signed_in.post(
+        "/me/discover",
+        data={"csrf_token": token, "numbers": "555-0199", "region": "US"},
+        headers=HTML,
+    )
+    assert found.status_code == 200
+    assert f"555-0199</code>: {local}" in _text(found)
+
+
 async def test_discover_by_pasted_numbers_and_an_address_book(signed_in, db):
     bob = await person(db, "Bob Found", phone="+12015550123", find_by_phone=True)
     await account(db, bob, "github", "bob-gh")

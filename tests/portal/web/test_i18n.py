@@ -47,6 +47,22 @@ def test_the_code_messages_are_extracted():
     assert any(where.startswith("portal/domain/") for where in messages.values())
 
 
+@pytest.mark.parametrize("language", list(i18n.LANGUAGES))
+def test_an_empty_message_stays_empty(language):
+    assert i18n.translate(language, "") == ""
+    assert i18n.translate(language, "", {"name": "Ada"}) == ""
+
+
+def test_every_error_class_is_an_extraction_keyword():
+    import portal.app  # noqa: F401  (every module that defines an error is imported)
+    from portal.errors import PortalError
+
+    def subclasses(cls: type[PortalError]) -> list[type[PortalError]]:
+        return [cls, *(sub for child in cls.__subclasses__() for sub in subclasses(child))]
+
+    assert sorted(i18n.ERROR_CLASSES) == sorted({cls.__name__ for cls in subclasses(PortalError)})
+
+
 def _filled(text: str) -> str:
     """``text`` with each placeholder filled by a value of its type; raises if it cannot."""
     values: dict[str, object] = {}

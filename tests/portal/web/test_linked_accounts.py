@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal import i18n
 from portal.config import Settings
 from portal.storage.models import LinkAttempt, LinkedAccount
-from tests.fixtures.app import HTML, csrf_from, get_csrf, make_settings, post_form, web_sign_up
+from tests.fixtures.app import (
+    HTML,
+    api_token,
+    csrf_from,
+    get_csrf,
+    make_settings,
+    post_form,
+    web_sign_up,
+)
 from tests.fixtures.smtp import Mailbox
 
 
@@ -61,6 +72,41 @@ async def test_wrong_codes_are_counted_and_end_the_attempt(signed_in, db, mailbo
     assert too_late.status_code == 422
     [account] = await _accounts(db)
     assert account.status == "unverified"
+
+
+@pytest.mark.parametrize(
+    ("language", "four_left", "none_left"),
+    [
+        (
+            "it",
+            "Questo codice non è giusto. Tentativi rimasti: 4.",
+            "Questo codice non è giusto, e non restano tentativi. Chiedi un nuovo codice.",
+        ),
+        (
+            "fr",
+            "Ce code n'est pas le bon. Essais restants : 4.",
+            "Ce code n'est pas le bon, et il ne reste plus d'essais. Demandez un nouveau code.",
+        ),
+    ],
+)
+async def test_wrong_codes_are_told_in_the_reader_language(
+    signed_in, mailbox, language, four_left, none_left
+):
+    signed_in.cookies.set(i18n.LANG_COOKIE, language)
+    response = await post_form(signed_in, "/me/accounts/email/code", handle="ada@example.org")
+    code_page = response.headers["location"]
+    right = mailbox.last_code("ada@example.org")
+    wrong = "000000" if right != "000000" else "111111"
+    refused = await post_form(signed_in, code_page, code=wrong)
+    assert refused.status_code == 422
+    assert four_left in html.unescape(refused.text)
+
+    auth = {"authorization": f"Bearer {await api_token(signed_in)}", "accept-language": language}
+    signed_in.cookies.delete(i18n.LANG_COOKIE)
+    api_path = "/api/v1" + code_page
+    answers = [await signed_in.post(api_path, json={"code": wrong}, headers=auth) for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [422] * 4
+    assert answers[-1].json()["detail"] == none_left
 
 
 async def test_a_code_for_another_persons_account_is_not_found(client, db, mailbox):
