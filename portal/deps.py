@@ -83,16 +83,18 @@ async def save_avatar(
     settings: Settings,
     workers: ImageWorkers,
 ) -> None:
-    """Make an uploaded picture the user's, read up to one byte past the allowed size."""
+    """Make an uploaded picture the user's, read up to one byte past the allowed size.
+
+    What the request wrote so far (when its token was last used) is committed first: no
+    transaction stays open while the picture waits for a turn and decodes (see
+    :func:`portal.domain.profile.avatar_picture`).
+    """
     data = await upload.read(settings.avatar_max_bytes + 1) if upload else b""
-    await profile.set_avatar(
-        db,
-        user,
-        data,
-        max_bytes=settings.avatar_max_bytes,
-        size=settings.avatar_size,
-        workers=workers,
+    await db.commit()
+    picture = await profile.avatar_picture(
+        data, max_bytes=settings.avatar_max_bytes, size=settings.avatar_size, workers=workers
     )
+    await profile.set_avatar(db, user, picture)
 
 
 async def session_user(request: Request, db: AsyncSession) -> User | None:

@@ -31,7 +31,7 @@ from portal.deps import (
     count_mailed_link,
     save_avatar,
 )
-from portal.domain import account, profile, recovery, signin
+from portal.domain import account, privacy, profile, recovery, signin
 from portal.domain.notifications import Mailer
 from portal.domain.profile import ACCEPTED_TYPES
 
@@ -140,7 +140,7 @@ async def update_privacy(
     }
     find_by = {
         way: value
-        for way in profile.FIND_BY
+        for way in privacy.FIND_WAYS
         if (value := getattr(body, f"find_by_{way}")) is not None
     }
     await profile.set_privacy(db, user, audiences=audiences, find_by=find_by)

@@ -65,6 +65,7 @@ _SEES: dict[Relation, frozenset[str]] = {
 
 
 FIND_WAYS = ("number", "phone", "name")
+"""The ways to find a person, each a switch of its own (``find_by_<way>`` on User)."""
 
 
 def findable(way: str) -> ColumnElement[bool]:

@@ -39,7 +39,8 @@ async def set_privacy(
         for name, value in (audiences or {}).items()
         if name in privacy.FIELDS
     }
-    unknown = set(audiences or {}) - set(privacy.FIELDS) | set(find_by or {}) - set(FIND_BY)
+    unknown = set(audiences or {}) - set(privacy.FIELDS)
+    unknown |= set(find_by or {}) - set(privacy.FIND_WAYS)
     if unknown:
         raise InvalidInput("There is no setting called %(name)r.", name=sorted(unknown)[0])
     for name, audience in checked.items():
@@ -48,10 +49,6 @@ async def set_privacy(
         setattr(user, f"find_by_{way}", bool(on))
     await session.flush()
     return user
-
-
-FIND_BY = ("number", "phone", "name")
-"""The ways to find a person, each a switch of its own (``find_by_<way>`` on User)."""
 
 
 def _check_upload(data: bytes, *, max_bytes: int) -> None:
@@ -63,38 +60,34 @@ def _check_upload(data: bytes, *, max_bytes: int) -> None:
         )
 
 
-async def set_avatar(
-    session: AsyncSession,
-    user: User,
-    data: bytes,
-    *,
-    max_bytes: int,
-    size: int,
-    workers: images.ImageWorkers,
-) -> Avatar:
-    """Replace the picture with ``data`` re-encoded as a square WebP of ``size`` pixels.
+async def avatar_picture(
+    data: bytes, *, max_bytes: int, size: int, workers: images.ImageWorkers
+) -> bytes:
+    """``data`` checked and re-encoded as a square WebP of ``size`` pixels, for :func:`set_avatar`.
 
     The picture is decoded by ``workers``, away from the event loop (see
-    :mod:`portal.domain.images`). Unlike other domain functions this one commits, once, before
-    decoding: what the request wrote so far (when its token was last used) is kept, and no
-    transaction stays open while the picture waits for a turn and decodes. An open one would
-    hold a database connection for seconds, and on SQLite it would be refused its writes
-    ("database is locked") whenever another request commits meanwhile.
+    :mod:`portal.domain.images`), and may wait seconds for a turn. This touches no database,
+    so that the caller holds no transaction meanwhile: an open one would hold a database
+    connection all that time, and on SQLite it would be refused its writes ("database is
+    locked") whenever another request commits meanwhile.
     """
     _check_upload(data, max_bytes=max_bytes)
-    await session.commit()
-    encoded = await workers.square_webp(data, size)
-    etag = hashlib.sha256(encoded).hexdigest()[:32]
-    # The new transaction writes first, then reads: on SQLite a transaction that read first
-    # is refused its writes when another upload commits in between.
+    return await workers.square_webp(data, size)
+
+
+async def set_avatar(session: AsyncSession, user: User, picture: bytes) -> Avatar:
+    """Make ``picture``, made by :func:`avatar_picture`, the user's."""
+    etag = hashlib.sha256(picture).hexdigest()[:32]
+    # Write first, then read: on SQLite a transaction that read first is refused its writes
+    # when another upload commits in between.
     user.avatar_etag = etag
     await session.flush()
     avatar = await session.get(Avatar, user.id)
     if avatar is None:
-        avatar = Avatar(user_id=user.id, content_type="image/webp", data=encoded, etag=etag)
+        avatar = Avatar(user_id=user.id, content_type="image/webp", data=picture, etag=etag)
         session.add(avatar)
     else:
-        avatar.data, avatar.etag, avatar.updated_at = encoded, etag, utcnow()
+        avatar.data, avatar.etag, avatar.updated_at = picture, etag, utcnow()
     await session.flush()
     return avatar
 

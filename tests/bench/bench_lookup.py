@@ -99,7 +99,7 @@ async def main() -> None:
     ]
     # Cost per card in a batch of 100, against a single card.
     results.append(Figure("lookup: one card in a batch of 100", many / 100 * 1e3, "ms", one * 1e3))
-    record(results)
+    record(results, "lookup:")
     print(f"baseline GET /healthz: {baseline * 1e3:.2f} ms")
     print(table(results))
 

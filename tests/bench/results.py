@@ -1,9 +1,11 @@
 """Benchmark figures, kept together in ``bench/results/latest.json`` and printed as a table.
 
-Each benchmark replaces only its own entries (by name) and keeps the others', so that one file
-holds the latest figure of every benchmark: ``{"machine": …, "date": …, "results": [{"name",
-"value", "unit", "baseline", "ratio", "target", "ok"}, …]}``. ``ratio`` is ``value / baseline``
-and ``ok`` says whether it meets ``target`` (an upper bound), when there is one.
+Each benchmark replaces all its own entries (those whose name starts with its prefix, such as
+``"lookup:"``) and keeps the others', so that one file holds the latest figures of every
+benchmark, and none that a benchmark no longer reports: ``{"machine": …, "date": …,
+"results": [{"name", "value", "unit", "baseline", "ratio", "target", "ok"}, …]}``. ``ratio``
+is ``value / baseline`` and ``ok`` says whether it meets ``target`` (an upper bound), when
+there is one.
 """
 
 from __future__ import annotations
@@ -51,12 +53,17 @@ def machine() -> str:
     return f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}"
 
 
-def record(figures: list[Figure], path: Path = RESULTS) -> None:
-    """Write ``figures`` into ``path``, replacing earlier entries of the same names."""
-    names = {figure.name for figure in figures}
+def record(figures: list[Figure], prefix: str, path: Path = RESULTS) -> None:
+    """Write ``figures`` into ``path``, replacing every earlier entry named ``prefix…``."""
+    if not all(figure.name.startswith(prefix) for figure in figures):
+        raise ValueError(f"every figure's name must start with {prefix!r}")
     try:
-        kept = [r for r in json.loads(path.read_text())["results"] if r.get("name") not in names]
-    except (OSError, ValueError, KeyError, TypeError):
+        kept = [
+            r
+            for r in json.loads(path.read_text())["results"]
+            if not str(r.get("name", "")).startswith(prefix)
+        ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         kept = []
     document = {
         "machine": machine(),

@@ -69,7 +69,11 @@ def _slow_png() -> bytes:
 HOSTILE = [
     ("1x39000000-PNG", images.needle_png, "at most 8192 pixels on each side"),
     ("100000x1-PNG", lambda: images.png(100_000, 1, "1"), "at most 8192 pixels on each side"),
-    ("JPEG-declaring-9000x9000", lambda: images.jpeg_declaring(9000, 9000), "pixels"),
+    (
+        "JPEG-declaring-9000x9000",
+        lambda: images.jpeg_declaring(9000, 9000),
+        "at most 8192 pixels on each side",
+    ),
     ("JPEG-declaring-65000x65000", lambda: images.jpeg_declaring(65000, 65000), "pixels"),
     ("PNG-declaring-100000x100000", lambda: images.png_declaring(100_000, 100_000), "pixels"),
     ("8000x8000-PNG-bomb", lambda: images.png(8000, 8000, "1"), "too many pixels"),
@@ -131,9 +135,13 @@ async def test_a_photo_taken_sideways_is_shown_upright(client, bearer):
     stored.paste((20, 20, 220), (100, 0, 200, 100))
     exif = Image.Exif()
     exif[0x0112] = 6  # shown turned a quarter clockwise: red on top, blue below
+    exif[0x010F] = "Camera maker"
     photo = images.encode(stored, "JPEG", exif=exif, quality=95)
     response = await _upload(client, bearer, photo, "portrait.jpg")
     assert response.status_code == 200, response.text
+    me = (await client.get("/api/v1/me", headers=bearer)).json()
+    served = Image.open(io.BytesIO((await client.get(me["avatar_url"])).content))
+    assert "exif" not in served.info and not served.getexif()  # nothing of the camera's kept
     shown = await _served(client, bearer)
     top, bottom = shown.getpixel((SIZE // 2, 4)), shown.getpixel((SIZE // 2, SIZE - 5))
     assert top[0] > 150 and top[2] < 80, top
@@ -239,5 +247,26 @@ async def test_a_decoding_process_that_dies_costs_one_picture_not_the_service():
         with pytest.raises(InvalidInput, match="could not be processed"):
             await decoding
         assert isinstance(await workers.square_webp(images.png(64, 64), SIZE), bytes)
+    finally:
+        workers.close()
+
+
+async def test_a_picture_waiting_its_turn_outlives_the_processes_that_died_before_it():
+    """Two pictures decode and a third waits for a turn when the processes die: the two are
+    lost, and the third is decoded by the processes started afresh for it."""
+    workers = ImageWorkers(workers=2, queue=1)
+    try:
+        small = images.png(64, 64)
+        await asyncio.gather(*(workers.square_webp(small, SIZE) for _ in range(2)))
+        answers = asyncio.gather(
+            *(workers.square_webp(_slow_png(), SIZE) for _ in range(3)), return_exceptions=True
+        )
+        await asyncio.sleep(0.2)
+        for process in multiprocessing.active_children():
+            process.kill()
+        first, second, third = await answers
+        assert isinstance(first, InvalidInput) and isinstance(second, InvalidInput), answers
+        assert isinstance(third, bytes), third
+        assert isinstance(await workers.square_webp(small, SIZE), bytes)
     finally:
         workers.close()

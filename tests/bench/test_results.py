@@ -1,0 +1,21 @@
+"""The benchmark figures file keeps the latest figures of every benchmark, and only those."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.bench.results import Figure, record
+
+
+def _names(path: Path) -> list[str]:
+    return [result["name"] for result in json.loads(path.read_text())["results"]]
+
+
+def test_a_benchmark_replaces_all_its_figures_and_keeps_the_others(tmp_path):
+    path = tmp_path / "latest.json"
+    record([Figure("lookup: one card", 1.0, "ms")], "lookup:", path)
+    record([Figure("avatar burst: uploads answered", 3.0, "per s")], "avatar burst:", path)
+    # The next run of the same benchmark names its figure differently: the old name goes.
+    record([Figure("avatar burst: uploads decoded", 4.0, "per s")], "avatar burst:", path)
+    assert _names(path) == ["lookup: one card", "avatar burst: uploads decoded"]
