@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from portal.api.deps import ApiUser
 from portal.api.schemas import CardOut, errors
 from portal.deps import DB, LimiterDep, SettingsDep, client_address, person_named
-from portal.domain import contacts, invites, notifications, privacy
+from portal.domain import contacts, invites, lookup, notifications, privacy
 from portal.domain.notifications import Mailer
 
 router = APIRouter(prefix="/api/v1")
@@ -167,7 +167,7 @@ async def list_contacts(
         page=found.page,
         pages=found.pages,
         tags=list(found.tags),
-        networks=list(found.networks),
+        networks=[name for name, _ in found.networks],
     )
 
 
@@ -187,12 +187,14 @@ async def send_request(
     settings: SettingsDep,
 ) -> SentOut:
     """Ask someone, by number, to become mutual contacts (at once if they asked me too)."""
-    await limiter.hit("contact_request", str(user.id))
-    await limiter.hit("contact_request", client_address(request))
-    contacts.clean_message(body.message)  # a bad message is refused before any lookup
-    other = await person_named(request, db, limiter, user, body.number, "anyone")
-    sent = await contacts.request(
-        db, user, other, body.message, mailer=Mailer.from_settings(settings)
+    sent = await lookup.ask(
+        db,
+        limiter,
+        user,
+        body.number,
+        body.message,
+        client=client_address(request),
+        mailer=Mailer.from_settings(settings),
     )
     [card] = await privacy.cards_for(db, user, [sent.other])
     return SentOut(status=sent.status, person=PersonOut.of(card))
@@ -227,8 +229,7 @@ async def accept_request(
 ) -> ContactOut:
     """Accept the request this number sent me: we become mutual contacts."""
     other = await person_named(request, db, limiter, user, number, "received")
-    request_id = await contacts.request_id_from(db, user, other)
-    await contacts.accept(db, user, request_id, mailer=Mailer.from_settings(settings))
+    await contacts.accept(db, user, other, mailer=Mailer.from_settings(settings))
     return ContactOut.of(await contacts.entry(db, user, other))
 
 
@@ -243,7 +244,7 @@ async def decline_request(
 ) -> Response:
     """Turn down the request this number sent me; they are not told."""
     other = await person_named(request, db, limiter, user, number, "received")
-    await contacts.decline(db, user, await contacts.request_id_from(db, user, other))
+    await contacts.decline(db, user, other)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -299,10 +300,7 @@ async def remove_contact(
 ) -> Response:
     """End a mutual contact, or withdraw the request I sent this number."""
     other = await person_named(request, db, limiter, user, number, "contact_or_sent")
-    if await contacts.state_with(db, user, other) == "sent":
-        await contacts.cancel(db, user, await contacts.request_id_to(db, user, other))
-    else:
-        await contacts.remove(db, user, other)
+    await contacts.remove_or_cancel(db, user, other)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

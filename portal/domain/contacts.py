@@ -5,25 +5,25 @@ together. Whatever is shown of a person comes from their card (:mod:`portal.doma
 Someone blocked learns nothing from the block: a request to the person who blocked them is
 answered as one to anybody else (pending), and the person who blocked them never sees it.
 
-Every action on a person names them by number, and finds them with :func:`person_in`: in
-the relation the action is about (a contact, a request, a block), or anyone the viewer may
-look up. Whatever the reason nobody is found (nobody has the number, its owner hides it, or
-they are not in that relation) the answer is the same.
+Every action on a person names them by number, and finds them with
+:func:`portal.domain.relations.person_in`: in the relation the action is about (a contact, a
+request, a block), or anyone the viewer may look up. Whatever the reason nobody is found
+(nobody has the number, its owner hides it, or they are not in that relation) the answer is
+the same.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.domain import notifications, privacy
-from portal.domain import number as numbers
+from portal.domain import notifications, privacy, relations
 from portal.domain.notifications import Mailer
 from portal.errors import N_, Conflict, InvalidInput, NotFound
 from portal.storage.models import (
@@ -44,16 +44,12 @@ PER_PAGE = 50
 
 NO_REQUEST = N_("There is no such contact request; it may have been answered or withdrawn.")
 NOT_A_CONTACT = N_("This person is not one of your contacts.")
-NOT_YOURS = N_("There is no contact, request or block of yours with this portal number.")
-"""Every miss of an action about a relation: the number may be nobody's, hidden, or not in
-that relation, and the answer does not tell which."""
 
 Sort = Literal["name", "recent", "networks"]
 SORTS: tuple[Sort, ...] = ("name", "recent", "networks")
-State = Literal["self", "contact", "sent", "received", "blocked", "none"]
-Among = Literal["anyone", "contact", "sent", "received", "blocked", "contact_or_sent"]
-"""Whom an action by number may find: ``anyone`` the viewer has to do with or may look up,
-or only the people in one relation with the viewer."""
+# Where people find them here still: deps.person_named, invites.
+Among = relations.Among
+is_blocked = relations.is_blocked
 
 
 # --- text people type -------------------------------------------------------------------------
@@ -100,127 +96,6 @@ def clean_tag(text: str) -> str:
     return value
 
 
-# --- who is who -------------------------------------------------------------------------------
-
-
-async def _user_by_number(session: AsyncSession, text: str) -> User | None:
-    number = numbers.parse(text)
-    found: User | None = await session.scalar(select(User).where(User.number == number))
-    return found
-
-
-async def is_blocked(session: AsyncSession, owner_id: int, blocked_id: int) -> bool:
-    found = await session.scalar(
-        select(Block.owner_id).where(Block.owner_id == owner_id, Block.blocked_id == blocked_id)
-    )
-    return found is not None
-
-
-async def _contact_row(session: AsyncSession, owner_id: int, other_id: int) -> Contact | None:
-    found: Contact | None = await session.scalar(
-        select(Contact).where(Contact.owner_id == owner_id, Contact.other_id == other_id)
-    )
-    return found
-
-
-async def _request_between(
-    session: AsyncSession, sender_id: int, recipient_id: int
-) -> ContactRequest | None:
-    found: ContactRequest | None = await session.scalar(
-        select(ContactRequest).where(
-            ContactRequest.sender_id == sender_id, ContactRequest.recipient_id == recipient_id
-        )
-    )
-    return found
-
-
-async def person(session: AsyncSession, viewer: User, text: str) -> User:
-    """Someone the viewer has to do with, by number: a contact, someone who asked them or
-    whom they asked, someone they blocked, or a number they may look up. Any other number
-    answers like one nobody has."""
-    other = await _user_by_number(session, text)
-    if other is not None and other.id != viewer.id:
-        known = await session.scalar(
-            select(func.count()).select_from(
-                select(Contact.id)
-                .where(Contact.owner_id == viewer.id, Contact.other_id == other.id)
-                .union_all(
-                    select(ContactRequest.id).where(
-                        or_(
-                            (ContactRequest.sender_id == viewer.id)
-                            & (ContactRequest.recipient_id == other.id),
-                            (ContactRequest.sender_id == other.id)
-                            & (ContactRequest.recipient_id == viewer.id),
-                        )
-                    ),
-                    select(Block.owner_id).where(
-                        Block.owner_id == viewer.id, Block.blocked_id == other.id
-                    ),
-                )
-                .subquery()
-            )
-        )
-        if known:
-            return other
-    if other is not None and other.id == viewer.id:
-        return other
-    await privacy.card_for_number(session, viewer, text)  # raises for unknown and hidden ones
-    assert other is not None
-    return other
-
-
-async def person_in(session: AsyncSession, viewer: User, text: str, among: Among) -> User:
-    """The person behind a number, found only ``among`` those an action is about; any miss
-    (nobody has it, it is hidden, they are not in that relation) raises the same error.
-
-    Counted as a lookup by :func:`portal.domain.lookup.person_in`, which every route taking a
-    number goes through."""
-    if among == "anyone":
-        return await person(session, viewer, text)
-    other = await _user_by_number(session, text)
-    # The same queries run for a number nobody has, against nobody.
-    other_id = other.id if other is not None else -1
-    if other_id == viewer.id:
-        other_id = -1
-    found = False
-    if among in ("contact", "contact_or_sent"):
-        found = await _contact_row(session, viewer.id, other_id) is not None
-    if among in ("sent", "contact_or_sent") and not found:
-        found = await _request_between(session, viewer.id, other_id) is not None
-    if among == "received":
-        found = await _received(session, viewer.id, other_id) is not None
-    if among == "blocked":
-        found = await is_blocked(session, viewer.id, other_id)
-    if not found or other is None or other_id == -1:
-        raise NotFound(NOT_YOURS)
-    return other
-
-
-async def _received(
-    session: AsyncSession, recipient_id: int, sender_id: int
-) -> ContactRequest | None:
-    """A request sent to me, unless I blocked its sender (theirs then waits unseen)."""
-    if await is_blocked(session, recipient_id, sender_id):
-        return None
-    return await _request_between(session, sender_id, recipient_id)
-
-
-async def state_with(session: AsyncSession, viewer: User, other: User) -> State:
-    """Where the viewer stands with another person, as their buttons show it. That the other
-    blocked the viewer is not told: it reads as ``none``."""
-    if viewer.id == other.id:
-        return "self"
-    if await _contact_row(session, viewer.id, other.id) is not None:
-        return "contact"
-    if await is_blocked(session, viewer.id, other.id):
-        return "blocked"
-    if await _request_between(session, viewer.id, other.id) is not None:
-        return "sent"
-    if await _request_between(session, other.id, viewer.id) is not None:
-        return "received"
-    return "none"
-
-
 # --- requests ---------------------------------------------------------------------------------
 
 
@@ -240,7 +115,7 @@ async def connect(session: AsyncSession, a: User, b: User) -> tuple[Contact, Con
         raise InvalidInput("You cannot be your own contact.")
     rows = []
     for owner, other in ((a, b), (b, a)):
-        row = await _contact_row(session, owner.id, other.id)
+        row = await relations.contact_row(session, owner.id, other.id)
         if row is None:
             row = Contact(owner_id=owner.id, other_id=other.id)
             session.add(row)
@@ -260,33 +135,26 @@ async def connect(session: AsyncSession, a: User, b: User) -> tuple[Contact, Con
 async def request(
     session: AsyncSession,
     sender: User,
-    recipient: str | User,
+    other: User,
     message: str = "",
     *,
     mailer: Mailer | None = None,
 ) -> Sent:
-    """Ask someone, by portal number, to become mutual contacts."""
-    text = clean_message(message)
-    if isinstance(recipient, User):
-        other = recipient
-        [card] = await privacy.cards_for(session, sender, [other])
-    else:
-        card = await privacy.card_for_number(session, sender, recipient)
-        found = await session.get(User, card.user_id)
-        assert found is not None
-        other = found
+    """Ask someone to become mutual contacts, with a ``message`` as :func:`clean_message`
+    made it (:func:`portal.domain.lookup.ask` finds them by number and checks it first)."""
+    [card] = await privacy.cards_for(session, sender, [other])
     # Someone the recipient blocked is answered as anybody else; their request waits unseen.
     unseen = card.relation is privacy.Relation.BLOCKED
     if card.relation is privacy.Relation.OWNER:
         raise InvalidInput("This is your own number.", field="number")
     if card.relation is privacy.Relation.CONTACT:
         raise Conflict("You are already contacts.", field="number")
-    if await is_blocked(session, sender.id, other.id):
+    if await relations.is_blocked(session, sender.id, other.id):
         raise Conflict("You blocked this person. Unblock them first.", field="number")
-    existing = await _request_between(session, sender.id, other.id)
+    existing = await relations.request_between(session, sender.id, other.id)
     if existing is not None:
         return Sent("pending", other, existing)
-    if not unseen and await _request_between(session, other.id, sender.id) is not None:
+    if not unseen and await relations.request_between(session, other.id, sender.id) is not None:
         await connect(session, sender, other)
         await notifications.notify(
             session, other, notifications.CONTACT_ACCEPTED, actor=sender, mailer=mailer
@@ -303,7 +171,7 @@ async def request(
             field="number",
             max=MAX_PENDING,
         )
-    sent = ContactRequest(sender_id=sender.id, recipient_id=other.id, message=text)
+    sent = ContactRequest(sender_id=sender.id, recipient_id=other.id, message=message)
     session.add(sent)
     await session.flush()
     if not unseen:
@@ -313,66 +181,37 @@ async def request(
     return Sent("pending", other, sent)
 
 
-async def _incoming(session: AsyncSession, recipient: User, request_id: int) -> ContactRequest:
-    found = await session.scalar(
-        select(ContactRequest).where(
-            ContactRequest.id == request_id, ContactRequest.recipient_id == recipient.id
-        )
-    )
+async def _from(session: AsyncSession, recipient: User, sender: User) -> ContactRequest:
+    found = await relations.received(session, recipient.id, sender.id)
     if found is None:
         raise NotFound(NO_REQUEST)
     return found
 
 
 async def accept(
-    session: AsyncSession, recipient: User, request_id: int, *, mailer: Mailer | None = None
-) -> User:
-    """Accept a request sent to me: we become mutual contacts. Answers who sent it."""
-    asked = await _incoming(session, recipient, request_id)
-    sender = await session.get(User, asked.sender_id)
-    if sender is None:
-        raise NotFound(NO_REQUEST)
+    session: AsyncSession, recipient: User, sender: User, *, mailer: Mailer | None = None
+) -> None:
+    """Accept the request ``sender`` sent me: we become mutual contacts."""
+    await _from(session, recipient, sender)
     await connect(session, recipient, sender)
     await notifications.notify(
         session, sender, notifications.CONTACT_ACCEPTED, actor=recipient, mailer=mailer
     )
-    return sender
 
 
-async def decline(session: AsyncSession, recipient: User, request_id: int) -> None:
-    """Turn a request down; the sender is not told."""
-    asked = await _incoming(session, recipient, request_id)
-    await session.delete(asked)
+async def decline(session: AsyncSession, recipient: User, sender: User) -> None:
+    """Turn down the request ``sender`` sent me; they are not told."""
+    await session.delete(await _from(session, recipient, sender))
     await session.flush()
 
 
-async def cancel(session: AsyncSession, sender: User, request_id: int) -> None:
-    """Withdraw a request I sent."""
-    found = await session.scalar(
-        select(ContactRequest).where(
-            ContactRequest.id == request_id, ContactRequest.sender_id == sender.id
-        )
-    )
+async def cancel(session: AsyncSession, sender: User, recipient: User) -> None:
+    """Withdraw the request I sent ``recipient``."""
+    found = await relations.request_between(session, sender.id, recipient.id)
     if found is None:
         raise NotFound(NO_REQUEST)
     await session.delete(found)
     await session.flush()
-
-
-async def request_id_from(session: AsyncSession, recipient: User, sender: User) -> int:
-    """The id of the request ``sender`` sent me."""
-    found = await _received(session, recipient.id, sender.id)
-    if found is None:
-        raise NotFound(NO_REQUEST)
-    return found.id
-
-
-async def request_id_to(session: AsyncSession, sender: User, recipient: User) -> int:
-    """The id of the request I sent ``recipient``."""
-    found = await _request_between(session, sender.id, recipient.id)
-    if found is None:
-        raise NotFound(NO_REQUEST)
-    return found.id
 
 
 @dataclass(frozen=True)
@@ -409,9 +248,17 @@ async def pending_requests(
 
 async def remove(session: AsyncSession, owner: User, other: User) -> None:
     """End a mutual contact: both rows go, with my tags on it."""
-    if await _contact_row(session, owner.id, other.id) is None:
+    if await relations.contact_row(session, owner.id, other.id) is None:
         raise NotFound(NOT_A_CONTACT)
     await _disconnect(session, owner.id, other.id)
+
+
+async def remove_or_cancel(session: AsyncSession, owner: User, other: User) -> None:
+    """End a mutual contact, or else withdraw the request I sent them."""
+    if await relations.contact_row(session, owner.id, other.id) is None:
+        await cancel(session, owner, other)
+    else:
+        await _disconnect(session, owner.id, other.id)
 
 
 async def _disconnect(session: AsyncSession, a_id: int, b_id: int) -> None:
@@ -439,7 +286,7 @@ async def block(session: AsyncSession, owner: User, other: User) -> None:
             )
         )
     )
-    if not await is_blocked(session, owner.id, other.id):
+    if not await relations.is_blocked(session, owner.id, other.id):
         session.add(Block(owner_id=owner.id, blocked_id=other.id))
     await session.flush()
 
@@ -451,7 +298,7 @@ async def unblock(session: AsyncSession, owner: User, other: User) -> None:
         delete(Block).where(Block.owner_id == owner.id, Block.blocked_id == other.id)
     )
     if not getattr(result, "rowcount", 0):
-        raise NotFound(NOT_YOURS)
+        raise NotFound(relations.NOT_YOURS)
     await session.execute(
         delete(ContactRequest).where(
             ContactRequest.sender_id == other.id, ContactRequest.recipient_id == owner.id
@@ -500,10 +347,9 @@ class ContactPage:
     pages: int
     tags: tuple[str, ...]
     """Every tag I use, for the filter."""
-    networks: tuple[str, ...]
-    """Every network my contacts show me, for the filter."""
-    network_labels: dict[str, str] = field(default_factory=dict)
-    """The name people know each of those networks by (``github`` → ``GitHub``)."""
+    networks: tuple[tuple[str, str], ...]
+    """Every network my contacts show me, for the filter: its id and the name people know it
+    by (``("github", "GitHub")``), in the order of the names."""
 
 
 def _name_key(entry: Entry) -> tuple[str, str]:
@@ -563,7 +409,7 @@ async def list_contacts(
     ]
     all_tags = tuple(sorted({t for e in entries for t in e.tags}, key=str.casefold))
     labels = {a.network: a.label for e in entries for a in e.card.accounts}
-    all_networks = tuple(sorted(labels, key=lambda name: (labels[name].casefold(), name)))
+    all_networks = tuple(sorted(labels.items(), key=lambda pair: (pair[1].casefold(), pair[0])))
     if network:
         entries = [e for e in entries if any(a.network == network for a in e.card.accounts)]
     wanted = " ".join(text.split()).casefold()[:100]
@@ -586,13 +432,12 @@ async def list_contacts(
         pages=max(1, -(-total // per_page)),
         tags=all_tags,
         networks=all_networks,
-        network_labels=labels,
     )
 
 
 async def entry(session: AsyncSession, owner: User, other: User) -> Entry:
     """One of my contacts, with my tags on them."""
-    row = await _contact_row(session, owner.id, other.id)
+    row = await relations.contact_row(session, owner.id, other.id)
     if row is None:
         raise NotFound(NOT_A_CONTACT)
     [card] = await privacy.cards_for(session, owner, [other])
@@ -606,7 +451,7 @@ async def entry(session: AsyncSession, owner: User, other: User) -> Entry:
 
 
 async def _my_contact(session: AsyncSession, owner: User, other: User) -> Contact:
-    row = await _contact_row(session, owner.id, other.id)
+    row = await relations.contact_row(session, owner.id, other.id)
     if row is None:
         raise NotFound(NOT_A_CONTACT)
     return row

@@ -18,7 +18,8 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.domain import contacts, privacy
+from portal.domain import contacts, privacy, relations
+from portal.domain.notifications import Mailer
 from portal.errors import InvalidInput, NotFound, RateLimited
 from portal.ratelimit import LOOKUP_MISS_COST, RateLimiter
 from portal.storage.models import User
@@ -44,15 +45,34 @@ async def person_in(
     viewer: User,
     text: str,
     *,
-    among: contacts.Among,
+    among: relations.Among,
     client: str,
 ) -> User:
     """The person behind a number for an action on them, once the limits allow it: among
     anyone the viewer may look up, or only among those in one relation with them (see
-    :func:`portal.domain.contacts.person_in`); a miss costs as much as on the lookup page."""
+    :func:`portal.domain.relations.person_in`); a miss costs as much as on the lookup page."""
     return await counted(
-        limiter, viewer, client, contacts.person_in(session, viewer, text[:100], among)
+        limiter, viewer, client, relations.person_in(session, viewer, text[:100], among)
     )
+
+
+async def ask(
+    session: AsyncSession,
+    limiter: RateLimiter,
+    sender: User,
+    text: str,
+    message: str = "",
+    *,
+    client: str,
+    mailer: Mailer | None = None,
+) -> contacts.Sent:
+    """Ask the person behind a number to become mutual contacts (``contact_request`` in
+    :mod:`portal.ratelimit`); a bad message is refused before any lookup."""
+    await limiter.hit("contact_request", str(sender.id))
+    await limiter.hit("contact_request", client)
+    cleaned = contacts.clean_message(message)
+    other = await person_in(session, limiter, sender, text, among="anyone", client=client)
+    return await contacts.request(session, sender, other, cleaned, mailer=mailer)
 
 
 async def counted(

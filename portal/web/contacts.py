@@ -12,7 +12,7 @@ from starlette.responses import Response
 from portal import i18n
 from portal.config import Settings
 from portal.deps import DB, LimiterDep, SettingsDep, client_address, person_named
-from portal.domain import contacts, invites, privacy
+from portal.domain import contacts, invites, lookup, privacy, relations
 from portal.domain.notifications import Mailer
 from portal.errors import PortalError, RateLimited
 from portal.storage.models import User
@@ -25,7 +25,7 @@ router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
 
 Text = Annotated[str, Form()]
 
-ACTIONS: dict[str, contacts.Among] = {
+ACTIONS: dict[str, relations.Among] = {
     "request": "anyone",
     "cancel": "sent",
     "accept": "received",
@@ -119,11 +119,15 @@ async def send_request(
 ) -> Response:
     """Ask someone, by number, to become contacts."""
     try:
-        await limiter.hit("contact_request", str(user.id))
-        await limiter.hit("contact_request", client_address(request))
-        contacts.clean_message(message)  # a bad message is refused before any lookup
-        other = await person_named(request, db, limiter, user, number, "anyone")
-        sent = await contacts.request(db, user, other, message, mailer=mailer_of(settings))
+        sent = await lookup.ask(
+            db,
+            limiter,
+            user,
+            number,
+            message,
+            client=client_address(request),
+            mailer=mailer_of(settings),
+        )
     except PortalError as exc:
         context = await _contacts_context(db, user)
         context["values"] = {"number": number[:100], "message": message[:300]}
@@ -136,25 +140,35 @@ async def send_request(
     return redirect(request, f"/me/contacts?notice={sent.status.replace('pending', 'sent')}")
 
 
-async def _act(db: DB, user: User, action: str, other: User, settings: Settings) -> None:
-    """Do one of the contact buttons' actions on someone."""
+async def _act(
+    request: Request,
+    db: DB,
+    user: User,
+    limiter: LimiterDep,
+    number: str,
+    action: str,
+    settings: Settings,
+) -> User:
+    """Do one of the contact buttons' actions on the person behind a number; who they are."""
     mailer = mailer_of(settings)
     if action == "request":
-        await contacts.request(db, user, other, mailer=mailer)
-    elif action == "cancel":
-        await contacts.cancel(db, user, await contacts.request_id_to(db, user, other))
+        client = client_address(request)
+        sent = await lookup.ask(db, limiter, user, number, client=client, mailer=mailer)
+        return sent.other
+    other = await person_named(request, db, limiter, user, number, ACTIONS[action])
+    if action == "cancel":
+        await contacts.cancel(db, user, other)
     elif action == "accept":
-        await contacts.accept(
-            db, user, await contacts.request_id_from(db, user, other), mailer=mailer
-        )
+        await contacts.accept(db, user, other, mailer=mailer)
     elif action == "decline":
-        await contacts.decline(db, user, await contacts.request_id_from(db, user, other))
+        await contacts.decline(db, user, other)
     elif action == "remove":
         await contacts.remove(db, user, other)
     elif action == "block":
         await contacts.block(db, user, other)
     elif action == "unblock":
         await contacts.unblock(db, user, other)
+    return other
 
 
 @router.post("/me/contacts/{number}/tags")
@@ -190,7 +204,7 @@ async def contact_actions(
     """The contact buttons for one person, as they stand now (counted as a lookup)."""
     other = await person_named(request, db, limiter, user, number, "anyone")
     [card] = await privacy.cards_for(db, user, [other])
-    context = {"card": card, "contact_state": await contacts.state_with(db, user, other)}
+    context = {"card": card, "contact_state": await relations.state_with(db, user, other)}
     return render(request, "contact_actions", context, fragment="contact_actions")
 
 
@@ -210,30 +224,26 @@ async def contact_action(
         raise PortalError("There is no such action.", status_code=404)
     back = safe_next(next, "/me/contacts")
     try:
-        if action == "request":
-            await limiter.hit("contact_request", str(user.id))
-            await limiter.hit("contact_request", client_address(request))
-        other = await person_named(request, db, limiter, user, number, ACTIONS[action])
-        await _act(db, user, action, other, settings)
+        other = await _act(request, db, user, limiter, number, action, settings)
     except PortalError as exc:
         if not is_htmx(request):
             raise
-        # The buttons show the message in place, with nothing written.
+        # The buttons show the message in place, with nothing written; too many tries are
+        # refused as such, shown in place all the same.
         request.state.rollback = True
         context = {"card": None, "contact_state": "none", "error": i18n.error_text(request, exc)}
-        if isinstance(exc, RateLimited):  # refused as such, shown in place all the same
-            return render(
-                request,
-                "contact_actions",
-                context,
-                fragment="contact_actions",
-                status_code=exc.status_code,
-                headers={"retry-after": str(exc.retry_after)},
-            )
-        return render(request, "contact_actions", context, fragment="contact_actions")
+        limited = {"retry-after": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return render(
+            request,
+            "contact_actions",
+            context,
+            fragment="contact_actions",
+            status_code=exc.status_code if limited else 200,
+            headers=limited,
+        )
     if is_htmx(request) and request.headers.get("hx-target") == "contact-actions":
         [card] = await privacy.cards_for(db, user, [other])
-        state = await contacts.state_with(db, user, other)
+        state = await relations.state_with(db, user, other)
         return render(
             request,
             "contact_actions",
@@ -279,8 +289,11 @@ async def create_invite(
 
 
 @router.get("/i/{secret}")
-async def invite_page(request: Request, db: DB, user: OptionalUser, secret: str) -> Response:
+async def invite_page(
+    request: Request, db: DB, user: OptionalUser, limiter: LimiterDep, secret: str
+) -> Response:
     """Who invites me to become their contact."""
+    await limiter.hit("invite", client_address(request))
     card = await invites.invite_card(db, user, secret)
     return render(request, "invite", {"card": card, "secret": secret})
 

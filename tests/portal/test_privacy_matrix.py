@@ -11,14 +11,13 @@ import functools
 import io
 import typing
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from PIL import Image
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +34,10 @@ from tests.fixtures.app import get_csrf, make_settings
 from tests.portal.doors import DOORS, NOT_DOORS, all_routes, routes_taking_a_number
 
 AUDIENCES = ("public", "members", "contacts", "private")
-VIEWERS = ("anonymous", "member", "contact", "blocked", "owner")
+VIEWERS = ("anonymous", "member", "contact", "blocked", "requested", "blocker", "owner")
+"""``requested`` has a request from the owner, and ``blocker`` blocked the owner: to the
+owner both are members like any other, and each has the owner in one list of their own."""
+SEES_AS = {"requested": "member", "blocker": "member"}
 
 SEES: dict[tuple[str, str], bool] = {
     ("public", "anonymous"): True,
@@ -59,7 +61,8 @@ SEES: dict[tuple[str, str], bool] = {
     ("private", "blocked"): False,
     ("private", "owner"): True,
 }
-"""(audience, viewer) → whether the viewer sees what has that audience."""
+"""(audience, viewer) → whether the viewer sees what has that audience (for the viewers of
+:data:`SEES_AS`, as the viewer they stand for)."""
 
 
 @pytest.fixture
@@ -114,7 +117,8 @@ async def _owner(db: AsyncSession, audience: str, workers: ImageWorkers) -> Owne
     user.bio = owner.marker("bio")
     user.phone = f"+3906{user.id:08d}"
     user.phone_verified_at = utcnow()
-    await profile.set_avatar(db, user, _png(), max_bytes=10**6, size=64, workers=workers)
+    picture = await profile.avatar_picture(_png(), max_bytes=10**6, size=64, workers=workers)
+    await profile.set_avatar(db, user, picture)
     await profile.set_privacy(
         db,
         user,
@@ -363,12 +367,8 @@ AS_ANONYMOUS = {"/embed/{number}", "/embed/{number}.js"}
 NOT_SURFACES = {
     "/me/contacts/{number}/actions": "the viewer's own contact buttons, nothing of the owner",
 }
-LISTS = {
-    "search": "/api/v1/search",
-    "contact list": "/api/v1/contacts",
-    "discovery": "/api/v1/discovery",
-}
-"""Surfaces named for what they are, and their routes."""
+LISTS = {"/api/v1/search", "/api/v1/contacts"}
+"""The routes of the surfaces named for what they are (``search``, ``contact list``)."""
 NOT_LISTS = {
     "/api/v1/notifications": "who did what: the actor's card as any other card of theirs",
 }
@@ -376,7 +376,7 @@ NOT_LISTS = {
 
 def test_every_route_showing_a_number_is_in_the_matrix(app):
     """A new page or endpoint about a number must join :data:`SURFACES`."""
-    routes = {path for path, methods in _routes(app.routes) if "GET" in methods}
+    routes = {route.path for route in all_routes(app.routes) if "GET" in route.methods}
     about_numbers = {path for path in routes if "{number}" in path}
     assert len(about_numbers) >= 8  # the walk does find the routes
     missing = about_numbers - set(SURFACES) - set(NOT_SURFACES)
@@ -419,7 +419,7 @@ def test_every_list_showing_people_is_in_the_matrix(app):
         if "GET" in route.methods and "{" not in route.path and _shows_cards(route.response_model)
     }
     assert {"/api/v1/contacts", "/api/v1/search"} <= lists  # the walk does find them
-    covered = set(SURFACES) | set(LISTS.values()) | set(NOT_LISTS)
+    covered = set(SURFACES) | LISTS | set(NOT_LISTS)
     assert not lists - covered, sorted(lists - covered)
 
 
@@ -428,27 +428,18 @@ async def test_every_page_listing_people_is_in_the_matrix(world, app):
     owners: dict[str, Owner] = world["owners"]  # type: ignore[assignment]
     viewers: dict[str, httpx.AsyncClient] = world["viewers"]  # type: ignore[assignment]
     pages = {
-        path
-        for path, methods in _routes(app.routes)
-        if "GET" in methods and "{" not in path and not path.startswith("/api/")
+        route.path
+        for route in all_routes(app.routes)
+        if "GET" in route.methods and "{" not in route.path and not route.path.startswith("/api/")
     } - {"/me/notifications/stream"}  # a stream that never ends
     showing = set()
     for path in sorted(pages):
-        for viewer in ("member", "contact", "blocked"):
+        for viewer in VIEWERS[1:-1]:
             response = await viewers[viewer].get(path, headers={"accept": "text/html"})
             if any(f'href="/n/{o.user.number}"' in response.text for o in owners.values()):
                 showing.add(path)
     assert {"/me/contacts", "/me/contacts/blocked"} <= showing  # the walk does find them
     assert not showing - set(SURFACES), sorted(showing - set(SURFACES))
-
-
-def _routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, set[str]]]:
-    """Every route of the application, inside included routers too."""
-    for route in routes:
-        if hasattr(route, "original_router"):
-            yield from _routes(route.original_router.routes, prefix + route.include_context.prefix)
-        elif isinstance(route, APIRoute):
-            yield prefix + route.path, set(route.methods)
 
 
 @pytest.fixture
@@ -457,6 +448,8 @@ async def world(app: FastAPI, db: AsyncSession) -> AsyncIterator[dict[str, objec
     member = await _person(db, "member")
     contact = await _person(db, "contact")
     blocked = await _person(db, "blocked")
+    requested = await _person(db, "requested")
+    blocker = await _person(db, "blocker")
     for owner in owners.values():
         db.add_all(
             [
@@ -466,10 +459,9 @@ async def world(app: FastAPI, db: AsyncSession) -> AsyncIterator[dict[str, objec
                 Contact(owner_id=owner.user.id, other_id=blocked.id),
                 Contact(owner_id=blocked.id, other_id=owner.user.id),
                 Block(owner_id=owner.user.id, blocked_id=blocked.id),
-                # Lists: the member has a request from each owner; the blocked viewer
-                # blocked each owner back.
-                ContactRequest(sender_id=owner.user.id, recipient_id=member.id),
-                Block(owner_id=blocked.id, blocked_id=owner.user.id),
+                # Lists: a request from each owner, and a block of each owner.
+                ContactRequest(sender_id=owner.user.id, recipient_id=requested.id),
+                Block(owner_id=blocker.id, blocked_id=owner.user.id),
             ]
         )
     await db.commit()
@@ -478,6 +470,8 @@ async def world(app: FastAPI, db: AsyncSession) -> AsyncIterator[dict[str, objec
         "member": await _client(app, db, member),
         "contact": await _client(app, db, contact),
         "blocked": await _client(app, db, blocked),
+        "requested": await _client(app, db, requested),
+        "blocker": await _client(app, db, blocker),
     }
     yield {"owners": owners, "viewers": viewers}
     for http in viewers.values():
@@ -486,37 +480,38 @@ async def world(app: FastAPI, db: AsyncSession) -> AsyncIterator[dict[str, objec
 
 def _expected(surface: str, audience: str, viewer: str) -> Shown:
     """What a surface should show a viewer of an owner whose every field has ``audience``."""
-    sees = SEES[(audience, "anonymous" if surface in AS_ANONYMOUS else viewer)]
+    seen_as = "anonymous" if surface in AS_ANONYMOUS else SEES_AS.get(viewer, viewer)
+    sees = SEES[(audience, seen_as)]
     fields = Shown(True, name=sees, bio=sees, avatar=sees, phone=sees, account=sees)
     if surface == "discovery":
         # Whoever allows finding by phone is listed to signed-in people who have the number,
         # never to themselves or to someone they blocked; each field as its audience says.
-        return fields if viewer in ("member", "contact") else Shown(found=False)
+        return fields if seen_as in ("member", "contact") else Shown(found=False)
     if surface == "contact list":
         # One's own list holds one's contacts (here the blocked viewer still has the rows).
         return fields if viewer in ("contact", "blocked") else Shown(found=False)
     if surface == "/api/v1/contact-requests":
-        return fields if viewer == "member" else Shown(found=False)
+        return fields if viewer == "requested" else Shown(found=False)
     if surface == "/api/v1/blocks":
-        return fields if viewer == "blocked" else Shown(found=False)
+        return fields if viewer == "blocker" else Shown(found=False)
     # The list pages show a person's name and picture; the contact list their accounts too.
     listed = Shown(True, name=sees, avatar=sees)
     if surface == "/me/contacts":
-        if viewer == "member":  # the request from the owner
+        if viewer == "requested":  # the request from the owner
             return listed
         if viewer in ("contact", "blocked"):  # the owner among the contacts
             return Shown(True, name=sees, avatar=sees, account=sees)
         return Shown(found=False)
     if surface == "/me/contacts/blocked":
-        return listed if viewer == "blocked" else Shown(found=False)
+        return listed if viewer == "blocker" else Shown(found=False)
     if surface == "/search":
-        if sees and viewer in ("member", "contact"):
+        if sees and seen_as in ("member", "contact"):
             return Shown(True, name=sees, avatar=sees, account=sees)
         return Shown(found=False)
     if surface == "search":
         # Signed-in people find others by what they may see of them, never themselves, and
         # never someone who blocked them.
-        return fields if sees and viewer in ("member", "contact") else Shown(found=False)
+        return fields if sees and seen_as in ("member", "contact") else Shown(found=False)
     if surface in ONLY_AVATAR:
         return Shown(found=sees, avatar=sees)
     if surface in ONLY_FOUND:

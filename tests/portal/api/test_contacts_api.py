@@ -114,6 +114,41 @@ async def test_a_number_you_have_nothing_to_do_with_cannot_be_acted_on(client, p
     assert hidden.status_code == 404
 
 
+async def test_people_in_a_relation_find_each_other_by_a_hidden_number(client, people, db):
+    """Hiding one's number from lookups hides it from strangers, not from a request, a
+    contact or a block one already has: each of those is still answered, ended or tagged."""
+    (ada, as_ada), (bob, as_bob), (cy, as_cy) = people
+    _, as_dee = await _person(client, "Dee")
+    _, as_eve = await _person(client, "Eve")
+    for number in (bob, cy):
+        sent = await client.post("/api/v1/contacts", json={"number": number}, headers=as_ada)
+        assert sent.status_code == 201, sent.text
+    asked = await client.post("/api/v1/contacts", json={"number": ada}, headers=as_dee)
+    assert asked.status_code == 201, asked.text
+    assert (await client.post(f"/api/v1/contacts/{ada}/block", headers=as_eve)).status_code == 204
+    await db.execute(update(User).where(User.number == ada).values(find_by_number=False))
+    await db.commit()
+    assert (await client.get(f"/api/v1/numbers/{ada}", headers=as_dee)).status_code == 404
+
+    accepted = await client.post(f"/api/v1/contacts/{ada}/accept", headers=as_bob)
+    assert accepted.status_code == 200, accepted.text
+    tagged = await client.put(
+        f"/api/v1/contacts/{ada}/tags", json={"tags": ["Chess"]}, headers=as_bob
+    )
+    assert tagged.status_code == 200 and tagged.json()["tags"] == ["Chess"]
+    declined = await client.post(f"/api/v1/contacts/{ada}/decline", headers=as_cy)
+    withdrawn = await client.delete(f"/api/v1/contacts/{ada}", headers=as_dee)
+    unblocked = await client.delete(f"/api/v1/contacts/{ada}/block", headers=as_eve)
+    removed = await client.delete(f"/api/v1/contacts/{ada}", headers=as_bob)
+    answers = [r.status_code for r in (declined, withdrawn, unblocked, removed)]
+    assert answers == [204] * 4, [r.text for r in (declined, withdrawn, unblocked, removed)]
+    assert (await client.get("/api/v1/contact-requests", headers=as_ada)).json() == {
+        "incoming": [],
+        "outgoing": [],
+    }
+    assert (await client.get("/api/v1/contacts", headers=as_ada)).json()["total"] == 0
+
+
 async def test_invitations(client, people):
     (ada, as_ada), (_bob, as_bob), (_cy, as_cy) = people
     made = await client.post("/api/v1/invites", headers=as_ada)

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain import contacts, invites, notifications, privacy
+from portal.domain import contacts, invites, lookup, notifications, privacy, relations
 from portal.errors import Conflict, InvalidInput, NotFound
+from portal.ratelimit import RateLimiter
 from portal.storage.models import Contact, ContactRequest, Invite, Notification, utcnow
 from tests.portal.domain.people import QueryCounter, account, person
 
@@ -25,13 +26,13 @@ async def _kinds(db, user) -> list[str]:
 
 async def test_request_accept_makes_two_rows_and_notifies_both_ways(db):
     ada, bob = await person(db, "Ada"), await person(db, "Bob")
-    sent = await contacts.request(db, ada, bob.number, "Met at the conference")
+    sent = await contacts.request(db, ada, bob, "Met at the conference")
     assert sent.status == "pending" and sent.request is not None
     assert await _kinds(db, bob) == [notifications.CONTACT_REQUEST]
     [incoming] = await contacts.pending_requests(db, bob, incoming=True)
     assert incoming.card.display_name == "Ada" and incoming.message == "Met at the conference"
 
-    await contacts.accept(db, bob, sent.request.id)
+    await contacts.accept(db, bob, ada)
     pairs = set((await db.execute(select(Contact.owner_id, Contact.other_id))).all())
     assert pairs == {(ada.id, bob.id), (bob.id, ada.id)}
     assert await _rows(db, ContactRequest) == 0
@@ -42,23 +43,23 @@ async def test_request_accept_makes_two_rows_and_notifies_both_ways(db):
 
 async def test_only_the_recipient_answers_and_only_the_sender_withdraws(db):
     ada, bob, eve = await person(db, "Ada"), await person(db, "Bob"), await person(db, "Eve")
-    sent = await contacts.request(db, ada, bob.number)
-    assert sent.request is not None
-    for who in (ada, eve):
+    await contacts.request(db, ada, bob)
+    for who, sender in ((ada, bob), (eve, ada)):
         with pytest.raises(NotFound):
-            await contacts.accept(db, who, sent.request.id)
+            await contacts.accept(db, who, sender)
         with pytest.raises(NotFound):
-            await contacts.decline(db, who, sent.request.id)
-    with pytest.raises(NotFound):
-        await contacts.cancel(db, bob, sent.request.id)
-    await contacts.cancel(db, ada, sent.request.id)
+            await contacts.decline(db, who, sender)
+    for who, recipient in ((bob, ada), (eve, bob)):
+        with pytest.raises(NotFound):
+            await contacts.cancel(db, who, recipient)
+    await contacts.cancel(db, ada, bob)
     assert await _rows(db, ContactRequest) == 0
 
 
 async def test_asking_someone_who_asked_you_makes_contacts_at_once(db):
     ada, bob = await person(db, "Ada"), await person(db, "Bob")
-    await contacts.request(db, ada, bob.number)
-    sent = await contacts.request(db, bob, ada.number)
+    await contacts.request(db, ada, bob)
+    sent = await contacts.request(db, bob, ada)
     assert sent.status == "contacts"
     assert await _rows(db, Contact) == 2 and await _rows(db, ContactRequest) == 0
     assert notifications.CONTACT_ACCEPTED in await _kinds(db, ada)
@@ -67,28 +68,38 @@ async def test_asking_someone_who_asked_you_makes_contacts_at_once(db):
 async def test_requests_refused_clearly(db):
     ada, bob = await person(db, "Ada"), await person(db, "Bob")
     with pytest.raises(InvalidInput, match="your own number"):
-        await contacts.request(db, ada, ada.number)
-    first = await contacts.request(db, ada, bob.number)
-    again = await contacts.request(db, ada, bob.number)
+        await contacts.request(db, ada, ada)
+    first = await contacts.request(db, ada, bob)
+    again = await contacts.request(db, ada, bob)
     assert again.request is not None and first.request is not None
     assert again.request.id == first.request.id  # asking twice is asking once
     assert await _rows(db, ContactRequest) == 1
-    await contacts.accept(db, bob, first.request.id)
+    await contacts.accept(db, bob, ada)
     with pytest.raises(Conflict, match="already contacts"):
-        await contacts.request(db, ada, bob.number)
+        await contacts.request(db, ada, bob)
+
+
+async def test_asking_by_number_checks_the_message_and_the_number_first(db):
+    limiter = RateLimiter("memory://", enabled=False)
+    ada, cy = await person(db, "Ada"), await person(db, "Cy")
+    typo = cy.number[:-1] + str((int(cy.number[-1]) + 1) % 10)
     with pytest.raises(InvalidInput, match="typo"):
-        await contacts.request(db, ada, bob.number[:-1] + str((int(bob.number[-1]) + 1) % 10))
-    with pytest.raises(InvalidInput, match="control character"):
-        await contacts.request(db, bob, (await person(db, "Cy")).number, "hi\x1b[31m")
+        await lookup.ask(db, limiter, ada, typo, client="a")
+    with pytest.raises(InvalidInput, match="control character"):  # before the number
+        await lookup.ask(db, limiter, ada, typo, "hi\x1b[31m", client="a")
+    sent = await lookup.ask(db, limiter, ada, cy.number, "  Hi  ", client="a")
+    assert sent.other.id == cy.id and sent.request is not None
+    assert sent.request.message == "Hi"
+    assert await _rows(db, ContactRequest) == 1
 
 
 async def test_pending_requests_are_capped(db, monkeypatch):
     monkeypatch.setattr(contacts, "MAX_PENDING", 2)
     ada = await person(db, "Ada")
     for _ in range(2):
-        await contacts.request(db, ada, (await person(db, "Someone")).number)
+        await contacts.request(db, ada, await person(db, "Someone"))
     with pytest.raises(Conflict, match="waiting for an answer"):
-        await contacts.request(db, ada, (await person(db, "One more")).number)
+        await contacts.request(db, ada, await person(db, "One more"))
 
 
 async def test_a_request_to_whoever_blocked_you_waits_unseen(db):
@@ -96,15 +107,15 @@ async def test_a_request_to_whoever_blocked_you_waits_unseen(db):
     unblocking does not bring it back."""
     ada, bob, cy = await person(db, "Ada"), await person(db, "Bob"), await person(db, "Cy")
     await contacts.block(db, bob, ada)
-    to_bob = await contacts.request(db, ada, bob.number)
-    to_cy = await contacts.request(db, ada, cy.number)
+    to_bob = await contacts.request(db, ada, bob)
+    to_cy = await contacts.request(db, ada, cy)
     assert to_bob.status == to_cy.status == "pending"
     outgoing = await contacts.pending_requests(db, ada, incoming=False)
     assert {p.card.number for p in outgoing} == {bob.number, cy.number}
     assert await contacts.pending_requests(db, bob, incoming=True) == []
     assert await _kinds(db, bob) == []
     with pytest.raises(NotFound):
-        await contacts.person_in(db, bob, ada.number, "received")
+        await relations.person_in(db, bob, ada.number, "received")
     await contacts.unblock(db, bob, ada)
     assert await contacts.pending_requests(db, bob, incoming=True) == []
     assert {p.card.number for p in await contacts.pending_requests(db, ada, incoming=False)} == {
@@ -125,21 +136,21 @@ async def test_an_action_finds_only_people_in_its_relation_and_misses_alike(db, 
         await contacts.request(db, bob, ada)
     else:
         await contacts.block(db, ada, bob)
-    assert (await contacts.person_in(db, ada, bob.number, among)).id == bob.id
+    assert (await relations.person_in(db, ada, bob.number, among)).id == bob.id
     misses = []
     for number in (hidden.number, stranger.number, "10000004", ada.number):
         with pytest.raises(NotFound) as missed:
-            await contacts.person_in(db, ada, number, among)
+            await relations.person_in(db, ada, number, among)
         misses.append(str(missed.value))
-    assert misses == [contacts.NOT_YOURS] * 4
+    assert misses == [relations.NOT_YOURS] * 4
 
 
 async def test_block_removes_contact_and_requests_both_ways_and_unblock_restores_nothing(db):
     ada, bob, cy = await person(db, "Ada"), await person(db, "Bob"), await person(db, "Cy")
     await contacts.connect(db, ada, bob)
     await contacts.add_tag(db, ada, bob, "family")
-    await contacts.request(db, cy, ada.number)
-    await contacts.request(db, ada, (await person(db, "Dee")).number)
+    await contacts.request(db, cy, ada)
+    await contacts.request(db, ada, await person(db, "Dee"))
     await contacts.block(db, ada, bob)
     await contacts.block(db, ada, bob)  # twice is once
     await contacts.block(db, ada, cy)
@@ -149,10 +160,10 @@ async def test_block_removes_contact_and_requests_both_ways_and_unblock_restores
         [cy.number, bob.number],
         [bob.number, cy.number],
     )
-    assert await contacts.state_with(db, ada, bob) == "blocked"
-    assert await contacts.state_with(db, bob, ada) == "none"  # the block is not told
+    assert await relations.state_with(db, ada, bob) == "blocked"
+    assert await relations.state_with(db, bob, ada) == "none"  # the block is not told
     await contacts.unblock(db, ada, bob)
-    assert await contacts.state_with(db, ada, bob) == "none"
+    assert await relations.state_with(db, ada, bob) == "none"
     with pytest.raises(NotFound):
         await contacts.unblock(db, ada, bob)
 
@@ -262,7 +273,7 @@ async def test_invite_makes_contacts_once(db):
         await invites.accept_invite(db, ada, made.secret)
     inviter = await invites.accept_invite(db, bob, made.secret)
     assert inviter.id == ada.id
-    assert await contacts.state_with(db, bob, ada) == "contact"
+    assert await relations.state_with(db, bob, ada) == "contact"
     assert await _kinds(db, ada) == [notifications.INVITE_USED]
     for secret in (made.secret, made.secret[:-2], "x" * 500, "nope"):
         with pytest.raises(NotFound) as gone:
@@ -289,7 +300,7 @@ async def test_an_expired_invite_is_gone_and_live_ones_are_capped(db, monkeypatc
 async def test_notifications_page_mark_read_and_count(db):
     ada = await person(db, "Ada")
     for _ in range(3):
-        await contacts.request(db, await person(db, "Fan"), ada.number)
+        await contacts.request(db, await person(db, "Fan"), ada)
     assert await notifications.unread_count(db, ada) == 3
     page = await notifications.list_notifications(db, ada, per_page=2)
     assert page.pages == 2 and page.unread == 3

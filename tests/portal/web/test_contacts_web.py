@@ -4,6 +4,7 @@ invitations and notifications."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import AsyncIterator
 
 import httpx
@@ -196,3 +197,17 @@ async def test_walking_numbers_through_the_buttons_is_refused_in_place(signed_in
     assert tried <= 16, tried
     assert int(response.headers["retry-after"]) > 0
     assert "Too many attempts" in response.text
+
+
+async def test_walking_invitation_secrets_is_refused(client):
+    answered = 0
+    for _ in range(100):
+        response = await client.get(f"/i/{secrets.token_urlsafe(24)}", headers=HTML)
+        if response.status_code == 429:
+            break
+        assert response.status_code == 404, response.text
+        answered += 1
+    else:
+        pytest.fail("a hundred secrets went through")
+    assert answered <= 10, answered
+    assert int(response.headers["retry-after"]) > 0

@@ -104,8 +104,8 @@ async def test_email_goes_out_after_the_commit_and_only_when_asked(db, mailbox, 
     ada = await person(db, "Ada", notify_by_email=True)
     quiet = await person(db, "Quiet")
     bob = await person(db, "Bob")
-    await contacts.request(db, bob, ada.number, mailer=notify_settings)
-    await contacts.request(db, bob, quiet.number, mailer=notify_settings)
+    await contacts.request(db, bob, ada, mailer=notify_settings)
+    await contacts.request(db, bob, quiet, mailer=notify_settings)
     await notifications.sent_mail()
     assert mailbox.messages == []  # nothing before the commit
     await db.commit()
@@ -121,7 +121,7 @@ async def test_a_mail_server_that_is_down_does_not_fail_the_request(db, notify_s
 
     down = notifications.Mailer("smtp+plain://127.0.0.1:9", "portal@example.org", "https://x")
     ada = await person(db, "Ada", notify_by_email=True)
-    sent = await contacts.request(db, await person(db, "Bob"), ada.number, mailer=down)
+    sent = await contacts.request(db, await person(db, "Bob"), ada, mailer=down)
     await db.commit()
     await notifications.sent_mail()
     assert sent.status == "pending"
