@@ -40,7 +40,8 @@ Why it looks like this (the API docs are the truth: https://docs.joinmastodon.or
 
 ``Credentials.extra`` of a linked account holds ``server`` (the instance, ``host`` or, in
 development, ``localhost:port``). Exchanging codes, refreshing and revoking tokens are the
-portal's OAuth flow, the same for every OAuth network.
+portal's OAuth flow, the same for every OAuth network, which keeps there too the server's
+endpoints and the registered client the tokens were issued to.
 """
 
 from __future__ import annotations

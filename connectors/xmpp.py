@@ -289,16 +289,14 @@ class _Client(slixmpp.ClientXMPP):
         self._opened = False
         self.outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.whitespace_keepalive = False
-        # Through an explicit route only STARTTLS on that port; DNS may also offer direct TLS.
-        if server is not None:
-            self.enable_direct_tls = False
-            if server.ca_file is not None:
-                try:
-                    self.ssl_context = ssl.create_default_context(cafile=server.ca_file)
-                except (OSError, ssl.SSLError) as error:
-                    raise PermanentError(
-                        "The certificate authorities of the XMPP server cannot be read."
-                    ) from error
+        # How to connect (STARTTLS or direct TLS) is in each record (get_dns_records).
+        if server is not None and server.ca_file is not None:
+            try:
+                self.ssl_context = ssl.create_default_context(cafile=server.ca_file)
+            except (OSError, ssl.SSLError) as error:
+                raise PermanentError(
+                    "The certificate authorities of the XMPP server cannot be read."
+                ) from error
         self._attempted = False
         self._securing = False
         self.add_event_handler("session_start", self._on_session_start)
@@ -434,20 +432,19 @@ async def _session(
     server: Server | None,
     *,
     revoked: bool = False,
-    policy: AddressPolicy | None = None,
 ) -> AsyncIterator[slixmpp.ClientXMPP]:
     """A signed-in stream for ``jid``, closed when the block ends, within :data:`TIMEOUT`.
 
     A refused password is :class:`PermanentError` when signing in, and :class:`AuthRevoked`
-    (``revoked``) for an account linked before. Only addresses ``policy`` allows
-    (:attr:`XMPP.addresses` when not given) are connected to.
+    (``revoked``) for an account linked before. Only addresses :attr:`XMPP.addresses`
+    allows are connected to.
     """
     domain = jid.rpartition("@")[2]
     client: _Client | None = None
     try:
         async with asyncio.timeout(TIMEOUT):
             try:
-                records = await _records(domain, server, policy or XMPP.addresses)
+                records = await _records(domain, server, XMPP.addresses)
             except Unreachable as error:
                 raise Retriable(_unreachable(domain)) from error
             client = _Client(jid, password, server, records)

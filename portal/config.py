@@ -140,7 +140,8 @@ class Settings(BaseSettings):
     xmpp_server: str = Field(
         default="",
         description="Development only: reach every XMPP address at this host:port instead of "
-        "looking up its domain's server in DNS.",
+        "looking up its domain's server in DNS. A server on this machine (127.0.0.1:5222) "
+        "also needs PORTAL_CONNECTORS_ALLOW_LOOPBACK=true.",
     )
     xmpp_ca_file: str = Field(
         default="",

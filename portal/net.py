@@ -11,6 +11,8 @@ default; bodies are read up to a limit. The address rules are those of
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,17 +77,23 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The certificate authorities of every guarded connection, httpx's default (the
+    environment's ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``, else certifi's), read once: making a
+    context takes tens of milliseconds of CPU, and a client is made for every link or check."""
+    return httpx.create_ssl_context()
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(
-        self, *, allow_loopback: bool = False, policy: AddressPolicy | None = None
-    ) -> None:
-        super().__init__(retries=0, http2=False)
+    def __init__(self, policy: AddressPolicy) -> None:
+        super().__init__(verify=_tls_context(), retries=0, http2=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_tls_context(),
             max_connections=50,
             max_keepalive_connections=10,
             keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(policy or AddressPolicy(allow_loopback=allow_loopback)),
+            network_backend=_GuardedBackend(policy),
         )
 
 
@@ -110,15 +118,13 @@ class _GuardedClient(httpx.AsyncClient):
             ) from error
 
 
-def guarded_client(
-    *, allow_loopback: bool = False, policy: AddressPolicy | None = None, **kwargs: Any
-) -> httpx.AsyncClient:
+def guarded_client(*, policy: AddressPolicy | None = None, **kwargs: Any) -> httpx.AsyncClient:
     """An HTTP client for addresses that come from people: no private networks, no redirects.
 
-    ``policy`` is the address rule set (:class:`connectors._addresses.AddressPolicy`), made
-    from ``allow_loopback`` when not given."""
+    ``policy`` is the address rule set (:class:`connectors._addresses.AddressPolicy`); without
+    it only public addresses are reached."""
     return _GuardedClient(
-        transport=GuardedTransport(allow_loopback=allow_loopback, policy=policy),
+        transport=GuardedTransport(policy or AddressPolicy()),
         timeout=kwargs.pop("timeout", DEFAULT_TIMEOUT),
         follow_redirects=kwargs.pop("follow_redirects", False),
         headers={"user-agent": USER_AGENT, **kwargs.pop("headers", {})},

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import connectors
 from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
+from connectors._addresses import AddressPolicy
 from portal.config import OIDCProvider, Settings
 from portal.crypto import SecretUnreadable, Vault
 from portal.errors import Conflict, InvalidInput, NotFound, PortalError, RateLimited
@@ -80,9 +82,13 @@ class LinkServices:
             xmpp_ca_file=settings.xmpp_ca_file,
         )
 
+    @cached_property
+    def addresses(self) -> AddressPolicy:
+        """The one address rule set of every connection people steer: HTTP and XMPP."""
+        return AddressPolicy(allow_loopback=self.allow_loopback)
+
     def configure_connectors(self) -> None:
         """Hand the connectors that resolve identities the services this portal trusts."""
-        from connectors._addresses import AddressPolicy
         from connectors._atproto import Resolver
         from connectors.bluesky import Bluesky
         from connectors.mastodon import Mastodon
@@ -90,7 +96,7 @@ class LinkServices:
 
         Mastodon.allow_loopback = self.allow_loopback
         # The rules of http() below, for the connections that are not HTTP.
-        XMPP.addresses = AddressPolicy(allow_loopback=self.allow_loopback)
+        XMPP.addresses = self.addresses
         if self.xmpp_server:
             host, _, port = self.xmpp_server.rpartition(":")
             XMPP.server = Server(host.strip("[]"), int(port), ca_file=self.xmpp_ca_file or None)
@@ -101,7 +107,7 @@ class LinkServices:
     @asynccontextmanager
     async def http(self) -> AsyncIterator[httpx.AsyncClient]:
         """An HTTP client that reaches only public addresses (loopback too in development)."""
-        async with guarded_client(allow_loopback=self.allow_loopback) as client:
+        async with guarded_client(policy=self.addresses) as client:
             yield client
 
     def redirect_uri(self, network: str) -> str:
@@ -292,6 +298,25 @@ async def save_proven(
     account_id: int | None = None,
 ) -> LinkedAccount:
     """Record a proven account: a new one, or the one that was reconnected or verified."""
+    account, _ = await save_proven_replacing(
+        session, services, user, network, linked, proof=proof, server=server, account_id=account_id
+    )
+    return account
+
+
+async def save_proven_replacing(
+    session: AsyncSession,
+    services: LinkServices,
+    user: User,
+    network: str,
+    linked: base.Linked,
+    *,
+    proof: str,
+    server: str = "",
+    account_id: int | None = None,
+) -> tuple[LinkedAccount, base.Credentials | None]:
+    """:func:`save_proven`, also returning the credentials it replaced: those the account
+    held when it was last proven the same way (tokens to revoke), else ``None``."""
     cls = connector(network)
     handle = normalize(cls, linked.actor.handle)
     existing = await find_account(session, user, network, handle)
@@ -309,11 +334,14 @@ async def save_proven(
                 network=cls.LABEL,
             )
         existing = target
+    replaced = None
     if existing is None:
         existing = LinkedAccount(
             user_id=user.id, network=network, position=await _next_position(session, user)
         )
         session.add(existing)
+    elif existing.verified_by == proof:
+        replaced = load_credentials(services, existing)
     existing.handle = handle
     existing.server = server
     existing.external_id = linked.actor.id[:320]
@@ -321,7 +349,7 @@ async def save_proven(
     mark_verified(existing, proof)
     store_credentials(services, existing, linked.credentials)
     await session.flush()
-    return existing
+    return existing, replaced
 
 
 def store_credentials(

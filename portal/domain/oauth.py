@@ -87,6 +87,9 @@ class _Party:
     server: base.OAuthServer
     client: base.OAuthClient
     scopes: tuple[str, ...]
+    registered: bool = False
+    """Whether the client is one this portal registered on the server: registered again when
+    the server's scopes change, so the tokens keep the client they were issued to."""
 
 
 def _oauth_connector(network: str) -> type[base.Connector]:
@@ -130,8 +133,9 @@ async def _registered_client(
 
     A server authorizes only the scopes an app was registered with, so with ``renew`` an app
     registered for other ``scopes`` (the server was upgraded, say from a Mastodon without the
-    ``profile`` scope) is registered again. Without it, the app is taken as it is: finishing,
-    refreshing and revoking need the client that the tokens were issued to.
+    ``profile`` scope) is registered again. Without it, the app is taken as it is: finishing
+    needs the client the authorization was asked for. Refreshing and revoking use the client
+    kept with the account's tokens (:func:`_party_of`), which may be an app registered before.
     """
     redirect_uri = services.redirect_uri(cls.NAME)
     stmt = select(OAuthApp).where(
@@ -201,7 +205,7 @@ async def _party(
     client = await _registered_client(
         session, services, cls, server, http, scopes, renew=discovered
     )
-    return _Party(metadata, client, scopes)
+    return _Party(metadata, client, scopes, registered=True)
 
 
 async def start(
@@ -361,13 +365,20 @@ def _credentials(
     expires_at = None
     if isinstance(expires_in, int | float) and 0 < expires_in < 10 * 365 * 86400:
         expires_at = utcnow() + timedelta(seconds=float(expires_in))
+    # The endpoints are kept, so refreshing and revoking need no discovery; so is a registered
+    # client, which refreshing and revoking must be after the app was registered again.
+    client = {}
+    if party.registered:
+        client = {
+            "client_id": party.client.client_id,
+            "client_secret": party.client.client_secret or "",
+        }
     return base.Credentials(
         access_token=str(payload["access_token"]),
         refresh_token=str(payload.get("refresh_token") or ""),
         expires_at=expires_at,
         scope=str(payload.get("scope") or " ".join(party.scopes)),
-        # The endpoints are kept, so refreshing and revoking need no discovery.
-        extra={"server": server, **asdict(party.server), **(kept or {})},
+        extra={"server": server, **asdict(party.server), **client, **(kept or {})},
     )
 
 
@@ -444,10 +455,7 @@ async def finish(
                     "%(network)s described another account than the one that signed in.",
                     network=label,
                 )
-            replaced = await _replaced_credentials(
-                session, services, user, cls, actor, attempt.linked_account_id
-            )
-            linked = await linking.save_proven(
+            linked, replaced = await linking.save_proven_replacing(
                 session,
                 services,
                 user,
@@ -459,10 +467,12 @@ async def finish(
             )
         except Exception:
             # Nothing was linked: the tokens just received must not outlive the attempt.
-            received = [
-                (str(payload.get("refresh_token") or ""), "refresh_token"),
-                (str(payload.get("access_token") or ""), "access_token"),
-            ]
+            received = _tokens(
+                base.Credentials(
+                    access_token=str(payload["access_token"]),
+                    refresh_token=str(payload.get("refresh_token") or ""),
+                )
+            )
             try:
                 if cls.AUTH in TOKENS_PER_LINK:
                     await _revoke_quietly(http, party, received, dpop, network)
@@ -480,26 +490,6 @@ def _tokens(credentials: base.Credentials) -> list[tuple[str, str]]:
         (credentials.refresh_token, "refresh_token"),
         (credentials.access_token, "access_token"),
     ]
-
-
-async def _replaced_credentials(
-    session: AsyncSession,
-    services: LinkServices,
-    user: User,
-    cls: type[base.Connector],
-    actor: base.Actor,
-    account_id: int | None,
-) -> base.Credentials | None:
-    """The OAuth tokens a link is about to replace: those of the account being reconnected,
-    or of the same account linked before."""
-    if account_id is not None:
-        target: LinkedAccount | None = await linking.get_account(session, user, account_id)
-    else:
-        handle = linking.normalize(cls, actor.handle)
-        target = await linking.find_account(session, user, cls.NAME, handle)
-    if target is None or not is_oauth(cls, target):
-        return None
-    return linking.load_credentials(services, target)
 
 
 async def _revoke_replaced(
@@ -571,10 +561,18 @@ async def _party_of(
     credentials: base.Credentials,
     http: httpx.AsyncClient,
 ) -> _Party:
+    """The server and the client the account's tokens were issued to."""
     cls = _oauth_connector(account.network)
     if cls.AUTH == "oidc" and account.server not in services.providers:
         raise NotFound("The sign-in provider of this account is no longer offered here.")
     metadata = _server_from(credentials.extra)
+    client_id = credentials.extra.get("client_id")
+    if isinstance(client_id, str) and client_id:  # kept by _credentials for registered ones
+        secret = str(credentials.extra.get("client_secret") or "") or None
+        client = base.OAuthClient(client_id, secret, services.redirect_uri(cls.NAME))
+        scopes = tuple(credentials.scope.split()) or cls.oauth_scopes(metadata)
+        return _Party(metadata, client, scopes, registered=True)
+    # Linked before the client was kept with the tokens: the app registered now.
     return await _party(session, services, cls, account.server, http, metadata=metadata)
 
 

@@ -574,6 +574,41 @@ async def test_reconnecting_revokes_the_token_it_replaces(signed_in, mastodon, d
     assert account.status == "verified"
 
 
+async def test_reconnecting_after_the_app_was_registered_anew_revokes_the_old_token(
+    signed_in, mastodon, db, app
+):
+    mastodon.version = (4, 2)  # no granular scopes: the app is registered for read write
+    await _link(signed_in, mastodon)
+    [account] = await _accounts(db)
+    old = _kept_token(app, account)
+    mastodon.version = (4, 3)  # upgraded: the reconnect registers an app with the new scopes
+    url = await _start(signed_in, f"/me/accounts/{account.id}/reconnect")
+    assert len(mastodon.registrations) == 2
+    assert (await signed_in.get(_local(mastodon.approve(url)), headers=HTML)).status_code == 303
+    [account] = await _accounts(db)
+    new = _kept_token(app, account)
+    # The old token is revoked as the client it was issued to, which the server accepts.
+    assert mastodon.refused_revocations == []
+    assert mastodon.revoked == [old]
+    assert list(mastodon.tokens) == [new]
+
+
+async def test_unlinking_after_the_app_was_registered_anew_revokes_the_token(
+    signed_in, mastodon, db, app
+):
+    mastodon.version = (4, 2)
+    await _link(signed_in, mastodon)
+    [account] = await _accounts(db)
+    token = _kept_token(app, account)
+    mastodon.version = (4, 3)
+    await _start(signed_in)  # a link started (and left) registers the app anew
+    assert len(mastodon.registrations) == 2
+    assert (await post_form(signed_in, f"/me/accounts/{account.id}/remove")).status_code == 303
+    assert mastodon.refused_revocations == []
+    assert mastodon.revoked == [token]
+    assert mastodon.tokens == {}
+
+
 async def test_linking_again_revokes_the_token_it_replaces(signed_in, mastodon, db, app):
     await _link(signed_in, mastodon)
     [account] = await _accounts(db)
