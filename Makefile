@@ -5,7 +5,20 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 VENDOR := portal/web/static/vendor
 
-.PHONY: run test lint format bench assets install install-test browser peers clean
+# Python packages are installed by uv at the versions in uv.lock. uv itself comes from PyPI, into
+# a virtualenv of its own (.tools/), so a fresh machine needs only Python and make.
+UV_VERSION := 0.13.9
+TOOLS      := .tools
+UV         := $(TOOLS)/bin/uv
+UV_STAMP   := $(TOOLS)/.installed-uv-$(UV_VERSION)
+# uv trusts the system's certificate store, as pip and curl do, so a proxy's certificate
+# authority installed there (or named by SSL_CERT_FILE) is honoured. uv never downloads a
+# Python of its own: it uses $(PYTHON).
+export UV_SYSTEM_CERTS ?= 1
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= $(PYTHON)
+
+.PHONY: run test lint lock format bench assets install install-test browser peers clean
 
 run: install assets ## Install, migrate and serve the portal on 127.0.0.1:$(PORT) with SQLite.
 	$(BIN)/portal migrate
@@ -23,7 +36,8 @@ test: install-test assets browser peers ## Run every test on SQLite, and on Post
 	echo "== on PostgreSQL"; cat $$log; rm -f $$log; \
 	test $$sqlite -eq 0 -a $$postgres -eq 0
 
-lint: install-test ## ruff (lint and format) and mypy.
+lint: install-test ## uv.lock matches pyproject.toml; ruff (lint and format) and mypy.
+	$(UV) lock --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -36,18 +50,26 @@ format: install-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+$(UV_STAMP):
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+	touch $@
 
+# After a change to a dependency in pyproject.toml, `make lock` writes the new uv.lock.
+lock: $(UV_STAMP)
+	$(UV) lock
+
+# `uv sync` makes .venv match uv.lock. Without the extras it runs --inexact, so that `make run`
+# after `make test` keeps the test tools.
 install: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(VENV)/.installed: uv.lock pyproject.toml $(UV_STAMP)
+	$(UV) sync --frozen --inexact
 	touch $@
 
 install-test: $(VENV)/.installed-test
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,dev]'
+$(VENV)/.installed-test: uv.lock pyproject.toml $(UV_STAMP)
+	$(UV) sync --frozen --extra test --extra dev
 	touch $@ $(VENV)/.installed
 
 # htmx, Pico CSS and Swagger UI come from the npm registry and are served from our own origin.
@@ -112,5 +134,5 @@ $(PEERS)/atproto.installed: $(ATPROTO_PEER)/package.json $(ATPROTO_PEER)/package
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(PEERS) node_modules $(OIDC_PEER)/node_modules $(ATPROTO_PEER)/node_modules \
+	rm -rf $(VENV) $(TOOLS) $(PEERS) node_modules $(OIDC_PEER)/node_modules $(ATPROTO_PEER)/node_modules \
 		$(VENDOR) .pytest_cache .mypy_cache .ruff_cache
