@@ -32,8 +32,13 @@ DEFAULT = "en"
 LANG_COOKIE = "portal_lang"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 _ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES_DIR = _ROOT / "templates"
-"""The pages' and the letters' templates, and where their messages are extracted from."""
+"""The checkout's root, where messages are extracted from."""
+_PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = _PACKAGED_TEMPLATES if _PACKAGED_TEMPLATES.is_dir() else _ROOT / "templates"
+"""The pages' and the letters' templates.
+
+An installed wheel carries them inside the package (``portal/templates``); a checkout keeps them
+in the top-level ``templates/`` folder, which is what an editable install finds."""
 
 ERROR_CLASSES = [
     "PortalError",
