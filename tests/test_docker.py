@@ -118,3 +118,9 @@ def test_the_build_context_holds_what_the_dockerfile_copies() -> None:
                 prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
                 hits = [p for p in ignored for x in prefixes if fnmatch.fnmatch(x, p)]
                 assert not hits, f"{path} is left out of the build context by {hits}"
+
+
+def test_the_image_builds_with_the_makefiles_uv() -> None:
+    (makefile,) = re.findall(r"^UV_VERSION\s*:=\s*(\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    (dockerfile,) = re.findall(r"^ARG UV_VERSION=(\S+)$", DOCKERFILE.read_text(), re.M)
+    assert dockerfile == makefile
