@@ -78,6 +78,7 @@ def test_the_wheel_is_built_from_the_lock() -> None:
     (build,) = [stage for stage in STAGES if any("uv build" in r for r in stage.arguments("RUN"))]
     copied = [source for rest in build.arguments("COPY") for source in _copy_sources(rest)[1]]
     assert "uv.lock" in copied
+    assert "hatch_build.py" in copied  # without it the wheel has no templates
     runs = " ".join(build.arguments("RUN"))
     assert "--frozen" in runs
     assert "--require-hashes" in runs
