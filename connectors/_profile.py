@@ -34,7 +34,7 @@ from urllib.parse import SplitResult, parse_qs, quote, unquote, urlsplit
 import idna
 import phonenumbers
 
-from connectors.base import Connector, InvalidHandle, clean, site_of, url_quote
+from connectors.base import PUBLIC, Connector, Context, InvalidHandle, clean, site_of, url_quote
 
 __all__ = [
     "PhoneLink",
@@ -116,7 +116,7 @@ class ProfileLink(Connector):
     # -- handles --
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: Context = PUBLIC) -> str:
         text = clean(raw, max_length=_MAX_INPUT)
         found = cls.handle_from_address(text)
         if found is None:

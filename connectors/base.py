@@ -18,11 +18,17 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 import regex
+
+from connectors._addresses import AddressPolicy
+
+if TYPE_CHECKING:
+    from connectors._atproto import Resolver
+    from connectors.xmpp import Server
 
 AuthKind = Literal["oauth2", "oidc", "atproto", "widget", "password", "code", "link", "none"]
 """How a link proves ownership: an OAuth 2 or OpenID Connect authorization, AT Protocol OAuth,
@@ -176,6 +182,49 @@ class OAuthClient:
     redirect_uri: str
 
 
+# -- what a portal decides -------------------------------------------------------------------
+
+
+def _public_resolver() -> Resolver:
+    # Imported here, and the context made only after the types above: the resolver's module
+    # imports those from this one.
+    from connectors._atproto import Resolver
+
+    return Resolver()
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the portal decides for the connections of every connector, built once per portal
+    and handed to each connector call (the constructor, and the class methods that read a
+    server's name or talk to a network).
+
+    Connectors keep no configuration of their own, so two portals in one process, or a test
+    beside a running portal, never see each other's rules.
+    """
+
+    addresses: AddressPolicy = field(default_factory=AddressPolicy)
+    """The one address rule set of every connection: HTTP (the client the portal builds from
+    it) and the connections that are not HTTP (XMPP)."""
+    resolver: Resolver = field(default_factory=_public_resolver)
+    """How AT Protocol handles and DIDs are resolved (the PLC directory, a resolving service)."""
+    xmpp_server: Server | None = None
+    """Development: route every XMPP connection to this server instead of the domain's."""
+    media_poll_interval: float = 1.0
+    media_poll_timeout: float = 120.0
+    """How often, and how long, to ask whether an uploaded picture or video is processed."""
+
+    @property
+    def allow_loopback(self) -> bool:
+        """Development: servers on this machine (``localhost:port``, over http) may be named."""
+        return self.addresses.allow_loopback
+
+
+PUBLIC = Context()
+"""The rules of a portal that reaches only public addresses: what a connector uses when it
+is given no context (tests of pure functions, tools)."""
+
+
 # -- the interface ---------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]")
@@ -218,15 +267,23 @@ class Connector:
     MAX_TEXT_LENGTH: ClassVar[int | None] = None
     TEXT_COUNTING: ClassVar[TextCounting] = "characters"
 
-    def __init__(self, handle: str, credentials: Credentials, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        handle: str,
+        credentials: Credentials,
+        http: httpx.AsyncClient,
+        *,
+        context: Context = PUBLIC,
+    ) -> None:
         self.handle = handle
         self.credentials = credentials
         self.http = http
+        self.context = context
 
     # -- handles (no account needed) --
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: Context = PUBLIC) -> str:
         """The one canonical spelling of a handle, or :class:`InvalidHandle` saying why not."""
         raise NotImplementedError
 
@@ -283,22 +340,26 @@ class Connector:
     # -- linking by signing in (AUTH == "password") --
 
     @classmethod
-    async def sign_in(cls, handle: str, secret: str, http: httpx.AsyncClient) -> Linked:
+    async def sign_in(
+        cls, handle: str, secret: str, http: httpx.AsyncClient, *, context: Context = PUBLIC
+    ) -> Linked:
         """Prove an account by signing in to it; keep the least that acts for it afterwards."""
         raise NotImplementedError
 
     # -- linking by OAuth (AUTH in "oauth2", "oidc") --
 
     @classmethod
-    async def oauth_server(cls, server: str, http: httpx.AsyncClient) -> OAuthServer:
+    async def oauth_server(
+        cls, server: str, http: httpx.AsyncClient, *, context: Context = PUBLIC
+    ) -> OAuthServer:
         """The endpoints of the authorization server for ``server`` (an instance, an issuer)."""
         raise NotImplementedError
 
     @classmethod
-    def server_name(cls, raw: str, *, allow_loopback: bool = False) -> str:
+    def server_name(cls, raw: str, *, context: Context = PUBLIC) -> str:
         """The server a person names to link an account on (networks of many servers): its
         host name, or what else the network lets a person name it by."""
-        return normalize_server(raw, allow_loopback=allow_loopback)
+        return normalize_server(raw, allow_loopback=context.allow_loopback)
 
     @classmethod
     def oauth_scopes(cls, server: OAuthServer) -> tuple[str, ...]:
@@ -308,7 +369,13 @@ class Connector:
 
     @classmethod
     async def register_client(
-        cls, server: str, redirect_uri: str, http: httpx.AsyncClient, *, scopes: Sequence[str]
+        cls,
+        server: str,
+        redirect_uri: str,
+        http: httpx.AsyncClient,
+        *,
+        scopes: Sequence[str],
+        context: Context = PUBLIC,
     ) -> OAuthClient:
         """Register this portal as a client of ``server`` allowed to ask for ``scopes``, for
         networks that need one per server."""

@@ -40,7 +40,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 import httpx
@@ -58,9 +58,11 @@ from connectors._atproto import (
 )
 from connectors._atproto_oauth import DPoP
 from connectors.base import (
+    PUBLIC,
     Actor,
     AuthRevoked,
     Connector,
+    Context,
     Credentials,
     InvalidHandle,
     Linked,
@@ -106,20 +108,15 @@ class Bluesky(Connector):
     MAX_TEXT_LENGTH = 300
     TEXT_COUNTING = "graphemes"
 
-    resolver: ClassVar[Resolver] = Resolver()
-    """How handles and DIDs are resolved; the portal sets it from its settings at start-up
-    (``Bluesky.resolver = Resolver(plc_url=..., service_url=...)``)."""
-
     def __init__(
         self,
         handle: str,
         credentials: Credentials,
         http: httpx.AsyncClient,
         *,
-        resolver: Resolver | None = None,
+        context: Context = PUBLIC,
     ) -> None:
-        super().__init__(handle, credentials, http)
-        self._resolver = resolver or type(self).resolver
+        super().__init__(handle, credentials, http, context=context)
         kept = credentials.extra.get("dpop")
         self._dpop = DPoP(kept) if isinstance(kept, Mapping) else None
         """The session's key when it was made by OAuth (its tokens are bound to it)."""
@@ -127,7 +124,7 @@ class Bluesky(Connector):
     # -- handles --
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: Context = PUBLIC) -> str:
         text = clean(raw, max_length=300)
         if text[:5].lower() == "at://":
             text = text[5:].split("/", 1)[0]
@@ -172,16 +169,16 @@ class Bluesky(Connector):
         secret: str,
         http: httpx.AsyncClient,
         *,
-        resolver: Resolver | None = None,
+        context: Context = PUBLIC,
     ) -> Linked:
         """Sign in with an app password and keep the session's two JWTs (not the password)."""
-        identifier = cls.normalize_handle(handle)
+        identifier = cls.normalize_handle(handle, context=context)
         password = secret.strip() if isinstance(secret, str) else ""
         if not password:
             raise PermanentError("Enter an app password.")
         if _APP_PASSWORD.fullmatch(password) is None:
             raise PermanentError(ASK_FOR_APP_CREDENTIAL)
-        identity = await (resolver or cls.resolver).resolve(identifier, http)
+        identity = await context.resolver.resolve(identifier, http)
         try:
             session = await xrpc(
                 http,
@@ -243,7 +240,7 @@ class Bluesky(Connector):
                 handle = claimed
             else:
                 # The PDS says the handle changed: believe it only when it is confirmed.
-                handle = await self._resolver.confirmed_handle(did, self.http)
+                handle = await self.context.resolver.confirmed_handle(did, self.http)
         identity = Identity(did=did, handle=handle, pds=pds)
         return await _load_actor(
             self.http, identity, self.credentials.access_token, dpop=self._dpop

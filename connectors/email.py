@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
 
-from connectors.base import Connector, InvalidHandle, clean, url_quote
+from connectors.base import PUBLIC, Connector, Context, InvalidHandle, clean, url_quote
 
 
 class Email(Connector):
@@ -20,7 +20,7 @@ class Email(Connector):
     HANDLE_EXAMPLE = "ada@example.org"
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: Context = PUBLIC) -> str:
         text = clean(raw, max_length=254).removeprefix("mailto:")
         try:
             checked = validate_email(text, check_deliverability=False)

@@ -16,7 +16,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
-from connectors.base import InvalidHandle, clean
+from connectors.base import PUBLIC, Context, InvalidHandle, clean
 from connectors.links import Website
 
 __all__ = ["Feed"]
@@ -29,7 +29,7 @@ class Feed(Website):
     HANDLE_EXAMPLE = "https://example.org/feed.xml"
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: Context = PUBLIC) -> str:
         text = clean(raw, max_length=2048)
         if text[:5].lower() == "feed:":
             text = text[5:]

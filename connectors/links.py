@@ -55,7 +55,7 @@ from typing import ClassVar
 from urllib.parse import unquote
 
 from connectors._profile import ProfileLink, normalize_web_url, split_address
-from connectors.base import InvalidHandle, clean, normalize_host, url_quote
+from connectors.base import PUBLIC, Context, InvalidHandle, clean, normalize_host, url_quote
 
 
 def _words(text: str) -> frozenset[str]:
@@ -400,7 +400,7 @@ class Pixelfed(ProfileLink):
     _PATH: ClassVar[re.Pattern[str]] = re.compile(r"(?:users/|@)?(?P<user>[^/]+)")
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: Context = PUBLIC) -> str:
         text = clean(raw, max_length=500)
         parts = split_address(text)
         if parts is not None:
@@ -569,7 +569,7 @@ class Website(ProfileLink):
     HANDLE_EXAMPLE = "https://example.org/"
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: Context = PUBLIC) -> str:
         return normalize_web_url(raw)
 
     @classmethod

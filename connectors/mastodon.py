@@ -124,11 +124,6 @@ mentions, which the owner's token also reads, are never taken."""
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 
 
-def _server(raw: str) -> str:
-    """A server named by a person or kept for an account, as Portal keeps it."""
-    return server_name(raw, allow_loopback=Mastodon.allow_loopback)
-
-
 def _id(value: str, what: str) -> str:
     if not isinstance(value, str) or not _ID.fullmatch(value):
         raise PermanentError(f"This {what} is not one Mastodon gave.")
@@ -164,22 +159,25 @@ class Mastodon(base.Connector):
     MAX_TEXT_LENGTH = DEFAULT_MAX_CHARACTERS
     TEXT_COUNTING = "graphemes"
 
-    allow_loopback: ClassVar[bool] = False
-    """Development only: accept ``localhost:port`` servers, reached over http."""
-    media_poll_interval: ClassVar[float] = 1.0
-    media_poll_timeout: ClassVar[float] = 120.0
-    """How long to wait for an uploaded video or large picture to be processed."""
-
-    def __init__(self, handle: str, credentials: base.Credentials, http: httpx.AsyncClient) -> None:
-        super().__init__(handle, credentials, http)
+    def __init__(
+        self,
+        handle: str,
+        credentials: base.Credentials,
+        http: httpx.AsyncClient,
+        *,
+        context: base.Context = base.PUBLIC,
+    ) -> None:
+        super().__init__(handle, credentials, http, context=context)
         self._account_id: str | None = None
         self._limits: Limits | None = None
 
     # -- handles --
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
-        return normalize_handle(raw, allow_loopback=cls.allow_loopback)
+    def normalize_handle(cls, raw: str, *, context: base.Context = base.PUBLIC) -> str:
+        """``user@instance``; an instance on this machine (``localhost:port``) only where the
+        context allows loopback."""
+        return normalize_handle(raw, allow_loopback=context.allow_loopback)
 
     @classmethod
     def profile_url(cls, handle: str) -> str:
@@ -208,15 +206,17 @@ class Mastodon(base.Connector):
         return cls.CLASSIC_SCOPES
 
     @classmethod
-    def server_name(cls, raw: str, *, allow_loopback: bool = False) -> str:
+    def server_name(cls, raw: str, *, context: base.Context = base.PUBLIC) -> str:
         """The server of the person's account, named by itself (``mastodon.social``, with a
         port in development), by a handle (``@ada@mastodon.social``, ``ada@mastodon.social``)
         or by a profile address (``https://mastodon.social/@ada``)."""
-        return server_of(raw, allow_loopback=allow_loopback)
+        return server_of(raw, allow_loopback=context.allow_loopback)
 
     @classmethod
-    async def oauth_server(cls, server: str, http: httpx.AsyncClient) -> OAuthServer:
-        instance = _server(server)
+    async def oauth_server(
+        cls, server: str, http: httpx.AsyncClient, *, context: base.Context = base.PUBLIC
+    ) -> OAuthServer:
+        instance = server_name(server, allow_loopback=context.allow_loopback)
         found = await _mastodon_oauth.discover(instance, http)
         supported = found.scopes_supported
         missing = [
@@ -230,9 +230,16 @@ class Mastodon(base.Connector):
 
     @classmethod
     async def register_client(
-        cls, server: str, redirect_uri: str, http: httpx.AsyncClient, *, scopes: Sequence[str]
+        cls,
+        server: str,
+        redirect_uri: str,
+        http: httpx.AsyncClient,
+        *,
+        scopes: Sequence[str],
+        context: base.Context = base.PUBLIC,
     ) -> OAuthClient:
-        return await _mastodon_oauth.register(_server(server), redirect_uri, scopes, http)
+        instance = server_name(server, allow_loopback=context.allow_loopback)
+        return await _mastodon_oauth.register(instance, redirect_uri, scopes, http)
 
     # -- the account --
 
@@ -243,7 +250,7 @@ class Mastodon(base.Connector):
         value = extra.get("server") or self.handle.partition("@")[2]
         if not isinstance(value, str) or not value:
             raise PermanentError("This Mastodon account has no server on record: connect it again.")
-        return _server(value)
+        return server_name(value, allow_loopback=self.context.allow_loopback)
 
     async def _api(self, method: str, path: str, **kwargs: Any) -> Answer:
         token = self.credentials.access_token
@@ -259,9 +266,10 @@ class Mastodon(base.Connector):
         instance = self.instance
         answer = await self._api("GET", "/api/v1/accounts/verify_credentials")
         data = answer.json(instance)
-        actor = actor_from_json(data, instance, allow_loopback=self.allow_loopback)
+        actor = actor_from_json(data, instance, allow_loopback=self.context.allow_loopback)
         try:
-            handle = self.normalize_handle(f"{text_of(data.get('username'))}@{instance}")
+            username = text_of(data.get("username"))
+            handle = self.normalize_handle(f"{username}@{instance}", context=self.context)
         except InvalidHandle as error:
             raise PermanentError(f"{instance} named an account Portal cannot use.") from error
         if actor.handle != handle:  # an ``acct`` on another server: not this token's account
@@ -289,7 +297,7 @@ class Mastodon(base.Connector):
         if not isinstance(statuses, list):
             raise PermanentError(f"{instance} {UNEXPECTED}.")
         items = [
-            post_from_json(status, instance, allow_loopback=self.allow_loopback)
+            post_from_json(status, instance, allow_loopback=self.context.allow_loopback)
             for status in statuses
             if isinstance(status, Mapping)
             and not status.get("reblog")
@@ -397,9 +405,9 @@ class Mastodon(base.Connector):
 
     async def _wait_for_media(self, media_id: str) -> None:
         """Poll ``GET /api/v1/media/:id`` until it answers 200 with an address (206 until then)."""
-        deadline = time.monotonic() + self.media_poll_timeout
+        deadline = time.monotonic() + self.context.media_poll_timeout
         while True:
-            await asyncio.sleep(self.media_poll_interval)
+            await asyncio.sleep(self.context.media_poll_interval)
             answer = await self._api("GET", f"/api/v1/media/{quote(media_id, safe='')}")
             attachment = answer.json(self.instance) if answer.status == 200 else None
             if isinstance(attachment, Mapping) and attachment.get("url"):

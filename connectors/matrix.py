@@ -18,8 +18,8 @@ Why it looks like this:
   answer ``/_matrix/client/versions``. Without that file (404) the server name itself is
   tried. The spec would ask the person for an address when the file is broken; we have no
   one to ask, so the server name is tried then too, and the error says what was wrong. For
-  development a server on a loopback address is reached over plain HTTP, port kept; plain
-  HTTP is refused for everything else.
+  development (where the context allows loopback) a server on a loopback address is reached
+  over plain HTTP, port kept; plain HTTP is refused for everything else.
 - Signing in is ``POST /_matrix/client/v3/login`` with ``m.login.password`` and an
   ``m.id.user`` identifier (https://spec.matrix.org/latest/client-server-api/#login); the
   session it opens (an access token and a device, named "Portal" in the person's device
@@ -112,7 +112,7 @@ class Matrix(base.Connector):
     # -- handles --
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: base.Context = base.PUBLIC) -> str:
         text = base.clean(raw, max_length=4 * _MAX_USER_ID)
         text = _identifier_of_link(text)
         if text[:1] in ("#", "!", "$"):
@@ -136,11 +136,20 @@ class Matrix(base.Connector):
     # -- signing in --
 
     @classmethod
-    async def sign_in(cls, handle: str, secret: str, http: httpx.AsyncClient) -> Linked:
-        user_id = cls.normalize_handle(handle)
+    async def sign_in(
+        cls,
+        handle: str,
+        secret: str,
+        http: httpx.AsyncClient,
+        *,
+        context: base.Context = base.PUBLIC,
+    ) -> Linked:
+        user_id = cls.normalize_handle(handle, context=context)
         if not secret:
             raise PermanentError("Enter the password of this Matrix account.")
-        base_url = await discover_homeserver(server_of(user_id), http)
+        base_url = await discover_homeserver(
+            server_of(user_id), http, allow_loopback=context.allow_loopback
+        )
         server = _Homeserver(http, base_url)
         await server.require_password_login()
         try:
@@ -200,7 +209,7 @@ class Matrix(base.Connector):
         return _actor(self.handle, await server.profile(self.handle))
 
     async def send_message(self, to: str, text: str) -> Delivered:
-        recipient = self.normalize_handle(to)
+        recipient = self.normalize_handle(to, context=self.context)
         if recipient == self.handle:
             raise PermanentError("A Matrix account cannot send a direct message to itself.")
         body = text.replace("\x00", "")
@@ -239,10 +248,13 @@ class Matrix(base.Connector):
             raise AuthRevoked(_SIGNED_OUT)
         stored = self.credentials.extra.get("homeserver")
         server_name = server_of(self.handle)
+        loopback = self.context.allow_loopback and _is_loopback(_host_of(server_name))
         if isinstance(stored, str) and stored:
-            base_url = _checked_base_url(stored, loopback=_is_loopback(_host_of(server_name)))
+            base_url = _checked_base_url(stored, loopback=loopback)
         else:
-            base_url = await discover_homeserver(server_name, self.http)
+            base_url = await discover_homeserver(
+                server_name, self.http, allow_loopback=self.context.allow_loopback
+            )
         return _Homeserver(self.http, base_url, token)
 
     async def _direct_room(self, server: _Homeserver, recipient: str) -> str:
@@ -303,14 +315,19 @@ class Matrix(base.Connector):
 # -- discovery -------------------------------------------------------------------------------
 
 
-async def discover_homeserver(server_name: str, http: httpx.AsyncClient) -> str:
-    """The client API base URL of the homeserver of ``server_name`` (no trailing slash)."""
+async def discover_homeserver(
+    server_name: str, http: httpx.AsyncClient, *, allow_loopback: bool = False
+) -> str:
+    """The client API base URL of the homeserver of ``server_name`` (no trailing slash).
+
+    A loopback server name is reached over plain HTTP only with ``allow_loopback``; without
+    it, it is asked over https like any other, and the address rules refuse it."""
     host = _host_of(server_name)
-    loopback = _is_loopback(host)
+    loopback = allow_loopback and _is_loopback(host)
     origin = f"http://{server_name}" if loopback else f"https://{host}"
     default = f"http://{server_name}" if loopback else f"https://{server_name}"
     problem = ""
-    response = await _well_known(http, f"{origin}/.well-known/matrix/client", host)
+    response = await _well_known(http, f"{origin}/.well-known/matrix/client", host, loopback)
     if response.status_code == 404:
         candidate = default
     elif response.status_code == 429:
@@ -340,7 +357,9 @@ async def discover_homeserver(server_name: str, http: httpx.AsyncClient) -> str:
     return candidate
 
 
-async def _well_known(http: httpx.AsyncClient, url: str, host: str) -> httpx.Response:
+async def _well_known(
+    http: httpx.AsyncClient, url: str, host: str, loopback: bool
+) -> httpx.Response:
     """Fetch the discovery file, following redirects only within the server's own host."""
     for _ in range(_MAX_REDIRECTS + 1):
         try:
@@ -357,7 +376,7 @@ async def _well_known(http: httpx.AsyncClient, url: str, host: str) -> httpx.Res
         if not response.is_redirect:
             return response
         target = response.next_request.url if response.next_request else None
-        if target is None or not _same_site(target, host):
+        if target is None or not _same_site(target, host, loopback):
             raise PermanentError(
                 f"{host} sends its Matrix discovery file to another site, which Portal does "
                 "not follow."
@@ -366,10 +385,10 @@ async def _well_known(http: httpx.AsyncClient, url: str, host: str) -> httpx.Res
     raise PermanentError(f"{host} redirects its Matrix discovery file too many times.")
 
 
-def _same_site(url: httpx.URL, host: str) -> bool:
+def _same_site(url: httpx.URL, host: str, loopback: bool) -> bool:
     target, host = url.host.lower(), host.strip("[]")
     if url.scheme == "http":
-        return _is_loopback(host) and target == host
+        return loopback and _is_loopback(host) and target == host
     return url.scheme == "https" and (target == host or target.endswith("." + host))
 
 

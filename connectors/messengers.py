@@ -36,7 +36,7 @@ from connectors._profile import (
     normalize_phone,
     split_address,
 )
-from connectors.base import InvalidHandle, clean, url_quote
+from connectors.base import PUBLIC, Context, InvalidHandle, clean, url_quote
 from connectors.links import Facebook
 
 
@@ -55,7 +55,7 @@ class Signal(ProfileLink):
     _PHONE_START: ClassVar[re.Pattern[str]] = re.compile(r"(?:tel:)?[+0-9(]")
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: Context = PUBLIC) -> str:
         text = clean(raw, max_length=500)
         parts = split_address(text)
         if parts is not None:

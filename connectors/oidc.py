@@ -52,9 +52,11 @@ from connectors._oidc import (
     validate_id_token,
 )
 from connectors.base import (
+    PUBLIC,
     Actor,
     AuthRevoked,
     Connector,
+    Context,
     InvalidHandle,
     OAuthServer,
     PermanentError,
@@ -202,7 +204,7 @@ class OpenIDConnect(Connector):
     CAN_VERIFY = True
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: Context = PUBLIC) -> str:
         sub, issuer = split_handle(clean(raw, max_length=MAX_SUB_LENGTH + 1 + 2048))
         return f"{sub}@{issuer}"
 
@@ -216,7 +218,9 @@ class OpenIDConnect(Connector):
         return f"{sub}@{issuer.split('://', 1)[1].rstrip('/')}"
 
     @classmethod
-    async def oauth_server(cls, server: str, http: httpx.AsyncClient) -> OAuthServer:
+    async def oauth_server(
+        cls, server: str, http: httpx.AsyncClient, *, context: Context = PUBLIC
+    ) -> OAuthServer:
         """The endpoints of the provider whose issuer is ``server`` (Discovery §4)."""
         issuer = check_issuer(server)
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"

@@ -221,7 +221,7 @@ class Telegram(base.Connector):
     HANDLE_EXAMPLE = "@ada_lovelace"
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: base.Context = base.PUBLIC) -> str:
         text = base.clean(raw, max_length=200)
         if "/" in text or "://" in text or text.lower().endswith(".t.me"):
             return _username(_name_in_link(text))

@@ -22,16 +22,15 @@ Why it looks like this:
   STARTTLS (RFC 6120 §3.2), and the domain itself on port 5222 without either. We resolve
   these ourselves rather than let slixmpp (https://slixmpp.readthedocs.io/) do it, because
   people name the domain: every target and every address it resolves to goes through the
-  portal's address rules (:mod:`connectors._addresses`, :attr:`XMPP.addresses`) before
+  portal's address rules (:mod:`connectors._addresses`, the context's ``addresses``) before
   anything connects, and slixmpp is handed only the checked addresses. TLS still verifies
   the certificate against the domain. A server's ``see-other-host`` redirect (RFC 6120
   §4.9.3.19) is not followed. A domain that cannot be reached for any reason (refused by
   the rules, not in DNS, a closed port, a connection dropped before the server speaks
   XMPP) gets the one same answer, so the portal cannot be used to probe networks or ports.
-- For development and tests,
-  :attr:`XMPP.server` routes every connection to one ``host:port`` instead, optionally
-  trusting a certificate authority of its own; the portal can set it from its settings
-  at start-up (``XMPP.server = Server("127.0.0.1", 5222, ca_file=...)``). An address
+- For development and tests, the context's ``xmpp_server`` routes every connection to one
+  ``host:port`` instead, optionally trusting a certificate authority of its own; the portal
+  sets it from its settings (``Server("127.0.0.1", 5222, ca_file=...)``). An address
   linked through such a route keeps its host and port in ``Credentials.extra``.
 - XMPP delivers a chat message to the recipient's server or keeps it offline there
   (XEP-0160). A stream processes stanzas in order (RFC 6120 §10.1), so a reply to a
@@ -50,7 +49,7 @@ import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, unquote
 
 import httpx
@@ -109,15 +108,10 @@ class XMPP(base.Connector):
     CAN_VERIFY = True
     CAN_MESSAGE = True
 
-    server: ClassVar[Server | None] = None
-    """Route every connection to this server instead of the domain's DNS records."""
-    addresses: ClassVar[AddressPolicy] = AddressPolicy()
-    """The addresses connections may reach (loopback too only where the portal allows it)."""
-
     # -- handles --
 
     @classmethod
-    def normalize_handle(cls, raw: str) -> str:
+    def normalize_handle(cls, raw: str, *, context: base.Context = base.PUBLIC) -> str:
         text = base.clean(raw, max_length=3 * _MAX_PART_BYTES + 100)
         if text[:5].lower() == "xmpp:":
             text = _address_of_uri(text[5:])
@@ -132,12 +126,19 @@ class XMPP(base.Connector):
     # -- signing in --
 
     @classmethod
-    async def sign_in(cls, handle: str, secret: str, http: httpx.AsyncClient) -> Linked:
-        jid = cls.normalize_handle(handle)
+    async def sign_in(
+        cls,
+        handle: str,
+        secret: str,
+        http: httpx.AsyncClient,
+        *,
+        context: base.Context = base.PUBLIC,
+    ) -> Linked:
+        jid = cls.normalize_handle(handle, context=context)
         if not secret:
             raise PermanentError("Enter the password of this XMPP address.")
-        server = cls.server
-        async with _session(jid, secret, server):
+        server = context.xmpp_server
+        async with _session(jid, secret, server, context.addresses):
             pass
         extra: dict[str, Any] = {"password": secret}
         if server is not None:
@@ -152,7 +153,7 @@ class XMPP(base.Connector):
         return _actor(self.handle)
 
     async def send_message(self, to: str, text: str) -> Delivered:
-        recipient = self.normalize_handle(to)
+        recipient = self.normalize_handle(to, context=self.context)
         body = _NOT_XML.sub("", text)
         if not body.strip():
             raise PermanentError("The message is empty.")
@@ -186,15 +187,15 @@ class XMPP(base.Connector):
         password = self.credentials.extra.get("password")
         if not isinstance(password, str) or not password:
             raise AuthRevoked("The password of this XMPP address is missing: connect it again.")
-        return _session(self.handle, password, self._server(), revoked=True)
+        return _session(self.handle, password, self._server(), self.context.addresses, revoked=True)
 
     def _server(self) -> Server | None:
         extra = self.credentials.extra
         host, port = extra.get("host"), extra.get("port")
+        route = self.context.xmpp_server
         if isinstance(host, str) and host and isinstance(port, int):
-            ca_file = self.server.ca_file if self.server is not None else None
-            return Server(host, port, ca_file)
-        return self.server
+            return Server(host, port, route.ca_file if route is not None else None)
+        return route
 
 
 def _actor(jid: str) -> Actor:
@@ -430,21 +431,22 @@ async def _session(
     jid: str,
     password: str,
     server: Server | None,
+    addresses: AddressPolicy,
     *,
     revoked: bool = False,
 ) -> AsyncIterator[slixmpp.ClientXMPP]:
     """A signed-in stream for ``jid``, closed when the block ends, within :data:`TIMEOUT`.
 
     A refused password is :class:`PermanentError` when signing in, and :class:`AuthRevoked`
-    (``revoked``) for an account linked before. Only addresses :attr:`XMPP.addresses`
-    allows are connected to.
+    (``revoked``) for an account linked before. Only addresses ``addresses`` allows are
+    connected to.
     """
     domain = jid.rpartition("@")[2]
     client: _Client | None = None
     try:
         async with asyncio.timeout(TIMEOUT):
             try:
-                records = await _records(domain, server, XMPP.addresses)
+                records = await _records(domain, server, addresses)
             except Unreachable as error:
                 raise Retriable(_unreachable(domain)) from error
             client = _Client(jid, password, server, records)

@@ -8,7 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors._addresses import AddressPolicy
+from connectors._atproto import Resolver
+from connectors.base import Context
+from connectors.xmpp import Server as XMPPServer
 from portal.config import Settings
+from portal.crypto import Vault
 from portal.db import session_scope
 from portal.domain import account, contacts, lookup, profile
 from portal.domain.images import ImageWorkers
@@ -103,6 +108,32 @@ async def session_user(request: Request, db: AsyncSession) -> User | None:
     user = await account.user_for_session(db, secret) if secret and len(secret) < 100 else None
     request.state.user = user
     return user
+
+
+def link_services(settings: Settings) -> LinkServices:
+    """What linking needs from the settings, and the connector context of this app: built
+    once per app, so two apps in one process each keep their own rules."""
+    route = None
+    if settings.xmpp_server:
+        host, _, port = settings.xmpp_server.rpartition(":")
+        route = XMPPServer(host.strip("[]"), int(port), ca_file=settings.xmpp_ca_file or None)
+    context = Context(
+        addresses=AddressPolicy(allow_loopback=settings.connectors_allow_loopback),
+        resolver=Resolver(
+            plc_url=settings.atproto_plc_url, service_url=settings.atproto_resolver_url or None
+        ),
+        xmpp_server=route,
+    )
+    return LinkServices(
+        vault=Vault(settings.secret_keys),
+        base_url=settings.base_url.rstrip("/"),
+        providers={provider.name: provider for provider in settings.oidc_providers},
+        telegram_bot_token=settings.telegram_bot_token,
+        telegram_bot_username=settings.telegram_bot_username,
+        smtp_url=settings.smtp_url,
+        mail_from=settings.mail_from,
+        context=context,
+    )
 
 
 def get_services(request: Request) -> LinkServices:

@@ -67,7 +67,9 @@ async def add_account(
             db, services, user, body.network, body.handle, body.password
         )
     else:
-        account = await linking.add_handle(db, user, body.network, body.handle)
+        account = await linking.add_handle(
+            db, user, body.network, body.handle, context=services.context
+        )
     return _out(account)
 
 

@@ -19,7 +19,6 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
 from connectors._atproto_oauth import DPoP
-from connectors.bluesky import Bluesky
 from portal.domain.linking import LinkServices, connector_errors
 from portal.errors import InvalidInput
 
@@ -37,7 +36,7 @@ async def push(
     dpop = DPoP()
     async with services.http() as http:
         with connector_errors(cls.LABEL, field="server"):
-            identity = await Bluesky.resolver.resolve(identifier, http)
+            identity = await services.context.resolver.resolve(identifier, http)
             server = await atproto_oauth.authorization_server(identity.pds, http)
             request_uri = await atproto_oauth.push_authorization_request(
                 http,

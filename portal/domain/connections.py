@@ -52,7 +52,7 @@ async def _ask_network(
         linking.mark_needs_reconnect(account, RECONNECT_MESSAGE)
         return
     async with services.http() as http:
-        instance = cls(account.handle, credentials, http)
+        instance = cls(account.handle, credentials, http, context=services.context)
         try:
             actor = await instance.get_actor()
         except base.AuthRevoked:
@@ -90,7 +90,8 @@ async def remove_account(
                 revoked = await oauth.revoke(session, services, account, credentials)
             else:
                 async with services.http() as http:
-                    revoked = await cls(account.handle, credentials, http).revoke()
+                    connection = cls(account.handle, credentials, http, context=services.context)
+                    revoked = await connection.revoke()
         except (base.ConnectorError, httpx.HTTPError, PortalError) as error:
             log.warning("revoking linked account %s failed: %s", account.id, error)
     await session.delete(account)

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cached_property
 from typing import Any
 
 import httpx
@@ -27,7 +26,7 @@ import connectors
 from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
 from connectors._addresses import AddressPolicy
-from portal.config import OIDCProvider, Settings
+from portal.config import OIDCProvider
 from portal.crypto import SecretUnreadable, Vault
 from portal.errors import Conflict, InvalidInput, NotFound, PortalError, RateLimited
 from portal.net import guarded_client
@@ -50,7 +49,7 @@ class NetworkUnavailable(PortalError):
 
 @dataclass(frozen=True)
 class LinkServices:
-    """What linking needs from the portal's settings, built once per process."""
+    """What linking needs from the portal's settings, built once per app (``portal.deps``)."""
 
     vault: Vault
     base_url: str
@@ -59,50 +58,14 @@ class LinkServices:
     telegram_bot_username: str = ""
     smtp_url: str = ""
     mail_from: str = ""
-    atproto_plc_url: str = ""
-    atproto_resolver_url: str = ""
-    allow_loopback: bool = False
-    xmpp_server: str = ""
-    xmpp_ca_file: str = ""
+    context: base.Context = base.PUBLIC
+    """What every connector call is handed: the address rules, the AT Protocol resolver, a
+    development XMPP server."""
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LinkServices:
-        return cls(
-            vault=Vault(settings.secret_keys),
-            base_url=settings.base_url.rstrip("/"),
-            providers={provider.name: provider for provider in settings.oidc_providers},
-            telegram_bot_token=settings.telegram_bot_token,
-            telegram_bot_username=settings.telegram_bot_username,
-            smtp_url=settings.smtp_url,
-            mail_from=settings.mail_from,
-            atproto_plc_url=settings.atproto_plc_url,
-            atproto_resolver_url=settings.atproto_resolver_url,
-            allow_loopback=settings.connectors_allow_loopback,
-            xmpp_server=settings.xmpp_server,
-            xmpp_ca_file=settings.xmpp_ca_file,
-        )
-
-    @cached_property
+    @property
     def addresses(self) -> AddressPolicy:
         """The one address rule set of every connection people steer: HTTP and XMPP."""
-        return AddressPolicy(allow_loopback=self.allow_loopback)
-
-    def configure_connectors(self) -> None:
-        """Hand the connectors that resolve identities the services this portal trusts."""
-        from connectors._atproto import Resolver
-        from connectors.bluesky import Bluesky
-        from connectors.mastodon import Mastodon
-        from connectors.xmpp import XMPP, Server
-
-        Mastodon.allow_loopback = self.allow_loopback
-        # The rules of http() below, for the connections that are not HTTP.
-        XMPP.addresses = self.addresses
-        if self.xmpp_server:
-            host, _, port = self.xmpp_server.rpartition(":")
-            XMPP.server = Server(host.strip("[]"), int(port), ca_file=self.xmpp_ca_file or None)
-        Bluesky.resolver = Resolver(
-            plc_url=self.atproto_plc_url, service_url=self.atproto_resolver_url or None
-        )
+        return self.context.addresses
 
     @asynccontextmanager
     async def http(self) -> AsyncIterator[httpx.AsyncClient]:
@@ -210,9 +173,9 @@ def connector_errors(label: str, *, field: str | None = None) -> Iterator[None]:
         ) from error
 
 
-def normalize(cls: type[base.Connector], handle: str) -> str:
+def normalize(cls: type[base.Connector], handle: str, context: base.Context = base.PUBLIC) -> str:
     with connector_errors(cls.LABEL, field="handle"):
-        return cls.normalize_handle(handle)
+        return cls.normalize_handle(handle, context=context)
 
 
 # -- the list --------------------------------------------------------------------------------
@@ -258,10 +221,18 @@ async def find_account(
     return (await session.scalars(stmt)).one_or_none()
 
 
-async def add_handle(session: AsyncSession, user: User, network: str, handle: str) -> LinkedAccount:
-    """Add an account by its handle alone: shown, marked unverified."""
+async def add_handle(
+    session: AsyncSession,
+    user: User,
+    network: str,
+    handle: str,
+    *,
+    context: base.Context = base.PUBLIC,
+) -> LinkedAccount:
+    """Add an account by its handle alone: shown, marked unverified. Handles on servers of
+    this machine are read only where ``context`` allows them (a development portal)."""
     cls = connector(network)
-    normalized = normalize(cls, handle)
+    normalized = normalize(cls, handle, context)
     if await find_account(session, user, network, normalized) is not None:
         raise Conflict(
             "%(network)s %(handle)s is already linked.",
@@ -318,7 +289,7 @@ async def save_proven_replacing(
     """:func:`save_proven`, also returning the credentials it replaced: those the account
     held when it was last proven the same way (tokens to revoke), else ``None``."""
     cls = connector(network)
-    handle = normalize(cls, linked.actor.handle)
+    handle = normalize(cls, linked.actor.handle, services.context)
     existing = await find_account(session, user, network, handle)
     if account_id is not None:
         target = await get_account(session, user, account_id)

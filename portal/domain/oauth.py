@@ -115,8 +115,8 @@ def normalize_server(cls: type[base.Connector], server: str, services: LinkServi
         return server
     with connector_errors(cls.LABEL, field="server"):
         if cls.AUTH == "atproto":  # the account itself: its server is found from it
-            return cls.normalize_handle(server)
-        return cls.server_name(server, allow_loopback=services.allow_loopback)
+            return cls.normalize_handle(server, context=services.context)
+        return cls.server_name(server, context=services.context)
 
 
 async def _registered_client(
@@ -149,7 +149,9 @@ async def _registered_client(
     registered = set(kept.get("scopes") or cls.SCOPES)
     if app is None or (renew and registered != set(scopes)):
         with connector_errors(cls.LABEL, field="server"):
-            client = await cls.register_client(server, redirect_uri, http, scopes=scopes)
+            client = await cls.register_client(
+                server, redirect_uri, http, scopes=scopes, context=services.context
+            )
         kept = {"client_secret": client.client_secret or "", "scopes": list(scopes)}
         if app is not None:
             app.client_id, app.secrets = client.client_id, services.vault.encrypt_json(kept)
@@ -185,7 +187,7 @@ async def _party(
         provider = services.providers[server]
         if metadata is None:
             with connector_errors(provider.label):
-                metadata = await cls.oauth_server(provider.issuer, http)
+                metadata = await cls.oauth_server(provider.issuer, http, context=services.context)
         client = base.OAuthClient(
             provider.client_id, provider.client_secret or None, services.redirect_uri(cls.NAME)
         )
@@ -200,7 +202,7 @@ async def _party(
     discovered = metadata is None
     if metadata is None:
         with connector_errors(cls.LABEL, field="server"):
-            metadata = await cls.oauth_server(server, http)
+            metadata = await cls.oauth_server(server, http, context=services.context)
     scopes = cls.oauth_scopes(metadata)
     client = await _registered_client(
         session, services, cls, server, http, scopes, renew=discovered
@@ -449,7 +451,7 @@ async def finish(
                     credentials = _credentials(payload, party, attempt.server)
                 if cls.AUTH == "oidc":
                     subject = await _validate_id_token(payload, party, kept["nonce"], http)
-                actor = await cls("", credentials, http).get_actor()
+                actor = await cls("", credentials, http, context=services.context).get_actor()
             if subject is not None and actor.id != subject:
                 raise InvalidInput(
                     "%(network)s described another account than the one that signed in.",

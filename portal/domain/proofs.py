@@ -56,14 +56,14 @@ async def link_by_sign_in(
         raise InvalidInput(
             "%(network)s accounts are not linked with a password.", network=cls.LABEL
         )
-    normalized = normalize(cls, handle)
+    normalized = normalize(cls, handle, services.context)
     if not secret:
         raise InvalidInput("Enter the password.", field="password")
     if len(secret) > MAX_SECRET or "\x00" in secret:
         raise InvalidInput("This password cannot be right.", field="password")
     async with services.http() as http:
         with connector_errors(cls.LABEL, field="password"):
-            linked = await cls.sign_in(normalized, secret, http)
+            linked = await cls.sign_in(normalized, secret, http, context=services.context)
     return await linking.save_proven(
         session, services, user, network, linked, proof="password", account_id=account_id
     )
@@ -128,7 +128,7 @@ async def send_email_code(
     cls = connector("email")
     if not services.smtp_url:
         raise InvalidInput("This portal cannot send email, so addresses cannot be verified here.")
-    handle = normalize(cls, address)
+    handle = normalize(cls, address, services.context)
     account = await linking.find_account(session, user, "email", handle)
     account = account or await linking.add_handle(session, user, "email", handle)
     if account.status == linking.VERIFIED:

@@ -139,7 +139,7 @@ async def add_handle(
     cls = linking.connector(network[:40])
     try:
         await limiter.hit("profile", str(user.id))
-        await linking.add_handle(db, user, network, handle)
+        await linking.add_handle(db, user, network, handle, context=services.context)
     except PortalError as exc:
         return _add_form(request, services, cls, {"handle": handle[:320]}, error=exc)
     return redirect(request, "/me/accounts")

@@ -32,6 +32,7 @@ from connectors._atproto import (
 )
 from connectors.base import (
     AuthRevoked,
+    Context,
     Credentials,
     InvalidHandle,
     PermanentError,
@@ -483,6 +484,16 @@ def _mock_identity(mock: respx.MockRouter, handle: str, did: str, names: str) ->
     _mock_document(mock, did, names)
 
 
+def _faked() -> Context:
+    """A portal that resolves identities with :func:`_fake_resolver`."""
+    return Context(resolver=_fake_resolver())
+
+
+def _on(network: AtprotoNetwork) -> Context:
+    """A portal that resolves identities on the test network."""
+    return Context(resolver=network.resolver)
+
+
 def _fake_resolver() -> Resolver:
     return Resolver(plc_url=PLC, service_url=RESOLVER, dns=False, well_known=False)
 
@@ -492,7 +503,7 @@ async def test_a_handle_whose_account_names_another_handle_is_refused() -> None:
         _mock_identity(mock, "ceo.example.com", PLC_DID, names="mallory.example.com")
         session = mock.post(f"{PDS}/xrpc/com.atproto.server.createSession")
         with pytest.raises(InvalidHandle) as raised:
-            await Bluesky.sign_in("ceo.example.com", APP_PASSWORD, http, resolver=_fake_resolver())
+            await Bluesky.sign_in("ceo.example.com", APP_PASSWORD, http, context=_faked())
         assert "names @mallory.example.com" in raised.value.message
         assert "@ceo.example.com is not confirmed" in raised.value.message
         assert not session.called
@@ -513,7 +524,7 @@ async def test_a_did_whose_handle_does_not_point_back_is_shown_without_it() -> N
         mock.get(f"{PDS}/xrpc/app.bsky.actor.getProfile").respond(
             200, json={"did": PLC_DID, "handle": "ceo.example.com", "displayName": "Mallory"}
         )
-        linked = await Bluesky.sign_in(PLC_DID, APP_PASSWORD, http, resolver=_fake_resolver())
+        linked = await Bluesky.sign_in(PLC_DID, APP_PASSWORD, http, context=_faked())
     assert linked.actor.id == PLC_DID
     assert linked.actor.handle == PLC_DID
     assert linked.actor.url == f"https://bsky.app/profile/{PLC_DID}"
@@ -527,7 +538,7 @@ async def test_a_session_for_another_account_is_refused() -> None:
             200, json=_session_answer("did:plc:ewvi7nxzyoun6zhxrhs64oiz", "other.example.com")
         )
         with pytest.raises(PermanentError, match="signed in another account"):
-            await Bluesky.sign_in("ada.example.com", APP_PASSWORD, http, resolver=_fake_resolver())
+            await Bluesky.sign_in("ada.example.com", APP_PASSWORD, http, context=_faked())
 
 
 @pytest.mark.parametrize(
@@ -559,7 +570,7 @@ async def test_what_the_pds_says_when_signing_in_is_explained(
             status, headers=headers, **answer
         )
         with pytest.raises(error) as raised:
-            await Bluesky.sign_in("ada.example.com", APP_PASSWORD, http, resolver=_fake_resolver())
+            await Bluesky.sign_in("ada.example.com", APP_PASSWORD, http, context=_faked())
     assert says in str(raised.value)
     if isinstance(raised.value, RateLimited):
         assert raised.value.retry_after is not None
@@ -586,8 +597,8 @@ async def _linked(
     network: AtprotoNetwork, account: AtprotoAccount, http: httpx.AsyncClient
 ) -> Bluesky:
     secret = await network.create_app_password(account)
-    linked = await Bluesky.sign_in(account.handle, secret, http, resolver=network.resolver)
-    return Bluesky(linked.actor.handle, linked.credentials, http, resolver=network.resolver)
+    linked = await Bluesky.sign_in(account.handle, secret, http, context=_on(network))
+    return Bluesky(linked.actor.handle, linked.credentials, http, context=_on(network))
 
 
 def _expired(token: str, secret: str) -> str:
@@ -623,7 +634,7 @@ async def test_signing_in_with_an_app_password_links_the_account(
 ) -> None:
     secret = await atproto_network.create_app_password(ada)
     typed = f"  @{ada.handle.upper()} "
-    linked = await Bluesky.sign_in(typed, f" {secret} ", http, resolver=atproto_network.resolver)
+    linked = await Bluesky.sign_in(typed, f" {secret} ", http, context=_on(atproto_network))
     assert linked.actor.id == ada.did
     assert linked.actor.handle == ada.handle
     assert linked.actor.display_name == "Ada Lovelace"
@@ -638,7 +649,7 @@ async def test_signing_in_with_an_app_password_links_the_account(
             dict(linked.credentials.extra),
         ]
     )
-    connector = Bluesky(ada.handle, linked.credentials, http, resolver=atproto_network.resolver)
+    connector = Bluesky(ada.handle, linked.credentials, http, context=_on(atproto_network))
     assert await connector.get_actor() == linked.actor
 
 
@@ -646,7 +657,7 @@ async def test_signing_in_by_did_finds_the_handle(
     atproto_network: AtprotoNetwork, ada: AtprotoAccount, http: httpx.AsyncClient
 ) -> None:
     secret = await atproto_network.create_app_password(ada)
-    linked = await Bluesky.sign_in(ada.did, secret, http, resolver=atproto_network.resolver)
+    linked = await Bluesky.sign_in(ada.did, secret, http, context=_on(atproto_network))
     assert (linked.actor.id, linked.actor.handle) == (ada.did, ada.handle)
 
 
@@ -657,7 +668,7 @@ async def test_a_wrong_app_password_is_refused_clearly(
     others_secret = await atproto_network.create_app_password(other)
     for secret in ("abcd-efgh-ijkl-mnop", others_secret):
         with pytest.raises(PermanentError) as raised:
-            await Bluesky.sign_in(ada.handle, secret, http, resolver=atproto_network.resolver)
+            await Bluesky.sign_in(ada.handle, secret, http, context=_on(atproto_network))
         assert raised.value.message == REFUSED
 
 
@@ -670,7 +681,7 @@ async def test_the_account_password_is_refused_before_it_is_sent(
     async with httpx.AsyncClient(transport=httpx.MockTransport(nothing_may_be_sent)) as http:
         for secret in (ada.password, "", "   "):
             with pytest.raises(PermanentError) as raised:
-                await Bluesky.sign_in(ada.handle, secret, http, resolver=atproto_network.resolver)
+                await Bluesky.sign_in(ada.handle, secret, http, context=_on(atproto_network))
             assert "app password" in raised.value.message
     assert ASK_FOR_APP_CREDENTIAL.startswith("Sign in with an app password")
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import connectors
 from connectors import _mastodon_http, base, mastodon
+from connectors._addresses import AddressPolicy
 from connectors.base import (
     AuthRevoked,
     Credentials,
@@ -83,10 +84,16 @@ def verified(mock: respx.MockRouter) -> respx.Route:
     return mock.get(VERIFY_CREDENTIALS).mock(return_value=recorded("live_verify_credentials"))
 
 
-def account(http: httpx.AsyncClient, instance: str = "social.example") -> Mastodon:
+DEVELOPMENT = base.Context(addresses=AddressPolicy(allow_loopback=True))
+"""A development portal's rules: servers on this machine may be named."""
+
+
+def account(
+    http: httpx.AsyncClient, instance: str = "social.example", context: base.Context = base.PUBLIC
+) -> Mastodon:
     """The connector as the portal makes it after linking: no handle yet, the server in extra."""
     credentials = Credentials(access_token="secret-token", extra={"server": instance})
-    return Mastodon("", credentials, http)
+    return Mastodon("", credentials, http, context=context)
 
 
 # -- handles ---------------------------------------------------------------------------------
@@ -186,11 +193,12 @@ def test_links_and_display() -> None:
     assert connectors.get("mastodon") is Mastodon
 
 
-def test_loopback_servers_only_when_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loopback_servers_only_when_allowed() -> None:
     with pytest.raises(InvalidHandle):
         Mastodon.normalize_handle("ada@localhost:3000")
-    monkeypatch.setattr(Mastodon, "allow_loopback", True)
-    assert Mastodon.normalize_handle("@Ada@localhost:3000") == "ada@localhost:3000"
+    assert Mastodon.normalize_handle("@Ada@localhost:3000", context=DEVELOPMENT) == (
+        "ada@localhost:3000"
+    )
     assert Mastodon.profile_url("ada@localhost:3000") == "http://localhost:3000/@ada"
 
 
@@ -215,7 +223,7 @@ def test_the_server_is_named_by_itself_a_handle_or_a_profile(raw: str, server: s
 
 def test_a_development_server_keeps_its_port(monkeypatch: pytest.MonkeyPatch) -> None:
     for raw in ("127.0.0.1:8443", "@ada@127.0.0.1:8443", "http://127.0.0.1:8443/@ada"):
-        assert Mastodon.server_name(raw, allow_loopback=True) == "127.0.0.1:8443"
+        assert Mastodon.server_name(raw, context=DEVELOPMENT) == "127.0.0.1:8443"
     with pytest.raises(InvalidHandle, match="without a port"):
         Mastodon.server_name("@ada@mastodon.social:8443")
 
@@ -595,12 +603,11 @@ async def test_the_profile_address_is_kept_as_the_server_gives_it(
     instance: str,
     given: str,
 ) -> None:
-    monkeypatch.setattr(Mastodon, "allow_loopback", True)
     data = {**load("live_verify_credentials"), "url": given}
     mock.get(f"{base.server_url(instance)}/api/v1/accounts/verify_credentials").mock(
         return_value=httpx.Response(200, json=data)
     )
-    actor = await account(http, instance=instance).get_actor()
+    actor = await account(http, instance=instance, context=DEVELOPMENT).get_actor()
     assert actor.url == given
 
 
@@ -623,10 +630,9 @@ async def test_the_portals_user_agent_is_kept(mock: respx.MockRouter) -> None:
 async def test_a_development_server_on_loopback(
     http: httpx.AsyncClient, mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Mastodon, "allow_loopback", True)
     recorded_uri = load("live_verify_credentials.headers")["request"]["uri"]
     mock.get(recorded_uri).mock(return_value=recorded("live_verify_credentials"))
-    actor = await account(http, instance="localhost:3000").get_actor()
+    actor = await account(http, instance="localhost:3000", context=DEVELOPMENT).get_actor()
     assert actor.handle == "mastodonpy_test@localhost:3000"
     assert actor.url == "http://localhost:3000/@mastodonpy_test"
 
@@ -959,25 +965,26 @@ async def test_upload_media_sends_the_file_and_description(
 async def test_upload_media_waits_for_processing(
     http: httpx.AsyncClient, mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Mastodon, "media_poll_interval", 0.0)
+    quick = base.Context(media_poll_interval=0.0)
     mock.post(f"{SERVER}/api/v2/media").mock(return_value=httpx.Response(202, json=PROCESSING))
     poll = mock.get(f"{SERVER}/api/v1/media/22348641").mock(
         side_effect=[httpx.Response(206), httpx.Response(200, json=PROCESSED)]
     )
     media = Media("https://portal.example/media/clip", "video/mp4")
-    assert await account(http).upload_media(media, b"video") == "22348641"
+    assert await account(http, context=quick).upload_media(media, b"video") == "22348641"
     assert poll.call_count == 2
 
 
 async def test_upload_media_gives_up_after_the_timeout(
     http: httpx.AsyncClient, mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Mastodon, "media_poll_interval", 0.0)
-    monkeypatch.setattr(Mastodon, "media_poll_timeout", 0.0)
+    impatient = base.Context(media_poll_interval=0.0, media_poll_timeout=0.0)
     mock.post(f"{SERVER}/api/v2/media").mock(return_value=httpx.Response(202, json=PROCESSING))
     mock.get(f"{SERVER}/api/v1/media/22348641").mock(return_value=httpx.Response(206))
     with pytest.raises(Retriable, match="still processing"):
-        await account(http).upload_media(Media("https://portal.example/m/clip.mp4"), b"video")
+        await account(http, context=impatient).upload_media(
+            Media("https://portal.example/m/clip.mp4"), b"video"
+        )
 
 
 async def test_upload_media_needs_a_type(http: httpx.AsyncClient) -> None:

@@ -15,8 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import connectors
+from connectors._addresses import AddressPolicy
 from connectors.base import (
     AuthRevoked,
+    Context,
     Credentials,
     InvalidHandle,
     PermanentError,
@@ -370,14 +372,17 @@ async def test_an_empty_password_is_refused_before_asking(http: httpx.AsyncClien
 
 # -- against a real Synapse ------------------------------------------------------------------
 
+DEVELOPMENT = Context(addresses=AddressPolicy(allow_loopback=True))
+"""The test homeserver listens on loopback, which a portal reaches only where allowed."""
+
 
 async def linked(
     homeserver: MatrixHomeserver, http: httpx.AsyncClient, displayname: str | None = None
 ) -> tuple[MatrixUser, Matrix]:
     """A new account, linked by signing in: the person, and the connector acting for them."""
     user = await homeserver.register(http, displayname=displayname)
-    link = await Matrix.sign_in(user.user_id, user.password, http)
-    return user, Matrix(link.actor.handle, link.credentials, http)
+    link = await Matrix.sign_in(user.user_id, user.password, http, context=DEVELOPMENT)
+    return user, Matrix(link.actor.handle, link.credentials, http, context=DEVELOPMENT)
 
 
 async def test_discovery_reads_the_servers_own_well_known_file(
@@ -389,7 +394,9 @@ async def test_discovery_reads_the_servers_own_well_known_file(
         answered.append((response.request.url.path, response.status_code))
 
     async with httpx.AsyncClient(event_hooks={"response": [record]}) as http:
-        base_url = await discover_homeserver(matrix_homeserver.server_name, http)
+        base_url = await discover_homeserver(
+            matrix_homeserver.server_name, http, allow_loopback=True
+        )
     assert base_url == matrix_homeserver.base_url
     assert answered == [
         ("/.well-known/matrix/client", 200),
@@ -402,7 +409,7 @@ async def test_signing_in_links_the_account_without_keeping_the_password(
 ) -> None:
     user = await matrix_homeserver.register(http, displayname="Ada Lovelace")
     typed = "https://matrix.to/#/" + user.user_id.upper()
-    result = await Matrix.sign_in(typed, user.password, http)
+    result = await Matrix.sign_in(typed, user.password, http, context=DEVELOPMENT)
 
     assert result.actor.id == user.user_id
     assert result.actor.handle == user.user_id
@@ -426,15 +433,16 @@ async def test_a_wrong_password_is_refused_clearly(
 ) -> None:
     user = await matrix_homeserver.register(http)
     with pytest.raises(PermanentError) as refused:
-        await Matrix.sign_in(user.user_id, user.password + "x", http)
+        await Matrix.sign_in(user.user_id, user.password + "x", http, context=DEVELOPMENT)
     assert refused.value.message == REFUSED
 
 
 async def test_an_unknown_account_is_refused_clearly(
     matrix_homeserver: MatrixHomeserver, http: httpx.AsyncClient
 ) -> None:
+    nobody = matrix_homeserver.user_id("nobody-here")
     with pytest.raises(PermanentError) as refused:
-        await Matrix.sign_in(matrix_homeserver.user_id("nobody-here"), "whatever", http)
+        await Matrix.sign_in(nobody, "whatever", http, context=DEVELOPMENT)
     assert refused.value.message == REFUSED
 
 

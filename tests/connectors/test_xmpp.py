@@ -20,6 +20,7 @@ from connectors._addresses import AddressPolicy, Refused
 from connectors._addresses import NotFound as AddressNotFound
 from connectors.base import (
     AuthRevoked,
+    Context,
     Credentials,
     InvalidHandle,
     PermanentError,
@@ -160,17 +161,23 @@ def test_xmpp_is_registered_as_a_password_network() -> None:
 # -- against a real server -------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The test servers listen on loopback, which connections reach only where allowed."""
-    monkeypatch.setattr(XMPP, "addresses", AddressPolicy(allow_loopback=True, resolver=FakeDNS()))
+def context(
+    server: Server | None = None, *, loopback: bool = True, dns: FakeDNS | None = None
+) -> Context:
+    """A portal's rules: the test servers listen on loopback, which connections reach only
+    where allowed; ``server`` routes every connection there."""
+    policy = AddressPolicy(allow_loopback=loopback, resolver=dns or FakeDNS())
+    return Context(addresses=policy, xmpp_server=server)
 
 
 @pytest.fixture
-def route(xmpp_server: XMPPServer, monkeypatch: pytest.MonkeyPatch) -> XMPPServer:
-    """Every XMPP connection of the test goes to the test server."""
-    monkeypatch.setattr(XMPP, "server", xmpp_server.server)
+def route(xmpp_server: XMPPServer) -> XMPPServer:
+    """The test server, which every connection of the test goes to (``routed``)."""
     return xmpp_server
+
+
+def routed(server: XMPPServer) -> Context:
+    return context(server.server)
 
 
 @pytest.fixture
@@ -188,7 +195,8 @@ def account(server: XMPPServer, name: str = "user") -> tuple[str, str]:
 async def linked(server: XMPPServer, http: httpx.AsyncClient, name: str = "user") -> XMPP:
     """A new account, linked by signing in: the connector acting for it."""
     jid, password = account(server, name)
-    return XMPP(jid, (await XMPP.sign_in(jid, password, http)).credentials, http)
+    linked = await XMPP.sign_in(jid, password, http, context=routed(server))
+    return XMPP(jid, linked.credentials, http, context=routed(server))
 
 
 async def test_sign_in_proves_the_address_and_keeps_the_password(
@@ -197,7 +205,7 @@ async def test_sign_in_proves_the_address_and_keeps_the_password(
     jid, password = account(route, "ada")
     before = asyncio.all_tasks()
 
-    linked = await XMPP.sign_in(f"  {jid.upper()}/laptop ", password, http)
+    linked = await XMPP.sign_in(f"  {jid.upper()}/laptop ", password, http, context=routed(route))
 
     assert linked.actor.network == "xmpp"
     assert linked.actor.id == linked.actor.handle == jid
@@ -212,13 +220,14 @@ async def test_sign_in_proves_the_address_and_keeps_the_password(
 async def test_a_wrong_password_is_refused(route: XMPPServer, http: httpx.AsyncClient) -> None:
     jid, password = account(route)
     with pytest.raises(PermanentError) as raised:
-        await XMPP.sign_in(jid, password + "!", http)
+        await XMPP.sign_in(jid, password + "!", http, context=routed(route))
     assert raised.value.message == "The XMPP server refused this address or password."
 
 
 async def test_an_unknown_account_is_refused(route: XMPPServer, http: httpx.AsyncClient) -> None:
+    nobody = f"nobody{next(_numbers)}@{route.domain}"
     with pytest.raises(PermanentError) as raised:
-        await XMPP.sign_in(f"nobody{next(_numbers)}@{route.domain}", "whatever", http)
+        await XMPP.sign_in(nobody, "whatever", http, context=routed(route))
     assert raised.value.message == "The XMPP server refused this address or password."
 
 
@@ -226,36 +235,34 @@ async def test_an_empty_password_is_refused_before_connecting(
     route: XMPPServer, http: httpx.AsyncClient
 ) -> None:
     with pytest.raises(PermanentError, match="Enter the password"):
-        await XMPP.sign_in(f"ada@{route.domain}", "", http)
+        await XMPP.sign_in(f"ada@{route.domain}", "", http, context=routed(route))
 
 
 async def test_a_domain_the_server_does_not_serve_is_refused(
     route: XMPPServer, http: httpx.AsyncClient
 ) -> None:
     with pytest.raises(PermanentError) as raised:
-        await XMPP.sign_in("ada@example.org", "whatever", http)
+        await XMPP.sign_in("ada@example.org", "whatever", http, context=routed(route))
     assert raised.value.message == "This XMPP server does not serve example.org."
 
 
 async def test_an_untrusted_certificate_stops_before_the_password_is_sent(
-    xmpp_server: XMPPServer, monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+    xmpp_server: XMPPServer, http: httpx.AsyncClient
 ) -> None:
     jid, password = account(xmpp_server)
-    monkeypatch.setattr(XMPP, "server", Server(xmpp_server.host, xmpp_server.port))
+    untrusted = context(Server(xmpp_server.host, xmpp_server.port))
     before = asyncio.all_tasks()
     with pytest.raises(PermanentError, match="certificate of the XMPP server is not valid"):
-        await XMPP.sign_in(jid, password, http)
+        await XMPP.sign_in(jid, password, http, context=untrusted)
     assert asyncio.all_tasks() == before
 
 
-async def test_a_server_that_is_down_may_be_tried_again(
-    monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
-) -> None:
-    monkeypatch.setattr(XMPP, "server", Server("127.0.0.1", free_port()))
+async def test_a_server_that_is_down_may_be_tried_again(http: httpx.AsyncClient) -> None:
+    down = context(Server("127.0.0.1", free_port()))
     before = asyncio.all_tasks()
     started = time.monotonic()
     with pytest.raises(Retriable, match="cannot be reached"):
-        await XMPP.sign_in("ada@localhost", "whatever", http)
+        await XMPP.sign_in("ada@localhost", "whatever", http, context=down)
     assert time.monotonic() - started < 5
     assert asyncio.all_tasks() == before
 
@@ -278,21 +285,21 @@ async def test_get_actor_reports_a_password_that_no_longer_works(
     changed = Credentials(extra={**user.credentials.extra, "password": "changed since"})
 
     with pytest.raises(AuthRevoked, match="no longer accepts"):
-        await XMPP(user.handle, changed, http).get_actor()
+        await XMPP(user.handle, changed, http, context=routed(route)).get_actor()
     with pytest.raises(AuthRevoked, match="missing"):
-        await XMPP(user.handle, Credentials(), http).get_actor()
+        await XMPP(user.handle, Credentials(), http, context=routed(route)).get_actor()
 
 
 async def test_stored_host_and_port_are_used_without_a_route(
-    xmpp_server: XMPPServer, monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+    xmpp_server: XMPPServer, http: httpx.AsyncClient
 ) -> None:
     # Only the trust of the certificate comes from the route; host and port are the account's.
-    monkeypatch.setattr(XMPP, "server", Server("127.0.0.1", free_port(), str(xmpp_server.ca_file)))
+    elsewhere = context(Server("127.0.0.1", free_port(), str(xmpp_server.ca_file)))
     jid, password = account(xmpp_server)
     credentials = Credentials(
         extra={"password": password, "host": xmpp_server.host, "port": xmpp_server.port}
     )
-    assert (await XMPP(jid, credentials, http).get_actor()).handle == jid
+    assert (await XMPP(jid, credentials, http, context=elsewhere).get_actor()).handle == jid
 
 
 async def test_a_message_reaches_the_other_person(
@@ -302,7 +309,7 @@ async def test_a_message_reaches_the_other_person(
     bob, bob_password = account(route, "bob")
     received: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
-    async with _session(bob, bob_password, route.server) as listener:
+    async with _session(bob, bob_password, route.server, routed(route).addresses) as listener:
 
         def on_message(message: Any) -> None:
             if not received.done():
@@ -344,15 +351,11 @@ async def test_a_message_needs_a_valid_recipient_and_some_text(
 
 
 async def test_a_route_whose_certificate_authorities_are_missing_says_so(
-    xmpp_server: XMPPServer,
-    monkeypatch: pytest.MonkeyPatch,
-    http: httpx.AsyncClient,
-    tmp_path: Path,
+    xmpp_server: XMPPServer, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    missing = str(tmp_path / "missing.pem")
-    monkeypatch.setattr(XMPP, "server", Server(xmpp_server.host, xmpp_server.port, missing))
+    missing = context(Server(xmpp_server.host, xmpp_server.port, str(tmp_path / "missing.pem")))
     with pytest.raises(PermanentError, match="certificate authorities"):
-        await XMPP.sign_in(f"ada@{xmpp_server.domain}", "whatever", http)
+        await XMPP.sign_in(f"ada@{xmpp_server.domain}", "whatever", http, context=missing)
 
 
 async def test_a_server_that_never_answers_is_given_up_in_time(
@@ -365,12 +368,12 @@ async def test_a_server_that_never_answers_is_given_up_in_time(
     listener = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     monkeypatch.setattr(xmpp, "TIMEOUT", 0.5)
-    monkeypatch.setattr(XMPP, "server", Server("127.0.0.1", port))
+    silent_server = context(Server("127.0.0.1", port))
     try:
         before = asyncio.all_tasks()
         # Silent from the start, it is no XMPP server: the answer of any unreachable one.
         with pytest.raises(Retriable, match="cannot be reached"):
-            await XMPP.sign_in("ada@localhost", "whatever", http)
+            await XMPP.sign_in("ada@localhost", "whatever", http, context=silent_server)
         left = [task for task in asyncio.all_tasks() - before if "silent" not in repr(task)]
         assert not left, "the connection left tasks running"
     finally:
@@ -424,10 +427,10 @@ async def test_no_connection_into_private_networks(
 ) -> None:
     async with listening() as listeners:
         monkeypatch.setattr(xmpp, "_PORT", listeners.port)
-        monkeypatch.setattr(XMPP, "addresses", AddressPolicy(resolver=_dns(listeners.port)))
+        public = context(loopback=False, dns=_dns(listeners.port))
         with connection_attempts(monkeypatch) as attempts:
             with pytest.raises(Retriable) as raised:
-                await XMPP.sign_in(handle, "x", http)
+                await XMPP.sign_in(handle, "x", http, context=public)
             await asyncio.sleep(0.2)  # time for anything slixmpp might still try
     assert listeners.accepted == []
     assert attempts == []
@@ -436,39 +439,37 @@ async def test_no_connection_into_private_networks(
 
 
 async def test_a_linked_account_on_a_private_address_is_not_reached(
-    monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+    http: httpx.AsyncClient,
 ) -> None:
     # Linked while the portal allowed loopback; the switch is off now.
     async with listening() as listeners:
-        monkeypatch.setattr(XMPP, "addresses", AddressPolicy(resolver=FakeDNS()))
         credentials = Credentials(
             extra={"password": "x", "host": "127.0.0.1", "port": listeners.port}
         )
+        connector = XMPP("ada@localhost", credentials, http, context=context(loopback=False))
         with pytest.raises(Retriable, match="cannot be reached"):
-            await XMPP("ada@localhost", credentials, http).get_actor()
+            await connector.get_actor()
     assert listeners.accepted == []
 
 
 async def test_whatever_stops_the_connection_the_answer_is_the_same(
-    monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+    http: httpx.AsyncClient,
 ) -> None:
     """Refused by the rules, unknown to DNS, a closed port, a service that is not XMPP: one
     answer, so the portal cannot tell anyone which ports are open where."""
     messages = set()
-    monkeypatch.setattr(XMPP, "addresses", AddressPolicy(resolver=FakeDNS()))
     for handle in ("ada@127.0.0.1", "ada@nowhere.example.org"):
         with pytest.raises(Retriable) as raised:
-            await XMPP.sign_in(handle, "x", http)
+            await XMPP.sign_in(handle, "x", http, context=context(loopback=False))
         messages.add(raised.value.message.replace(handle.partition("@")[2], "DOMAIN"))
-    monkeypatch.setattr(XMPP, "addresses", AddressPolicy(allow_loopback=True, resolver=FakeDNS()))
-    monkeypatch.setattr(XMPP, "server", Server("127.0.0.1", free_port()))
+    closed = context(Server("127.0.0.1", free_port()))
     with pytest.raises(Retriable) as raised:
-        await XMPP.sign_in("ada@closed.example.org", "x", http)
+        await XMPP.sign_in("ada@closed.example.org", "x", http, context=closed)
     messages.add(raised.value.message.replace("closed.example.org", "DOMAIN"))
     async with listening(answer=b"SSH-2.0-OpenSSH_9.2\r\n") as listeners:
-        monkeypatch.setattr(XMPP, "server", Server("127.0.0.1", listeners.port))
+        other = context(Server("127.0.0.1", listeners.port))
         with pytest.raises(Retriable) as raised:
-            await XMPP.sign_in("ada@open.example.org", "x", http)
+            await XMPP.sign_in("ada@open.example.org", "x", http, context=other)
         messages.add(raised.value.message.replace("open.example.org", "DOMAIN"))
     assert listeners.accepted, "the open port was reached"
     assert messages == {"The XMPP server of DOMAIN cannot be reached."}

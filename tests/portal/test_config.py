@@ -5,19 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from connectors.bluesky import Bluesky
-from connectors.mastodon import Mastodon
-from connectors.xmpp import XMPP, Server
+from connectors.xmpp import Server
 from portal.config import Settings
-from portal.domain.linking import LinkServices
+from portal.deps import link_services
 from tests.fixtures.app import SECRET_KEY
-
-
-@pytest.fixture(autouse=True)
-def _restore_connectors(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Configuring connectors sets class attributes: put them back after each test."""
-    monkeypatch.setattr(Mastodon, "allow_loopback", Mastodon.allow_loopback)
-    monkeypatch.setattr(Bluesky, "resolver", Bluesky.resolver)
 
 
 def _from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
@@ -30,21 +21,31 @@ def _from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
 def test_the_xmpp_route_from_the_environment_reaches_the_connector(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(XMPP, "server", None)
     settings = _from_env(
         monkeypatch, PORTAL_XMPP_SERVER="[::1]:5223", PORTAL_XMPP_CA_FILE="/etc/ca.pem"
     )
-    LinkServices.from_settings(settings).configure_connectors()
-    assert XMPP.server == Server("::1", 5223, ca_file="/etc/ca.pem")
+    context = link_services(settings).context
+    assert context.xmpp_server == Server("::1", 5223, ca_file="/etc/ca.pem")
 
 
-def test_without_an_xmpp_route_the_connector_is_left_alone(
+def test_without_an_xmpp_route_the_domains_own_server_is_asked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    route = Server("127.0.0.1", 5222)
-    monkeypatch.setattr(XMPP, "server", route)
-    LinkServices.from_settings(_from_env(monkeypatch)).configure_connectors()
-    assert XMPP.server is route
+    assert link_services(_from_env(monkeypatch)).context.xmpp_server is None
+
+
+def test_the_resolver_and_the_loopback_rule_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = _from_env(
+        monkeypatch,
+        PORTAL_ATPROTO_PLC_URL="https://plc.example",
+        PORTAL_ATPROTO_RESOLVER_URL="",
+        PORTAL_CONNECTORS_ALLOW_LOOPBACK="true",
+    )
+    context = link_services(settings).context
+    assert (context.resolver.plc_url, context.resolver.service_url) == ("https://plc.example", None)
+    assert context.allow_loopback
 
 
 @pytest.mark.parametrize("value", ["localhost", "localhost:", ":5222", "host:0", "host:65536"])

@@ -16,14 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from connectors import xmpp
 from connectors._addresses import AddressPolicy
-from connectors.bluesky import Bluesky
-from connectors.mastodon import Mastodon
 from connectors.matrix import Matrix
 from connectors.xmpp import XMPP
-from portal.domain.linking import LinkServices
+from portal.deps import link_services
 from portal.net import BlockedAddress, guarded_client, read_limited
 from tests.fixtures.app import api_sign_up, api_token, make_settings
 from tests.fixtures.network import FakeDNS, connection_attempts, listening
@@ -124,15 +123,9 @@ async def test_a_client_reuses_the_tls_context(monkeypatch: pytest.MonkeyPatch) 
     assert made == []
 
 
-async def test_http_and_xmpp_follow_one_rule_set(
-    monkeypatch: pytest.MonkeyPatch, local_server: int
-) -> None:
-    for cls, name in ((XMPP, "addresses"), (XMPP, "server"), (Mastodon, "allow_loopback")):
-        monkeypatch.setattr(cls, name, getattr(cls, name))
-    monkeypatch.setattr(Bluesky, "resolver", Bluesky.resolver)
-    services = LinkServices.from_settings(make_settings(connectors_allow_loopback=True))
-    services.configure_connectors()
-    assert XMPP.addresses is services.addresses
+async def test_http_and_xmpp_follow_one_rule_set(local_server: int) -> None:
+    services = link_services(make_settings(connectors_allow_loopback=True))
+    assert services.addresses is services.context.addresses
     assert services.addresses.allow_loopback
     async with services.http() as http:
         response = await http.get(f"http://127.0.0.1:{local_server}/redirect")
@@ -201,13 +194,15 @@ _PRIVATE_SERVERS = [
 
 @pytest.mark.parametrize("server", _PRIVATE_SERVERS)
 async def test_linking_xmpp_connects_to_no_private_address(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, server: str
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, server: str
 ) -> None:
     await api_sign_up(client)
     async with listening() as listeners:
         monkeypatch.setattr(xmpp, "_PORT", listeners.port)
         dns = FakeDNS(hosts={"localhost": ["127.0.0.1", "::1"]})
-        monkeypatch.setattr(XMPP, "addresses", replace(XMPP.addresses, resolver=dns))
+        services = app.state.links
+        policy = replace(services.addresses, resolver=dns)
+        app.state.links = replace(services, context=replace(services.context, addresses=policy))
         with connection_attempts(monkeypatch) as attempts:
             refused = await _link(client, "xmpp", f"ada@{server}")
             unknown = await _link(client, "xmpp", "ada@nowhere.example.org")

@@ -8,7 +8,6 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from connectors.xmpp import XMPP
 from portal.config import Settings
 from portal.storage.models import LinkedAccount
 from tests.fixtures.app import HTML, get_csrf, make_settings, post_form, web_sign_up
@@ -16,14 +15,18 @@ from tests.fixtures.xmpp import XMPPServer
 
 
 @pytest.fixture
-def settings() -> Settings:
-    """The test server listens on loopback, which the portal reaches only when allowed."""
-    return make_settings(connectors_allow_loopback=True)
+def settings(xmpp_server: XMPPServer) -> Settings:
+    """The test server listens on loopback, which the portal reaches only when allowed; every
+    XMPP connection goes to it."""
+    return make_settings(
+        connectors_allow_loopback=True,
+        xmpp_server=f"{xmpp_server.host}:{xmpp_server.port}",
+        xmpp_ca_file=str(xmpp_server.ca_file),
+    )
 
 
 @pytest.fixture
-def xmpp_account(xmpp_server: XMPPServer, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
-    monkeypatch.setattr(XMPP, "server", xmpp_server.server)
+def xmpp_account(xmpp_server: XMPPServer) -> tuple[str, str]:
     password = secrets.token_urlsafe(12)
     return xmpp_server.register(f"ada{secrets.token_hex(3)}", password), password
 
