@@ -29,7 +29,6 @@ resolution (handle → DID → PDS → its authorization server), so it belongs 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,7 @@ import httpx
 
 from connectors import _http
 from connectors._atproto_oauth import MAX_ANSWER, DPoP
-from connectors.base import InvalidHandle, PermanentError, RateLimited, Retriable
+from connectors.base import InvalidHandle, PermanentError, Retriable
 
 # -- syntax ----------------------------------------------------------------------------------
 
@@ -241,33 +240,26 @@ async def xrpc(
     if token and dpop is None:
         headers["Authorization"] = f"Bearer {token}"
     method = "POST" if post or body is not None else "GET"
-    try:
-        if dpop is not None:
-            response = await dpop.request(
-                http, method, url, access_token=token, json=body, params=params
-            )
-        else:
-            capped = await _http.request_capped(
-                http,
-                method,
-                url,
-                MAX_ANSWER,
-                json=body,
-                params=params,
-                headers=headers,
-                follow_redirects=False,
-            )
-            if capped is None:
-                raise PermanentError(f"{label} sent an answer too large to read.")
-            response = capped
-    except httpx.TimeoutException as error:
-        raise Retriable(f"{label} took too long to answer.") from error
-    except httpx.HTTPError as error:
-        raise Retriable(f"{label} could not be reached.") from error
-    if response.status_code == 429:
-        raise RateLimited(f"{label} asks us to slow down.", retry_after(response.headers))
-    if response.status_code >= 500:
-        raise Retriable(f"{label} answered with an error (HTTP {response.status_code}).")
+    failures = _http.Failures.about(
+        label, failing=f"{label} answered with an error (HTTP {{status}})."
+    )
+    if dpop is not None:
+        response = await dpop.request(
+            http, method, url, access_token=token, json=body, params=params, failures=failures
+        )
+    else:
+        response = await _http.send(
+            http,
+            method,
+            url,
+            failures,
+            limit=MAX_ANSWER,
+            json=body,
+            params=params,
+            headers=headers,
+        )
+    if response.status_code == 429 or response.status_code >= 500:
+        _http.check(response, failures)
     data = _json_object(response)
     if response.is_success and not response.content:
         return {}  # procedures without output answer with an empty body
@@ -290,20 +282,6 @@ def _json_object(response: httpx.Response) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
-
-
-def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
-    """Seconds to wait, from ``Retry-After`` or ``RateLimit-Reset`` (a delay or a Unix time)."""
-    current = time.time() if now is None else now
-    wait = _http.retry_after(headers.get("retry-after"), current)
-    if wait is not None:
-        return wait
-    value = headers.get("ratelimit-reset", "").strip()
-    if value.isascii() and value.isdigit():
-        number = float(value)
-        # Bluesky sends the moment the window resets (a Unix time); the IETF draft a delay.
-        return max(0.0, number - current) if number > 1_000_000_000 else number
-    return None
 
 
 # -- resolution ------------------------------------------------------------------------------
@@ -476,27 +454,26 @@ class Resolver:
             scheme = "http" if is_loopback_host(host.partition(":")[0]) else "https"
             url = f"{scheme}://{host}/.well-known/did.json"
             where = f"The web site {host}"
-        try:
-            response = await _http.request_capped(
-                http,
-                "GET",
-                url,
-                MAX_ANSWER,
-                headers={"Accept": "application/did+json, application/json"},
-            )
-        except httpx.TimeoutException as error:
-            raise Retriable(f"{where} took too long to answer.") from error
-        except httpx.HTTPError as error:
-            raise Retriable(f"{where} could not be reached.") from error
-        if response is None:
-            raise PermanentError(f"{where} sent a DID document too large to read for {did}.")
+        failures = _http.Failures.about(
+            where,
+            too_large=f"{where} sent a DID document too large to read for {did}.",
+            failing=f"{where} answered HTTP {{status}} for {did}.",
+        )
+        response = await _http.send(
+            http,
+            "GET",
+            url,
+            failures,
+            limit=MAX_ANSWER,
+            headers={"Accept": "application/did+json, application/json"},
+        )
         if response.status_code in (404, 410):
             gone = "was deleted" if response.status_code == 410 else "does not exist"
             raise InvalidHandle(f"The account {did} {gone}.")
         if response.status_code == 429:
-            raise RateLimited(f"{where} asks us to slow down.", retry_after(response.headers))
+            _http.check(response, failures)
         if not response.is_success:
-            raise Retriable(f"{where} answered HTTP {response.status_code} for {did}.")
+            raise Retriable(failures.failing.replace("{status}", str(response.status_code)))
         document = _json_object(response)
         if document is None:
             raise PermanentError(f"{where} did not answer with a DID document for {did}.")

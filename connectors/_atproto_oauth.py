@@ -39,7 +39,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
-from connectors._http import parse_json, request_capped
+from connectors._http import Failures, parse_json, send
 from connectors.base import OAuthServer, PermanentError, Retriable
 
 __all__ = [
@@ -87,6 +87,9 @@ def _without_query(url: str) -> str:
     """The ``htu`` of a proof: the URL without query and fragment (RFC 9449 §4.2)."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+SERVER = Failures.about("The Bluesky server")
 
 
 class DPoP:
@@ -144,36 +147,36 @@ class DPoP:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         limit: int = MAX_ANSWER,
+        failures: Failures = SERVER,
     ) -> httpx.Response:
         """Send a request with a proof; once more with the server's nonce if it asks for one.
-        At most ``limit`` bytes of the answer are read."""
+        At most ``limit`` bytes of the answer are read; a failure before an answer is told in
+        the words of ``failures``."""
 
-        async def send() -> httpx.Response:
+        async def prove_and_send() -> httpx.Response:
             sent = {"accept": "application/json", **(headers or {})}
             sent["DPoP"] = self.proof(method, url, access_token=access_token)
             if access_token:
                 sent["Authorization"] = f"DPoP {access_token}"
-            response = await request_capped(
+            response = await send(
                 http,
                 method,
                 url,
-                limit,
+                failures,
+                limit=limit,
                 data=data,
                 json=json,
                 params=params,
                 headers=sent,
-                follow_redirects=False,
             )
-            if response is None:
-                raise PermanentError("The Bluesky server sent an answer too large to read.")
             nonce = response.headers.get("dpop-nonce", "")
             if nonce and len(nonce) <= 200 and nonce.isascii() and nonce.isprintable():
                 self.nonces[_origin(url)] = nonce
             return response
 
-        response = await send()
+        response = await prove_and_send()
         if response.headers.get("dpop-nonce") and _asks_for_nonce(response):
-            response = await send()
+            response = await prove_and_send()
         return response
 
 
@@ -192,16 +195,10 @@ def _asks_for_nonce(response: httpx.Response) -> bool:
 
 
 async def _document(http: httpx.AsyncClient, url: str, what: str) -> Mapping[str, Any]:
-    try:
-        response = await request_capped(
-            http, "GET", url, MAX_DOCUMENT, headers={"accept": "application/json"}
-        )
-    except httpx.TimeoutException as error:
-        raise Retriable(f"{what} took too long to answer.") from error
-    except httpx.HTTPError as error:
-        raise Retriable(f"{what} could not be reached.") from error
-    if response is None:
-        raise PermanentError(f"{what} sent a document too large to read.")
+    failures = Failures.about(what, too_large=f"{what} sent a document too large to read.")
+    response = await send(
+        http, "GET", url, failures, limit=MAX_DOCUMENT, headers={"accept": "application/json"}
+    )
     if response.status_code >= 500:
         raise Retriable(f"{what} answered with an error (HTTP {response.status_code}).")
     if response.status_code != 200:
@@ -301,12 +298,8 @@ async def push_authorization_request(
     endpoint = server.pushed_authorization_request_endpoint
     if not endpoint:
         raise PermanentError("The Bluesky sign-in server takes no pushed requests.")
-    try:
-        response = await dpop.request(http, "POST", endpoint, data=form)
-    except httpx.TimeoutException as error:
-        raise Retriable("The Bluesky sign-in server took too long to answer.") from error
-    except httpx.HTTPError as error:
-        raise Retriable("The Bluesky sign-in server could not be reached.") from error
+    failures = Failures.about("The Bluesky sign-in server")
+    response = await dpop.request(http, "POST", endpoint, data=form, failures=failures)
     if response.status_code >= 500:
         raise Retriable(f"The Bluesky sign-in server answered {response.status_code}.")
     try:

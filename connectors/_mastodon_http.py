@@ -19,15 +19,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from connectors._http import http_date, parse_json, read_capped
+from connectors import _http
+from connectors._http import Failures, parse_json
 from connectors._mastodon_text import CONTROL
-from connectors.base import AuthRevoked, PermanentError, RateLimited, Retriable
+from connectors.base import AuthRevoked, PermanentError, RateLimited
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "Portal (self-hosted identity portal)"
@@ -46,10 +46,25 @@ def text_of(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    status: int
-    headers: httpx.Headers
-    body: bytes
-    links: dict[str | None, dict[str, str]]
+    """A Mastodon server's answer, its body read."""
+
+    response: httpx.Response
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self.response.headers
+
+    @property
+    def body(self) -> bytes:
+        return self.response.content
+
+    @property
+    def links(self) -> dict[str | None, dict[str, str]]:
+        return self.response.links
 
     def json(self, where: str) -> Any:
         try:
@@ -58,37 +73,11 @@ class Answer:
             raise PermanentError(f"{where} {UNEXPECTED}.") from error
 
 
-def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float:
-    """Seconds to wait after a 429: ``Retry-After``, else ``X-RateLimit-Reset`` (ISO 8601).
-
-    The reset time is measured from the answer's ``Date`` when it has one, so a clock that
-    differs from the server's does not matter; the wait is between 1 second and 1 day.
-    """
-    lowered = {key.lower(): value for key, value in headers.items()}
-    wait: float | None = None
-    given = lowered.get("retry-after", "").strip()
-    if given.isascii() and given.isdigit():
-        wait = float(given)
-    elif given:
-        wait = _seconds_until(http_date(given), lowered, now)
-    if wait is None:
-        try:
-            reset = datetime.fromisoformat(lowered.get("x-ratelimit-reset", "").strip())
-        except ValueError:
-            reset = None
-        wait = _seconds_until(reset, lowered, now)
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float:
+    """Seconds to wait after a 429 (:func:`connectors._http.retry_after`: ``Retry-After``,
+    else ``X-RateLimit-Reset``), between 1 second and 1 day; a minute when it says nothing."""
+    wait = _http.retry_after(headers, now)
     return min(max(wait if wait is not None else 60.0, 1.0), 86400.0)
-
-
-def _seconds_until(
-    moment: datetime | None, headers: Mapping[str, str], now: datetime | None
-) -> float | None:
-    if moment is None:
-        return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    reference = http_date(headers.get("date", "")) or now or datetime.now(UTC)
-    reference = reference if reference.tzinfo else reference.replace(tzinfo=UTC)
-    return (moment - reference).total_seconds()
 
 
 def server_error(answer: Answer) -> str:
@@ -137,11 +126,19 @@ def check(answer: Answer, where: str) -> Answer:
         raise AuthRevoked(f"{where} no longer accepts Portal's access{detail}")
     if status == 429:
         raise RateLimited(f"{where} asks Portal to slow down", retry_after(answer.headers))
-    if status >= 500:
-        raise Retriable(f"{where} answered {status}")
     if status == 404:
         raise PermanentError(f"{where} does not have this{detail}")
-    raise PermanentError(f"{where} refused it{detail}")
+    _http.check(answer.response, _failures(where, detail))
+    return answer
+
+
+def _failures(where: str, detail: str = "") -> Failures:
+    return Failures.about(
+        where,
+        timeout=f"{where} did not answer in time",
+        too_large=f"{where} sent an answer larger than Portal accepts.",
+        refused=f"{where} refused it{detail}",
+    )
 
 
 def _user_agent(http: httpx.AsyncClient) -> dict[str, str]:
@@ -164,17 +161,7 @@ async def call(
     sent = {"accept": "application/json", **_user_agent(http), **(headers or {})}
     if token:
         sent["authorization"] = f"Bearer {token}"
-    try:
-        async with http.stream(
-            method, url, headers=sent, timeout=TIMEOUT, follow_redirects=False, **kwargs
-        ) as response:
-            body = await read_capped(response, limit)
-    except httpx.InvalidURL as error:
-        raise PermanentError(f"Portal cannot use this address on {where}.") from error
-    except httpx.TimeoutException as error:
-        raise Retriable(f"{where} did not answer in time") from error
-    except httpx.HTTPError as error:
-        raise Retriable(f"{where} could not be reached") from error
-    if body is None:
-        raise PermanentError(f"{where} sent an answer larger than Portal accepts.")
-    return Answer(response.status_code, response.headers, body, response.links)
+    response = await _http.send(
+        http, method, url, _failures(where), limit=limit, headers=sent, timeout=TIMEOUT, **kwargs
+    )
+    return Answer(response)

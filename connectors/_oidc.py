@@ -17,15 +17,8 @@ from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import ECKey, RSAKey, import_key
 
-from connectors._http import parse_json, read_capped, retry_after
-from connectors.base import (
-    AuthRevoked,
-    InvalidHandle,
-    OAuthServer,
-    PermanentError,
-    RateLimited,
-    Retriable,
-)
+from connectors._http import Failures, check, parse_json, send
+from connectors.base import InvalidHandle, OAuthServer, PermanentError
 
 ALGORITHMS = ("RS256", "ES256", "PS256")
 """The signature algorithms an ID token may use."""
@@ -66,19 +59,14 @@ def check_sub(sub: object) -> str:
 # -- HTTP ------------------------------------------------------------------------------------
 
 
-def raise_for_status(response: httpx.Response, what: str, *, bearer: bool) -> None:
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    if status == 401 and bearer:
-        raise AuthRevoked(f"{what} no longer accepts this sign-in: connect the account again.")
-    if status == 429:
-        raise RateLimited(
-            f"{what} asks us to slow down.", retry_after(response.headers.get("retry-after"))
-        )
-    if status >= 500:
-        raise Retriable(f"{what} is not working right now (HTTP {status}); try again later.")
-    raise PermanentError(f"{what} refused the request (HTTP {status}).")
+def _failures(what: str, *, bearer: bool) -> Failures:
+    revoked = f"{what} no longer accepts this sign-in: connect the account again."
+    return Failures.about(
+        what,
+        unreachable=f"{what} could not be reached; try again later.",
+        timeout=f"{what} took too long to answer; try again later.",
+        revoked=revoked if bearer else None,
+    )
 
 
 async def request(
@@ -92,21 +80,18 @@ async def request(
     bearer: bool = False,
 ) -> bytes:
     """The body of a successful answer, at most :data:`MAX_RESPONSE_BYTES`; errors mapped."""
-    try:
-        async with http.stream(
-            method, url, headers=headers, data=data, timeout=TIMEOUT, follow_redirects=False
-        ) as response:
-            raise_for_status(response, what, bearer=bearer)
-            body = await read_capped(response, MAX_RESPONSE_BYTES)
-    except httpx.TimeoutException as error:
-        raise Retriable(f"{what} took too long to answer; try again later.") from error
-    except httpx.TransportError as error:
-        raise Retriable(f"{what} could not be reached; try again later.") from error
-    except httpx.InvalidURL as error:
-        raise PermanentError(f"{what} has an address that cannot be used.") from error
-    if body is None:
-        raise PermanentError(f"{what} sent an answer too large to read.")
-    return body
+    failures = _failures(what, bearer=bearer)
+    response = await send(
+        http,
+        method,
+        url,
+        failures,
+        limit=MAX_RESPONSE_BYTES,
+        headers=headers,
+        data=data,
+        timeout=TIMEOUT,
+    )
+    return check(response, failures).content
 
 
 def json_object(body: bytes, what: str) -> dict[str, Any]:

@@ -58,7 +58,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from connectors import base
-from connectors._http import parse_json, retry_after
+from connectors._http import MAX_ANSWER, Failures, parse_json, retry_after, send
 from connectors.base import (
     Actor,
     AuthRevoked,
@@ -361,26 +361,25 @@ async def _well_known(
     http: httpx.AsyncClient, url: str, host: str, loopback: bool
 ) -> httpx.Response:
     """Fetch the discovery file, following redirects only within the server's own host."""
+    elsewhere = (
+        f"{host} sends its Matrix discovery file to another site, which Portal does not follow."
+    )
+    failures = Failures(
+        unreachable=f"Portal could not reach {host} to find its Matrix server.",
+        timeout=f"{host} did not answer in time.",
+        too_large=f"{host} sent a Matrix discovery file larger than Portal reads.",
+        address=elsewhere,  # a redirect to ``javascript:…`` and the like
+    )
     for _ in range(_MAX_REDIRECTS + 1):
-        try:
-            response = await http.get(url, timeout=TIMEOUT, follow_redirects=False)
-        except httpx.InvalidURL:  # a redirect to ``javascript:…`` and the like
-            raise PermanentError(
-                f"{host} sends its Matrix discovery file to another site, which Portal does "
-                "not follow."
-            ) from None
-        except httpx.TimeoutException:
-            raise Retriable(f"{host} did not answer in time.") from None
-        except httpx.HTTPError:
-            raise Retriable(f"Portal could not reach {host} to find its Matrix server.") from None
+        response = await send(http, "GET", url, failures, limit=MAX_ANSWER, timeout=TIMEOUT)
         if not response.is_redirect:
             return response
-        target = response.next_request.url if response.next_request else None
-        if target is None or not _same_site(target, host, loopback):
-            raise PermanentError(
-                f"{host} sends its Matrix discovery file to another site, which Portal does "
-                "not follow."
-            )
+        try:
+            target = response.request.url.join(response.headers.get("location", ""))
+        except httpx.InvalidURL:
+            raise PermanentError(elsewhere) from None
+        if not _same_site(target, host, loopback):
+            raise PermanentError(elsewhere)
         url = str(target)
     raise PermanentError(f"{host} redirects its Matrix discovery file too many times.")
 
@@ -474,23 +473,23 @@ class _Homeserver:
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        try:
-            response = await self.http.request(
-                method,
-                self.base_url + path,
-                headers=headers,
-                json=body,
-                timeout=TIMEOUT,
-                follow_redirects=False,
-            )
-        except httpx.InvalidURL:  # a redirect to ``mailto:…`` and the like
-            raise PermanentError(
-                f"The Matrix server {self.host} answered with a redirect."
-            ) from None
-        except httpx.TimeoutException:
-            raise Retriable(f"The Matrix server {self.host} did not answer in time.") from None
-        except httpx.HTTPError:
-            raise Retriable(f"Portal could not reach the Matrix server {self.host}.") from None
+        failures = Failures(
+            unreachable=f"Portal could not reach the Matrix server {self.host}.",
+            timeout=f"The Matrix server {self.host} did not answer in time.",
+            too_large=f"The Matrix server {self.host} sent an answer larger than Portal reads.",
+            # A redirect to ``mailto:…`` and the like.
+            address=f"The Matrix server {self.host} answered with a redirect.",
+        )
+        response = await send(
+            self.http,
+            method,
+            self.base_url + path,
+            failures,
+            limit=MAX_ANSWER,
+            headers=headers,
+            json=body,
+            timeout=TIMEOUT,
+        )
         if response.status_code >= 400 or response.is_redirect:
             raise _error(response, self.host)
         try:
@@ -566,7 +565,7 @@ def _retry_after(response: httpx.Response, data: Any) -> float | None:
             seconds = math.nan
         if math.isfinite(seconds):
             return max(seconds, 0.0)
-    return retry_after(response.headers.get("Retry-After"))
+    return retry_after(response.headers)
 
 
 # -- identifiers -----------------------------------------------------------------------------

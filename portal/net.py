@@ -20,6 +20,7 @@ import httpcore
 import httpx
 
 from connectors._addresses import AddressPolicy, Refused, Unreachable
+from connectors._http import read_capped
 from portal import __version__
 
 USER_AGENT = f"Portal/{__version__} (self-hosted identity portal)"
@@ -134,15 +135,9 @@ def guarded_client(*, policy: AddressPolicy | None = None, **kwargs: Any) -> htt
 
 
 async def read_limited(response: httpx.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
-    """The body of a streamed response, refusing one larger than ``limit`` bytes."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    """The body of a streamed response, refusing one larger than ``limit`` bytes (as the
+    connectors read theirs: :func:`connectors._http.read_capped`)."""
+    body = await read_capped(response, limit)
+    if body is None:
         raise httpx.DecodingError(f"the answer is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise httpx.DecodingError(f"the answer is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return body

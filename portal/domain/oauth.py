@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import connectors
 from connectors import _atproto_oauth as atproto_oauth
-from connectors import base
+from connectors import _http, base
 from connectors import oidc as openid
 from connectors._atproto_oauth import DPoP
 from portal.domain import atproto_link, linking, notifications
@@ -311,10 +311,13 @@ async def _client_post(
     url: str,
     form: dict[str, str],
     dpop: DPoP | None = None,
+    *,
+    failures: _http.Failures,
 ) -> httpx.Response:
     """POST a form as this client: ``client_secret_basic`` for a confidential client (id and
     secret form-encoded first, RFC 6749 §2.3.1), the id in the body for a public one; with a
-    DPoP proof when the tokens are bound to a key (RFC 9449)."""
+    DPoP proof when the tokens are bound to a key (RFC 9449). At most
+    :data:`connectors._http.MAX_ANSWER` bytes of the answer are read."""
     headers = {"accept": "application/json"}
     if client.client_secret:
         pair = f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}"
@@ -322,8 +325,13 @@ async def _client_post(
     else:
         form = {**form, "client_id": client.client_id}
     if dpop is not None:
-        return await dpop.request(http, "POST", url, data=form, headers=headers)
-    return await http.post(url, data=form, headers=headers)
+        return await dpop.request(http, "POST", url, data=form, headers=headers, failures=failures)
+    return await _http.send(http, "POST", url, failures, data=form, headers=headers)
+
+
+def _failures(label: str) -> _http.Failures:
+    """What a failed request to the token or revocation endpoint of ``label`` says."""
+    return _http.Failures.about(label, limited=f"{label} is busy.")
 
 
 async def _token_request(
@@ -333,20 +341,17 @@ async def _token_request(
     form: dict[str, str],
     dpop: DPoP | None = None,
 ) -> dict[str, Any]:
+    failures = _failures(label)
+    endpoint = party.server.token_endpoint
+    response = await _client_post(http, party.client, endpoint, form, dpop, failures=failures)
     try:
-        response = await _client_post(http, party.client, party.server.token_endpoint, form, dpop)
-    except httpx.HTTPError as error:
-        raise base.Retriable(f"{label} could not be reached") from error
-    try:
-        payload = response.json()
+        payload = _http.parse_json(response.content)
     except ValueError:
         payload = {}
     if not isinstance(payload, dict):
         payload = {}
-    if response.status_code == 429:
-        raise base.RateLimited(f"{label} is busy", retry_after=None)
-    if response.status_code >= 500:
-        raise base.Retriable(f"{label} answered {response.status_code}")
+    if response.status_code == 429 or response.status_code >= 500:
+        _http.check(response, failures)
     if response.status_code != 200 or "access_token" not in payload:
         code = str(payload.get("error", ""))
         if code == "invalid_grant":
@@ -533,7 +538,9 @@ async def _revoke_quietly(
             continue
         try:
             form = {"token": token, "token_type_hint": hint}
-            response = await _client_post(http, party.client, endpoint, form, dpop)
+            response = await _client_post(
+                http, party.client, endpoint, form, dpop, failures=_failures(network)
+            )
         except (httpx.HTTPError, base.ConnectorError) as error:
             log.warning("revoking a %s token failed: %s", network, error)
             continue

@@ -28,8 +28,8 @@ from connectors._atproto import (
     is_valid_did,
     is_valid_handle,
     parse_did_document,
-    retry_after,
 )
+from connectors._http import retry_after
 from connectors.base import (
     AuthRevoked,
     Context,

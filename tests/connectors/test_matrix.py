@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import connectors
 from connectors._addresses import AddressPolicy
+from connectors._http import MAX_ANSWER
 from connectors.base import (
     AuthRevoked,
     Context,
@@ -356,6 +357,10 @@ async def test_server_trouble_while_verifying_is_retriable(http: httpx.AsyncClie
         whoami.side_effect = None
         whoami.respond(200, text="[" * 100_000)
         with pytest.raises(Retriable, match="cannot read"):
+            await matrix.get_actor()
+        # A body larger than Portal reads is refused, not read to its end.
+        whoami.respond(200, content=b'{"user_id": "' + b"a" * MAX_ANSWER + b'"}')
+        with pytest.raises(PermanentError, match="larger than Portal reads"):
             await matrix.get_actor()
 
 

@@ -110,6 +110,8 @@ class FakeMastodon:
     revoked: list[str] = field(default_factory=list)
     refused_revocations: list[str] = field(default_factory=list)
     registrations: list[dict[str, str]] = field(default_factory=list)
+    token_answer: httpx.Response | None = None
+    """What the token endpoint answers instead of a token, when set."""
 
     def install(self, router: respx.MockRouter) -> None:
         router.get(f"{ROOT}/.well-known/oauth-authorization-server").mock(side_effect=self._meta)
@@ -168,6 +170,8 @@ class FakeMastodon:
     def _token(self, request: httpx.Request) -> httpx.Response:
         sent = _form(request)
         self.token_requests.append(sent)
+        if self.token_answer is not None:
+            return self.token_answer
         client_id, secret = _basic(request)
         app = self.apps.get(client_id)
         if app is None or app.secret != secret:
@@ -692,3 +696,20 @@ async def test_a_development_server_is_named_with_its_port(signed_in, db):
     assert metadata.called
     assert response.status_code == 502, response.text
     assert "127.0.0.1:8443" in response.text
+
+
+async def test_a_busy_token_endpoint_says_how_long_to_wait(signed_in, mastodon, db):
+    mastodon.token_answer = httpx.Response(429, headers={"retry-after": "42"}, text="busy")
+    _, response = await _link(signed_in, mastodon)
+    assert response.status_code == 429, response.text
+    assert response.headers["retry-after"] == "42"
+    assert await _accounts(db) == []
+
+
+async def test_an_oversized_token_answer_is_not_read(signed_in, mastodon, db):
+    huge = b'{"access_token": "' + b"a" * (3 * 1024 * 1024) + b'"}'
+    mastodon.token_answer = httpx.Response(200, content=huge)
+    _, response = await _link(signed_in, mastodon)
+    assert response.status_code == 422, response.text
+    assert "sent an answer too large to read" in response.text
+    assert await _accounts(db) == []
