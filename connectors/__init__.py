@@ -1,8 +1,9 @@
 """Connectors to other networks, behind one interface (:mod:`connectors.base`).
 
 Every module of this package (but ``base`` and private ``_*`` ones) is read once, and each
-:class:`~connectors.base.Connector` subclass it defines with a ``NAME`` of its own joins the
-registry: adding a network is adding one module. This package never imports ``portal``.
+:class:`~connectors.base.Connector` subclass it defines (itself, or a network's package in
+one of its private modules) with a ``NAME`` of its own joins the registry: adding a network
+is adding one module, or one package. This package never imports ``portal``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def registry() -> dict[str, type[Connector]]:
                 isinstance(value, type)
                 and issubclass(value, Connector)
                 and "NAME" in vars(value)
-                and value.__module__ == module.__name__
+                and value.__module__.partition("._")[0] == module.__name__
             ):
                 if value.NAME in found:
                     raise RuntimeError(f"two connectors are named {value.NAME!r}")

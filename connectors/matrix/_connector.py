@@ -1,0 +1,257 @@
+"""The Matrix connector: signing in once, verifying the session, direct messages (the why of
+it is in :mod:`connectors.matrix`)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from connectors import base
+from connectors.base import (
+    Actor,
+    AuthRevoked,
+    Credentials,
+    Delivered,
+    InvalidHandle,
+    Linked,
+    PermanentError,
+    RateLimited,
+    Retriable,
+)
+from connectors.matrix._discovery import checked_base_url, discover_homeserver
+from connectors.matrix._homeserver import SIGNED_OUT, Homeserver, MatrixError, NotFound
+from connectors.matrix._ids import host_of, is_loopback, normalize_user_id, segment, server_of
+
+DEVICE_NAME = "Portal"
+"""How the session Portal opens is named in the person's list of devices."""
+
+_MAX_BODY_BYTES = 60_000
+"""A message must fit in one event, which may not exceed 65536 bytes in all."""
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_REFUSED = "The Matrix server refused this user name or password."
+
+
+class Matrix(base.Connector):
+    NAME = "matrix"
+    LABEL = "Matrix"
+    AUTH = "password"
+    HANDLE_LABEL = "Matrix ID"
+    HANDLE_EXAMPLE = "@ada:example.org"
+    CAN_VERIFY = True
+    CAN_MESSAGE = True
+
+    # -- handles --
+
+    @classmethod
+    def normalize_handle(cls, raw: str, *, context: base.Context = base.PUBLIC) -> str:
+        return normalize_user_id(raw)
+
+    @classmethod
+    def profile_url(cls, handle: str) -> str:
+        return f"https://matrix.to/#/{quote(handle, safe='@:[]/=+')}"
+
+    # -- signing in --
+
+    @classmethod
+    async def sign_in(
+        cls,
+        handle: str,
+        secret: str,
+        http: httpx.AsyncClient,
+        *,
+        context: base.Context = base.PUBLIC,
+    ) -> Linked:
+        user_id = cls.normalize_handle(handle, context=context)
+        if not secret:
+            raise PermanentError("Enter the password of this Matrix account.")
+        base_url = await discover_homeserver(
+            server_of(user_id), http, allow_loopback=context.allow_loopback
+        )
+        server = Homeserver(http, base_url)
+        await server.require_password_login()
+        try:
+            login = await server.call(
+                "POST",
+                "/_matrix/client/v3/login",
+                {
+                    "type": "m.login.password",
+                    "identifier": {"type": "m.id.user", "user": user_id},
+                    "password": secret,
+                    "initial_device_display_name": DEVICE_NAME,
+                },
+            )
+        except MatrixError as error:
+            if error.errcode == "M_USER_DEACTIVATED":
+                raise PermanentError("This Matrix account has been deactivated.") from None
+            if error.errcode in ("M_FORBIDDEN", "M_UNAUTHORIZED") or error.status in (401, 403):
+                raise PermanentError(_REFUSED) from None
+            raise
+        token = login.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise PermanentError("The Matrix server signed in without giving Portal a session.")
+        server.token = token
+        try:
+            whoami = await server.call("GET", "/_matrix/client/v3/account/whoami")
+            signed_in = _user_id_in(whoami)
+            if signed_in != user_id:
+                raise PermanentError(
+                    f"The Matrix server signed in {signed_in or 'someone else'}, not {user_id}: "
+                    "Portal did not link it."
+                )
+            profile = await server.profile(user_id)
+        except Exception:
+            await server.logout_quietly()
+            raise
+        device_id = login.get("device_id") or whoami.get("device_id") or ""
+        expires_in = login.get("expires_in_ms")
+        expires_at = (
+            datetime.now(UTC) + timedelta(milliseconds=expires_in)
+            if isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in > 0
+            else None
+        )
+        credentials = Credentials(
+            access_token=token,
+            expires_at=expires_at,
+            extra={"homeserver": base_url, "device_id": str(device_id)},
+        )
+        return Linked(_actor(user_id, profile), credentials)
+
+    # -- with an account --
+
+    async def get_actor(self) -> Actor:
+        server = await self._server()
+        whoami = await server.call("GET", "/_matrix/client/v3/account/whoami")
+        if _user_id_in(whoami) != self.handle:
+            raise AuthRevoked(f"Portal's Matrix session no longer belongs to {self.handle}.")
+        return _actor(self.handle, await server.profile(self.handle))
+
+    async def send_message(self, to: str, text: str) -> Delivered:
+        recipient = self.normalize_handle(to, context=self.context)
+        if recipient == self.handle:
+            raise PermanentError("A Matrix account cannot send a direct message to itself.")
+        body = text.replace("\x00", "")
+        if not body.strip():
+            raise PermanentError("The message is empty.")
+        if len(body.encode()) > _MAX_BODY_BYTES:
+            raise PermanentError("This message is too long for one Matrix message.")
+        server = await self._server()
+        room_id = await self._direct_room(server, recipient)
+        transaction = uuid.uuid4().hex
+        path = f"/_matrix/client/v3/rooms/{segment(room_id)}/send/m.room.message/{transaction}"
+        content = {"msgtype": "m.text", "body": body}
+        try:
+            sent = await server.call("PUT", path, content)
+        except RateLimited:
+            raise
+        except Retriable:
+            # The same transaction id: if the first attempt did arrive, this is not a second.
+            sent = await server.call("PUT", path, content)
+        event_id = sent.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            raise Retriable("The Matrix server did not say whether the message was sent.")
+        return Delivered(event_id)
+
+    async def revoke(self) -> bool:
+        server = await self._server()
+        with contextlib.suppress(AuthRevoked):  # already ended
+            await server.call("POST", "/_matrix/client/v3/logout", {})
+        return True
+
+    # -- helpers --
+
+    async def _server(self) -> Homeserver:
+        token = self.credentials.access_token
+        if not token:
+            raise AuthRevoked(SIGNED_OUT)
+        stored = self.credentials.extra.get("homeserver")
+        server_name = server_of(self.handle)
+        loopback = self.context.allow_loopback and is_loopback(host_of(server_name))
+        if isinstance(stored, str) and stored:
+            base_url = checked_base_url(stored, loopback=loopback)
+        else:
+            base_url = await discover_homeserver(
+                server_name, self.http, allow_loopback=self.context.allow_loopback
+            )
+        return Homeserver(self.http, base_url, token)
+
+    async def _direct_room(self, server: Homeserver, recipient: str) -> str:
+        """A direct room with ``recipient`` that can carry an unencrypted message."""
+        account_data = f"/_matrix/client/v3/user/{segment(self.handle)}/account_data/m.direct"
+        direct: dict[str, Any] | None
+        try:
+            direct = await server.call("GET", account_data)
+        except NotFound:
+            direct = {}
+        except PermanentError:
+            direct = None
+        rooms = (direct or {}).get(recipient)
+        for room_id in reversed(rooms if isinstance(rooms, list) else []):
+            if isinstance(room_id, str) and await self._usable(server, room_id, recipient):
+                return room_id
+        try:
+            await server.call("GET", f"/_matrix/client/v3/profile/{segment(recipient)}")
+        except NotFound:
+            raise PermanentError(f"There is no Matrix user {recipient}.") from None
+        except PermanentError:
+            pass  # the profile is private; the invitation will tell
+        created = await server.call(
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            {"preset": "trusted_private_chat", "is_direct": True, "invite": [recipient]},
+        )
+        room_id = created.get("room_id")
+        if not isinstance(room_id, str) or not room_id:
+            raise Retriable("The Matrix server did not say which room it created.")
+        if direct is not None:
+            listed = [r for r in (rooms if isinstance(rooms, list) else []) if isinstance(r, str)]
+            direct = {**direct, recipient: [*listed, room_id]}
+            # Should this fail, the room works all the same; clients just do not list it as direct.
+            with contextlib.suppress(PermanentError):
+                await server.call("PUT", account_data, direct)
+        return room_id
+
+    async def _usable(self, server: Homeserver, room_id: str, recipient: str) -> bool:
+        """We are joined, the recipient is joined or invited, and the room is not encrypted."""
+        state = f"/_matrix/client/v3/rooms/{segment(room_id)}/state"
+        try:
+            ours = await server.call("GET", f"{state}/m.room.member/{segment(self.handle)}")
+            theirs = await server.call("GET", f"{state}/m.room.member/{segment(recipient)}")
+        except PermanentError:
+            return False
+        if ours.get("membership") != "join" or theirs.get("membership") not in ("join", "invite"):
+            return False
+        try:
+            await server.call("GET", f"{state}/m.room.encryption")
+        except NotFound:
+            return True
+        except PermanentError:
+            return False
+        return False
+
+
+def _user_id_in(whoami: dict[str, Any]) -> str | None:
+    user_id = whoami.get("user_id")
+    if not isinstance(user_id, str):
+        return None
+    try:
+        return Matrix.normalize_handle(user_id)
+    except InvalidHandle:
+        return None
+
+
+def _actor(user_id: str, profile: dict[str, Any]) -> Actor:
+    name = profile.get("displayname")
+    display_name = _UNPRINTABLE.sub("", name).strip()[:256] if isinstance(name, str) else ""
+    return Actor(
+        network=Matrix.NAME,
+        id=user_id,
+        handle=user_id,
+        display_name=display_name,
+        url=Matrix.profile_url(user_id),
+    )
