@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import connectors
-from connectors import _mastodon_http, base, mastodon
+from connectors import base, mastodon
 from connectors._addresses import AddressPolicy
 from connectors.base import (
     AuthRevoked,
@@ -35,6 +35,7 @@ from connectors.base import (
     Retriable,
 )
 from connectors.mastodon import Mastodon
+from connectors.mastodon._api import USER_AGENT
 
 DATA = Path(__file__).resolve().parents[1] / "testdata" / "mastodon"
 SERVER = "https://social.example"
@@ -481,7 +482,7 @@ async def test_register_client_sends_the_exact_redirect_and_scopes(
         "scopes": ["profile read:statuses write:statuses write:media"],
         "website": ["https://app.example"],
     }
-    assert sent.headers["user-agent"] == _mastodon_http.USER_AGENT
+    assert sent.headers["user-agent"] == USER_AGENT
 
 
 async def test_register_client_refuses_another_return_address(
@@ -556,7 +557,7 @@ async def test_verify_credentials_maps_to_the_actor(
     assert actor.avatar_url is None  # the server's "missing.png" placeholder
     sent = route.calls.last.request
     assert sent.headers["authorization"] == "Bearer secret-token"
-    assert sent.headers["user-agent"] == _mastodon_http.USER_AGENT
+    assert sent.headers["user-agent"] == USER_AGENT
     assert sent.extensions["timeout"] == {"connect": 5.0, "read": 10.0, "write": 10.0, "pool": 10.0}
 
 

@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectors import base
-from connectors._mastodon_http import UNEXPECTED, text_of
-from connectors._mastodon_text import CONTROL, html_to_text
 from connectors.base import Actor, InvalidHandle, Media, PermanentError, Post
+from connectors.mastodon._api import UNEXPECTED, text_of
+from connectors.mastodon._text import CONTROL, html_to_text
 
 NETWORK = "mastodon"
 USERNAME = re.compile(r"[A-Za-z0-9_]{1,30}", re.ASCII)

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from connectors import base
-from connectors._mastodon_http import UNEXPECTED, call, check, text_of
 from connectors.base import OAuthClient, OAuthServer, PermanentError
+from connectors.mastodon._api import UNEXPECTED, call, check, text_of
 
 
 def same_server(url: Any, instance: str) -> str:

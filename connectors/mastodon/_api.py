@@ -26,8 +26,8 @@ import httpx
 
 from connectors import _http
 from connectors._http import Failures, parse_json
-from connectors._mastodon_text import CONTROL
 from connectors.base import AuthRevoked, PermanentError, RateLimited
+from connectors.mastodon._text import CONTROL
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "Portal (self-hosted identity portal)"
