@@ -1,5 +1,6 @@
 from tests.fixtures.app import app, cheap_password_hashes, client, settings, signed_in
 from tests.fixtures.atproto import atproto_network
+from tests.fixtures.browser import browser, console, context, page, server, server_env, shots
 from tests.fixtures.database import connection, databases, db, engine, sessionmaker
 from tests.fixtures.live import live_server
 from tests.fixtures.matrix import matrix_homeserver
@@ -10,9 +11,12 @@ from tests.fixtures.xmpp import xmpp_server
 __all__ = [
     "app",
     "atproto_network",
+    "browser",
     "cheap_password_hashes",
     "client",
     "connection",
+    "console",
+    "context",
     "databases",
     "db",
     "engine",
@@ -21,8 +25,12 @@ __all__ = [
     "matrix_homeserver",
     "oidc_provider",
     "oidc_redirect_uris",
+    "page",
+    "server",
+    "server_env",
     "sessionmaker",
     "settings",
+    "shots",
     "signed_in",
     "smtp_server",
     "xmpp_server",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -19,34 +18,17 @@ from portal.domain.number import display, is_valid
 from tests.fixtures.browser import (
     PHONE,
     Console,
-    browser,
-    console,
-    context,
     digits,
     mailed_link,
     new_person,
     no_sideways_scroll,
-    page,
     screenshot,
-    shots,
     sign_in,
     sign_up,
 )
-from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, own_server
-
-__all__ = ["browser", "console", "context", "page", "shots"]
+from tests.fixtures.live import LiveServer
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-async def server(
-    databases: Databases, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[LiveServer]:
-    """A server of our own, so these sign-ups never meet the shared server's rate limits."""
-    async with own_server(databases, tmp_path_factory, "browser") as live:
-        yield live
 
 
 async def test_a_new_number_is_valid_and_leads_to_the_public_page(

@@ -10,30 +10,14 @@ import asyncio
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import BrowserContext, Dialog, Locator, Page, Request, Route, expect
 
-from tests.fixtures.browser import (
-    PHONE,
-    Console,
-    browser,
-    console,
-    context,
-    new_person,
-    page,
-    screenshot,
-    shots,
-    sign_up,
-)
-from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, own_server
+from tests.fixtures.browser import PHONE, Console, new_person, screenshot, sign_up
 from tests.fixtures.oidc import OIDCProvider
 from tests.fixtures.xmpp import XMPPServer
-
-__all__ = ["browser", "console", "context", "page", "shots"]
 
 pytestmark = pytest.mark.browser
 
@@ -41,13 +25,8 @@ PROVIDER_LABEL = "Test ID"
 
 
 @pytest.fixture(scope="module")
-async def server(
-    databases: Databases,
-    tmp_path_factory: pytest.TempPathFactory,
-    oidc_provider: OIDCProvider,
-    xmpp_server: XMPPServer,
-) -> AsyncIterator[LiveServer]:
-    """A server that links through the test provider and reaches the loopback XMPP server."""
+def server_env(oidc_provider: OIDCProvider, xmpp_server: XMPPServer) -> dict[str, str]:
+    """The server links through the test provider and reaches the loopback XMPP server."""
     provider = {
         "name": "testid",
         "label": PROVIDER_LABEL,
@@ -55,16 +34,12 @@ async def server(
         "client_id": oidc_provider.client_id,
         "client_secret": oidc_provider.client_secret,
     }
-    async with own_server(
-        databases,
-        tmp_path_factory,
-        "browser_accounts",
-        PORTAL_CONNECTORS_ALLOW_LOOPBACK="true",
-        PORTAL_OIDC_PROVIDERS=json.dumps([provider]),
-        PORTAL_XMPP_SERVER=f"{xmpp_server.host}:{xmpp_server.port}",
-        PORTAL_XMPP_CA_FILE=str(xmpp_server.ca_file),
-    ) as live:
-        yield live
+    return {
+        "PORTAL_CONNECTORS_ALLOW_LOOPBACK": "true",
+        "PORTAL_OIDC_PROVIDERS": json.dumps([provider]),
+        "PORTAL_XMPP_SERVER": f"{xmpp_server.host}:{xmpp_server.port}",
+        "PORTAL_XMPP_CA_FILE": str(xmpp_server.ca_file),
+    }
 
 
 def _accounts(page: Page) -> Locator:

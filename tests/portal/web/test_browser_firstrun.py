@@ -4,35 +4,14 @@ show, in place, when something goes wrong."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.fixtures.browser import (
-    Console,
-    browser,
-    console,
-    context,
-    new_person,
-    page,
-    sign_in,
-)
-from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, create_user, own_server
-
-__all__ = ["browser", "console", "context", "page"]
+from tests.fixtures.browser import Console, new_person, sign_in
+from tests.fixtures.live import LiveServer, create_user
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-async def server(
-    databases: Databases, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[LiveServer]:
-    """A server of its own, without rate limits."""
-    async with own_server(databases, tmp_path_factory, "browser_firstrun") as live:
-        yield live
 
 
 async def test_verify_by_link_shows_why_the_page_could_not_be_read(

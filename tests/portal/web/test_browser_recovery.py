@@ -6,46 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.fixtures.browser import (
-    Console,
-    browser,
-    console,
-    context,
-    mailed_link,
-    new_person,
-    page,
-    screenshot,
-    shots,
-    sign_in,
-    sign_up,
-)
-from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, own_server
+from tests.fixtures.browser import Console, mailed_link, new_person, screenshot, sign_in, sign_up
+from tests.fixtures.live import LiveServer
 from tests.fixtures.smtp import Mailbox
-
-__all__ = ["browser", "console", "context", "page", "shots"]
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-async def server(
-    databases: Databases, tmp_path_factory: pytest.TempPathFactory, smtp_server: Mailbox
-) -> AsyncIterator[LiveServer]:
-    async with own_server(
-        databases,
-        tmp_path_factory,
-        "browser_recovery",
-        PORTAL_SMTP_URL=smtp_server.url,
-        PORTAL_MAIL_FROM="Portal <portal@portal.test>",
-    ) as live:
-        yield live
+def server_env(smtp_server: Mailbox) -> dict[str, str]:
+    """The server mails the test SMTP server."""
+    return {"PORTAL_SMTP_URL": smtp_server.url, "PORTAL_MAIL_FROM": "Portal <portal@portal.test>"}
 
 
 def _subjects(mailbox: Mailbox, to: str) -> list[str]:

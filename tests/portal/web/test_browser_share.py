@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,31 +20,10 @@ from sqlalchemy import insert, select
 
 from portal.db import make_engine
 from portal.storage.models import LinkedAccount, User
-from tests.fixtures.browser import (
-    Console,
-    browser,
-    console,
-    context,
-    new_person,
-    page,
-    screenshot,
-    shots,
-    sign_up,
-)
-from tests.fixtures.database import Databases
-from tests.fixtures.live import LiveServer, free_port, own_server
-
-__all__ = ["browser", "console", "context", "page", "shots"]
+from tests.fixtures.browser import Console, new_person, screenshot, sign_up
+from tests.fixtures.live import LiveServer, free_port
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-async def server(
-    databases: Databases, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[LiveServer]:
-    async with own_server(databases, tmp_path_factory, "browser_share") as live:
-        yield live
 
 
 class _Quiet(SimpleHTTPRequestHandler):
