@@ -24,17 +24,21 @@ run: install assets ## Install, migrate and serve the portal on 127.0.0.1:$(PORT
 	$(BIN)/portal migrate
 	$(BIN)/portal serve --host 127.0.0.1 --port $(PORT)
 
-# With PORTAL_TEST_DATABASE_URL set, the PostgreSQL run goes side by side with the SQLite one
-# (each has its own databases, servers and ports); its output is printed when both are done.
+# pytest-xdist runs each suite in TEST_WORKERS processes, a test file at a time (--dist loadfile):
+# a module's own server and browser start once, in the worker that runs the module; each worker
+# has its own databases, servers, ports and temporary folders. With PORTAL_TEST_DATABASE_URL set,
+# the PostgreSQL suite runs after the SQLite one (even when that fails); make fails if either does.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 test: install-test assets browser peers ## Run every test on SQLite, and on PostgreSQL if PORTAL_TEST_DATABASE_URL is set.
-	@if [ -z "$$PORTAL_TEST_DATABASE_URL" ]; then exec $(BIN)/pytest; fi; \
-	log=$$(mktemp); \
-	$(BIN)/pytest -p no:cacheprovider >$$log 2>&1 & pg=$$!; \
-	echo "== on SQLite (PostgreSQL runs alongside)"; \
-	PORTAL_TEST_DATABASE_URL= $(BIN)/pytest; sqlite=$$?; \
-	wait $$pg; postgres=$$?; \
-	echo "== on PostgreSQL"; cat $$log; rm -f $$log; \
-	test $$sqlite -eq 0 -a $$postgres -eq 0
+	@status=0; \
+	echo "== on SQLite"; \
+	PORTAL_TEST_DATABASE_URL= $(PYTEST) || status=1; \
+	if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
+		echo "== on PostgreSQL"; \
+		$(PYTEST) -p no:cacheprovider || status=1; \
+	fi; \
+	exit $$status
 
 lint: install-test ## uv.lock matches pyproject.toml; ruff (lint and format) and mypy.
 	$(UV) lock --check
