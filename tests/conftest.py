@@ -1,3 +1,5 @@
+import pytest
+
 from tests.fixtures.app import app, cheap_password_hashes, client, settings, signed_in
 from tests.fixtures.atproto import atproto_network
 from tests.fixtures.browser import browser, console, context, page, server, server_env, shots
@@ -35,3 +37,10 @@ __all__ = [
     "smtp_server",
     "xmpp_server",
 ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a ``slow`` test first, each kept whole and in its order: under pytest-xdist a
+    long file that starts last keeps one worker busy alone at the end of the run."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)

@@ -16,6 +16,8 @@ from schemathesis.config import SchemathesisConfig
 from tests.fixtures.database import Databases
 from tests.fixtures.live import LiveServer, own_server
 
+pytestmark = pytest.mark.slow
+
 EMAIL = "schema@example.org"
 PASSWORD = "correct horse battery"
 
