@@ -27,9 +27,8 @@ from portal.api import schemas
 from portal.api import share as api_share
 from portal.config import Settings, get_settings
 from portal.db import make_engine, make_sessionmaker
-from portal.deps import link_services
+from portal.deps import link_services, phone_services
 from portal.domain.images import ImageWorkers
-from portal.domain.phones import PhoneServices
 from portal.errors import N_, PortalError, RateLimited
 from portal.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from portal.ratelimit import RateLimiter
@@ -225,7 +224,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings.database_url)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.links = link_services(settings)
-    app.state.phones = PhoneServices.from_settings(settings)
+    app.state.phones = phone_services(settings)
     app.state.limiter = RateLimiter(
         settings.rate_limit_storage, enabled=settings.rate_limits_enabled
     )

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request, UploadFile
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors._addresses import AddressPolicy
 from connectors._atproto import Resolver
@@ -18,12 +18,35 @@ from portal.db import session_scope
 from portal.domain import account, contacts, lookup, profile
 from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
+from portal.domain.notifications import Mailer
 from portal.domain.phones import PhoneServices
 from portal.domain.text import email_key
 from portal.ratelimit import RateLimiter
+from portal.sms import make_sender
 from portal.storage.models import User
 
 SESSION_COOKIE = "portal_session"
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+# -- what the domain needs, made from the settings (the domain never reads them) -------------
+
+
+def mailer(settings: Settings) -> Mailer:
+    """Where notification and sign-in emails go out from."""
+    return Mailer(settings.smtp_url, settings.mail_from, settings.base_url.rstrip("/"))
+
+
+def phone_services(settings: Settings) -> PhoneServices:
+    """The text-message sender and the key of the code digests."""
+    sender = make_sender(
+        settings.sms_sender,
+        url=settings.sms_gateway_url,
+        token=settings.sms_gateway_token,
+        timeout=settings.sms_gateway_timeout,
+    )
+    return PhoneServices(sender=sender, secret=settings.secret_key)
 
 
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
@@ -141,6 +164,12 @@ def get_services(request: Request) -> LinkServices:
     return services
 
 
+def get_sessionmaker(request: Request) -> Sessions:
+    """Sessions of its own, for a response that outlives the request's (a live stream)."""
+    sessions: Sessions = request.app.state.sessionmaker
+    return sessions
+
+
 def get_image_workers(request: Request) -> ImageWorkers:
     workers: ImageWorkers = request.app.state.images
     return workers
@@ -155,4 +184,5 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 Services = Annotated[LinkServices, Depends(get_services)]
 Phones = Annotated[PhoneServices, Depends(get_phone_services)]
+SessionsDep = Annotated[Sessions, Depends(get_sessionmaker)]
 ImagesDep = Annotated[ImageWorkers, Depends(get_image_workers)]

@@ -29,10 +29,10 @@ from portal.deps import (
     SettingsDep,
     client_address,
     count_mailed_link,
+    mailer,
     save_avatar,
 )
 from portal.domain import account, privacy, profile, recovery, signin
-from portal.domain.notifications import Mailer
 from portal.domain.profile import ACCEPTED_TYPES
 
 router = APIRouter(prefix="/api/v1")
@@ -62,7 +62,7 @@ async def signup(
         password=body.password,
         display_name=body.display_name,
         policy=settings.number_policy,
-        mailer=Mailer.from_settings(settings),
+        mailer=mailer(settings),
         language=i18n.negotiate(request),
     )
     return Accepted(detail=SIGNUP_SENT)
@@ -85,7 +85,7 @@ async def create_token(
         password=body.password,
         address=client_address(request),
         limiter=limiter,
-        mailer=Mailer.from_settings(settings),
+        mailer=mailer(settings),
     )
     await limiter.hit("token", str(user.id))
     new = await account.create_token(db, user, name=body.name, expires_in_days=body.expires_in_days)

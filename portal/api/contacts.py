@@ -17,9 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from portal.api.deps import ApiUser
 from portal.api.schemas import CardOut, errors
-from portal.deps import DB, LimiterDep, SettingsDep, client_address, person_named
+from portal.deps import DB, LimiterDep, SettingsDep, client_address, mailer, person_named
 from portal.domain import contacts, invites, lookup, notifications, privacy
-from portal.domain.notifications import Mailer
 
 router = APIRouter(prefix="/api/v1")
 
@@ -194,7 +193,7 @@ async def send_request(
         body.number,
         body.message,
         client=client_address(request),
-        mailer=Mailer.from_settings(settings),
+        mailer=mailer(settings),
     )
     [card] = await privacy.cards_for(db, user, [sent.other])
     return SentOut(status=sent.status, person=PersonOut.of(card))
@@ -229,7 +228,7 @@ async def accept_request(
 ) -> ContactOut:
     """Accept the request this number sent me: we become mutual contacts."""
     other = await person_named(request, db, limiter, user, number, "received")
-    await contacts.accept(db, user, other, mailer=Mailer.from_settings(settings))
+    await contacts.accept(db, user, other, mailer=mailer(settings))
     return ContactOut.of(await contacts.entry(db, user, other))
 
 
@@ -376,7 +375,7 @@ async def accept_invite(
     """Use an invitation: its maker and I become mutual contacts."""
     await limiter.hit("invite", str(user.id))
     await limiter.hit("invite", client_address(request))
-    inviter = await invites.accept_invite(db, user, secret, mailer=Mailer.from_settings(settings))
+    inviter = await invites.accept_invite(db, user, secret, mailer=mailer(settings))
     return ContactOut.of(await contacts.entry(db, user, inviter))
 
 

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from portal import csrf
 from portal.deps import DB, SESSION_COOKIE, session_user
 from portal.domain import account
 from portal.errors import Forbidden, NotAuthenticated
 from portal.storage.models import User
-from portal.web import csrf
 
 _bearer = HTTPBearer(auto_error=False, description="A personal access token.")
 

@@ -15,9 +15,8 @@ from portal.api.schemas import (
     PasswordResetIn,
     errors,
 )
-from portal.deps import DB, LimiterDep, SettingsDep, client_address, count_mailed_link
+from portal.deps import DB, LimiterDep, SettingsDep, client_address, count_mailed_link, mailer
 from portal.domain import recovery
-from portal.domain.notifications import Mailer
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -45,7 +44,7 @@ async def resend_confirmation(
     """Mail my confirmation link again; the earlier one stops working."""
     await count_mailed_link(request, limiter, user.email, sender=user)
     await recovery.resend_confirmation(
-        db, user, mailer=Mailer.from_settings(settings), language=i18n.negotiate(request)
+        db, user, mailer=mailer(settings), language=i18n.negotiate(request)
     )
     return Accepted(detail=CONFIRM_SENT)
 
@@ -65,7 +64,7 @@ async def request_password_reset(
     await recovery.request_password_reset(
         db,
         email=body.email,
-        mailer=Mailer.from_settings(settings),
+        mailer=mailer(settings),
         language=i18n.negotiate(request),
     )
     return Accepted(detail=RESET_SENT)
@@ -104,7 +103,7 @@ async def change_email(
         user,
         new_email=body.new_email,
         password=body.password,
-        mailer=Mailer.from_settings(settings),
+        mailer=mailer(settings),
         language=i18n.negotiate(request),
     )
     return Accepted(detail=CHANGE_SENT)

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import APIRouter
 
-from portal.api.deps import OptionalApiUser
+from portal.api.deps import optional_api_user
 from portal.api.schemas import errors
-from portal.deps import DB, LimiterDep, SettingsDep
-from portal.domain import qr
-from portal.web.share import (
-    Border,
-    Dark,
-    Light,
-    NumberPath,
-    Scale,
-    VersionQuery,
-    qr_response,
-    vcard_response,
-)
+from portal.share_files import add_number_files
 
 router = APIRouter(prefix="/api/v1", tags=["numbers"])
 
@@ -36,63 +24,13 @@ def _file(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-@router.get(
-    "/numbers/{number}/qr.svg",
-    response_class=Response,
-    responses=_file("image/svg+xml", "The QR code of the number's page."),
+add_number_files(
+    router,
+    "/numbers",
+    optional_api_user,
+    responses={
+        "svg": _file("image/svg+xml", "The QR code of the number's page."),
+        "png": _file("image/png", "The QR code of the number's page."),
+        "vcard": _file("text/vcard", "The contact card, with what the asker may see of it."),
+    },
 )
-async def get_qr_svg(
-    request: Request,
-    db: DB,
-    viewer: OptionalApiUser,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    number: NumberPath,
-    scale: Scale = qr.DEFAULT_SCALE,
-    border: Border = qr.DEFAULT_BORDER,
-    dark: Dark = "000000",
-    light: Light = "ffffff",
-) -> Response:
-    """The QR code of a number's page as SVG; only where the number can be looked up."""
-    chosen = qr.style(scale=scale, border=border, dark=dark, light=light)
-    return await qr_response(request, db, limiter, settings.base_url, viewer, number, "svg", chosen)
-
-
-@router.get(
-    "/numbers/{number}/qr.png",
-    response_class=Response,
-    responses=_file("image/png", "The QR code of the number's page."),
-)
-async def get_qr_png(
-    request: Request,
-    db: DB,
-    viewer: OptionalApiUser,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    number: NumberPath,
-    scale: Scale = qr.DEFAULT_SCALE,
-    border: Border = qr.DEFAULT_BORDER,
-    dark: Dark = "000000",
-    light: Light = "ffffff",
-) -> Response:
-    """The QR code of a number's page as PNG; only where the number can be looked up."""
-    chosen = qr.style(scale=scale, border=border, dark=dark, light=light)
-    return await qr_response(request, db, limiter, settings.base_url, viewer, number, "png", chosen)
-
-
-@router.get(
-    "/numbers/{number}/vcard",
-    response_class=Response,
-    responses=_file("text/vcard", "The contact card, with what the asker may see of it."),
-)
-async def get_vcard(
-    request: Request,
-    db: DB,
-    viewer: OptionalApiUser,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    number: NumberPath,
-    version: VersionQuery = "4.0",
-) -> Response:
-    """The number's contact card (vCard 4.0, or 3.0), built from what the asker may see."""
-    return await vcard_response(request, db, limiter, settings.base_url, viewer, number, version)

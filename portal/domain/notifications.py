@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from portal import mail
-from portal.config import Settings
 from portal.domain import privacy
 from portal.errors import N_, NotFound
 from portal.storage.models import MAX_ID, LinkedAccount, Notification, User, utcnow
@@ -44,15 +43,12 @@ PER_PAGE = 30
 
 @dataclass(frozen=True)
 class Mailer:
-    """Where notification emails go out from; built from the portal's settings."""
+    """Where notification emails go out from (``portal.deps.mailer`` makes it from the
+    settings)."""
 
     smtp_url: str
     sender: str
     base_url: str
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Mailer:
-        return cls(settings.smtp_url, settings.mail_from, settings.base_url.rstrip("/"))
 
     @classmethod
     def of(cls, services: LinkServices) -> Mailer:
@@ -370,6 +366,18 @@ async def newer_than(session: AsyncSession, user_id: int, last_id: int) -> list[
         )
     ).all()
     return await _show(session, user, rows)
+
+
+async def stream_news(
+    session: AsyncSession, user_id: int, last_id: int, *, first: bool
+) -> tuple[list[Shown], int | None]:
+    """What the live stream pushes next: the notifications after ``last_id``, and how many
+    are unread when there are some or on the stream's ``first`` read (else ``None``)."""
+    news = await newer_than(session, user_id, last_id)
+    if not news and not first:
+        return news, None
+    user = await session.get(User, user_id)
+    return news, await unread_count(session, user) if user else 0
 
 
 async def latest_id(session: AsyncSession, user: User) -> int:

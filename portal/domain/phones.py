@@ -18,7 +18,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, ValidationResult
@@ -28,11 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import N_, Conflict, InvalidInput
 from portal.ratelimit import RateLimiter
-from portal.sms import SmsSender, make_sender
+from portal.sms import SmsSender
 from portal.storage.models import PhoneVerification, User, utcnow
-
-if TYPE_CHECKING:
-    from portal.config import Settings
 
 CODE_TTL = timedelta(minutes=10)
 CODE_ATTEMPTS = 5
@@ -57,16 +53,6 @@ class PhoneServices:
 
     sender: SmsSender
     secret: str
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PhoneServices:
-        sender = make_sender(
-            settings.sms_sender,
-            url=settings.sms_gateway_url,
-            token=settings.sms_gateway_token,
-            timeout=settings.sms_gateway_timeout,
-        )
-        return cls(sender=sender, secret=settings.secret_key)
 
 
 # -- reading numbers --------------------------------------------------------------------------

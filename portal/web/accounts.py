@@ -13,13 +13,12 @@ from starlette.responses import Response
 
 from connectors.base import Connector
 from connectors.email import Email
-from portal import i18n
+from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, Services
 from portal.domain import connections, linking, oauth, privacy, proofs
 from portal.domain.linking import LinkServices
 from portal.errors import InvalidInput, PortalError
 from portal.storage.models import MAX_ID, User
-from portal.web import csrf
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
 from portal.web.templating import is_htmx, render

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
-from portal import i18n
+from portal import csrf, i18n
 from portal.deps import (
     DB,
     SESSION_COOKIE,
@@ -15,12 +15,11 @@ from portal.deps import (
     SettingsDep,
     client_address,
     count_mailed_link,
+    mailer,
 )
 from portal.domain import account, recovery
-from portal.domain.notifications import Mailer
 from portal.domain.signin import sign_in
 from portal.errors import PortalError
-from portal.web import csrf
 from portal.web.deps import OptionalUser
 from portal.web.forms import (
     clear_session_cookie,
@@ -69,7 +68,7 @@ async def signup(
             password=password,
             display_name=display_name,
             policy=settings.number_policy,
-            mailer=Mailer.from_settings(settings),
+            mailer=mailer(settings),
             language=i18n.negotiate(request),
             then=then,
         )
@@ -105,7 +104,7 @@ async def signin(
             password=password,
             address=client_address(request),
             limiter=limiter,
-            mailer=Mailer.from_settings(settings),
+            mailer=mailer(settings),
         )
         secret = await account.start_session(
             db, user, days=settings.session_days, user_agent=request.headers.get("user-agent", "")

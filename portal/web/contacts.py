@@ -9,14 +9,12 @@ import segno
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
-from portal import i18n
+from portal import csrf, i18n
 from portal.config import Settings
-from portal.deps import DB, LimiterDep, SettingsDep, client_address, person_named
+from portal.deps import DB, LimiterDep, SettingsDep, client_address, mailer, person_named
 from portal.domain import contacts, invites, lookup, privacy, relations
-from portal.domain.notifications import Mailer
 from portal.errors import PortalError, RateLimited
 from portal.storage.models import User
-from portal.web import csrf
 from portal.web.deps import CurrentUser, OptionalUser
 from portal.web.forms import form_error, redirect, safe_next
 from portal.web.templating import is_htmx, render
@@ -35,10 +33,6 @@ ACTIONS: dict[str, relations.Among] = {
     "unblock": "blocked",
 }
 """The contact buttons, and whom each may find by number."""
-
-
-def mailer_of(settings: Settings) -> Mailer:
-    return Mailer.from_settings(settings)
 
 
 def invite_url(settings: Settings, secret: str) -> str:
@@ -126,7 +120,7 @@ async def send_request(
             number,
             message,
             client=client_address(request),
-            mailer=mailer_of(settings),
+            mailer=mailer(settings),
         )
     except PortalError as exc:
         context = await _contacts_context(db, user)
@@ -150,16 +144,16 @@ async def _act(
     settings: Settings,
 ) -> User:
     """Do one of the contact buttons' actions on the person behind a number; who they are."""
-    mailer = mailer_of(settings)
+    sender = mailer(settings)
     if action == "request":
         client = client_address(request)
-        sent = await lookup.ask(db, limiter, user, number, client=client, mailer=mailer)
+        sent = await lookup.ask(db, limiter, user, number, client=client, mailer=sender)
         return sent.other
     other = await person_named(request, db, limiter, user, number, ACTIONS[action])
     if action == "cancel":
         await contacts.cancel(db, user, other)
     elif action == "accept":
-        await contacts.accept(db, user, other, mailer=mailer)
+        await contacts.accept(db, user, other, mailer=sender)
     elif action == "decline":
         await contacts.decline(db, user, other)
     elif action == "remove":
@@ -310,5 +304,5 @@ async def use_invite(
     """Accept an invitation: we become mutual contacts."""
     await limiter.hit("invite", str(user.id))
     await limiter.hit("invite", client_address(request))
-    await invites.accept_invite(db, user, secret, mailer=mailer_of(settings))
+    await invites.accept_invite(db, user, secret, mailer=mailer(settings))
     return redirect(request, "/me/contacts?notice=invited")

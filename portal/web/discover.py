@@ -10,12 +10,11 @@ from babel import Locale
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
 
-from portal import i18n
+from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, Phones, SettingsDep, client_address
 from portal.domain import discovery, phones, search
 from portal.errors import InvalidInput, PortalError
 from portal.storage.models import User
-from portal.web import csrf
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
 from portal.web.templating import render

@@ -7,10 +7,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from portal import i18n
+from portal import csrf, i18n
 from portal.deps import SESSION_COOKIE
 from portal.errors import PortalError, RateLimited
-from portal.web import csrf
 from portal.web.templating import render
 
 

@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
-from portal import i18n
+from portal import csrf, i18n
 from portal.errors import InvalidInput
-from portal.web import csrf
 from portal.web.forms import redirect, safe_next
 
 router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
 
+from portal import csrf
 from portal.deps import DB, SESSION_COOKIE, ImagesDep, LimiterDep, SettingsDep, save_avatar
 from portal.domain import account, profile
 from portal.errors import InvalidInput, PortalError
-from portal.web import csrf
 from portal.web.deps import CurrentUser
 from portal.web.forms import clear_session_cookie, form_error, redirect
 from portal.web.templating import render

@@ -10,14 +10,11 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response, StreamingResponse
 
-from portal import i18n
-from portal.deps import DB
+from portal import csrf, i18n
+from portal.deps import DB, Sessions, SessionsDep
 from portal.domain import notifications
-from portal.storage.models import User
-from portal.web import csrf
 from portal.web.deps import CurrentUser
 from portal.web.forms import redirect
 from portal.web.templating import render
@@ -75,7 +72,7 @@ def _event(name: str, data: dict[str, object], event_id: int | None = None) -> s
 
 async def _stream(
     request: Request,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
     user_id: int,
     last_id: int,
 ) -> AsyncIterator[str]:
@@ -87,12 +84,10 @@ async def _stream(
         yield "retry: 3000\n\n"
         while True:
             wake.clear()
-            async with sessionmaker() as session:
-                news = await notifications.newer_than(session, user_id, last_id)
-                unread = None
-                if news or first:
-                    user = await session.get(User, user_id)
-                    unread = await notifications.unread_count(session, user) if user else 0
+            async with sessions() as session:
+                news, unread = await notifications.stream_news(
+                    session, user_id, last_id, first=first
+                )
             if first:
                 yield _event("unread", {"unread": unread or 0})
                 first = False
@@ -120,7 +115,9 @@ async def _stream(
 
 
 @router.get("/stream")
-async def stream(request: Request, db: DB, user: CurrentUser, after: str = "") -> Response:
+async def stream(
+    request: Request, db: DB, user: CurrentUser, sessions: SessionsDep, after: str = ""
+) -> Response:
     """New notifications as server-sent events, from now (or after ``Last-Event-ID``)."""
     resume = request.headers.get("last-event-id", after)
     if resume.isdigit() and len(resume) < 19:
@@ -128,7 +125,7 @@ async def stream(request: Request, db: DB, user: CurrentUser, after: str = "") -
     else:
         last_id = await notifications.latest_id(db, user)
     return StreamingResponse(
-        _stream(request, request.app.state.sessionmaker, user.id, last_id),
+        _stream(request, sessions, user.id, last_id),
         media_type="text/event-stream",
         headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )

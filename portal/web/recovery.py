@@ -11,12 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
-from portal import i18n
-from portal.deps import DB, LimiterDep, SettingsDep, client_address, count_mailed_link
+from portal import csrf, i18n
+from portal.deps import DB, LimiterDep, SettingsDep, client_address, count_mailed_link, mailer
 from portal.domain import account, recovery
-from portal.domain.notifications import Mailer
 from portal.errors import PortalError
-from portal.web import csrf
 from portal.web.deps import CurrentUser, OptionalUser
 from portal.web.forms import form_error, redirect, safe_next, set_session_cookie
 from portal.web.templating import render
@@ -80,7 +78,7 @@ async def resend_confirmation(
     try:
         await count_mailed_link(request, limiter, user.email, sender=user)
         await recovery.resend_confirmation(
-            db, user, mailer=Mailer.from_settings(settings), language=i18n.negotiate(request)
+            db, user, mailer=mailer(settings), language=i18n.negotiate(request)
         )
     except PortalError as exc:
         return form_error(request, "email_change", exc)
@@ -103,7 +101,7 @@ async def forgot(
         await limiter.hit("email_link_from", client_address(request))
         await count_mailed_link(request, limiter, email)
         await recovery.request_password_reset(
-            db, email=email, mailer=Mailer.from_settings(settings), language=i18n.negotiate(request)
+            db, email=email, mailer=mailer(settings), language=i18n.negotiate(request)
         )
     except PortalError as exc:
         return form_error(request, "password_forgot", exc, {"values": values})
@@ -167,7 +165,7 @@ async def change(
             user,
             new_email=new_email,
             password=password,
-            mailer=Mailer.from_settings(settings),
+            mailer=mailer(settings),
             language=i18n.negotiate(request),
         )
     except PortalError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
@@ -19,152 +19,16 @@ from portal.deps import DB, LimiterDep, SettingsDep, client_address
 from portal.domain import qr, sharing
 from portal.domain.privacy import Card, Relation
 from portal.errors import NotFound, PortalError, RateLimited
-from portal.ratelimit import RateLimiter
-from portal.storage.models import User
-from portal.web.deps import CurrentUser, OptionalUser
+from portal.share_files import NumberPath, VersionQuery, add_number_files, file_response
+from portal.web.deps import CurrentUser, optional_user
 from portal.web.templating import render, templates
 
 router = APIRouter(include_in_schema=False)
 
-VIEWER_CACHE = "private, max-age=300"
-"""QR codes: the code never changes, but whether it is served depends on who asks."""
-VCARD_CACHE = "private, no-cache"
 EMBED_CACHE = "public, max-age=300"
 EMBED_MISSING_CACHE = "public, max-age=60"
 
-NumberPath = Annotated[
-    str, Path(max_length=100, description="Spaces, dashes, dots and '#' are ignored.")
-]
-Scale = Annotated[int, Query(description=f"Pixels per module, {qr.SCALE[0]} to {qr.SCALE[1]}.")]
-Border = Annotated[
-    int, Query(description=f"Quiet zone in modules, {qr.BORDER[0]} to {qr.BORDER[1]}.")
-]
-Dark = Annotated[str, Query(max_length=20, description="Hex colour, like 1a2b3c.")]
-Light = Annotated[str, Query(max_length=20, description='Hex colour, or "transparent".')]
-VersionQuery = Annotated[
-    str,
-    Query(
-        max_length=10,
-        description="4.0 (RFC 6350), or 3.0 (RFC 2426) for older address books.",
-        json_schema_extra={"enum": ["4.0", "3.0"]},
-    ),
-]
-
-
-# -- responses shared with the API ----------------------------------------------------------
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags
-
-
-def file_response(
-    request: Request,
-    file: sharing.File,
-    *,
-    cache_control: str,
-    vary: str = "",
-    attachment: bool = False,
-) -> Response:
-    """A file with its ETag, or ``304 Not Modified`` when the asker already has it."""
-    headers = {"etag": file.etag, "cache-control": cache_control}
-    if vary:
-        headers["vary"] = vary
-    if attachment and file.filename:
-        headers["content-disposition"] = f'attachment; filename="{file.filename}"'
-    if _matches(request.headers.get("if-none-match"), file.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(file.data, media_type=file.content_type, headers=headers)
-
-
-async def qr_response(
-    request: Request,
-    db: DB,
-    limiter: RateLimiter,
-    base_url: str,
-    viewer: User | None,
-    number: str,
-    kind: qr.Kind,
-    chosen: qr.Style,
-) -> Response:
-    file = await sharing.qr_code(
-        db, limiter, viewer, number, kind, chosen, base_url=base_url, client=client_address(request)
-    )
-    return file_response(request, file, cache_control=VIEWER_CACHE, vary="Cookie, Authorization")
-
-
-async def vcard_response(
-    request: Request,
-    db: DB,
-    limiter: RateLimiter,
-    base_url: str,
-    viewer: User | None,
-    number: str,
-    version: str,
-) -> Response:
-    checked = sharing.check_version(version)
-    file = await sharing.vcard_for(
-        db, limiter, viewer, number, checked, base_url=base_url, client=client_address(request)
-    )
-    return file_response(
-        request, file, cache_control=VCARD_CACHE, vary="Cookie, Authorization", attachment=True
-    )
-
-
-# -- QR codes and vCards of a page ----------------------------------------------------------
-
-
-@router.get("/n/{number}/qr.svg")
-async def page_qr_svg(
-    request: Request,
-    db: DB,
-    user: OptionalUser,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    number: NumberPath,
-    scale: Scale = qr.DEFAULT_SCALE,
-    border: Border = qr.DEFAULT_BORDER,
-    dark: Dark = "000000",
-    light: Light = "ffffff",
-) -> Response:
-    """The QR code of a number's page, as SVG."""
-    chosen = qr.style(scale=scale, border=border, dark=dark, light=light)
-    return await qr_response(request, db, limiter, settings.base_url, user, number, "svg", chosen)
-
-
-@router.get("/n/{number}/qr.png")
-async def page_qr_png(
-    request: Request,
-    db: DB,
-    user: OptionalUser,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    number: NumberPath,
-    scale: Scale = qr.DEFAULT_SCALE,
-    border: Border = qr.DEFAULT_BORDER,
-    dark: Dark = "000000",
-    light: Light = "ffffff",
-) -> Response:
-    """The QR code of a number's page, as PNG."""
-    chosen = qr.style(scale=scale, border=border, dark=dark, light=light)
-    return await qr_response(request, db, limiter, settings.base_url, user, number, "png", chosen)
-
-
-@router.get("/n/{number}/vcard")
-async def page_vcard(
-    request: Request,
-    db: DB,
-    user: OptionalUser,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    number: NumberPath,
-    version: VersionQuery = "4.0",
-) -> Response:
-    """The number's contact card as the viewer may see it, for an address book."""
-    return await vcard_response(request, db, limiter, settings.base_url, user, number, version)
+add_number_files(router, "/n", optional_user)
 
 
 # -- the share page ---------------------------------------------------------------------------

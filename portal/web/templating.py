@@ -10,9 +10,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from portal import __version__, i18n
+from portal import __version__, csrf, i18n
 from portal.domain.number import display as display_number
-from portal.web import csrf
 
 TEMPLATES_DIR = i18n.TEMPLATES_DIR
 STATIC_DIR = Path(__file__).resolve().parent / "static"

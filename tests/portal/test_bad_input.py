@@ -26,8 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.config import Settings
+from portal.csrf import CSRF_COOKIE
 from portal.storage.models import ApiToken, Avatar, PortalNumber, User, WebSession
-from portal.web.csrf import CSRF_COOKIE
 from tests.fixtures.app import SECRET_KEY, get_csrf, make_settings, web_sign_up
 
 EMAIL = "ada@example.org"

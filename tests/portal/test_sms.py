@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from portal.config import Settings
-from portal.domain.phones import PhoneServices
+from portal.deps import phone_services
 from portal.sms import ConsoleSender, HttpGatewaySender, SmsError
 from tests.fixtures.app import make_settings
 
@@ -118,12 +118,12 @@ async def test_an_unreachable_gateway_is_a_clear_502():
 
 
 def test_settings_choose_the_sender(gateway):
-    console = PhoneServices.from_settings(make_settings())
+    console = phone_services(make_settings())
     assert isinstance(console.sender, ConsoleSender)
     settings = make_settings(
         sms_sender="http", sms_gateway_url=gateway.url, sms_gateway_token="t", sms_gateway_timeout=3
     )
-    http = PhoneServices.from_settings(settings)
+    http = phone_services(settings)
     assert isinstance(http.sender, HttpGatewaySender)
     assert (http.sender.url, http.sender.token, http.sender.timeout) == (gateway.url, "t", 3)
 
