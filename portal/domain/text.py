@@ -50,7 +50,8 @@ def _mixed_word(text: str) -> tuple[str, frozenset[str]] | None:
     return None
 
 
-def _reject_invisible(text: str, label: str, field: str, *, newlines: bool) -> None:
+def reject_invisible(text: str, label: str, field: str, *, newlines: bool) -> None:
+    """Refuse a character nobody can see (control, format, unassigned), naming its code."""
     for ch in text:
         if newlines and ch == "\n":
             continue
@@ -70,7 +71,7 @@ def _reject_invisible(text: str, label: str, field: str, *, newlines: bool) -> N
 def clean_name(text: str, *, field: str = "display_name", max_length: int = 100) -> str:
     """A display name: one line, 1-``max_length`` characters, no lookalike mixing."""
     value = unicodedata.normalize("NFKC", text)
-    _reject_invisible(value, "The name", field, newlines=False)
+    reject_invisible(value, "The name", field, newlines=False)
     value = _WHITESPACE.sub(" ", value).strip()
     if not value:
         raise InvalidInput("Enter a name.", field=field)
@@ -93,7 +94,7 @@ def clean_name(text: str, *, field: str = "display_name", max_length: int = 100)
 def clean_bio(text: str, *, max_length: int = 1000) -> str:
     """A short text about oneself: several lines allowed, no control characters."""
     value = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    _reject_invisible(value, "The bio", "bio", newlines=True)
+    reject_invisible(value, "The bio", "bio", newlines=True)
     value = value.strip()
     if len(value) > max_length:
         raise InvalidInput("A bio has at most %(max)d characters.", field="bio", max=max_length)
