@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, Phones, SettingsDep, client_address
-from portal.domain import discovery, phones, search
-from portal.errors import InvalidInput, PortalError
+from portal.domain import address_book, discovery, phones, search
+from portal.errors import PortalError
 from portal.storage.models import User
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
@@ -160,10 +160,8 @@ async def discover(
     try:
         inputs = discovery.numbers_from_text(numbers)
         if file is not None and file.filename:
-            data = await file.read(settings.avatar_max_bytes + 1)
-            if len(data) > settings.avatar_max_bytes:
-                raise InvalidInput("This file is too large for an address book.", field="file")
-            inputs += discovery.numbers_from_vcard(data)
+            data = await file.read(address_book.MAX_BYTES + 1)
+            inputs += address_book.numbers_from_vcard(data)
         result = await discovery.discover(db, limiter, user, inputs, region=region or None)
     except PortalError as exc:
         return form_error(request, "discover", exc, context)

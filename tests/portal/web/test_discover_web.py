@@ -185,3 +185,26 @@ async def test_pages_in_italian(signed_in):
         response = await signed_in.get(path, headers=HTML)
         assert response.status_code == 200
         assert 'lang="it"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        (b"BEGIN:VCARD\r\n" * 50 + b"END:VCARD\r\n" * 50, 422, "cards inside cards"),
+        (b"BEGIN:VCARD\r\nno colon here\r\nEND:VCARD\r\n", 422, "not in vCard format"),
+        ("BEGIN:VCARD\r\nFN:Adà\r\nEND:VCARD\r\n".encode("latin-1"), 422, "not UTF-8 text"),
+        (b"BEGIN:VCARD\r\n" + b"x" * (5 * 1024 * 1024), 413, "too large for an address book"),
+    ],
+)
+async def test_discover_refuses_a_hostile_address_book_with_a_reason(
+    signed_in, data, status, message
+):
+    token = await get_csrf(signed_in, "/me/discover")
+    response = await signed_in.post(
+        "/me/discover",
+        data={"csrf_token": token, "numbers": ""},
+        files={"file": ("contacts.vcf", data, "text/vcard")},
+        headers=HTML,
+    )
+    assert response.status_code == status
+    assert message in _text(response)
