@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
@@ -25,6 +24,7 @@ from portal.api import numbers as api_numbers
 from portal.api import recovery as api_recovery
 from portal.api import schemas
 from portal.api import share as api_share
+from portal.api.problems import PROBLEM_JSON, problem_response, status_title
 from portal.config import Settings, get_settings
 from portal.db import make_engine, make_sessionmaker
 from portal.deps import link_services, phone_services
@@ -47,23 +47,7 @@ from portal.web.templating import STATIC_DIR, render
 
 log = logging.getLogger("portal")
 
-PROBLEM_JSON = "application/problem+json"
 UPLOAD_PATHS = frozenset({"/me/avatar", "/api/v1/me/avatar", "/me/discover"})
-_STATUS_TITLES = {
-    400: N_("Bad request"),
-    401: N_("Sign-in required"),
-    403: N_("Forbidden"),
-    404: N_("Not found"),
-    405: N_("Method not allowed"),
-    409: N_("Conflict"),
-    413: N_("Too large"),
-    415: N_("Unsupported media type"),
-    422: N_("Invalid input"),
-    429: N_("Too many requests"),
-    500: N_("Server error"),
-    502: N_("Network unavailable"),
-    503: N_("Busy"),
-}
 
 
 def _wants_json(request: Request) -> bool:
@@ -85,24 +69,16 @@ def error_response(
     ``message`` is a message id with placeholders filled from ``params``, shown in the
     request's language (the cookie or Accept-Language, for the API too; else English).
     """
-    headers: dict[str, str] = {"cache-control": "no-store"}
-    language = i18n.negotiate(request)
-    title = i18n.translate(language, _STATUS_TITLES.get(status, N_("Error")))
-    message = i18n.translate(language, message, params)
     if _wants_json(request):
-        if status == 401:
-            headers["www-authenticate"] = 'Bearer realm="portal"'
-        problem = schemas.Problem(title=title, status=status, detail=message, field=field)
-        return JSONResponse(
-            problem.model_dump(exclude_none=True),
-            status_code=status,
-            headers=headers,
-            media_type=PROBLEM_JSON,
-        )
+        return problem_response(request, status, message, field=field, params=params)
+    language = i18n.negotiate(request)
+    title = status_title(language, status)
+    message = i18n.translate(language, message, params)
     if status == 401 and request.method == "GET":
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/signin?next={target}", status_code=303)
     context = {"title": title, "status": status, "message": message}
+    headers = {"cache-control": "no-store"}
     return render(request, "error", context, status_code=status, headers=headers)
 
 

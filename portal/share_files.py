@@ -82,65 +82,8 @@ def add_number_files(
     """Add ``{prefix}/{number}/qr.svg``, ``…/qr.png`` and ``…/vcard`` to ``router``."""
     documented = responses or {}
 
-    async def _qr(
-        request: Request,
-        db: DB,
-        limiter: LimiterDep,
-        settings: SettingsDep,
-        asker: User | None,
-        number: str,
-        kind: qr.Kind,
-        chosen: qr.Style,
-    ) -> Response:
-        file = await sharing.qr_code(
-            db,
-            limiter,
-            asker,
-            number,
-            kind,
-            chosen,
-            base_url=settings.base_url,
-            client=client_address(request),
-        )
-        return file_response(request, file, cache_control=VIEWER_CACHE, vary=VIEWER_VARY)
-
-    @router.get(
-        f"{prefix}/{{number}}/qr.svg", response_class=Response, responses=documented.get("svg")
-    )
-    async def get_qr_svg(
-        request: Request,
-        db: DB,
-        limiter: LimiterDep,
-        settings: SettingsDep,
-        number: NumberPath,
-        asker: User | None = Depends(viewer),
-        scale: Scale = qr.DEFAULT_SCALE,
-        border: Border = qr.DEFAULT_BORDER,
-        dark: Dark = "000000",
-        light: Light = "ffffff",
-    ) -> Response:
-        """The QR code of a number's page as SVG; only where the number can be looked up."""
-        chosen = qr.style(scale=scale, border=border, dark=dark, light=light)
-        return await _qr(request, db, limiter, settings, asker, number, "svg", chosen)
-
-    @router.get(
-        f"{prefix}/{{number}}/qr.png", response_class=Response, responses=documented.get("png")
-    )
-    async def get_qr_png(
-        request: Request,
-        db: DB,
-        limiter: LimiterDep,
-        settings: SettingsDep,
-        number: NumberPath,
-        asker: User | None = Depends(viewer),
-        scale: Scale = qr.DEFAULT_SCALE,
-        border: Border = qr.DEFAULT_BORDER,
-        dark: Dark = "000000",
-        light: Light = "ffffff",
-    ) -> Response:
-        """The QR code of a number's page as PNG; only where the number can be looked up."""
-        chosen = qr.style(scale=scale, border=border, dark=dark, light=light)
-        return await _qr(request, db, limiter, settings, asker, number, "png", chosen)
+    for kind in ("svg", "png"):
+        _add_qr(router, prefix, viewer, kind, documented.get(kind))
 
     @router.get(
         f"{prefix}/{{number}}/vcard", response_class=Response, responses=documented.get("vcard")
@@ -168,3 +111,48 @@ def add_number_files(
         return file_response(
             request, file, cache_control=VCARD_CACHE, vary=VIEWER_VARY, attachment=True
         )
+
+
+def _add_qr(
+    router: APIRouter,
+    prefix: str,
+    viewer: Viewer,
+    kind: qr.Kind,
+    responses: dict[int | str, dict[str, Any]] | None,
+) -> None:
+    async def get_qr(
+        request: Request,
+        db: DB,
+        limiter: LimiterDep,
+        settings: SettingsDep,
+        number: NumberPath,
+        asker: User | None = Depends(viewer),
+        scale: Scale = qr.DEFAULT_SCALE,
+        border: Border = qr.DEFAULT_BORDER,
+        dark: Dark = "000000",
+        light: Light = "ffffff",
+    ) -> Response:
+        chosen = qr.style(scale=scale, border=border, dark=dark, light=light)
+        file = await sharing.qr_code(
+            db,
+            limiter,
+            asker,
+            number,
+            kind,
+            chosen,
+            base_url=settings.base_url,
+            client=client_address(request),
+        )
+        return file_response(request, file, cache_control=VIEWER_CACHE, vary=VIEWER_VARY)
+
+    get_qr.__doc__ = (
+        f"The QR code of a number's page as {kind.upper()}; only where the number can be looked up."
+    )
+    router.add_api_route(
+        f"{prefix}/{{number}}/qr.{kind}",
+        get_qr,
+        methods=["GET"],
+        name=f"get_qr_{kind}",
+        response_class=Response,
+        responses=responses,
+    )

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from portal import i18n
 from portal.api.deps import ApiUser
+from portal.api.problems import refusal
 from portal.api.schemas import CardOut, errors
 from portal.deps import DB, LimiterDep, Phones, client_address
 from portal.domain import discovery, phones, search
@@ -150,18 +151,7 @@ async def confirm_phone(
     if error is None:
         return await _phone_out(db, user)
     # Answered, not raised, so that the wrong try is committed and counts.
-    language = i18n.negotiate(request)
-    return JSONResponse(
-        {
-            "type": "about:blank",
-            "title": i18n.translate(language, error.title),
-            "status": error.status_code,
-            "detail": i18n.translate(language, error.message_id, error.params),
-            "field": error.field,
-        },
-        status_code=error.status_code,
-        media_type="application/problem+json",
-    )
+    return refusal(request, error)
 
 
 @router.delete(

@@ -7,8 +7,8 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from portal import i18n
 from portal.api.deps import ApiUser
+from portal.api.problems import refusal
 from portal.api.schemas import (
     AuthorizeIn,
     AuthorizeOut,
@@ -148,18 +148,7 @@ async def confirm_email_code(
     if error is None:
         return _out(check.account)
     # Answered, not raised, so that the wrong try is committed and counts.
-    language = i18n.negotiate(request)
-    return JSONResponse(
-        {
-            "type": "about:blank",
-            "title": i18n.translate(language, error.title),
-            "status": error.status_code,
-            "detail": i18n.translate(language, error.message_id, error.params),
-            "field": error.field,
-        },
-        status_code=error.status_code,
-        media_type="application/problem+json",
-    )
+    return refusal(request, error)
 
 
 @_accounts.post(
