@@ -46,7 +46,7 @@ lint: install-test ## uv.lock matches pyproject.toml; ruff (lint and format) and
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: install-test ## Costs of a lookup, and /healthz latency during picture uploads, as ratios to baselines measured in the same run; written to bench/results/latest.json.
+bench: install-test wrk ## Lookups over HTTP (SQLite and PostgreSQL), and /healthz latency during picture uploads, as ratios to baselines measured in the same run; written to bench/results/latest.json.
 	$(BIN)/python -m tests.bench.bench_lookup
 	$(BIN)/python -m tests.bench.bench_avatar
 
@@ -91,6 +91,12 @@ $(VENDOR)/.copied: package.json package-lock.json
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The load generator of the lookup benchmark: Debian's wrk.
+.PHONY: wrk
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 # Real servers the tests talk to, installed under .peers/ (see tests/fixtures/peers.py).
 PEERS := .peers

@@ -1,41 +1,180 @@
-"""How much a lookup costs, as ratios to a baseline measured in the same run (``make bench``).
+"""How fast a number is looked up, over real HTTP (``make bench``).
 
-The portal runs in-process on a fresh SQLite database (or ``PORTAL_BENCH_DATABASE_URL``).
-The baseline is ``GET /healthz``: the framework's own cost per request. Each figure is the
-median time of a request divided by the baseline's, so the numbers travel between machines.
-Cost per item: cards for many people at once, against one person's card. Results go to
+A real ``portal serve`` process (one uvicorn worker, rate limits off) serves a person who shows
+12 linked accounts, first on SQLite, then on a fresh PostgreSQL database on 127.0.0.1:5432
+(created here and dropped after; left out, with a message, when PostgreSQL cannot be reached).
+Debian's ``wrk``, a process of its own, keeps 64 connections busy on ``GET /healthz`` (the
+baseline: what the framework costs), then on ``GET /api/v1/numbers/<n>`` as an anonymous
+visitor. Figures for each database: both rates, the lookup's rate as a share of the baseline's
+(target at least 0.5), and the lookup's p50 and p99 (p99 at most 3 × p50).
+
+One figure is measured in-process: what one card costs in a batch of 100 (as search, discovery
+and the contact list build them), against a single card. Results go to
 ``bench/results/latest.json`` (see :mod:`tests.bench.results`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import json
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 
-from portal.app import create_app
-from portal.config import Settings
-from portal.domain import account, linking, privacy
-from portal.domain import number as numbers
-from portal.domain.number import AllocationPolicy
-from portal.storage import migrate
-from portal.storage.models import User
+from portal.db import make_engine, make_sessionmaker
+from portal.domain import privacy
+from portal.storage.models import LinkedAccount, User
 from tests.bench.results import Figure, record, table
+from tests.fixtures.live import LiveServer, start_server, stop_server
+from tests.portal.domain import people
 
-PEOPLE = 200
 ACCOUNTS = 12
-ROUNDS = 300
+PEOPLE = 100
+CONNECTIONS = 64
+SECONDS = 10
+WARM_UP_SECONDS = 2
+RATIO_TARGET = 0.5
+SPREAD_TARGET = 3.0
+POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+LUA = Path(__file__).with_name("wrk_json.lua")
 
 
-async def _median(action: Callable[[], Awaitable[object]], rounds: int = ROUNDS) -> float:
-    for _ in range(20):  # warm up
+@dataclass(frozen=True)
+class Load:
+    """What wrk measured on one path."""
+
+    rate: float
+    """Requests answered per second."""
+    p50: float
+    p99: float
+    """Latencies in milliseconds."""
+
+
+def wrk(url: str, seconds: int = SECONDS) -> Load:
+    """Keep :data:`CONNECTIONS` connections busy on ``url`` for ``seconds``; every answer must
+    be a 2xx, else the figures would measure something else."""
+    command = [
+        "wrk",
+        "--threads",
+        "2",
+        "--connections",
+        str(CONNECTIONS),
+        "--duration",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "--script",
+        str(LUA),
+        url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    if summary["failed"] or summary["not_2xx"] or not summary["requests"]:
+        raise RuntimeError(f"{url}: {summary}")
+    return Load(
+        rate=summary["requests"] / (summary["duration_us"] / 1e6),
+        p50=summary["p50_us"] / 1e3,
+        p99=summary["p99_us"] / 1e3,
+    )
+
+
+async def seed(database_url: str) -> list[User]:
+    """:data:`PEOPLE` people found by number, each showing :data:`ACCOUNTS` public accounts."""
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            owners = []
+            for i in range(PEOPLE):
+                owner = await people.person(db, f"Person {i}", bio="Chess and tea.")
+                db.add_all(
+                    LinkedAccount(
+                        user_id=owner.id,
+                        network="github",
+                        handle=f"person{i}-{j}",
+                        status="unverified",
+                        position=j,
+                        audience="public",
+                    )
+                    for j in range(ACCOUNTS)
+                )
+                owners.append(owner)
+            await db.commit()
+        return owners
+    finally:
+        await engine.dispose()
+
+
+def over_http(server: LiveServer, number: str, label: str) -> list[Figure]:
+    lookup = f"{server.url}/api/v1/numbers/{number}"
+    card = httpx.get(lookup, timeout=10).raise_for_status().json()
+    assert len(card["accounts"]) == ACCOUNTS, card  # the card measured is the one described
+    wrk(f"{server.url}/healthz", WARM_UP_SECONDS)
+    wrk(lookup, WARM_UP_SECONDS)
+    healthz = wrk(f"{server.url}/healthz")
+    found = wrk(lookup)
+    prefix = f"lookup over HTTP, {label}:"
+    return [
+        Figure(f"{prefix} GET /healthz", healthz.rate, "req/s"),
+        Figure(
+            f"{prefix} GET /api/v1/numbers/<n>, {ACCOUNTS} accounts",
+            found.rate,
+            "req/s",
+            healthz.rate,
+            RATIO_TARGET,
+            at_least=True,
+        ),
+        Figure(f"{prefix} lookup p50", found.p50, "ms"),
+        Figure(f"{prefix} lookup p99 against p50", found.p99, "ms", found.p50, SPREAD_TARGET),
+    ]
+
+
+def on_database(database_url: str, label: str) -> tuple[list[Figure], list[User]]:
+    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-lookup-"))
+    try:
+        server = start_server(database_url, workdir, PORTAL_RATE_LIMITS_ENABLED="false")
+        try:
+            owners = asyncio.run(seed(database_url))
+            return over_http(server, owners[PEOPLE // 2].number, label), owners
+        finally:
+            stop_server(server)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres", timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def on_postgres() -> list[Figure]:
+    name = f"portal_bench_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"PostgreSQL left out: cannot create a database on 127.0.0.1:5432 ({exc})")
+        return []
+    try:
+        figures, _ = on_database(f"{POSTGRES}/{name}", "PostgreSQL")
+        return figures
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _median(action: Callable[[], Awaitable[object]], rounds: int) -> float:
+    for _ in range(5):  # warm up
         await action()
     times = []
     for _ in range(rounds):
@@ -45,64 +184,37 @@ async def _median(action: Callable[[], Awaitable[object]], rounds: int = ROUNDS)
     return statistics.median(times)
 
 
-async def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
-    url = os.environ.get("PORTAL_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir}/b.db"
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=url,
-        secret_key="bench-" + "x" * 40,
-        base_url="https://portal.bench",
-        rate_limits_enabled=False,
-    )
-    app = create_app(settings)
-    await migrate.upgrade(app.state.engine)
-    people: list[User] = []
-    async with app.state.sessionmaker() as db:
-        for i in range(PEOPLE):
-            user = await account.sign_up(
-                db,
-                email=f"{uuid.uuid4().hex[:12]}@example.org",
-                password="correct horse battery",
-                display_name=f"Person {i}",
-                policy=AllocationPolicy(),
-            )
-            for j in range(ACCOUNTS):
-                await linking.add_handle(db, user, "github", f"p{i}a{j}")
-            people.append(user)
-        await db.commit()
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://portal.bench") as http:
-        target = people[len(people) // 2].number
-        unknown = numbers.generate(8)
+async def in_batches(database_url: str, owners: list[User]) -> Figure:
+    """What one card costs in a batch of 100, against one card alone."""
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            one = await _median(lambda: privacy.cards_for(db, None, owners[:1]), rounds=100)
+            many = await _median(lambda: privacy.cards_for(db, None, owners[:100]), rounds=30)
+    finally:
+        await engine.dispose()
+    return Figure("lookup: one card in a batch of 100", many / 100 * 1e3, "ms", one * 1e3)
 
-        async def get(path: str, **headers: str) -> None:
-            response = await http.get(path, headers=headers)
-            assert response.status_code in (200, 404), response.status_code
 
-        baseline = await _median(lambda: get("/healthz"))
-        figures = {
-            "API lookup, 12 accounts": await _median(lambda: get(f"/api/v1/numbers/{target}")),
-            "page lookup, 12 accounts": await _median(
-                lambda: get(f"/n/{target}", accept="text/html")
-            ),
-            "API lookup, unknown number": await _median(lambda: get(f"/api/v1/numbers/{unknown}")),
-        }
-    async with app.state.sessionmaker() as db:
-        one = await _median(lambda: privacy.cards_for(db, None, people[:1]), rounds=100)
-        many = await _median(lambda: privacy.cards_for(db, None, people[:100]), rounds=30)
-    await app.state.engine.dispose()
-
-    results = [
-        Figure(f"lookup: {name}", seconds * 1e3, "ms", baseline * 1e3)
-        for name, seconds in figures.items()
-    ]
-    # Cost per card in a batch of 100, against a single card.
-    results.append(Figure("lookup: one card in a batch of 100", many / 100 * 1e3, "ms", one * 1e3))
-    record(results, "lookup:")
-    print(f"baseline GET /healthz: {baseline * 1e3:.2f} ms")
-    print(table(results))
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install wrk (make bench does)", file=sys.stderr)
+        return 1
+    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-lookup-sqlite-"))
+    sqlite = f"sqlite+aiosqlite:///{workdir}/bench.db"
+    try:
+        figures, owners = on_database(sqlite, "SQLite")
+        figures += on_postgres()
+        figures.append(asyncio.run(in_batches(sqlite, owners)))
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        print(f"cannot run the lookup benchmark: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    record(figures, "lookup")
+    print(table(figures))
+    return 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(main())

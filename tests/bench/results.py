@@ -3,9 +3,9 @@
 Each benchmark replaces all its own entries (those whose name starts with its prefix, such as
 ``"lookup:"``) and keeps the others', so that one file holds the latest figures of every
 benchmark, and none that a benchmark no longer reports: ``{"machine": …, "date": …,
-"results": [{"name", "value", "unit", "baseline", "ratio", "target", "ok"}, …]}``. ``ratio``
-is ``value / baseline`` and ``ok`` says whether it meets ``target`` (an upper bound), when
-there is one.
+"results": [{"name", "value", "unit", "baseline", "ratio", "target", "at_least", "ok"}, …]}``.
+``ratio`` is ``value / baseline`` and ``ok`` says whether it meets ``target``, when there is
+one: an upper bound (a cost against a baseline), or a lower bound when ``at_least`` (a rate).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ class Figure:
     unit: str
     baseline: float | None = None
     target: float | None = None
+    at_least: bool = False
+    """``target`` is a lower bound of the ratio (a rate), not an upper one (a cost)."""
 
     @property
     def ratio(self) -> float | None:
@@ -36,7 +38,9 @@ class Figure:
     @property
     def ok(self) -> bool | None:
         ratio = self.ratio
-        return None if self.target is None or ratio is None else ratio <= self.target
+        if self.target is None or ratio is None:
+            return None
+        return ratio >= self.target if self.at_least else ratio <= self.target
 
     def as_json(self) -> dict[str, Any]:
         ratio = self.ratio
@@ -85,7 +89,9 @@ def table(figures: list[Figure]) -> str:
                 f"{figure.value:.2f} {figure.unit}",
                 "" if figure.baseline is None else f"{figure.baseline:.2f} {figure.unit}",
                 "" if ratio is None else f"{ratio:.2f}",
-                "" if figure.target is None else f"≤ {figure.target:g}",
+                ""
+                if figure.target is None
+                else f"{'≥' if figure.at_least else '≤'} {figure.target:g}",
                 "" if ok is None else ("yes" if ok else "NO"),
             )
         )

@@ -19,3 +19,10 @@ def test_a_benchmark_replaces_all_its_figures_and_keeps_the_others(tmp_path):
     # The next run of the same benchmark names its figure differently: the old name goes.
     record([Figure("avatar burst: uploads decoded", 4.0, "per s")], "avatar burst:", path)
     assert _names(path) == ["lookup: one card", "avatar burst: uploads decoded"]
+
+
+def test_a_rate_meets_its_target_from_above_and_a_cost_from_below():
+    assert Figure("rate", 60.0, "req/s", 100.0, 0.5, at_least=True).ok is True
+    assert Figure("rate", 40.0, "req/s", 100.0, 0.5, at_least=True).ok is False
+    assert Figure("cost", 40.0, "ms", 100.0, 0.5).ok is True
+    assert Figure("cost", 60.0, "ms", 100.0, 0.5).ok is False
