@@ -107,4 +107,5 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
             await session.rollback()
             raise
         else:
-            await session.commit()
+            if session.in_transaction():  # a request that read nothing has nothing to end
+                await session.commit()

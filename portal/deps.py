@@ -61,12 +61,14 @@ async def _db(request: Request) -> AsyncIterator[AsyncSession]:
 DB = Annotated[AsyncSession, Depends(_db, scope="function")]
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies are coroutines, even those that await nothing: FastAPI runs a plain function in
+# a thread of its pool, a hop there and back on every request.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 
