@@ -26,10 +26,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, literal, select
+from sqlalchemy import ColumnElement, and_, bindparam, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.domain import linking
+from portal.domain import card_cache, linking
 from portal.domain import number as numbers
 from portal.errors import N_, InvalidInput, NotFound
 from portal.storage.models import Block, Contact, LinkedAccount, User
@@ -236,15 +236,30 @@ async def cards_for(
     return [card_of(owner, by_owner[owner.id], found[owner.id]) for owner in owners]
 
 
+def _known_relation(viewer: User | None, number: str) -> Relation | None:
+    """The relation that needs no query: nobody signed in, or one's own number."""
+    if viewer is None:
+        return Relation.ANONYMOUS
+    return Relation.OWNER if viewer.number == number else None
+
+
 async def card_for_number(session: AsyncSession, viewer: User | None, text: str) -> Card:
     """The card behind a typed number, as ``viewer`` may see it.
 
     A mistyped number (wrong check digit) is an error of its own. A number nobody has, one
     whose owner is not found by number, and one whose card shows nothing answer the same
-    :class:`NotFound`, after the same queries.
+    :class:`NotFound`, after the same queries. A card shown is kept a moment
+    (:mod:`portal.domain.card_cache`); a miss never is.
     """
     number = numbers.parse(text)
-    owner = await session.scalar(select(User).where(User.number == number))
+    since = card_cache.generation()
+    relation = _known_relation(viewer, number)
+    owner_id = card_cache.owner_of(number)
+    if relation is None and owner_id is not None:
+        relation = (await relations(session, viewer, [owner_id]))[owner_id]
+    if relation is not None and (kept := card_cache.get(number, relation)) is not None:
+        return kept
+    owner = await session.scalar(_OWNER_BY_NUMBER, {"number": number})
     # The same two queries run for a number nobody has, against nobody.
     stand_in = owner or User(id=-1, number=number, display_name="")
     [card] = await cards_for(session, viewer, [stand_in])
@@ -253,5 +268,10 @@ async def card_for_number(session: AsyncSession, viewer: User | None, text: str)
     if card.relation is not Relation.OWNER:
         found = is_findable(owner, "number") or card.relation is Relation.CONTACT
         if not found or not card.shows_anything:
+            card_cache.forget(number)
             raise NotFound(NO_SUCH_NUMBER)
+    card_cache.keep(card, since)
     return card
+
+
+_OWNER_BY_NUMBER = select(User).where(User.number == bindparam("number"))

@@ -1,0 +1,189 @@
+"""A kept card never outlives a change: each change of audience, profile, link, contact or block
+is seen by the very next lookup, after a lookup that kept the card from before."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.config import Settings
+from portal.domain import account, card_cache, contacts, linking, profile
+from portal.domain.privacy import Relation
+from portal.storage.models import User
+from tests.fixtures.app import make_settings
+from tests.portal.domain import people
+
+Change = Callable[[AsyncSession, User, User], Awaitable[object]]
+Shown = Callable[[dict[str, Any] | None], object]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings(rate_limits_enabled=False)
+
+
+def _name(card: dict[str, Any] | None) -> object:
+    return card and card["display_name"]
+
+
+def _bio(card: dict[str, Any] | None) -> object:
+    return card and card["bio"]
+
+
+def _handles(card: dict[str, Any] | None) -> object:
+    return card and [a["handle"] for a in card["accounts"]]
+
+
+async def _narrow_account(db: AsyncSession, owner: User, viewer: User) -> None:
+    [first] = await linking.list_accounts(db, owner)
+    first.audience = "members"
+
+
+async def _unlink(db: AsyncSession, owner: User, viewer: User) -> None:
+    [first] = await linking.list_accounts(db, owner)
+    await db.delete(first)
+
+
+async def _unblock(db: AsyncSession, owner: User, viewer: User) -> None:
+    await contacts.unblock(db, owner, viewer)
+
+
+async def _uncontact(db: AsyncSession, owner: User, viewer: User) -> None:
+    await contacts.remove(db, owner, viewer)
+
+
+async def _nothing(db: AsyncSession, owner: User, viewer: User) -> None:
+    pass
+
+
+# name: (viewer signed in, owner's state before, the change, what is read, before, after)
+CASES: dict[str, tuple[bool, Change, Change, Shown, object, object]] = {
+    "account audience narrowed": (
+        False,
+        _nothing,
+        _narrow_account,
+        _handles,
+        ["@ada-gh"],
+        [],
+    ),
+    "name changed": (
+        False,
+        _nothing,
+        lambda db, o, v: profile.update_profile(db, o, display_name="Ada L", bio=None),
+        _name,
+        "Ada",
+        "Ada L",
+    ),
+    "name audience narrowed": (
+        True,
+        _nothing,
+        lambda db, o, v: profile.set_privacy(db, o, audiences={"name": "contacts"}),
+        _name,
+        "Ada",
+        None,
+    ),
+    "account linked": (
+        False,
+        _nothing,
+        lambda db, o, v: linking.add_handle(db, o, "github", "ada-two"),
+        _handles,
+        ["@ada-gh"],
+        ["@ada-gh", "@ada-two"],
+    ),
+    "account unlinked": (True, _nothing, _unlink, _handles, ["@ada-gh"], []),
+    "became contacts": (
+        True,
+        lambda db, o, v: profile.set_privacy(db, o, audiences={"bio": "contacts"}),
+        lambda db, o, v: contacts.connect(db, o, v),
+        _bio,
+        None,
+        "Chess.",
+    ),
+    "contact removed": (
+        True,
+        lambda db, o, v: _connected_with_contacts_bio(db, o, v),
+        _uncontact,
+        _bio,
+        "Chess.",
+        None,
+    ),
+    "viewer blocked": (
+        True,
+        lambda db, o, v: profile.set_privacy(db, o, audiences={"name": "members"}),
+        lambda db, o, v: contacts.block(db, o, v),
+        _name,
+        "Ada",
+        None,
+    ),
+    "viewer unblocked": (
+        True,
+        lambda db, o, v: _blocked_with_members_name(db, o, v),
+        _unblock,
+        _name,
+        None,
+        "Ada",
+    ),
+    "no longer found by number": (
+        False,
+        _nothing,
+        lambda db, o, v: profile.set_privacy(db, o, find_by={"number": False}),
+        _name,
+        "Ada",
+        None,
+    ),
+}
+
+
+async def _connected_with_contacts_bio(db: AsyncSession, owner: User, viewer: User) -> None:
+    await profile.set_privacy(db, owner, audiences={"bio": "contacts"})
+    await contacts.connect(db, owner, viewer)
+
+
+async def _blocked_with_members_name(db: AsyncSession, owner: User, viewer: User) -> None:
+    await profile.set_privacy(db, owner, audiences={"name": "members"})
+    await contacts.block(db, owner, viewer)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+async def test_the_next_lookup_after_a_change_sees_it(case, client: httpx.AsyncClient, db):
+    signed_in, before_state, change, read, before, after = CASES[case]
+    owner = await people.person(db, "Ada", bio="Chess.", find_by_name=True)
+    await linking.add_handle(db, owner, "github", "ada-gh")
+    viewer = await people.person(db, "Viewer")
+    token = (await account.create_token(db, viewer, name="test")).secret
+    await before_state(db, owner, viewer)
+    await db.commit()
+    headers = {"authorization": f"Bearer {token}"} if signed_in else {}
+
+    async def look_up() -> dict[str, Any] | None:
+        response = await client.get(f"/api/v1/numbers/{owner.number}", headers=headers)
+        assert response.status_code in (200, 404), response.text
+        return response.json() if response.status_code == 200 else None
+
+    first = await look_up()
+    assert read(first) == before
+    if first is not None:
+        assert card_cache.owner_of(owner.number) == owner.id  # the card is kept
+    assert read(await look_up()) == before  # from the kept card
+    await change(db, owner, viewer)
+    await db.commit()
+    assert read(await look_up()) == after
+
+
+async def test_a_lookup_under_way_keeps_nothing_read_before_a_change(client, db):
+    """A card read while a change was committed is not kept: the generation moved on."""
+    owner = await people.person(db, "Ada")
+    await linking.add_handle(db, owner, "github", "ada-gh")
+    await db.commit()
+    since = card_cache.generation()
+    response = await client.get(f"/api/v1/numbers/{owner.number}")
+    assert response.status_code == 200
+    kept = card_cache.get(owner.number, Relation.ANONYMOUS)
+    assert kept is not None
+    card_cache.clear()
+    card_cache.keep(kept, since)
+    assert card_cache.get(owner.number, Relation.ANONYMOUS) is None
