@@ -2,9 +2,9 @@
 
 The numbers are read with the uploader's region (given for this upload, else the region they
 chose, else the region of their own verified phone); a number that cannot be read is reported
-back with the reason, never guessed. The answer lists only people who let themselves be found
-by phone and verified the number, as the uploader may see them (``privacy.cards_for``), never
-the uploader, never someone who blocked the uploader.
+back with the reason, never guessed. The answer lists only people the uploader may find by phone
+(``privacy.found_by_sql``: they allow it and verified the number; never the uploader, never
+someone who blocked them), as the uploader may see them (``privacy.cards_for``).
 
 The list is used for one answer and dropped: it is not stored, and never logged.
 """
@@ -15,14 +15,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain import phones, privacy
 from portal.domain.privacy import Card
 from portal.errors import InvalidInput
 from portal.ratelimit import RateLimiter
-from portal.storage.models import Block, User
+from portal.storage.models import User
 
 MAX_NUMBERS = 1000
 """Numbers in one upload."""
@@ -110,16 +110,9 @@ async def discover(
         await limiter.hit("discovery_numbers", str(user.id), cost=len(valid))
     owners: list[User] = []
     if valid:
-        blocked_me = exists().where(Block.owner_id == User.id, Block.blocked_id == user.id)
         stmt = (
             select(User)
-            .where(
-                User.phone.in_(list(valid)),
-                privacy.findable("phone"),
-                User.phone_verified_at.is_not(None),
-                User.id != user.id,
-                ~blocked_me,
-            )
+            .where(User.phone.in_(list(valid)), privacy.found_by_sql("phone", user))
             .order_by(User.id)
         )
         owners = list((await session.scalars(stmt)).all())

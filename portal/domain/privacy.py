@@ -9,10 +9,15 @@ Every field of a profile (name, picture, bio, phone) and every linked account ha
 - ``private``: the person alone.
 
 What a viewer is to the owner is a :class:`Relation`. Someone the owner blocked is treated as
-an anonymous viewer, whatever else they are. Pages, the API, vCards, QR codes, search,
-discovery and the contact button all build what they show with :func:`card_of` (or
-:func:`cards_for`, which does the same for many owners in a constant number of queries): there
-is no second path to the data.
+an anonymous viewer, whatever else they are (a contact too): they see what is public, and they
+cannot find the owner by name or by phone, ways open to signed-in people only. The person who
+blocked someone is to them a member like any other. This module alone says so, in Python
+(:func:`may_see`, :func:`may_find`) and in SQL (:func:`relation_sql`, :func:`sees_sql`,
+:func:`found_by_sql`, used by search and discovery), from the same tables.
+
+Pages, the API, vCards, QR codes, search, discovery and the contact button all build what they
+show with :func:`card_of` (or :func:`cards_for`, which does the same for many owners in a
+constant number of queries): there is no second path to the data.
 
 Finding someone is a separate switch per way: by number, by phone, by name, and nobody is
 found in any way before confirming their email address (:func:`findable`, the one rule that
@@ -25,8 +30,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain import card_cache, linking
@@ -67,6 +84,17 @@ _SEES: dict[Relation, frozenset[str]] = {
 FIND_WAYS = ("number", "phone", "name")
 """The ways to find a person, each a switch of its own (``find_by_<way>`` on User)."""
 
+_FINDERS: dict[str, frozenset[Relation]] = {
+    "number": frozenset(Relation),
+    "phone": frozenset({Relation.MEMBER, Relation.CONTACT}),
+    "name": frozenset({Relation.MEMBER, Relation.CONTACT}),
+}
+"""Who may find a person each way, their switch allowing: by number anyone; by phone and by
+name signed-in people (not themselves, and not someone they blocked)."""
+
+_PRECEDENCE = (Relation.OWNER, Relation.BLOCKED, Relation.CONTACT, Relation.MEMBER)
+"""A signed-in viewer's relation is the first that holds: a block wins over a contact."""
+
 
 def findable(way: str) -> ColumnElement[bool]:
     """The owners who may be found ``way`` (number, phone or name): their switch for it is on
@@ -82,6 +110,84 @@ def is_findable(owner: User, way: str) -> bool:
     if way not in FIND_WAYS:
         raise ValueError(way)
     return bool(getattr(owner, f"find_by_{way}")) and owner.email_confirmed_at is not None
+
+
+def may_find(owner: User, way: str, relation: Relation) -> bool:
+    """Whether a viewer in ``relation`` finds ``owner`` ``way``: when the way is open to them
+    (:data:`_FINDERS`; themselves by number only) and the owner allows it, or, by number, when
+    they are the owner's contact. By phone, only a verified phone is found."""
+    if relation not in _FINDERS[way]:
+        return False
+    if relation is Relation.OWNER:
+        return True
+    if way == "phone" and owner.phone_verified_at is None:
+        return False
+    return is_findable(owner, way) or (way == "number" and relation is Relation.CONTACT)
+
+
+def _conditions(viewer: User, owner_id: Any) -> dict[Relation, ColumnElement[bool]]:
+    """What makes ``viewer`` each relation to the owner whose id is ``owner_id`` (a column)."""
+    return {
+        Relation.OWNER: owner_id == viewer.id,
+        Relation.BLOCKED: exists().where(Block.owner_id == owner_id, Block.blocked_id == viewer.id),
+        Relation.CONTACT: exists().where(
+            Contact.owner_id == owner_id, Contact.other_id == viewer.id
+        ),
+        Relation.MEMBER: true(),
+    }
+
+
+def _each(viewer: User | None, owner_id: Any) -> list[tuple[Relation, ColumnElement[bool]]]:
+    """Each relation with what makes it the viewer's, none holding together with another."""
+    if viewer is None:
+        return [(Relation.ANONYMOUS, true())]
+    conditions = _conditions(viewer, owner_id)
+    each: list[tuple[Relation, ColumnElement[bool]]] = []
+    before: list[ColumnElement[bool]] = []
+    for relation in _PRECEDENCE:
+        each.append((relation, and_(conditions[relation], *(~c for c in before))))
+        before.append(conditions[relation])
+    return each
+
+
+def relation_sql(viewer: User | None, owner_id: Any = User.id) -> ColumnElement[str]:
+    """:class:`Relation` of ``viewer`` to the owner whose id is ``owner_id``, in SQL."""
+    if viewer is None:
+        return literal(Relation.ANONYMOUS.value)
+    conditions = _conditions(viewer, owner_id)
+    return case(
+        *((conditions[relation], relation.value) for relation in _PRECEDENCE[:-1]),
+        else_=Relation.MEMBER.value,
+    )
+
+
+def sees_sql(viewer: User | None, audience: Any, owner_id: Any = User.id) -> ColumnElement[bool]:
+    """:func:`may_see` in SQL: whether ``viewer`` sees what has ``audience`` (a column) of
+    the owner whose id is ``owner_id``."""
+    return or_(
+        *(
+            and_(holds, audience.in_(sorted(_SEES[relation])))
+            for relation, holds in _each(viewer, owner_id)
+        )
+    )
+
+
+def found_by_sql(way: str, viewer: User | None) -> ColumnElement[bool]:
+    """:func:`may_find` in SQL, for the owners in ``User``."""
+    if way not in FIND_WAYS:
+        raise ValueError(way)
+    allowed = findable(way)
+    if way == "phone":
+        allowed = and_(allowed, User.phone_verified_at.is_not(None))
+    cases = []
+    for relation, holds in _each(viewer, User.id):
+        if relation not in _FINDERS[way]:
+            continue
+        if relation is Relation.OWNER or (relation is Relation.CONTACT and way == "number"):
+            cases.append(holds)
+        else:
+            cases.append(and_(holds, allowed))
+    return or_(*cases) if cases else false()
 
 
 def may_see(audience: str, relation: Relation) -> bool:
@@ -201,17 +307,9 @@ async def relations(
             found[owner_id] = Relation.OWNER
     if not others:
         return found
-    blocked = select(Block.owner_id.label("owner_id"), literal("blocked").label("kind")).where(
-        Block.owner_id.in_(others), Block.blocked_id == viewer.id
-    )
-    contacts = select(Contact.owner_id.label("owner_id"), literal("contact").label("kind")).where(
-        Contact.owner_id.in_(others), Contact.other_id == viewer.id
-    )
-    for owner_id, kind in (await session.execute(blocked.union_all(contacts))).all():
-        if kind == "blocked":
-            found[owner_id] = Relation.BLOCKED
-        elif found[owner_id] is not Relation.BLOCKED:
-            found[owner_id] = Relation.CONTACT
+    stmt = select(User.id, relation_sql(viewer)).where(User.id.in_(others))
+    for owner_id, relation in (await session.execute(stmt)).all():
+        found[owner_id] = Relation(relation)
     return found
 
 
@@ -265,11 +363,11 @@ async def card_for_number(session: AsyncSession, viewer: User | None, text: str)
     [card] = await cards_for(session, viewer, [stand_in])
     if owner is None:
         raise NotFound(NO_SUCH_NUMBER)
-    if card.relation is not Relation.OWNER:
-        found = is_findable(owner, "number") or card.relation is Relation.CONTACT
-        if not found or not card.shows_anything:
-            card_cache.forget(number)
-            raise NotFound(NO_SUCH_NUMBER)
+    if not may_find(owner, "number", card.relation) or not (
+        card.shows_anything or card.relation is Relation.OWNER
+    ):
+        card_cache.forget(number)
+        raise NotFound(NO_SUCH_NUMBER)
     card_cache.keep(card, since)
     return card
 

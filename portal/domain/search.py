@@ -1,8 +1,9 @@
 """Finding people by name or by the handle of a linked account.
 
-Only people who let themselves be found by name are searched, never someone who blocked the
-searcher, and a match counts only on what the searcher may see: a name shown to contacts only
-does not match for a stranger, and neither does the handle of an account they cannot see.
+Only people the searcher may find by name are searched, and a match counts only on what the
+searcher may see: a name shown to contacts only does not match for a stranger, and neither does
+the handle of an account they cannot see. Both rules are :mod:`portal.domain.privacy`'s
+(:func:`~portal.domain.privacy.found_by_sql`, :func:`~portal.domain.privacy.sees_sql`).
 
 Matching ignores case and accents the same way on SQLite and PostgreSQL: both sides are folded
 with one table of letters (``É`` → ``e``, ``Ж`` → ``ж``), applied in SQL by ``translate()`` on
@@ -22,9 +23,9 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain import privacy
-from portal.domain.privacy import AUDIENCES, Card, Relation
+from portal.domain.privacy import Card
 from portal.errors import InvalidInput
-from portal.storage.models import Block, Contact, LinkedAccount, User
+from portal.storage.models import LinkedAccount, User
 
 PAGE_SIZE = 20
 MAX_PAGE = 50
@@ -129,10 +130,6 @@ def _like(query: str) -> str:
     return f"%{escaped}%"
 
 
-def _audiences(relation: Relation) -> list[str]:
-    return [audience for audience in AUDIENCES if privacy.may_see(audience, relation)]
-
-
 @dataclass(frozen=True)
 class Results:
     query: str
@@ -148,29 +145,21 @@ async def search(session: AsyncSession, viewer: User, text: str, page: int = 1) 
         raise InvalidInput("Choose a page from 1 to %(max)d.", field="page", max=MAX_PAGE)
     dialect = await _prepare(session)
     pattern = _like(query)
-    is_contact = exists().where(Contact.owner_id == User.id, Contact.other_id == viewer.id)
-
-    def visible(audience: Any) -> ColumnElement[bool]:
-        return or_(
-            audience.in_(_audiences(Relation.MEMBER)),
-            and_(audience.in_(_audiences(Relation.CONTACT)), is_contact),
-        )
-
     name = _folded(User.display_name, dialect)
-    by_name = and_(name.like(pattern, escape="\\"), visible(User.name_audience))
+    name_shown = privacy.sees_sql(viewer, User.name_audience)
+    by_name = and_(name.like(pattern, escape="\\"), name_shown)
     by_handle = exists().where(
         LinkedAccount.user_id == User.id,
         _folded(LinkedAccount.handle, dialect).like(pattern, escape="\\"),
-        visible(LinkedAccount.audience),
+        privacy.sees_sql(viewer, LinkedAccount.audience),
     )
-    blocked_me = exists().where(Block.owner_id == User.id, Block.blocked_id == viewer.id)
     # Names that start with the query first, then by name, then by account age: stable.
     # A name the viewer may not see plays no part in the order either.
-    shown = case((visible(User.name_audience), name), else_=literal(""))
+    shown = case((name_shown, name), else_=literal(""))
     starts = shown.like(_like(query)[1:], escape="\\")
     stmt = (
         select(User)
-        .where(privacy.findable("name"), User.id != viewer.id, ~blocked_me)
+        .where(privacy.found_by_sql("name", viewer))
         .where(or_(by_name, by_handle))
         .order_by(case((starts, 0), else_=1), _binary(shown, dialect), User.id)
         .offset((page - 1) * PAGE_SIZE)
