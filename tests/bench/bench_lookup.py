@@ -144,6 +144,8 @@ def over_http(server: LiveServer, number: str, label: str) -> list[Figure]:
     prefix = f"lookup over HTTP, {label}:"
     return [
         Figure(f"{prefix} GET /healthz", healthz.rate, "req/s"),
+        # What the machine itself adds to the tail, for reading the lookup's p99.
+        Figure(f"{prefix} /healthz p99", healthz.p99, "ms"),
         Figure(
             f"{prefix} GET /api/v1/numbers/<n>, {ACCOUNTS} accounts",
             found.rate,
