@@ -28,6 +28,7 @@ from portal.api.problems import PROBLEM_JSON, problem_response, status_title
 from portal.config import Settings, get_settings
 from portal.db import make_engine, make_sessionmaker
 from portal.deps import link_services, phone_services
+from portal.domain.card_cache import CardCache
 from portal.domain.images import ImageWorkers
 from portal.errors import N_, PortalError, RateLimited
 from portal.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -204,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(
         settings.rate_limit_storage, enabled=settings.rate_limits_enabled
     )
+    app.state.cards = CardCache()
     app.state.images = ImageWorkers(workers=settings.avatar_workers, queue=settings.avatar_queue)
 
     _install_error_handlers(app)

@@ -16,6 +16,7 @@ from portal.config import Settings
 from portal.crypto import Vault
 from portal.db import session_scope
 from portal.domain import account, contacts, lookup, profile
+from portal.domain.card_cache import CardCache
 from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
 from portal.domain.notifications import Mailer
@@ -71,6 +72,11 @@ async def get_settings(request: Request) -> Settings:
 async def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
+
+
+async def get_cards(request: Request) -> CardCache:
+    cards: CardCache = request.app.state.cards
+    return cards
 
 
 def client_address(request: Request) -> str:
@@ -184,6 +190,7 @@ def get_phone_services(request: Request) -> PhoneServices:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+CardsDep = Annotated[CardCache, Depends(get_cards)]
 Services = Annotated[LinkServices, Depends(get_services)]
 Phones = Annotated[PhoneServices, Depends(get_phone_services)]
 SessionsDep = Annotated[Sessions, Depends(get_sessionmaker)]

@@ -1,34 +1,54 @@
-"""Cards of numbers looked up often, kept for a moment so that a lookup costs no query.
+"""Cards of numbers looked up often, kept so that a lookup reads one small row, not the card.
 
 A card is kept per (number, relation of the viewer) once it was shown, and only then: a number
-nobody has and a hidden one are never kept, so that both still cost the same queries and time.
+nobody has and a hidden one are never kept, so that both still cost the same query and time.
 
-Every committed change to a person, their picture, their accounts, their contacts or their
-blocks empties the cache of this process (:func:`_on_commit`, wired to every SQLAlchemy
-session): whatever a person changes is seen by their next lookup. A lookup that read the
-database while such a change was committed does not keep what it read (the generation moved
-on in between). Another process (a second web process, the worker, the CLI) cannot empty this
-one's cache, so nothing is kept longer than :data:`SECONDS` (and :data:`REFRESH` while one
-lookup reads it again).
+**Kept by whom.** Each application owns its :class:`CardCache` (built by ``create_app``, kept
+on ``app.state``, handed to the lookup by a dependency): two applications in one process, on
+two databases, never see each other's cards.
+
+**Emptied when.** The database holds one counter, ``card_generation``. Every session that
+writes a person, their picture, their accounts, their contacts or their blocks adds one to it
+in the same transaction, just before committing (:func:`_before_commit`, wired to every
+SQLAlchemy session of every process: a web process, another one behind ``--workers``, the
+CLI). Every lookup reads the counter, in the query it runs anyway (the relation of a signed-in
+viewer, or the card itself), and a cache that finds it moved drops every card. So a change,
+wherever it was made, is seen by every lookup that starts after it committed: a block or a
+narrowed audience takes effect at once, in every process.
+
+Why the database and not a counter in Redis: the count is part of the change's own transaction,
+so there is no moment when the change is committed and the count not yet (nor a count lost
+when a process dies in between), the CLI and a portal without Redis need nothing more, and a
+lookup pays one round trip either way. The row is written last in each transaction, so writers
+wait on it only for the moment it takes to commit.
+
+A card is kept with the counter read before its data, and given only to a lookup that read the
+same counter: data read after a change committed is never older than the change. A session
+that wrote any of those tables itself keeps and takes nothing (what it reads is not committed).
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
 
-from portal.storage.models import Avatar, Block, Contact, LinkedAccount, PortalNumber, User
+from portal.storage.models import (
+    Avatar,
+    Block,
+    CardGeneration,
+    Contact,
+    LinkedAccount,
+    PortalNumber,
+    User,
+)
 
 if TYPE_CHECKING:
     from portal.domain.privacy import Card, Relation
 
-SECONDS = 2.0
-"""How long a card is kept at most: how late a change made by another process is seen."""
-REFRESH = 0.5
-"""How long the others are still given a due card while one caller reads it again."""
 MAX_CARDS = 20_000
 
 _WATCHED = frozenset(
@@ -36,63 +56,75 @@ _WATCHED = frozenset(
 )
 _TOUCHED = "portal_cards_touched"
 
-_cards: dict[tuple[str, str], tuple[float, Card]] = {}
-_owners: dict[str, int] = {}
-_generation = 0
+GENERATION = (
+    select(CardGeneration.value).where(CardGeneration.id == 1).scalar_subquery().label("gen")
+)
+"""The counter, as a column of the query a lookup runs anyway."""
+_BUMP = update(CardGeneration).where(CardGeneration.id == 1).values(value=CardGeneration.value + 1)
 
 
-def generation() -> int:
-    """Taken before reading a card from the database, and given back to :func:`keep`."""
-    return _generation
+class CardCache:
+    """The cards one application keeps, valid for one value of the database's counter."""
 
+    def __init__(self, *, max_cards: int = MAX_CARDS) -> None:
+        self.max_cards = max_cards
+        self._generation: int | None = None
+        self._cards: dict[tuple[str, Relation], Card] = {}
+        self._owners: dict[str, int] = {}
+        self._rendered: dict[tuple[str, Relation, str], tuple[Card, bytes]] = {}
 
-def get(number: str, relation: Relation) -> Card | None:
-    """The card kept, or None: the caller reads it from the database and keeps it.
+    def owner_of(self, number: str) -> int | None:
+        """Whose number it is, when a card of it is kept."""
+        return self._owners.get(number)
 
-    When a card is due, one caller is sent to read it again while the others are still given
-    the kept one for :data:`REFRESH` seconds: they do not all read it at once.
-    """
-    kept = _cards.get((number, relation))
-    if kept is None:
-        return None
-    now = time.monotonic()
-    if kept[0] < now:
-        if kept[0] < now - REFRESH:  # the caller sent to read it again did not come back
-            del _cards[(number, relation)]
+    def get(self, number: str, relation: Relation, generation: int) -> Card | None:
+        """The card kept for this counter, or None: the caller reads it and :meth:`keep`\\ s it."""
+        if generation != self._generation:
+            self.clear()
+            self._generation = generation
             return None
-        _cards[(number, relation)] = (now + REFRESH, kept[1])
-        return None
-    return kept[1]
+        return self._cards.get((number, relation))
+
+    def keep(self, card: Card, generation: int) -> None:
+        """Keep ``card``, read after the counter was ``generation``, unless it moved since."""
+        if self._generation is None or generation > self._generation:
+            self.clear()
+            self._generation = generation
+        elif generation < self._generation:
+            return  # another lookup read a newer value: this card may be from before it
+        if len(self._cards) >= self.max_cards:
+            self.clear()
+        self._cards[(card.number, card.relation)] = card
+        self._owners[card.number] = card.user_id
+
+    def forget(self, number: str) -> None:
+        """The number is hidden or gone, as seen by a lookup that read the database."""
+        for key in [key for key in self._cards if key[0] == number]:
+            del self._cards[key]
+        self._owners.pop(number, None)
+
+    def rendered(self, card: Card, form: str, render: Callable[[Card], bytes]) -> bytes:
+        """``card`` rendered as ``form`` (e.g. the API's JSON for one address), made once for
+        each kept card and dropped with it."""
+        key = (card.number, card.relation, form)
+        done = self._rendered.get(key)
+        if done is not None and done[0] is card:
+            return done[1]
+        body = render(card)
+        if self._cards.get((card.number, card.relation)) is card:
+            self._rendered[key] = (card, body)
+        return body
+
+    def clear(self) -> None:
+        self._cards.clear()
+        self._owners.clear()
+        self._rendered.clear()
 
 
-def forget(number: str) -> None:
-    """The number is hidden or gone, as seen by a lookup that read the database."""
-    for relation in [key for key in _cards if key[0] == number]:
-        del _cards[relation]
-    _owners.pop(number, None)
-
-
-def owner_of(number: str) -> int | None:
-    """Whose number it is, when a card of it is kept."""
-    return _owners.get(number)
-
-
-def keep(card: Card, since: int) -> None:
-    """Keep ``card``, unless something changed since ``since`` (a :func:`generation`)."""
-    if since != _generation:
-        return
-    if len(_cards) >= MAX_CARDS:
-        clear()
-    _cards[(card.number, card.relation)] = (time.monotonic() + SECONDS, card)
-    _owners[card.number] = card.user_id
-
-
-def clear() -> None:
-    """Forget every card, and let no lookup under way keep what it read."""
-    global _generation
-    _generation += 1
-    _cards.clear()
-    _owners.clear()
+def wrote_cards(session: AsyncSession) -> bool:
+    """Whether ``session`` changed what cards show, not committed yet: it reads its own change,
+    which no card kept for others may hold."""
+    return bool(session.info.get(_TOUCHED))
 
 
 def _tables(statement: Any) -> set[str]:
@@ -105,7 +137,6 @@ def _on_flush(session: Session, _flush: UOWTransaction) -> None:
     rows = (*session.new, *session.dirty, *session.deleted)
     if any(getattr(row, "__tablename__", None) in _WATCHED for row in rows):
         session.info[_TOUCHED] = True
-        clear()
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -113,16 +144,23 @@ def _on_execute(state: Any) -> None:
     """``update()`` and ``delete()`` statements change rows without a flush."""
     if (state.is_update or state.is_delete) and _tables(state.statement) & _WATCHED:
         state.session.info[_TOUCHED] = True
-        clear()
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    """Count the change in its own transaction, as its last write (the flush that commit runs
+    comes after this event, so it runs here first)."""
+    if session.new or session.deleted or session.dirty:
+        session.flush()
+    if session.info.get(_TOUCHED):
+        session.connection().execute(_BUMP)
 
 
 @event.listens_for(Session, "after_commit")
-def _on_commit(session: Session) -> None:
-    if session.info.pop(_TOUCHED, False):
-        clear()
+def _after_commit(session: Session) -> None:
+    session.info.pop(_TOUCHED, None)
 
 
 @event.listens_for(Session, "after_rollback")
-def _on_rollback(session: Session) -> None:
-    if session.info.pop(_TOUCHED, False):
-        clear()
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_TOUCHED, None)

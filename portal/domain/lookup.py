@@ -19,6 +19,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain import contacts, privacy, relations
+from portal.domain.card_cache import CardCache
 from portal.domain.notifications import Mailer
 from portal.errors import InvalidInput, NotFound, RateLimited
 from portal.ratelimit import LOOKUP_MISS_COST, RateLimiter
@@ -34,9 +35,12 @@ async def look_up(
     text: str,
     *,
     client: str,
+    cards: CardCache | None = None,
 ) -> privacy.Card:
-    """The card behind a typed number as ``viewer`` may see it, once the limits allow it."""
-    return await counted(limiter, viewer, client, privacy.card_for_number(session, viewer, text))
+    """The card behind a typed number as ``viewer`` may see it, once the limits allow it (kept
+    in ``cards``, the application's, when given)."""
+    finding = privacy.card_for_number(session, viewer, text, cards)
+    return await counted(limiter, viewer, client, finding)
 
 
 async def person_in(

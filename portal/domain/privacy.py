@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain import card_cache, linking
 from portal.domain import number as numbers
+from portal.domain.card_cache import CardCache
 from portal.errors import N_, InvalidInput, NotFound
 from portal.storage.models import Block, Contact, LinkedAccount, User
 
@@ -341,23 +342,42 @@ def _known_relation(viewer: User | None, number: str) -> Relation | None:
     return Relation.OWNER if viewer.number == number else None
 
 
-async def card_for_number(session: AsyncSession, viewer: User | None, text: str) -> Card:
+async def _kept_card(
+    session: AsyncSession, viewer: User | None, number: str, cards: CardCache
+) -> Card | None:
+    """The card ``cards`` keeps of ``number`` for this viewer, after one query that reads the
+    database's counter of changes (and the viewer's relation to the owner)."""
+    owner_id = cards.owner_of(number)
+    if owner_id is None:
+        return None
+    relation = _known_relation(viewer, number)
+    if relation is None:
+        assert viewer is not None
+        stmt = select(card_cache.GENERATION, relation_sql(viewer, literal(owner_id)))
+        generation, in_sql = (await session.execute(stmt)).one()
+        relation = Relation(in_sql)
+    else:
+        generation = await session.scalar(select(card_cache.GENERATION))
+    return cards.get(number, relation, generation)
+
+
+async def card_for_number(
+    session: AsyncSession, viewer: User | None, text: str, cards: CardCache | None = None
+) -> Card:
     """The card behind a typed number, as ``viewer`` may see it.
 
     A mistyped number (wrong check digit) is an error of its own. A number nobody has, one
     whose owner is not found by number, and one whose card shows nothing answer the same
-    :class:`NotFound`, after the same queries. A card shown is kept a moment
-    (:mod:`portal.domain.card_cache`); a miss never is.
+    :class:`NotFound`, after the same queries. A card shown is kept in ``cards`` (see
+    :mod:`portal.domain.card_cache`); a miss never is.
     """
     number = numbers.parse(text)
-    since = card_cache.generation()
-    relation = _known_relation(viewer, number)
-    owner_id = card_cache.owner_of(number)
-    if relation is None and owner_id is not None:
-        relation = (await relations(session, viewer, [owner_id]))[owner_id]
-    if relation is not None and (kept := card_cache.get(number, relation)) is not None:
+    if cards is not None and card_cache.wrote_cards(session):
+        cards = None
+    if cards is not None and (kept := await _kept_card(session, viewer, number, cards)):
         return kept
-    owner = await session.scalar(_OWNER_BY_NUMBER, {"number": number})
+    row = (await session.execute(_OWNER_BY_NUMBER, {"number": number})).one_or_none()
+    owner, generation = row if row is not None else (None, 0)
     # The same two queries run for a number nobody has, against nobody.
     stand_in = owner or User(id=-1, number=number, display_name="")
     [card] = await cards_for(session, viewer, [stand_in])
@@ -366,10 +386,12 @@ async def card_for_number(session: AsyncSession, viewer: User | None, text: str)
     if not may_find(owner, "number", card.relation) or not (
         card.shows_anything or card.relation is Relation.OWNER
     ):
-        card_cache.forget(number)
+        if cards is not None:
+            cards.forget(number)
         raise NotFound(NO_SUCH_NUMBER)
-    card_cache.keep(card, since)
+    if cards is not None:
+        cards.keep(card, generation)
     return card
 
 
-_OWNER_BY_NUMBER = select(User).where(User.number == bindparam("number"))
+_OWNER_BY_NUMBER = select(User, card_cache.GENERATION).where(User.number == bindparam("number"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -59,6 +60,17 @@ typed id past it is no row, not an error."""
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class CardGeneration(Base):
+    """One row, counting the committed changes to what a card shows (people, pictures, linked
+    accounts, contacts, blocks): every process's kept cards are dropped when it moved (see
+    ``portal.domain.card_cache``)."""
+
+    __tablename__ = "card_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class PortalNumber(Base):

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from connectors import _atproto_oauth as atproto_oauth
-from portal.deps import DB, LimiterDep, Services, client_address
+from portal.deps import DB, CardsDep, LimiterDep, Services, client_address
 from portal.domain import lookup, privacy, profile
 from portal.domain import number as numbers
 from portal.errors import NotFound, PortalError
@@ -35,11 +35,12 @@ async def lookup_form(request: Request, user: OptionalUser, number: str = "") ->
 
 @router.get("/n/{number}")
 async def number_page(
-    request: Request, db: DB, user: OptionalUser, limiter: LimiterDep, number: str
+    request: Request, db: DB, user: OptionalUser, limiter: LimiterDep, cards: CardsDep, number: str
 ) -> Response:
     """The page of a portal number: what its owner lets this viewer see."""
+    client = client_address(request)
     try:
-        card = await lookup.look_up(db, limiter, user, number[:100], client=client_address(request))
+        card = await lookup.look_up(db, limiter, user, number[:100], client=client, cards=cards)
     except PortalError as exc:
         return form_error(request, "home", exc, {"values": {"number": number[:100]}})
     if card.number != number:

@@ -8,10 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.config import Settings
 from portal.domain import account, card_cache, contacts, linking, profile
+from portal.domain.card_cache import CardCache
 from portal.domain.privacy import Relation
 from portal.storage.models import User
 from tests.fixtures.app import make_settings
@@ -149,7 +152,9 @@ async def _blocked_with_members_name(db: AsyncSession, owner: User, viewer: User
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-async def test_the_next_lookup_after_a_change_sees_it(case, client: httpx.AsyncClient, db):
+async def test_the_next_lookup_after_a_change_sees_it(
+    case, app: FastAPI, client: httpx.AsyncClient, db
+):
     signed_in, before_state, change, read, before, after = CASES[case]
     owner = await people.person(db, "Ada", bio="Chess.", find_by_name=True)
     await linking.add_handle(db, owner, "github", "ada-gh")
@@ -167,23 +172,37 @@ async def test_the_next_lookup_after_a_change_sees_it(case, client: httpx.AsyncC
     first = await look_up()
     assert read(first) == before
     if first is not None:
-        assert card_cache.owner_of(owner.number) == owner.id  # the card is kept
+        assert app.state.cards.owner_of(owner.number) == owner.id  # the card is kept
     assert read(await look_up()) == before  # from the kept card
     await change(db, owner, viewer)
     await db.commit()
     assert read(await look_up()) == after
 
 
-async def test_a_lookup_under_way_keeps_nothing_read_before_a_change(client, db):
-    """A card read while a change was committed is not kept: the generation moved on."""
+async def test_a_lookup_under_way_keeps_nothing_read_before_a_change(app: FastAPI, client, db):
+    """A card read before a change committed is not kept once a lookup saw the change."""
     owner = await people.person(db, "Ada")
     await linking.add_handle(db, owner, "github", "ada-gh")
     await db.commit()
-    since = card_cache.generation()
+    before = await db.scalar(select(card_cache.GENERATION))
     response = await client.get(f"/api/v1/numbers/{owner.number}")
     assert response.status_code == 200
-    kept = card_cache.get(owner.number, Relation.ANONYMOUS)
+    cards: CardCache = app.state.cards
+    kept = cards.get(owner.number, Relation.ANONYMOUS, before)
     assert kept is not None
-    card_cache.clear()
-    card_cache.keep(kept, since)
-    assert card_cache.get(owner.number, Relation.ANONYMOUS) is None
+    await profile.update_profile(db, owner, display_name="Ada L", bio=None)
+    await db.commit()
+    after = await db.scalar(select(card_cache.GENERATION))
+    assert after == before + 1
+    assert cards.get(owner.number, Relation.ANONYMOUS, after) is None  # dropped: it moved
+    cards.keep(kept, before)  # the slow lookup comes back with what it read before
+    assert cards.get(owner.number, Relation.ANONYMOUS, after) is None
+
+
+async def test_a_change_rolled_back_counts_nothing(db):
+    owner = await people.person(db, "Ada")
+    await db.commit()
+    before = await db.scalar(select(card_cache.GENERATION))
+    await profile.update_profile(db, owner, display_name="Ada L", bio=None)
+    await db.rollback()
+    assert await db.scalar(select(card_cache.GENERATION)) == before
