@@ -205,7 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(
         settings.rate_limit_storage, enabled=settings.rate_limits_enabled
     )
-    app.state.cards = CardCache()
+    app.state.cards = CardCache(max_cards=settings.card_cache_size)
     app.state.images = ImageWorkers(workers=settings.avatar_workers, queue=settings.avatar_queue)
 
     _install_error_handlers(app)

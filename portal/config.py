@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         description="Rate-limit store: memory://, or redis://host:6379 to share between processes.",
     )
     rate_limits_enabled: bool = True
+    card_cache_size: int = Field(
+        default=20_000,
+        ge=0,
+        description="Cards of looked-up numbers kept in each web process; 0 keeps none.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = Field(default=False, description="Log one JSON object a line.")
 

@@ -87,6 +87,8 @@ class CardCache:
 
     def keep(self, card: Card, generation: int) -> None:
         """Keep ``card``, read after the counter was ``generation``, unless it moved since."""
+        if not self.max_cards:
+            return
         if self._generation is None or generation > self._generation:
             self.clear()
             self._generation = generation

@@ -1,12 +1,15 @@
 """How fast a number is looked up, over real HTTP (``make bench``).
 
-A real ``portal serve`` process (one uvicorn worker, rate limits off) serves a person who shows
-12 linked accounts, first on SQLite, then on a fresh PostgreSQL database on 127.0.0.1:5432
+A real ``portal serve`` process (one uvicorn worker, rate limits off) serves 2,000 people who
+each show 12 linked accounts, first on SQLite, then on a fresh PostgreSQL database on 127.0.0.1:5432
 (created here and dropped after; left out, with a message, when PostgreSQL cannot be reached).
 Debian's ``wrk``, a process of its own, keeps 64 connections busy on ``GET /healthz`` (the
 baseline: what the framework costs), then on ``GET /api/v1/numbers/<n>`` as an anonymous
-visitor, in turns. Figures for each database: both rates, the lookup's rate as a share of the
-baseline's (target at least 0.5), and the lookup's p50 and p99 (p99 at most 3 × p50).
+visitor, in turns: one number again and again (the card the portal keeps), then, from a second
+portal that keeps no card (``PORTAL_CARD_CACHE_SIZE=0``), a number picked at random among the
+2,000 for each request (what a lookup costs the database). Figures for each database and path:
+both rates, the lookup's rate as a share of the baseline's (target at least 0.5), the lookup's
+p50 and p99 (p99 at most 3 × p50), and the p99 of /healthz (what the machine adds).
 
 One figure is measured in-process: what one card costs in a batch of 100 (as search, discovery
 and the contact list build them), against a single card. Results go to
@@ -39,7 +42,7 @@ from tests.fixtures.live import LiveServer, start_server, stop_server
 from tests.portal.domain import people
 
 ACCOUNTS = 12
-PEOPLE = 100
+PEOPLE = 2000
 CONNECTIONS = 64
 SECONDS = 4
 ROUNDS = 3
@@ -61,9 +64,10 @@ class Load:
     """Latencies in milliseconds."""
 
 
-def wrk(url: str, seconds: int = SECONDS) -> Load:
-    """Keep :data:`CONNECTIONS` connections busy on ``url`` for ``seconds``; every answer must
-    be a 2xx, else the figures would measure something else."""
+def wrk(url: str, seconds: int = SECONDS, paths: Path | None = None) -> Load:
+    """Keep :data:`CONNECTIONS` connections busy on ``url`` for ``seconds`` (on one of
+    ``paths``, a file of them, at random for each request); every answer must be a 2xx, else
+    the figures would measure something else."""
     command = [
         "wrk",
         "--threads",
@@ -77,6 +81,7 @@ def wrk(url: str, seconds: int = SECONDS) -> Load:
         "--script",
         str(LUA),
         url,
+        *(["--", str(paths)] if paths else []),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -115,14 +120,14 @@ async def seed(database_url: str) -> list[User]:
         await engine.dispose()
 
 
-def _rounds(url: str, lookup: str) -> tuple[Load, Load]:
+def _rounds(url: str, lookup: str, paths: Path | None = None) -> tuple[Load, Load]:
     """Both paths in turns of :data:`SECONDS` each, :data:`ROUNDS` times: on a machine shared
     with other work, the load drifts, and both figures see the same drift. Rates are averaged
     over the turns; latencies are the medians of the turns'."""
     healthz, found = [], []
     for _ in range(ROUNDS):
         healthz.append(wrk(url))
-        found.append(wrk(lookup))
+        found.append(wrk(lookup, paths=paths))
 
     def merged(loads: list[Load]) -> Load:
         return Load(
@@ -135,19 +140,38 @@ def _rounds(url: str, lookup: str) -> tuple[Load, Load]:
 
 
 def over_http(server: LiveServer, number: str, label: str) -> list[Figure]:
+    """One number again and again: the card kept by the portal (the warm path)."""
     lookup = f"{server.url}/api/v1/numbers/{number}"
     card = httpx.get(lookup, timeout=10).raise_for_status().json()
     assert len(card["accounts"]) == ACCOUNTS, card  # the card measured is the one described
     wrk(f"{server.url}/healthz", WARM_UP_SECONDS)
     wrk(lookup, WARM_UP_SECONDS)
     healthz, found = _rounds(f"{server.url}/healthz", lookup)
-    prefix = f"lookup over HTTP, {label}:"
+    return _figures(f"lookup over HTTP, {label}:", "one number", healthz, found)
+
+
+def cold_over_http(
+    server: LiveServer, numbers: list[str], label: str, workdir: Path
+) -> list[Figure]:
+    """A number picked at random among :data:`PEOPLE` for each request, from a portal that
+    keeps no card (the cold path: what a lookup costs the database)."""
+    paths = workdir / "paths.txt"
+    paths.write_text("".join(f"/api/v1/numbers/{number}\n" for number in numbers))
+    card = httpx.get(f"{server.url}/api/v1/numbers/{numbers[0]}", timeout=10)
+    assert len(card.raise_for_status().json()["accounts"]) == ACCOUNTS
+    wrk(f"{server.url}/healthz", WARM_UP_SECONDS)
+    wrk(server.url, WARM_UP_SECONDS, paths=paths)
+    healthz, found = _rounds(f"{server.url}/healthz", server.url, paths=paths)
+    return _figures(f"lookup over HTTP, {label}, uncached:", f"{PEOPLE} numbers", healthz, found)
+
+
+def _figures(prefix: str, which: str, healthz: Load, found: Load) -> list[Figure]:
     return [
         Figure(f"{prefix} GET /healthz", healthz.rate, "req/s"),
         # What the machine itself adds to the tail, for reading the lookup's p99.
         Figure(f"{prefix} /healthz p99", healthz.p99, "ms"),
         Figure(
-            f"{prefix} GET /api/v1/numbers/<n>, {ACCOUNTS} accounts",
+            f"{prefix} GET /api/v1/numbers/<n>, {which}, {ACCOUNTS} accounts",
             found.rate,
             "req/s",
             healthz.rate,
@@ -160,14 +184,27 @@ def over_http(server: LiveServer, number: str, label: str) -> list[Figure]:
 
 
 def on_database(database_url: str, label: str) -> tuple[list[Figure], list[User]]:
+    """The warm path, then the cold one from a second portal that keeps no card."""
     workdir = Path(tempfile.mkdtemp(prefix="portal-bench-lookup-"))
     try:
         server = start_server(database_url, workdir, PORTAL_RATE_LIMITS_ENABLED="false")
         try:
             owners = asyncio.run(seed(database_url))
-            return over_http(server, owners[PEOPLE // 2].number, label), owners
+            figures = over_http(server, owners[PEOPLE // 2].number, label)
         finally:
             stop_server(server)
+        server = start_server(
+            database_url,
+            workdir,
+            PORTAL_RATE_LIMITS_ENABLED="false",
+            PORTAL_CARD_CACHE_SIZE="0",
+        )
+        try:
+            numbers = [owner.number for owner in owners]
+            figures += cold_over_http(server, numbers, label, workdir)
+        finally:
+            stop_server(server)
+        return figures, owners
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
