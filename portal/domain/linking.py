@@ -402,14 +402,19 @@ async def reorder(session: AsyncSession, user: User, order: list[int]) -> list[L
 
 def describe(account: LinkedAccount) -> dict[str, Any]:
     """What pages and the API show of an account (links made by its connector)."""
-    cls = connectors.get(account.network)
+    return describe_handle(account.network, account.handle)
+
+
+def describe_handle(network: str, handle: str) -> dict[str, Any]:
+    """:func:`describe` of the account ``handle`` on ``network``."""
+    cls = connectors.get(network)
     if cls is None:  # a network removed from this version: still listed, no links
-        return {"label": account.network, "handle": account.handle, "url": None, "app": None}
+        return {"label": network, "handle": handle, "url": None, "app": None}
     return {
         "label": cls.LABEL,
-        "handle": cls.display_handle(account.handle),
-        "url": cls.profile_url(account.handle),
-        "app": cls.deep_link(account.handle),
+        "handle": cls.display_handle(handle),
+        "url": cls.profile_url(handle),
+        "app": cls.deep_link(handle),
     }
 
 

@@ -34,6 +34,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
+    Select,
     and_,
     bindparam,
     case,
@@ -106,14 +108,14 @@ def findable(way: str) -> ColumnElement[bool]:
     return and_(switch, User.email_confirmed_at.is_not(None))
 
 
-def is_findable(owner: User, way: str) -> bool:
+def is_findable(owner: User | Row[Any], way: str) -> bool:
     """:func:`findable` for one owner already loaded."""
     if way not in FIND_WAYS:
         raise ValueError(way)
     return bool(getattr(owner, f"find_by_{way}")) and owner.email_confirmed_at is not None
 
 
-def may_find(owner: User, way: str, relation: Relation) -> bool:
+def may_find(owner: User | Row[Any], way: str, relation: Relation) -> bool:
     """Whether a viewer in ``relation`` finds ``owner`` ``way``: when the way is open to them
     (:data:`_FINDERS`; themselves by number only) and the owner allows it, or, by number, when
     they are the owner's contact. By phone, only a verified phone is found."""
@@ -257,31 +259,39 @@ class Card:
         )
 
 
-def _visible_account(account: LinkedAccount) -> VisibleAccount:
-    shown = linking.describe(account)
+def _visible_account(
+    account_id: int, network: str, handle: str, status: str, verified_by: str | None
+) -> VisibleAccount:
+    shown = linking.describe_handle(network, handle)
+    verified = status == linking.VERIFIED
     return VisibleAccount(
-        id=account.id,
-        network=account.network,
+        id=account_id,
+        network=network,
         label=shown["label"],
         handle=shown["handle"],
         url=shown["url"],
         app_url=shown["app"],
-        verified=account.status == linking.VERIFIED,
-        verified_by=account.verified_by if account.status == linking.VERIFIED else None,
+        verified=verified,
+        verified_by=verified_by if verified else None,
     )
 
 
 def card_of(owner: User, accounts: Iterable[LinkedAccount], relation: Relation) -> Card:
     """The card ``owner`` shows a viewer in ``relation`` (accounts in the owner's order)."""
+    shown = tuple(
+        _visible_account(a.id, a.network, a.handle, a.status, a.verified_by)
+        for a in sorted(accounts, key=lambda a: (a.position, a.id))
+        if may_see(a.audience, relation)
+    )
+    return _card(owner, shown, relation)
+
+
+def _card(owner: User | Row[Any], shown: tuple[VisibleAccount, ...], relation: Relation) -> Card:
+    """The card of ``owner`` with the accounts ``shown`` (already sorted out, in order)."""
 
     def field(name: str) -> bool:
         return may_see(getattr(owner, f"{name}_audience"), relation)
 
-    visible = tuple(
-        _visible_account(account)
-        for account in sorted(accounts, key=lambda a: (a.position, a.id))
-        if may_see(account.audience, relation)
-    )
     return Card(
         user_id=owner.id,
         number=owner.number,
@@ -291,7 +301,7 @@ def card_of(owner: User, accounts: Iterable[LinkedAccount], relation: Relation) 
         bio=(owner.bio or None) if field("bio") else None,
         avatar_etag=owner.avatar_etag if field("avatar") else None,
         phone=owner.phone if field("phone") and owner.phone_verified_at else None,
-        accounts=visible,
+        accounts=shown,
     )
 
 
@@ -364,11 +374,12 @@ async def _kept_card(
 async def card_for_number(
     session: AsyncSession, viewer: User | None, text: str, cards: CardCache | None = None
 ) -> Card:
-    """The card behind a typed number, as ``viewer`` may see it.
+    """The card behind a typed number, as ``viewer`` may see it: one query (two when ``cards``
+    keeps a card of the number, but not for this viewer's relation).
 
     A mistyped number (wrong check digit) is an error of its own. A number nobody has, one
     whose owner is not found by number, and one whose card shows nothing answer the same
-    :class:`NotFound`, after the same queries. A card shown is kept in ``cards`` (see
+    :class:`NotFound`, after the same query. A card shown is kept in ``cards`` (see
     :mod:`portal.domain.card_cache`); a miss never is.
     """
     number = numbers.parse(text)
@@ -376,22 +387,71 @@ async def card_for_number(
         cards = None
     if cards is not None and (kept := await _kept_card(session, viewer, number, cards)):
         return kept
-    row = (await session.execute(_OWNER_BY_NUMBER, {"number": number})).one_or_none()
-    owner, generation = row if row is not None else (None, 0)
-    # The same two queries run for a number nobody has, against nobody.
-    stand_in = owner or User(id=-1, number=number, display_name="")
-    [card] = await cards_for(session, viewer, [stand_in])
-    if owner is None:
+    rows = (await session.execute(_card_query(viewer), {"number": number})).all()
+    if not rows:
         raise NotFound(NO_SUCH_NUMBER)
-    if not may_find(owner, "number", card.relation) or not (
-        card.shows_anything or card.relation is Relation.OWNER
+    owner = rows[0]
+    relation = Relation(owner.relation)
+    shown = tuple(
+        _visible_account(row.account_id, row.network, row.handle, row.status, row.verified_by)
+        for row in rows
+        if row.account_id is not None and may_see(row.audience, relation)
+    )
+    card = _card(owner, shown, relation)
+    if not may_find(owner, "number", relation) or not (
+        card.shows_anything or relation is Relation.OWNER
     ):
         if cards is not None:
             cards.forget(number)
         raise NotFound(NO_SUCH_NUMBER)
     if cards is not None:
-        cards.keep(card, generation)
+        cards.keep(card, owner.gen)
     return card
 
 
-_OWNER_BY_NUMBER = select(User, card_cache.GENERATION).where(User.number == bindparam("number"))
+_OWNER_COLUMNS = (
+    User.id,
+    User.number,
+    User.display_name,
+    User.bio,
+    User.avatar_etag,
+    User.phone,
+    User.phone_verified_at,
+    User.name_audience,
+    User.avatar_audience,
+    User.bio_audience,
+    User.phone_audience,
+    User.find_by_number,
+    User.email_confirmed_at,
+)
+_ACCOUNT_COLUMNS = (
+    LinkedAccount.id.label("account_id"),
+    LinkedAccount.network,
+    LinkedAccount.handle,
+    LinkedAccount.status,
+    LinkedAccount.verified_by,
+    LinkedAccount.audience,
+)
+
+
+def _card_query(viewer: User | None) -> Select[*tuple[Any, ...]]:
+    """The owner of ``:number``, the viewer's relation to them, the counter of changes, and
+    the accounts the viewer might see, in the owner's order: one row per account (or one with
+    none). Private accounts are never read but by their owner, and an anonymous viewer's
+    only public ones; the rest is sorted out by :func:`may_see`."""
+    read: ColumnElement[bool]
+    if viewer is None:
+        read = LinkedAccount.audience.in_(sorted(_SEES[Relation.ANONYMOUS]))
+    else:
+        read = or_(LinkedAccount.audience != PRIVATE, User.id == viewer.id)
+    return (
+        select(
+            *_OWNER_COLUMNS,
+            relation_sql(viewer).label("relation"),
+            card_cache.GENERATION,
+            *_ACCOUNT_COLUMNS,
+        )
+        .outerjoin(LinkedAccount, and_(LinkedAccount.user_id == User.id, read))
+        .where(User.number == bindparam("number"))
+        .order_by(LinkedAccount.position, LinkedAccount.id)
+    )
