@@ -21,7 +21,8 @@ from portal.api.schemas import (
     errors,
 )
 from portal.deps import DB, LimiterDep, Services
-from portal.domain import connections, linking, oauth, privacy, proofs
+from portal.domain import linking, privacy
+from portal.domain.linking import connections, oauth, proofs
 from portal.storage.models import LinkedAccount
 
 _networks = APIRouter(tags=["networks"])

@@ -15,8 +15,8 @@ from connectors.base import Connector
 from connectors.email import Email
 from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, Services
-from portal.domain import connections, linking, oauth, privacy, proofs
-from portal.domain.linking import LinkServices
+from portal.domain import linking, privacy
+from portal.domain.linking import LinkServices, connections, oauth, proofs
 from portal.errors import InvalidInput, PortalError
 from portal.storage.models import MAX_ID, User
 from portal.web.deps import CurrentUser

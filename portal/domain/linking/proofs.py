@@ -22,7 +22,7 @@ import connectors
 from connectors import base, telegram
 from portal import mail
 from portal.domain import linking
-from portal.domain.linking import LinkServices, connector, connector_errors, normalize
+from portal.domain.linking.services import LinkServices, connector, connector_errors, normalize
 from portal.errors import InvalidInput, NotFound
 from portal.net import read_limited
 from portal.storage.models import LinkAttempt, LinkedAccount, User, utcnow

@@ -15,19 +15,16 @@ the server has a revocation endpoint (RFC 7009). URL and body encoding come from
 Bluesky (AT Protocol OAuth) follows the same steps with what its profile adds: the request is
 pushed first (PAR), the tokens are bound to a DPoP key, the callback's ``iss`` must name the
 server the link started at (RFC 9207) and the token answer the account it started from;
-:mod:`portal.domain.atproto_link` holds those differences.
+:mod:`portal.domain.linking.atproto` holds those differences.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote_plus
 
 import httpx
 from authlib.common.security import generate_token
@@ -39,11 +36,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import connectors
 from connectors import _atproto_oauth as atproto_oauth
-from connectors import _http, base
+from connectors import base
 from connectors import oidc as openid
 from connectors._atproto_oauth import DPoP
-from portal.domain import atproto_link, linking, notifications
-from portal.domain.linking import LinkServices, connector, connector_errors
+from portal.domain import linking, notifications
+from portal.domain.linking import atproto, tokens
+from portal.domain.linking.services import LinkServices, connector, connector_errors
 from portal.errors import Conflict, InvalidInput, NotFound, PortalError
 from portal.storage.models import LinkAttempt, LinkedAccount, OAuthApp, User, utcnow
 
@@ -70,26 +68,6 @@ def is_oauth(cls: type[base.Connector], account: LinkedAccount) -> bool:
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _server_from(data: Mapping[str, Any]) -> base.OAuthServer:
-    """The server's endpoints as kept in an attempt or in an account's credentials."""
-    names = {f.name for f in fields(base.OAuthServer)}
-    values = {key: value for key, value in data.items() if key in names}
-    values["scopes_supported"] = tuple(values.get("scopes_supported") or ())
-    return base.OAuthServer(**values)
-
-
-@dataclass(frozen=True)
-class _Party:
-    """The authorization server and this portal as its client, for one network and server."""
-
-    server: base.OAuthServer
-    client: base.OAuthClient
-    scopes: tuple[str, ...]
-    registered: bool = False
-    """Whether the client is one this portal registered on the server: registered again when
-    the server's scopes change, so the tokens keep the client they were issued to."""
 
 
 def _oauth_connector(network: str) -> type[base.Connector]:
@@ -181,7 +159,7 @@ async def _party(
     http: httpx.AsyncClient,
     *,
     metadata: base.OAuthServer | None = None,
-) -> _Party:
+) -> tokens.Party:
     """The server (discovered, unless ``metadata`` was kept from before) and our client."""
     if cls.AUTH == "oidc":
         provider = services.providers[server]
@@ -194,11 +172,11 @@ async def _party(
         scopes = tuple(provider.scopes)
         if "offline_access" in metadata.scopes_supported and "offline_access" not in scopes:
             scopes += ("offline_access",)
-        return _Party(metadata, client, scopes)
+        return tokens.Party(metadata, client, scopes)
     if cls.AUTH == "atproto":  # found from the account when the link started, then kept
         if metadata is None:
             raise InvalidInput("Start linking this Bluesky account again.")
-        return _Party(metadata, atproto_link.client(services), (atproto_oauth.SCOPE,))
+        return tokens.Party(metadata, atproto.client(services), (atproto_oauth.SCOPE,))
     discovered = metadata is None
     if metadata is None:
         with connector_errors(cls.LABEL, field="server"):
@@ -207,7 +185,7 @@ async def _party(
     client = await _registered_client(
         session, services, cls, server, http, scopes, renew=discovered
     )
-    return _Party(metadata, client, scopes, registered=True)
+    return tokens.Party(metadata, client, scopes, registered=True)
 
 
 async def start(
@@ -239,7 +217,7 @@ async def start(
     state = generate_token(43)
     verifier = generate_token(64)
     if cls.AUTH == "atproto":
-        pushed, kept = await atproto_link.push(services, cls, server, state, verifier)
+        pushed, kept = await atproto.push(services, cls, server, state, verifier)
         await _keep_attempt(session, services, user, network, "", account_id, state, kept)
         return pushed
     async with services.http() as http:
@@ -305,90 +283,6 @@ async def _consume(session: AsyncSession, user: User, network: str, state: str) 
     return attempt
 
 
-async def _client_post(
-    http: httpx.AsyncClient,
-    client: base.OAuthClient,
-    url: str,
-    form: dict[str, str],
-    dpop: DPoP | None = None,
-    *,
-    failures: _http.Failures,
-) -> httpx.Response:
-    """POST a form as this client: ``client_secret_basic`` for a confidential client (id and
-    secret form-encoded first, RFC 6749 §2.3.1), the id in the body for a public one; with a
-    DPoP proof when the tokens are bound to a key (RFC 9449). At most
-    :data:`connectors._http.MAX_ANSWER` bytes of the answer are read."""
-    headers = {"accept": "application/json"}
-    if client.client_secret:
-        pair = f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}"
-        headers["authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
-    else:
-        form = {**form, "client_id": client.client_id}
-    if dpop is not None:
-        return await dpop.request(http, "POST", url, data=form, headers=headers, failures=failures)
-    return await _http.send(http, "POST", url, failures, data=form, headers=headers)
-
-
-def _failures(label: str) -> _http.Failures:
-    """What a failed request to the token or revocation endpoint of ``label`` says."""
-    return _http.Failures.about(label, limited=f"{label} is busy.")
-
-
-async def _token_request(
-    http: httpx.AsyncClient,
-    party: _Party,
-    label: str,
-    form: dict[str, str],
-    dpop: DPoP | None = None,
-) -> dict[str, Any]:
-    failures = _failures(label)
-    endpoint = party.server.token_endpoint
-    response = await _client_post(http, party.client, endpoint, form, dpop, failures=failures)
-    try:
-        payload = _http.parse_json(response.content)
-    except ValueError:
-        payload = {}
-    if not isinstance(payload, dict):
-        payload = {}
-    if response.status_code == 429 or response.status_code >= 500:
-        _http.check(response, failures)
-    if response.status_code != 200 or "access_token" not in payload:
-        code = str(payload.get("error", ""))
-        if code == "invalid_grant":
-            raise base.PermanentError(
-                "This authorization was already used or has expired. Start linking again."
-            )
-        raise base.PermanentError(
-            f"{label} refused to hand over the access ({code or response.status_code})."
-        )
-    return payload
-
-
-def _credentials(
-    payload: dict[str, Any], party: _Party, server: str, kept: Mapping[str, Any] | None = None
-) -> base.Credentials:
-    """The tokens of a token answer; ``kept`` adds what else the account's calls need."""
-    expires_in = payload.get("expires_in")
-    expires_at = None
-    if isinstance(expires_in, int | float) and 0 < expires_in < 10 * 365 * 86400:
-        expires_at = utcnow() + timedelta(seconds=float(expires_in))
-    # The endpoints are kept, so refreshing and revoking need no discovery; so is a registered
-    # client, which refreshing and revoking must be after the app was registered again.
-    client = {}
-    if party.registered:
-        client = {
-            "client_id": party.client.client_id,
-            "client_secret": party.client.client_secret or "",
-        }
-    return base.Credentials(
-        access_token=str(payload["access_token"]),
-        refresh_token=str(payload.get("refresh_token") or ""),
-        expires_at=expires_at,
-        scope=str(payload.get("scope") or " ".join(party.scopes)),
-        extra={"server": server, **asdict(party.server), **client, **(kept or {})},
-    )
-
-
 async def finish(
     session: AsyncSession,
     services: LinkServices,
@@ -422,7 +316,7 @@ async def finish(
         )
     kept = services.vault.decrypt_json(attempt.secrets)
     label = services.providers[attempt.server].label if cls.AUTH == "oidc" else cls.LABEL
-    metadata = _server_from(kept["metadata"])
+    metadata = tokens.server_from(kept["metadata"])
     if (iss or cls.AUTH == "atproto") and iss != metadata.issuer:
         raise InvalidInput(
             "This answer did not come from the %(network)s server the link started at. "
@@ -433,7 +327,7 @@ async def finish(
     async with services.http() as http:
         party = await _party(session, services, cls, attempt.server, http, metadata=metadata)
         with connector_errors(label):
-            payload = await _token_request(
+            payload = await tokens.token_request(
                 http,
                 party,
                 label,
@@ -449,11 +343,11 @@ async def finish(
             with connector_errors(label):
                 subject = None
                 if dpop is not None:
-                    subject = atproto_link.subject(payload, kept["did"], label)
+                    subject = atproto.subject(payload, kept["did"], label)
                     account = {"did": subject, "pds": kept["pds"], "dpop": dpop.state()}
-                    credentials = _credentials(payload, party, attempt.server, account)
+                    credentials = tokens.credentials_from(payload, party, attempt.server, account)
                 else:
-                    credentials = _credentials(payload, party, attempt.server)
+                    credentials = tokens.credentials_from(payload, party, attempt.server)
                 if cls.AUTH == "oidc":
                     subject = await _validate_id_token(payload, party, kept["nonce"], http)
                 actor = await cls("", credentials, http, context=services.context).get_actor()
@@ -474,7 +368,7 @@ async def finish(
             )
         except Exception:
             # Nothing was linked: the tokens just received must not outlive the attempt.
-            received = _tokens(
+            received = tokens.tokens_of(
                 base.Credentials(
                     access_token=str(payload["access_token"]),
                     refresh_token=str(payload.get("refresh_token") or ""),
@@ -482,21 +376,13 @@ async def finish(
             )
             try:
                 if cls.AUTH in TOKENS_PER_LINK:
-                    await _revoke_quietly(http, party, received, dpop, network)
+                    await tokens.revoke_quietly(http, party, received, dpop, network)
             except Exception as error:  # the link's own error is the one to tell
                 log.warning("revoking the tokens of a failed %s link failed: %s", network, error)
             raise
         if replaced is not None and cls.AUTH in TOKENS_PER_LINK:  # old tokens serve no more
             await _revoke_replaced(session, services, linked, replaced, credentials, http)
     return linked
-
-
-def _tokens(credentials: base.Credentials) -> list[tuple[str, str]]:
-    """The tokens of ``credentials`` with their RFC 7009 hints, the longer-lived first."""
-    return [
-        (credentials.refresh_token, "refresh_token"),
-        (credentials.access_token, "access_token"),
-    ]
 
 
 async def _revoke_replaced(
@@ -509,49 +395,19 @@ async def _revoke_replaced(
 ) -> None:
     """Revoke the tokens a reconnect replaced (never the ones it keeps); failures are logged."""
     still_used = {kept.access_token, kept.refresh_token}
-    old = [(token, hint) for token, hint in _tokens(replaced) if token not in still_used]
+    old = [(token, hint) for token, hint in tokens.tokens_of(replaced) if token not in still_used]
     if not any(token for token, _ in old):
         return
     try:
         party = await _party_of(session, services, account, replaced, http)
-        await _revoke_quietly(http, party, old, atproto_link.dpop_of(replaced), account.network)
+        await tokens.revoke_quietly(http, party, old, atproto.dpop_of(replaced), account.network)
     except (base.ConnectorError, PortalError, httpx.HTTPError, ValueError) as error:
         # The account is linked with its new tokens whatever the server says to this.
         log.warning("revoking the replaced %s tokens failed: %s", account.network, error)
 
 
-async def _revoke_quietly(
-    http: httpx.AsyncClient,
-    party: _Party,
-    tokens: list[tuple[str, str]],
-    dpop: DPoP | None,
-    network: str,
-) -> bool:
-    """Ask the server to forget ``tokens`` (RFC 7009); ``True`` if it said it did. Nothing
-    here stops the caller: a failure is logged."""
-    endpoint = party.server.revocation_endpoint
-    if not endpoint:
-        return False
-    done = False
-    for token, hint in tokens:
-        if not token:
-            continue
-        try:
-            form = {"token": token, "token_type_hint": hint}
-            response = await _client_post(
-                http, party.client, endpoint, form, dpop, failures=_failures(network)
-            )
-        except (httpx.HTTPError, base.ConnectorError) as error:
-            log.warning("revoking a %s token failed: %s", network, error)
-            continue
-        if response.status_code != 200:
-            log.warning("revoking a %s token: answered %s", network, response.status_code)
-        done = done or response.status_code == 200
-    return done
-
-
 async def _validate_id_token(
-    payload: dict[str, Any], party: _Party, nonce: str, http: httpx.AsyncClient
+    payload: dict[str, Any], party: tokens.Party, nonce: str, http: httpx.AsyncClient
 ) -> str:
     """The account the ID token proves, as the OpenID Connect connector names it."""
     id_token = payload.get("id_token")
@@ -569,18 +425,18 @@ async def _party_of(
     account: LinkedAccount,
     credentials: base.Credentials,
     http: httpx.AsyncClient,
-) -> _Party:
+) -> tokens.Party:
     """The server and the client the account's tokens were issued to."""
     cls = _oauth_connector(account.network)
     if cls.AUTH == "oidc" and account.server not in services.providers:
         raise NotFound("The sign-in provider of this account is no longer offered here.")
-    metadata = _server_from(credentials.extra)
+    metadata = tokens.server_from(credentials.extra)
     client_id = credentials.extra.get("client_id")
-    if isinstance(client_id, str) and client_id:  # kept by _credentials for registered ones
+    if isinstance(client_id, str) and client_id:  # kept by credentials for registered ones
         secret = str(credentials.extra.get("client_secret") or "") or None
         client = base.OAuthClient(client_id, secret, services.redirect_uri(cls.NAME))
         scopes = tuple(credentials.scope.split()) or cls.oauth_scopes(metadata)
-        return _Party(metadata, client, scopes, registered=True)
+        return tokens.Party(metadata, client, scopes, registered=True)
     # Linked before the client was kept with the tokens: the app registered now.
     return await _party(session, services, cls, account.server, http, metadata=metadata)
 
@@ -595,11 +451,11 @@ async def refresh(
     expires = account.token_expires_at
     if not force and (expires is None or expires - linking.REFRESH_MARGIN > utcnow()):
         return True
-    dpop = atproto_link.dpop_of(credentials)
+    dpop = atproto.dpop_of(credentials)
     async with services.http() as http:
         party = await _party_of(session, services, account, credentials, http)
         try:
-            payload = await _token_request(
+            payload = await tokens.token_request(
                 http,
                 party,
                 party.server.issuer,
@@ -609,7 +465,7 @@ async def refresh(
             kept = None
             if dpop is not None:
                 did = str(credentials.extra.get("did", ""))
-                atproto_link.subject(payload, did, party.server.issuer)
+                atproto.subject(payload, did, party.server.issuer)
                 kept = {"did": did, "pds": credentials.extra.get("pds"), "dpop": dpop.state()}
         except base.PermanentError:
             before = account.status
@@ -622,7 +478,7 @@ async def refresh(
                     session, account, mailer=notifications.Mailer.of(services)
                 )
             return False
-    renewed = _credentials(payload, party, account.server, kept)
+    renewed = tokens.credentials_from(payload, party, account.server, kept)
     if not renewed.refresh_token:  # the server did not rotate it: keep the one we had
         renewed = base.Credentials(
             renewed.access_token,
@@ -643,7 +499,9 @@ async def revoke(
     credentials: base.Credentials,
 ) -> bool:
     """Ask the server to forget the account's tokens (RFC 7009); ``False`` if it cannot."""
-    dpop = atproto_link.dpop_of(credentials)
+    dpop = atproto.dpop_of(credentials)
     async with services.http() as http:
         party = await _party_of(session, services, account, credentials, http)
-        return await _revoke_quietly(http, party, _tokens(credentials), dpop, account.network)
+        return await tokens.revoke_quietly(
+            http, party, tokens.tokens_of(credentials), dpop, account.network
+        )

@@ -8,8 +8,9 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import base
-from portal.domain import linking, notifications, oauth
-from portal.domain.linking import LinkServices, connector
+from portal.domain import linking, notifications
+from portal.domain.linking import oauth
+from portal.domain.linking.services import LinkServices, connector
 from portal.errors import PortalError
 from portal.storage.models import LinkedAccount, User
 

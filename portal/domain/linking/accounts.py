@@ -4,32 +4,25 @@ An account is *unverified* when its owner only typed its handle, *verified* once
 proven (OAuth, signing in, a signed login widget, an emailed code, or a link back from a public
 page), and *needs reconnect* when the network stopped accepting what we hold for it. What acts
 for an account (tokens, an XMPP password) is kept encrypted in ``LinkedAccount.secrets``.
-
-Connector errors become :class:`~portal.errors.PortalError` here, so routes never see them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import connectors
-from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
-from connectors._addresses import AddressPolicy
-from portal.config import OIDCProvider
 from portal.crypto import SecretUnreadable, Vault
-from portal.errors import Conflict, InvalidInput, NotFound, PortalError, RateLimited
-from portal.net import guarded_client
+from portal.domain.linking.services import LinkServices, connector, normalize
+from portal.errors import Conflict, InvalidInput, NotFound
 from portal.storage.models import MAX_ID, LinkAttempt, LinkedAccount, OAuthApp, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -42,57 +35,7 @@ REFRESH_MARGIN = timedelta(minutes=5)
 """Tokens that expire within this margin are refreshed before they are used."""
 
 
-class NetworkUnavailable(PortalError):
-    status_code = 502
-    title = "Network unavailable"
-
-
-@dataclass(frozen=True)
-class LinkServices:
-    """What linking needs from the portal's settings, built once per app (``portal.deps``)."""
-
-    vault: Vault
-    base_url: str
-    providers: Mapping[str, OIDCProvider] = field(default_factory=dict)
-    telegram_bot_token: str = ""
-    telegram_bot_username: str = ""
-    smtp_url: str = ""
-    mail_from: str = ""
-    context: base.Context = base.PUBLIC
-    """What every connector call is handed: the address rules, the AT Protocol resolver, a
-    development XMPP server."""
-
-    @property
-    def addresses(self) -> AddressPolicy:
-        """The one address rule set of every connection people steer: HTTP and XMPP."""
-        return self.context.addresses
-
-    @asynccontextmanager
-    async def http(self) -> AsyncIterator[httpx.AsyncClient]:
-        """An HTTP client that reaches only public addresses (loopback too in development)."""
-        async with guarded_client(policy=self.addresses) as client:
-            yield client
-
-    def redirect_uri(self, network: str) -> str:
-        """The one exact address a network sends people back to after authorizing."""
-        return f"{self.base_url}/me/accounts/{network}/callback"
-
-    def atproto_client(self) -> base.OAuthClient | None:
-        """This portal as an AT Protocol OAuth client; ``None`` when its address allows none
-        (the network wants https, or a loopback address while developing)."""
-        redirect_uri = self.redirect_uri("bluesky")
-        client_id = atproto_oauth.client_id_for(self.base_url, redirect_uri)
-        return None if client_id is None else base.OAuthClient(client_id, None, redirect_uri)
-
-
-# -- networks --------------------------------------------------------------------------------
-
-
-def connector(name: str) -> type[base.Connector]:
-    found = connectors.get(name)
-    if found is None:
-        raise NotFound("There is no network called %(name)r.", name=name[:40])
-    return found
+# -- networks ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -137,45 +80,6 @@ def network_info(services: LinkServices, cls: type[base.Connector]) -> NetworkIn
 def networks(services: LinkServices) -> list[NetworkInfo]:
     """Every network a person can add, and what each can do."""
     return [network_info(services, cls) for cls in connectors.registry().values()]
-
-
-@contextmanager
-def connector_errors(label: str, *, field: str | None = None) -> Iterator[None]:
-    """Turn what a network said into an error a person can act on."""
-    try:
-        yield
-    except base.InvalidHandle as error:
-        raise InvalidInput(error.message, field=field or "handle") from error
-    except base.RateLimited as error:
-        wait = max(1, int(error.retry_after or 60))
-        raise RateLimited(
-            "%(network)s asks us to slow down. Try again in %(wait)d seconds.",
-            retry_after=wait,
-            network=label,
-            wait=wait,
-        ) from error
-    except base.Retriable as error:
-        raise NetworkUnavailable(
-            "%(network)s did not answer as expected (%(problem)s). Try again in a moment.",
-            network=label,
-            problem=error.message,
-        ) from error
-    except base.AuthRevoked as error:
-        raise InvalidInput(
-            "%(network)s no longer accepts this connection. Connect the account again.",
-            network=label,
-        ) from error
-    except base.ConnectorError as error:
-        raise InvalidInput(error.message, field=field) from error
-    except httpx.HTTPError as error:
-        raise NetworkUnavailable(
-            "%(network)s could not be reached. Try again in a moment.", network=label
-        ) from error
-
-
-def normalize(cls: type[base.Connector], handle: str, context: base.Context = base.PUBLIC) -> str:
-    with connector_errors(cls.LABEL, field="handle"):
-        return cls.normalize_handle(handle, context=context)
 
 
 # -- the list --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """AT Protocol OAuth in the portal's link flow: what differs from plain OAuth 2.
 
-The flow itself is :mod:`portal.domain.oauth`'s; for Bluesky it starts from the account (its
+The flow itself is :mod:`portal.domain.linking.oauth`'s; for Bluesky it starts from the account (its
 handle or DID, not a server), pushes the request to the authorization server the account's
 PDS names, binds the tokens to a DPoP key kept (encrypted) with the attempt and then with the
 account, and checks that the token answer is for the account the link started from.
@@ -19,7 +19,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
 from connectors._atproto_oauth import DPoP
-from portal.domain.linking import LinkServices, connector_errors
+from portal.domain.linking.services import LinkServices, connector_errors
 from portal.errors import InvalidInput
 
 
