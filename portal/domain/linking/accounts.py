@@ -22,6 +22,7 @@ import connectors
 from connectors import base
 from portal.crypto import SecretUnreadable, Vault
 from portal.domain.linking.services import LinkServices, connector, normalize
+from portal.domain.linking.strategies import strategy_for
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.storage.models import MAX_ID, LinkAttempt, LinkedAccount, OAuthApp, User, utcnow
 
@@ -55,15 +56,7 @@ class NetworkInfo:
 
 def network_info(services: LinkServices, cls: type[base.Connector]) -> NetworkInfo:
     """What a network can do, and whether this portal can prove accounts on it."""
-    servers: list[tuple[str, str]] = []
-    available = True
-    if cls.AUTH == "oidc":
-        servers = [(p.name, p.label) for p in services.providers.values()]
-        available = bool(servers)
-    elif cls.AUTH == "widget":
-        available = bool(services.telegram_bot_token and services.telegram_bot_username)
-    elif cls.AUTH == "code":
-        available = bool(services.smtp_url)
+    proof = strategy_for(cls)
     return NetworkInfo(
         name=cls.NAME,
         label=cls.LABEL,
@@ -72,8 +65,8 @@ def network_info(services: LinkServices, cls: type[base.Connector]) -> NetworkIn
         handle_label=cls.HANDLE_LABEL,
         handle_example=cls.HANDLE_EXAMPLE,
         link_only=cls.LINK_ONLY,
-        servers=servers,
-        available=available,
+        servers=proof.servers(services),
+        available=proof.available(services),
     )
 
 

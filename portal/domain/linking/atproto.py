@@ -87,9 +87,3 @@ def subject(payload: Mapping[str, Any], did: str, label: str) -> str:
     if "atproto" not in str(payload.get("scope", "")).split():
         raise base.PermanentError(f"{label} did not grant access to the account.")
     return did
-
-
-def dpop_of(credentials: base.Credentials) -> DPoP | None:
-    """The key an account's tokens are bound to, if they are (AT Protocol)."""
-    kept = credentials.extra.get("dpop")
-    return DPoP(kept) if isinstance(kept, Mapping) else None

@@ -23,6 +23,7 @@ from connectors import base, telegram
 from portal import mail
 from portal.domain import linking
 from portal.domain.linking.services import LinkServices, connector, connector_errors, normalize
+from portal.domain.linking.strategies import strategy_for
 from portal.errors import InvalidInput, NotFound
 from portal.net import read_limited
 from portal.storage.models import LinkAttempt, LinkedAccount, User, utcnow
@@ -52,7 +53,7 @@ async def link_by_sign_in(
 ) -> LinkedAccount:
     """Prove an account by signing in to it (Matrix, XMPP, a Bluesky app password)."""
     cls = connector(network)
-    if cls.AUTH not in ("password", "atproto"):
+    if not strategy_for(cls).signs_in:
         raise InvalidInput(
             "%(network)s accounts are not linked with a password.", network=cls.LABEL
         )
@@ -303,7 +304,7 @@ def verifiable_by_link(network: str) -> bool:
 
 
 def _by_link(cls: type[base.Connector]) -> bool:
-    return cls.AUTH == "link"
+    return strategy_for(cls).by_link
 
 
 async def verify_by_link(

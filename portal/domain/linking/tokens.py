@@ -1,4 +1,5 @@
-"""The token and revocation endpoints of an OAuth 2 server, as this portal's client uses them.
+"""This portal as the client of an OAuth 2 server: its registration, and the token and
+revocation endpoints.
 
 authlib's OAuth 2 client is not used for the exchange, refresh and revocation: it is an HTTP
 client of its own (bypassing the guarded transport and ``connectors._http``'s capped read and
@@ -16,10 +17,14 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import _http, base
 from connectors._atproto_oauth import DPoP
-from portal.storage.models import utcnow
+from portal.domain.linking.services import LinkServices, connector_errors
+from portal.storage.models import OAuthApp, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -164,3 +169,58 @@ async def revoke_quietly(
             log.warning("revoking a %s token: answered %s", network, response.status_code)
         done = done or response.status_code == 200
     return done
+
+
+async def registered_client(
+    session: AsyncSession,
+    services: LinkServices,
+    cls: type[base.Connector],
+    server: str,
+    http: httpx.AsyncClient,
+    scopes: tuple[str, ...],
+    *,
+    renew: bool,
+) -> base.OAuthClient:
+    """This portal's client registration on ``server``, registered the first time it is needed.
+
+    A server authorizes only the scopes an app was registered with, so with ``renew`` an app
+    registered for other ``scopes`` (the server was upgraded, say from a Mastodon without the
+    ``profile`` scope) is registered again. Without it, the app is taken as it is: finishing
+    needs the client the authorization was asked for. Refreshing and revoking use the client
+    kept with the account's tokens (:meth:`.strategies.OAuthFlow.kept_party`), which may be an app
+    registered before.
+    """
+    redirect_uri = services.redirect_uri(cls.NAME)
+    stmt = select(OAuthApp).where(
+        OAuthApp.network == cls.NAME,
+        OAuthApp.server == server,
+        OAuthApp.redirect_uri == redirect_uri,
+    )
+    app = (await session.scalars(stmt)).one_or_none()
+    kept = services.vault.decrypt_json(app.secrets) if app is not None and app.secrets else {}
+    # An app kept before its scopes were recorded was registered with the connector's SCOPES.
+    registered = set(kept.get("scopes") or cls.SCOPES)
+    if app is None or (renew and registered != set(scopes)):
+        with connector_errors(cls.LABEL, field="server"):
+            client = await cls.register_client(
+                server, redirect_uri, http, scopes=scopes, context=services.context
+            )
+        kept = {"client_secret": client.client_secret or "", "scopes": list(scopes)}
+        if app is not None:
+            app.client_id, app.secrets = client.client_id, services.vault.encrypt_json(kept)
+            await session.flush()
+        else:
+            app = OAuthApp(
+                network=cls.NAME,
+                server=server,
+                redirect_uri=redirect_uri,
+                client_id=client.client_id,
+                secrets=services.vault.encrypt_json(kept),
+            )
+            try:
+                async with session.begin_nested():
+                    session.add(app)
+            except IntegrityError:  # registered at the same moment by another request
+                app = (await session.scalars(stmt)).one()
+                kept = services.vault.decrypt_json(app.secrets) if app.secrets else {}
+    return base.OAuthClient(app.client_id, kept.get("client_secret") or None, redirect_uri)
