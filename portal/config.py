@@ -7,12 +7,13 @@ import secrets
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portal.crypto import derive_key, parse_keys
 from portal.db import VAR_DIR, private_directory
 from portal.domain.number import AllocationPolicy
+from portal.domain.providers import OIDCProvider
 
 
 def _default_secret_key() -> str:
@@ -28,17 +29,6 @@ def _default_secret_key() -> str:
         with os.fdopen(descriptor, "w") as file:
             file.write(key)
         return key
-
-
-class OIDCProvider(BaseModel):
-    """One OpenID Connect provider people may link (Google, GitLab, a Keycloak realm…)."""
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$", description="URL slug: google")
-    label: str = Field(min_length=1, max_length=60, description="Shown to people: Google")
-    issuer: str = Field(description="Issuer URL; discovery reads its openid-configuration.")
-    client_id: str = Field(min_length=1)
-    client_secret: str = ""
-    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
 
 
 class Settings(BaseSettings):

@@ -69,11 +69,7 @@ NOT_LIBRARIES: dict[str, frozenset[str]] = {
 """Libraries a layer must not import: the web framework and templates stay out of the rules,
 and SQL stays out of the routes."""
 
-EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("portal.domain.linking", "portal.config"): (
-        "LinkServices.from_settings is moving to the edge; remove this line with it"
-    ),
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 """Known breaches, each named with why it is still there. Empty is the goal."""
 
 

@@ -17,8 +17,8 @@ import connectors
 from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
 from connectors._addresses import AddressPolicy
-from portal.config import OIDCProvider
 from portal.crypto import Vault
+from portal.domain.providers import OIDCProvider
 from portal.errors import InvalidInput, NotFound, PortalError, RateLimited
 from portal.net import guarded_client
 
