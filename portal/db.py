@@ -24,6 +24,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+WRITING = "portal_writing"
+"""Execution option of a session that will write (:func:`session_scope`): on SQLite its
+transaction takes the write lock when it begins (``BEGIN IMMEDIATE``). A transaction that read
+first and writes later is refused its writes ("database is locked", at once, whatever the busy
+timeout) when another one committed in between; one that begins writing waits its turn
+instead. https://sqlite.org/lang_transaction.html#deferred_immediate_and_exclusive_transactions
+"""
+
 VAR_DIR = Path("var")
 """The portal's own directory for what it writes: the SQLite database, the generated key."""
 
@@ -68,7 +76,9 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITING) else "BEGIN"
+        )
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -95,10 +105,19 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @asynccontextmanager
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit when the block ends, roll back if it raised."""
+async def session_scope(
+    factory: async_sessionmaker[AsyncSession], *, writing: bool = False
+) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commit when the block ends, roll back if it raised.
+
+    With ``writing``, the transaction begins as one that writes (see :data:`WRITING`): for
+    work that reads, then writes, and calls no other server meanwhile (it would hold every
+    other writer back while it waits).
+    """
     async with factory() as session:
         try:
+            if writing:
+                await session.connection(execution_options={WRITING: True})
             yield session
         except BaseException:
             # Detach first: a rollback would expire every loaded object, and the error page

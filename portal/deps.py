@@ -50,8 +50,20 @@ def phone_services(settings: Settings) -> PhoneServices:
     return PhoneServices(sender=sender, secret=settings.secret_key)
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def calls_out(request: Request) -> None:
+    """A router's or route's dependency, listed before any other: its requests call other
+    servers (a network linked, a text message sent) while their transaction is open, so that
+    transaction does not begin as one that writes (:data:`portal.db.WRITING`), which would hold
+    back every other writer of an SQLite database for as long as the other server takes."""
+    request.state.calls_out = True
+
+
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request.app.state.sessionmaker) as session:
+    writing = request.method not in SAFE_METHODS and not getattr(request.state, "calls_out", False)
+    async with session_scope(request.app.state.sessionmaker, writing=writing) as session:
         yield session
         # A route that answered with an error (a form shown again) keeps nothing it wrote.
         if getattr(request.state, "rollback", False):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,7 +12,7 @@ from portal import i18n
 from portal.api.deps import ApiUser
 from portal.api.problems import refusal
 from portal.api.schemas import CardOut, errors
-from portal.deps import DB, LimiterDep, Phones, client_address
+from portal.deps import DB, LimiterDep, Phones, calls_out, client_address
 from portal.domain import discovery, phones, search
 from portal.storage.models import User
 
@@ -122,6 +122,7 @@ async def get_phone(db: DB, user: ApiUser) -> PhoneOut:
 @router.post(
     "/me/phone",
     status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(calls_out)],
     response_model=PhoneOut,
     responses=errors(401, 403, 409, 429, 502),
     tags=["phone"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from portal.api.deps import ApiUser
@@ -20,7 +20,7 @@ from portal.api.schemas import (
     NetworkOut,
     errors,
 )
-from portal.deps import DB, LimiterDep, Services
+from portal.deps import DB, LimiterDep, Services, calls_out
 from portal.domain import linking, privacy
 from portal.domain.linking import connections, oauth, proofs
 from portal.storage.models import LinkedAccount
@@ -55,6 +55,7 @@ async def list_accounts(db: DB, user: ApiUser) -> list[LinkedAccountOut]:
 @_accounts.post(
     "/me/accounts",
     status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(calls_out)],
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404, 409, 429, 502),
 )
@@ -95,6 +96,7 @@ async def update_account(
 @_accounts.delete(
     "/me/accounts/{account_id}",
     status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(calls_out)],
     responses=errors(401, 403, 404),
 )
 async def delete_account(account_id: int, db: DB, user: ApiUser, services: Services) -> Response:
@@ -105,6 +107,7 @@ async def delete_account(account_id: int, db: DB, user: ApiUser, services: Servi
 
 @_accounts.post(
     "/me/accounts/{network}/authorize",
+    dependencies=[Depends(calls_out)],
     response_model=AuthorizeOut,
     responses=errors(401, 403, 404, 409, 429, 502),
 )
@@ -123,6 +126,7 @@ async def authorize(
 
 @_accounts.post(
     "/me/accounts/email/code",
+    dependencies=[Depends(calls_out)],
     status_code=status.HTTP_202_ACCEPTED,
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 429, 502),
@@ -154,6 +158,7 @@ async def confirm_email_code(
 
 @_accounts.post(
     "/me/accounts/{account_id}/check",
+    dependencies=[Depends(calls_out)],
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404),
 )
@@ -166,6 +171,7 @@ async def check_account(
 
 @_accounts.post(
     "/me/accounts/{account_id}/verify-link",
+    dependencies=[Depends(calls_out)],
     response_model=LinkedAccountOut,
     responses=errors(401, 403, 404, 429, 502),
 )

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from connectors.base import Connector
 from connectors.email import Email
 from portal import csrf, i18n
-from portal.deps import DB, LimiterDep, Services
+from portal.deps import DB, LimiterDep, Services, calls_out
 from portal.domain import linking, privacy
 from portal.domain.linking import LinkServices, connections, oauth, proofs
 from portal.errors import InvalidInput, PortalError
@@ -124,7 +124,7 @@ async def add_page(
     )
 
 
-@router.post("")
+@router.post("", dependencies=[Depends(calls_out)])
 async def add_handle(
     request: Request,
     db: DB,
@@ -152,7 +152,7 @@ def _go(request: Request, url: str) -> Response:
     return render(request, "continue", {"url": url})
 
 
-@router.post("/{network}/authorize")
+@router.post("/{network}/authorize", dependencies=[Depends(calls_out)])
 async def authorize(
     request: Request,
     db: DB,
@@ -209,7 +209,7 @@ async def callback(
     return redirect(request, "/me/accounts?linked=1")
 
 
-@router.post("/{network}/sign-in")
+@router.post("/{network}/sign-in", dependencies=[Depends(calls_out)])
 async def sign_in(
     request: Request,
     db: DB,
@@ -234,7 +234,7 @@ async def sign_in(
     return redirect(request, "/me/accounts?linked=1")
 
 
-@router.post("/email/code")
+@router.post("/email/code", dependencies=[Depends(calls_out)])
 async def send_code(
     request: Request,
     db: DB,
@@ -329,7 +329,7 @@ async def move(
     return await _act(request, db, user, services, linking.move(db, user, account_id, offset))
 
 
-@router.post("/{account_id}/remove")
+@router.post("/{account_id}/remove", dependencies=[Depends(calls_out)])
 async def remove(
     request: Request, db: DB, user: CurrentUser, services: Services, account_id: int
 ) -> Response:
@@ -338,7 +338,7 @@ async def remove(
     return await _act(request, db, user, services, action, "The account is unlinked.")
 
 
-@router.post("/{account_id}/check")
+@router.post("/{account_id}/check", dependencies=[Depends(calls_out)])
 async def check(
     request: Request, db: DB, user: CurrentUser, services: Services, account_id: int
 ) -> Response:
@@ -347,7 +347,7 @@ async def check(
     return await _act(request, db, user, services, action)
 
 
-@router.post("/{account_id}/verify-link")
+@router.post("/{account_id}/verify-link", dependencies=[Depends(calls_out)])
 async def verify_link(
     request: Request,
     db: DB,
@@ -362,7 +362,7 @@ async def verify_link(
     return await _act(request, db, user, services, action, "The account is verified by link.")
 
 
-@router.post("/{account_id}/reconnect")
+@router.post("/{account_id}/reconnect", dependencies=[Depends(calls_out)])
 async def reconnect(
     request: Request,
     db: DB,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
 
 from portal import csrf, i18n
-from portal.deps import DB, LimiterDep, Phones, SettingsDep, client_address
+from portal.deps import DB, LimiterDep, Phones, SettingsDep, calls_out, client_address
 from portal.domain import address_book, discovery, phones, search
 from portal.errors import PortalError
 from portal.storage.models import User
@@ -79,7 +79,7 @@ async def phone_page(request: Request, db: DB, user: CurrentUser, done: str = ""
     return await _phone_page(request, db, user, notice=notice)
 
 
-@router.post("/me/phone")
+@router.post("/me/phone", dependencies=[Depends(calls_out)])
 async def start_phone(
     request: Request,
     db: DB,
