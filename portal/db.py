@@ -110,14 +110,14 @@ async def session_scope(
 ) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit when the block ends, roll back if it raised.
 
-    With ``writing``, the transaction begins as one that writes (see :data:`WRITING`): for
-    work that reads, then writes, and calls no other server meanwhile (it would hold every
-    other writer back while it waits).
+    With ``writing``, each transaction begins as one that writes (see :data:`WRITING`), the
+    one after a commit too: for work that reads, then writes, and calls no other server
+    meanwhile (it would hold every other writer back while it waits).
     """
-    async with factory() as session:
+    engine = factory.kw["bind"]
+    bind = engine.execution_options(**{WRITING: True}) if writing else engine
+    async with factory(bind=bind) as session:
         try:
-            if writing:
-                await session.connection(execution_options={WRITING: True})
             yield session
         except BaseException:
             # Detach first: a rollback would expire every loaded object, and the error page

@@ -6,14 +6,15 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from typer.testing import CliRunner
 
 from portal import cli
 from portal.config import _default_secret_key, get_settings
-from portal.db import make_engine
+from portal.db import make_engine, make_sessionmaker, session_scope
 
 
 def _mode(path: Path) -> int:
@@ -94,3 +95,26 @@ async def test_a_deleted_row_leaves_no_trace_in_the_file(in_tmp: Path) -> None:
         await engine.dispose()
     leftovers = b"".join(path.read_bytes() for path in database.parent.glob("portal.db*"))
     assert secret.encode() not in leftovers
+
+
+async def test_a_session_that_writes_begins_each_transaction_as_a_writer(in_tmp: Path) -> None:
+    """After a commit too: a picture is stored in a second transaction, after it decoded."""
+    engine = make_engine(f"sqlite+aiosqlite:///{in_tmp}/begin.db")
+    begun: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begun.append(statement)
+
+    factory = make_sessionmaker(engine)
+    try:
+        async with session_scope(factory, writing=True) as session:
+            await session.execute(text("SELECT 1"))
+            await session.commit()
+            await session.execute(text("SELECT 2"))
+        async with session_scope(factory) as session:
+            await session.execute(text("SELECT 3"))
+    finally:
+        await engine.dispose()
+    assert begun == ["BEGIN IMMEDIATE", "BEGIN IMMEDIATE", "BEGIN"]
