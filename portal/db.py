@@ -114,8 +114,9 @@ async def session_scope(
     one after a commit too: for work that reads, then writes, and calls no other server
     meanwhile (it would hold every other writer back while it waits).
     """
-    engine = factory.kw["bind"]
-    bind = engine.execution_options(**{WRITING: True}) if writing else engine
+    bind = factory.kw.get("bind")
+    if writing and isinstance(bind, AsyncEngine):  # not one connection shared, as in tests
+        bind = bind.execution_options(**{WRITING: True})
     async with factory(bind=bind) as session:
         try:
             yield session
