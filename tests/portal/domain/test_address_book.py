@@ -7,7 +7,40 @@ import pytest
 
 from portal.domain import address_book
 from portal.errors import InvalidInput, PayloadTooLarge
-from tests.portal.domain.test_discovery import VCARD_3, VCARD_4, VCARD_21
+
+VCARD_3 = b"""BEGIN:VCARD\r
+VERSION:3.0\r
+N:Lovelace;Ada;;;\r
+FN:Ada Lovelace\r
+TEL;TYPE=CELL:+39 347 123 4567\r
+item1.TEL;type="voice,home":0412 345 678\r
+item1.X-ABLabel:home\r
+NOTE:Call me: TEL:+1 555 not a tel line\r
+END:VCARD\r
+BEGIN:VCARD\r
+VERSION:3.0\r
+FN:Grace Hopper\r
+TEL;TYPE=WORK,VOICE:(201) 555-\r
+ 0123\r
+END:VCARD\r
+"""
+
+VCARD_4 = """\ufeffBEGIN:VCARD
+VERSION:4.0
+FN:Émile
+TEL;VALUE=uri;PREF=1;TYPE="voice,home":tel:+33-6-12-34-56-78
+TEL;VALUE=uri;TYPE=cell:tel:+1-201-555-0123;ext=45
+PHOTO:data:image/png;base64,iVBORw0KGgo=
+END:VCARD
+""".encode()
+
+VCARD_21 = b"""BEGIN:VCARD
+VERSION:2.1
+N:Doe;John
+TEL;CELL;PREF:+44 7400 123456
+TEL;HOME:
+END:VCARD
+"""
 
 CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\nTEL:+39 347 123 4567\r\nEND:VCARD\r\n"
 

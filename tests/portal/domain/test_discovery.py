@@ -230,62 +230,6 @@ async def test_the_list_is_neither_stored_nor_logged(db, limiter, caplog):
 
 # -- what people upload -----------------------------------------------------------------------
 
-VCARD_3 = b"""BEGIN:VCARD\r
-VERSION:3.0\r
-N:Lovelace;Ada;;;\r
-FN:Ada Lovelace\r
-TEL;TYPE=CELL:+39 347 123 4567\r
-item1.TEL;type="voice,home":0412 345 678\r
-item1.X-ABLabel:home\r
-NOTE:Call me: TEL:+1 555 not a tel line\r
-END:VCARD\r
-BEGIN:VCARD\r
-VERSION:3.0\r
-FN:Grace Hopper\r
-TEL;TYPE=WORK,VOICE:(201) 555-\r
- 0123\r
-END:VCARD\r
-"""
-
-VCARD_4 = """\ufeffBEGIN:VCARD
-VERSION:4.0
-FN:Émile
-TEL;VALUE=uri;PREF=1;TYPE="voice,home":tel:+33-6-12-34-56-78
-TEL;VALUE=uri;TYPE=cell:tel:+1-201-555-0123;ext=45
-PHOTO:data:image/png;base64,iVBORw0KGgo=
-END:VCARD
-""".encode()
-
-VCARD_21 = b"""BEGIN:VCARD
-VERSION:2.1
-N:Doe;John
-TEL;CELL;PREF:+44 7400 123456
-TEL;HOME:
-END:VCARD
-"""
-
-
-def test_tel_lines_of_vcard_3_are_read():
-    assert discovery.numbers_from_vcard(VCARD_3) == [
-        "+39 347 123 4567",
-        "0412 345 678",
-        "(201) 555-0123",
-    ]
-
-
-def test_tel_uris_of_vcard_4_are_read():
-    assert discovery.numbers_from_vcard(VCARD_4) == ["+33-6-12-34-56-78", "+1-201-555-0123"]
-
-
-def test_vcard_21_is_read():
-    assert discovery.numbers_from_vcard(VCARD_21) == ["+44 7400 123456"]
-
-
-@pytest.mark.parametrize("data", [b"", b"hello", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100])
-def test_a_file_that_is_not_a_vcard_is_refused(data):
-    with pytest.raises(InvalidInput, match="vCard"):
-        discovery.numbers_from_vcard(data)
-
 
 def test_pasted_numbers_are_split_by_lines_commas_and_semicolons():
     pasted = "+39 347 123 4567\n0412 345 678, (201) 555-0123;\r\n\n  +44 7400 123456  "
