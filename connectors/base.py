@@ -27,7 +27,7 @@ import regex
 from connectors._addresses import AddressPolicy
 
 if TYPE_CHECKING:
-    from connectors._atproto import Resolver
+    from connectors.atproto import Resolver
     from connectors.xmpp import Server
 
 AuthKind = Literal["oauth2", "oidc", "atproto", "widget", "password", "code", "link", "none"]
@@ -188,7 +188,7 @@ class OAuthClient:
 def _public_resolver() -> Resolver:
     # Imported here, and the context made only after the types above: the resolver's module
     # imports those from this one.
-    from connectors._atproto import Resolver
+    from connectors.atproto import Resolver
 
     return Resolver()
 

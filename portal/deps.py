@@ -9,7 +9,7 @@ from fastapi import Depends, Request, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors._addresses import AddressPolicy
-from connectors._atproto import Resolver
+from connectors.atproto import Resolver
 from connectors.base import Context
 from connectors.xmpp import Server as XMPPServer
 from portal.config import Settings

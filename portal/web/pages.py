@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from connectors import _atproto_oauth as atproto_oauth
+from connectors.atproto import client_metadata
 from portal.deps import DB, CardsDep, LimiterDep, Services, client_address
 from portal.domain import lookup, privacy, profile
 from portal.domain import number as numbers
@@ -71,7 +71,5 @@ async def bluesky_client_metadata(services: Services) -> Response:
     client = services.atproto_client()
     if client is None or not client.client_id.startswith("https://"):
         raise NotFound("This portal publishes no Bluesky client on this address.")
-    document = atproto_oauth.client_metadata(
-        client.client_id, client.redirect_uri, services.base_url
-    )
+    document = client_metadata(client.client_id, client.redirect_uri, services.base_url)
     return JSONResponse(document, headers={"cache-control": "public, max-age=600"})

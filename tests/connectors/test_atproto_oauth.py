@@ -17,12 +17,12 @@ import respx
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from connectors._atproto import xrpc
-from connectors._atproto_oauth import (
+from connectors.atproto import (
     DPoP,
     authorization_server,
     client_id_for,
     push_authorization_request,
+    xrpc,
 )
 from connectors.base import OAuthServer, PermanentError, Retriable
 

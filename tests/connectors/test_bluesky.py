@@ -21,15 +21,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import connectors
-from connectors import _atproto
-from connectors._atproto import (
+from connectors import atproto
+from connectors._http import retry_after
+from connectors.atproto import (
     DidDocument,
     Resolver,
     is_valid_did,
     is_valid_handle,
     parse_did_document,
 )
-from connectors._http import retry_after
 from connectors.base import (
     AuthRevoked,
     Context,
@@ -40,15 +40,12 @@ from connectors.base import (
     Retriable,
 )
 from connectors.bluesky import (
-    ASK_FOR_APP_CREDENTIAL,
-    REFUSED,
-    REVOKED,
-    TWO_FACTOR,
     Bluesky,
     actor_from_profile,
     actor_from_profile_record,
     post_from_feed_view,
 )
+from connectors.bluesky._connector import ASK_FOR_APP_CREDENTIAL, REFUSED, REVOKED, TWO_FACTOR
 from tests.fixtures.atproto import AtprotoAccount, AtprotoNetwork
 
 DATA = Path(__file__).resolve().parents[1] / "testdata" / "bluesky"
@@ -90,7 +87,7 @@ def test_invalid_did_vectors_fail_the_syntax(did: str) -> None:
 
 @pytest.mark.parametrize("handle", _vectors("handle_syntax_valid.txt"))
 def test_valid_handles_are_kept_in_lowercase_unless_their_domain_is_reserved(handle: str) -> None:
-    if handle.rsplit(".", 1)[1].lower() in _atproto.DISALLOWED_TLDS:
+    if handle.rsplit(".", 1)[1].lower() in atproto.DISALLOWED_TLDS:
         with pytest.raises(InvalidHandle, match="cannot be used on the network"):
             Bluesky.normalize_handle(handle)
     else:
@@ -400,7 +397,7 @@ def test_a_profile_record_becomes_an_actor() -> None:
 # -- resolution by DNS and HTTPS (no real network: DNS is faked, HTTPS mocked) -----------------
 
 
-def _txt(records: dict[str, list[str]]) -> _atproto.TxtLookup:
+def _txt(records: dict[str, list[str]]) -> atproto.TxtLookup:
     async def lookup(name: str) -> list[str]:
         return records.get(name, [])
 

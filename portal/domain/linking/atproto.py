@@ -4,7 +4,7 @@ The flow itself is :mod:`portal.domain.linking.oauth`'s; for Bluesky it starts f
 handle or DID, not a server), pushes the request to the authorization server the account's
 PDS names, binds the tokens to a DPoP key kept (encrypted) with the attempt and then with the
 account, and checks that the token answer is for the account the link started from.
-The protocol pieces are in :mod:`connectors._atproto_oauth`.
+The protocol pieces are in :mod:`connectors.atproto`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from typing import Any
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
-from connectors._atproto_oauth import DPoP
+from connectors.atproto import SCOPE, DPoP, authorization_server, push_authorization_request
 from portal.domain.linking.services import LinkServices, connector_errors
 from portal.errors import InvalidInput
 
@@ -37,8 +36,8 @@ async def push(
     async with services.http() as http:
         with connector_errors(cls.LABEL, field="server"):
             identity = await services.context.resolver.resolve(identifier, http)
-            server = await atproto_oauth.authorization_server(identity.pds, http)
-            request_uri = await atproto_oauth.push_authorization_request(
+            server = await authorization_server(identity.pds, http)
+            request_uri = await push_authorization_request(
                 http,
                 dpop,
                 server,
@@ -46,7 +45,7 @@ async def push(
                     "client_id": ours.client_id,
                     "response_type": "code",
                     "redirect_uri": ours.redirect_uri,
-                    "scope": atproto_oauth.SCOPE,
+                    "scope": SCOPE,
                     "state": state,
                     "code_challenge": create_s256_code_challenge(verifier),
                     "code_challenge_method": "S256",

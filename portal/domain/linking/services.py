@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import httpx
 
 import connectors
-from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
 from connectors._addresses import AddressPolicy
+from connectors.atproto import client_id_for
 from portal.crypto import Vault
 from portal.domain.providers import OIDCProvider
 from portal.errors import InvalidInput, NotFound, PortalError, RateLimited
@@ -62,7 +62,7 @@ class LinkServices:
         """This portal as an AT Protocol OAuth client; ``None`` when its address allows none
         (the network wants https, or a loopback address while developing)."""
         redirect_uri = self.redirect_uri("bluesky")
-        client_id = atproto_oauth.client_id_for(self.base_url, redirect_uri)
+        client_id = client_id_for(self.base_url, redirect_uri)
         return None if client_id is None else base.OAuthClient(client_id, None, redirect_uri)
 
 

@@ -19,10 +19,10 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors import _atproto_oauth as atproto_oauth
 from connectors import base
 from connectors import oidc as openid
-from connectors._atproto_oauth import DPoP
+from connectors.atproto import SCOPE as ATPROTO_SCOPE
+from connectors.atproto import DPoP
 from portal.domain.linking import atproto, tokens
 from portal.domain.linking.services import LinkServices, connector_errors
 from portal.errors import InvalidInput, NotFound
@@ -313,7 +313,7 @@ class ATProtoOAuth(OAuthFlow):
     ) -> tokens.Party:
         if metadata is None:  # found from the account when the link started, then kept
             raise InvalidInput("Start linking this Bluesky account again.")
-        return tokens.Party(metadata, atproto.client(services), (atproto_oauth.SCOPE,))
+        return tokens.Party(metadata, atproto.client(services), (ATPROTO_SCOPE,))
 
     async def authorization_url(
         self,

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import _http, base
-from connectors._atproto_oauth import DPoP
+from connectors.atproto import DPoP
 from portal.domain.linking.services import LinkServices, connector_errors
 from portal.storage.models import OAuthApp, utcnow
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors._atproto_oauth import DPoP
+from connectors.atproto import DPoP
 from portal.config import Settings
 from portal.storage.models import LinkedAccount, utcnow
 from tests.fixtures.app import (

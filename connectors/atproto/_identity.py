@@ -1,30 +1,4 @@
-"""AT Protocol identity and XRPC: handles, DIDs, DID documents, and calls to a PDS.
-
-Why it looks like this (the specs are the truth; links to the official texts):
-
-- A handle is a DNS name: ASCII, at most 253 characters, two or more labels of 1-63 letters,
-  digits and hyphens, no label starting or ending with a hyphen, a last label not starting
-  with a digit; case-insensitive, kept in lowercase. Some top-level domains are valid syntax
-  but must fail resolution (``.local``, ``.onion``…); ``.test`` is for development.
-  https://atproto.com/specs/handle
-- A DID is ``did:<method>:<identifier>`` (case-sensitive, at most 2048 characters); atproto
-  accepts two methods, ``did:plc`` (resolved by a PLC directory, https://web.plc.directory/)
-  and ``did:web`` (hostname-level only, ``https://<host>/.well-known/did.json``).
-  https://atproto.com/specs/did
-- A handle resolves to a DID by a DNS TXT record ``_atproto.<handle>`` (``did=<did>``), or by
-  ``https://<handle>/.well-known/atproto-did``; a service can also answer for us with
-  ``com.atproto.identity.resolveHandle``. A handle counts only when the DID document names
-  it back (``alsoKnownAs: at://<handle>``): the check is bidirectional.
-- The DID document names the account's PDS: the service whose ``id`` ends in
-  ``#atproto_pds`` and whose ``type`` is ``AtprotoPersonalDataServer``.
-- XRPC: ``GET|POST /xrpc/<nsid>``; errors are JSON ``{"error", "message"}``; 429 asks to
-  wait (Bluesky's PDS sends ``ratelimit-reset`` as a Unix time), 5xx may pass.
-  https://atproto.com/specs/xrpc
-
-Everything here is network-neutral atproto; :mod:`connectors.bluesky` builds on it. AT
-Protocol OAuth (PAR, PKCE, DPoP: https://atproto.com/specs/oauth) starts from the same
-resolution (handle → DID → PDS → its authorization server), so it belongs next to this.
-"""
+"""AT Protocol identity and XRPC: handles, DIDs, DID documents, and calls to a PDS."""
 
 from __future__ import annotations
 
@@ -37,7 +11,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from connectors import _http
-from connectors._atproto_oauth import MAX_ANSWER, DPoP
+from connectors.atproto._oauth import MAX_ANSWER, DPoP
 from connectors.base import InvalidHandle, PermanentError, Retriable
 
 # -- syntax ----------------------------------------------------------------------------------

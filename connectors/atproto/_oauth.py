@@ -3,7 +3,7 @@
 What the network asks of a client (https://atproto.com/specs/oauth, "Clients" and
 "Authorization Servers"), and where each piece lives:
 
-- The account decides the server: handle → DID → PDS (:mod:`connectors._atproto`); the PDS's
+- The account decides the server: handle → DID → PDS (``_identity``); the PDS's
   ``/.well-known/oauth-protected-resource`` names one authorization server, whose
   ``/.well-known/oauth-authorization-server`` (RFC 8414) must state the same ``issuer`` and
   offer what the profile requires: the code flow, PKCE S256, pushed authorization requests
