@@ -14,12 +14,13 @@ Why it looks like this (the specs are the truth; links to the official texts):
 - A handle resolves to a DID by a DNS TXT record ``_atproto.<handle>`` (``did=<did>``), or by
   ``https://<handle>/.well-known/atproto-did``; a service can also answer for us with
   ``com.atproto.identity.resolveHandle``. A handle counts only when the DID document names
-  it back (``alsoKnownAs: at://<handle>``): the check is bidirectional (``_identity``).
+  it back (``alsoKnownAs: at://<handle>``): the check is bidirectional (``_identity``;
+  the syntax of both is ``_syntax``'s).
 - The DID document names the account's PDS: the service whose ``id`` ends in
   ``#atproto_pds`` and whose ``type`` is ``AtprotoPersonalDataServer``.
 - XRPC: ``GET|POST /xrpc/<nsid>``; errors are JSON ``{"error", "message"}``; 429 asks to
   wait (Bluesky's PDS sends ``ratelimit-reset`` as a Unix time), 5xx may pass.
-  https://atproto.com/specs/xrpc
+  https://atproto.com/specs/xrpc (``_xrpc``, with the address of a blob).
 - AT Protocol OAuth (PAR, PKCE, DPoP: https://atproto.com/specs/oauth) starts from the same
   resolution (handle → DID → PDS → its authorization server), so it lives here too
   (``_oauth``).
@@ -32,20 +33,13 @@ portal configures (:class:`Resolver`) is handed to connectors in their
 from __future__ import annotations
 
 from connectors.atproto._identity import (
-    DISALLOWED_TLDS,
-    INVALID_HANDLE,
     DidDocument,
     Identity,
     Resolver,
     TxtLookup,
-    XrpcError,
-    did_problem,
     dns_txt,
-    handle_problem,
-    is_valid_did,
-    is_valid_handle,
     parse_did_document,
-    xrpc,
+    service_origin,
 )
 from connectors.atproto._oauth import (
     SCOPE,
@@ -55,6 +49,17 @@ from connectors.atproto._oauth import (
     client_metadata,
     push_authorization_request,
 )
+from connectors.atproto._syntax import (
+    DISALLOWED_TLDS,
+    INVALID_HANDLE,
+    did_problem,
+    handle_problem,
+    is_valid_did,
+    is_valid_handle,
+    normalize_did,
+    web_host,
+)
+from connectors.atproto._xrpc import XrpcError, blob_cid, blob_url, xrpc
 
 __all__ = [
     "DISALLOWED_TLDS",
@@ -67,6 +72,8 @@ __all__ = [
     "TxtLookup",
     "XrpcError",
     "authorization_server",
+    "blob_cid",
+    "blob_url",
     "client_id_for",
     "client_metadata",
     "did_problem",
@@ -74,7 +81,10 @@ __all__ = [
     "handle_problem",
     "is_valid_did",
     "is_valid_handle",
+    "normalize_did",
     "parse_did_document",
     "push_authorization_request",
+    "service_origin",
+    "web_host",
     "xrpc",
 ]

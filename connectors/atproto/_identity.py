@@ -1,111 +1,30 @@
-"""AT Protocol identity and XRPC: handles, DIDs, DID documents, and calls to a PDS."""
+"""Who an account is: DID documents, handle resolution both ways, and the account's PDS.
+
+https://atproto.com/specs/handle#handle-resolution and https://atproto.com/specs/did
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from connectors import _http
-from connectors.atproto._oauth import MAX_ANSWER, DPoP
+from connectors.atproto._oauth import MAX_ANSWER
+from connectors.atproto._syntax import (
+    DID_MAX_LENGTH,
+    did_problem,
+    handle_problem,
+    is_loopback_host,
+    is_valid_did,
+    is_valid_handle,
+    web_host,
+)
+from connectors.atproto._xrpc import XrpcError, json_object, xrpc
 from connectors.base import InvalidHandle, PermanentError, Retriable
-
-# -- syntax ----------------------------------------------------------------------------------
-
-HANDLE_MAX_LENGTH = 253
-DID_MAX_LENGTH = 2048
-_HANDLE = re.compile(
-    r"([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-)
-_DID = re.compile(r"did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]")
-_DID_PLC = re.compile(r"did:plc:[a-z2-7]{24}")
-DISALLOWED_TLDS = frozenset(
-    {"alt", "arpa", "example", "internal", "invalid", "local", "localhost", "onion"}
-)
-"""Valid handle syntax that must never resolve (https://atproto.com/specs/handle)."""
-INVALID_HANDLE = "handle.invalid"
-"""What services show for an account whose handle is not confirmed."""
-
-
-def is_valid_handle(text: str) -> bool:
-    """Handle syntax exactly as the spec defines it (no case folding, no trimming)."""
-    return len(text) <= HANDLE_MAX_LENGTH and _HANDLE.fullmatch(text) is not None
-
-
-def is_valid_did(text: str) -> bool:
-    """Generic DID syntax as atproto accepts it, whatever the method."""
-    return len(text) <= DID_MAX_LENGTH and _DID.fullmatch(text) is not None
-
-
-def handle_problem(handle: str) -> str | None:
-    """Why a (lowercased) handle cannot be an account's, or ``None`` when it can."""
-    if not handle.isascii():
-        return (
-            "A handle is written in plain ASCII letters, digits, hyphens and dots; "
-            "write an internationalised domain in its xn-- form."
-        )
-    if len(handle) > HANDLE_MAX_LENGTH:
-        return f"A handle has at most {HANDLE_MAX_LENGTH} characters."
-    if "." not in handle:
-        return "A handle is a domain name with a dot, like ada.bsky.social."
-    if not is_valid_handle(handle):
-        labels = handle.split(".")
-        if any(not label for label in labels):
-            return "A handle cannot have empty parts, or start or end with a dot."
-        if any(len(label) > 63 for label in labels):
-            return "Each part of a handle between dots has at most 63 characters."
-        if any(label.startswith("-") or label.endswith("-") for label in labels):
-            return "A part of a handle cannot start or end with a hyphen."
-        if labels[-1][:1].isdigit():
-            return "The last part of a handle cannot start with a digit."
-        return "A handle has only letters, digits, hyphens and dots."
-    tld = handle.rsplit(".", 1)[1]
-    if handle == INVALID_HANDLE or tld in DISALLOWED_TLDS:
-        return f"Handles under .{tld} cannot be used on the network."
-    return None
-
-
-def did_problem(did: str) -> str | None:
-    """Why a DID cannot be an atproto account's (``did:plc`` and ``did:web`` only)."""
-    if not is_valid_did(did):
-        return "This is not a valid DID (did:plc:… or did:web:…)."
-    method = did.split(":", 2)[1]
-    if method == "plc":
-        if _DID_PLC.fullmatch(did) is None:
-            return "A did:plc identifier has 24 characters (letters a-z and digits 2-7)."
-        return None
-    if method == "web":
-        try:
-            web_host(did)
-        except InvalidHandle as error:
-            return error.message
-        return None
-    return f"did:{method} is not a DID method that atproto accounts use (did:plc or did:web)."
-
-
-def web_host(did: str) -> str:
-    """The ``host[:port]`` of a ``did:web`` (only ``localhost`` may have a port)."""
-    identifier = did.removeprefix("did:web:")
-    if ":" in identifier:
-        raise InvalidHandle("atproto accepts only host-level did:web identifiers, without a path.")
-    host = unquote(identifier).lower()
-    name, _, port = host.partition(":")
-    if port and (name != "localhost" or not port.isdigit()):
-        raise InvalidHandle("A did:web can carry a port only for localhost, in development.")
-    if name != "localhost" and not is_valid_handle(name):
-        raise InvalidHandle("A did:web names a host name, like did:web:example.com.")
-    if name != "localhost" and name.rsplit(".", 1)[1] in DISALLOWED_TLDS - {"localhost"}:
-        raise InvalidHandle(f"A did:web under .{name.rsplit('.', 1)[1]} cannot be resolved.")
-    return host
-
-
-def is_loopback_host(host: str) -> bool:
-    return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
-
 
 # -- DID documents ---------------------------------------------------------------------------
 
@@ -177,85 +96,6 @@ def service_origin(endpoint: Any) -> str | None:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-# -- XRPC ------------------------------------------------------------------------------------
-
-
-class XrpcError(PermanentError):
-    """A 4xx answer of an XRPC endpoint: its status, error name and message."""
-
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(message or error or f"HTTP {status}")
-        self.status = status
-        self.error = error
-
-
-async def xrpc(
-    http: httpx.AsyncClient,
-    service: str,
-    nsid: str,
-    *,
-    params: Mapping[str, str] | None = None,
-    body: Mapping[str, Any] | None = None,
-    token: str | None = None,
-    dpop: DPoP | None = None,
-    post: bool = False,
-    label: str = "The server",
-) -> dict[str, Any]:
-    """Call ``nsid`` on ``service`` and return its JSON object.
-
-    ``token`` is a session JWT (Bearer), or with ``dpop`` an OAuth access token bound to that
-    key. 429 becomes :class:`RateLimited`, 5xx and transport failures :class:`Retriable`, any
-    other failure :class:`XrpcError` for the caller to interpret.
-    """
-    url = f"{service}/xrpc/{nsid}"
-    headers = {"Accept": "application/json"}
-    if token and dpop is None:
-        headers["Authorization"] = f"Bearer {token}"
-    method = "POST" if post or body is not None else "GET"
-    failures = _http.Failures.about(
-        label, failing=f"{label} answered with an error (HTTP {{status}})."
-    )
-    if dpop is not None:
-        response = await dpop.request(
-            http, method, url, access_token=token, json=body, params=params, failures=failures
-        )
-    else:
-        response = await _http.send(
-            http,
-            method,
-            url,
-            failures,
-            limit=MAX_ANSWER,
-            json=body,
-            params=params,
-            headers=headers,
-        )
-    if response.status_code == 429 or response.status_code >= 500:
-        _http.check(response, failures)
-    data = _json_object(response)
-    if response.is_success and not response.content:
-        return {}  # procedures without output answer with an empty body
-    if not response.is_success:
-        name = data.get("error") if data else None
-        message = data.get("message") if data else None
-        raise XrpcError(
-            response.status_code,
-            name if isinstance(name, str) else "",
-            message[:300] if isinstance(message, str) else "",
-        )
-    if data is None:
-        raise Retriable(f"{label} answered with something other than JSON.")
-    return data
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        data = _http.parse_json(response.content)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 # -- resolution ------------------------------------------------------------------------------
@@ -448,7 +288,7 @@ class Resolver:
             _http.check(response, failures)
         if not response.is_success:
             raise Retriable(failures.failing.replace("{status}", str(response.status_code)))
-        document = _json_object(response)
+        document = json_object(response)
         if document is None:
             raise PermanentError(f"{where} did not answer with a DID document for {did}.")
         return parse_did_document(document, did)

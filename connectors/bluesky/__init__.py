@@ -31,13 +31,14 @@ Why it looks like this (official docs: https://atproto.com/specs and https://doc
   ``app.bsky.actor.profile/self`` read with ``com.atproto.repo.getRecord`` from the account's
   own repository gives the same name, bio and avatar (the avatar as a ``getBlob`` address).
 - Raw API JSON becomes :class:`Actor` and :class:`Post` through pure functions
-  (``app.bsky.actor.defs#profileView*``, ``app.bsky.feed.defs#feedViewPost``).
+  (``app.bsky.actor.defs#profileView*``, ``app.bsky.feed.defs#feedViewPost``; ``_model``).
+  The connector itself, app-password sessions and reading the profile, is ``_connector``.
 """
 
 from __future__ import annotations
 
-from connectors.bluesky._connector import (
-    Bluesky,
+from connectors.bluesky._connector import Bluesky
+from connectors.bluesky._model import (
     actor_from_profile,
     actor_from_profile_record,
     post_from_feed_view,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import unquote
 
 import httpx
 
@@ -18,8 +17,8 @@ from connectors.atproto import (
     XrpcError,
     did_problem,
     handle_problem,
-    is_valid_did,
     is_valid_handle,
+    normalize_did,
     xrpc,
 )
 from connectors.base import (
@@ -31,16 +30,15 @@ from connectors.base import (
     Credentials,
     InvalidHandle,
     Linked,
-    Media,
     PermanentError,
-    Post,
     RateLimited,
     Retriable,
     clean,
     path_from_url,
 )
+from connectors.bluesky import _model
+from connectors.bluesky._model import NETWORK, actor_from_profile, actor_from_profile_record
 
-WEB = "https://bsky.app"
 REFUSED = "Bluesky refused this handle or app password."
 ASK_FOR_APP_CREDENTIAL = (
     "Sign in with an app password, not your account's password: create one in Bluesky under "
@@ -56,7 +54,7 @@ _AUTH_ERRORS = frozenset({"AuthenticationRequired", "InvalidToken", "ExpiredToke
 
 
 class Bluesky(Connector):
-    NAME = "bluesky"
+    NAME = NETWORK
     LABEL = "Bluesky"
     AUTH = "atproto"
     HANDLE_LABEL = "Handle"
@@ -98,7 +96,7 @@ class Bluesky(Connector):
         if not text:
             raise InvalidHandle("Enter a handle.")
         if text[:4].lower() == "did:":
-            did = _normalize_did(text)
+            did = normalize_did(text)
             problem = did_problem(did)
             if problem is not None:
                 raise InvalidHandle(problem)
@@ -111,7 +109,7 @@ class Bluesky(Connector):
 
     @classmethod
     def profile_url(cls, handle: str) -> str | None:
-        return f"{WEB}/profile/{quote(handle, safe=':.-_%')}"
+        return _model.profile_url(handle)
 
     @classmethod
     def display_handle(cls, handle: str) -> str:
@@ -272,17 +270,6 @@ class Bluesky(Connector):
         )
 
 
-def _normalize_did(text: str) -> str:
-    """A DID as typed, in its canonical case (both atproto methods are case-insensitive)."""
-    method, _, rest = text[4:].partition(":")
-    method = method.lower()
-    if method == "plc":
-        return f"did:plc:{rest.lower()}"
-    if method == "web":
-        return "did:web:" + rest.lower().replace("%3a", "%3A")
-    return f"did:{method}:{rest}"
-
-
 async def _load_actor(
     http: httpx.AsyncClient, identity: Identity, access_token: str, *, dpop: DPoP | None = None
 ) -> Actor:
@@ -319,124 +306,3 @@ async def _load_actor(
             raise
         record = {}
     return actor_from_profile_record(identity.did, identity.handle, record, identity.pds)
-
-
-# -- API JSON → Portal's types ---------------------------------------------------------------
-
-
-def actor_from_profile(data: Mapping[str, Any]) -> Actor:
-    """An ``app.bsky.actor.defs#profileView`` (Basic, Detailed) as an :class:`Actor`."""
-    did = _text(data.get("did"))
-    if not is_valid_did(did):
-        raise PermanentError("Bluesky sent a profile without a valid DID.")
-    handle = _text(data.get("handle")).lower()
-    shown = handle if handle != INVALID_HANDLE and is_valid_handle(handle) else did
-    return Actor(
-        network=Bluesky.NAME,
-        id=did,
-        handle=shown,
-        display_name=_text(data.get("displayName")).strip(),
-        url=Bluesky.profile_url(shown),
-        avatar_url=_web_address(data.get("avatar")),
-        bio=_text(data.get("description")),
-    )
-
-
-def actor_from_profile_record(
-    did: str, handle: str | None, record: Mapping[str, Any], pds: str
-) -> Actor:
-    """An account from its ``app.bsky.actor.profile`` record (a ``getRecord`` answer).
-
-    ``handle`` is the confirmed handle (``None`` shows the DID); the avatar blob becomes its
-    ``com.atproto.sync.getBlob`` address on the account's PDS.
-    """
-    value = record.get("value")
-    profile: Mapping[str, Any] = value if isinstance(value, Mapping) else {}
-    shown = handle or did
-    avatar = None
-    cid = _blob_cid(profile.get("avatar"))
-    if cid:
-        avatar = f"{pds}/xrpc/com.atproto.sync.getBlob?{urlencode({'did': did, 'cid': cid})}"
-    return Actor(
-        network=Bluesky.NAME,
-        id=did,
-        handle=shown,
-        display_name=_text(profile.get("displayName")).strip(),
-        url=Bluesky.profile_url(shown),
-        avatar_url=avatar,
-        bio=_text(profile.get("description")),
-    )
-
-
-def post_from_feed_view(item: Mapping[str, Any]) -> Post:
-    """An ``app.bsky.feed.defs#feedViewPost`` (or a bare ``#postView``) as a :class:`Post`."""
-    view = item.get("post", item)
-    if not isinstance(view, Mapping):
-        raise PermanentError("Bluesky sent a feed item without a post.")
-    uri = _text(view.get("uri"))
-    author_data = view.get("author")
-    if not uri.startswith("at://") or not isinstance(author_data, Mapping):
-        raise PermanentError("Bluesky sent a post without its address or author.")
-    author = actor_from_profile(author_data)
-    record = view.get("record")
-    post: Mapping[str, Any] = record if isinstance(record, Mapping) else {}
-    published = _datetime(post.get("createdAt")) or _datetime(view.get("indexedAt"))
-    if published is None:
-        raise PermanentError("Bluesky sent a post without a date.")
-    reply = post.get("reply")
-    parent = reply.get("parent") if isinstance(reply, Mapping) else None
-    rkey = uri.rsplit("/", 1)[1]
-    return Post(
-        network=Bluesky.NAME,
-        id=uri,
-        author=author,
-        published=published,
-        text=_text(post.get("text")),
-        url=f"{Bluesky.profile_url(author.handle)}/post/{quote(rkey, safe='')}",
-        media=_media(view.get("embed")),
-        reply_to=(_text(parent.get("uri")) or None) if isinstance(parent, Mapping) else None,
-    )
-
-
-def _media(embed: Any) -> tuple[Media, ...]:
-    """Pictures of an embed view: ``images#view``, or the media of ``recordWithMedia#view``."""
-    if not isinstance(embed, Mapping):
-        return ()
-    kind = embed.get("$type")
-    if kind == "app.bsky.embed.recordWithMedia#view":
-        return _media(embed.get("media"))
-    if kind != "app.bsky.embed.images#view":
-        return ()
-    found = []
-    for image in embed.get("images") or []:
-        if isinstance(image, Mapping) and _text(image.get("fullsize")).startswith("https://"):
-            found.append(Media(url=image["fullsize"], description=_text(image.get("alt"))))
-    return tuple(found)
-
-
-def _blob_cid(blob: Any) -> str | None:
-    """The CID of a blob reference (``{"ref": {"$link": cid}}``, or the legacy ``{"cid"}``)."""
-    if not isinstance(blob, Mapping):
-        return None
-    ref = blob.get("ref")
-    cid = ref.get("$link") if isinstance(ref, Mapping) else blob.get("cid")
-    return cid if isinstance(cid, str) and cid.isalnum() else None
-
-
-def _datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def _web_address(value: Any) -> str | None:
-    text = _text(value)
-    return text if text.startswith(("https://", "http://")) else None
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""

@@ -1,0 +1,134 @@
+"""Bluesky's profiles and posts as Portal's types: pure functions, no requests.
+
+An ``app.bsky.actor.defs#profileView*`` or the ``app.bsky.actor.profile`` record becomes an
+:class:`Actor`, an ``app.bsky.feed.defs#feedViewPost`` a :class:`Post`
+(https://docs.bsky.app/docs/api/app-bsky-actor-get-profile,
+https://docs.bsky.app/docs/api/app-bsky-feed-get-author-feed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from connectors.atproto import INVALID_HANDLE, blob_cid, blob_url, is_valid_did, is_valid_handle
+from connectors.base import Actor, Media, PermanentError, Post
+
+NETWORK = "bluesky"
+WEB = "https://bsky.app"
+
+
+def profile_url(handle: str) -> str:
+    """The public profile page, which the Bluesky app opens too (a universal link)."""
+    return f"{WEB}/profile/{quote(handle, safe=':.-_%')}"
+
+
+def actor_from_profile(data: Mapping[str, Any]) -> Actor:
+    """An ``app.bsky.actor.defs#profileView`` (Basic, Detailed) as an :class:`Actor`."""
+    did = _text(data.get("did"))
+    if not is_valid_did(did):
+        raise PermanentError("Bluesky sent a profile without a valid DID.")
+    handle = _text(data.get("handle")).lower()
+    shown = handle if handle != INVALID_HANDLE and is_valid_handle(handle) else did
+    return Actor(
+        network=NETWORK,
+        id=did,
+        handle=shown,
+        display_name=_text(data.get("displayName")).strip(),
+        url=profile_url(shown),
+        avatar_url=_web_address(data.get("avatar")),
+        bio=_text(data.get("description")),
+    )
+
+
+def actor_from_profile_record(
+    did: str, handle: str | None, record: Mapping[str, Any], pds: str
+) -> Actor:
+    """An account from its ``app.bsky.actor.profile`` record (a ``getRecord`` answer).
+
+    ``handle`` is the confirmed handle (``None`` shows the DID); the avatar blob becomes its
+    ``com.atproto.sync.getBlob`` address on the account's PDS.
+    """
+    value = record.get("value")
+    profile: Mapping[str, Any] = value if isinstance(value, Mapping) else {}
+    shown = handle or did
+    avatar = None
+    cid = blob_cid(profile.get("avatar"))
+    if cid:
+        avatar = blob_url(pds, did, cid)
+    return Actor(
+        network=NETWORK,
+        id=did,
+        handle=shown,
+        display_name=_text(profile.get("displayName")).strip(),
+        url=profile_url(shown),
+        avatar_url=avatar,
+        bio=_text(profile.get("description")),
+    )
+
+
+def post_from_feed_view(item: Mapping[str, Any]) -> Post:
+    """An ``app.bsky.feed.defs#feedViewPost`` (or a bare ``#postView``) as a :class:`Post`."""
+    view = item.get("post", item)
+    if not isinstance(view, Mapping):
+        raise PermanentError("Bluesky sent a feed item without a post.")
+    uri = _text(view.get("uri"))
+    author_data = view.get("author")
+    if not uri.startswith("at://") or not isinstance(author_data, Mapping):
+        raise PermanentError("Bluesky sent a post without its address or author.")
+    author = actor_from_profile(author_data)
+    record = view.get("record")
+    post: Mapping[str, Any] = record if isinstance(record, Mapping) else {}
+    published = _datetime(post.get("createdAt")) or _datetime(view.get("indexedAt"))
+    if published is None:
+        raise PermanentError("Bluesky sent a post without a date.")
+    reply = post.get("reply")
+    parent = reply.get("parent") if isinstance(reply, Mapping) else None
+    rkey = uri.rsplit("/", 1)[1]
+    return Post(
+        network=NETWORK,
+        id=uri,
+        author=author,
+        published=published,
+        text=_text(post.get("text")),
+        url=f"{profile_url(author.handle)}/post/{quote(rkey, safe='')}",
+        media=_media(view.get("embed")),
+        reply_to=(_text(parent.get("uri")) or None) if isinstance(parent, Mapping) else None,
+    )
+
+
+def _media(embed: Any) -> tuple[Media, ...]:
+    """Pictures of an embed view: ``images#view``, or the media of ``recordWithMedia#view``."""
+    if not isinstance(embed, Mapping):
+        return ()
+    kind = embed.get("$type")
+    if kind == "app.bsky.embed.recordWithMedia#view":
+        return _media(embed.get("media"))
+    if kind != "app.bsky.embed.images#view":
+        return ()
+    found = []
+    for image in embed.get("images") or []:
+        if isinstance(image, Mapping) and _text(image.get("fullsize")).startswith("https://"):
+            found.append(Media(url=image["fullsize"], description=_text(image.get("alt"))))
+    return tuple(found)
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _web_address(value: Any) -> str | None:
+    text = _text(value)
+    return text if text.startswith(("https://", "http://")) else None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
