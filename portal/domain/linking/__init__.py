@@ -28,7 +28,6 @@ from portal.domain.linking.accounts import (
     reorder,
     rotate_secrets,
     save_proven,
-    save_proven_replacing,
     store_credentials,
 )
 from portal.domain.linking.services import (
@@ -66,6 +65,5 @@ __all__ = [
     "reorder",
     "rotate_secrets",
     "save_proven",
-    "save_proven_replacing",
     "store_credentials",
 ]

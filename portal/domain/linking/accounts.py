@@ -164,27 +164,10 @@ async def save_proven(
     proof: str,
     server: str = "",
     account_id: int | None = None,
-) -> LinkedAccount:
-    """Record a proven account: a new one, or the one that was reconnected or verified."""
-    account, _ = await save_proven_replacing(
-        session, services, user, network, linked, proof=proof, server=server, account_id=account_id
-    )
-    return account
-
-
-async def save_proven_replacing(
-    session: AsyncSession,
-    services: LinkServices,
-    user: User,
-    network: str,
-    linked: base.Linked,
-    *,
-    proof: str,
-    server: str = "",
-    account_id: int | None = None,
 ) -> tuple[LinkedAccount, base.Credentials | None]:
-    """:func:`save_proven`, also returning the credentials it replaced: those the account
-    held when it was last proven the same way (tokens to revoke), else ``None``."""
+    """Record a proven account (a new one, or the one that was reconnected or verified), and
+    the credentials it replaced: those the account held when it was last proven the same way
+    (tokens to revoke), else ``None``."""
     cls = connector(network)
     handle = normalize(cls, linked.actor.handle, services.context)
     existing = await find_account(session, user, network, handle)

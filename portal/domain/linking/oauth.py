@@ -206,7 +206,7 @@ async def finish(
                     "%(network)s described another account than the one that signed in.",
                     network=label,
                 )
-            linked, replaced = await linking.save_proven_replacing(
+            linked, replaced = await linking.save_proven(
                 session,
                 services,
                 user,

@@ -65,9 +65,10 @@ async def link_by_sign_in(
     async with services.http() as http:
         with connector_errors(cls.LABEL, field="password"):
             linked = await cls.sign_in(normalized, secret, http, context=services.context)
-    return await linking.save_proven(
+    account, _ = await linking.save_proven(
         session, services, user, network, linked, proof="password", account_id=account_id
     )
+    return account
 
 
 # -- the Telegram login widget ---------------------------------------------------------------
@@ -83,7 +84,10 @@ async def link_by_widget(
         actor = telegram.verify_login(data, services.telegram_bot_token, max_age=WIDGET_MAX_AGE)
     await _use_once(session, services, user, str(data.get("hash", "")).lower())
     linked = base.Linked(actor, base.Credentials())
-    return await linking.save_proven(session, services, user, "telegram", linked, proof="widget")
+    account, _ = await linking.save_proven(
+        session, services, user, "telegram", linked, proof="widget"
+    )
+    return account
 
 
 async def _use_once(
