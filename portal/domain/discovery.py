@@ -11,6 +11,7 @@ The list is used for one answer and dropped: it is not stored, and never logged.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.domain import phones, privacy
+from portal.domain import address_book, phones, privacy
 from portal.domain.privacy import Card
 from portal.errors import InvalidInput
 from portal.ratelimit import RateLimiter
@@ -100,12 +101,19 @@ async def discover(
     inputs: Sequence[str],
     *,
     region: str | None = None,
+    vcard: bytes | None = None,
 ) -> Discovery:
-    """Who among ``inputs`` may be found by ``user``, and which inputs are not numbers."""
+    """Who among ``inputs``, and the numbers of the address book ``vcard`` (a .vcf file), may
+    be found by ``user``, and which inputs are not numbers.
+
+    The address book is read once the upload is counted, and away from the event loop: up to
+    :data:`address_book.MAX_BYTES` of untrusted text to parse."""
+    await limiter.hit("discovery", str(user.id))
+    if vcard is not None:
+        inputs = [*inputs, *await asyncio.to_thread(address_book.numbers_from_vcard, vcard)]
     _check_count(len(inputs))
     used = upload_region(user, region)
     valid, invalid = read_numbers(inputs, used)
-    await limiter.hit("discovery", str(user.id))
     if valid:
         await limiter.hit("discovery_numbers", str(user.id), cost=len(valid))
     owners: list[User] = []

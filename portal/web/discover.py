@@ -159,10 +159,12 @@ async def discover(
     context["values"] = {"numbers": numbers[:20_000], "region": region[:10]}
     try:
         inputs = discovery.numbers_from_text(numbers)
+        vcard = None
         if file is not None and file.filename:
-            data = await file.read(address_book.MAX_BYTES + 1)
-            inputs += address_book.numbers_from_vcard(data)
-        result = await discovery.discover(db, limiter, user, inputs, region=region or None)
+            vcard = await file.read(address_book.MAX_BYTES + 1)
+        result = await discovery.discover(
+            db, limiter, user, inputs, region=region or None, vcard=vcard
+        )
     except PortalError as exc:
         return form_error(request, "discover", exc, context)
     context["result"] = result
