@@ -25,6 +25,9 @@ wait on it only for the moment it takes to commit.
 A card is kept with the counter read before its data, and given only to a lookup that read the
 same counter: data read after a change committed is never older than the change. A session
 that wrote any of those tables itself keeps and takes nothing (what it reads is not committed).
+
+Only writes through a session are seen: SQL sent on a bare connection, and a migration that
+changes those tables, must add one to ``card_generation`` themselves.
 """
 
 from __future__ import annotations
@@ -99,12 +102,6 @@ class CardCache:
         self._cards[(card.number, card.relation)] = card
         self._owners[card.number] = card.user_id
 
-    def forget(self, number: str) -> None:
-        """The number is hidden or gone, as seen by a lookup that read the database."""
-        for key in [key for key in self._cards if key[0] == number]:
-            del self._cards[key]
-        self._owners.pop(number, None)
-
     def rendered(self, card: Card, form: str, render: Callable[[Card], bytes]) -> bytes:
         """``card`` rendered as ``form`` (e.g. the API's JSON for one address), made once for
         each kept card and dropped with it."""
@@ -143,8 +140,9 @@ def _on_flush(session: Session, _flush: UOWTransaction) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state: Any) -> None:
-    """``update()`` and ``delete()`` statements change rows without a flush."""
-    if (state.is_update or state.is_delete) and _tables(state.statement) & _WATCHED:
+    """``insert()``, ``update()`` and ``delete()`` statements change rows without a flush."""
+    changes = state.is_insert or state.is_update or state.is_delete
+    if changes and _tables(state.statement) & _WATCHED:
         state.session.info[_TOUCHED] = True
 
 

@@ -356,14 +356,15 @@ async def _kept_card(
     session: AsyncSession, viewer: User | None, number: str, cards: CardCache
 ) -> Card | None:
     """The card ``cards`` keeps of ``number`` for this viewer, after one query that reads the
-    database's counter of changes (and the viewer's relation to the owner)."""
-    owner_id = cards.owner_of(number)
-    if owner_id is None:
-        return None
+    database's counter of changes (and the viewer's relation to the owner).
+
+    The query is the same whether or not a card of the number is kept, so that what a miss
+    costs does not tell a number someone looked up lately from one nobody has."""
     relation = _known_relation(viewer, number)
     if relation is None:
         assert viewer is not None
-        stmt = select(card_cache.GENERATION, relation_sql(viewer, literal(owner_id)))
+        owner = select(User.id).where(User.number == number).scalar_subquery()
+        stmt = select(card_cache.GENERATION, relation_sql(viewer, owner))
         generation, in_sql = (await session.execute(stmt)).one()
         relation = Relation(in_sql)
     else:
@@ -374,8 +375,8 @@ async def _kept_card(
 async def card_for_number(
     session: AsyncSession, viewer: User | None, text: str, cards: CardCache | None = None
 ) -> Card:
-    """The card behind a typed number, as ``viewer`` may see it: one query (two when ``cards``
-    keeps a card of the number, but not for this viewer's relation).
+    """The card behind a typed number, as ``viewer`` may see it: one query; with ``cards``, one
+    for a card kept, two for any other (a card not kept, a miss).
 
     A mistyped number (wrong check digit) is an error of its own. A number nobody has, one
     whose owner is not found by number, and one whose card shows nothing answer the same
@@ -401,8 +402,6 @@ async def card_for_number(
     if not may_find(owner, "number", relation) or not (
         card.shows_anything or relation is Relation.OWNER
     ):
-        if cards is not None:
-            cards.forget(number)
         raise NotFound(NO_SUCH_NUMBER)
     if cards is not None:
         cards.keep(card, owner.gen)

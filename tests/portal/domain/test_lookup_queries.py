@@ -4,6 +4,7 @@ nobody has or a hidden one. Counted, so that the count cannot grow back unnotice
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -82,6 +83,25 @@ async def test_a_kept_card_costs_one_small_query(db, engine):
         assert kept is await privacy.card_for_number(db, looker, owner.number, cards)
         assert len(statements) == 1, statements
         assert "linked_accounts" not in statements[0]
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+async def test_with_cards_kept_a_miss_costs_what_any_card_not_kept_costs(signed_in, db, engine):
+    """A card kept for someone else does not make the number cheaper or dearer to look up:
+    what a lookup costs does not tell a number someone looked up lately from one nobody has."""
+    owner, viewer, friend = await _world(db)
+    hidden = await people.person(db, "Hidden")
+    await profile.set_privacy(db, hidden, find_by={"number": False})
+    await db.commit()
+    cards = CardCache()
+    await privacy.card_for_number(db, friend, owner.number, cards)  # kept for a contact
+    looker = viewer if signed_in else None
+    shapes = []
+    for number in (owner.number, hidden.number, _unused(owner.number, hidden.number)):
+        with counted(engine) as statements, contextlib.suppress(NotFound):
+            await privacy.card_for_number(db, looker, number, cards)
+        shapes.append([statement.split(" FROM ")[0] for statement in statements])
+    assert len(shapes[0]) == 2 and shapes[0] == shapes[1] == shapes[2], shapes
 
 
 def _unused(*taken: str) -> str:
