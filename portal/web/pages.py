@@ -50,10 +50,11 @@ async def number_page(
 
 @router.get("/n/{number}/avatar")
 async def avatar(
-    request: Request, db: DB, user: OptionalUser, limiter: LimiterDep, number: str
+    request: Request, db: DB, user: OptionalUser, limiter: LimiterDep, cards: CardsDep, number: str
 ) -> Response:
     """The picture of a number, re-encoded as WebP, where its owner shows it to this viewer."""
-    card = await lookup.look_up(db, limiter, user, number[:100], client=client_address(request))
+    client = client_address(request)
+    card = await lookup.look_up(db, limiter, user, number[:100], client=client, cards=cards)
     picture = await profile.avatar_of(db, card)
     etag = f'"{picture.etag}"'
     shared = card.relation is privacy.Relation.ANONYMOUS

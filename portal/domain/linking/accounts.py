@@ -272,7 +272,7 @@ async def move(
 async def reorder(session: AsyncSession, user: User, order: list[int]) -> list[LinkedAccount]:
     """Put the accounts in the given order; it must name each of them exactly once."""
     accounts = {a.id: a for a in await list_accounts(session, user)}
-    if sorted(order) != sorted(accounts) or len(set(order)) != len(order):
+    if sorted(order) != sorted(accounts):  # ids are unique: no repeats, none left out
         raise InvalidInput("Give every one of your linked accounts exactly once.", field="order")
     for position, account_id in enumerate(order):
         accounts[account_id].position = position
