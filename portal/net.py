@@ -5,8 +5,9 @@ resolved once, every address it resolves to must be public, and the connection g
 checked address (TLS still verifies the name). A name that resolves to a private, loopback,
 link-local or otherwise special address is refused, and so is a DNS answer that changes between
 the check and the connection, because there is no second lookup. Redirects are not followed by
-default; bodies are read up to a limit. The address rules are those of
-:mod:`connectors._addresses`, which the connectors that speak other protocols (XMPP) apply too.
+default; bodies are read up to a limit (:func:`connectors._http.read_capped`). The address
+rules are those of :mod:`connectors._addresses`, which the connectors that speak other
+protocols (XMPP) apply too.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ import httpcore
 import httpx
 
 from connectors._addresses import AddressPolicy, Refused, Unreachable
-from connectors._http import read_capped
 from portal import __version__
 
 USER_AGENT = f"Portal/{__version__} (self-hosted identity portal)"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 
 
 class BlockedAddress(httpx.TransportError):
@@ -132,12 +131,3 @@ def guarded_client(*, policy: AddressPolicy | None = None, **kwargs: Any) -> htt
         trust_env=False,
         **kwargs,
     )
-
-
-async def read_limited(response: httpx.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
-    """The body of a streamed response, refusing one larger than ``limit`` bytes (as the
-    connectors read theirs: :func:`connectors._http.read_capped`)."""
-    body = await read_capped(response, limit)
-    if body is None:
-        raise httpx.DecodingError(f"the answer is larger than {limit} bytes")
-    return body

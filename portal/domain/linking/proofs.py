@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import connectors
 from connectors import base, telegram
+from connectors._http import read_capped
 from portal import mail
 from portal.domain import linking
 from portal.domain.linking.services import LinkServices, connector, connector_errors, normalize
 from portal.domain.linking.strategies import strategy_for
 from portal.errors import InvalidInput, NotFound
-from portal.net import read_limited
 from portal.storage.models import LinkAttempt, LinkedAccount, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -287,14 +287,14 @@ async def _fetch_page(http: httpx.AsyncClient, url: str) -> tuple[str, str]:
             if "html" not in kind:
                 raise base.PermanentError("The page is not HTML.")
             try:
-                body = await read_limited(response, PAGE_LIMIT)
+                body = await read_capped(response, PAGE_LIMIT)
             except httpx.DecodingError as error:
-                if "larger than" not in str(error):
-                    raise base.PermanentError("The page cannot be read.") from error
+                raise base.PermanentError("The page cannot be read.") from error
+            if body is None:
                 raise base.PermanentError(
                     f"The page is larger than {PAGE_LIMIT // 2**20} MB, which no profile "
                     "page needs: link from a smaller page."
-                ) from error
+                )
             return body.decode(response.encoding or "utf-8", errors="replace"), url
     raise base.PermanentError("The page redirects too many times.")
 
