@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.domain.codes import CodeCheck
 from portal.errors import N_, Conflict, InvalidInput
 from portal.ratelimit import RateLimiter
 from portal.sms import SmsSender
@@ -43,8 +44,6 @@ NOT_A_NUMBER = N_("This is not a phone number.")
 TOO_SHORT = N_("This number is too short.")
 TOO_LONG = N_("This number is too long.")
 NO_COUNTRY = N_("This number's country code does not exist.")
-WRONG_CODE = N_("This code is not right. %(left)d tries left.")
-NO_TRIES_LEFT = N_("This code is not right, and no tries are left. Ask for a new code.")
 
 
 @dataclass(frozen=True)
@@ -225,25 +224,9 @@ async def start(
     return waiting
 
 
-@dataclass(frozen=True)
-class PhoneCheck:
-    verified: bool
-    left: int
-    """Tries left (0 once verified, or once the tries are used up)."""
-
-    @property
-    def error(self) -> InvalidInput | None:
-        """Why the code was refused (shown, not raised: the wrong try must be kept)."""
-        if self.verified:
-            return None
-        if self.left:
-            return InvalidInput(WRONG_CODE, field="code", left=self.left)
-        return InvalidInput(NO_TRIES_LEFT, field="code")
-
-
 async def confirm(
     session: AsyncSession, services: PhoneServices, user: User, code: str
-) -> PhoneCheck:
+) -> CodeCheck:
     """Check a code. A wrong one is counted (the caller must keep that write)."""
     waiting = await pending(session, user)
     if waiting is None:
@@ -264,7 +247,7 @@ async def confirm(
         if not left:
             await session.delete(waiting)
         await session.flush()
-        return PhoneCheck(verified=False, left=left)
+        return CodeCheck(verified=False, left=left)
     phone = waiting.phone
     taken = await session.scalar(select(User.id).where(User.phone == phone, User.id != user.id))
     if taken is not None:
@@ -276,7 +259,7 @@ async def confirm(
         await session.flush()
     except IntegrityError as error:  # verified by someone else at this very moment
         raise Conflict(TAKEN, field="code") from error
-    return PhoneCheck(verified=True, left=0)
+    return CodeCheck(verified=True, left=0)
 
 
 async def remove(session: AsyncSession, user: User) -> None:

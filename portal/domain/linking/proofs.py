@@ -23,6 +23,7 @@ from connectors import base, telegram
 from connectors._http import read_capped
 from portal import mail
 from portal.domain import linking
+from portal.domain.codes import CodeCheck
 from portal.domain.linking.services import LinkServices, connector, connector_errors, normalize
 from portal.domain.linking.strategies import strategy_for
 from portal.errors import InvalidInput, NotFound
@@ -176,24 +177,10 @@ async def send_email_code(
 
 
 @dataclass(frozen=True)
-class CodeCheck:
-    account: LinkedAccount
-    verified: bool
-    left: int
-    """Tries left for this code (0 once verified, or once the tries are used up)."""
+class AccountCodeCheck(CodeCheck):
+    """:class:`~portal.domain.codes.CodeCheck` of the code mailed for an account."""
 
-    @property
-    def error(self) -> InvalidInput | None:
-        """Why the code was refused (shown, not raised: the wrong try must be kept)."""
-        if self.verified:
-            return None
-        if self.left:
-            return InvalidInput(
-                "This code is not right. %(left)d tries left.", field="code", left=self.left
-            )
-        return InvalidInput(
-            "This code is not right, and no tries are left. Ask for a new code.", field="code"
-        )
+    account: LinkedAccount
 
 
 async def _pending_code(session: AsyncSession, account: LinkedAccount) -> LinkAttempt | None:
@@ -203,7 +190,7 @@ async def _pending_code(session: AsyncSession, account: LinkedAccount) -> LinkAt
 
 async def confirm_email_code(
     session: AsyncSession, services: LinkServices, user: User, account_id: int, code: str
-) -> CodeCheck:
+) -> AccountCodeCheck:
     """Check a code. A wrong one is counted (the caller must keep that write); five wrong
     codes end the attempt."""
     account = await linking.get_account(session, user, account_id)
@@ -221,13 +208,13 @@ async def confirm_email_code(
         await session.delete(attempt)
         linking.mark_verified(account, "code")
         await session.flush()
-        return CodeCheck(account, verified=True, left=0)
+        return AccountCodeCheck(verified=True, left=0, account=account)
     attempt.attempts += 1
     left = max(0, CODE_ATTEMPTS - attempt.attempts)
     if not left:
         await session.delete(attempt)
     await session.flush()
-    return CodeCheck(account, verified=False, left=left)
+    return AccountCodeCheck(verified=False, left=left, account=account)
 
 
 async def attempts_left(session: AsyncSession, account: LinkedAccount) -> int:
