@@ -58,7 +58,11 @@ def _audiences(relation: Relation) -> list[str]:
 
 
 def _shown(owner: User, audience: Any) -> ColumnElement[bool]:
-    """Whether ``owner``'s contact sees what has ``audience`` (a column of the other person's)."""
+    """Whether ``owner``'s contact sees what has ``audience`` (a column of the other person's).
+
+    :func:`portal.domain.privacy.sees_sql` for a viewer known to be a contact: that one asks
+    whether the two are contacts in a subquery on ``contacts``, which the list's own join on
+    ``contacts`` would correlate away."""
     blocked_me = exists().where(Block.owner_id == User.id, Block.blocked_id == owner.id)
     return or_(
         and_(~blocked_me, audience.in_(_audiences(Relation.CONTACT))),
