@@ -125,3 +125,13 @@ def test_the_image_builds_with_the_makefiles_uv() -> None:
     (makefile,) = re.findall(r"^UV_VERSION\s*:=\s*(\S+)$", (ROOT / "Makefile").read_text(), re.M)
     (dockerfile,) = re.findall(r"^ARG UV_VERSION=(\S+)$", DOCKERFILE.read_text(), re.M)
     assert dockerfile == makefile
+
+
+def test_the_image_serves_the_vendor_files_the_makefile_copies() -> None:
+    """The two lists of files taken from node_modules stay one list: a file added to one
+    alone would be missing, without an error, from the image or from `make run`."""
+
+    def copied(path: Path) -> set[str]:
+        return set(re.findall(r"node_modules/\S+\.(?:js|css)\b", path.read_text()))
+
+    assert copied(DOCKERFILE) == copied(ROOT / "Makefile") != set()
