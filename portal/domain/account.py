@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain import number as numbers
@@ -35,6 +36,8 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 TOKEN_PREFIX = "portal_"  # noqa: S105 - a public prefix, not a secret
+log = logging.getLogger(__name__)
+
 _TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 
 
@@ -306,6 +309,18 @@ async def user_for_token(session: AsyncSession, secret: str) -> User | None:
     if token.expires_at is not None and token.expires_at <= now:
         return None
     if token.last_used_at is None or now - token.last_used_at > _TOKEN_TOUCH_INTERVAL:
-        token.last_used_at = now
-        await session.flush()
+        await _touch(session, token, now)
     return user
+
+
+async def _touch(session: AsyncSession, token: ApiToken, now: datetime) -> None:
+    """Record when ``token`` was used, if the database lets this request write now: a read
+    (a GET) that turns into a write fails on SQLite when another request committed since it
+    began, and when it was last used is not worth failing the request over; a later use
+    records it."""
+    touch = update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+    try:
+        async with session.begin_nested():
+            await session.execute(touch)
+    except OperationalError:
+        log.info("token %s used, not recorded: the database is busy", token.id)

@@ -7,10 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from portal.db import make_engine, make_sessionmaker
 from portal.domain import account
 from portal.domain import number as numbers
 from portal.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from portal.storage import migrate
 from portal.storage.models import ApiToken, PortalNumber, User, WebSession, utcnow
+from tests.fixtures.database import Databases
+from tests.portal.domain import people
 
 POLICY = numbers.AllocationPolicy()
 PASSWORD = "correct horse battery"
@@ -242,3 +246,31 @@ async def test_password_hashing_leaves_the_event_loop_free(monkeypatch):
     finally:
         running.cancel()
     assert ticks >= 20
+
+
+async def test_a_token_used_while_others_write_still_works(databases: Databases):
+    """Using a token records when (a write) in a request that began by reading: on SQLite that
+    write is refused once another connection committed since the read began. The request is
+    answered all the same, and the time recorded by a later use."""
+    engine = make_engine(await databases.new("touch"))
+    try:
+        await migrate.upgrade(engine)
+        sessions = make_sessionmaker(engine)
+        async with sessions() as db:
+            ada, grace = await people.person(db, "Ada"), await people.person(db, "Grace")
+            secret = (await account.create_token(db, ada, name="t")).secret
+            await db.commit()
+        async with sessions() as request, sessions() as other:
+            await request.scalar(select(func.count()).select_from(User))  # it began reading
+            await account.create_token(other, grace, name="another")  # another request writes
+            await other.commit()
+            user = await account.user_for_token(request, secret)
+            assert user is not None and user.id == ada.id
+            await request.commit()
+        async with sessions() as db:
+            assert (await account.user_for_token(db, secret)) is not None
+            await db.commit()
+            used = await db.scalar(select(ApiToken.last_used_at).where(ApiToken.user_id == ada.id))
+            assert used is not None
+    finally:
+        await engine.dispose()
