@@ -117,15 +117,20 @@ async def session_scope(
     bind = factory.kw.get("bind")
     if writing and isinstance(bind, AsyncEngine):  # not one connection shared, as in tests
         bind = bind.execution_options(**{WRITING: True})
-    async with factory(bind=bind) as session:
-        try:
-            yield session
-        except BaseException:
-            # Detach first: a rollback would expire every loaded object, and the error page
-            # that follows still reads the signed-in user (its number, in the header).
-            session.expunge_all()
-            await session.rollback()
-            raise
-        else:
-            if session.in_transaction():  # a request that read nothing has nothing to end
-                await session.commit()
+    session = factory(bind=bind)
+    try:
+        yield session
+    except BaseException:
+        # Detach first: a rollback would expire every loaded object, and the error page
+        # that follows still reads the signed-in user (its number, in the header).
+        session.expunge_all()
+        await session.rollback()
+        raise
+    else:
+        if session.in_transaction():  # a request that read nothing has nothing to end
+            await session.commit()
+    finally:
+        # One that read nothing holds nothing to close either, and closing costs a trip
+        # through SQLAlchemy's greenlet (a lookup answered from kept cards reads nothing).
+        if session.in_transaction() or len(session.identity_map):
+            await session.close()
