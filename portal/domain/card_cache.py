@@ -16,6 +16,14 @@ viewer, or the card itself), and a cache that finds it moved drops every card. S
 wherever it was made, is seen by every lookup that starts after it committed: a block or a
 narrowed audience takes effect at once, in every process.
 
+**Read once for many.** A lookup needs a value of the counter read *after it began*: a change
+committed before that is then seen. Lookups that arrive together share one read
+(:meth:`CardCache.generation`): while one read is on its way to the database, the lookups that
+arrive wait for the next one, which the first of them sends once the read before it is back.
+Each waiter began before the read it gets was sent, so each gets a value at least as new as
+the one it would have read itself; under load, a thousand lookups cost a few reads, and one
+lookup alone still costs one.
+
 Why the database and not a counter in Redis: the count is part of the change's own transaction,
 so there is no moment when the change is committed and the count not yet (nor a count lost
 when a process dies in between), the CLI and a portal without Redis need nothing more, and a
@@ -32,7 +40,8 @@ changes those tables, must add one to ``card_generation`` themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, select, update
@@ -66,6 +75,52 @@ GENERATION = (
 _BUMP = update(CardGeneration).where(CardGeneration.id == 1).values(value=CardGeneration.value + 1)
 
 
+class _Gone(Exception):
+    """The lookup that was to read the counter for others left before it did (it was
+    cancelled, or its read failed): each of the others reads it for itself."""
+
+
+class _SharedRead:
+    """One read of the counter for every lookup that arrived before it was sent."""
+
+    def __init__(self) -> None:
+        self._open: asyncio.Future[int] | None = None
+        """The read that lookups arriving now will share: not sent yet."""
+        self._sent: asyncio.Future[int] | None = None
+        """The read on its way to the database: the next one is sent when it is back."""
+
+    async def value(self, read: Callable[[], Awaitable[int]]) -> int:
+        shared = self._open
+        if shared is not None:
+            try:
+                return await asyncio.shield(shared)
+            except _Gone:
+                return await read()
+        shared = self._open = asyncio.get_running_loop().create_future()
+        try:
+            while (before := self._sent) is not None:
+                await asyncio.wait([before])
+            self._open = None  # closed: lookups from now on wait for the next read
+            self._sent = shared
+            value = await read()
+        except BaseException:
+            if self._open is shared:
+                self._open = None
+            self._done(shared, _Gone())
+            raise
+        self._done(shared, value)
+        return value
+
+    def _done(self, shared: asyncio.Future[int], outcome: int | _Gone) -> None:
+        if self._sent is shared:
+            self._sent = None
+        if isinstance(outcome, _Gone):
+            shared.set_exception(outcome)
+            shared.exception()  # retrieved, whether anyone waited or not
+        else:
+            shared.set_result(outcome)
+
+
 class CardCache:
     """The cards one application keeps, valid for one value of the database's counter."""
 
@@ -75,6 +130,12 @@ class CardCache:
         self._cards: dict[tuple[str, Relation], Card] = {}
         self._owners: dict[str, int] = {}
         self._rendered: dict[tuple[str, Relation, str], tuple[Card, bytes]] = {}
+        self._read = _SharedRead()
+
+    async def generation(self, read: Callable[[], Awaitable[int]]) -> int:
+        """The counter as read after this call began: by ``read`` (one query), or by the
+        read of a lookup that arrived at the same time (see "Read once for many" above)."""
+        return await self._read.value(read)
 
     def owner_of(self, number: str) -> int | None:
         """Whose number it is, when a card of it is kept."""

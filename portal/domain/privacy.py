@@ -356,7 +356,8 @@ async def _kept_card(
     session: AsyncSession, viewer: User | None, number: str, cards: CardCache
 ) -> Card | None:
     """The card ``cards`` keeps of ``number`` for this viewer, after one query that reads the
-    database's counter of changes (and the viewer's relation to the owner).
+    database's counter of changes (and the viewer's relation to the owner); a viewer whose
+    relation needs no query shares the read with the lookups that arrived with it.
 
     The query is the same whether or not a card of the number is kept, so that what a miss
     costs does not tell a number someone looked up lately from one nobody has."""
@@ -367,9 +368,16 @@ async def _kept_card(
         stmt = select(card_cache.GENERATION, relation_sql(viewer, owner))
         generation, in_sql = (await session.execute(stmt)).one()
         relation = Relation(in_sql)
+    elif session.in_transaction():
+        # Its transaction may have begun before others' lookups did: its reads are its own.
+        generation = await _generation(session)
     else:
-        generation = await session.scalar(select(card_cache.GENERATION))
+        generation = await cards.generation(lambda: _generation(session))
     return cards.get(number, relation, generation)
+
+
+async def _generation(session: AsyncSession) -> int:
+    return int(await session.scalar(select(card_cache.GENERATION)) or 0)
 
 
 async def card_for_number(

@@ -3,6 +3,7 @@ is seen by the very next lookup, after a lookup that kept the card from before."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -206,3 +207,92 @@ async def test_a_change_rolled_back_counts_nothing(db):
     await profile.update_profile(db, owner, display_name="Ada L", bio=None)
     await db.rollback()
     assert await db.scalar(select(card_cache.GENERATION)) == before
+
+
+class _Counter:
+    """The counter as a test sees it: reads that wait until the test lets them answer."""
+
+    def __init__(self) -> None:
+        self.value = 1
+        self.reads: list[asyncio.Future[int]] = []
+
+    async def read(self) -> int:
+        value = self.value  # what the database holds when the read reaches it
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.reads.append(answer)
+        await answer
+        return value
+
+    def answer(self, index: int, error: BaseException | None = None) -> None:
+        if error is not None:
+            self.reads[index].set_exception(error)
+        else:
+            self.reads[index].set_result(0)
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_lookups_arriving_together_share_one_read():
+    cards, counter = CardCache(), _Counter()
+    first = asyncio.ensure_future(cards.generation(counter.read))
+    await _settle()
+    # Arrived while the first read is on its way: they wait for the next one, together.
+    later = [asyncio.ensure_future(cards.generation(counter.read)) for _ in range(50)]
+    await _settle()
+    assert len(counter.reads) == 1
+    counter.answer(0)
+    await _settle()
+    assert await first == 1
+    assert len(counter.reads) == 2  # sent by one of them once the first was back
+    counter.answer(1)
+    assert await asyncio.gather(*later) == [1] * 50
+    assert len(counter.reads) == 2
+
+
+async def test_a_lookup_never_gets_a_read_sent_before_it_began():
+    """A change committed while a read is on its way is seen by the lookups that began after
+    the change: they get the next read, not that one."""
+    cards, counter = CardCache(), _Counter()
+    early = asyncio.ensure_future(cards.generation(counter.read))
+    await _settle()
+    counter.value = 2  # a change commits; the read on its way may have missed it
+    late = asyncio.ensure_future(cards.generation(counter.read))
+    await _settle()
+    counter.answer(0)
+    await _settle()
+    counter.answer(1)
+    assert (await early, await late) == (1, 2)
+
+
+@pytest.mark.parametrize("how", ["cancelled", "failed"])
+async def test_when_the_lookup_reading_for_others_goes_they_read_for_themselves(how):
+    cards, counter = CardCache(), _Counter()
+    busy = asyncio.ensure_future(cards.generation(counter.read))
+    await _settle()
+    reader = asyncio.ensure_future(cards.generation(counter.read))  # will read for the others
+    await _settle()
+    others = [asyncio.ensure_future(cards.generation(counter.read)) for _ in range(3)]
+    await _settle()
+    counter.answer(0)
+    await _settle()
+    assert len(counter.reads) == 2  # the reader's, on its way
+    if how == "cancelled":
+        reader.cancel()
+    else:
+        counter.answer(1, OSError("connection lost"))
+    await _settle()
+    assert len(counter.reads) == 5  # each of the others, its own
+    for index in (2, 3, 4):
+        counter.answer(index)
+    assert await asyncio.gather(*others) == [1, 1, 1]
+    with pytest.raises(asyncio.CancelledError if how == "cancelled" else OSError):
+        await reader
+    assert await busy == 1
+    # Nothing left behind: the next lookup reads at once.
+    after = asyncio.ensure_future(cards.generation(counter.read))
+    await _settle()
+    counter.answer(5)
+    assert await after == 1
