@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request, UploadFile
@@ -61,13 +62,20 @@ async def calls_out(request: Request) -> None:
     request.state.calls_out = True
 
 
-async def _db(request: Request) -> AsyncIterator[AsyncSession]:
+@asynccontextmanager
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session (what :data:`DB` gives), for a route that opens it itself."""
     writing = request.method not in SAFE_METHODS and not getattr(request.state, "calls_out", False)
     async with session_scope(request.app.state.sessionmaker, writing=writing) as session:
         yield session
         # A route that answered with an error (a form shown again) keeps nothing it wrote.
         if getattr(request.state, "rollback", False):
             await session.rollback()
+
+
+async def _db(request: Request) -> AsyncIterator[AsyncSession]:
+    async with unit_of_work(request) as session:
+        yield session
 
 
 # Committed when the route returns, before the response is sent.
