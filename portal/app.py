@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -179,11 +180,34 @@ def _document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+_YOUNG_OBJECTS_BEFORE_COLLECTING = 7_000
+"""Ten times Python's default: a request allocates hundreds of objects, nearly all freed by
+their reference counts before any collection could find them."""
+
+
+def _settle_heap() -> None:
+    """When a process starts serving, once: what exists by then (modules, routes, models,
+    catalogues: some 180,000 objects) lives as long as the process, so it is taken out of the
+    garbage collector's sight, and the youngest objects are collected less often.
+
+    Under load, the objects of the requests in flight survive young collections and so,
+    every few seconds, start a full one; without this, each walked the whole heap (~50 ms,
+    with every request waiting). Measured with ``make bench`` on SQLite: the lookup went from
+    0.53 to 0.83 of ``/healthz``, and its p99 from 6.6 to 1.5 times its p50."""
+    if gc.get_freeze_count():
+        return
+    gc.collect()
+    gc.freeze()
+    _, *older = gc.get_threshold()
+    gc.set_threshold(_YOUNG_OBJECTS_BEFORE_COLLECTING, *older)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _settle_heap()
         yield
         app.state.images.close()
         await app.state.limiter.close()
