@@ -1,15 +1,19 @@
 """How fast a number is looked up, over real HTTP (``make bench``).
 
 A real ``portal serve`` process (one uvicorn worker, rate limits off) serves 2,000 people who
-each show 12 linked accounts, first on SQLite, then on a fresh PostgreSQL database on 127.0.0.1:5432
-(created here and dropped after; left out, with a message, when PostgreSQL cannot be reached).
-Debian's ``wrk``, a process of its own, keeps 64 connections busy on ``GET /healthz`` (the
-baseline: what the framework costs), then on ``GET /api/v1/numbers/<n>`` as an anonymous
-visitor, in turns: one number again and again (the card the portal keeps), then, from a second
-portal that keeps no card (``PORTAL_CARD_CACHE_SIZE=0``), a number picked at random among the
-2,000 for each request (what a lookup costs the database). Figures for each database and path:
-both rates, the lookup's rate as a share of the baseline's (target at least 0.5), the lookup's
-p50 and p99 (p99 at most 3 × p50), and the p99 of /healthz (what the machine adds).
+each show 12 linked accounts, first on SQLite, then on a fresh PostgreSQL database (created
+here and dropped after; on 127.0.0.1:5432 unless ``PORTAL_BENCH_POSTGRES_URL`` names another
+server; left out, with a message, when it cannot be reached). Debian's ``wrk``, a process of
+its own, keeps 64 connections busy on ``GET /healthz`` (the baseline: what the framework
+costs), then on ``GET /api/v1/numbers/<n>`` as an anonymous visitor, in turns.
+
+The target: one number looked up again and again (the card the portal keeps, every lookup
+still checking that nothing changed) at least 0.5 × the rate of ``/healthz``, with its p99 at
+most 3 × its p50. For reading it, the same from a second portal that keeps no card
+(``PORTAL_CARD_CACHE_SIZE=0``), a number picked at random among the 2,000 for each request:
+what a lookup costs the database, with no target. Figures for each database and path: both
+rates, the lookup's as a share of the baseline's, the lookup's p50 and p99, and the p99 of
+/healthz (what the machine adds).
 
 One figure is measured in-process: what one card costs in a batch of 100 (as search, discovery
 and the contact list build them), against a single card. Results go to
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -33,6 +38,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from sqlalchemy.engine import URL, make_url
 
 from portal.db import make_engine, make_sessionmaker
 from portal.domain import privacy
@@ -49,7 +55,8 @@ ROUNDS = 3
 WARM_UP_SECONDS = 2
 RATIO_TARGET = 0.5
 SPREAD_TARGET = 3.0
-POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+POSTGRES = os.environ.get("PORTAL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+"""A PostgreSQL server where the benchmark may create and drop a database."""
 LUA = Path(__file__).with_name("wrk_json.lua")
 
 
@@ -147,7 +154,7 @@ def over_http(server: LiveServer, number: str, label: str) -> list[Figure]:
     wrk(f"{server.url}/healthz", WARM_UP_SECONDS)
     wrk(lookup, WARM_UP_SECONDS)
     healthz, found = _rounds(f"{server.url}/healthz", lookup)
-    return _figures(f"lookup over HTTP, {label}:", "one number", healthz, found)
+    return _figures(f"lookup over HTTP, {label}:", "one number", healthz, found, targets=True)
 
 
 def cold_over_http(
@@ -162,10 +169,12 @@ def cold_over_http(
     wrk(f"{server.url}/healthz", WARM_UP_SECONDS)
     wrk(server.url, WARM_UP_SECONDS, paths=paths)
     healthz, found = _rounds(f"{server.url}/healthz", server.url, paths=paths)
-    return _figures(f"lookup over HTTP, {label}, uncached:", f"{PEOPLE} numbers", healthz, found)
+    return _figures(
+        f"lookup over HTTP, {label}, uncached:", f"{PEOPLE} numbers", healthz, found, targets=False
+    )
 
 
-def _figures(prefix: str, which: str, healthz: Load, found: Load) -> list[Figure]:
+def _figures(prefix: str, which: str, healthz: Load, found: Load, *, targets: bool) -> list[Figure]:
     return [
         Figure(f"{prefix} GET /healthz", healthz.rate, "req/s"),
         # What the machine itself adds to the tail, for reading the lookup's p99.
@@ -175,11 +184,17 @@ def _figures(prefix: str, which: str, healthz: Load, found: Load) -> list[Figure
             found.rate,
             "req/s",
             healthz.rate,
-            RATIO_TARGET,
+            RATIO_TARGET if targets else None,
             at_least=True,
         ),
         Figure(f"{prefix} lookup p50", found.p50, "ms"),
-        Figure(f"{prefix} lookup p99 against p50", found.p99, "ms", found.p50, SPREAD_TARGET),
+        Figure(
+            f"{prefix} lookup p99 against p50",
+            found.p99,
+            "ms",
+            found.p50,
+            SPREAD_TARGET if targets else None,
+        ),
     ]
 
 
@@ -209,8 +224,13 @@ def on_database(database_url: str, label: str) -> tuple[list[Figure], list[User]
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _postgres(database: str) -> URL:
+    return make_url(POSTGRES).set(drivername="postgresql+asyncpg", database=database)
+
+
 async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres", timeout=5)
+    admin = _postgres("postgres").set(drivername="postgresql")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False), timeout=5)
     try:
         await conn.execute(sql)
     finally:
@@ -225,7 +245,8 @@ def on_postgres() -> list[Figure]:
         print(f"PostgreSQL left out: cannot create a database on 127.0.0.1:5432 ({exc})")
         return []
     try:
-        figures, _ = on_database(f"{POSTGRES}/{name}", "PostgreSQL")
+        url = _postgres(name).render_as_string(hide_password=False)
+        figures, _ = on_database(url, "PostgreSQL")
         return figures
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
