@@ -25,8 +25,9 @@ async def get_number(
     mistyped number (wrong check digit) is refused with 422. Lookups are rate-limited per
     client and per account, misses costing more."""
     # The portal's hottest path takes what other routes get from dependencies (the session,
-    # the viewer, the limiter, the kept cards) itself: FastAPI solving them cost a third of
-    # each lookup answered from a kept card (make bench). The same functions, in the same order.
+    # the viewer, the limiter, the kept cards) itself, by the same functions: FastAPI solving
+    # them cost a quarter of a lookup answered from a kept card (make bench: 0.62 → 0.83 of
+    # the rate of /healthz).
     state = request.app.state
     limiter: RateLimiter = state.limiter
     cards: CardCache = state.cards
