@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import base
-from portal.domain import linking, notifications
+from portal.domain import linking
 from portal.domain.linking import oauth
 from portal.domain.linking.services import LinkServices, connector
 from portal.errors import PortalError
@@ -16,16 +16,15 @@ from portal.storage.models import LinkedAccount, User
 
 log = logging.getLogger(__name__)
 
-RECONNECT_MESSAGE = "The network no longer accepts this connection. Connect it again."
-
 
 async def check_account(
     session: AsyncSession, services: LinkServices, user: User, account_id: int
 ) -> LinkedAccount:
     """Ask the network whether the connection still works; refresh its token when due.
 
-    An account whose token was revoked, or whose refresh failed, moves to *needs reconnect*;
-    one that works again leaves that state.
+    An account whose token was revoked, or whose refresh failed, moves to *needs reconnect*
+    (see :func:`~portal.domain.linking.oauth.connection_lost`); one that works again leaves
+    that state.
     """
     account = await linking.get_account(session, user, account_id)
     cls = connector(account.network)
@@ -34,46 +33,42 @@ async def check_account(
     refreshed = not oauth.is_oauth(cls, account) or await oauth.refresh(session, services, account)
     if not refreshed and account.status == linking.NEEDS_RECONNECT:
         return account
-    before = account.status
-    await _ask_network(services, cls, account)
+    lost = await _ask_network(services, cls, account)
+    if lost is not None:
+        await oauth.connection_lost(session, services, account, lost)
     await session.flush()
-    if before != linking.NEEDS_RECONNECT and account.status == linking.NEEDS_RECONNECT:
-        await notifications.account_needs_reconnect(
-            session, account, mailer=notifications.Mailer.of(services)
-        )
     return account
 
 
 async def _ask_network(
     services: LinkServices, cls: type[base.Connector], account: LinkedAccount
-) -> None:
-    """Who the credentials belong to now, and what that means for the account's status."""
+) -> str | None:
+    """Who the credentials belong to now, and what that means for the account's status: why
+    the connection is lost, or None."""
     credentials = linking.load_credentials(services, account)
     if credentials is None:
-        linking.mark_needs_reconnect(account, RECONNECT_MESSAGE)
-        return
+        return oauth.RECONNECT_MESSAGE
     async with services.http() as http:
         instance = cls(account.handle, credentials, http, context=services.context)
         try:
             actor = await instance.get_actor()
         except base.AuthRevoked:
-            linking.mark_needs_reconnect(account, RECONNECT_MESSAGE)
-            return
+            return oauth.RECONNECT_MESSAGE
         except (base.Retriable, httpx.HTTPError) as error:
             account.problem = f"{cls.LABEL} did not answer the last check."[:300]
             log.info("check of linked account %s failed: %s", account.id, error)
-            return
+            return None
         except base.ConnectorError as error:
             account.problem = error.message[:300]
-            return
+            return None
     if instance.credentials != credentials:  # the connector renewed its session
         linking.store_credentials(services, account, instance.credentials)
     if account.external_id and actor.id != account.external_id:
-        linking.mark_needs_reconnect(account, "The connection now belongs to another account.")
-    else:
-        account.status = linking.VERIFIED
-        account.problem = ""
-        account.display_name = actor.display_name[:200] or account.display_name
+        return "The connection now belongs to another account."
+    account.status = linking.VERIFIED
+    account.problem = ""
+    account.display_name = actor.display_name[:200] or account.display_name
+    return None
 
 
 async def remove_account(

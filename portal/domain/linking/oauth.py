@@ -275,6 +275,26 @@ async def _party_of(
     return flow, await flow.party(session, services, cls, account.server, http, metadata=metadata)
 
 
+RECONNECT_MESSAGE = "The network no longer accepts this connection. Connect it again."
+
+
+async def connection_lost(
+    session: AsyncSession,
+    services: LinkServices,
+    account: LinkedAccount,
+    reason: str = RECONNECT_MESSAGE,
+) -> None:
+    """The account *needs reconnect*, for ``reason``; its owner is told once, when it moves
+    into that state, not at every check that finds it there."""
+    before = account.status
+    linking.mark_needs_reconnect(account, reason)
+    await session.flush()
+    if before != linking.NEEDS_RECONNECT:
+        await notifications.account_needs_reconnect(
+            session, account, mailer=notifications.Mailer.of(services)
+        )
+
+
 async def refresh(
     session: AsyncSession, services: LinkServices, account: LinkedAccount, *, force: bool = False
 ) -> bool:
@@ -298,15 +318,7 @@ async def refresh(
             )
             kept = flow.renewed(payload, credentials, dpop, party.server.issuer)
         except base.PermanentError:
-            before = account.status
-            linking.mark_needs_reconnect(
-                account, "The network no longer accepts this connection. Connect it again."
-            )
-            await session.flush()
-            if before != linking.NEEDS_RECONNECT:
-                await notifications.account_needs_reconnect(
-                    session, account, mailer=notifications.Mailer.of(services)
-                )
+            await connection_lost(session, services, account)
             return False
     renewed = tokens.credentials_from(payload, party, account.server, kept)
     if not renewed.refresh_token:  # the server did not rotate it: keep the one we had

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from portal.config import Settings
-from portal.storage.models import LinkedAccount
+from portal.storage.models import LinkedAccount, Notification
 from tests.fixtures.app import HTML, get_csrf, make_settings, post_form, web_sign_up
 from tests.fixtures.xmpp import XMPPServer
 
@@ -74,9 +74,14 @@ async def test_check_after_the_account_is_gone_needs_reconnect_then_unlink(
     assert (await db.scalars(select(LinkedAccount))).one().status == "verified"
 
     xmpp_server.delete(jid)
-    assert (await post_form(client, f"/me/accounts/{account.id}/check")).status_code == 303
+    for _ in range(2):  # its owner is told once, when it stops working, not at every check
+        assert (await post_form(client, f"/me/accounts/{account.id}/check")).status_code == 303
     db.expire_all()
     assert (await db.scalars(select(LinkedAccount))).one().status == "needs_reconnect"
+    told = await db.scalars(
+        select(Notification.kind).where(Notification.user_id == account.user_id)
+    )
+    assert told.all() == ["needs_reconnect"]
     page = await client.get("/me/accounts", headers=HTML)
     assert 'data-status="needs_reconnect"' in page.text
     assert f'action="/me/accounts/{account.id}/reconnect"' in page.text
