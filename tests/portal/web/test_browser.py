@@ -22,6 +22,7 @@ from tests.fixtures.browser import (
     mailed_link,
     new_person,
     no_sideways_scroll,
+    open_account_menu,
     screenshot,
     sign_in,
     sign_up,
@@ -176,7 +177,8 @@ async def test_api_token_is_shown_once_works_and_can_be_revoked(
 ) -> None:
     console.expect_status(422)
     number = await sign_up(page, new_person("Barbara Liskov"))
-    await page.get_by_role("link", name="API tokens").first.click()
+    await open_account_menu(page)
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="API tokens").click()
     await expect(page.get_by_text("You have no tokens.")).to_be_visible()
 
     await page.get_by_role("button", name="Create token").click()
@@ -245,6 +247,7 @@ async def test_sign_out_sign_in_change_password_and_delete(
     katherine = new_person("Katherine Johnson")
     number = await sign_up(page, katherine)
 
+    await open_account_menu(page)
     await page.get_by_role("button", name="Sign out").click()
     await expect(page).to_have_url(re.compile(r"/$"))
     await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
@@ -268,6 +271,7 @@ async def test_sign_out_sign_in_change_password_and_delete(
     await page.get_by_role("button", name="Change password").click()
     await expect(page.get_by_role("status")).to_contain_text("Your password was changed.")
 
+    await open_account_menu(page)
     await page.get_by_role("button", name="Sign out").click()
     await page.goto("/signin")
     await sign_in(page, katherine)

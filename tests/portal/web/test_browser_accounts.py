@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Dialog, Locator, Page, Request, Route, expect
 
-from tests.fixtures.browser import PHONE, Console, new_person, screenshot, sign_up
+from tests.fixtures.browser import (
+    PHONE,
+    Console,
+    new_person,
+    open_account_menu,
+    screenshot,
+    sign_up,
+)
 from tests.fixtures.oidc import OIDCProvider
 from tests.fixtures.xmpp import XMPPServer
 
@@ -47,6 +54,7 @@ def _accounts(page: Page) -> Locator:
 
 
 async def _open_accounts(page: Page) -> None:
+    await open_account_menu(page)
     await (
         page.get_by_role("navigation", name="Main")
         .get_by_role("link", name="Linked accounts")

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select
 
 from portal.db import make_engine
 from portal.storage.models import LinkedAccount, User
-from tests.fixtures.browser import Console, new_person, screenshot, sign_up
+from tests.fixtures.browser import Console, new_person, open_account_menu, screenshot, sign_up
 from tests.fixtures.live import LiveServer, free_port
 
 pytestmark = pytest.mark.browser
@@ -128,6 +128,7 @@ async def test_the_share_page(
     await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
     number = await sign_up(page, new_person("Grace Hopper"))
     await _add_accounts(server, number)
+    await open_account_menu(page)
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Share").click()
     await expect(page.get_by_role("heading", name="Share your number", level=1)).to_be_visible()
     await expect(page.get_by_test_id("share-qr").locator("svg")).to_be_visible()
