@@ -76,13 +76,12 @@ $(VENV)/.installed-test: uv.lock pyproject.toml $(UV_STAMP)
 	$(UV) sync --frozen --extra test --extra dev
 	touch $@ $(VENV)/.installed
 
-# htmx, Pico CSS and Swagger UI come from the npm registry and are served from our own origin.
+# htmx and Swagger UI come from the npm registry and are served from our own origin.
 assets: $(VENDOR)/.copied
 $(VENDOR)/.copied: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js \
-	   node_modules/@picocss/pico/css/pico.classless.min.css \
 	   node_modules/swagger-ui-dist/swagger-ui.css \
 	   node_modules/swagger-ui-dist/swagger-ui-bundle.js $(VENDOR)/
 	touch $@
