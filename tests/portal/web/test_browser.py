@@ -365,3 +365,37 @@ async def test_sign_up_with_the_keyboard_alone(page: Page) -> None:
     await page.keyboard.press("Enter")
     await expect(page).to_have_url(re.compile(r"/me\?welcome=1$"))
     assert is_valid(digits(await page.get_by_test_id("my-number").inner_text()))
+
+
+async def test_the_navigation_keeps_to_one_row_and_to_a_sixth_of_a_phone(
+    page: Page, context: BrowserContext, server: LiveServer
+) -> None:
+    await sign_up(page, new_person("Mary Somerville"))
+    header = page.locator("header.site-header")
+    places = page.locator("nav.site-nav").locator("ul.places")
+    for language in ("en", "it", "fr"):
+        await context.add_cookies([{"name": "portal_lang", "value": language, "url": server.url}])
+        await page.set_viewport_size({"width": 1280, "height": 800})
+        await page.goto("/me/contacts")
+        box = await header.bounding_box()
+        assert box is not None and box["height"] <= 64, f"the header wraps in {language}"
+        first, last = (
+            await places.locator("a").first.bounding_box(),
+            await page.locator("nav.site-nav").locator("summary").bounding_box(),
+        )
+        assert (
+            first is not None and last is not None and first["y"] == pytest.approx(last["y"], abs=8)
+        ), f"the places and the account menu are not on one row in {language}"
+
+        await page.set_viewport_size(PHONE)
+        await page.goto("/me/contacts")
+        await no_sideways_scroll(page)
+        top, bar = await header.bounding_box(), await places.bounding_box()
+        assert top is not None and bar is not None
+        assert bar["y"] + bar["height"] == pytest.approx(PHONE["height"], abs=1), "no bottom bar"
+        assert top["height"] + bar["height"] <= PHONE["height"] / 6, (
+            f"tall navigation in {language}"
+        )
+        # The other places are behind "more", a <details> menu.
+        await open_account_menu(page)
+        await expect(page.locator("details.menu a[href='/me/tokens']")).to_be_visible()
