@@ -42,6 +42,7 @@ from portal.web import docs as web_docs
 from portal.web import language as web_language
 from portal.web import me as web_me
 from portal.web import notifications as web_notifications
+from portal.web import offline as web_offline
 from portal.web import pages as web_pages
 from portal.web import recovery as web_recovery
 from portal.web import share as web_share
@@ -268,6 +269,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         web_discover.router,
         web_docs.router,
         web_language.router,
+        web_offline.router,
     ):
         app.include_router(router)
     return app

@@ -126,4 +126,6 @@ async def signout(request: Request, db: DB) -> Response:
     csrf.rotate(request)
     response = redirect(request, "/")
     clear_session_cookie(request, response)
+    # The pages this browser kept for the person (portal.web.offline) go with the session.
+    response.headers["clear-site-data"] = '"cache"'
     return response

@@ -17,6 +17,7 @@ from portal.errors import PortalError, RateLimited
 from portal.storage.models import User
 from portal.web.deps import CurrentUser, OptionalUser
 from portal.web.forms import form_error, redirect, safe_next
+from portal.web.offline import KEPT_OFFLINE
 from portal.web.templating import is_htmx, render
 
 router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
@@ -98,7 +99,8 @@ async def contacts_page(
         "invited": "You are now contacts.",
     }
     context["notice"] = notices.get(notice, "")
-    return render(request, "contacts", context, fragment="contact_list")
+    headers = {"cache-control": KEPT_OFFLINE}
+    return render(request, "contacts", context, fragment="contact_list", headers=headers)
 
 
 @router.post("/me/contacts")

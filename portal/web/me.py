@@ -13,6 +13,7 @@ from portal.domain import account, profile
 from portal.errors import InvalidInput, PortalError
 from portal.web.deps import CurrentUser
 from portal.web.forms import clear_session_cookie, form_error, redirect
+from portal.web.offline import KEPT_OFFLINE
 from portal.web.templating import render
 
 router = APIRouter(prefix="/me", dependencies=[Depends(csrf.verify)], include_in_schema=False)
@@ -24,7 +25,8 @@ MaybeText = Annotated[str | None, Form()]
 @router.get("")
 async def me_page(request: Request, user: CurrentUser, welcome: bool = False) -> Response:
     """My number and my profile."""
-    return render(request, "me", {"welcome": welcome, "values": {}})
+    context = {"welcome": welcome, "values": {}}
+    return render(request, "me", context, headers={"cache-control": KEPT_OFFLINE})
 
 
 @router.post("/profile")

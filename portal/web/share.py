@@ -21,6 +21,7 @@ from portal.domain.privacy import Card, Relation
 from portal.errors import NotFound, PortalError, RateLimited
 from portal.share_files import NumberPath, VersionQuery, add_number_files, file_response
 from portal.web.deps import CurrentUser, optional_user
+from portal.web.offline import KEPT_OFFLINE
 from portal.web.templating import render, templates
 
 router = APIRouter(include_in_schema=False)
@@ -87,7 +88,7 @@ async def share_page(
         "snippets": _snippets(anonymous, base, i18n.negotiate(request)),
         "frame_height": sharing.frame_height(anonymous),
     }
-    return render(request, "share", context)
+    return render(request, "share", context, headers={"cache-control": KEPT_OFFLINE})
 
 
 @router.get("/me/share/vcard")

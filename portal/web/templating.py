@@ -46,6 +46,9 @@ def render(
     """Render ``pages/<page>.html``, or ``partials/_<fragment>.html`` for an htmx request."""
     context = dict(context or {})
     context.setdefault("user", getattr(request.state, "user", None))
+    # For the service worker (static/offline.js): someone signed in, nobody, or not looked at.
+    looked = hasattr(request.state, "user")
+    context.setdefault("session", "in" if context["user"] else "out" if looked else "unknown")
     for key, empty in (("errors", {}), ("values", {}), ("error", None), ("saved", False)):
         context.setdefault(key, empty)
     context["csrf_token"] = csrf.csrf_token(request)
