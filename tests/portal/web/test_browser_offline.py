@@ -1,0 +1,101 @@
+"""The portal as an app on a phone, in Debian's Chromium on ``portal serve``: the service
+worker keeps one's own pages readable offline, shows the offline page for the others, and
+keeps nothing of the person once they sign out.
+
+http://127.0.0.1 is a secure context, so the worker runs there as it would on https.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.fixtures.browser import PHONE, Console, digits, new_person, screenshot, sign_up
+
+pytestmark = pytest.mark.browser
+
+_EVERY_KEPT_TEXT = """async () => {
+  const texts = [];
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) {
+      const response = await cache.match(request);
+      texts.push(request.url + "\\n" + await response.clone().text());
+    }
+  }
+  return texts;
+}"""
+
+
+async def _kept(page: Page) -> list[str]:
+    """The address and the body of everything the page's origin keeps in its caches."""
+    texts: list[str] = await page.evaluate(_EVERY_KEPT_TEXT)
+    return texts
+
+
+def _unreachable(console: Console) -> None:
+    """Offline, the browser logs each request the network refused (the notifications stream
+    among them); those are what the test asks for, any other error is not."""
+    console.errors[:] = [e for e in console.errors if "ERR_INTERNET_DISCONNECTED" not in e]
+
+
+async def test_ones_own_pages_are_readable_offline_and_forgotten_at_sign_out(
+    context: BrowserContext, page: Page, console: Console, shots: Path
+) -> None:
+    await page.set_viewport_size(PHONE)
+    person = new_person("Ada Lovelace")
+    number = await sign_up(page, person)
+    # The worker takes over the page it was installed from, without a reload.
+    await page.wait_for_function("navigator.serviceWorker.controller !== null")
+    for path in ("/me", "/me/share", "/me/contacts"):
+        await page.goto(path)
+
+    await context.set_offline(True)
+    await page.goto("/me")
+    await expect(page.get_by_test_id("my-number")).to_be_visible()
+    assert digits(await page.get_by_test_id("my-number").inner_text()) == number
+    await page.reload()
+    await expect(page.get_by_test_id("my-number")).to_be_visible()
+    await screenshot(page, shots / "me-offline.png")
+    await page.goto("/me/share")
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Share your number", level=1)).to_be_visible()
+    await expect(page.get_by_test_id("share-qr").locator("svg")).to_be_visible()
+    await expect(page.locator("#share-link")).to_have_value(re.compile(f"/n/{number}$"))
+    await page.goto("/me/contacts")
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Contacts", level=1)).to_be_visible()
+    # A page never opened: the offline page, in place of the browser's own error.
+    await page.goto("/me/accounts")
+    await expect(page.get_by_test_id("offline")).to_be_visible()
+    await expect(page.get_by_role("heading", name="You are offline")).to_be_visible()
+    await screenshot(page, shots / "offline-page.png")
+    _unreachable(console)
+
+    await context.set_offline(False)
+    await page.goto("/me")
+    assert any(number in text for text in await _kept(page))  # kept until now
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    for _ in range(50):
+        kept = await _kept(page)
+        if not any(number in text or person.email in text for text in kept):
+            break
+        await asyncio.sleep(0.1)
+    leftover = [text.partition("\n")[0] for text in kept if number in text or person.email in text]
+    assert leftover == []
+    assert not any("/me" in text.partition("\n")[0] for text in kept)
+    assert await page.evaluate("caches.match('/me')") is None
+    assert any(text.startswith(f"{page.url.rstrip('/')}/offline") for text in kept)
+
+    # Offline again, the person's card is gone from this browser.
+    await context.set_offline(True)
+    await page.goto("/me")
+    await expect(page.get_by_test_id("offline")).to_be_visible()
+    await expect(page.get_by_test_id("my-number")).to_have_count(0)
+    _unreachable(console)
+    await context.set_offline(False)
