@@ -18,6 +18,12 @@ from tests.fixtures.browser import PHONE, Console, digits, new_person, screensho
 
 pytestmark = pytest.mark.browser
 
+_CONTROLLED = """() => navigator.serviceWorker.controller !== null || new Promise((resolve) => {
+  navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true));
+})"""
+"""Resolves once a service worker controls the page (wait_for_function's polling would need
+an eval that the portal's Content-Security-Policy forbids)."""
+
 _EVERY_KEPT_TEXT = """async () => {
   const texts = [];
   for (const name of await caches.keys()) {
@@ -50,7 +56,7 @@ async def test_ones_own_pages_are_readable_offline_and_forgotten_at_sign_out(
     person = new_person("Ada Lovelace")
     number = await sign_up(page, person)
     # The worker takes over the page it was installed from, without a reload.
-    await page.wait_for_function("navigator.serviceWorker.controller !== null")
+    await asyncio.wait_for(page.evaluate(_CONTROLLED), timeout=10)
     for path in ("/me", "/me/share", "/me/contacts"):
         await page.goto(path)
 

@@ -15,10 +15,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import insert, select
 
 from portal.db import make_engine
+from portal.domain.number import display as display_number
 from portal.storage.models import LinkedAccount, User
 from tests.fixtures.browser import Console, new_person, open_account_menu, screenshot, sign_up
 from tests.fixtures.live import LiveServer, free_port
@@ -152,3 +153,48 @@ async def test_the_share_page(
     text = (await asyncio.to_thread(Path(path).read_bytes)).decode()
     assert "FN:Grace Hopper\r\n" in text and "https://wa.me/447400123456" in text
     await screenshot(page, shots / "share-page.png")
+
+
+async def test_the_share_button(
+    browser: Browser, context: BrowserContext, page: Page, server: LiveServer, shots: Path
+) -> None:
+    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    number = await sign_up(page, new_person("Katherine Johnson"))
+    link = f"{server.url}/n/{number}"
+    await page.goto("/me/share")
+    share = page.get_by_role("button", name="Share my link")
+    await expect(share).to_have_attribute("href", link)
+
+    # Chromium on Linux has no share sheet: the link is copied, and the page says so.
+    assert await page.evaluate("typeof navigator.share") == "undefined"
+    await share.click()
+    status = page.get_by_role("status").filter(has_text="The link is copied")
+    await expect(status).to_be_visible()
+    assert await page.evaluate("navigator.clipboard.readText()") == link
+    await expect(page).to_have_url(f"{server.url}/me/share")
+    await screenshot(page, shots / "share-button-copied.png")
+
+    # Where the browser has one, the share sheet gets the link and the number to go with it.
+    await page.add_init_script(
+        "navigator.share = (data) => { window.shared = data; return Promise.resolve(); };"
+    )
+    await page.reload()
+    await page.evaluate("navigator.clipboard.writeText('')")
+    await share.click()
+    shared = await page.evaluate("window.shared")  # set by the click's own handler
+    text = f"My portal number: {display_number(number)}"
+    assert shared == {"title": "Portal", "text": text, "url": link}
+    assert await page.evaluate("navigator.clipboard.readText()") == ""
+    await expect(page).to_have_url(f"{server.url}/me/share")
+
+    # Without JavaScript it is a plain link to the page.
+    plain = await browser.new_context(
+        base_url=server.url, java_script_enabled=False, storage_state=await context.storage_state()
+    )
+    try:
+        without_script = await plain.new_page()
+        await without_script.goto("/me/share")
+        await without_script.get_by_role("button", name="Share my link").click()
+        await expect(without_script).to_have_url(link)
+    finally:
+        await plain.close()
