@@ -171,3 +171,22 @@ def test_api_reference_with_its_swagger_ui_files(server: str) -> None:
     schema = httpx.get(f"{server}/openapi.json")
     assert schema.status_code == 200
     assert schema.json()["paths"]
+
+
+def test_the_app_manifest_its_icons_the_service_worker_and_the_offline_page(server: str) -> None:
+    manifest = httpx.get(f"{server}/manifest.webmanifest")
+    assert manifest.status_code == 200
+    assert manifest.headers["content-type"] == "application/manifest+json"
+    for icon in manifest.json()["icons"]:
+        served = httpx.get(f"{server}{icon['src']}")
+        assert served.status_code == 200, icon["src"]
+        assert served.headers["content-type"].split(";")[0] == icon["type"]
+    worker = httpx.get(f"{server}/sw.js")
+    assert worker.status_code == 200
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert "portal-pages-" in worker.text
+    assert "__CACHE_VERSION__" not in worker.text
+    assert httpx.get(f"{server}/static/offline.js").status_code == 200
+    offline = httpx.get(f"{server}/offline", headers={"Accept-Language": "fr"})
+    assert offline.status_code == 200
+    assert "Vous êtes hors ligne" in offline.text
