@@ -21,6 +21,7 @@ const OFFLINE = "/offline";
 const KEPT = new Set(["/me", "/me/share", "/me/contacts"]);
 const PRECACHE = [
   "/static/app.css?v=" + ASSETS,
+  "/static/embed.css?v=" + ASSETS,
   "/static/vendor/pico.classless.min.css?v=" + ASSETS,
   "/static/vendor/htmx.min.js?v=" + ASSETS,
   "/static/offline.js?v=" + ASSETS,
@@ -76,11 +77,11 @@ self.addEventListener("fetch", (event) => {
   }
   if (url.pathname.startsWith("/static/")) {
     event.respondWith(staticFile(request, url));
-  } else if (request.mode === "navigate" && KEPT.has(url.pathname)) {
-    event.respondWith(keptPage(request));
-  } else if (request.mode === "navigate") {
-    event.respondWith(otherPage(request));
+  } else if (request.mode === "navigate" && request.destination === "document") {
+    event.respondWith(KEPT.has(url.pathname) ? keptPage(request) : otherPage(request));
   }
+  // A frame (the contact button's preview on the share page) is left to the browser: the
+  // offline page may not be framed.
 });
 
 /** Whether an answer may be kept: a whole, successful, same-origin one the server lets keep. */
@@ -162,11 +163,20 @@ async function staticFile(request, url) {
     if (kept) {
       return kept;
     }
-    const response = await fetch(request);
-    if (keepable(response)) {
-      await cache.put(request, response.clone());
+    try {
+      const response = await fetch(request);
+      if (keepable(response)) {
+        await cache.put(request, response.clone());
+      }
+      return response;
+    } catch (error) {
+      // Offline, a file of another version is better than none.
+      const older = await cache.match(request, { ignoreSearch: true });
+      if (older) {
+        return older;
+      }
+      throw error;
     }
-    return response;
   }
   try {
     return await fetch(request);

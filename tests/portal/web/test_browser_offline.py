@@ -59,6 +59,18 @@ async def test_ones_own_pages_are_readable_offline_and_forgotten_at_sign_out(
     await asyncio.wait_for(page.evaluate(_CONTROLLED), timeout=10)
     for path in ("/me", "/me/share", "/me/contacts"):
         await page.goto(path)
+    # Neither a page of a number (other people's are like it), nor one sent as no-store, nor
+    # the API, nor a form's answer is kept.
+    await page.goto(f"/n/{number}")
+    await page.goto("/me/accounts")
+    assert await page.evaluate("fetch('/api/v1/me').then((answer) => answer.status)") == 200
+    await page.goto("/me")
+    await page.get_by_role("region", name="Profile").get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("Saved.")).to_be_visible()
+    origin = page.url.removesuffix("/me")
+    kept = sorted(text.partition("\n")[0].removeprefix(origin) for text in await _kept(page))
+    pages = [path for path in kept if not path.startswith("/static/")]
+    assert pages == ["/me", "/me/contacts", "/me/share", "/me?welcome=1", "/offline"]
 
     await context.set_offline(True)
     await page.goto("/me")
@@ -105,3 +117,21 @@ async def test_ones_own_pages_are_readable_offline_and_forgotten_at_sign_out(
     await expect(page.get_by_test_id("my-number")).to_have_count(0)
     _unreachable(console)
     await context.set_offline(False)
+
+
+async def test_the_offline_page_follows_the_chosen_language(page: Page, console: Console) -> None:
+    await page.goto("/")
+    await asyncio.wait_for(page.evaluate(_CONTROLLED), timeout=10)
+    await page.get_by_label("Language").select_option("fr")
+    await page.get_by_role("button", name="Change").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+    for _ in range(50):  # the page told the worker, which fetches the page again
+        if any("Vous êtes hors ligne" in text for text in await _kept(page)):
+            break
+        await asyncio.sleep(0.1)
+    await page.context.set_offline(True)
+    await page.goto("/signup")
+    await expect(page.get_by_role("heading", name="Vous êtes hors ligne")).to_be_visible()
+    await expect(page.get_by_role("button", name="Réessayer")).to_be_visible()
+    _unreachable(console)
+    await page.context.set_offline(False)
