@@ -135,3 +135,17 @@ async def test_the_offline_page_follows_the_chosen_language(page: Page, console:
     await expect(page.get_by_role("button", name="Réessayer")).to_be_visible()
     _unreachable(console)
     await page.context.set_offline(False)
+
+
+async def test_chromium_finds_the_portal_installable(page: Page) -> None:
+    await page.goto("/")
+    await asyncio.wait_for(page.evaluate(_CONTROLLED), timeout=10)
+    devtools = await page.context.new_cdp_session(page)
+    manifest = await devtools.send("Page.getAppManifest")
+    assert manifest["url"].endswith("/manifest.webmanifest")
+    assert manifest["errors"] == []
+    found = await devtools.send("Page.getInstallabilityErrors")
+    # A Playwright context is a private window, where Chromium installs nothing; that aside,
+    # it finds nothing missing (icons, start page, display mode, service worker …).
+    errors = [error["errorId"] for error in found["installabilityErrors"]]
+    assert [error for error in errors if error != "in-incognito"] == []
