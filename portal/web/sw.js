@@ -22,7 +22,6 @@ const KEPT = new Set(["/me", "/me/share", "/me/contacts"]);
 const PRECACHE = [
   "/static/app.css?v=" + ASSETS,
   "/static/embed.css?v=" + ASSETS,
-  "/static/vendor/pico.classless.min.css?v=" + ASSETS,
   "/static/vendor/htmx.min.js?v=" + ASSETS,
   "/static/offline.js?v=" + ASSETS,
   "/static/share.js?v=" + ASSETS,

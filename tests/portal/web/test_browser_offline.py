@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from tests.fixtures.browser import PHONE, Console, digits, new_person, screenshot, sign_up
+from tests.fixtures.browser import (
+    PHONE,
+    Console,
+    digits,
+    new_person,
+    open_account_menu,
+    screenshot,
+    sign_up,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -97,6 +105,7 @@ async def test_ones_own_pages_are_readable_offline_and_forgotten_at_sign_out(
     await context.set_offline(False)
     await page.goto("/me")
     assert any(number in text for text in await _kept(page))  # kept until now
+    await open_account_menu(page)
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
     for _ in range(50):
