@@ -76,14 +76,16 @@ $(VENV)/.installed-test: uv.lock pyproject.toml $(UV_STAMP)
 	$(UV) sync --frozen --extra test --extra dev
 	touch $@ $(VENV)/.installed
 
-# htmx and Swagger UI come from the npm registry and are served from our own origin.
+# htmx, Swagger UI and the networks' icons (simple-icons, made into one sprite of only our
+# networks) come from the npm registry and are served from our own origin.
 assets: $(VENDOR)/.copied
-$(VENDOR)/.copied: package.json package-lock.json
+$(VENDOR)/.copied: package.json package-lock.json portal/web/icons.py
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js \
 	   node_modules/swagger-ui-dist/swagger-ui.css \
 	   node_modules/swagger-ui-dist/swagger-ui-bundle.js $(VENDOR)/
+	$(PYTHON) -m portal.web.icons node_modules/simple-icons/icons $(VENDOR)/networks.svg
 	touch $@
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).

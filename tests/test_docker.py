@@ -135,3 +135,23 @@ def test_the_image_serves_the_vendor_files_the_makefile_copies() -> None:
         return set(re.findall(r"node_modules/\S+\.(?:js|css)\b", path.read_text()))
 
     assert copied(DOCKERFILE) == copied(ROOT / "Makefile") != set()
+
+
+def test_the_image_builds_the_networks_sprite_as_the_makefile_does() -> None:
+    """The sprite of the networks' icons is made by the same script, from the same npm
+    package, into the same vendor file, before the wheel that carries it is built."""
+    script = re.compile(r"-m portal\.web\.icons (\S+) (\S+)")
+    (made,) = script.findall((ROOT / "Makefile").read_text())
+    assert made == ("node_modules/simple-icons/icons", "$(VENDOR)/networks.svg")
+    (build,) = [stage for stage in STAGES if any("uv build" in r for r in stage.arguments("RUN"))]
+    runs = build.arguments("RUN")
+    (at,) = [i for i, command in enumerate(runs) if script.search(command)]
+    (icons, output) = script.findall(runs[at])[0]
+    assert output == "portal/web/static/vendor/networks.svg"
+    assert at < next(i for i, command in enumerate(runs) if "uv build" in command)
+    (assets,) = [stage for stage in STAGES if stage.name == "assets"]
+    moved = " ".join(assets.arguments("RUN"))
+    assert "mv node_modules/simple-icons/icons simple-icons" in moved
+    copies = [_copy_sources(rest) for rest in build.arguments("COPY")]
+    assert ("assets", ["/build/simple-icons/"]) in copies
+    assert icons == "/tmp/simple-icons"

@@ -19,6 +19,7 @@ from portal.domain import linking, privacy
 from portal.domain.linking import LinkServices, connections, oauth, proofs
 from portal.errors import InvalidInput, PortalError
 from portal.storage.models import MAX_ID, User
+from portal.web import icons
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
 from portal.web.templating import is_htmx, render
@@ -42,7 +43,7 @@ async def _list_context(db: DB, user: User, services: LinkServices) -> dict[str,
     return {
         "accounts": [(account, linking.describe(account)) for account in accounts],
         "link_back": {a.id for a in accounts if proofs.verifiable_by_link(a.network)},
-        "networks": linking.networks(services),
+        "networks": icons.ordered(linking.networks(services), lambda network: network.name),
     }
 
 

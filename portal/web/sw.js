@@ -23,6 +23,7 @@ const PRECACHE = [
   "/static/app.css?v=" + ASSETS,
   "/static/embed.css?v=" + ASSETS,
   "/static/vendor/htmx.min.js?v=" + ASSETS,
+  "/static/vendor/networks.svg?v=" + ASSETS,
   "/static/offline.js?v=" + ASSETS,
   "/static/share.js?v=" + ASSETS,
   "/static/notifications.js?v=" + ASSETS,

@@ -13,8 +13,18 @@ import secrets
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, Dialog, Locator, Page, Request, Route, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Dialog,
+    Locator,
+    Page,
+    Request,
+    Route,
+    expect,
+)
 
+import connectors
 from tests.fixtures.browser import (
     PHONE,
     Console,
@@ -23,6 +33,7 @@ from tests.fixtures.browser import (
     screenshot,
     sign_up,
 )
+from tests.fixtures.live import LiveServer
 from tests.fixtures.oidc import OIDCProvider
 from tests.fixtures.xmpp import XMPPServer
 
@@ -64,10 +75,14 @@ async def _open_accounts(page: Page) -> None:
     await expect(page.get_by_role("heading", level=1)).to_have_text("Linked accounts")
 
 
+def _network(page: Page, network: str) -> Locator:
+    """One network's entry in the picker of the list page."""
+    return page.get_by_role("list", name="Networks").locator(f'li[data-network="{network}"]')
+
+
 async def _pick_network(page: Page, network: str, heading: str) -> None:
     """From the list page, choose a network and continue to its add form."""
-    await page.get_by_label("Network").select_option(network)
-    await page.get_by_role("button", name="Continue").click()
+    await _network(page, network).get_by_role("link").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(heading)
 
 
@@ -313,12 +328,9 @@ async def test_an_account_is_added_with_the_keyboard_alone(page: Page) -> None:
     await page.keyboard.press("Enter")
     await expect(page.locator("main")).to_be_focused()
     await page.keyboard.press("Tab")
-    network = page.get_by_label("Network")
-    await expect(network).to_be_focused()
+    await expect(page.get_by_label("Find a network")).to_be_focused()
     await page.keyboard.type("GitHub")
-    await expect(network).to_have_value("github")
-    await page.keyboard.press("Tab")
-    await expect(page.get_by_role("button", name="Continue")).to_be_focused()
+    await expect(page.get_by_role("list", name="Networks").get_by_role("link")).to_have_count(1)
     await page.keyboard.press("Enter")
 
     await expect(page.get_by_role("heading", level=1)).to_have_text("Add your GitHub account")
@@ -337,3 +349,67 @@ async def test_an_account_is_added_with_the_keyboard_alone(page: Page) -> None:
     await expect(account.get_by_role("link", name="@hedy-lamarr")).to_have_attribute(
         "href", "https://github.com/hedy-lamarr"
     )
+
+
+async def test_the_network_picker_narrows_as_one_types(page: Page, shots: Path) -> None:
+    await sign_up(page, new_person("Grace Hopper"))
+    await page.goto("/me/accounts")
+    networks = page.get_by_role("list", name="Networks")
+    links = networks.get_by_role("link")
+    count = await links.count()
+    assert count > 30
+    # The common networks first, each with its icon.
+    first = [await _network_name(link) for link in (await links.all())[:3]]
+    assert first == ["whatsapp", "telegram", "instagram"]
+    github = _network(page, "github")
+    await expect(github.locator("svg.net-icon use")).to_have_attribute(
+        "href", re.compile(r"/static/vendor/networks\.svg\?v=.+#net-github$")
+    )
+    assert await github.locator("svg.net-icon").evaluate("svg => svg.getBBox().width") > 0
+
+    search = page.get_by_label("Find a network")
+    await search.fill("mas")  # Mastodon
+    await expect(links).to_have_count(1)
+    await expect(_network(page, "mastodon")).to_be_visible()
+    await search.fill("no such network")
+    await expect(links).to_have_count(0)
+    await expect(
+        page.get_by_role("status").filter(has_text="No network matches your search.")
+    ).to_be_visible()
+    await search.fill("")
+    await expect(links).to_have_count(count)
+    await expect(page.get_by_text("No network matches your search.")).to_be_hidden()
+
+    # Accents and capitals do not count.
+    await search.press_sequentially("Télé")
+    await expect(links).to_have_count(1)
+    await expect(_network(page, "telegram")).to_be_visible()
+    await screenshot(page, shots / "network-picker.png")
+
+    await search.press("ArrowDown")
+    await expect(_network(page, "telegram").get_by_role("link")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(re.compile(r"/me/accounts/add\?network=telegram$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Add your Telegram account")
+
+
+async def _network_name(link: Locator) -> str:
+    return await link.evaluate("a => a.closest('li').dataset.network")
+
+
+async def test_the_network_picker_works_without_javascript(
+    browser: Browser, server: LiveServer
+) -> None:
+    context = await browser.new_context(base_url=server.url, java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    try:
+        page = await context.new_page()
+        await sign_up(page, new_person("Margaret Hamilton"))
+        await page.goto("/me/accounts")
+        await expect(page.get_by_label("Find a network")).to_be_hidden()
+        links = page.get_by_role("list", name="Networks").get_by_role("link")
+        await expect(links).to_have_count(len(connectors.registry()))
+        await _pick_network(page, "website", "Add your Website account")
+        await expect(page).to_have_url(re.compile(r"/me/accounts/add\?network=website$"))
+    finally:
+        await context.close()

@@ -232,6 +232,11 @@ async def test_an_unknown_language_is_refused(client):
     assert response.status_code == 422
 
 
+def _without_sprite(page: str) -> str:
+    """The page with each network icon cut down to the name of its symbol."""
+    return re.sub(r'<svg class="net-icon"[^>]*><use href="[^"#]*', "", page)
+
+
 @pytest.mark.parametrize(
     ("language", "label"), [("en", "Website"), ("it", "Sito web"), ("fr", "Site web")]
 )
@@ -242,7 +247,9 @@ async def test_the_website_label_is_translated(signed_in, language, label):
     assert added.status_code == 303, added.text
     signed_in.cookies.set(i18n.LANG_COOKIE, language)
     page = await signed_in.get("/me/accounts", headers=HTML)
-    assert f"<strong>{label}</strong>" in page.text
+    # The network's icon, then its label: <svg …><use href="…#net-website"/></svg>Website
+    icon = '#net-website"/></svg>'
+    assert f"<strong>{icon}{label}</strong>" in _without_sprite(page.text)
     number = (await signed_in.get("/api/v1/me")).json()["number"]
     mine = await signed_in.get(f"/n/{number}", headers=HTML)
-    assert f'<span class="network">{label}</span>' in mine.text
+    assert f'<span class="network">{icon}{label}</span>' in _without_sprite(mine.text)
