@@ -150,6 +150,13 @@ def test_home_page(server: str) -> None:
     assert len(script.content) > 10_000
 
 
+def test_the_networks_icons_built_by_make_assets(server: str) -> None:
+    sprite = httpx.get(f"{server}/static/vendor/networks.svg")  # built, not copied, from npm
+    assert sprite.status_code == 200
+    assert sprite.headers["content-type"].startswith("image/svg+xml")
+    assert '<symbol id="net-github"' in sprite.text
+
+
 def test_sign_in_form_in_english_and_in_french(server: str) -> None:
     english = httpx.get(f"{server}/signin")
     assert english.status_code == 200

@@ -366,6 +366,7 @@ async def test_the_network_picker_narrows_as_one_types(page: Page, shots: Path) 
         "href", re.compile(r"/static/vendor/networks\.svg\?v=.+#net-github$")
     )
     assert await github.locator("svg.net-icon").evaluate("svg => svg.getBBox().width") > 0
+    await screenshot(page, shots / "network-picker-all.png")
 
     search = page.get_by_label("Find a network")
     await search.fill("mas")  # Mastodon
