@@ -14,6 +14,7 @@ import pytest
 import connectors
 from portal.web import icons
 from tests.fixtures.app import post_form
+from tests.portal.domain.people import account, person
 
 HTML = {"accept": "text/html"}
 ROOT = Path(__file__).resolve().parents[3]
@@ -137,3 +138,21 @@ async def test_a_linked_account_shows_its_network_icon_on_each_page(signed_in) -
     assert sprite.status_code == 200
     assert sprite.headers["content-type"].startswith("image/svg+xml")
     assert 'id="net-github"' in sprite.text
+
+
+async def test_search_results_show_each_account_with_its_network_icon(signed_in, db) -> None:
+    someone = await person(db, "Zoë Ørsted", find_by_name=True)
+    await account(db, someone, "mastodon", "@zoe@example.social")
+    await account(db, someone, "linkedin", "zoe-orsted")
+    await db.commit()
+    found = await signed_in.get("/search", params={"q": "Zoe Orsted"}, headers=HTML)
+    assert found.status_code == 200
+    shown = re.findall(
+        r'<li data-network="(\w+)"><svg class="net-icon" aria-hidden="true"[^>]*>'
+        r'<use href="[^"]*#net-(\w+)"/></svg>([^<:]+):',
+        found.text,
+    )
+    assert sorted(shown) == [
+        ("linkedin", "linkedin", "LinkedIn"),
+        ("mastodon", "mastodon", "Mastodon"),
+    ]
