@@ -116,6 +116,8 @@ class User(Base):
     notify_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     """When the owner opened the link sent to ``email``; until then nobody can find them."""
+    guide_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """When the owner finished or skipped the guided start after signing up (``/me/start``)."""
 
     avatar: Mapped[Avatar | None] = relationship(
         back_populates="user", lazy="raise", cascade="all, delete-orphan", passive_deletes=True

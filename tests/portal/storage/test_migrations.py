@@ -135,3 +135,45 @@ async def test_stored_emails_are_brought_to_their_one_form(databases):
     # twin of an existing address is left alone rather than merged into it.
     assert after == ["bob@example.org", "finn@example.org", "ada@example.org", "ａｄａ@example.org"]
     assert [clean_email(e) for e in after[:3]] == after[:3]
+
+
+async def test_accounts_made_before_the_guided_start_are_not_sent_through_it(databases):
+    from sqlalchemy import text
+
+    engine = make_engine(await databases.new("guide"))
+    try:
+        await migrate.upgrade(engine, "0006")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO portal_numbers (number, length, allocated_at)"
+                    " VALUES ('12345678', 8, '2026-01-02 03:04:05+00:00')"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO users (number, email, password_hash, display_name, bio,"
+                    " created_at, updated_at, name_audience, avatar_audience, bio_audience,"
+                    " phone_audience, find_by_number, find_by_phone, find_by_name, region,"
+                    " notify_by_email) VALUES ('12345678', 'old@example.org', 'x', 'Old', '',"
+                    " '2026-01-02 03:04:05+00:00', '2026-01-02 03:04:05+00:00', 'public',"
+                    " 'public', 'public', 'private', true, false, false, '', false)"
+                )
+            )
+        await migrate.upgrade(engine, "0007")
+        async with engine.connect() as conn:
+            done = (await conn.execute(text("SELECT guide_done_at FROM users"))).scalar_one()
+        assert done is not None
+        await migrate.downgrade(engine, "0006")
+
+        def columns(sync_conn):
+            return {column["name"] for column in inspect(sync_conn).get_columns("users")}
+
+        async with engine.connect() as conn:
+            left = await conn.run_sync(columns)
+        assert "guide_done_at" not in left and "email_confirmed_at" in left
+        async with engine.connect() as conn:
+            kept = (await conn.execute(text("SELECT email FROM users"))).scalar_one()
+        assert kept == "old@example.org"
+    finally:
+        await engine.dispose()
