@@ -39,6 +39,7 @@ from portal.web import auth as web_auth
 from portal.web import contacts as web_contacts
 from portal.web import discover as web_discover
 from portal.web import docs as web_docs
+from portal.web import guide as web_guide
 from portal.web import language as web_language
 from portal.web import me as web_me
 from portal.web import notifications as web_notifications
@@ -262,6 +263,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         web_share.router,
         web_auth.router,
         web_recovery.router,
+        web_guide.router,
         web_me.router,
         web_contacts.router,
         web_notifications.router,

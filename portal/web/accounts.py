@@ -15,7 +15,7 @@ from connectors.base import Connector
 from connectors.email import Email
 from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, Services, calls_out
-from portal.domain import linking, privacy
+from portal.domain import guide, linking, privacy
 from portal.domain.linking import LinkServices, connections, oauth, proofs
 from portal.errors import InvalidInput, PortalError
 from portal.storage.models import MAX_ID, User
@@ -86,9 +86,11 @@ def _add_form(
     *,
     reconnect: int = 0,
     error: PortalError | None = None,
+    then: str = "",
 ) -> Response:
     """The form that links an account of one network, again with its error if there is one."""
     context = {
+        "then": then,
         "network": linking.network_info(services, cls),
         "values": values,
         "reconnect": reconnect,
@@ -113,6 +115,7 @@ async def add_page(
     network: str = "",
     handle: str = "",
     reconnect: int = 0,
+    next: str = "",
 ) -> Response:
     """The form that links an account of one network."""
     cls = linking.connector(network[:40])
@@ -122,7 +125,13 @@ async def add_page(
         cls,
         {"handle": handle[:320]},
         reconnect=reconnect if 0 < reconnect <= MAX_ID else 0,
+        then=_then(next),
     )
+
+
+def _then(next: str) -> str:
+    """Where adding by handle goes back to: the guided start when it came from there."""
+    return guide.START if next == guide.START else ""
 
 
 @router.post("", dependencies=[Depends(calls_out)])
@@ -134,15 +143,18 @@ async def add_handle(
     limiter: LimiterDep,
     network: Text = "",
     handle: Text = "",
+    next: Text = "",
 ) -> Response:
     """Show an account by its handle alone, marked unverified."""
     cls = linking.connector(network[:40])
+    then = _then(next)
     try:
         await limiter.hit("profile", str(user.id))
         await linking.add_handle(db, user, network, handle, context=services.context)
     except PortalError as exc:
-        return _add_form(request, services, cls, {"handle": handle[:320]}, error=exc)
-    return redirect(request, "/me/accounts")
+        values = {"handle": handle[:320]}
+        return _add_form(request, services, cls, values, error=exc, then=then)
+    return redirect(request, then or "/me/accounts")
 
 
 def _go(request: Request, url: str) -> Response:

@@ -17,7 +17,7 @@ from portal.deps import (
     count_mailed_link,
     mailer,
 )
-from portal.domain import account, recovery
+from portal.domain import account, guide, recovery
 from portal.domain.signin import sign_in
 from portal.errors import PortalError
 from portal.web.deps import OptionalUser
@@ -112,7 +112,9 @@ async def signin(
     except PortalError as exc:
         return form_error(request, "signin", exc, context)
     csrf.rotate(request)
-    response = redirect(request, safe_next(next))
+    # Without a page asked for, a new person goes on to the guided start until it is done.
+    then = safe_next(next)
+    response = redirect(request, guide.landing(user) if then == "/me" else then)
     set_session_cookie(request, response, secret, settings.session_days)
     return response
 

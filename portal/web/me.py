@@ -13,6 +13,7 @@ from portal.domain import account, profile
 from portal.errors import InvalidInput, PortalError
 from portal.web.deps import CurrentUser
 from portal.web.forms import clear_session_cookie, form_error, redirect
+from portal.web.guide import AFTER_PRIVACY
 from portal.web.offline import KEPT_OFFLINE
 from portal.web.templating import render
 
@@ -61,8 +62,11 @@ async def update_privacy(
     find_by_number: Text = "",
     find_by_phone: Text = "",
     find_by_name: Text = "",
+    next: Text = "",
 ) -> Response:
     """Save who sees each field and how I can be found (an unticked box is not sent)."""
+    # Saved from the guided start, the form goes on to its next step; nowhere else.
+    then = AFTER_PRIVACY if next == AFTER_PRIVACY else ""
     # A field the form does not send keeps its audience: nothing widens by being left out.
     sent = {
         "name": name_audience,
@@ -78,7 +82,12 @@ async def update_privacy(
         await limiter.hit("profile", str(user.id))
         await profile.set_privacy(db, user, audiences=audiences, find_by=find_by)
     except PortalError as exc:
+        if then:
+            context = {"values": values, "step": 2, "privacy_then": then}
+            return form_error(request, "guide", exc, context, fragment="privacy_form")
         return form_error(request, "me", exc, {"values": values}, fragment="privacy_form")
+    if then:
+        return redirect(request, then)
     return render(request, "me", {"privacy_saved": True, "values": {}}, fragment="privacy_form")
 
 

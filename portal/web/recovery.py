@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, SettingsDep, client_address, count_mailed_link, mailer
-from portal.domain import account, recovery
+from portal.domain import account, guide, recovery
 from portal.errors import PortalError
 from portal.web.deps import CurrentUser, OptionalUser
 from portal.web.forms import form_error, redirect, safe_next, set_session_cookie
@@ -54,8 +54,8 @@ async def confirm(
     confirmed = await recovery.confirm_email(db, token)
     if confirmed.purpose == recovery.CHANGE:
         return render(request, "email_changed", {"address": confirmed.user.email})
-    # Back to where signing up started (an invitation), else to the new number.
-    then = safe_next(next, "/me?welcome=1")
+    # Back to where signing up started (an invitation), else to the guided start.
+    then = safe_next(next, guide.landing(confirmed.user))
     if user is not None and user.id == confirmed.user.id:
         return redirect(request, then)
     secret = await account.start_session(

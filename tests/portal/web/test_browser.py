@@ -57,8 +57,10 @@ async def test_a_new_number_is_valid_and_leads_to_the_public_page(
     await expect(page).to_have_url(re.compile(r"/email/sent"))
     await page.goto(await mailed_link(page, ada.email))
     await page.get_by_role("button", name="Confirm my email address").click()
-    await expect(page).to_have_url(re.compile(r"/me\?welcome=1$"))
-    await expect(page.get_by_role("status")).to_contain_text("This is your portal number")
+    await expect(page).to_have_url(re.compile(r"/me/start$"))
+    await expect(page.get_by_test_id("step-of")).to_have_text("Step 1 of 3")
+    await page.get_by_role("button", name="Skip").click()
+    await expect(page).to_have_url(re.compile(r"/me$"))
     shown = await page.get_by_test_id("my-number").inner_text()
     number = digits(shown)
     assert len(number) == 8
@@ -363,7 +365,9 @@ async def test_sign_up_with_the_keyboard_alone(page: Page) -> None:
     await page.keyboard.press("Tab")
     await expect(page.get_by_role("button", name="Confirm my email address")).to_be_focused()
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(re.compile(r"/me\?welcome=1$"))
+    await expect(page).to_have_url(re.compile(r"/me/start$"))
+    await page.get_by_role("button", name="Skip").click()
+    await expect(page).to_have_url(re.compile(r"/me$"))
     assert is_valid(digits(await page.get_by_test_id("my-number").inner_text()))
 
 

@@ -78,7 +78,7 @@ async def test_ones_own_pages_are_readable_offline_and_forgotten_at_sign_out(
     origin = page.url.removesuffix("/me")
     kept = sorted(text.partition("\n")[0].removeprefix(origin) for text in await _kept(page))
     pages = [path for path in kept if not path.startswith("/static/")]
-    assert pages == ["/me", "/me/contacts", "/me/share", "/me?welcome=1", "/offline"]
+    assert pages == ["/me", "/me/contacts", "/me/share", "/offline"]
 
     await context.set_offline(True)
     await page.goto("/me")

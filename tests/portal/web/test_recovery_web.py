@@ -95,8 +95,8 @@ async def test_sign_up_mails_a_link_that_confirms_the_address_and_signs_in(clien
 
     confirmed = await open_confirmation(client, link)
     assert confirmed.status_code == 303
-    assert confirmed.headers["location"] == "/me?welcome=1"
-    me = await client.get("/me?welcome=1", headers=HTML)
+    assert confirmed.headers["location"] == "/me/start"
+    me = await client.get("/me", headers=HTML)
     assert me.status_code == 200 and 'data-testid="my-number"' in me.text
     assert "Send the link again" not in me.text
     await db.refresh(user)
