@@ -174,6 +174,15 @@ async def test_the_third_step_shows_the_number_its_qr_code_and_the_share_page(si
     assert re.search(r'data-testid="share-qr">\s*<svg', page.text)
     assert 'href="/me/share"' in page.text
     assert ">Finish<" in page.text and ">Next step<" not in page.text
+    # A name hidden from anyone leaves the card without one, rather than showing "None".
+    await signed_in.post(
+        "/me/privacy",
+        data={"csrf_token": csrf_from(page.text), "name_audience": "private"},
+        headers=HTML,
+    )
+    hidden = await _step(signed_in, 3)
+    assert "Ada Lovelace" not in hidden.text.split('id="guide-number"')[1].split("</section>")[0]
+    assert "None" not in hidden.text
 
 
 async def test_finishing_is_recorded_and_sign_in_then_lands_on_my_page(signed_in, db):
