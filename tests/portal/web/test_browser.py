@@ -313,7 +313,8 @@ async def test_pages_log_no_errors_and_break_no_content_security_policy(
     await expect(page.locator("#swagger-ui .opblock").first).to_be_visible()
 
     number = await sign_up(page, new_person("Frances Allen"))
-    for path in ("/me", "/me/password", "/me/delete", "/me/tokens", f"/n/{number}"):
+    steps = ("/me/start", "/me/start?step=2", "/me/start?step=3")
+    for path in ("/me", *steps, "/me/password", "/me/delete", "/me/tokens", f"/n/{number}"):
         await page.goto(path)
         await expect(page.get_by_role("heading", level=1)).to_be_visible()
     await page.get_by_role("link", name="API", exact=True).click()

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.fixtures.browser import Console, digits, mailed_link, new_person, screenshot, sign_in
 from tests.fixtures.live import LiveServer, create_user
@@ -79,6 +79,32 @@ async def test_sign_up_goes_through_the_guided_start_and_finishes_on_my_page(
     await sign_in(page, person)
     await expect(page).to_have_url(re.compile(r"/me$"))
     await expect(page.get_by_role("link", name="Guided start")).to_be_visible()
+
+
+async def test_the_guided_start_works_without_javascript(
+    browser: Browser, server: LiveServer
+) -> None:
+    context = await browser.new_context(base_url=server.url, java_script_enabled=False)
+    try:
+        page = await context.new_page()
+        person = new_person("Barbara")
+        create_user(server, person.email, person.name, person.password)
+        await page.goto("/signin")
+        await sign_in(page, person)
+        await expect(page).to_have_url(re.compile(r"/me/start$"))
+        await page.get_by_role("button", name="Next step").click()
+        await page.get_by_label("Who sees: Picture").select_option("contacts")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page).to_have_url(re.compile(r"/me/start\?step=3$"))
+        await expect(page.get_by_test_id("share-qr").locator("svg")).to_be_visible()
+        await expect(page.locator("#share-number")).to_have_value(
+            re.compile(r"^\d{3} \d{3} \d{2}$")
+        )
+        await page.get_by_role("button", name="Finish").click()
+        await expect(page).to_have_url(re.compile(r"/me$"))
+        await expect(page.get_by_label("Who sees: Picture")).to_have_value("contacts")
+    finally:
+        await context.close()
 
 
 async def test_verify_by_link_shows_why_the_page_could_not_be_read(
