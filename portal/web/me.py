@@ -24,9 +24,9 @@ MaybeText = Annotated[str | None, Form()]
 
 
 @router.get("")
-async def me_page(request: Request, user: CurrentUser, welcome: bool = False) -> Response:
+async def me_page(request: Request, user: CurrentUser) -> Response:
     """My number and my profile."""
-    context = {"welcome": welcome, "values": {}}
+    context: dict[str, object] = {"values": {}}
     return render(request, "me", context, headers={"cache-control": KEPT_OFFLINE})
 
 
