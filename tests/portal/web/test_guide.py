@@ -259,3 +259,22 @@ async def test_someone_not_signed_in_gets_what_my_page_answers(client):
     privacy = await client.post("/me/privacy", data={"csrf_token": token}, headers=HTML)
     done = await client.post("/me/start/done", data={"csrf_token": token}, headers=HTML)
     assert done.status_code == privacy.status_code == 401
+
+
+async def test_someone_who_has_not_confirmed_is_not_sent_to_the_guide(client, db):
+    token = await get_csrf(client, "/signup")
+    signed_up = await client.post(
+        "/signup",
+        data={
+            "csrf_token": token,
+            "email": "ada@example.org",
+            "password": PASSWORD,
+            "display_name": "Ada",
+        },
+        headers=HTML,
+    )
+    assert signed_up.status_code == 303
+    user = await db.scalar(select(User).where(User.email == "ada@example.org"))
+    assert user is not None and user.email_confirmed_at is None
+    signed_in = await _sign_in(client)
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/me"
