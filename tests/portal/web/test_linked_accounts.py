@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import connectors
 from portal import i18n
 from portal.config import Settings
 from portal.storage.models import LinkAttempt, LinkedAccount
@@ -36,7 +37,8 @@ async def test_the_page_lists_every_network(signed_in):
     page = await signed_in.get("/me/accounts", headers=HTML)
     assert page.status_code == 200
     assert "No linked accounts yet." in page.text
-    assert '<option value="email">' in page.text
+    for name in connectors.registry():
+        assert f'href="/me/accounts/add?network={name}"' in page.text, name
 
 
 async def test_an_email_is_verified_by_the_code_it_receives(signed_in, db, mailbox):
