@@ -77,7 +77,8 @@ $(VENV)/.installed-test: uv.lock pyproject.toml $(UV_STAMP)
 	touch $@ $(VENV)/.installed
 
 # htmx, Swagger UI and the networks' icons (simple-icons, made into one sprite of only our
-# networks) come from the npm registry and are served from our own origin.
+# networks) come from the npm registry and are served from our own origin; axe-core, a
+# devDependency, stays in node_modules, where the accessibility test (test_browser_axe.py) reads it.
 assets: $(VENDOR)/.copied
 $(VENDOR)/.copied: package.json package-lock.json portal/web/icons.py
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error

@@ -1,0 +1,297 @@
+"""Every page a person can reach, checked by axe-core in Debian's Chromium on ``portal serve``:
+signed out and signed in, in the light and the dark theme, at 1280 px and on a phone. A page
+may have no violation that axe rates serious or critical (its default rules: WCAG 2 A and AA,
+and its best practices). And the keyboard alone reaches /me's main actions with a visible
+focus ring, and opens the header's account menu.
+
+axe-core comes from the npm registry as a devDependency (``make test`` runs ``npm ci``); it is
+a test tool, never served by the portal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from playwright.async_api import Browser, Page, expect
+from sqlalchemy import insert, select
+
+from portal.db import make_engine
+from portal.domain import number as numbers
+from portal.storage.models import Contact, ContactRequest, LinkedAccount, Notification, User
+from tests.fixtures.browser import PHONE, Console, new_person, sign_up
+from tests.fixtures.live import LiveServer
+from tests.portal.doors import all_routes
+
+AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
+
+SIGNED_OUT = {
+    "/": "/",
+    "/signin": "/signin",
+    "/signup": "/signup",
+    "/password/forgot": "/password/forgot",
+    "/password/reset": "/password/reset?token=no-such-link",
+    "/email/sent": "/email/sent",
+    "/email/confirm": "/email/confirm?token=no-such-link",
+    "/lookup": "/lookup?number=12",  # the home page with the number box's error
+    "/n/{number}": "/n/{number}",
+    "/i/{secret}": "/i/{secret}",
+    "/embed/{number}": "/embed/{number}",
+    "/offline": "/offline",
+}
+"""Each page route, and the address the test opens it at, signed out."""
+
+SIGNED_IN = {
+    "/me": "/me",
+    "/me/accounts": "/me/accounts",
+    "/me/accounts/add": "/me/accounts/add?network=telegram",
+    "/me/accounts/{account_id}/code": "/me/accounts/{account_id}/code",
+    "/me/contacts": "/me/contacts",
+    "/me/contacts/{number}/actions": "/me/contacts/{contact}/actions",
+    "/me/contacts/blocked": "/me/contacts/blocked",
+    "/me/notifications": "/me/notifications",
+    "/search": "/search?q=Grace",
+    "/me/share": "/me/share",
+    "/me/invites": "/me/invites",
+    "/me/tokens": "/me/tokens",
+    "/me/phone": "/me/phone",
+    "/me/password": "/me/password",
+    "/me/email": "/me/email",
+    "/me/delete": "/me/delete",
+    "/me/discover": "/me/discover",
+}
+"""Each page route, and the address the test opens it at, signed in."""
+
+MORE = (
+    "/me/accounts/add?network=mastodon",
+    "/me/accounts/add?network=email",
+    "/n/{contact}",  # another person's page, as their contact sees it
+    "/n/{unknown}",  # a number nobody has
+    "/no-such-page",  # the not-found page
+)
+"""Other states of pages listed above, opened signed in."""
+
+MORE_SIGNED_OUT = ("/n/{unknown}", "/no-such-page")
+"""The same not-found pages, opened signed out."""
+
+NOT_PAGES = {
+    # Swagger UI's own markup, vendored from npm and not ours to change: axe finds its
+    # operation summaries nest buttons, and its method badges lack contrast.
+    "/docs": "the API's reference, drawn by Swagger UI",
+    "/n/{number}/avatar": "a picture",
+    "/n/{number}/qr.svg": "a picture",
+    "/n/{number}/qr.png": "a picture",
+    "/n/{number}/vcard": "a vCard file",
+    "/me/share/vcard": "a vCard file",
+    "/embed/{number}.js": "a script",
+    "/oauth/bluesky/client-metadata.json": "JSON",
+    "/manifest.webmanifest": "JSON",
+    "/sw.js": "a script",
+    "/me/notifications/stream": "an event stream",
+    "/me/notifications/{notification_id:int}": "a redirect to where the notification points",
+    "/me/accounts/{network}/callback": "a redirect back from a network's own site",
+}
+"""GET routes outside /api that render no page, and what they answer instead."""
+
+SIZES = {"wide": {"width": 1280, "height": 900}, "phone": PHONE}
+SCHEMES = ("light", "dark")
+
+
+def test_every_page_route_is_checked(app: FastAPI) -> None:
+    """A new page must be added to the lists above, and so be checked by axe."""
+    routes = {
+        route.path
+        for route in all_routes(app.routes)
+        if "GET" in route.methods and not route.path.startswith(("/api/", "/healthz", "/readyz"))
+    }
+    assert len(routes) >= 30  # the walk does find the routes
+    listed = set(SIGNED_OUT) | set(SIGNED_IN) | set(NOT_PAGES)
+    assert not routes - listed, f"GET routes checked by no test: {sorted(routes - listed)}"
+    assert not listed - routes, f"listed but gone: {sorted(listed - routes)}"
+
+
+@dataclass(frozen=True)
+class _Place:
+    number: str
+    contact: str
+    account_id: int
+    secret: str
+
+
+async def _add_content(server: LiveServer, number: str, contact: str) -> int:
+    """Two linked accounts (one waiting for its emailed code), a contact, a contact request
+    and a notification, straight into the server's database; the emailed account's id."""
+    engine = make_engine(server.database_url)
+    try:
+        async with engine.begin() as conn:
+            me = await conn.scalar(select(User.id).where(User.number == number))
+            other = await conn.scalar(select(User.id).where(User.number == contact))
+            await conn.execute(
+                insert(LinkedAccount),
+                [
+                    {"user_id": me, "network": "telegram", "handle": "ada_l",
+                     "audience": "public", "position": 0, "status": "unverified"},
+                    {"user_id": me, "network": "signal", "handle": "ada.42",
+                     "audience": "contacts", "position": 1, "status": "unverified"},
+                    {"user_id": me, "network": "email", "handle": "ada@example.org",
+                     "audience": "members", "position": 2, "status": "unverified"},
+                    {"user_id": other, "network": "telegram", "handle": "grace_h",
+                     "audience": "contacts", "position": 0, "status": "unverified"},
+                ],
+            )  # fmt: skip
+            await conn.execute(
+                insert(Contact),
+                [{"owner_id": me, "other_id": other}, {"owner_id": other, "other_id": me}],
+            )
+            await conn.execute(
+                insert(Notification),
+                [{"user_id": me, "kind": "contact_accepted", "actor_id": other}],
+            )
+            await conn.execute(
+                insert(ContactRequest), [{"sender_id": other, "recipient_id": me, "message": "Hi"}]
+            )
+            account_id = await conn.scalar(
+                select(LinkedAccount.id).where(
+                    LinkedAccount.user_id == me, LinkedAccount.network == "email"
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert account_id is not None
+    return account_id
+
+
+async def _set_up(browser: Browser, server: LiveServer, console: Console) -> tuple[Page, _Place]:
+    """Grace signs up, then Ada, who has content; Ada's page (signed in) and her places."""
+    context = await browser.new_context(base_url=server.url)
+    context.set_default_timeout(10_000)
+    context.on("page", console.watch)
+    page = await context.new_page()
+    contact = await sign_up(page, new_person("Grace Hopper"))
+    await context.clear_cookies()
+    number = await sign_up(page, new_person("Ada Lovelace"))
+    account_id = await _add_content(server, number, contact)
+    await page.goto("/me/invites")
+    await page.get_by_role("button", name="New invitation").click()
+    secret = (await page.get_by_test_id("invite-link").inner_text()).rsplit("/i/", 1)[1]
+    return page, _Place(number, contact, account_id, secret)
+
+
+async def _axe(page: Page, source: str) -> list[str]:
+    """The serious and critical violations axe finds on the page, one line for each element:
+    the rule, the element's selector, the failure and where to read about the fix."""
+    # The pages' Content-Security-Policy (script-src 'self') refuses the inline <script> that
+    # page.add_script_tag(content=...) would add. page.evaluate runs through the DevTools
+    # protocol, which the policy does not govern, so axe is evaluated there, in the page's own
+    # world, and the page itself is left as it is served.
+    if not await page.evaluate("() => typeof window.axe === 'object'"):
+        await page.evaluate(source)
+    results: dict[str, Any] = await page.evaluate(
+        "() => axe.run(document, {resultTypes: ['violations']})"
+    )
+    found = []
+    for rule in results["violations"]:
+        if rule["impact"] not in ("serious", "critical"):
+            continue
+        for node in rule["nodes"]:
+            found.append(
+                f"{page.url} [{rule['impact']}] {rule['id']}: {json.dumps(node['target'])}\n"
+                f"    {rule['help']} ({rule['helpUrl']})\n    {node['failureSummary']}"
+            )
+    return found
+
+
+@pytest.mark.browser
+async def test_every_page_has_no_serious_accessibility_violation(
+    browser: Browser, server: LiveServer, console: Console
+) -> None:
+    assert AXE.exists(), f"{AXE} is missing: run `make assets` (npm ci)"
+    source = AXE.read_text(encoding="utf-8")
+    page, place = await _set_up(browser, server, console)
+    console.expect_status(404, 422)  # the not-found pages, and the number box's error
+    fill = {
+        "{number}": place.number,
+        "{contact}": place.contact,
+        "{account_id}": str(place.account_id),
+        "{secret}": place.secret,
+        "{unknown}": numbers.generate(8),
+    }
+
+    def address(path: str) -> str:
+        for key, value in fill.items():
+            path = path.replace(key, value)
+        return path
+
+    signed_in = [address(p) for p in (*SIGNED_IN.values(), *MORE)]
+    signed_out = [address(p) for p in (*SIGNED_OUT.values(), *MORE_SIGNED_OUT)]
+    stranger = await browser.new_context(base_url=server.url)
+    stranger.set_default_timeout(10_000)
+    stranger.on("page", console.watch)
+    visitor = await stranger.new_page()
+    found: list[str] = []
+    try:
+        for scheme in SCHEMES:
+            for size in SIZES.values():
+                for who, paths in ((page, signed_in), (visitor, signed_out)):
+                    await who.emulate_media(color_scheme=scheme)
+                    await who.set_viewport_size(size)
+                    for path in paths:
+                        await who.goto(path)
+                        for line in await _axe(who, source):
+                            found.append(f"{scheme}, {size['width']}px: {line}")
+    finally:
+        await stranger.close()
+        await page.context.close()
+    assert not found, f"{len(found)} serious or critical violations:\n" + "\n".join(found)
+
+
+_FOCUS_RING = """(element) => {
+  const style = getComputedStyle(element);
+  const outline = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0;
+  const shadow = style.boxShadow !== "none";
+  return {
+    visible: element.matches(":focus-visible") && (outline || shadow),
+    tag: element.tagName.toLowerCase(),
+    text: (element.innerText || element.getAttribute("aria-label") || element.value || "").trim(),
+  };
+}"""
+
+
+@pytest.mark.browser
+async def test_the_keyboard_reaches_the_main_actions_with_a_visible_focus(page: Page) -> None:
+    await sign_up(page, new_person("Ada Lovelace"))
+    await page.goto("/me")
+    await page.locator("body").focus()
+    seen: list[dict[str, Any]] = []
+    for _ in range(40):
+        await page.keyboard.press("Tab")
+        focused = page.locator(":focus")
+        if await focused.count() == 0:
+            break
+        info = await focused.evaluate(_FOCUS_RING)
+        seen.append(info)
+        assert info["visible"], f"no visible focus ring on {info}"
+    texts = [info["text"] for info in seen]
+    # The skip link, the header's places, /me's actions and its profile form are on the way.
+    for wanted in ("Skip to content", "Contacts", "Share your number", "Save", "Linked accounts"):
+        assert any(wanted in text for text in texts), (wanted, texts)
+
+    # The account menu opens from the keyboard, and its links are reached by Tab.
+    await page.goto("/me")
+    menu = page.locator("header nav details.menu")
+    summary = menu.locator("summary")
+    await summary.focus()
+    await page.keyboard.press("Enter")
+    await expect(menu).to_have_attribute("open", "")
+    links = menu.locator("a, button")
+    count = await links.count()
+    assert count >= 2
+    for index in range(count):
+        await page.keyboard.press("Tab")
+        assert await links.nth(index).evaluate("(e) => e === document.activeElement"), index
+        info = await links.nth(index).evaluate(_FOCUS_RING)
+        assert info["visible"], f"no visible focus ring on {info}"
