@@ -23,7 +23,14 @@ from sqlalchemy import insert, select
 from portal.db import make_engine
 from portal.domain import number as numbers
 from portal.storage.models import Contact, ContactRequest, LinkedAccount, Notification, User
-from tests.fixtures.browser import PHONE, Console, new_person, sign_up
+from tests.fixtures.browser import (
+    PHONE,
+    Console,
+    new_person,
+    open_account_menu,
+    sign_in,
+    sign_up,
+)
 from tests.fixtures.live import LiveServer
 from tests.portal.doors import all_routes
 
@@ -212,7 +219,7 @@ async def test_every_page_has_no_serious_accessibility_violation(
     assert AXE.exists(), f"{AXE} is missing: run `make assets` (npm ci)"
     source = AXE.read_text(encoding="utf-8")
     page, place = await _set_up(browser, server, console)
-    console.expect_status(404, 422)  # the not-found pages, and the number box's error
+    console.expect_status(401, 404, 422)  # not-found pages, the number box and sign-in errors
     fill = {
         "{number}": place.number,
         "{contact}": place.contact,
@@ -243,6 +250,16 @@ async def test_every_page_has_no_serious_accessibility_violation(
                         await who.goto(path)
                         for line in await _axe(who, source):
                             found.append(f"{scheme}, {size['width']}px: {line}")
+                # What the addresses alone do not show: the header's account menu open, and
+                # a form answered with its error.
+                await page.goto("/me")
+                await open_account_menu(page)
+                await visitor.goto("/signin")
+                await sign_in(visitor, new_person("Nobody"))
+                await expect(visitor.get_by_role("alert")).to_be_visible()
+                for who, state in ((page, "menu open"), (visitor, "form error")):
+                    for line in await _axe(who, source):
+                        found.append(f"{scheme}, {size['width']}px, {state}: {line}")
     finally:
         await stranger.close()
         await page.context.close()
