@@ -74,6 +74,8 @@ SIGNED_IN = {
 """Each page route, and the address the test opens it at, signed in."""
 
 MORE = (
+    "/me?welcome=1",  # the welcome of a new number
+    "/me/accounts?linked=1",  # the notice of an account linked
     "/me/accounts/add?network=mastodon",
     "/me/accounts/add?network=email",
     "/n/{contact}",  # another person's page, as their contact sees it
@@ -82,8 +84,8 @@ MORE = (
 )
 """Other states of pages listed above, opened signed in."""
 
-MORE_SIGNED_OUT = ("/n/{unknown}", "/no-such-page")
-"""The same not-found pages, opened signed out."""
+MORE_SIGNED_OUT = ("/email/sent?what=reset", "/n/{unknown}", "/no-such-page")
+"""Other states of pages listed above, and the not-found pages, opened signed out."""
 
 NOT_PAGES = {
     # Swagger UI's own markup, vendored from npm and not ours to change: axe finds its
@@ -192,9 +194,10 @@ async def _axe(page: Page, source: str) -> list[str]:
     """The serious and critical violations axe finds on the page, one line for each element:
     the rule, the element's selector, the failure and where to read about the fix."""
     # The pages' Content-Security-Policy (script-src 'self') refuses the inline <script> that
-    # page.add_script_tag(content=...) would add. page.evaluate runs through the DevTools
-    # protocol, which the policy does not govern, so axe is evaluated there, in the page's own
-    # world, and the page itself is left as it is served.
+    # page.add_script_tag(content=...) adds ("Executing inline script violates ... 'self'").
+    # page.evaluate runs through the DevTools protocol, which the policy does not govern: axe
+    # is evaluated there, in the page's own world, and the page stays as it is served (no
+    # route of the test's own, no policy bypassed).
     if not await page.evaluate("() => typeof window.axe === 'object'"):
         await page.evaluate(source)
     results: dict[str, Any] = await page.evaluate(
@@ -250,14 +253,17 @@ async def test_every_page_has_no_serious_accessibility_violation(
                         await who.goto(path)
                         for line in await _axe(who, source):
                             found.append(f"{scheme}, {size['width']}px: {line}")
-                # What the addresses alone do not show: the header's account menu open, and
-                # a form answered with its error.
+                # What the addresses alone do not show: a form answered through htmx, the
+                # header's account menu open, and a form answered with its error.
                 await page.goto("/me")
+                profile = page.get_by_role("region", name="Profile")
+                await profile.get_by_role("button", name="Save").click()
+                await expect(page.get_by_text("Saved.")).to_be_visible()
                 await open_account_menu(page)
                 await visitor.goto("/signin")
                 await sign_in(visitor, new_person("Nobody"))
                 await expect(visitor.get_by_role("alert")).to_be_visible()
-                for who, state in ((page, "menu open"), (visitor, "form error")):
+                for who, state in ((page, "saved, menu open"), (visitor, "form error")):
                     for line in await _axe(who, source):
                         found.append(f"{scheme}, {size['width']}px, {state}: {line}")
     finally:
