@@ -285,7 +285,11 @@ _FOCUS_RING = """(element) => {
 
 
 @pytest.mark.browser
-async def test_the_keyboard_reaches_the_main_actions_with_a_visible_focus(page: Page) -> None:
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_keyboard_reaches_the_main_actions_with_a_visible_focus(
+    page: Page, size: str
+) -> None:
+    await page.set_viewport_size(SIZES[size])
     await sign_up(page, new_person("Ada Lovelace"))
     await page.goto("/me")
     await page.locator("body").focus()
