@@ -70,11 +70,13 @@ SIGNED_IN = {
     "/me/email": "/me/email",
     "/me/delete": "/me/delete",
     "/me/discover": "/me/discover",
+    "/me/start": "/me/start",
 }
 """Each page route, and the address the test opens it at, signed in."""
 
 MORE = (
-    "/me?welcome=1",  # the welcome of a new number
+    "/me/start?step=2",  # the guided start's other steps
+    "/me/start?step=3",
     "/me/accounts?linked=1",  # the notice of an account linked
     "/me/accounts/add?network=mastodon",
     "/me/accounts/add?network=email",
