@@ -12,24 +12,12 @@ import connectors
 from portal.domain import linking
 from portal.domain.linking import LinkServices
 from portal.domain.linking.accounts import NetworkInfo
+from portal.domain.popular import POPULAR
 from portal.errors import NotFound
 from portal.storage.models import User, utcnow
 
 START = "/me/start"
 STEPS = (1, 2, 3)
-
-# The networks most people have, in the order they are offered on the first step.
-FIRST_NETWORKS = (
-    "whatsapp",
-    "telegram",
-    "instagram",
-    "facebook",
-    "x",
-    "mastodon",
-    "bluesky",
-    "linkedin",
-    "github",
-)
 
 
 @dataclass(frozen=True)
@@ -52,9 +40,7 @@ async def first_accounts(
 ) -> FirstAccounts:
     registry = connectors.registry()
     networks = [
-        linking.network_info(services, registry[name])
-        for name in FIRST_NETWORKS
-        if name in registry
+        linking.network_info(services, registry[name]) for name in POPULAR if name in registry
     ]
     accounts = await linking.list_accounts(session, user)
     return FirstAccounts(networks, [linking.describe(account) for account in accounts])

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TypeVar
 from xml.sax.saxutils import escape, quoteattr
 
+from portal.domain.popular import POPULAR
+
 SPRITE = "networks.svg"
 """The sprite's name under ``static/vendor/``."""
 
@@ -64,20 +66,7 @@ SLUGS: dict[str, str | None] = {
 }
 """Each network's name → its simple-icons slug, or ``None`` for a drawing of ours."""
 
-COMMON: tuple[str, ...] = (
-    "whatsapp",
-    "telegram",
-    "instagram",
-    "facebook",
-    "x",
-    "mastodon",
-    "bluesky",
-    "linkedin",
-    "github",
-    "signal",
-    "email",
-    "website",
-)
+COMMON = POPULAR
 """The networks people add most, first in the picker; the others follow by label."""
 
 _STROKE = (
