@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.fixtures.browser import Console, digits, mailed_link, new_person, screenshot, sign_in
+from tests.fixtures.browser import (
+    Console,
+    confirmed_sign_up,
+    digits,
+    new_person,
+    screenshot,
+    sign_in,
+)
 from tests.fixtures.live import LiveServer, create_user
 
 pytestmark = pytest.mark.browser
@@ -19,17 +26,9 @@ async def test_sign_up_goes_through_the_guided_start_and_finishes_on_my_page(
     page: Page, context: BrowserContext, server: LiveServer, shots: Path
 ) -> None:
     person = new_person("Grace")
-    await page.goto("/signup")
-    await page.get_by_label("Your name").fill(person.name)
-    await page.get_by_label("Email").fill(person.email)
-    await page.get_by_label("Password").fill(person.password)
-    await page.get_by_role("button", name="Create my account").click()
-    await expect(page).to_have_url(re.compile(r"/email/sent"))
-    await page.goto(await mailed_link(page, person.email))
-    await page.get_by_role("button", name="Confirm my email address").click()
+    await confirmed_sign_up(page, person)
 
     # Step 1: link an account by its handle, and come back to the guide.
-    await expect(page).to_have_url(re.compile(r"/me/start$"))
     await expect(page.get_by_test_id("step-of")).to_have_text("Step 1 of 3")
     await expect(page.locator(".steps [aria-current=step]")).to_have_text(
         "Link your first accounts"
