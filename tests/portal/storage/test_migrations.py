@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portal.db import make_engine
 from portal.storage import migrate
@@ -68,23 +69,7 @@ async def test_accounts_made_before_email_confirmation_count_as_confirmed(databa
     engine = make_engine(await databases.new("confirmed"))
     try:
         await migrate.upgrade(engine, "0003")
-        async with engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "INSERT INTO portal_numbers (number, length, allocated_at)"
-                    " VALUES ('12345678', 8, '2026-01-02 03:04:05+00:00')"
-                )
-            )
-            await conn.execute(
-                text(
-                    "INSERT INTO users (number, email, password_hash, display_name, bio,"
-                    " created_at, updated_at, name_audience, avatar_audience, bio_audience,"
-                    " phone_audience, find_by_number, find_by_phone, find_by_name, region,"
-                    " notify_by_email) VALUES ('12345678', 'old@example.org', 'x', 'Old', '',"
-                    " '2026-01-02 03:04:05+00:00', '2026-01-02 03:04:05+00:00', 'public',"
-                    " 'public', 'public', 'private', true, false, false, '', false)"
-                )
-            )
+        await _an_old_account(engine)
         await migrate.upgrade(engine)
         async with engine.connect() as conn:
             confirmed = (
@@ -143,23 +128,7 @@ async def test_accounts_made_before_the_guided_start_are_not_sent_through_it(dat
     engine = make_engine(await databases.new("guide"))
     try:
         await migrate.upgrade(engine, "0006")
-        async with engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "INSERT INTO portal_numbers (number, length, allocated_at)"
-                    " VALUES ('12345678', 8, '2026-01-02 03:04:05+00:00')"
-                )
-            )
-            await conn.execute(
-                text(
-                    "INSERT INTO users (number, email, password_hash, display_name, bio,"
-                    " created_at, updated_at, name_audience, avatar_audience, bio_audience,"
-                    " phone_audience, find_by_number, find_by_phone, find_by_name, region,"
-                    " notify_by_email) VALUES ('12345678', 'old@example.org', 'x', 'Old', '',"
-                    " '2026-01-02 03:04:05+00:00', '2026-01-02 03:04:05+00:00', 'public',"
-                    " 'public', 'public', 'private', true, false, false, '', false)"
-                )
-            )
+        await _an_old_account(engine)
         await migrate.upgrade(engine, "0007")
         async with engine.connect() as conn:
             done = (await conn.execute(text("SELECT guide_done_at FROM users"))).scalar_one()
@@ -177,3 +146,26 @@ async def test_accounts_made_before_the_guided_start_are_not_sent_through_it(dat
         assert kept == "old@example.org"
     finally:
         await engine.dispose()
+
+
+async def _an_old_account(engine: AsyncEngine) -> None:
+    """One account as the schema of 0003 to 0006 holds it, written in SQL of that time."""
+    from sqlalchemy import text
+
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO portal_numbers (number, length, allocated_at)"
+                " VALUES ('12345678', 8, '2026-01-02 03:04:05+00:00')"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO users (number, email, password_hash, display_name, bio,"
+                " created_at, updated_at, name_audience, avatar_audience, bio_audience,"
+                " phone_audience, find_by_number, find_by_phone, find_by_name, region,"
+                " notify_by_email) VALUES ('12345678', 'old@example.org', 'x', 'Old', '',"
+                " '2026-01-02 03:04:05+00:00', '2026-01-02 03:04:05+00:00', 'public',"
+                " 'public', 'public', 'private', true, false, false, '', false)"
+            )
+        )
