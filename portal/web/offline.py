@@ -15,6 +15,7 @@ without a network. Which answers it may keep is said by the server, in ``Cache-C
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from functools import cache
@@ -100,7 +101,9 @@ async def service_worker() -> Response:
     """The service worker, at the root so that it may serve every page of the portal."""
     # no-cache: the browser asks every time, so a new release is found on the next visit.
     headers = {"cache-control": "no-cache"}
-    return Response(_worker_script(), media_type="text/javascript", headers=headers)
+    # Made once, the first time, by reading and hashing every static file: not on the loop.
+    script = await asyncio.to_thread(_worker_script)
+    return Response(script, media_type="text/javascript", headers=headers)
 
 
 @router.get("/offline")
