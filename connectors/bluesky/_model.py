@@ -32,15 +32,7 @@ def actor_from_profile(data: Mapping[str, Any]) -> Actor:
         raise PermanentError("Bluesky sent a profile without a valid DID.")
     handle = _text(data.get("handle")).lower()
     shown = handle if handle != INVALID_HANDLE and is_valid_handle(handle) else did
-    return Actor(
-        network=NETWORK,
-        id=did,
-        handle=shown,
-        display_name=_text(data.get("displayName")).strip(),
-        url=profile_url(shown),
-        avatar_url=_web_address(data.get("avatar")),
-        bio=_text(data.get("description")),
-    )
+    return _actor(did, shown, data, _web_address(data.get("avatar")))
 
 
 def actor_from_profile_record(
@@ -53,11 +45,13 @@ def actor_from_profile_record(
     """
     value = record.get("value")
     profile: Mapping[str, Any] = value if isinstance(value, Mapping) else {}
-    shown = handle or did
-    avatar = None
     cid = blob_cid(profile.get("avatar"))
-    if cid:
-        avatar = blob_url(pds, did, cid)
+    return _actor(did, handle or did, profile, blob_url(pds, did, cid) if cid else None)
+
+
+def _actor(did: str, shown: str, profile: Mapping[str, Any], avatar: str | None) -> Actor:
+    """The account ``did``, shown as ``shown``, with the name and bio of a profile (a view or
+    a record: both name them the same)."""
     return Actor(
         network=NETWORK,
         id=did,
