@@ -289,8 +289,9 @@ def describe_handle(network: str, handle: str) -> dict[str, Any]:
     """:func:`describe` of the account ``handle`` on ``network``."""
     cls = connectors.get(network)
     if cls is None:  # a network removed from this version: still listed, no links
-        return {"label": network, "handle": handle, "url": None, "app": None}
+        return {"network": network, "label": network, "handle": handle, "url": None, "app": None}
     return {
+        "network": network,
         "label": cls.LABEL,
         "handle": cls.display_handle(handle),
         "url": cls.profile_url(handle),
