@@ -26,6 +26,7 @@ const PRECACHE = [
   "/static/vendor/networks.svg?v=" + ASSETS,
   "/static/offline.js?v=" + ASSETS,
   "/static/share.js?v=" + ASSETS,
+  "/static/copy.js?v=" + ASSETS,
   "/static/notifications.js?v=" + ASSETS,
   "/static/icon.svg",
 ];

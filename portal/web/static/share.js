@@ -1,25 +1,6 @@
-// Copy buttons of the share page; without JavaScript the fields can still be selected.
 // The share button (a[data-share]) hands the link to the phone's share sheet (Web Share API)
 // where the browser has one, else copies it and says so; without JavaScript it is a plain link.
 window.addEventListener("DOMContentLoaded", function () {
-  document.querySelectorAll("button[data-copy]").forEach(function (button) {
-    var field = document.getElementById(button.dataset.copy);
-    var label = button.textContent;
-    button.hidden = false;
-    button.addEventListener("click", function () {
-      field.select();
-      var done = function () {
-        button.textContent = "✓";
-        setTimeout(function () { button.textContent = label; }, 1500);
-      };
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(field.value).then(done, function () {});
-      } else if (document.execCommand("copy")) {
-        done();
-      }
-    });
-  });
-
   document.querySelectorAll("a[data-share]").forEach(function (link) {
     var status = document.getElementById(link.dataset.shareStatus);
     var timer = null;

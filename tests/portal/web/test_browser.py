@@ -175,9 +175,10 @@ async def test_profile_form_works_without_javascript(browser: Browser, server: L
 
 
 async def test_api_token_is_shown_once_works_and_can_be_revoked(
-    page: Page, server: LiveServer, console: Console, shots: Path
+    context: BrowserContext, page: Page, server: LiveServer, console: Console, shots: Path
 ) -> None:
     console.expect_status(422)
+    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
     number = await sign_up(page, new_person("Barbara Liskov"))
     await open_account_menu(page)
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="API tokens").click()
@@ -191,6 +192,10 @@ async def test_api_token_is_shown_once_works_and_can_be_revoked(
     await page.get_by_role("button", name="Create token").click()
     secret = (await page.get_by_test_id("new-token").inner_text()).strip()
     assert len(secret) >= 20
+    # The copy button came with the swapped-in token, and copies exactly the token.
+    new_token = page.get_by_role("group", name="Your new token")
+    await new_token.get_by_role("button", name="Copy").click()
+    assert await page.evaluate("navigator.clipboard.readText()") == secret
     row = page.get_by_role("row").filter(has_text="Backup script")
     await expect(row).to_have_count(1)
     await expect(page.get_by_label("What is it for?")).to_have_value("")

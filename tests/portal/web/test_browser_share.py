@@ -21,7 +21,14 @@ from sqlalchemy import insert, select
 from portal.db import make_engine
 from portal.domain.number import display as display_number
 from portal.storage.models import LinkedAccount, User
-from tests.fixtures.browser import Console, new_person, open_account_menu, screenshot, sign_up
+from tests.fixtures.browser import (
+    Console,
+    digits,
+    new_person,
+    open_account_menu,
+    screenshot,
+    sign_up,
+)
 from tests.fixtures.live import LiveServer, free_port
 
 pytestmark = pytest.mark.browser
@@ -139,9 +146,10 @@ async def test_the_share_page(
 
     link_copy = page.locator("button[data-copy='share-link']")
     await link_copy.click()
-    await expect(link_copy).to_have_text("✓")
+    await expect(link_copy).to_have_text("Copied")
     copied = await page.evaluate("navigator.clipboard.readText()")
     assert copied == f"{server.url}/n/{number}"
+    await expect(link_copy).to_have_text("Copy")
 
     await page.get_by_label("Preview as").select_option("contact")
     await page.get_by_role("button", name="Preview", exact=True).click()
@@ -153,6 +161,12 @@ async def test_the_share_page(
     text = (await asyncio.to_thread(Path(path).read_bytes)).decode()
     assert "FN:Grace Hopper\r\n" in text and "https://wa.me/447400123456" in text
     await screenshot(page, shots / "share-page.png")
+
+    await page.goto("/me")
+    shown = (await page.get_by_test_id("my-number").inner_text()).strip()
+    await page.get_by_role("button", name="Copy the number").click()
+    assert await page.evaluate("navigator.clipboard.readText()") == shown
+    assert digits(shown) == number
 
 
 async def test_the_share_button(
