@@ -130,14 +130,19 @@ async def received(
 async def state_with(session: AsyncSession, viewer: User, other: User) -> State:
     """Where the viewer stands with another person, as their buttons show it. That the other
     blocked the viewer is not told: it reads as ``none``."""
-    if viewer.id == other.id:
+    return await state_between(session, viewer.id, other.id)
+
+
+async def state_between(session: AsyncSession, viewer_id: int, other_id: int) -> State:
+    """:func:`state_with`, for people known by their ids."""
+    if viewer_id == other_id:
         return "self"
-    if await contact_row(session, viewer.id, other.id) is not None:
+    if await contact_row(session, viewer_id, other_id) is not None:
         return "contact"
-    if await is_blocked(session, viewer.id, other.id):
+    if await is_blocked(session, viewer_id, other_id):
         return "blocked"
-    if await request_between(session, viewer.id, other.id) is not None:
+    if await request_between(session, viewer_id, other_id) is not None:
         return "sent"
-    if await request_between(session, other.id, viewer.id) is not None:
+    if await request_between(session, other_id, viewer_id) is not None:
         return "received"
     return "none"
