@@ -5,9 +5,10 @@
 // What it keeps, and for whom:
 // - "shell": the offline page and the versioned static files (?v=…), the same for everyone.
 // - "pages": one's own card (/me), share page with its QR code (/me/share) and contact list
-//   (/me/contacts), as last received, to read when there is no network. They belong to the
-//   person signed in: they are deleted at sign-out, whenever a page says that nobody is signed
-//   in, and when the server answers one of them with a redirect (to the sign-in page).
+//   (/me/contacts), as last received, to read when there is no network, with the pictures
+//   these pages show (one's own and the contacts'). They belong to the person signed in: they
+//   are deleted at sign-out, whenever a page says that nobody is signed in, and when the server
+//   answers one of them with a redirect (to the sign-in page).
 // Never kept: anything but GET, the API, htmx fragments, other pages (other people's among
 // them), and any answer marked Cache-Control: no-store. The server sends the three pages above
 // as "private, no-cache" and every other page as "no-store" (see portal/web/offline.py).
@@ -19,6 +20,7 @@ const SHELL = "portal-shell-" + VERSION;
 const PAGES = "portal-pages-" + VERSION;
 const OFFLINE = "/offline";
 const KEPT = new Set(["/me", "/me/share", "/me/contacts"]);
+const PICTURE = /^\/n\/\d+\/avatar$/;
 const PRECACHE = [
   "/static/app.css?v=" + ASSETS,
   "/static/embed.css?v=" + ASSETS,
@@ -78,6 +80,8 @@ self.addEventListener("fetch", (event) => {
   }
   if (url.pathname.startsWith("/static/")) {
     event.respondWith(staticFile(request, url));
+  } else if (request.destination === "image" && PICTURE.test(url.pathname)) {
+    event.respondWith(picture(event, request));
   } else if (request.mode === "navigate" && request.destination === "document") {
     event.respondWith(KEPT.has(url.pathname) ? keptPage(request) : otherPage(request));
   }
@@ -146,6 +150,28 @@ async function keptPage(request) {
     return (await cache.match(request.url)) || response;
   }
   return response;
+}
+
+/** A picture: kept when one of the kept pages shows it, so that those read offline whole;
+ * a picture on any other page (someone else's card) only goes through. */
+async function picture(event, request) {
+  const cache = await caches.open(PAGES);
+  const client = event.clientId ? await self.clients.get(event.clientId) : null;
+  const onKeptPage = client !== undefined && client !== null
+    && KEPT.has(new URL(client.url).pathname);
+  try {
+    const response = await fetch(request);
+    if (onKeptPage && keepable(response)) {
+      await cache.put(request.url, response.clone());
+    }
+    return response;
+  } catch (error) {
+    const kept = onKeptPage ? await cache.match(request.url) : undefined;
+    if (kept) {
+      return kept;
+    }
+    throw error;
+  }
 }
 
 async function otherPage(request) {

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.fixtures.browser import (
@@ -57,14 +58,28 @@ def _unreachable(console: Console) -> None:
     console.errors[:] = [e for e in console.errors if "ERR_INTERNET_DISCONNECTED" not in e]
 
 
+async def _picture_shown(page: Page) -> None:
+    """Wait (within the usual timeout) until the person's own picture is loaded and drawn."""
+    avatar = page.get_by_role("img", name="Your picture")
+    await expect(avatar).to_be_visible()
+    await page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=await avatar.element_handle()
+    )
+
+
 async def test_ones_own_pages_are_readable_offline_and_forgotten_at_sign_out(
-    context: BrowserContext, page: Page, console: Console, shots: Path
+    context: BrowserContext, page: Page, console: Console, shots: Path, tmp_path: Path
 ) -> None:
     await page.set_viewport_size(PHONE)
     person = new_person("Ada Lovelace")
     number = await sign_up(page, person)
     # The worker takes over the page it was installed from, without a reload.
     await asyncio.wait_for(page.evaluate(_CONTROLLED), timeout=10)
+    picture = tmp_path / "ada.png"
+    Image.new("RGB", (120, 120), (31, 111, 235)).save(picture)
+    await page.get_by_label("Choose a picture").set_input_files(picture)
+    await page.get_by_role("button", name="Upload").click()
+    await _picture_shown(page)
     for path in ("/me", "/me/share", "/me/contacts"):
         await page.goto(path)
     # Neither a page of a number (other people's are like it), nor one sent as no-store, nor
@@ -77,8 +92,11 @@ async def test_ones_own_pages_are_readable_offline_and_forgotten_at_sign_out(
     await expect(page.get_by_text("Saved.")).to_be_visible()
     origin = page.url.removesuffix("/me")
     kept = sorted(text.partition("\n")[0].removeprefix(origin) for text in await _kept(page))
-    pages = [path for path in kept if not path.startswith("/static/")]
+    pages = [path for path in kept if not path.startswith(("/static/", "/n/"))]
     assert pages == ["/me", "/me/contacts", "/me/share", "/offline"]
+    # The picture /me shows is kept with it; nothing else of the number's page is.
+    pictures = [path for path in kept if path.startswith("/n/")]
+    assert len(pictures) == 1 and re.match(rf"/n/{number}/avatar\?v=\w+$", pictures[0]), kept
 
     await context.set_offline(True)
     await page.goto("/me")
@@ -86,6 +104,7 @@ async def test_ones_own_pages_are_readable_offline_and_forgotten_at_sign_out(
     assert digits(await page.get_by_test_id("my-number").inner_text()) == number
     await page.reload()
     await expect(page.get_by_test_id("my-number")).to_be_visible()
+    await _picture_shown(page)
     await screenshot(page, shots / "me-offline.png")
     await page.goto("/me/share")
     await page.reload()
