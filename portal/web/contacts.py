@@ -227,7 +227,12 @@ async def contact_action(
         # The buttons show the message in place, with nothing written; too many tries are
         # refused as such, shown in place all the same.
         request.state.rollback = True
-        context = {"card": None, "contact_state": "none", "error": i18n.error_text(request, exc)}
+        context = {
+            "card": None,
+            "contact_state": "none",
+            "error": i18n.error_text(request, exc),
+            "refocus": True,
+        }
         limited = {"retry-after": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         return render(
             request,
@@ -243,7 +248,7 @@ async def contact_action(
         return render(
             request,
             "contact_actions",
-            {"card": card, "contact_state": state},
+            {"card": card, "contact_state": state, "refocus": True},
             fragment="contact_actions",
         )
     return redirect(request, back)
