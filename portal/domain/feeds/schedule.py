@@ -61,13 +61,19 @@ def ttl(minutes: str | int | None) -> float | None:
     return value * 60.0 if value > 0 else None
 
 
+def interval_hint(*hints: float | None) -> float | None:
+    """The longest of the hints given (any may be ``None``), or ``None``."""
+    given = [hint for hint in hints if hint is not None and hint > 0]
+    return max(given) if given else None
+
+
 def interval(*hints: float | None) -> float:
     """Seconds until the next poll after a success, from the feed's hints (any may be
     ``None``): the longest one, kept between :data:`SHORTEST` and :data:`LONGEST`."""
-    given = [hint for hint in hints if hint is not None and hint > 0]
-    if not given:
+    longest = interval_hint(*hints)
+    if longest is None:
         return USUAL
-    return min(max(max(given), SHORTEST), LONGEST)
+    return min(max(longest, SHORTEST), LONGEST)
 
 
 def backoff(

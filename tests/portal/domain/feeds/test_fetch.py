@@ -5,12 +5,10 @@ addresses that must never be reached."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 
 import brotli
 import httpx
@@ -20,6 +18,7 @@ from connectors._addresses import AddressPolicy
 from portal.domain.feeds import schedule
 from portal.domain.feeds.fetch import Fetched, FetchError, HostSlots, Validators, fetch
 from portal.net import guarded_client
+from tests.fixtures.feeds import FeedServer, Handler, head, send, serving
 from tests.fixtures.network import connection_attempts, listening
 
 FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
@@ -27,78 +26,52 @@ FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 ETAG = '"v1"'
 MODIFIED = "Sun, 06 Dec 2026 08:00:00 GMT"
 
-Handler = Callable[[asyncio.StreamWriter, dict[str, str]], Awaitable[None]]
-
-
-@dataclass
-class FeedServer:
-    port: int
-    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-
-def _head(status: str, headers: dict[str, str]) -> bytes:
-    lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
-    return "\r\n".join(lines).encode()
-
-
-async def _send(
-    writer: asyncio.StreamWriter, status: str, body: bytes = b"", **headers: str
-) -> None:
-    headers = {k.replace("_", "-"): v for k, v in headers.items()}
-    headers.setdefault("content-length", str(len(body)))
-    headers.setdefault("connection", "close")
-    writer.write(_head(status, headers) + body)
-    await writer.drain()
-
 
 async def _feed(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
     if asked.get("if-none-match") == ETAG or asked.get("if-modified-since") == MODIFIED:
-        await _send(writer, "304 Not Modified", etag=ETAG)
+        await send(writer, "304 Not Modified", headers={"etag": ETAG})
         return
-    await _send(
-        writer,
-        "200 OK",
-        FEED,
-        content_type="application/rss+xml",
-        etag=ETAG,
-        last_modified=MODIFIED,
-        cache_control="public, max-age=7200",
-    )
+    headers = {
+        "content-type": "application/rss+xml",
+        "etag": ETAG,
+        "last-modified": MODIFIED,
+        "cache-control": "public, max-age=7200",
+    }
+    await send(writer, "200 OK", FEED, headers)
 
 
 def _redirect(status: str, to: str) -> Handler:
     async def answer(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
-        await _send(writer, status, location=to)
+        await send(writer, status, headers={"location": to})
 
     return answer
 
 
 async def _gzip(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
     assert "gzip" in asked.get("accept-encoding", "")
-    await _send(writer, "200 OK", gzip.compress(FEED), content_encoding="gzip")
+    await send(writer, "200 OK", gzip.compress(FEED), {"content-encoding": "gzip"})
 
 
 async def _brotli(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
     assert "br" in asked.get("accept-encoding", "")
-    await _send(writer, "200 OK", brotli.compress(FEED), content_encoding="br")
+    await send(writer, "200 OK", brotli.compress(FEED), {"content-encoding": "br"})
 
 
 async def _bomb(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
     """50 MB of zeros, gzipped to about 50 KB, with an honest compressed length."""
-    await _send(writer, "200 OK", gzip.compress(bytes(50 * 1024 * 1024)), content_encoding="gzip")
+    await send(
+        writer, "200 OK", gzip.compress(bytes(50 * 1024 * 1024)), {"content-encoding": "gzip"}
+    )
 
 
 async def _declared_huge(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
-    writer.write(_head("200 OK", {"content-length": str(50 * 1024 * 1024)}))
+    writer.write(head("200 OK", {"content-length": str(50 * 1024 * 1024)}))
     writer.write(b"<rss>" + b" " * 65536)
     await writer.drain()
 
 
 async def _endless(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
-    writer.write(_head("200 OK", {"transfer-encoding": "chunked"}))
+    writer.write(head("200 OK", {"transfer-encoding": "chunked"}))
     chunk = b"<item>" * 10_000
     while True:
         writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
@@ -106,7 +79,7 @@ async def _endless(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
 
 
 async def _drip(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
-    writer.write(_head("200 OK", {"transfer-encoding": "chunked"}))
+    writer.write(head("200 OK", {"transfer-encoding": "chunked"}))
     while True:
         writer.write(b"1\r\n<\r\n")
         await writer.drain()
@@ -115,61 +88,40 @@ async def _drip(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
 
 def _status(status: str, **headers: str) -> Handler:
     async def answer(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
-        await _send(writer, status, b"no", **headers)
+        await send(writer, status, b"no", {k.replace("_", "-"): v for k, v in headers.items()})
 
     return answer
 
 
 @pytest.fixture
 async def feeds() -> AsyncIterator[FeedServer]:
-    routes: dict[str, Handler] = {}
-    server_box: list[FeedServer] = []
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-            path = head[0].split(" ")[1]
-            asked = {
-                name.strip().lower(): value.strip()
-                for name, _, value in (line.partition(":") for line in head[1:] if line)
+    async with serving() as server:
+        base = server.base
+        server.routes.update(
+            {
+                "/feed": _feed,
+                "/moved": _redirect("301 Moved Permanently", "/feed"),
+                "/moved-twice": _redirect("308 Permanent Redirect", f"{base}/moved"),
+                "/elsewhere": _redirect("302 Found", "/feed"),
+                "/moved-then-elsewhere": _redirect("301 Moved Permanently", "/elsewhere"),
+                "/loop": _redirect("302 Found", "/loop"),
+                "/to-metadata": _redirect("302 Found", "http://169.254.169.254/latest/meta-data/"),
+                "/to-private": _redirect("301 Moved Permanently", "http://10.0.0.1/feed"),
+                "/to-file": _redirect("302 Found", "file:///etc/passwd"),
+                "/to-gopher": _redirect("302 Found", "gopher://127.0.0.1:70/"),
+                "/gzip": _gzip,
+                "/brotli": _brotli,
+                "/bomb": _bomb,
+                "/declared-huge": _declared_huge,
+                "/endless": _endless,
+                "/drip": _drip,
+                "/gone": _status("410 Gone"),
+                "/limited": _status("429 Too Many Requests", retry_after="120"),
+                "/down": _status("503 Service Unavailable", retry_after="30"),
+                "/forbidden": _status("403 Forbidden"),
             }
-            server_box[0].requests.append((path, asked))
-            await routes.get(path, _status("404 Not Found"))(writer, asked)
-        writer.close()
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    routes.update(
-        {
-            "/feed": _feed,
-            "/moved": _redirect("301 Moved Permanently", "/feed"),
-            "/moved-twice": _redirect("308 Permanent Redirect", f"{base}/moved"),
-            "/elsewhere": _redirect("302 Found", "/feed"),
-            "/moved-then-elsewhere": _redirect("301 Moved Permanently", "/elsewhere"),
-            "/loop": _redirect("302 Found", "/loop"),
-            "/to-metadata": _redirect("302 Found", "http://169.254.169.254/latest/meta-data/"),
-            "/to-private": _redirect("301 Moved Permanently", "http://10.0.0.1/feed"),
-            "/to-file": _redirect("302 Found", "file:///etc/passwd"),
-            "/to-gopher": _redirect("302 Found", "gopher://127.0.0.1:70/"),
-            "/gzip": _gzip,
-            "/brotli": _brotli,
-            "/bomb": _bomb,
-            "/declared-huge": _declared_huge,
-            "/endless": _endless,
-            "/drip": _drip,
-            "/gone": _status("410 Gone"),
-            "/limited": _status("429 Too Many Requests", retry_after="120"),
-            "/down": _status("503 Service Unavailable", retry_after="30"),
-            "/forbidden": _status("403 Forbidden"),
-        }
-    )
-    server_box.append(FeedServer(port))
-    try:
-        yield server_box[0]
-    finally:
-        server.close()
-        await server.wait_closed()
+        )
+        yield server
 
 
 def _client(*, loopback: bool = True) -> httpx.AsyncClient:
