@@ -17,7 +17,7 @@ from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, Services, calls_out
 from portal.domain import guide, linking, privacy
 from portal.domain.linking import LinkServices, connections, oauth, proofs
-from portal.errors import InvalidInput, PortalError
+from portal.errors import N_, InvalidInput, PortalError
 from portal.storage.models import MAX_ID, User
 from portal.web import icons
 from portal.web.deps import CurrentUser
@@ -74,7 +74,7 @@ async def accounts_page(
     request: Request, db: DB, user: CurrentUser, services: Services, linked: int = 0
 ) -> Response:
     """My linked accounts."""
-    notice = "The account is linked and verified." if linked else ""
+    notice = N_("The account is linked and verified.") if linked else ""
     return await _list_page(request, db, user, services, notice=notice)
 
 
@@ -322,7 +322,7 @@ async def audience(
 ) -> Response:
     """Choose who sees an account behind my number."""
     action = privacy.set_account_audience(db, user, account_id, audience[:20])
-    return await _act(request, db, user, services, action, "Saved.")
+    return await _act(request, db, user, services, action, N_("Saved."))
 
 
 @router.post("/{account_id}/move")
@@ -348,7 +348,7 @@ async def remove(
 ) -> Response:
     """Unlink an account (its tokens are revoked where the network allows)."""
     action = connections.remove_account(db, services, user, account_id)
-    return await _act(request, db, user, services, action, "The account is unlinked.")
+    return await _act(request, db, user, services, action, N_("The account is unlinked."))
 
 
 @router.post("/{account_id}/check", dependencies=[Depends(calls_out)])

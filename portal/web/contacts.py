@@ -13,7 +13,7 @@ from portal import csrf, i18n
 from portal.config import Settings
 from portal.deps import DB, LimiterDep, SettingsDep, client_address, mailer, person_named
 from portal.domain import contacts, invites, lookup, privacy, relations
-from portal.errors import PortalError, RateLimited
+from portal.errors import N_, PortalError, RateLimited
 from portal.storage.models import User
 from portal.web.deps import CurrentUser, OptionalUser
 from portal.web.forms import form_error, redirect, safe_next
@@ -94,9 +94,9 @@ async def contacts_page(
     """My contacts and the requests waiting for an answer."""
     context = await _contacts_context(db, user, sort=sort, network=network, q=q, tag=tag, page=page)
     notices = {
-        "sent": "Your request is sent.",
-        "contacts": "You are now contacts.",
-        "invited": "You are now contacts.",
+        "sent": N_("Your request is sent."),
+        "contacts": N_("You are now contacts."),
+        "invited": N_("You are now contacts."),
     }
     context["notice"] = notices.get(notice, "")
     headers = {"cache-control": KEPT_OFFLINE}
