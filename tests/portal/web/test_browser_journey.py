@@ -146,9 +146,20 @@ async def _ada_signs_up_and_links_her_accounts(j: Journey) -> None:
     await expect(page.get_by_test_id("step-of")).to_have_text("Step 1 of 3")
     await expect(page.get_by_text("No account is linked yet.")).to_be_visible()
 
+    # Bluesky is among the guide's first networks; it is linked through the PDS's own
+    # authorization pages. Linking on another site ends on the list of linked accounts.
+    await page.get_by_role("link", name="Add your Bluesky account").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Add your Bluesky account")
+    oauth = page.get_by_role("region", name="Verified, by signing in on Bluesky")
+    await oauth.get_by_label("Handle").fill(j.bluesky.handle)
+    await oauth.get_by_role("button", name="Continue to Bluesky").click()
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page).to_have_url(re.compile("^" + re.escape(j.atproto.pds_url) + "/"))
+    await _sign_in_on_the_pds(page, j.bluesky)
+    await expect(page).to_have_url(re.compile(r"/me/accounts\?linked=1$"))
+    await expect(page.get_by_role("status")).to_have_text("The account is linked and verified.")
+
     # The test provider is not among the first networks: the full list has it.
-    await page.get_by_role("link", name="Another network").click()
-    await expect(page).to_have_url(re.compile(r"/me/accounts$"))
     networks = page.get_by_role("list", name="Networks")
     await networks.locator('li[data-network="oidc"]').get_by_role("link").click()
     await page.get_by_role("button", name=f"Sign in with {PROVIDER_LABEL}").click()
@@ -163,24 +174,13 @@ async def _ada_signs_up_and_links_her_accounts(j: Journey) -> None:
     await page.get_by_role("button", name="Continue").click()
     await expect(page).to_have_url(re.compile(r"/me/accounts\?linked=1$"))
     await expect(page.get_by_role("status")).to_have_text("The account is linked and verified.")
-
-    # Bluesky, through the PDS's own authorization pages.
-    await networks.locator('li[data-network="bluesky"]').get_by_role("link").click()
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Add your Bluesky account")
-    oauth = page.get_by_role("region", name="Verified, by signing in on Bluesky")
-    await oauth.get_by_label("Handle").fill(j.bluesky.handle)
-    await oauth.get_by_role("button", name="Continue to Bluesky").click()
-    await page.get_by_role("button", name="Continue").click()
-    await expect(page).to_have_url(re.compile("^" + re.escape(j.atproto.pds_url) + "/"))
-    await _sign_in_on_the_pds(page, j.bluesky)
-    await expect(page).to_have_url(re.compile(r"/me/accounts\?linked=1$"))
-    await expect(page.get_by_role("status")).to_have_text("The account is linked and verified.")
     await expect(page.get_by_test_id("linked-account")).to_have_count(2)
     for account in await page.get_by_test_id("linked-account").all():
         await expect(account).to_have_attribute("data-status", "verified")
 
-    # Back to the guided start: both are there; name search on; the number to give.
-    await page.goto("/me/start")
+    # Back to the guided start from her page: both are there; name search on; the number.
+    await _go(page, "My card")
+    await page.get_by_role("link", name="Guided start").click()
     linked = page.get_by_test_id("guide-linked")
     await expect(linked).to_contain_text(j.bluesky.handle)
     await expect(linked).to_contain_text(j.oidc_login)
