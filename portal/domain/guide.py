@@ -54,6 +54,14 @@ def landing(user: User) -> str:
     return "/me"
 
 
+def after_linking(user: User) -> str:
+    """Where a person goes once an account is linked (through its network's site, by signing
+    in or by a code): back to the guided start while they are on it, else their list."""
+    if user.guide_done_at is None and user.email_confirmed_at is not None:
+        return START
+    return "/me/accounts?linked=1"
+
+
 async def finish(session: AsyncSession, user: User) -> None:
     """Record that the guided start is done (finished or skipped): it is not shown again."""
     if user.guide_done_at is None:

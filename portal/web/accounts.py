@@ -219,7 +219,7 @@ async def callback(
     except PortalError as exc:
         # What was consumed stays consumed: a replayed answer must not work a second time.
         return await _list_page(request, db, user, services, error=exc, keep_writes=True)
-    return redirect(request, "/me/accounts?linked=1")
+    return redirect(request, guide.after_linking(user))
 
 
 @router.post("/{network}/sign-in", dependencies=[Depends(calls_out)])
@@ -244,7 +244,7 @@ async def sign_in(
         )
     except PortalError as exc:
         return _add_form(request, services, cls, {"handle": handle[:320]}, error=exc)
-    return redirect(request, "/me/accounts?linked=1")
+    return redirect(request, guide.after_linking(user))
 
 
 @router.post("/email/code", dependencies=[Depends(calls_out)])
@@ -287,7 +287,7 @@ async def confirm_code(
     check = await proofs.confirm_email_code(db, services, user, account_id, code)
     error = check.error
     if error is None:
-        return redirect(request, "/me/accounts?linked=1")
+        return redirect(request, guide.after_linking(user))
     # Rendered, not raised: the wrong try was counted and that write must be kept.
     message = i18n.error_text(request, error)
     context = {"account": check.account, "left": check.left, "error": message}

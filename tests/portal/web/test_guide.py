@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import select
 
+from portal.domain import guide
 from portal.storage.models import User
 from tests.fixtures.app import HTML, csrf_from, get_csrf, web_sign_up
 
@@ -278,3 +280,13 @@ async def test_someone_who_has_not_confirmed_is_not_sent_to_the_guide(client, db
     assert user is not None and user.email_confirmed_at is None
     signed_in = await _sign_in(client)
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/me"
+
+
+def test_linking_goes_back_to_the_guided_start_until_it_is_done() -> None:
+    moment = datetime(2026, 12, 6, tzinfo=UTC)
+    on_it = User(email_confirmed_at=moment, guide_done_at=None)
+    done = User(email_confirmed_at=moment, guide_done_at=moment)
+    unconfirmed = User(email_confirmed_at=None, guide_done_at=None)
+    assert guide.after_linking(on_it) == guide.START
+    assert guide.after_linking(done) == "/me/accounts?linked=1"
+    assert guide.after_linking(unconfirmed) == "/me/accounts?linked=1"

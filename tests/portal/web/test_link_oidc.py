@@ -83,7 +83,8 @@ async def test_a_full_link_refresh_revoke_reconnect_and_unlink(
 ):
     callback, response = await _link(signed_in, browser, oidc_provider)
     assert response.status_code == 303
-    assert response.headers["location"] == "/me/accounts?linked=1"
+    # Not through the guided start yet: linking goes back to it.
+    assert response.headers["location"] == "/me/start"
     account = await _only(db)
     assert (account.network, account.status, account.verified_by) == ("oidc", "verified", "oauth")
     assert account.server == "testid" and account.external_id == f"ada@{oidc_provider.issuer}"

@@ -66,7 +66,8 @@ async def _accounts(db: AsyncSession) -> list[LinkedAccount]:
 async def test_a_signed_answer_links_a_verified_account(signed_in, db):
     response = await _callback(signed_in, answer())
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/me/accounts?linked=1"
+    # Not through the guided start yet: linking goes back to it.
+    assert response.headers["location"] == "/me/start"
     (account,) = await _accounts(db)
     assert (account.network, account.handle, account.external_id) == (
         "telegram",
