@@ -57,9 +57,10 @@ PYTHON_KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "N_": None,
     "gettext": None,
     "ngettext": (1, 2),
+    "toast": (2,),  # portal.web.toast.toast(request, message)
     **dict.fromkeys(ERROR_CLASSES, (1,)),
 }
-"""The calls whose first argument (both, for ``ngettext``) is a message to translate."""
+"""The calls whose argument at that place (the first by default) is a message to translate."""
 TEMPLATE_METHODS = [
     ("templates/**.html", "jinja2.ext:babel_extract"),
     ("templates/**.txt", "jinja2.ext:babel_extract"),  # emails (portal.letters)

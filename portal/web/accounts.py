@@ -23,6 +23,7 @@ from portal.web import icons
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
 from portal.web.templating import is_htmx, render
+from portal.web.toast import toast
 
 router = APIRouter(
     prefix="/me/accounts", dependencies=[Depends(csrf.verify)], include_in_schema=False
@@ -54,11 +55,9 @@ async def _list_page(
     services: LinkServices,
     *,
     error: PortalError | None = None,
-    notice: str = "",
     keep_writes: bool = False,
 ) -> Response:
     context = await _list_context(db, user, services)
-    context["notice"] = notice
     if error is not None:
         if error.field:  # the list has no such field: show the message above it instead
             error = copy.copy(error)
@@ -74,8 +73,9 @@ async def accounts_page(
     request: Request, db: DB, user: CurrentUser, services: Services, linked: int = 0
 ) -> Response:
     """My linked accounts."""
-    notice = N_("The account is linked and verified.") if linked else ""
-    return await _list_page(request, db, user, services, notice=notice)
+    if linked:
+        toast(request, "The account is linked and verified.")
+    return await _list_page(request, db, user, services)
 
 
 def _add_form(
@@ -154,6 +154,7 @@ async def add_handle(
     except PortalError as exc:
         values = {"handle": handle[:320]}
         return _add_form(request, services, cls, values, error=exc, then=then)
+    toast(request, "The account is on your card, marked unverified.")
     return redirect(request, then or "/me/accounts")
 
 
@@ -263,6 +264,7 @@ async def send_code(
     except PortalError as exc:
         values = {"handle": handle[:320]}
         return _add_form(request, services, Email, values, error=exc)
+    toast(request, "A code is on its way to %(address)s.", {"address": account.handle})
     return redirect(request, f"/me/accounts/{account.id}/code")
 
 
@@ -300,14 +302,17 @@ async def _act(
     user: User,
     services: LinkServices,
     action: Awaitable[object],
-    notice: str = "",
+    done: str = "",
 ) -> Response:
+    """Do ``action``; say ``done`` when it is done, on the list or on the page that follows."""
     try:
         await action
     except PortalError as exc:
         return await _list_page(request, db, user, services, error=exc)
+    if done:
+        toast(request, done)
     if is_htmx(request):
-        return await _list_page(request, db, user, services, notice=notice)
+        return await _list_page(request, db, user, services)
     return redirect(request, "/me/accounts")
 
 
@@ -322,7 +327,7 @@ async def audience(
 ) -> Response:
     """Choose who sees an account behind my number."""
     action = privacy.set_account_audience(db, user, account_id, audience[:20])
-    return await _act(request, db, user, services, action, N_("Saved."))
+    return await _act(request, db, user, services, action, N_("Who sees the account is saved."))
 
 
 @router.post("/{account_id}/move")
@@ -339,7 +344,9 @@ async def move(
         error = InvalidInput("Move an account up or down.", field="direction")
         return await _list_page(request, db, user, services, error=error)
     offset = -1 if direction == "up" else 1
-    return await _act(request, db, user, services, linking.move(db, user, account_id, offset))
+    done = N_("The account is moved up.") if direction == "up" else N_("The account is moved down.")
+    action = linking.move(db, user, account_id, offset)
+    return await _act(request, db, user, services, action, done)
 
 
 @router.post("/{account_id}/remove", dependencies=[Depends(calls_out)])
@@ -356,8 +363,18 @@ async def check(
     request: Request, db: DB, user: CurrentUser, services: Services, account_id: int
 ) -> Response:
     """Check that the connection still works."""
-    action = connections.check_account(db, services, user, account_id)
-    return await _act(request, db, user, services, action)
+    return await _act(request, db, user, services, _check(request, db, services, user, account_id))
+
+
+async def _check(
+    request: Request, db: DB, services: LinkServices, user: User, account_id: int
+) -> None:
+    """Check an account, and say how it went: working, or to be connected again."""
+    account = await connections.check_account(db, services, user, account_id)
+    if account.status == linking.NEEDS_RECONNECT:
+        toast(request, "The connection is lost: connect the account again.", kind="error")
+    else:
+        toast(request, "The connection works.")
 
 
 @router.post("/{account_id}/verify-link", dependencies=[Depends(calls_out)])
@@ -372,7 +389,7 @@ async def verify_link(
     """Verify an account whose public page links back here with rel="me"."""
     await limiter.hit("link", str(user.id))
     action = proofs.verify_by_link(db, services, user, account_id)
-    return await _act(request, db, user, services, action, "The account is verified by link.")
+    return await _act(request, db, user, services, action, N_("The account is verified by link."))
 
 
 @router.post("/{account_id}/reconnect", dependencies=[Depends(calls_out)])

@@ -29,6 +29,7 @@ from portal.web.forms import (
     set_session_cookie,
 )
 from portal.web.templating import render
+from portal.web.toast import toast
 
 router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
 
@@ -114,6 +115,7 @@ async def signin(
     csrf.rotate(request)
     # Without a page asked for, a new person goes on to the guided start until it is done.
     then = safe_next(next)
+    toast(request, "You are signed in.")
     response = redirect(request, guide.landing(user) if then == "/me" else then)
     set_session_cookie(request, response, secret, settings.session_days)
     return response
@@ -126,6 +128,7 @@ async def signout(request: Request, db: DB) -> Response:
     if secret:
         await account.end_session(db, secret)
     csrf.rotate(request)
+    toast(request, "You are signed out.")
     response = redirect(request, "/")
     clear_session_cookie(request, response)
     # The pages this browser kept for the person (portal.web.offline) go with the session.

@@ -19,6 +19,7 @@ from portal.web.deps import CurrentUser, OptionalUser
 from portal.web.forms import form_error, redirect, safe_next
 from portal.web.offline import KEPT_OFFLINE
 from portal.web.templating import is_htmx, render
+from portal.web.toast import discard, toast
 
 router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
 
@@ -89,16 +90,9 @@ async def contacts_page(
     q: str = "",
     tag: str = "",
     page: str = "1",
-    notice: str = "",
 ) -> Response:
     """My contacts and the requests waiting for an answer."""
     context = await _contacts_context(db, user, sort=sort, network=network, q=q, tag=tag, page=page)
-    notices = {
-        "sent": N_("Your request is sent."),
-        "contacts": N_("You are now contacts."),
-        "invited": N_("You are now contacts."),
-    }
-    context["notice"] = notices.get(notice, "")
     headers = {"cache-control": KEPT_OFFLINE}
     return render(request, "contacts", context, fragment="contact_list", headers=headers)
 
@@ -127,13 +121,16 @@ async def send_request(
     except PortalError as exc:
         context = await _contacts_context(db, user)
         context["values"] = {"number": number[:100], "message": message[:300]}
-        context["notice"] = ""
         if exc.field not in (None, "number", "message"):
             exc.field = None
         elif exc.field is None:
             exc.field = "number"
         return form_error(request, "contacts", exc, context)
-    return redirect(request, f"/me/contacts?notice={sent.status.replace('pending', 'sent')}")
+    if sent.status == "contacts":
+        toast(request, "You are now contacts.")
+    else:
+        toast(request, "Your request is sent.")
+    return redirect(request, "/me/contacts")
 
 
 async def _act(
@@ -150,20 +147,30 @@ async def _act(
     if action == "request":
         client = client_address(request)
         sent = await lookup.ask(db, limiter, user, number, client=client, mailer=sender)
+        if sent.status == "contacts":
+            toast(request, "You are now contacts.")
+        else:
+            toast(request, "Your request is sent.")
         return sent.other
     other = await person_named(request, db, limiter, user, number, ACTIONS[action])
     if action == "cancel":
         await contacts.cancel(db, user, other)
+        toast(request, "Your request is withdrawn.")
     elif action == "accept":
         await contacts.accept(db, user, other, mailer=sender)
+        toast(request, "You are now contacts.")
     elif action == "decline":
         await contacts.decline(db, user, other)
+        toast(request, "The request is declined.")
     elif action == "remove":
         await contacts.remove(db, user, other)
+        toast(request, "The contact is removed.")
     elif action == "block":
         await contacts.block(db, user, other)
+        toast(request, "Blocked: they can no longer ask to become your contact.")
     elif action == "unblock":
         await contacts.unblock(db, user, other)
+        toast(request, "Unblocked.")
     return other
 
 
@@ -177,9 +184,9 @@ async def add_tag(
         await contacts.add_tag(db, user, other, tag[:1000])
     except PortalError as exc:
         context = await _contacts_context(db, user)
-        context["notice"] = ""
         exc.field = None
         return form_error(request, "contacts", exc, context)
+    toast(request, "The tag is added.")
     return redirect(request, "/me/contacts")
 
 
@@ -190,6 +197,7 @@ async def remove_tag(
     """Take a tag off a contact."""
     other = await person_named(request, db, limiter, user, number, "contact")
     await contacts.remove_tag(db, user, other, tag)
+    toast(request, "The tag is removed.")
     return redirect(request, "/me/contacts")
 
 
@@ -222,6 +230,7 @@ async def contact_action(
     try:
         other = await _act(request, db, user, limiter, number, action, settings)
     except PortalError as exc:
+        discard(request)
         if not is_htmx(request):
             raise
         # The buttons show the message in place, with nothing written; too many tries are
@@ -281,6 +290,7 @@ async def create_invite(
     except PortalError as exc:
         gone = {"invites": await invites.live_invites(db, user), "new": None}
         return form_error(request, "invites", exc, gone)
+    toast(request, "A new invitation is ready.")
     url = invite_url(settings, made.secret)
     context: dict[str, Any] = {
         "invites": await invites.live_invites(db, user),
@@ -312,4 +322,5 @@ async def use_invite(
     await limiter.hit("invite", str(user.id))
     await limiter.hit("invite", client_address(request))
     await invites.accept_invite(db, user, secret, mailer=mailer(settings))
-    return redirect(request, "/me/contacts?notice=invited")
+    toast(request, "You are now contacts.")
+    return redirect(request, "/me/contacts")

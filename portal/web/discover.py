@@ -18,6 +18,7 @@ from portal.storage.models import User
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
 from portal.web.templating import render
+from portal.web.toast import toast
 
 router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
 
@@ -62,21 +63,19 @@ async def _phone_page(
     *,
     error: PortalError | None = None,
     values: dict[str, str] | None = None,
-    notice: str = "",
     status_code: int = 200,
 ) -> Response:
     context = await _phone_context(request, db, user)
-    context.update(values=values or {}, notice=notice)
+    context.update(values=values or {})
     if error is not None:
         return form_error(request, "phone", error, context)
     return render(request, "phone", context, status_code=status_code)
 
 
 @router.get("/me/phone")
-async def phone_page(request: Request, db: DB, user: CurrentUser, done: str = "") -> Response:
+async def phone_page(request: Request, db: DB, user: CurrentUser) -> Response:
     """My phone number, used only to be found by people who have it."""
-    notice = done if done in ("verified", "removed", "region") else ""
-    return await _phone_page(request, db, user, notice=notice)
+    return await _phone_page(request, db, user)
 
 
 @router.post("/me/phone", dependencies=[Depends(calls_out)])
@@ -93,6 +92,7 @@ async def start_phone(
         await phones.start(db, services, limiter, user, phone)
     except PortalError as exc:
         return await _phone_page(request, db, user, error=exc, values={"phone": phone[:100]})
+    toast(request, "A code is on its way to your phone.")
     return redirect(request, "/me/phone")
 
 
@@ -107,7 +107,8 @@ async def confirm_phone(
         return await _phone_page(request, db, user, error=exc)
     error = check.error
     if error is None:
-        return redirect(request, "/me/phone?done=verified")
+        toast(request, "Your phone number is verified.")
+        return redirect(request, "/me/phone")
     # Rendered, not raised: the wrong try was counted and that write must be kept.
     context = await _phone_context(request, db, user)
     return form_error(request, "phone", error, context, keep_writes=True)
@@ -117,7 +118,8 @@ async def confirm_phone(
 async def remove_phone(request: Request, db: DB, user: CurrentUser) -> Response:
     """Forget my phone number."""
     await phones.remove(db, user)
-    return redirect(request, "/me/phone?done=removed")
+    toast(request, "Your phone number is removed.")
+    return redirect(request, "/me/phone")
 
 
 @router.post("/me/phone/region")
@@ -130,7 +132,8 @@ async def set_region(
         await phones.set_region(db, user, region)
     except PortalError as exc:
         return await _phone_page(request, db, user, error=exc)
-    return redirect(request, "/me/phone?done=region")
+    toast(request, "Your country is saved.")
+    return redirect(request, "/me/phone")
 
 
 # -- contact discovery ------------------------------------------------------------------------

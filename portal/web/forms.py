@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from portal import csrf, i18n
 from portal.deps import SESSION_COOKIE
 from portal.errors import PortalError, RateLimited
+from portal.web import toast
 from portal.web.templating import render
 
 
@@ -28,6 +29,8 @@ def form_error(
     answer that used up something (a one-time OAuth state) must stay used up.
     """
     request.state.rollback = not keep_writes
+    if not keep_writes:
+        toast.discard(request)
     context = dict(context or {})
     message = i18n.error_text(request, exc)
     errors = {exc.field: message} if exc.field else {}
@@ -46,11 +49,15 @@ def safe_next(target: str | None, default: str = "/me") -> str:
 
 
 def redirect(request: Request, url: str) -> Response:
-    """A 303 for a form post; for htmx a full-page ``HX-Redirect``."""
+    """A 303 for a form post; for htmx a full-page ``HX-Redirect``.
+
+    What the action did (:func:`portal.web.toast.toast`) goes along to the next page.
+    """
     if request.headers.get("hx-request") == "true":
         response: Response = Response(status_code=204, headers={"hx-redirect": url})
     else:
         response = RedirectResponse(url, status_code=303)
+    toast.keep(request, response)
     csrf.set_cookie_if_new(request, response)
     return response
 

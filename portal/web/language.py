@@ -10,6 +10,7 @@ from starlette.responses import Response
 from portal import csrf, i18n
 from portal.errors import InvalidInput
 from portal.web.forms import redirect, safe_next
+from portal.web.toast import toast
 
 router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
 
@@ -23,6 +24,9 @@ async def choose_language(
     """Remember the chosen language in a cookie and go back to the page."""
     if language not in i18n.LANGUAGES:
         raise InvalidInput("This language is not available.", field="language")
+    # Read on the next page, in the language just chosen.
+    # Translators: name your own language here, not English.
+    toast(request, "The pages are now in English.")
     response = redirect(request, safe_next(next, default="/"))
     response.set_cookie(
         i18n.LANG_COOKIE,

@@ -16,6 +16,7 @@ from portal.web.forms import clear_session_cookie, form_error, redirect
 from portal.web.guide import AFTER_PRIVACY
 from portal.web.offline import KEPT_OFFLINE
 from portal.web.templating import render
+from portal.web.toast import toast
 
 router = APIRouter(prefix="/me", dependencies=[Depends(csrf.verify)], include_in_schema=False)
 
@@ -46,7 +47,8 @@ async def update_profile(
         await profile.update_profile(db, user, display_name=display_name, bio=bio)
     except PortalError as exc:
         return form_error(request, "me", exc, {"values": values}, fragment="profile_form")
-    return render(request, "me", {"saved": True, "values": {}}, fragment="profile_form")
+    toast(request, "Your profile is saved.")
+    return render(request, "me", {"values": {}}, fragment="profile_form")
 
 
 @router.post("/privacy")
@@ -86,9 +88,10 @@ async def update_privacy(
             context = {"values": values, "step": 2, "privacy_then": then}
             return form_error(request, "guide", exc, context, fragment="privacy_form")
         return form_error(request, "me", exc, {"values": values}, fragment="privacy_form")
+    toast(request, "Who sees what is saved.")
     if then:
         return redirect(request, then)
-    return render(request, "me", {"privacy_saved": True, "values": {}}, fragment="privacy_form")
+    return render(request, "me", {"values": {}}, fragment="privacy_form")
 
 
 @router.post("/avatar")
@@ -107,6 +110,7 @@ async def upload_avatar(
         await save_avatar(db, user, avatar, settings, workers)
     except PortalError as exc:
         return form_error(request, "me", exc, {"values": {}}, fragment="avatar_form")
+    toast(request, "Your picture is changed.")
     return redirect(request, "/me")
 
 
@@ -114,6 +118,7 @@ async def upload_avatar(
 async def delete_avatar(request: Request, db: DB, user: CurrentUser) -> Response:
     """Remove my picture."""
     await profile.remove_avatar(db, user)
+    toast(request, "Your picture is removed.")
     return redirect(request, "/me")
 
 
@@ -148,7 +153,12 @@ async def change_password(
         )
     except PortalError as exc:
         return form_error(request, "password", exc, {"keep_tokens": not revoke})
-    return render(request, "password", {"saved": True, "revoked": revoke, "keep_tokens": False})
+    toast(request, "Your password was changed. Your other browsers were signed out.")
+    if revoke:
+        toast(request, "Your API tokens were revoked.")
+    else:
+        toast(request, "Your API tokens still work.")
+    return render(request, "password", {"keep_tokens": False})
 
 
 @router.get("/delete")
@@ -199,6 +209,7 @@ async def create_token(
         context: dict[str, object] = {"tokens": tokens, "values": {"name": name[:100]}}
         return form_error(request, "tokens", exc, context, fragment="tokens")
     tokens = await account.list_tokens(db, user)
+    toast(request, "The token is made.")
     shown: dict[str, object] = {"tokens": tokens, "new_token": new, "values": {}}
     return render(request, "tokens", shown, fragment="tokens")
 
@@ -207,6 +218,7 @@ async def create_token(
 async def revoke_token(request: Request, db: DB, user: CurrentUser, token_id: int) -> Response:
     """Revoke a token at once."""
     await account.revoke_token(db, user, token_id)
+    toast(request, "The token is revoked: programs using it no longer work.")
     tokens = await account.list_tokens(db, user)
     return render(request, "tokens", {"tokens": tokens, "values": {}}, fragment="tokens")
 

@@ -18,6 +18,7 @@ from portal.domain import notifications
 from portal.web.deps import CurrentUser
 from portal.web.forms import redirect
 from portal.web.templating import render
+from portal.web.toast import toast
 
 router = APIRouter(
     prefix="/me/notifications", dependencies=[Depends(csrf.verify)], include_in_schema=False
@@ -48,6 +49,7 @@ async def notifications_page(
 async def read_all(request: Request, db: DB, user: CurrentUser) -> Response:
     """Mark all my notifications read."""
     await notifications.mark_all_read(db, user)
+    toast(request, "All your notifications are marked read.")
     return redirect(request, "/me/notifications")
 
 
@@ -62,6 +64,7 @@ async def open_one(request: Request, db: DB, user: CurrentUser, notification_id:
 async def read_one(request: Request, db: DB, user: CurrentUser, notification_id: int) -> Response:
     """Mark one notification read."""
     await notifications.mark_read(db, user, notification_id)
+    toast(request, "The notification is marked read.")
     return redirect(request, "/me/notifications")
 
 

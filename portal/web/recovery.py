@@ -18,6 +18,7 @@ from portal.errors import PortalError
 from portal.web.deps import CurrentUser, OptionalUser
 from portal.web.forms import form_error, redirect, safe_next, set_session_cookie
 from portal.web.templating import render
+from portal.web.toast import toast
 
 router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
 
@@ -56,6 +57,7 @@ async def confirm(
         return render(request, "email_changed", {"address": confirmed.user.email})
     # Back to where signing up started (an invitation), else to the guided start.
     then = safe_next(next, guide.landing(confirmed.user))
+    toast(request, "Your email address is confirmed.")
     if user is not None and user.id == confirmed.user.id:
         return redirect(request, then)
     secret = await account.start_session(

@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 
 from portal import __version__, csrf, i18n
 from portal.domain.number import display as display_number
+from portal.web import toast
 
 TEMPLATES_DIR = i18n.TEMPLATES_DIR
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -61,10 +62,19 @@ def render(
         gettext=catalog.gettext,
         ngettext=catalog.ngettext,
     )
+    # What the action before did: an htmx answer hands it to static/toasts.js in a header, a
+    # page shows it in its live region (and is then not kept offline, where it would show again).
+    toasts = toast.take(request, language)
+    context["toasts"] = [] if is_htmx(request) else toasts
     name = f"partials/_{fragment}.html" if fragment and is_htmx(request) else f"pages/{page}.html"
     response = templates.TemplateResponse(
         request, name, context, status_code=status_code, headers=headers
     )
+    toast.forget(request, response)
+    if is_htmx(request):
+        toast.trigger(response, toasts)
+    elif toasts:
+        response.headers["cache-control"] = "no-store"
     response.headers.setdefault("cache-control", "no-store")
     csrf.set_cookie_if_new(request, response)
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 
 from PIL import Image
@@ -103,7 +104,9 @@ async def test_profile_update_through_htmx_returns_the_fragment(client):
     )
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<form id="profile-form"')
-    assert "Saved." in response.text
+    assert json.loads(response.headers["hx-trigger"]) == {
+        "toast": {"message": "Your profile is saved.", "kind": "ok"}
+    }
     page = await client.get("/me", headers=HTML)
     assert 'value="Ada King"' in page.text
 

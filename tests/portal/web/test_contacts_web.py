@@ -42,9 +42,10 @@ async def _post(client: httpx.AsyncClient, path: str, **data: str) -> httpx.Resp
 async def test_request_accept_and_the_list(signed_in, bob):
     ada_number, bob_number = await _me(signed_in), await _me(bob)
     sent = await _post(signed_in, "/me/contacts", number=bob_number, message="Hello Bob")
-    assert sent.status_code == 303 and sent.headers["location"] == "/me/contacts?notice=sent"
+    assert sent.status_code == 303 and sent.headers["location"] == "/me/contacts"
     mine = await signed_in.get("/me/contacts", headers=HTML)
     assert "Waiting for an answer" in mine.text and "Hello Bob" not in mine.text
+    assert "Your request is sent." in mine.text
 
     theirs = await bob.get("/me/contacts", headers=HTML)
     assert "Ada Lovelace" in theirs.text and "Hello Bob" in theirs.text
@@ -104,8 +105,9 @@ async def test_the_blocked_person_sees_their_request_sent_and_the_blocker_never_
     ada_number, bob_number = await _me(signed_in), await _me(bob)
     assert (await _post(signed_in, f"/me/contacts/{bob_number}/block")).status_code == 303
     sent = await _post(bob, "/me/contacts", number=ada_number)
-    assert sent.status_code == 303 and sent.headers["location"] == "/me/contacts?notice=sent"
+    assert sent.status_code == 303 and sent.headers["location"] == "/me/contacts"
     theirs = await bob.get("/me/contacts", headers=HTML)
+    assert "Your request is sent." in theirs.text
     assert "Waiting for an answer" in theirs.text and f'data-number="{ada_number}"' in theirs.text
     headers = {**HTML, "hx-request": "true", "hx-target": "contact-actions"}
     button = await bob.get(f"/me/contacts/{ada_number}/actions", headers=headers)

@@ -39,7 +39,7 @@ async def test_verify_a_phone_on_its_page(app, signed_in, db):
     assert '<option value="IT"' in page.text
 
     response = await post_form(signed_in, "/me/phone/region", page="/me/phone", region="it")
-    assert (response.status_code, response.headers["location"]) == (303, "/me/phone?done=region")
+    assert (response.status_code, response.headers["location"]) == (303, "/me/phone")
     assert (await _me(db)).region == "IT"
 
     response = await post_form(signed_in, "/me/phone", page="/me/phone", phone="347 123 4567")
@@ -54,8 +54,9 @@ async def test_verify_a_phone_on_its_page(app, signed_in, db):
     sender: ConsoleSender = app.state.phones.sender
     code = re.search(r"\d{6}", sender.last_to("+393471234567").text).group(0)
     response = await post_form(signed_in, "/me/phone/confirm", page="/me/phone", code=code)
-    assert (response.status_code, response.headers["location"]) == (303, "/me/phone?done=verified")
-    page = await signed_in.get("/me/phone?done=verified", headers=HTML)
+    assert (response.status_code, response.headers["location"]) == (303, "/me/phone")
+    page = await signed_in.get("/me/phone", headers=HTML)
+    assert "Your phone number is verified." in page.text
     assert "Your verified number is +39 347 123 4567." in _text(page)
 
     response = await post_form(signed_in, "/me/phone/remove", page="/me/phone")

@@ -162,7 +162,7 @@ async def test_privacy_saved_from_my_page_stays_there(signed_in):
         },
         headers=HTML,
     )
-    assert saved.status_code == 200 and "Saved." in saved.text
+    assert saved.status_code == 200 and "Who sees what is saved." in saved.text
 
 
 async def test_the_third_step_shows_the_number_its_qr_code_and_the_share_page(signed_in):

@@ -9,6 +9,7 @@ gets: the guard must refuse them before any connection is made.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -124,7 +125,9 @@ async def test_htmx_gets_the_list_with_the_notice(signed_in, db):
         response = await _verify(signed_in, account.id, {"hx-request": "true"})
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<div id="accounts"')
-    assert "The account is verified by link." in response.text
+    assert json.loads(response.headers["hx-trigger"])["toast"]["message"] == (
+        "The account is verified by link."
+    )
     assert "verified by link" in response.text
 
 

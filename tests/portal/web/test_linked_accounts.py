@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 
 import pytest
 from sqlalchemy import select, text
@@ -156,7 +157,8 @@ async def test_htmx_gets_the_list_fragment(signed_in, db):
     )
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<div id="accounts"')
-    assert "The account is unlinked." in response.text
+    toast = json.loads(response.headers["hx-trigger"])["toast"]
+    assert toast == {"message": "The account is unlinked.", "kind": "ok"}
 
 
 async def test_what_the_list_says_is_in_the_reader_language(signed_in, db):

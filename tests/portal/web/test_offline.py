@@ -115,6 +115,10 @@ async def test_the_service_worker_is_served_at_the_root(client):
 
 async def test_only_ones_own_three_pages_may_be_kept(client):
     await web_sign_up(client)
+    # The page that says the address is confirmed says it once: that one is not kept.
+    first = await client.get("/me", headers=HTML)
+    assert "Your email address is confirmed." in first.text
+    assert first.headers["cache-control"] == "no-store"
     for path in ("/me", "/me/share", "/me/contacts"):
         response = await client.get(path, headers=HTML)
         assert response.status_code == 200, path
