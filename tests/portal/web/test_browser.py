@@ -5,14 +5,13 @@ The browser, the watch on every page's console and the helpers are in tests/fixt
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
-from playwright.async_api import Browser, BrowserContext, Dialog, Page, Request, expect
+from playwright.async_api import Browser, BrowserContext, Page, Request, expect
 
 from portal.domain.number import display, is_valid
 from tests.fixtures.browser import (
@@ -117,7 +116,8 @@ async def test_profile_is_saved_through_htmx_and_the_picture_shows(
     await page.get_by_label("Name", exact=True).fill("Alan M. Turing")
     await page.get_by_label("About you", exact=True).fill("Computable numbers.\nMorphogenesis.")
     await page.get_by_role("region", name="Profile").get_by_role("button", name="Save").click()
-    await expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    saved = page.get_by_role("status").filter(has_text="Your profile is saved.")
+    await expect(saved).to_be_visible()
     assert await page.evaluate("window.stillTheSamePage === true"), "the page was reloaded"
 
     await page.get_by_label("Name", exact=True).fill("   ")
@@ -167,7 +167,8 @@ async def test_profile_form_works_without_javascript(browser: Browser, server: L
         await sign_up(page, new_person("Edsger Dijkstra"))
         await page.get_by_label("Name", exact=True).fill("E. W. Dijkstra")
         await page.get_by_role("region", name="Profile").get_by_role("button", name="Save").click()
-        await expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+        saved = page.get_by_role("status").filter(has_text="Your profile is saved.")
+        await expect(saved).to_be_visible()
         await page.goto("/me")
         await expect(page.get_by_label("Name", exact=True)).to_have_value("E. W. Dijkstra")
     finally:
@@ -219,27 +220,21 @@ async def test_api_token_is_shown_once_works_and_can_be_revoked(
 
         revocations: list[Request] = []
         page.on("request", lambda r: revocations.append(r) if "/revoke" in r.url else None)
-        questions: list[str] = []
-        asked = asyncio.Event()
-
-        async def dismiss(dialog: Dialog) -> None:
-            questions.append(dialog.message)
-            await dialog.dismiss()
-            asked.set()
-
-        page.once("dialog", dismiss)
+        # Revoking asks first: Cancel keeps the token.
+        dialog = page.get_by_role("dialog")
         await row.get_by_role("button", name="Revoke").click()
-        async with asyncio.timeout(5):
-            await asked.wait()
-        assert questions == ["Revoke this token? Programs using it will stop working."]
+        await expect(dialog).to_have_accessible_name(
+            'Revoke the token "Backup script"? Programs using it will stop working.'
+        )
+        await dialog.get_by_role("button", name="Cancel").click()
+        await expect(dialog).to_be_hidden()
         await expect(row).to_have_count(1)
 
-        async def accept(dialog: Dialog) -> None:
-            await dialog.accept()
-
-        page.once("dialog", accept)
         await row.get_by_role("button", name="Revoke").click()
+        await dialog.get_by_role("button", name="Revoke").click()
         await expect(page.get_by_text("You have no tokens.")).to_be_visible()
+        revoked = page.get_by_role("status").filter(has_text="The token is revoked")
+        await expect(revoked).to_be_visible()
         await expect(row).to_have_count(0)
         assert len(revocations) == 1, "dismissing the question still sent the revocation"
 
@@ -292,7 +287,8 @@ async def test_sign_out_sign_in_change_password_and_delete(
     await page.get_by_label("Your password, to confirm").fill(new_password)
     await page.get_by_role("button", name="Delete my account for good").click()
     await expect(page).to_have_url(re.compile(r"/\?deleted=1$"))
-    await expect(page.get_by_role("status")).to_contain_text("Your account was deleted.")
+    deleted = page.get_by_role("status").filter(has_text="Your account was deleted.")
+    await expect(deleted).to_be_visible()
     await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
 
     await page.goto(f"/n/{number}")

@@ -6,7 +6,6 @@ The browser, the watch on every page's console and the helpers are in tests/fixt
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
@@ -16,7 +15,6 @@ import pytest
 from playwright.async_api import (
     Browser,
     BrowserContext,
-    Dialog,
     Locator,
     Page,
     Request,
@@ -215,31 +213,40 @@ async def test_accounts_are_reordered_and_removed_in_place(page: Page) -> None:
 
     removals: list[Request] = []
     page.on("request", lambda r: removals.append(r) if r.url.endswith("/remove") else None)
-    questions: list[str] = []
-    asked = asyncio.Event()
-
-    async def dismiss(dialog: Dialog) -> None:
-        questions.append(dialog.message)
-        await dialog.dismiss()
-        asked.set()
-
+    # Removing asks first, in a dialog, with the keyboard alone.
     unlink = page.get_by_role("button", name="Unlink: GitHub @alan-kay")
-    page.once("dialog", dismiss)
-    await unlink.click()
-    async with asyncio.timeout(5):
-        await asked.wait()
-    assert questions == ["Unlink this account?"]
+    dialog = page.get_by_role("dialog")
+    cancel = dialog.get_by_role("button", name="Cancel")
+    await unlink.focus()
+    await page.keyboard.press("Enter")
+    await expect(dialog).to_be_visible()
+    await expect(dialog).to_have_accessible_name(
+        "Remove your GitHub account @alan-kay from your card?"
+    )
+    await expect(cancel).to_be_focused()  # the safe answer comes first
+    await page.keyboard.press("Enter")
+    await expect(dialog).to_be_hidden()
+    await expect(unlink).to_be_focused()
     await expect(_accounts(page)).to_have_count(3)
 
-    async def accept(dialog: Dialog) -> None:
-        await dialog.accept()
+    await page.keyboard.press("Enter")
+    await expect(cancel).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await expect(unlink).to_be_focused()
+    await expect(_accounts(page)).to_have_count(3)
+    assert removals == [], "a question answered no still sent the removal"
 
-    page.once("dialog", accept)
-    await unlink.click()
-    await expect(page.get_by_role("status")).to_have_text("The account is unlinked.")
+    await page.keyboard.press("Enter")
+    await page.keyboard.press("Tab")
+    await expect(dialog.get_by_role("button", name="Unlink")).to_be_focused()
+    await page.keyboard.press("Enter")
+    toast = page.get_by_role("status").filter(has_text="The account is unlinked.")
+    await expect(toast).to_be_visible()
     await expect(_accounts(page).locator("strong")).to_have_text(["Website", "GitLab"])
-    assert len(removals) == 1, "dismissing the question still sent the removal"
+    assert len(removals) == 1
     assert await page.evaluate("window.stillTheSamePage === true"), "the page was reloaded"
+    await expect(toast).to_be_hidden(timeout=10_000)  # it goes away by itself
 
     await page.reload()
     await expect(_accounts(page).locator("strong")).to_have_text(["Website", "GitLab"])
@@ -412,5 +419,31 @@ async def test_the_network_picker_works_without_javascript(
         await expect(links).to_have_count(len(connectors.registry()))
         await _pick_network(page, "website", "Add your Website account")
         await expect(page).to_have_url(re.compile(r"/me/accounts/add\?network=website$"))
+    finally:
+        await context.close()
+
+
+async def test_an_account_is_removed_without_javascript_after_a_question(
+    browser: Browser, server: LiveServer
+) -> None:
+    context = await browser.new_context(base_url=server.url, java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    try:
+        page = await context.new_page()
+        await sign_up(page, new_person("Mary Somerville"))
+        item = await _add_by_handle(page, "github", "GitHub", "Username", "mary-s")
+        added = page.get_by_role("status").filter(has_text="marked unverified")
+        await expect(added).to_be_visible()  # said once, after the redirect
+        # The button opens the question; only the button under it removes the account.
+        await item.locator("summary", has_text="Unlink").click()
+        question = item.get_by_text("Remove your GitHub account @mary-s from your card?")
+        await expect(question).to_be_visible()
+        await expect(_accounts(page)).to_have_count(1)
+        await item.get_by_role("button", name="Unlink").click()
+        await expect(page).to_have_url(re.compile(r"/me/accounts$"))
+        await expect(page.get_by_role("status")).to_have_text("The account is unlinked.")
+        await expect(_accounts(page)).to_have_count(0)
+        await page.reload()
+        await expect(page.get_by_text("The account is unlinked.")).to_have_count(0)
     finally:
         await context.close()
