@@ -107,10 +107,12 @@ def _decode(request: Request, value: str) -> list[Toast]:
 
 
 def keep(request: Request, response: Response) -> None:
-    """Carry the messages of this request over a redirect, to the next page."""
-    toasts = _pending(request)
-    if not toasts:
+    """Carry the messages of this request over a redirect, to the next page, after those
+    still waiting there (a redirect that follows another)."""
+    if not _pending(request):
         return
+    carried = request.cookies.get(FLASH_COOKIE)
+    toasts = (_decode(request, carried) if carried else []) + _pending(request)
     response.set_cookie(
         FLASH_COOKIE,
         _encode(request, toasts),
