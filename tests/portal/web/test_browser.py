@@ -160,6 +160,39 @@ async def test_profile_is_saved_through_htmx_and_the_picture_shows(
     await no_sideways_scroll(page)
 
 
+async def test_blocking_someone_asks_first_and_says_it_is_done(
+    page: Page, browser: Browser, server: LiveServer
+) -> None:
+    other = await browser.new_context(base_url=server.url)
+    try:
+        grace = await sign_up(await other.new_page(), new_person("Grace Hopper"))
+    finally:
+        await other.close()
+    await sign_up(page, new_person("Ada Lovelace"))
+    await page.goto(f"/n/{grace}")
+    actions = page.locator("#contact-actions")
+    dialog = page.get_by_role("dialog")
+    await actions.get_by_role("button", name="Block").click()
+    await expect(dialog).to_contain_text("They will no longer be able to ask")
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(dialog).to_be_hidden()
+    await expect(actions.get_by_role("button", name="Add as contact")).to_be_visible()
+
+    await actions.get_by_role("button", name="Block").click()
+    await dialog.get_by_role("button", name="Block").click()
+    await expect(actions.get_by_text("Blocked", exact=True)).to_be_visible()
+    said = page.get_by_role("status").filter(has_text="Blocked: they can no longer ask")
+    await expect(said).to_be_visible()
+    await actions.get_by_role("button", name="Unblock").click()  # nothing lost: no question
+    await expect(page.get_by_role("status").filter(has_text="Unblocked.")).to_be_visible()
+    # The buttons swapped in by htmx ask too.
+    await actions.get_by_role("button", name="Block").click()
+    await expect(dialog).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await expect(actions.get_by_role("button", name="Block")).to_be_focused()
+
+
 async def test_profile_form_works_without_javascript(browser: Browser, server: LiveServer) -> None:
     context = await browser.new_context(base_url=server.url, java_script_enabled=False)
     try:
