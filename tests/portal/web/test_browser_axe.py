@@ -11,6 +11,7 @@ a test tool, never served by the portal.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,12 +256,13 @@ async def test_every_page_has_no_serious_accessibility_violation(
                         await who.goto(path)
                         for line in await _axe(who, source):
                             found.append(f"{scheme}, {size['width']}px: {line}")
-                # What the addresses alone do not show: a form answered through htmx, the
-                # header's account menu open, and a form answered with its error.
+                # What the addresses alone do not show: a form answered through htmx (and its
+                # toast), the header's account menu open, a form answered with its error, and
+                # the question of a destructive action.
                 await page.goto("/me")
                 profile = page.get_by_role("region", name="Profile")
                 await profile.get_by_role("button", name="Save").click()
-                await expect(page.get_by_text("Saved.")).to_be_visible()
+                await expect(page.get_by_text("Your profile is saved.")).to_be_visible()
                 await open_account_menu(page)
                 await visitor.goto("/signin")
                 await sign_in(visitor, new_person("Nobody"))
@@ -268,6 +270,12 @@ async def test_every_page_has_no_serious_accessibility_violation(
                 for who, state in ((page, "saved, menu open"), (visitor, "form error")):
                     for line in await _axe(who, source):
                         found.append(f"{scheme}, {size['width']}px, {state}: {line}")
+                await page.goto("/me/accounts")
+                await page.get_by_role("button", name=re.compile(r"^Unlink: ")).first.click()
+                await expect(page.get_by_role("dialog")).to_be_visible()
+                for line in await _axe(page, source):
+                    found.append(f"{scheme}, {size['width']}px, dialog open: {line}")
+                await page.keyboard.press("Escape")
     finally:
         await stranger.close()
         await page.context.close()

@@ -89,7 +89,7 @@ async def test_ones_own_pages_are_readable_offline_and_forgotten_at_sign_out(
     assert await page.evaluate("fetch('/api/v1/me').then((answer) => answer.status)") == 200
     await page.goto("/me")
     await page.get_by_role("region", name="Profile").get_by_role("button", name="Save").click()
-    await expect(page.get_by_text("Saved.")).to_be_visible()
+    await expect(page.get_by_text("Your profile is saved.")).to_be_visible()
     origin = page.url.removesuffix("/me")
     kept = sorted(text.partition("\n")[0].removeprefix(origin) for text in await _kept(page))
     pages = [path for path in kept if not path.startswith(("/static/", "/n/"))]
