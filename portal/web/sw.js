@@ -30,6 +30,8 @@ const PRECACHE = [
   "/static/share.js?v=" + ASSETS,
   "/static/copy.js?v=" + ASSETS,
   "/static/notifications.js?v=" + ASSETS,
+  "/static/toasts.js?v=" + ASSETS,
+  "/static/confirm.js?v=" + ASSETS,
   "/static/icon.svg",
 ];
 
