@@ -64,9 +64,7 @@ async def test_what_the_list_says_is_in_the_reader_language(signed_in, bob):
     signed_in.cookies.set("portal_lang", "fr")
     sent = await _post(signed_in, "/me/contacts", number=await _me(bob))
     listing = await signed_in.get(sent.headers["location"], headers=HTML)
-    assert 'role="status">Votre demande est envoyée.</p>' in listing.text
-    listing = await signed_in.get("/me/contacts?notice=invited", headers=HTML)
-    assert 'role="status">Vous êtes maintenant contacts.</p>' in listing.text
+    assert '<p class="toast">Votre demande est envoyée.</p>' in listing.text
 
 
 async def test_bad_numbers_are_shown_next_to_the_field(signed_in, bob):

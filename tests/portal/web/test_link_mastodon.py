@@ -306,7 +306,8 @@ async def test_the_authorization_request_is_pkce_with_the_registered_scopes(
 async def test_a_full_link_check_reconnect_and_unlink(signed_in, mastodon, db, app):
     callback, response = await _link(signed_in, mastodon)
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/me/accounts?linked=1"
+    # Not through the guided start yet: linking goes back to it.
+    assert response.headers["location"] == "/me/start"
     [account] = await _accounts(db)
     assert (account.network, account.status, account.verified_by) == (
         "mastodon",

@@ -164,20 +164,20 @@ async def test_htmx_gets_the_list_fragment(signed_in, db):
 async def test_what_the_list_says_is_in_the_reader_language(signed_in, db):
     signed_in.cookies.set("portal_lang", "it")
     linked = await signed_in.get("/me/accounts?linked=1", headers=HTML)
-    assert "L&#39;account è collegato e verificato." in linked.text
+    assert '<p class="toast">L&#39;account è collegato e verificato.</p>' in linked.text
     await post_form(signed_in, "/me/accounts", network="email", handle="one@example.org")
     [account] = await _accounts(db)
     token = await get_csrf(signed_in, "/me/accounts")
     hx = {**HTML, "hx-request": "true"}
     for path, data, notice in (
-        ("audience", {"audience": "contacts"}, "Salvato."),
-        ("remove", {}, "L&#39;account è scollegato."),
+        ("audience", {"audience": "contacts"}, "Chi vede l'account è salvato."),
+        ("remove", {}, "L'account è scollegato."),
     ):
         response = await signed_in.post(
             f"/me/accounts/{account.id}/{path}", data={"csrf_token": token, **data}, headers=hx
         )
         assert response.status_code == 200
-        assert f'role="status">{notice}</p>' in response.text
+        assert json.loads(response.headers["hx-trigger"])["toast"]["message"] == notice
 
 
 @pytest.mark.parametrize(
