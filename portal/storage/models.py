@@ -118,6 +118,9 @@ class User(Base):
     """When the owner opened the link sent to ``email``; until then nobody can find them."""
     guide_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     """When the owner finished or skipped the guided start after signing up (``/me/start``)."""
+    language: Mapped[str | None] = mapped_column(String(5), default=None)
+    """The language of the owner's pages, emails and notifications (``it``); None follows
+    the browser's."""
 
     avatar: Mapped[Avatar | None] = relationship(
         back_populates="user", lazy="raise", cascade="all, delete-orphan", passive_deletes=True

@@ -169,3 +169,26 @@ async def _an_old_account(engine: AsyncEngine) -> None:
                 " 'public', 'public', 'private', true, false, false, '', false)"
             )
         )
+
+
+async def test_accounts_made_before_the_language_setting_follow_their_browser(databases):
+    from sqlalchemy import text
+
+    engine = make_engine(await databases.new("language"))
+    try:
+        await migrate.upgrade(engine, "0007")
+        await _an_old_account(engine)
+        await migrate.upgrade(engine, "0008")
+        async with engine.connect() as conn:
+            language = (await conn.execute(text("SELECT language FROM users"))).scalar_one()
+        assert language is None
+        await migrate.downgrade(engine, "0007")
+
+        def columns(sync_conn):
+            return {column["name"] for column in inspect(sync_conn).get_columns("users")}
+
+        async with engine.connect() as conn:
+            left = await conn.run_sync(columns)
+        assert "language" not in left and "guide_done_at" in left
+    finally:
+        await engine.dispose()
