@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
+from babel.dates import format_datetime, format_timedelta
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from starlette.requests import Request
 
@@ -104,10 +106,20 @@ def _accepted(header: str) -> list[str]:
     return [tag for _, _, tag in sorted(weighted)]
 
 
+def chosen(language: str | None) -> str | None:
+    """``language`` if it is one of ours, else None (follow the browser)."""
+    return language if language in LANGUAGES else None
+
+
 def negotiate(request: Request) -> str:
-    chosen = request.cookies.get(LANG_COOKIE, "")
-    if chosen in LANGUAGES:
-        return chosen
+    """The reader's language: the one a signed-in person chose in their settings, else the
+    switcher's cookie, else the browser's, else English."""
+    stored = chosen(getattr(getattr(request.state, "user", None), "language", None))
+    if stored is not None:
+        return stored
+    chosen_now = request.cookies.get(LANG_COOKIE, "")
+    if chosen_now in LANGUAGES:
+        return chosen_now
     for tag in _accepted(request.headers.get("accept-language", "")):
         primary = tag.split("-", 1)[0]
         if primary in LANGUAGES:
@@ -130,6 +142,55 @@ def translate(language: str, message: str, params: Mapping[str, object] | None =
         return translated % params
     except (KeyError, ValueError, TypeError):
         return message % params
+
+
+def translate_plural(
+    language: str,
+    singular: str,
+    plural: str,
+    count: int,
+    params: Mapping[str, object] | None = None,
+) -> str:
+    """The form of a counted sentence that fits ``count`` in ``language``, filled from
+    ``params`` (``num`` is the count, written for the language, unless given)."""
+    values = {"num": number(count, language), **(params or {})}
+    translated = translations(language).ngettext(singular, plural, count)
+    try:
+        return translated % values
+    except (KeyError, ValueError, TypeError):
+        return (singular if count == 1 else plural) % values
+
+
+# --- times and numbers, written for the reader ------------------------------------------------
+
+JUST_NOW = timedelta(minutes=1)
+"""Closer in the past than this, a time is "just now" rather than a count of seconds."""
+
+
+def aware(when: datetime) -> datetime:
+    """``when`` with its zone. Times are stored in UTC; a naive one (SQLite keeps no offset,
+    and a raw query reads it back without the models' conversion) is taken as UTC."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def relative_time(when: datetime, language: str, *, now: datetime | None = None) -> str:
+    """How far ``when`` is from now, in words: "3 minutes ago", "in 2 days", "3 minuti fa"."""
+    language = language if language in LANGUAGES else DEFAULT
+    delta = aware(when) - aware(now or datetime.now(UTC))
+    if -JUST_NOW < delta <= timedelta(0):
+        return translate(language, N_("just now"))
+    return format_timedelta(delta, add_direction=True, locale=language)
+
+
+def full_date(when: datetime, language: str) -> str:
+    """The date and the time of ``when`` in full, as written in ``language``, in UTC."""
+    language = language if language in LANGUAGES else DEFAULT
+    return f"{format_datetime(aware(when), 'medium', tzinfo=UTC, locale=language)} UTC"
+
+
+def number(value: float, language: str) -> str:
+    """A count as written in ``language``: 12,345 · 12.345 · 12 345."""
+    return format_decimal(value, locale=language if language in LANGUAGES else DEFAULT)
 
 
 def error_text(request: Request, error: PortalError) -> str:

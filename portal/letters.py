@@ -28,6 +28,8 @@ def write(kind: str, language: str, **context: Any) -> tuple[str, str]:
         language = i18n.DEFAULT
     catalog = i18n.translations(language)
     template = _env.get_template(f"mail/{kind}.txt")
-    text = template.render(_=catalog.gettext, gettext=catalog.gettext, **context)
+    text = template.render(
+        _=catalog.gettext, gettext=catalog.gettext, ngettext=catalog.ngettext, **context
+    )
     subject, _, body = text.lstrip("\n").partition("\n")
     return subject.strip(), body.strip("\n") + "\n"

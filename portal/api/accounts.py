@@ -118,9 +118,11 @@ async def me(user: ApiUser) -> MeOut:
 
 @router.patch("/me", response_model=MeOut, responses=errors(401, 403, 429), tags=["accounts"])
 async def update_me(body: ProfilePatch, db: DB, user: ApiUser, limiter: LimiterDep) -> MeOut:
-    """Change my display name or bio; fields left out stay as they are."""
+    """Change my display name, bio or language; fields left out stay as they are."""
     await limiter.hit("profile", str(user.id))
     await profile.update_profile(db, user, display_name=body.display_name, bio=body.bio)
+    if "language" in body.model_fields_set:
+        await profile.set_language(db, user, body.language)
     return MeOut.of(user)
 
 

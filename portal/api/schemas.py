@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 
+from portal import i18n
 from portal.domain import number as numbers
 from portal.domain.account import MAX_PASSWORD, MIN_PASSWORD
 from portal.domain.privacy import Card
@@ -85,6 +86,9 @@ class TokenIn(BaseModel):
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
 
 
+Language = Literal["en", "it", "fr"]
+
+
 class ProfilePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -92,6 +96,11 @@ class ProfilePatch(BaseModel):
         default=None, max_length=100, json_schema_extra={"minLength": 1}
     )
     bio: str | None = Field(default=None, max_length=1000)
+    language: Language | None = Field(
+        default=None,
+        description="The language of my pages, emails and notifications; null follows the "
+        "browser's (Accept-Language). Left out, it stays as it is.",
+    )
 
 
 Audience = Literal["public", "members", "contacts", "private"]
@@ -180,6 +189,10 @@ class MeOut(BaseModel):
     bio: str
     avatar_url: str | None
     created_at: datetime
+    language: Language | None = Field(
+        description="The language I chose for my pages, emails and notifications; null "
+        "follows the browser's."
+    )
     privacy: PrivacyOut
 
     @classmethod
@@ -193,6 +206,7 @@ class MeOut(BaseModel):
             bio=user.bio,
             avatar_url=_avatar_url(user.number, user.avatar_etag),
             created_at=user.created_at,
+            language=i18n.chosen(user.language),
             privacy=PrivacyOut.of(user),
         )
 

@@ -22,7 +22,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from portal import mail
+from portal import i18n, mail
 from portal.domain import privacy
 from portal.errors import N_, NotFound
 from portal.storage.models import MAX_ID, LinkedAccount, Notification, User, utcnow
@@ -200,6 +200,12 @@ def _describe(
     return N_("Something happened."), {}, "/me/notifications"
 
 
+_WHY_THIS_EMAIL = N_(
+    "You receive this email because you asked for notifications by email; "
+    "you can stop them in your settings at %(settings)s."
+)
+
+
 def _english(message: str, params: dict[str, str]) -> str:
     return message % params if params else message
 
@@ -229,12 +235,10 @@ async def notify(
         if actor is not None:
             [card] = await privacy.cards_for(session, user, [actor])
         message, params, link = _describe(kind, card, account)
-        text = _english(message, params)
-        body = (
-            f"{text}\n\n{mailer.base_url}{link}\n\n"
-            "You receive this email because you asked for notifications by email; "
-            f"you can stop them in your settings at {mailer.base_url}/me.\n"
-        )
+        language = user.language or i18n.DEFAULT  # no request: the reader's stored language
+        text = i18n.translate(language, message, params)
+        why = i18n.translate(language, _WHY_THIS_EMAIL, {"settings": f"{mailer.base_url}/me"})
+        body = f"{text}\n\n{mailer.base_url}{link}\n\n{why}\n"
         send_after_commit(session, mailer, user.email, f"Portal: {text}", body)
     return notification
 

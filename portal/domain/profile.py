@@ -1,4 +1,4 @@
-"""My profile: display name, bio and avatar."""
+"""My profile: display name, bio, avatar and language."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal import i18n
 from portal.domain import images, privacy
 from portal.domain.text import clean_bio, clean_name
 from portal.errors import InvalidInput, NotFound, PayloadTooLarge
@@ -21,6 +22,15 @@ async def update_profile(
         user.display_name = clean_name(display_name)
     if bio is not None:
         user.bio = clean_bio(bio)
+    await session.flush()
+    return user
+
+
+async def set_language(session: AsyncSession, user: User, language: str | None) -> User:
+    """The language of my pages, emails and notifications; None or "" follows my browser's."""
+    if language and i18n.chosen(language) is None:
+        raise InvalidInput("This language is not available.", field="language")
+    user.language = language or None
     await session.flush()
     return user
 

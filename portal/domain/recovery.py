@@ -62,6 +62,8 @@ def _digest(secret: str) -> str:
 def _post(
     session: AsyncSession, mailer: Mailer, to: str, kind: str, language: str, **context: Any
 ) -> None:
+    """Send the letter ``kind`` in ``language``: the reader's stored one when they chose one,
+    else the language of the request that made it."""
     subject, text = letters.write(kind, language, base_url=mailer.base_url, **context)
     notifications.send_after_commit(session, mailer, to, subject, text)
 
@@ -176,7 +178,7 @@ async def sign_up(
         await account.hash_password(password)  # the same work as a new account's password
         owner = await session.scalar(select(User).where(User.email == address))
         if owner is not None:
-            _post(session, mailer, owner.email, "signup_exists", language)
+            _post(session, mailer, owner.email, "signup_exists", owner.language or language)
         return None
     link, lifetime = await _issue(session, user, CONFIRM, user.email, mailer)
     if then:
@@ -201,6 +203,7 @@ async def resend_confirmation(
     """Mail a new confirmation link to my address; the earlier one stops working."""
     if user.email_confirmed_at is not None:
         raise InvalidInput("Your email address is already confirmed.")
+    language = user.language or language
     link, lifetime = await _issue(session, user, CONFIRM, user.email, mailer)
     _post(session, mailer, user.email, CONFIRM, language, link=link, hours=_hours(lifetime))
 
@@ -257,6 +260,7 @@ async def request_password_reset(
         return
     link, lifetime = await _issue(session, user, RESET, user.email, mailer)
     minutes = int(lifetime.total_seconds() // 60)
+    language = user.language or language  # the owner reads it, in the language they chose
     _post(session, mailer, user.email, RESET, language, link=link, minutes=minutes)
 
 
@@ -306,6 +310,7 @@ async def request_email_change(
         raise InvalidInput("Your password is wrong.", field="password")
     if address == user.email:
         raise InvalidInput("This is already your email address.", field="new_email")
+    language = user.language or language
     # The old address is told in every case, so that its mail says nothing of the new one.
     _post(session, mailer, user.email, "change_notice", language, new_email=address)
     taken = await session.scalar(select(User.id).where(User.email == address))

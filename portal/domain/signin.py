@@ -67,6 +67,6 @@ async def _wrong_password(
     if mailer is None:
         return
     subject, text = letters.write(
-        WARNING_LETTER, i18n.DEFAULT, base_url=mailer.base_url, email=owner.email
+        WARNING_LETTER, owner.language or i18n.DEFAULT, base_url=mailer.base_url, email=owner.email
     )
     notifications.send_soon(mailer, owner.email, subject, text)

@@ -1,4 +1,4 @@
-"""My profile, my password, my API tokens, deleting my account."""
+"""My profile, my language, my password, my API tokens, deleting my account."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from portal.errors import InvalidInput, PortalError
 from portal.web.deps import CurrentUser
 from portal.web.forms import clear_session_cookie, form_error, redirect
 from portal.web.guide import AFTER_PRIVACY
+from portal.web.language import remember_language
 from portal.web.offline import KEPT_OFFLINE
 from portal.web.templating import render
 from portal.web.toast import toast
@@ -27,7 +28,8 @@ MaybeText = Annotated[str | None, Form()]
 @router.get("")
 async def me_page(request: Request, user: CurrentUser) -> Response:
     """My number and my profile."""
-    context: dict[str, object] = {"values": {}}
+    saved = request.query_params.get("language") == "saved"
+    context: dict[str, object] = {"values": {}, "language_saved": saved}
     return render(request, "me", context, headers={"cache-control": KEPT_OFFLINE})
 
 
@@ -92,6 +94,21 @@ async def update_privacy(
     if then:
         return redirect(request, then)
     return render(request, "me", {"values": {}}, fragment="privacy_form")
+
+
+@router.post("/language")
+async def update_language(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, language: Text = ""
+) -> Response:
+    """Save the language of my pages, emails and notifications; empty follows my browser."""
+    try:
+        await limiter.hit("profile", str(user.id))
+        await profile.set_language(db, user, language[:10])
+    except PortalError as exc:
+        return form_error(request, "me", exc, {"values": {"language": language[:10]}})
+    response = redirect(request, "/me?language=saved")
+    remember_language(request, response, user.language)
+    return response
 
 
 @router.post("/avatar")

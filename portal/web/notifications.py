@@ -101,7 +101,9 @@ async def _stream(
                     "kind": shown.kind,
                     "text": i18n.translate(language, shown.message, shown.params),
                     "link": f"/me/notifications/{shown.id}",  # opening it marks it read
-                    "created_at": shown.created_at.isoformat(),
+                    "created_at": i18n.aware(shown.created_at).isoformat(),
+                    "when": i18n.relative_time(shown.created_at, language),
+                    "date": i18n.full_date(shown.created_at, language),
                     "unread": unread or 0,
                 }
                 yield _event("notification", data, shown.id)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -27,8 +30,38 @@ _env = Environment(
 # request's catalog functions that ``render`` puts in the context.
 _env.install_null_translations(newstyle=False)  # type: ignore[attr-defined]
 templates = Jinja2Templates(env=_env)
-templates.env.filters["number"] = display_number
 templates.env.globals["version"] = __version__
+
+
+def _language(context: Context) -> str:
+    """The reader's language: the one ``render`` chose, else the request's."""
+    language = context.get("lang")
+    if isinstance(language, str) and language in i18n.LANGUAGES:
+        return language
+    request = context.get("request")
+    return i18n.negotiate(request) if isinstance(request, Request) else i18n.DEFAULT
+
+
+@pass_context
+def _when(context: Context, when: datetime) -> Markup:
+    """``<time>`` saying how long ago (or in how long) ``when`` is, its full date as title."""
+    language = _language(context)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        i18n.aware(when).isoformat(),
+        i18n.full_date(when, language),
+        i18n.relative_time(when, language),
+    )
+
+
+@pass_context
+def _decimal(context: Context, value: float) -> str:
+    """A count as written in the reader's language: 12,345 · 12.345 · 12 345."""
+    return i18n.number(value, _language(context))
+
+
+templates.env.filters["number"] = display_number
+templates.env.filters["when"] = _when
+templates.env.filters["decimal"] = _decimal
 
 
 def is_htmx(request: Request) -> bool:

@@ -25,6 +25,17 @@
       link.href = item.link;
       link.textContent = item.text;
       row.appendChild(link);
+      if (item.when) {
+        var when = document.createElement("span");
+        when.className = "muted";
+        var time = document.createElement("time");
+        time.dateTime = item.created_at;
+        time.title = item.date;
+        time.textContent = item.when;
+        when.appendChild(time);
+        row.appendChild(document.createTextNode(" "));
+        row.appendChild(when);
+      }
       list.insertBefore(row, list.firstChild);
       var empty = document.getElementById("no-notifications");
       if (empty) empty.remove();
