@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import io
 import re
+from datetime import UTC, datetime
 from functools import cache
 
 import httpx
@@ -33,11 +35,52 @@ def _messages() -> dict[str | tuple[str, ...], str]:
     return {message: f"{name}:{line}" for name, line, message, _, _ in i18n.extract()}
 
 
+def _untranslated(catalog: Catalog, messages: dict[str | tuple[str, ...], str]) -> dict:
+    """The messages ``catalog`` lacks a translation of, or any plural form of one."""
+
+    def complete(message) -> bool:
+        if not message.id or message.fuzzy:
+            return False
+        if isinstance(message.id, tuple):
+            forms = message.string if isinstance(message.string, tuple) else (message.string,)
+            return len(forms) == catalog.num_plurals and all(forms)
+        return bool(message.string)
+
+    translated = {message.id for message in catalog if complete(message)}
+    return {m: where for m, where in messages.items() if m not in translated}
+
+
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_every_message_of_the_pages_is_translated(language):
-    translated = {m.id for m in _catalog(language) if m.id and m.string and not m.fuzzy}
-    untranslated = {m: where for m, where in _messages().items() if m not in translated}
-    assert untranslated == {}
+    assert _untranslated(_catalog(language), _messages()) == {}
+
+
+def _po(language: str, entries: str) -> Catalog:
+    """A catalog of ``entries`` under the header of our ``language`` catalog."""
+    rule = _catalog(language).plural_forms
+    header = f'msgid ""\nmsgstr ""\n"Language: {language}\\n"\n"Plural-Forms: {rule}\\n"\n\n'
+    return read_po(io.BytesIO((header + entries).encode()), locale=language)
+
+
+def test_a_missing_plural_form_counts_as_untranslated():
+    catalog = _po(
+        "fr",
+        'msgid "%(num)s day"\nmsgid_plural "%(num)s days"\n'
+        'msgstr[0] "%(num)s jour"\nmsgstr[1] ""\n\n'
+        'msgid "Hello"\nmsgstr "Bonjour"\n',
+    )
+    counted = ("%(num)s day", "%(num)s days")
+    messages = {counted: "here:1", "Hello": "here:2"}
+    assert _untranslated(catalog, messages) == {counted: "here:1"}
+    catalog[counted].string = ("%(num)s jour", "%(num)s jours")
+    assert _untranslated(catalog, messages) == {}
+
+
+@pytest.mark.parametrize(("language", "rule"), [("it", "(n != 1)"), ("fr", "(n > 1)")])
+def test_the_catalogs_count_plurals_by_their_language(language, rule):
+    """Italian has "0 giorni", French "0 jour": each catalog says so in its header."""
+    catalog = _catalog(language)
+    assert (catalog.num_plurals, catalog.plural_expr) == (2, rule)
 
 
 def test_the_code_messages_are_extracted():
@@ -73,7 +116,23 @@ def _filled(text: str) -> str:
 
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_every_translation_has_the_placeholders_of_its_message(language):
-    catalog = _catalog(language)
+    assert _wrong_placeholders(_catalog(language)) == {}
+
+
+def test_a_plural_form_without_its_count_is_found():
+    catalog = _po(
+        "it",
+        'msgid "%(num)s day left"\nmsgid_plural "%(num)s days left"\n'
+        'msgstr[0] "un giorno"\nmsgstr[1] "%(num)s giorni"\n\n'
+        'msgid "%(num)s hour"\nmsgid_plural "%(num)s hours"\n'
+        'msgstr[0] "%(num)s ora"\nmsgstr[1] "%(num)s ore"\n',
+    )
+    assert _wrong_placeholders(catalog) == {"%(num)s day left": "un giorno"}
+
+
+def _wrong_placeholders(catalog: Catalog) -> dict[str, str]:
+    """Translations (any plural form of one) whose placeholders are not their message's."""
+    language = str(catalog.locale)
     wrong = {}
     for message in catalog:
         if not message.id or not message.string:
@@ -94,7 +153,7 @@ def test_every_translation_has_the_placeholders_of_its_message(language):
                 _filled(text)
             except (KeyError, ValueError, TypeError) as error:
                 wrong[ids[0]] = f"{text}: {error}"
-    assert wrong == {}
+    return wrong
 
 
 @pytest.mark.parametrize(
@@ -253,3 +312,85 @@ async def test_the_website_label_is_translated(signed_in, language, label):
     number = (await signed_in.get("/api/v1/me")).json()["number"]
     mine = await signed_in.get(f"/n/{number}", headers=HTML)
     assert f'<span class="network">{icon}{label}</span>' in _without_sprite(mine.text)
+
+
+_RAW = ("%(", "{{", "{%", "%s", "%d")
+"""What a sentence shows when its placeholders were not filled."""
+
+
+async def _a_request_from_bob(app, signed_in) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as bob:
+        await api_sign_up(bob, email="bob@example.org", display_name="Bob")
+        headers = {"authorization": f"Bearer {await api_token(bob, email='bob@example.org')}"}
+        number = (await signed_in.get("/api/v1/me")).json()["number"]
+        asked = await bob.post("/api/v1/contacts", json={"number": number}, headers=headers)
+        assert asked.status_code == 201, asked.text
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+async def test_no_page_shows_an_unfilled_placeholder(app, signed_in, language):
+    await _a_request_from_bob(app, signed_in)
+    signed_in.cookies.set(i18n.LANG_COOKIE, language)
+    made = await post_form(signed_in, "/me/tokens", page="/me/tokens", name="backup")
+    assert made.status_code in (200, 201), made.text
+    pages = {"token made": made, "invite made": None}
+    pages["invite made"] = await post_form(signed_in, "/me/invites", page="/me/invites")
+    for path in (
+        "/",
+        "/me",
+        "/me/tokens",
+        "/me/invites",
+        "/me/contacts",
+        "/me/contacts/blocked",
+        "/me/notifications",
+        "/me/phone",
+        "/me/discover",
+        "/search?q=bob",
+    ):
+        pages[path] = await signed_in.get(path, headers=HTML)
+    assert {name: page.status_code for name, page in pages.items()} == {
+        name: 201 if name == "invite made" else 200 for name in pages
+    }
+    raw = {
+        name: [mark for mark in _RAW if mark in html.unescape(page.text)]
+        for name, page in pages.items()
+    }
+    assert raw == {name: [] for name in pages}
+    assert all(f'<html lang="{language}">' in page.text for page in pages.values())
+
+
+@pytest.mark.parametrize(
+    ("language", "made", "expires", "asked"),
+    [
+        ("it", "proprio ora", "Scade tra 1 giorno.", "Richiesta inviata proprio ora"),
+        ("fr", "à l'instant", "Elle expire dans 1 jour.", "Demande envoyée à l'instant"),
+    ],
+)
+async def test_times_are_said_in_the_reader_language(
+    app, signed_in, language, made, expires, asked
+):
+    await _a_request_from_bob(app, signed_in)
+    signed_in.cookies.set(i18n.LANG_COOKIE, language)
+    await post_form(signed_in, "/me/tokens", page="/me/tokens", name="backup")
+    shown = {
+        "tokens": (await signed_in.get("/me/tokens", headers=HTML)).text,
+        "notifications": (await signed_in.get("/me/notifications", headers=HTML)).text,
+        "contacts": (await signed_in.get("/me/contacts", headers=HTML)).text,
+        "invite": (await post_form(signed_in, "/me/invites", page="/me/invites")).text,
+    }
+    time = re.compile(
+        r'<time datetime="(\d{4}-\d\d-\d\dT[^"]+\+00:00)" title="([^"]+)">([^<]+)</time>'
+    )
+    said = {
+        name: [(html.unescape(t), html.unescape(w)) for _, t, w in time.findall(page)]
+        for name, page in shown.items()
+    }
+    year = str(datetime.now(UTC).year)
+    assert all(said.values()) and all(
+        year in title for times in said.values() for title, _ in times
+    )
+    assert said["tokens"][0][1] == made
+    assert said["notifications"][0][1] == made
+    assert asked in html.unescape(re.sub(r"<[^>]+>", "", shown["contacts"]))
+    assert expires in html.unescape(re.sub(r"<[^>]+>", "", shown["invite"]))
