@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from portal import i18n
+from portal import i18n, letters
 from portal.web.templating import templates
 
 NOW = datetime(2026, 12, 6, 17, 5, tzinfo=UTC)
@@ -92,3 +92,23 @@ def test_the_page_filters_take_the_reader_language(language, words, count):
     shown = page.render(lang=language, when=when, count=12345)
     title = i18n.full_date(when, language)
     assert shown == (f'<time datetime="{when.isoformat()}" title="{title}">{words}</time> {count}')
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "many"),
+    [
+        ("en", "for 1 hour.", "for 48 hours."),
+        ("it", "per 1 ora.", "per 48 ore."),
+        ("fr", "pendant 1 heure.", "pendant 48 heures."),
+    ],
+)
+def test_a_letter_counts_its_hours_in_words(language, one, many):
+    for hours, expected in ((1, one), (48, many)):
+        _, body = letters.write(
+            "confirm",
+            language,
+            base_url="https://portal.test",
+            link="https://portal.test/l",
+            hours=hours,
+        )
+        assert expected in body and "%(" not in body

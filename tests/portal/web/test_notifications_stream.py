@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from email.header import decode_header, make_header
 
 import httpx
 import pytest
@@ -125,3 +126,19 @@ async def test_a_mail_server_that_is_down_does_not_fail_the_request(db, notify_s
     await db.commit()
     await notifications.sent_mail()
     assert sent.status == "pending"
+
+
+async def test_an_email_notification_speaks_its_reader_language(db, mailbox, notify_settings):
+    from portal.domain import contacts
+    from tests.portal.domain.people import person
+
+    ada = await person(db, "Ada", notify_by_email=True, language="fr")
+    await contacts.request(db, await person(db, "Bob"), ada, mailer=notify_settings)
+    await db.commit()
+    await notifications.sent_mail()
+    [message] = mailbox.messages
+    subject = str(make_header(decode_header(message["Subject"])))
+    assert subject == "Portal: Bob demande à devenir votre contact."
+    body = mailbox.text(message)
+    assert "Vous recevez cet e-mail" in body and "https://portal.test/me" in body
+    assert "You receive" not in body
