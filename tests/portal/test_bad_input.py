@@ -285,6 +285,8 @@ def _api(on: Callable[[str, str], Add]) -> None:
         token(f"name={label}", status, words, json={**TOKEN, "name": value})
     for label, value, status, words in BAD_BIOS:
         me(f"bio={label}", status, words, json={"bio": value})
+    for label, value in [("german", "de"), ("region", "it-IT"), ("empty", ""), ("number", 1)]:
+        me(f"language={label}", 422, "language: Input should be", json={"language": value})
     for label, value, status, words in BAD_EMAILS:
         signup(f"email={label}", status, words, json={**SIGNUP, "email": value})
     for label, value, status, words in BAD_PASSWORDS:
@@ -455,6 +457,7 @@ VALID_FORMS: list[tuple[str, dict[str, Any]]] = [
     ("/me/profile", {"data": {"display_name": "Grace Hopper", "bio": "Admiral."}}),
     ("/me/avatar", {"files": {"avatar": ("ada.png", "png", "image/png")}}),
     ("/me/avatar/delete", {}),
+    ("/me/language", {"data": {"language": "fr"}}),
     ("/me/password", {"data": NEW_PASSWORD}),
     ("/me/delete", {"data": {"password": PASSWORD}}),
     ("/me/tokens", {"data": {"name": "phone", "expires_in_days": "30"}}),
@@ -474,6 +477,7 @@ def _web(on: Callable[[str, str], Add]) -> None:
     profile, avatar = on("POST", "/me/profile"), on("POST", "/me/avatar")
     password, delete = on("POST", "/me/password"), on("POST", "/me/delete")
     tokens = on("POST", "/me/tokens")
+    language = on("POST", "/me/language")
 
     for label, value, status, words in BAD_NAMES:
         signup(f"display_name={label}", status, words, data={**SIGNUP, "display_name": value})
@@ -511,6 +515,15 @@ def _web(on: Callable[[str, str], Add]) -> None:
         ("1MB-password", {"email": EMAIL, "password": HUGE}, 413, "too large"),
     ]:
         signin(label, status, words, data=data)
+    for label, value in [
+        ("german", "de"),
+        ("region", "it-IT"),
+        ("NUL", "it\x00"),
+        ("long", "x" * 999),
+    ]:
+        language(
+            f"language={label}", 422, "This language is not available.", data={"language": value}
+        )
     profile("valid-name-bad-bio", 422, "(U+0000)", data={"display_name": "Grace", "bio": "\x00"})
     password(
         "wrong-current-password",
