@@ -28,6 +28,7 @@ from portal.web.forms import (
     safe_next,
     set_session_cookie,
 )
+from portal.web.language import remember_language
 from portal.web.templating import render
 from portal.web.toast import toast
 
@@ -118,6 +119,8 @@ async def signin(
     toast(request, "You are signed in.")
     response = redirect(request, guide.landing(user) if then == "/me" else then)
     set_session_cookie(request, response, secret, settings.session_days)
+    if user.language:  # also for the pages that do not look at who is asking
+        remember_language(request, response, user.language)
     return response
 
 

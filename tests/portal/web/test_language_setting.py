@@ -106,3 +106,22 @@ async def test_emails_are_written_in_the_chosen_language(app, signed_in):
     letter = [sent for sent in mail.console_outbox if sent.to == "ada@example.org"][-1]
     assert letter.subject == "Scegli una nuova password per Portal"
     assert "Il link funziona una sola volta, per 30 minuti." in letter.text
+
+
+async def test_signing_in_brings_the_chosen_language_to_the_browser(signed_in):
+    await post_form(signed_in, "/me/language", language="fr")
+    assert (await post_form(signed_in, "/signout")).status_code == 303
+    signed_in.cookies.clear()
+    signed_in_again = await post_form(
+        signed_in,
+        "/signin",
+        page="/signin",
+        email="ada@example.org",
+        password="correct horse battery",
+    )
+    assert signed_in_again.status_code == 303, signed_in_again.text
+    assert signed_in.cookies.get(i18n.LANG_COOKIE) == "fr"
+    # Signed out again, this browser still speaks it.
+    assert (await post_form(signed_in, "/signout")).status_code == 303
+    page = await signed_in.get("/signin", headers={**HTML, "accept-language": "it"})
+    assert '<html lang="fr">' in page.text
