@@ -144,23 +144,6 @@ def translate(language: str, message: str, params: Mapping[str, object] | None =
         return message % params
 
 
-def translate_plural(
-    language: str,
-    singular: str,
-    plural: str,
-    count: int,
-    params: Mapping[str, object] | None = None,
-) -> str:
-    """The form of a counted sentence that fits ``count`` in ``language``, filled from
-    ``params`` (``num`` is the count, written for the language, unless given)."""
-    values = {"num": number(count, language), **(params or {})}
-    translated = translations(language).ngettext(singular, plural, count)
-    try:
-        return translated % values
-    except (KeyError, ValueError, TypeError):
-        return (singular if count == 1 else plural) % values
-
-
 # --- times and numbers, written for the reader ------------------------------------------------
 
 JUST_NOW = timedelta(minutes=1)
