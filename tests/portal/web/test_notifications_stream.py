@@ -82,6 +82,8 @@ async def test_a_request_appears_on_the_open_stream(two_servers, via):
         assert name == "notification"
         assert data["kind"] == notifications.CONTACT_REQUEST
         assert data["text"] == "Bob asked to become your contact." and data["unread"] == 1
+        assert data["when"] == "just now" and str(data["created_at"]).endswith("+00:00")
+        assert str(data["date"]).endswith(" UTC")
     finally:
         await ada.aclose()
         await bob.aclose()
