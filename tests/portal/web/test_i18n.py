@@ -393,4 +393,5 @@ async def test_times_are_said_in_the_reader_language(
     assert said["tokens"][0][1] == made
     assert said["notifications"][0][1] == made
     assert asked in html.unescape(re.sub(r"<[^>]+>", "", shown["contacts"]))
+    assert re.search(r'id="incoming-title">[^<]+<small class="muted">\(1\)<', shown["contacts"])
     assert expires in html.unescape(re.sub(r"<[^>]+>", "", shown["invite"]))
