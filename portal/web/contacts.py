@@ -13,7 +13,7 @@ from portal import csrf, i18n
 from portal.config import Settings
 from portal.deps import DB, LimiterDep, SettingsDep, client_address, mailer, person_named
 from portal.domain import contacts, invites, lookup, privacy, relations
-from portal.errors import N_, PortalError, RateLimited
+from portal.errors import PortalError, RateLimited
 from portal.storage.models import User
 from portal.web.deps import CurrentUser, OptionalUser
 from portal.web.forms import form_error, redirect, safe_next
