@@ -78,14 +78,24 @@ async def add_account(
 @_accounts.patch(
     "/me/accounts/{account_id}",
     response_model=LinkedAccountOut,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 409, 429),
 )
 async def update_account(
-    account_id: int, body: LinkPatch, db: DB, user: ApiUser
+    account_id: int,
+    body: LinkPatch,
+    db: DB,
+    user: ApiUser,
+    services: Services,
+    limiter: LimiterDep,
 ) -> LinkedAccountOut:
-    """Move an account to another place in my list, or choose who sees it; fields left out
-    stay as they are."""
+    """Correct an account's handle, move it to another place in my list, or choose who sees
+    it; fields left out stay as they are."""
     account = await linking.get_account(db, user, account_id)
+    if body.handle is not None:
+        await limiter.hit("profile", str(user.id))
+        account = await linking.change_handle(
+            db, user, account_id, body.handle, context=services.context
+        )
     if body.audience is not None:
         account = await privacy.set_account_audience(db, user, account_id, body.audience)
     if body.position is not None:

@@ -370,6 +370,13 @@ class LinkPatch(BaseModel):
     audience: Audience | None = Field(
         default=None, description="Who sees the account: public, members, contacts, private."
     )
+    handle: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="A corrected handle, checked as when adding. Only an unverified account's "
+        "handle can be edited: a verified one keeps what its network gave (409).",
+        examples=["@ada@mastodon.social"],
+    )
 
 
 class AuthorizeIn(BaseModel):

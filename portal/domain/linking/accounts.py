@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,6 +118,14 @@ async def find_account(
     return (await session.scalars(stmt)).one_or_none()
 
 
+def _already_linked(cls: type[base.Connector], handle: str) -> Conflict:
+    return Conflict(
+        "%(network)s %(handle)s is already linked.",
+        network=cls.LABEL,
+        handle=cls.display_handle(handle),
+    )
+
+
 async def add_handle(
     session: AsyncSession,
     user: User,
@@ -131,11 +139,7 @@ async def add_handle(
     cls = connector(network)
     normalized = normalize(cls, handle, context)
     if await find_account(session, user, network, normalized) is not None:
-        raise Conflict(
-            "%(network)s %(handle)s is already linked.",
-            network=cls.LABEL,
-            handle=cls.display_handle(normalized),
-        )
+        raise _already_linked(cls, normalized)
     linked = LinkedAccount(
         user_id=user.id,
         network=network,
@@ -147,11 +151,68 @@ async def add_handle(
     try:
         await session.flush()
     except IntegrityError as error:
-        shown = cls.display_handle(normalized)
-        raise Conflict(
-            "%(network)s %(handle)s is already linked.", network=cls.LABEL, handle=shown
-        ) from error
+        raise _already_linked(cls, normalized) from error
     return linked
+
+
+def handle_editable(account: LinkedAccount) -> bool:
+    """Whether its owner may correct the handle: only of an account they typed. A proven
+    account (verified, or verified once and now waiting to be reconnected) keeps the handle
+    its network gave; were it edited, the proof would speak of another account."""
+    return account.status == UNVERIFIED and not account.external_id
+
+
+def handle_to_edit(account: LinkedAccount) -> str:
+    """The handle to put in the form that edits it: as people write it (``@ada``) where that
+    is read back as the same handle, else as it is kept."""
+    cls = connectors.get(account.network)
+    if cls is None:
+        return account.handle
+    shown = cls.display_handle(account.handle)
+    try:
+        same = cls.normalize_handle(shown) == account.handle
+    except base.ConnectorError:
+        same = False
+    return shown if same else account.handle
+
+
+def check_handle_editable(account: LinkedAccount) -> None:
+    """:class:`~portal.errors.Conflict` unless :func:`handle_editable`."""
+    if not handle_editable(account):
+        raise Conflict(
+            "The handle of a verified account is the one its network gave: it cannot be "
+            "edited here."
+        )
+
+
+async def change_handle(
+    session: AsyncSession,
+    user: User,
+    account_id: int,
+    handle: str,
+    *,
+    context: base.Context = base.PUBLIC,
+) -> LinkedAccount:
+    """Correct the handle of an account added by hand (a typo, a changed username), checked
+    and normalised as when it was added; it keeps its place in the list and its audience.
+    A code mailed to the old address, if one is waiting, no longer counts."""
+    account = await get_account(session, user, account_id)
+    cls = connector(account.network)
+    check_handle_editable(account)
+    normalized = normalize(cls, handle, context)
+    if normalized == account.handle:
+        return account
+    if await find_account(session, user, account.network, normalized) is not None:
+        raise _already_linked(cls, normalized)
+    account.handle = normalized
+    account.display_name = ""
+    account.problem = ""
+    await session.execute(delete(LinkAttempt).where(LinkAttempt.linked_account_id == account.id))
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        raise _already_linked(cls, normalized) from error
+    return account
 
 
 async def save_proven(
@@ -174,11 +235,7 @@ async def save_proven(
     if account_id is not None:
         target = await get_account(session, user, account_id)
         if existing is not None and existing.id != target.id:
-            raise Conflict(
-                "%(network)s %(handle)s is already linked.",
-                network=cls.LABEL,
-                handle=cls.display_handle(handle),
-            )
+            raise _already_linked(cls, handle)
         if target.external_id and target.external_id != linked.actor.id:
             raise InvalidInput(
                 "You signed in as another %(network)s account than the one you are reconnecting.",

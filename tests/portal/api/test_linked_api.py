@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
+from portal.storage.models import LinkedAccount
 from tests.fixtures.app import api_sign_up, api_token
 
 
@@ -77,3 +80,78 @@ async def test_oauth_needs_an_oauth_network(client, auth):
     )
     assert response.status_code == 422
     assert "not linked by authorizing" in response.json()["detail"]
+
+
+async def _add(client, auth, network: str, handle: str) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/me/accounts", json={"network": network, "handle": handle}, headers=auth
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_a_handle_is_corrected_keeping_place_and_audience(client, auth):
+    first = await _add(client, auth, "mastodon", "@ada@mastodon.socail")
+    second = await _add(client, auth, "github", "octocat")
+    path = f"/api/v1/me/accounts/{first['id']}"
+    narrowed = await client.patch(path, json={"audience": "contacts"}, headers=auth)
+    assert narrowed.status_code == 200
+    fixed = await client.patch(path, json={"handle": "ada@Mastodon.Social"}, headers=auth)
+    assert fixed.status_code == 200, fixed.text
+    body = fixed.json()
+    assert body["handle"] == "@ada@mastodon.social"
+    assert body["url"] == "https://mastodon.social/@ada"
+    assert (body["position"], body["audience"], body["status"]) == (0, "contacts", "unverified")
+    listing = (await client.get("/api/v1/me/accounts", headers=auth)).json()
+    assert [a["id"] for a in listing] == [first["id"], second["id"]]
+
+
+@pytest.mark.parametrize(
+    ("handle", "status", "detail"),
+    [
+        ("ada", 422, "has a name and a server"),
+        ("", 422, "Enter a handle"),
+        ("@bob@example.social", 409, "Mastodon @bob@example.social is already linked."),
+    ],
+)
+async def test_a_refused_handle_changes_nothing(client, auth, handle, status, detail):
+    account = await _add(client, auth, "mastodon", "@ada@example.social")
+    await _add(client, auth, "mastodon", "@bob@example.social")
+    response = await client.patch(
+        f"/api/v1/me/accounts/{account['id']}", json={"handle": handle}, headers=auth
+    )
+    assert response.status_code == status
+    assert detail in response.json()["detail"]
+    listing = (await client.get("/api/v1/me/accounts", headers=auth)).json()
+    assert [a["handle"] for a in listing] == ["@ada@example.social", "@bob@example.social"]
+
+
+async def test_a_verified_account_keeps_its_handle(client, auth, db):
+    account = await _add(client, auth, "github", "octocat")
+    linked = await db.get(LinkedAccount, account["id"])
+    assert linked is not None
+    linked.status, linked.verified_by, linked.external_id = "verified", "oauth", "583231"
+    await db.commit()
+    response = await client.patch(
+        f"/api/v1/me/accounts/{account['id']}", json={"handle": "other"}, headers=auth
+    )
+    assert response.status_code == 409
+    assert "verified account" in response.json()["detail"]
+    listing = (await client.get("/api/v1/me/accounts", headers=auth)).json()
+    assert [a["handle"] for a in listing] == ["@octocat"]
+
+
+async def test_someone_elses_account_answers_as_an_unknown_one(client, auth):
+    mine = await _add(client, auth, "github", "octocat")
+    await api_sign_up(client, email="mallory@example.org")
+    mallory = {"authorization": f"Bearer {await api_token(client, email='mallory@example.org')}"}
+    answers = []
+    for account_id in (mine["id"], mine["id"] + 1000):
+        response = await client.patch(
+            f"/api/v1/me/accounts/{account_id}", json={"handle": "mallory"}, headers=mallory
+        )
+        answers.append((response.status_code, response.json()["detail"]))
+    assert answers == [(404, "This linked account does not exist.")] * 2
+    listing = (await client.get("/api/v1/me/accounts", headers=auth)).json()
+    assert [a["handle"] for a in listing] == ["@octocat"]

@@ -48,6 +48,7 @@ RULES_BEYOND_THE_SCHEMA = [
     "GET /api/v1/numbers/{number}/qr.png",
     "GET /api/v1/numbers/{number}/vcard",
     "POST /api/v1/me/accounts",
+    "PATCH /api/v1/me/accounts/{account_id}",
     "POST /api/v1/me/accounts/{network}/authorize",
     "POST /api/v1/me/accounts/email/code",
     "POST /api/v1/me/accounts/{account_id}/code",

@@ -52,6 +52,11 @@ async def _unlink(db: AsyncSession, owner: User, viewer: User) -> None:
     await db.delete(first)
 
 
+async def _correct_handle(db: AsyncSession, owner: User, viewer: User) -> None:
+    [first] = await linking.list_accounts(db, owner)
+    await linking.change_handle(db, owner, first.id, "github.com/Ada-Lovelace")
+
+
 async def _unblock(db: AsyncSession, owner: User, viewer: User) -> None:
     await contacts.unblock(db, owner, viewer)
 
@@ -99,6 +104,14 @@ CASES: dict[str, tuple[bool, Change, Change, Shown, object, object]] = {
         ["@ada-gh", "@ada-two"],
     ),
     "account unlinked": (True, _nothing, _unlink, _handles, ["@ada-gh"], []),
+    "handle corrected": (
+        False,
+        _nothing,
+        _correct_handle,
+        _handles,
+        ["@ada-gh"],
+        ["@ada-lovelace"],
+    ),
     "became contacts": (
         True,
         lambda db, o, v: profile.set_privacy(db, o, audiences={"bio": "contacts"}),
