@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+import connectors
 from connectors.base import Connector
 from connectors.email import Email
 from portal import csrf, i18n
@@ -44,8 +46,19 @@ async def _list_context(db: DB, user: User, services: LinkServices) -> dict[str,
     return {
         "accounts": [(account, linking.describe(account)) for account in accounts],
         "link_back": {a.id for a in accounts if proofs.verifiable_by_link(a.network)},
+        "editable": {a.id for a in accounts if linking.handle_editable(a)},
         "networks": icons.ordered(linking.networks(services), lambda network: network.name),
     }
+
+
+@dataclass(frozen=True)
+class _Editing:
+    """The account whose handle is in a form, in its place in the list, and what it holds."""
+
+    account_id: int
+    handle: str
+    network: linking.NetworkInfo | None = None
+    """Its network's name for a handle, and an example; filled in by :func:`_list_page`."""
 
 
 async def _list_page(
@@ -56,12 +69,30 @@ async def _list_page(
     *,
     error: PortalError | None = None,
     keep_writes: bool = False,
+    editing: _Editing | None = None,
+    focus: int = 0,
 ) -> Response:
     context = await _list_context(db, user, services)
+    context.update(editing=editing, focus=focus)
+    if editing is not None:  # only an account of the list whose handle can be edited
+        account = next((a for a, _ in context["accounts"] if a.id == editing.account_id), None)
+        cls = (
+            connectors.get(account.network)
+            if account and linking.handle_editable(account)
+            else None
+        )
+        network = linking.network_info(services, cls) if cls else None
+        context["editing"] = replace(editing, network=network) if network else None
     if error is not None:
-        if error.field:  # the list has no such field: show the message above it instead
+        if error.field and context["editing"] is None:
+            # The list has no such field: show the message above it instead.
             error = copy.copy(error)
             error.field = None
+        if is_htmx(request) and context["editing"] is not None:
+            # htmx swaps in a form sent again with its errors as a 422 (see base.html), so
+            # that a refused handle (a duplicate among them) shows next to its field.
+            error = copy.copy(error)
+            error.status_code = 422
         return form_error(
             request, "accounts", error, context, fragment="accounts", keep_writes=keep_writes
         )
@@ -70,12 +101,17 @@ async def _list_page(
 
 @router.get("")
 async def accounts_page(
-    request: Request, db: DB, user: CurrentUser, services: Services, linked: int = 0
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    linked: int = 0,
+    focus: int = 0,
 ) -> Response:
     """My linked accounts."""
     if linked:
         toast(request, "The account is linked and verified.")
-    return await _list_page(request, db, user, services)
+    return await _list_page(request, db, user, services, focus=focus)
 
 
 def _add_form(
@@ -328,6 +364,44 @@ async def audience(
     """Choose who sees an account behind my number."""
     action = privacy.set_account_audience(db, user, account_id, audience[:20])
     return await _act(request, db, user, services, action, N_("Who sees the account is saved."))
+
+
+@router.get("/{account_id}/edit")
+async def edit_page(
+    request: Request, db: DB, user: CurrentUser, services: Services, account_id: int
+) -> Response:
+    """My linked accounts, with the handle of one of them in a form to correct it."""
+    try:
+        account = await linking.get_account(db, user, account_id)
+        linking.check_handle_editable(account)
+    except PortalError as exc:
+        return await _list_page(request, db, user, services, error=exc)
+    editing = _Editing(account.id, linking.handle_to_edit(account))
+    return await _list_page(request, db, user, services, editing=editing)
+
+
+@router.post("/{account_id}/handle")
+async def change_handle(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    limiter: LimiterDep,
+    account_id: int,
+    handle: Text = "",
+) -> Response:
+    """Correct the handle of an account added by hand; it keeps its place and audience."""
+    try:
+        await limiter.hit("profile", str(user.id))
+        await linking.change_handle(db, user, account_id, handle, context=services.context)
+    except PortalError as exc:
+        editing = _Editing(account_id, handle[:1000])
+        return await _list_page(request, db, user, services, error=exc, editing=editing)
+    if is_htmx(request):
+        toast(request, "The handle is corrected.")
+        return await _list_page(request, db, user, services, focus=account_id)
+    toast(request, "The handle is corrected.")
+    return redirect(request, "/me/accounts")
 
 
 @router.post("/{account_id}/move")

@@ -27,6 +27,7 @@ from tests.fixtures.browser import (
     PHONE,
     Console,
     new_person,
+    no_sideways_scroll,
     open_account_menu,
     screenshot,
     sign_up,
@@ -447,3 +448,131 @@ async def test_an_account_is_removed_without_javascript_after_a_question(
         await expect(page.get_by_text("The account is unlinked.")).to_have_count(0)
     finally:
         await context.close()
+
+
+async def test_a_handle_is_corrected_in_its_row(page: Page, console: Console, shots: Path) -> None:
+    console.expect_status(422)
+    await sign_up(page, new_person("Ada Lovelace"))
+    await _add_by_handle(page, "github", "GitHub", "Username", "octocat-typo")
+    await _add_by_handle(page, "gitlab", "GitLab", "Username", "ada")
+    await page.evaluate("window.stillTheSamePage = true")
+    github = _accounts(page).first  # its text changes as it is edited
+    edit = page.get_by_role("button", name="Edit: GitHub @octocat-typo")
+
+    # Escape leaves the form as it came, and the focus back on Edit.
+    await edit.click()
+    field = page.get_by_role("textbox", name="GitHub: Username")
+    await expect(field).to_be_focused()
+    await expect(field).to_have_value("@octocat-typo")
+    await field.fill("something else")
+    await page.keyboard.press("Escape")
+    await expect(field).to_have_count(0)
+    await expect(edit).to_be_focused()
+    await expect(github.get_by_role("link", name="@octocat-typo")).to_be_visible()
+
+    # A handle the network would not take is refused next to the field, kept as typed.
+    await edit.click()
+    await field.fill("-octocat-")
+    await page.get_by_role("button", name="Save").click()
+    await expect(github.get_by_role("alert")).to_have_text(
+        "A GitHub username has at most 39 letters, digits and single hyphens, and does not "
+        "start or end with a hyphen."
+    )
+    await expect(field).to_have_value("-octocat-")
+    await expect(field).to_have_attribute("aria-invalid", "true")
+    await screenshot(page, shots / "accounts-edit-error.png")
+
+    await field.fill("https://github.com/octocat")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#toasts")).to_contain_text("The handle is corrected.")
+    await expect(github.get_by_role("link", name="@octocat", exact=True)).to_have_attribute(
+        "href", "https://github.com/octocat"
+    )
+    await expect(page.get_by_role("button", name="Edit: GitHub @octocat")).to_be_focused()
+    assert await _order(page) == ["GitHub", "GitLab"]
+    assert await page.evaluate("window.stillTheSamePage === true"), "the page was reloaded"
+    await page.reload()
+    await expect(github.get_by_role("link", name="@octocat", exact=True)).to_be_visible()
+
+
+async def test_a_handle_is_corrected_without_javascript(
+    browser: Browser, server: LiveServer
+) -> None:
+    context = await browser.new_context(base_url=server.url, java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    try:
+        page = await context.new_page()
+        await sign_up(page, new_person("Margaret Hamilton"))
+        await _add_by_handle(page, "github", "GitHub", "Username", "mhamiltn")
+        await page.get_by_role("button", name="Edit: GitHub @mhamiltn").click()
+        await expect(page).to_have_url(re.compile(r"/me/accounts/\d+/edit$"))
+        # Cancel is a link back to the list.
+        await page.get_by_role("button", name="Cancel").click()
+        await expect(page).to_have_url(re.compile(r"/me/accounts(\?focus=\d+)?$"))
+        await page.get_by_role("button", name="Edit: GitHub @mhamiltn").click()
+        field = page.get_by_role("textbox", name="GitHub: Username")
+        await field.fill("@mhamilton")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page).to_have_url(re.compile(r"/me/accounts$"))
+        account = _accounts(page)
+        await expect(account).to_have_count(1)
+        await expect(account.get_by_role("link", name="@mhamilton", exact=True)).to_be_visible()
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "it", "fr"])
+async def test_the_rows_fit_a_phone_in_every_language(
+    page: Page, context: BrowserContext, server: LiveServer, shots: Path, language: str
+) -> None:
+    await sign_up(page, new_person("Ada Lovelace"))
+    for network, label, field, handle in (
+        ("github", "GitHub", "Username", "ada-lovelace-analytical-engine"),
+        ("whatsapp", "WhatsApp", "Phone number", "+39 06 6982 0000"),
+        ("website", "Website", "Address", "https://example.com/a/rather/long/address/"),
+    ):
+        await _add_by_handle(page, network, label, field, handle)
+    await context.add_cookies([{"name": "portal_lang", "value": language, "url": server.url}])
+    for size in ({"width": 1280, "height": 900}, PHONE):
+        await page.set_viewport_size(size)
+        await page.goto("/me/accounts")
+        await expect(page.locator("html")).to_have_attribute("lang", language)
+        await screenshot(page, shots / f"accounts-{language}-{size['width']}.png")
+        await no_sideways_scroll(page)
+        await _each_action_in_its_row(page)
+    # The row being edited too.
+    edit = _accounts(page).first.locator('.linked-actions a[href$="/edit"]')
+    await edit.click()
+    await expect(page.locator("form.handle-form input[name=handle]")).to_be_focused()
+    await screenshot(page, shots / f"accounts-{language}-edit-390.png")
+    await no_sideways_scroll(page)
+    await _each_action_in_its_row(page)
+
+
+async def _each_action_in_its_row(page: Page) -> None:
+    """No control of an account's row reaches out of the row; the groups of actions keep
+    their buttons on one line (a field may take a line of its own)."""
+    outside = await page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="linked-account"]')].flatMap((row) => {
+          const box = row.getBoundingClientRect();
+          return [...row.querySelectorAll("button, select, input:not([type=hidden]), a")]
+            .filter((e) => {
+              const r = e.getBoundingClientRect();
+              return r.width && (r.left < box.left - 0.5 || r.right > box.right + 0.5);
+            })
+            .map((e) => `${e.outerHTML.slice(0, 80)} overflows its row`);
+        })"""
+    )
+    split = await page.evaluate(
+        """() => [...document.querySelectorAll(
+            ".linked-actions form.inline, .linked-actions [role=group], .handle-form [role=group]")]
+          .filter((group) => {
+            const tops = [...group.querySelectorAll("button, select, a")]
+              .map((e) => e.getBoundingClientRect())
+              .filter((box) => box.width)  // not what is not shown (a <noscript>'s button)
+              .map((box) => Math.round(box.top));
+            return new Set(tops).size > 1;
+          })
+          .map((group) => `${group.outerHTML.slice(0, 80)} wraps`)"""
+    )
+    assert not outside + split, "\n".join(outside + split)

@@ -58,6 +58,7 @@ SIGNED_IN = {
     "/me/accounts": "/me/accounts",
     "/me/accounts/add": "/me/accounts/add?network=telegram",
     "/me/accounts/{account_id}/code": "/me/accounts/{account_id}/code",
+    "/me/accounts/{account_id}/edit": "/me/accounts/{account_id}/edit",
     "/me/contacts": "/me/contacts",
     "/me/contacts/{number}/actions": "/me/contacts/{contact}/actions",
     "/me/contacts/blocked": "/me/contacts/blocked",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import pytest
 from sqlalchemy import select, text
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import connectors
 from portal import i18n
 from portal.config import Settings
+from portal.domain import linking
 from portal.storage.models import LinkAttempt, LinkedAccount
 from tests.fixtures.app import (
     HTML,
@@ -226,7 +228,7 @@ async def test_someone_elses_account_cannot_be_touched(client, db):
     [eves] = await _accounts(db)
     client.cookies.clear()
     await web_sign_up(client, email="mallory@example.org")
-    for action in ("remove", "move", "check", "verify-link", "reconnect"):
+    for action in ("remove", "move", "check", "verify-link", "reconnect", "handle"):
         response = await post_form(client, f"/me/accounts/{eves.id}/{action}", direction="up")
         assert response.status_code == 404, action
     assert len(await _accounts(db)) == 1
@@ -248,3 +250,173 @@ async def test_the_add_page_offers_the_right_form(signed_in):
     assert csrf_from(email_page.text)
     missing = await signed_in.get("/me/accounts/add?network=nope", headers=HTML)
     assert missing.status_code == 404
+
+
+# -- a handle corrected in place -------------------------------------------------------------
+
+
+async def _add(client, network: str, handle: str) -> None:
+    response = await post_form(client, "/me/accounts", network=network, handle=handle)
+    assert response.status_code == 303, response.text
+
+
+async def test_a_typed_handle_is_corrected_in_place(signed_in, db):
+    for handle in ("octocat", "linus", "gvanrossum"):
+        await _add(signed_in, "github", handle)
+    first, second, third = await _accounts(db)
+    await post_form(signed_in, f"/me/accounts/{second.id}/audience", audience="contacts")
+
+    listing = await signed_in.get("/me/accounts", headers=HTML)
+    assert f'href="/me/accounts/{second.id}/edit"' in listing.text
+    form = await signed_in.get(f"/me/accounts/{second.id}/edit", headers=HTML)
+    assert form.status_code == 200
+    assert f'action="/me/accounts/{second.id}/handle"' in form.text
+    assert 'value="@linus"' in form.text  # as people write it
+
+    # Checked and normalised as when adding: a profile's address is a handle too.
+    saved = await post_form(
+        signed_in, f"/me/accounts/{second.id}/handle", handle=" https://github.com/Torvalds "
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"] == "/me/accounts"
+    db.expire_all()
+    accounts = await _accounts(db)
+    assert [a.id for a in accounts] == [first.id, second.id, third.id]
+    assert [a.handle for a in accounts] == ["octocat", "torvalds", "gvanrossum"]
+    assert (accounts[1].audience, accounts[1].status) == ("contacts", "unverified")
+
+
+async def test_htmx_edits_a_handle_inside_the_list(signed_in, db):
+    await _add(signed_in, "github", "octocat")
+    [account] = await _accounts(db)
+    token = await get_csrf(signed_in, "/me/accounts")
+    htmx = {**HTML, "hx-request": "true"}
+    form = await signed_in.get(f"/me/accounts/{account.id}/edit", headers=htmx)
+    assert form.status_code == 200
+    assert form.text.lstrip().startswith('<div id="accounts"')
+    assert 'class="handle-form"' in form.text and "autofocus" in form.text
+
+    refused = await signed_in.post(
+        f"/me/accounts/{account.id}/handle",
+        data={"csrf_token": token, "handle": "-octocat-"},
+        headers=htmx,
+    )
+    assert refused.status_code == 422
+    assert refused.text.lstrip().startswith('<div id="accounts"')
+    assert 'value="-octocat-"' in refused.text and 'aria-invalid="true"' in refused.text
+    assert "A GitHub username has at most 39 letters" in refused.text
+
+    saved = await signed_in.post(
+        f"/me/accounts/{account.id}/handle",
+        data={"csrf_token": token, "handle": "@octocat2"},
+        headers=htmx,
+    )
+    assert saved.status_code == 200
+    assert "Saved." in saved.text and 'class="handle-form"' not in saved.text
+    # The focus goes back to the row's Edit button.
+    assert re.search(rf'href="/me/accounts/{account.id}/edit"[^>]* autofocus>', saved.text)
+    db.expire_all()
+    assert [a.handle for a in await _accounts(db)] == ["octocat2"]
+
+
+@pytest.mark.parametrize(
+    ("handle", "status", "message"),
+    [
+        ("", 422, "Enter a handle."),
+        ("-octocat-", 422, "A GitHub username has at most 39 letters"),
+        ("a\x00b", 422, "control characters"),
+        ("x" * 1_000_000, 413, ""),
+        ("@Linus", 409, "GitHub @linus is already linked."),
+    ],
+)
+async def test_a_refused_handle_changes_nothing(signed_in, db, handle, status, message):
+    await _add(signed_in, "github", "octocat")
+    await _add(signed_in, "github", "linus")
+    first, _ = await _accounts(db)
+    response = await post_form(signed_in, f"/me/accounts/{first.id}/handle", handle=handle)
+    assert response.status_code == status
+    assert message in html.unescape(response.text)
+    if status != 413:  # the form again, with what was typed, in the list
+        assert f'action="/me/accounts/{first.id}/handle"' in response.text
+    db.expire_all()
+    assert [a.handle for a in await _accounts(db)] == ["octocat", "linus"]
+
+
+async def test_a_verified_account_keeps_its_handle(signed_in, db):
+    await _add(signed_in, "github", "octocat")
+    [account] = await _accounts(db)
+    account.status, account.verified_by, account.external_id = "verified", "oauth", "583231"
+    await db.commit()
+    listing = await signed_in.get("/me/accounts", headers=HTML)
+    assert f"/me/accounts/{account.id}/edit" not in listing.text
+    page = await signed_in.get(f"/me/accounts/{account.id}/edit", headers=HTML)
+    refused = await post_form(signed_in, f"/me/accounts/{account.id}/handle", handle="other")
+    for response in (page, refused):
+        assert response.status_code == 409
+        assert "The handle of a verified account is the one its network gave" in response.text
+        assert 'class="handle-form"' not in response.text
+    # Verified once and waiting to be reconnected: the same.
+    account.status = "needs_reconnect"
+    await db.commit()
+    refused = await post_form(signed_in, f"/me/accounts/{account.id}/handle", handle="other")
+    assert refused.status_code == 409
+    db.expire_all()
+    assert [a.handle for a in await _accounts(db)] == ["octocat"]
+
+
+async def test_a_corrected_address_drops_the_code_sent_to_the_old_one(signed_in, db, mailbox):
+    await post_form(signed_in, "/me/accounts/email/code", handle="ada@exmaple.org")
+    [account] = await _accounts(db)
+    code = mailbox.last_code("ada@exmaple.org")
+    saved = await post_form(
+        signed_in, f"/me/accounts/{account.id}/handle", handle="ada@example.org"
+    )
+    assert saved.status_code == 303
+    assert await db.scalar(select(LinkAttempt.id_hash)) is None
+    late = await post_form(signed_in, f"/me/accounts/{account.id}/code", code=code)
+    assert late.status_code == 422
+    db.expire_all()
+    [account] = await _accounts(db)
+    assert (account.handle, account.status) == ("ada@example.org", "unverified")
+
+
+def _said(page: str) -> list[str]:
+    """The messages of a page: its alerts and its main text."""
+    return re.findall(r'<p class="(?:alert|message)"[^>]*>([^<]*)<', page)
+
+
+async def test_someone_elses_account_is_edited_as_no_account_is(client, db):
+    await web_sign_up(client, email="eve@example.org")
+    await _add(client, "github", "eve")
+    [eves] = await _accounts(db)
+    client.cookies.clear()
+    await web_sign_up(client, email="mallory@example.org")
+    unknown = eves.id + 1000
+    answers = []
+    for account_id in (eves.id, unknown):
+        page = await client.get(f"/me/accounts/{account_id}/edit", headers=HTML)
+        posted = await post_form(client, f"/me/accounts/{account_id}/handle", handle="mallory")
+        answers.append([(r.status_code, _said(r.text)) for r in (page, posted)])
+    assert answers[0] == answers[1]
+    assert answers[0] == [(404, ["This linked account does not exist."])] * 2
+    db.expire_all()
+    assert [a.handle for a in await _accounts(db)] == ["eve"]
+
+
+async def test_editing_a_handle_needs_the_csrf_token(signed_in, db):
+    await _add(signed_in, "github", "octocat")
+    [account] = await _accounts(db)
+    response = await signed_in.post(
+        f"/me/accounts/{account.id}/handle", data={"handle": "other"}, headers=HTML
+    )
+    assert response.status_code == 403
+    db.expire_all()
+    assert [a.handle for a in await _accounts(db)] == ["octocat"]
+
+
+@pytest.mark.parametrize("name", sorted(connectors.registry()))
+def test_the_handle_put_in_the_form_reads_back_as_the_same(name):
+    cls = connectors.registry()[name]
+    handle = cls.normalize_handle(cls.HANDLE_EXAMPLE)
+    account = LinkedAccount(network=name, handle=handle)
+    assert cls.normalize_handle(linking.handle_to_edit(account)) == handle
