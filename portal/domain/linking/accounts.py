@@ -204,13 +204,15 @@ async def change_handle(
         return account
     if await find_account(session, user, account.network, normalized) is not None:
         raise _already_linked(cls, normalized)
-    account.handle = normalized
-    account.display_name = ""
-    account.problem = ""
-    await session.execute(delete(LinkAttempt).where(LinkAttempt.linked_account_id == account.id))
-    try:
-        await session.flush()
-    except IntegrityError as error:
+    try:  # in a savepoint: the list can still be read to show the message in it
+        async with session.begin_nested():
+            account.handle = normalized
+            account.display_name = ""
+            account.problem = ""
+            await session.execute(
+                delete(LinkAttempt).where(LinkAttempt.linked_account_id == account.id)
+            )
+    except IntegrityError as error:  # the same handle, written meanwhile by another request
         raise _already_linked(cls, normalized) from error
     return account
 
