@@ -1,5 +1,6 @@
 """Every page a person can reach, checked by axe-core in Debian's Chromium on ``portal serve``:
-signed out and signed in, in the light and the dark theme, at 1280 px and on a phone. A page
+signed out and signed in, in the light and the dark theme, at 1280 px and on a phone, in
+English, and in Italian and French in each theme at one of the widths. A page
 may have no violation that axe rates serious or critical (its default rules: WCAG 2 A and AA,
 and its best practices). And the keyboard alone reaches /me's main actions with a visible
 focus ring, and opens the header's account menu.
@@ -21,6 +22,7 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import insert, select
 
+from portal import i18n
 from portal.db import make_engine
 from portal.domain import number as numbers
 from portal.storage.models import Contact, ContactRequest, LinkedAccount, Notification, User
@@ -29,7 +31,6 @@ from tests.fixtures.browser import (
     Console,
     new_person,
     open_account_menu,
-    sign_in,
     sign_up,
 )
 from tests.fixtures.live import LiveServer
@@ -92,8 +93,7 @@ MORE_SIGNED_OUT = ("/email/sent?what=reset", "/n/{unknown}", "/no-such-page")
 """Other states of pages listed above, and the not-found pages, opened signed out."""
 
 NOT_PAGES = {
-    # Swagger UI's own markup, vendored from npm and not ours to change: axe finds its
-    # operation summaries nest buttons, and its method badges lack contrast.
+    # Checked on its own: test_the_api_reference_has_no_serious_accessibility_violation_of_ours.
     "/docs": "the API's reference, drawn by Swagger UI",
     "/n/{number}/avatar": "a picture",
     "/n/{number}/qr.svg": "a picture",
@@ -112,6 +112,13 @@ NOT_PAGES = {
 
 SIZES = {"wide": {"width": 1280, "height": 900}, "phone": PHONE}
 SCHEMES = ("light", "dark")
+LANGUAGES = {
+    "en": [(scheme, size) for scheme in SCHEMES for size in SIZES],
+    # Longer labels can break contrast, names or layout: each theme once, at both widths.
+    "it": [("light", "phone"), ("dark", "wide")],
+    "fr": [("light", "wide"), ("dark", "phone")],
+}
+"""The languages the pages are checked in, each in these themes and widths."""
 
 
 def test_every_page_route_is_checked(app: FastAPI) -> None:
@@ -194,9 +201,10 @@ async def _set_up(browser: Browser, server: LiveServer, console: Console) -> tup
     return page, _Place(number, contact, account_id, secret)
 
 
-async def _axe(page: Page, source: str) -> list[str]:
+async def _axe(page: Page, source: str, excused: dict[str, str] | None = None) -> list[str]:
     """The serious and critical violations axe finds on the page, one line for each element:
-    the rule, the element's selector, the failure and where to read about the fix."""
+    the rule, the element's selector, the failure and where to read about the fix. A rule of
+    ``excused`` is not counted on the elements inside its selector."""
     # The pages' Content-Security-Policy (script-src 'self') refuses the inline <script> that
     # page.add_script_tag(content=...) adds ("Executing inline script violates ... 'self'").
     # page.evaluate runs through the DevTools protocol, which the policy does not govern: axe
@@ -212,11 +220,25 @@ async def _axe(page: Page, source: str) -> list[str]:
         if rule["impact"] not in ("serious", "critical"):
             continue
         for node in rule["nodes"]:
+            if excused and rule["id"] in excused and await _inside(page, node, excused[rule["id"]]):
+                continue
             found.append(
                 f"{page.url} [{rule['impact']}] {rule['id']}: {json.dumps(node['target'])}\n"
                 f"    {rule['help']} ({rule['helpUrl']})\n    {node['failureSummary']}"
             )
     return found
+
+
+async def _inside(page: Page, node: dict[str, Any], selector: str) -> bool:
+    """Whether the element axe reports (by its selector path) is inside ``selector``."""
+    target = node["target"]
+    if len(target) != 1 or not isinstance(target[0], str):
+        return False  # inside a frame or a shadow root: never excused
+    inside: bool = await page.evaluate(
+        "([target, selector]) => !!document.querySelector(target)?.closest(selector)",
+        [target[0], selector],
+    )
+    return inside
 
 
 @pytest.mark.browser
@@ -248,38 +270,106 @@ async def test_every_page_has_no_serious_accessibility_violation(
     visitor = await stranger.new_page()
     found: list[str] = []
     try:
-        for scheme in SCHEMES:
-            for size in SIZES.values():
+        for language, combinations in LANGUAGES.items():
+            for context in (page.context, stranger):
+                cookie = {"name": i18n.LANG_COOKIE, "value": language, "url": server.url}
+                await context.add_cookies([cookie])
+            for scheme, size_name in combinations:
+                size = SIZES[size_name]
+                where = f"{language}, {scheme}, {size['width']}px"
                 for who, paths in ((page, signed_in), (visitor, signed_out)):
                     await who.emulate_media(color_scheme=scheme)
                     await who.set_viewport_size(size)
                     for path in paths:
                         await who.goto(path)
                         for line in await _axe(who, source):
-                            found.append(f"{scheme}, {size['width']}px: {line}")
-                # What the addresses alone do not show: a form answered through htmx (and its
-                # toast), the header's account menu open, a form answered with its error, and
-                # the question of a destructive action.
-                await page.goto("/me")
-                profile = page.get_by_role("region", name="Profile")
-                await profile.get_by_role("button", name="Save").click()
-                await expect(page.get_by_text("Your profile is saved.")).to_be_visible()
-                await open_account_menu(page)
-                await visitor.goto("/signin")
-                await sign_in(visitor, new_person("Nobody"))
-                await expect(visitor.get_by_role("alert")).to_be_visible()
-                for who, state in ((page, "saved, menu open"), (visitor, "form error")):
-                    for line in await _axe(who, source):
-                        found.append(f"{scheme}, {size['width']}px, {state}: {line}")
-                await page.goto("/me/accounts")
-                await page.get_by_role("button", name=re.compile(r"^Unlink: ")).first.click()
-                await expect(page.get_by_role("dialog")).to_be_visible()
-                for line in await _axe(page, source):
-                    found.append(f"{scheme}, {size['width']}px, dialog open: {line}")
-                await page.keyboard.press("Escape")
+                            found.append(f"{where}: {line}")
+                for state in STATES:
+                    shown = await _show(state, page, visitor, language, place)
+                    for line in await _axe(shown, source):
+                        found.append(f"{where}, {state}: {line}")
     finally:
         await stranger.close()
         await page.context.close()
+    assert not found, f"{len(found)} serious or critical violations:\n" + "\n".join(found)
+
+
+STATES = ("saved, menu open", "a handle in its form", "form error", "dialog open")
+"""What the addresses alone do not show: a form answered through htmx (and its toast) with the
+header's account menu open, a linked account's handle in its form, a form answered with its
+error, and the question of a destructive action."""
+
+
+async def _show(state: str, page: Page, visitor: Page, language: str, place: _Place) -> Page:
+    """Bring a page into one of the :data:`STATES`, in ``language``; that page."""
+
+    def _(message: str) -> str:
+        return i18n.translate(language, message)
+
+    if state == "saved, menu open":
+        await page.goto("/me")
+        profile = page.get_by_role("region", name=_("Profile"))
+        await profile.get_by_role("button", name=_("Save")).click()
+        await expect(page.get_by_text(_("Your profile is saved."))).to_be_visible()
+        await open_account_menu(page)
+        return page
+    if state == "dialog open":
+        await page.goto("/me/accounts")
+        unlink = re.compile("^" + re.escape(_("Unlink")) + ": ")
+        await page.get_by_role("button", name=unlink).first.click()
+        await expect(page.get_by_role("dialog")).to_be_visible()
+        return page
+    if state == "a handle in its form":
+        await page.goto("/me/accounts")
+        await page.locator(f'a[href="/me/accounts/{place.account_id}/edit"]').click()
+        await expect(page.locator("form.handle-form input[name=handle]")).to_be_focused()
+        return page
+    await visitor.goto("/signin")
+    nobody = new_person("Nobody")
+    await visitor.get_by_label(_("Email")).fill(nobody.email)
+    await visitor.get_by_label(_("Password")).fill(nobody.password)
+    await visitor.get_by_role("button", name=_("Sign in")).click()
+    await expect(visitor.get_by_role("alert")).to_be_visible()
+    return visitor
+
+
+SWAGGER_UI_OWN = {
+    # The request body's editor (once "Try it out" is pressed) is a <textarea> that the
+    # bundle's RequestBodyEditor draws without a <label> or a name; the heading "Request body"
+    # above it is not tied to it. Colours are ours to fix (static/docs.css); a name is not,
+    # short of patching the vendored bundle.
+    "label": ".body-param",
+}
+"""Rules that Swagger UI's own generated widgets break, which we cannot fix without patching
+its vendored bundle: each rule, and a selector of the widgets it is excused on (a violation
+anywhere else, or of another rule, fails the test)."""
+
+
+@pytest.mark.browser
+async def test_the_api_reference_has_no_serious_accessibility_violation_of_ours(
+    browser: Browser, server: LiveServer, console: Console
+) -> None:
+    source = AXE.read_text(encoding="utf-8")
+    context = await browser.new_context(base_url=server.url)
+    context.set_default_timeout(20_000)
+    context.on("page", console.watch)
+    page = await context.new_page()
+    found: list[str] = []
+    try:
+        for scheme in SCHEMES:
+            for size in SIZES.values():
+                await page.emulate_media(color_scheme=scheme)
+                await page.set_viewport_size(size)
+                await page.goto("/docs")
+                # An operation opened and tried out, so that its parameters, examples, form
+                # and buttons are drawn.
+                await page.locator(".opblock-summary-control").first.click()
+                await page.get_by_role("button", name="Try it out").first.click()
+                await expect(page.get_by_role("button", name="Execute").first).to_be_visible()
+                for line in await _axe(page, source, excused=SWAGGER_UI_OWN):
+                    found.append(f"{scheme}, {size['width']}px: {line}")
+    finally:
+        await context.close()
     assert not found, f"{len(found)} serious or critical violations:\n" + "\n".join(found)
 
 
