@@ -361,3 +361,83 @@ class EmailLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class FeedSource(Base):
+    """A feed, fetched once for everyone who reads it: one poll serves all its subscribers.
+
+    Its health is kept for its readers to see: when it last worked, what went wrong last (a
+    message id with its parameters) and when it is polled next. A source that has failed for
+    a week without a success is paused (``paused_at``) until someone refreshes it."""
+
+    __tablename__ = "feed_sources"
+    __table_args__ = (Index("ix_feed_sources_next_poll_at", "next_poll_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    kind: Mapped[str] = mapped_column(String(10), default="")
+    title: Mapped[str] = mapped_column(String(500), default="")
+    site_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    etag: Mapped[str | None] = mapped_column(String(1024), default=None)
+    last_modified: Mapped[str | None] = mapped_column(String(64), default=None)
+    hint_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    """How often the feed itself says it changes (``<ttl>``, ``sy:updatePeriod``)."""
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
+    """What went wrong at the last poll, as a message id (``None`` after a success)."""
+    last_error_params: Mapped[str | None] = mapped_column(Text, default=None)
+    """The message's parameters, as JSON."""
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    """Failed polls in a row."""
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FeedEntry(Base):
+    """One entry of a source, stored once for all its readers; an updated entry replaces it."""
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (
+        UniqueConstraint("source_id", "key_hash"),
+        Index("ix_feed_entries_source_id_sort_at", "source_id", "sort_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("feed_sources.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the entry's identity in its source: its guid, else link, else content."""
+    guid: Mapped[str | None] = mapped_column(String(1000), default=None)
+    link: Mapped[str | None] = mapped_column(String(2000), default=None)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    html: Mapped[str] = mapped_column(Text, default="")
+    """Sanitised when stored (portal.domain.feeds.sanitize)."""
+    text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(200), default=None)
+    image: Mapped[str | None] = mapped_column(String(2000), default=None)
+    digest: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    sort_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """When it was published, or first seen if it says nothing or a time yet to come."""
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FeedSubscription(Base):
+    """A person reads a source."""
+
+    __tablename__ = "feed_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("user_id", "source_id"),
+        Index("ix_feed_subscriptions_source_id", "source_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("feed_sources.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    """The reader's own name for the source; empty for the source's title."""
+    folder: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

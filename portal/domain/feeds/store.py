@@ -1,0 +1,241 @@
+"""Sources and their entries in the database: following a feed, polling it, keeping its
+entries once for all its readers.
+
+- A source is one feed address, shared: the first person to follow it makes it (and reads it
+  at once); whoever follows it next shares its entries and its polls.
+- Entries are stored once per source, known by the SHA-256 of their key (guid, then link,
+  then content); an entry that comes back changed (another digest) replaces the stored one.
+- A poll sends the source's validators; "not modified" stores nothing. Parsing runs in a
+  thread, off the event loop. Success plans the next poll from the feed's hints, failure backs
+  off (:mod:`.schedule`); a source gone for good (410), or failing for a week without a single
+  success, is paused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.domain.feeds import discover, schedule
+from portal.domain.feeds.fetch import Fetched, FetchError, Validators, fetch
+from portal.domain.feeds.parse import NotAFeed, ParsedEntry, ParsedFeed, parse
+from portal.errors import N_, Conflict, InvalidInput
+from portal.storage.models import FeedEntry, FeedSource, FeedSubscription, User, utcnow
+
+_CHUNK = 500
+"""Keys looked up at once when storing (well under every database's parameter limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    new: int
+    updated: int
+
+
+@dataclass(frozen=True, slots=True)
+class Polled:
+    source_id: int
+    ok: bool
+    not_modified: bool = False
+    stored: Stored = Stored(0, 0)
+    error: str | None = None
+
+
+def refusal(error: FetchError, field: str = "url") -> InvalidInput:
+    """A fetch that failed while a person added a source, as the form's or the API's 4xx."""
+    return InvalidInput(error.message, field=field, **dict(error.params))
+
+
+def key_hash(entry: ParsedEntry) -> str:
+    return hashlib.sha256(entry.key.encode("utf-8", "replace")).hexdigest()
+
+
+async def source_at(session: AsyncSession, url: str) -> FeedSource | None:
+    found: FeedSource | None = await session.scalar(select(FeedSource).where(FeedSource.url == url))
+    return found
+
+
+async def subscribe(
+    session: AsyncSession,
+    user: User,
+    typed: str,
+    *,
+    http: httpx.AsyncClient,
+    folder: str = "",
+    now: datetime | None = None,
+) -> FeedSubscription:
+    """``user`` follows the feed at what they typed (a feed's address or a page that names
+    one). An address already followed by someone is shared without fetching it again."""
+    now = now or utcnow()
+    try:
+        url = discover.address(typed)
+    except FetchError as error:
+        raise refusal(error) from error
+    source = await source_at(session, url)
+    if source is None:
+        try:
+            found = await discover.find(http, url)
+        except FetchError as error:
+            raise refusal(error) from error
+        source = await source_at(session, found.url)
+        if source is None:
+            source = FeedSource(url=found.url)
+            session.add(source)
+            await session.flush()
+            await _succeeded(session, source, found.fetched, found.feed, now)
+    taken = await session.scalar(
+        select(FeedSubscription.id).where(
+            FeedSubscription.user_id == user.id, FeedSubscription.source_id == source.id
+        )
+    )
+    if taken is not None:
+        raise Conflict("You already follow this feed.", field="url")
+    subscription = FeedSubscription(user_id=user.id, source_id=source.id, folder=folder[:100])
+    session.add(subscription)
+    await session.flush()
+    return subscription
+
+
+async def store(
+    session: AsyncSession, source: FeedSource, feed: ParsedFeed, now: datetime
+) -> Stored:
+    """Keep the entries of ``feed`` for ``source``: new ones added, changed ones replaced."""
+    latest: dict[str, ParsedEntry] = {}
+    for entry in feed.entries:
+        latest.setdefault(key_hash(entry), entry)
+    known: dict[str, tuple[int, str]] = {}
+    hashes = list(latest)
+    for start in range(0, len(hashes), _CHUNK):
+        rows = await session.execute(
+            select(FeedEntry.key_hash, FeedEntry.id, FeedEntry.digest).where(
+                FeedEntry.source_id == source.id,
+                FeedEntry.key_hash.in_(hashes[start : start + _CHUNK]),
+            )
+        )
+        known.update({row.key_hash: (row.id, row.digest) for row in rows})
+    fresh = [
+        {"source_id": source.id, "key_hash": hashed, "first_seen_at": now, **_fields(entry, now)}
+        for hashed, entry in latest.items()
+        if hashed not in known
+    ]
+    if fresh:
+        await session.execute(insert(FeedEntry), fresh)
+    changed = 0
+    for hashed, entry in latest.items():
+        if hashed in known and known[hashed][1] != entry.digest:
+            fields = _fields(entry, now)
+            del fields["sort_at"]  # an edit does not move the entry up the timeline
+            await session.execute(
+                update(FeedEntry).where(FeedEntry.id == known[hashed][0]).values(**fields)
+            )
+            changed += 1
+    return Stored(new=len(fresh), updated=changed)
+
+
+def _fields(entry: ParsedEntry, now: datetime) -> dict[str, object]:
+    published = entry.published or entry.updated
+    return {
+        "guid": entry.guid,
+        "link": entry.link,
+        "title": entry.title,
+        "html": entry.html,
+        "text": entry.text,
+        "author": entry.author,
+        "image": entry.image,
+        "digest": entry.digest,
+        "published_at": entry.published,
+        "updated_at": entry.updated,
+        "sort_at": min(published, now) if published else now,
+    }
+
+
+async def poll(
+    session: AsyncSession,
+    source: FeedSource,
+    http: httpx.AsyncClient,
+    *,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> Polled:
+    """Poll ``source`` once and record what happened on it."""
+    now = now or utcnow()
+    source.last_polled_at = now
+    try:
+        fetched = await fetch(http, source.url, Validators(source.etag, source.last_modified))
+        if fetched.not_modified:
+            _healthy(source, fetched, now, None)
+            return Polled(source.id, ok=True, not_modified=True)
+        feed = await asyncio.to_thread(
+            parse, fetched.body, url=fetched.url, content_type=fetched.content_type
+        )
+    except FetchError as failure:
+        return _failed(source, failure, now, rng)
+    except NotAFeed:
+        gone = FetchError(N_("There is no feed at this address any more."))
+        return _failed(source, gone, now, rng)
+    if fetched.moved_to and await source_at(session, fetched.moved_to) is None:
+        source.url = fetched.moved_to
+    stored = await _succeeded(session, source, fetched, feed, now)
+    return Polled(source.id, ok=True, stored=stored)
+
+
+async def _succeeded(
+    session: AsyncSession, source: FeedSource, fetched: Fetched, feed: ParsedFeed, now: datetime
+) -> Stored:
+    source.kind = feed.kind
+    source.title = feed.title[:500]
+    source.site_url = feed.site
+    source.hint_seconds = int(feed.poll_hint) if feed.poll_hint else None
+    stored = await store(session, source, feed, now)
+    _healthy(source, fetched, now, feed)
+    return stored
+
+
+def _healthy(source: FeedSource, fetched: Fetched, now: datetime, feed: ParsedFeed | None) -> None:
+    recovered = source.failures > 0
+    source.etag = fetched.validators.etag
+    source.last_modified = fetched.validators.last_modified
+    source.last_success_at = now
+    source.failures = 0
+    source.failing_since = None
+    source.paused_at = None
+    if feed is not None:
+        source.last_error = feed.error
+        source.last_error_params = json.dumps(feed.error_params) if feed.error else None
+    elif recovered:  # a 304 keeps the last parse's remark, not a failure's
+        source.last_error = source.last_error_params = None
+    wait = schedule.interval(fetched.max_age, source.hint_seconds)
+    source.next_poll_at = now + timedelta(seconds=wait)
+
+
+def _failed(
+    source: FeedSource, error: FetchError, now: datetime, rng: random.Random | None
+) -> Polled:
+    source.failures += 1
+    source.failing_since = source.failing_since or now
+    source.last_error = error.message
+    source.last_error_params = json.dumps(dict(error.params)) if error.params else None
+    wait = schedule.backoff(source.failures, error.retry_after, rng)
+    source.next_poll_at = now + timedelta(seconds=wait)
+    if error.gone or error.refused or now - source.failing_since >= schedule.PAUSE_AFTER:
+        source.paused_at = now
+    return Polled(source.id, ok=False, error=str(error))
+
+
+async def due(session: AsyncSession, now: datetime, limit: int = 100) -> list[FeedSource]:
+    """Sources whose next poll has come, the most overdue first; paused ones wait."""
+    rows = await session.scalars(
+        select(FeedSource)
+        .where(FeedSource.next_poll_at <= now, FeedSource.paused_at.is_(None))
+        .order_by(FeedSource.next_poll_at, FeedSource.id)
+        .limit(limit)
+    )
+    return list(rows)

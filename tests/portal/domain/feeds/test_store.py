@@ -1,0 +1,192 @@
+"""Sources and entries in the real database: following a feed, sharing it, polling it with its
+validators, keeping entries once, and recording a source's health."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from connectors._addresses import AddressPolicy
+from portal.domain.feeds import schedule, store
+from portal.errors import Conflict, InvalidInput
+from portal.net import guarded_client
+from portal.storage.models import FeedEntry, FeedSource, FeedSubscription, utcnow
+from tests.fixtures.feeds import FeedServer, send, serving, static
+from tests.portal.domain.people import person
+
+
+@dataclass
+class Blog:
+    """A feed whose items a test changes, answered with an ETag of its version."""
+
+    items: dict[str, str] = field(default_factory=lambda: {"1": "First", "2": "Second"})
+    status: str = "200 OK"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self) -> bytes:
+        items = "".join(
+            f"<item><guid isPermaLink='false'>{key}</guid><title>{title}</title>"
+            f"<description>&lt;p onclick='x()'&gt;{title}&lt;/p&gt;</description>"
+            f"<pubDate>Sun, 0{key} Dec 2026 08:00:00 GMT</pubDate></item>"
+            for key, title in self.items.items()
+        )
+        return (
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>Ada</title>'
+            f"<link>https://example.org/</link><ttl>120</ttl>{items}</channel></rss>"
+        ).encode()
+
+    async def answer(self, writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
+        body = self.body()
+        etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
+        if self.status != "200 OK":
+            await send(writer, self.status, b"", self.headers)
+        elif asked.get("if-none-match") == etag:
+            await send(writer, "304 Not Modified", headers={"etag": etag})
+        else:
+            await send(
+                writer, "200 OK", body, {"etag": etag, "content-type": "application/rss+xml"}
+            )
+
+
+@pytest.fixture
+async def blog() -> AsyncIterator[tuple[FeedServer, Blog]]:
+    feed = Blog()
+    page = b'<html><head><link rel="alternate" type="application/rss+xml" href="/rss"></head>'
+    async with serving() as server:
+        server.routes.update(
+            {"/": static(page, {"content-type": "text/html"}), "/rss": feed.answer}
+        )
+        yield server, feed
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with guarded_client(policy=AddressPolicy(allow_loopback=True)) as client:
+        yield client
+
+
+async def _count(db, model) -> int:
+    return int(await db.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_a_feed_is_followed_from_its_page_and_shared_by_the_next_reader(db, blog, http):
+    server, _ = blog
+    ada, bob = await person(db, "Ada"), await person(db, "Bob")
+    followed = await store.subscribe(db, ada, server.url("/"), http=http, folder="Friends")
+    source = await db.get(FeedSource, followed.source_id)
+    assert source is not None and source.url == server.url("/rss")
+    assert source.title == "Ada" and source.site_url == "https://example.org/"
+    assert source.etag and source.failures == 0 and source.hint_seconds == 7200
+    entries = (await db.scalars(select(FeedEntry).order_by(FeedEntry.sort_at))).all()
+    assert [entry.title for entry in entries] == ["First", "Second"]
+    assert all("onclick" not in entry.html for entry in entries)
+
+    fetched = len(server.requests)
+    shared = await store.subscribe(db, bob, server.url("/rss"), http=http)
+    assert shared.source_id == source.id and len(server.requests) == fetched
+    assert await _count(db, FeedSource) == 1 and await _count(db, FeedEntry) == 2
+    assert await _count(db, FeedSubscription) == 2
+    with pytest.raises(Conflict, match="already follow"):
+        await store.subscribe(db, bob, server.url("/rss"), http=http)
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        ("javascript:alert(1)", "Only http and https"),
+        ("http://", "not a web address"),
+        ("file:///etc/passwd", "Only http and https"),
+        ("http://127.0.0.1:9/feed", "private network"),
+        ("http://169.254.169.254/latest/meta-data/", "private network"),
+    ],
+)
+async def test_an_address_that_cannot_be_followed_is_a_clear_refusal(db, typed, words):
+    ada = await person(db, "Ada")
+    async with guarded_client() as http:
+        with pytest.raises(InvalidInput, match=words) as refused:
+            await store.subscribe(db, ada, typed, http=http)
+    assert refused.value.status_code == 422 and refused.value.field == "url"
+    assert await _count(db, FeedSource) == 0
+
+
+async def test_polls_send_the_validators_keep_entries_once_and_replace_edited_ones(db, blog, http):
+    server, feed = blog
+    ada = await person(db, "Ada")
+    followed = await store.subscribe(db, ada, server.url("/rss"), http=http)
+    source = await db.get(FeedSource, followed.source_id)
+    assert source is not None
+    first = {e.guid: e.sort_at for e in await db.scalars(select(FeedEntry))}
+
+    unchanged = await store.poll(db, source, http)
+    assert unchanged.ok and unchanged.not_modified
+    assert server.requests[-1][1]["if-none-match"] == source.etag
+
+    feed.items = {"1": "First, edited", "2": "Second", "3": "Third"}
+    changed = await store.poll(db, source, http)
+    assert changed.stored == store.Stored(new=1, updated=1)
+    entries = {e.guid: e for e in await db.scalars(select(FeedEntry))}
+    assert entries["1"].title == "First, edited"
+    assert entries["1"].sort_at == first["1"]  # an edit does not move it up the timeline
+    assert await _count(db, FeedEntry) == 3
+    again = await store.poll(db, source, http)
+    assert again.not_modified and await _count(db, FeedEntry) == 3
+
+
+async def test_failures_back_off_say_why_and_pause_a_source_that_is_gone(db, blog, http):
+    server, feed = blog
+    ada = await person(db, "Ada")
+    followed = await store.subscribe(db, ada, server.url("/rss"), http=http)
+    source = await db.get(FeedSource, followed.source_id)
+    assert source is not None
+    now = utcnow()
+
+    feed.status, feed.headers = "503 Service Unavailable", {"retry-after": "3000"}
+    failed = await store.poll(db, source, http, now=now, rng=random.Random(1))
+    assert not failed.ok and failed.error == "The server is not working right now (HTTP 503)."
+    assert source.failures == 1 and source.failing_since == now
+    assert source.last_error == "The server is not working right now (HTTP %(status)s)."
+    assert source.next_poll_at == now + timedelta(seconds=3000)
+    assert source.paused_at is None
+    await db.flush()
+    assert await store.due(db, now + timedelta(seconds=2999)) == []
+    assert await store.due(db, now + timedelta(seconds=3000)) == [source]
+
+    # Failing for a week without a single success pauses it.
+    later = now + schedule.PAUSE_AFTER
+    await store.poll(db, source, http, now=later, rng=random.Random(1))
+    assert source.failures == 2 and source.paused_at == later
+    await db.flush()
+    assert await store.due(db, later + timedelta(days=30)) == []
+
+    # One success brings it back; a 410 pauses it at once.
+    feed.status, feed.headers = "200 OK", {}
+    assert (await store.poll(db, source, http, now=later)).ok
+    assert source.failures == 0 and source.paused_at is None and source.last_error is None
+    assert source.next_poll_at == later + timedelta(seconds=7200)  # the feed's <ttl>
+    feed.status = "410 Gone"
+    await store.poll(db, source, http, now=later)
+    assert source.paused_at == later
+
+
+async def test_a_permanent_redirect_moves_the_source(db, blog, http):
+    server, _ = blog
+    ada = await person(db, "Ada")
+    followed = await store.subscribe(db, ada, server.url("/rss"), http=http)
+    source = await db.get(FeedSource, followed.source_id)
+    assert source is not None
+
+    async def moved(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
+        await send(writer, "301 Moved Permanently", headers={"location": "/new-rss"})
+
+    server.routes["/new-rss"] = server.routes["/rss"]
+    server.routes["/rss"] = moved
+    source.etag = None
+    polled = await store.poll(db, source, http)
+    assert polled.ok and source.url == server.url("/new-rss")
