@@ -194,6 +194,15 @@ async def add_handle(
     return redirect(request, then or "/me/accounts")
 
 
+def _linked(request: Request, user: User) -> Response:
+    """After an account is linked: back to the guided start (which says so in a toast) while
+    the person is on it, else to the list, which says it itself."""
+    target = guide.after_linking(user)
+    if target == guide.START:
+        toast(request, "The account is linked and verified.")
+    return redirect(request, target)
+
+
 def _go(request: Request, url: str) -> Response:
     """Send the browser to another site. A form's redirect there would break the page's
     ``form-action 'self'``, so htmx navigates by script and a plain form gets a link."""
@@ -256,7 +265,7 @@ async def callback(
     except PortalError as exc:
         # What was consumed stays consumed: a replayed answer must not work a second time.
         return await _list_page(request, db, user, services, error=exc, keep_writes=True)
-    return redirect(request, guide.after_linking(user))
+    return _linked(request, user)
 
 
 @router.post("/{network}/sign-in", dependencies=[Depends(calls_out)])
@@ -281,7 +290,7 @@ async def sign_in(
         )
     except PortalError as exc:
         return _add_form(request, services, cls, {"handle": handle[:320]}, error=exc)
-    return redirect(request, guide.after_linking(user))
+    return _linked(request, user)
 
 
 @router.post("/email/code", dependencies=[Depends(calls_out)])
@@ -325,7 +334,7 @@ async def confirm_code(
     check = await proofs.confirm_email_code(db, services, user, account_id, code)
     error = check.error
     if error is None:
-        return redirect(request, guide.after_linking(user))
+        return _linked(request, user)
     # Rendered, not raised: the wrong try was counted and that write must be kept.
     message = i18n.error_text(request, error)
     context = {"account": check.account, "left": check.left, "error": message}

@@ -210,6 +210,10 @@ async def _axe(page: Page, source: str, excused: dict[str, str] | None = None) -
     # page.evaluate runs through the DevTools protocol, which the policy does not govern: axe
     # is evaluated there, in the page's own world, and the page stays as it is served (no
     # route of the test's own, no policy bypassed).
+    # What is still fading in (a toast) is measured as it will be shown, not half-way there.
+    await page.evaluate(
+        "() => Promise.all(document.getAnimations().map((a) => a.finished.catch(() => null)))"
+    )
     if not await page.evaluate("() => typeof window.axe === 'object'"):
         await page.evaluate(source)
     results: dict[str, Any] = await page.evaluate(

@@ -147,7 +147,7 @@ async def _ada_signs_up_and_links_her_accounts(j: Journey) -> None:
     await expect(page.get_by_text("No account is linked yet.")).to_be_visible()
 
     # Bluesky is among the guide's first networks; it is linked through the PDS's own
-    # authorization pages. Linking on another site ends on the list of linked accounts.
+    # authorization pages, and the person comes back to the guided start.
     await page.get_by_role("link", name="Add your Bluesky account").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Add your Bluesky account")
     oauth = page.get_by_role("region", name="Verified, by signing in on Bluesky")
@@ -156,10 +156,12 @@ async def _ada_signs_up_and_links_her_accounts(j: Journey) -> None:
     await page.get_by_role("button", name="Continue").click()
     await expect(page).to_have_url(re.compile("^" + re.escape(j.atproto.pds_url) + "/"))
     await _sign_in_on_the_pds(page, j.bluesky)
-    await expect(page).to_have_url(re.compile(r"/me/accounts\?linked=1$"))
-    await expect(page.get_by_role("status")).to_have_text("The account is linked and verified.")
+    await expect(page).to_have_url(re.compile(r"/me/start$"))
+    await expect(page.locator("#toasts")).to_contain_text("The account is linked and verified.")
+    await expect(page.get_by_test_id("guide-linked")).to_contain_text(j.bluesky.handle)
 
     # The test provider is not among the first networks: the full list has it.
+    await page.get_by_role("link", name="Another network").click()
     networks = page.get_by_role("list", name="Networks")
     await networks.locator('li[data-network="oidc"]').get_by_role("link").click()
     await page.get_by_role("button", name=f"Sign in with {PROVIDER_LABEL}").click()
@@ -172,15 +174,15 @@ async def _ada_signs_up_and_links_her_accounts(j: Journey) -> None:
     await page.get_by_placeholder("and password").fill("any password")
     await page.get_by_role("button", name="Sign-in").click()
     await page.get_by_role("button", name="Continue").click()
-    await expect(page).to_have_url(re.compile(r"/me/accounts\?linked=1$"))
-    await expect(page.get_by_role("status")).to_have_text("The account is linked and verified.")
+    await expect(page).to_have_url(re.compile(r"/me/start$"))
+    await expect(page.locator("#toasts")).to_contain_text("The account is linked and verified.")
+
+    # Both are on the guided start's first step, verified; then name search on; the number.
+    await _go(page, "Linked accounts")
     await expect(page.get_by_test_id("linked-account")).to_have_count(2)
     for account in await page.get_by_test_id("linked-account").all():
         await expect(account).to_have_attribute("data-status", "verified")
-
-    # Back to the guided start from her page: both are there; name search on; the number.
-    await _go(page, "My card")
-    await page.get_by_role("link", name="Guided start").click()
+    await page.goto("/me/start")
     linked = page.get_by_test_id("guide-linked")
     await expect(linked).to_contain_text(j.bluesky.handle)
     await expect(linked).to_contain_text(j.oidc_login)
@@ -212,7 +214,7 @@ async def _ada_chooses_who_sees_what(j: Journey) -> None:
     # A new account is shown to anyone: the Bluesky one stays so, the other is narrowed.
     await expect(bluesky).to_have_value("public")
     await oidc.select_option(label="Contacts")
-    await expect(page.locator("#accounts").get_by_role("status")).to_have_text("Saved.")
+    await expect(page.locator("#toasts")).to_contain_text("Who sees the account is saved.")
     await page.reload()
     await expect(oidc).to_have_value("contacts")
     await expect(bluesky).to_have_value("public")
@@ -303,7 +305,7 @@ async def _ada_accepts(j: Journey) -> None:
     card = bob.locator("article.card")
     await expect(card).to_contain_text(j.oidc_login)
     await expect(card).to_contain_text(j.bluesky.handle)
-    await expect(bob.locator("#contact-actions").get_by_text("Contacts")).to_be_visible()
+    await expect(bob.locator("#contact-actions").get_by_text("Contacts", exact=True)).to_be_visible()
     # The invitation he did not use knows it is no longer needed.
     await bob.goto(j.invitation)
     await expect(bob.get_by_text("You are already contacts.")).to_be_visible()
@@ -327,7 +329,7 @@ async def _bob_finds_ada_by_name_and_by_phone(j: Journey) -> None:
     await _go(ada, "My card")
     await ada.get_by_label("By my verified phone number, in address books people upload").check()
     await ada.locator("#privacy-form").get_by_role("button", name="Save").click()
-    await expect(ada.locator("#privacy-form").get_by_role("status")).to_have_text("Saved.")
+    await expect(ada.locator("#toasts")).to_contain_text("Who sees what is saved.")
 
     await bob.goto("/me/discover")
     await bob.get_by_label("Phone numbers, one a line").fill(f"Ada {j.phone}\n")

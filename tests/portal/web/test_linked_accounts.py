@@ -312,7 +312,10 @@ async def test_htmx_edits_a_handle_inside_the_list(signed_in, db):
         headers=htmx,
     )
     assert saved.status_code == 200
-    assert "Saved." in saved.text and 'class="handle-form"' not in saved.text
+    assert 'class="handle-form"' not in saved.text
+    assert json.loads(saved.headers["hx-trigger"])["toast"]["message"] == (
+        "The handle is corrected."
+    )
     # The focus goes back to the row's Edit button.
     assert re.search(rf'href="/me/accounts/{account.id}/edit"[^>]* autofocus>', saved.text)
     db.expire_all()
