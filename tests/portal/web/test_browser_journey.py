@@ -305,7 +305,8 @@ async def _ada_accepts(j: Journey) -> None:
     card = bob.locator("article.card")
     await expect(card).to_contain_text(j.oidc_login)
     await expect(card).to_contain_text(j.bluesky.handle)
-    await expect(bob.locator("#contact-actions").get_by_text("Contacts", exact=True)).to_be_visible()
+    badge = bob.locator("#contact-actions").get_by_text("Contacts", exact=True)
+    await expect(badge).to_be_visible()
     # The invitation he did not use knows it is no longer needed.
     await bob.goto(j.invitation)
     await expect(bob.get_by_text("You are already contacts.")).to_be_visible()
