@@ -57,6 +57,7 @@ async def test_a_number_is_looked_up_asked_and_accepted_with_the_keyboard(
         await expect(bob_page.get_by_text("Request sent")).to_be_visible()
         # The buttons were swapped in place; the keyboard's place stayed with them, so the
         # next Tab is the next button rather than the top of the page.
+        await expect(bob_page.locator("#contact-actions")).to_be_focused()
         await bob_page.keyboard.press("Tab")
         await expect(bob_page.get_by_role("button", name="Withdraw request")).to_be_focused()
     finally:
