@@ -9,6 +9,7 @@ address rules, limits and redirects are the same as for polling.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin
@@ -115,15 +116,15 @@ async def find(http: httpx.AsyncClient, typed: str) -> Found:
     url = address(typed)
     fetched = await fetch(http, url)
     try:
-        return Found(url, fetched, _parse(fetched))
+        return Found(url, fetched, await _parse(fetched))
     except NotAFeed:
         pass
     tried = 0
-    for alternate in alternates(fetched.body, fetched.url):
+    for alternate in await asyncio.to_thread(alternates, fetched.body, fetched.url):
         tried += 1
         try:
             candidate = await fetch(http, alternate.url)
-            return Found(alternate.url, candidate, _parse(candidate))
+            return Found(alternate.url, candidate, await _parse(candidate))
         except (FetchError, NotAFeed):
             continue
     if tried:
@@ -131,5 +132,8 @@ async def find(http: httpx.AsyncClient, typed: str) -> Found:
     raise FetchError(N_("There is no feed at this address, and the page names none."))
 
 
-def _parse(fetched: Fetched) -> ParsedFeed:
-    return parse(fetched.body, url=fetched.url, content_type=fetched.content_type)
+async def _parse(fetched: Fetched) -> ParsedFeed:
+    """Parsing and sanitising take milliseconds to seconds of CPU: in a thread, off the loop."""
+    return await asyncio.to_thread(
+        parse, fetched.body, url=fetched.url, content_type=fetched.content_type
+    )
