@@ -59,28 +59,29 @@ def read(document: bytes) -> Imported:
     feeds: dict[str, Outline] = {}
     skipped = 0
 
-    def walk(parent: Element, folder: str | None) -> None:
-        nonlocal skipped
-        for outline in parent.findall("outline"):
-            title = (outline.get("title") or outline.get("text") or "").strip()[:300]
-            given = outline.get("xmlUrl") or outline.get("xmlurl")
-            if given:
-                try:
-                    url = address(given)
-                except FetchError:
-                    skipped += 1
-                else:
-                    if len(feeds) >= MAX_FEEDS:
-                        raise InvalidInput(
-                            "This list has more than %(count)s feeds.",
-                            field="opml",
-                            count=MAX_FEEDS,
-                        )
-                    site = outline.get("htmlUrl")
-                    feeds.setdefault(url, Outline(url, title, folder, site))
-            walk(outline, title or folder if not given else folder)
+    # Outlines are walked with a list, not by recursion: a hostile file may nest them as deep as
+    # its size allows.
+    waiting: list[tuple[Element, str | None]] = [
+        (o, None) for o in reversed(body.findall("outline"))
+    ]
+    while waiting:  # in the document's order: an outline, then what it holds, then the next
+        outline, folder = waiting.pop()
+        title = (outline.get("title") or outline.get("text") or "").strip()[:300]
+        given = outline.get("xmlUrl") or outline.get("xmlurl")
+        if given:
+            try:
+                url = address(given)
+            except FetchError:
+                skipped += 1
+            else:
+                if len(feeds) >= MAX_FEEDS:
+                    raise InvalidInput(
+                        "This list has more than %(count)s feeds.", field="opml", count=MAX_FEEDS
+                    )
+                feeds.setdefault(url, Outline(url, title, folder, outline.get("htmlUrl")))
+        inner = folder if given else title or folder
+        waiting.extend((child, inner) for child in reversed(outline.findall("outline")))
 
-    walk(body, None)
     return Imported(tuple(feeds.values()), skipped)
 
 

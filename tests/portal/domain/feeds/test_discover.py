@@ -171,6 +171,13 @@ def test_what_is_not_a_list_is_refused_in_words(document: bytes) -> None:
         opml.read(document)
 
 
+def test_outlines_nested_as_deep_as_a_file_allows_are_read() -> None:
+    depth = 120_000
+    nested = b"<outline text='f'>" * depth + b"<outline xmlUrl='https://e.org/deep'/>"
+    document = b"<opml><body>" + nested + b"</outline>" * depth + b"</body></opml>"
+    assert opml.read(document).feeds == (opml.Outline("https://e.org/deep", "", "f"),)
+
+
 def test_a_list_too_large_or_too_long_is_refused() -> None:
     with pytest.raises(InvalidInput, match="larger than 5 MB"):
         opml.read(b" " * (opml.MAX_BYTES + 1))
