@@ -406,10 +406,9 @@ async def change_handle(
     except PortalError as exc:
         editing = _Editing(account_id, handle[:1000])
         return await _list_page(request, db, user, services, error=exc, editing=editing)
-    if is_htmx(request):
-        toast(request, "The handle is corrected.")
-        return await _list_page(request, db, user, services, focus=account_id)
     toast(request, "The handle is corrected.")
+    if is_htmx(request):
+        return await _list_page(request, db, user, services, focus=account_id)
     return redirect(request, "/me/accounts")
 
 
