@@ -23,6 +23,7 @@ from tests.fixtures.browser import (
     no_sideways_scroll,
     open_account_menu,
     screenshot,
+    scriptless_page,
     sign_in,
     sign_up,
 )
@@ -194,9 +195,7 @@ async def test_blocking_someone_asks_first_and_says_it_is_done(
 
 
 async def test_profile_form_works_without_javascript(browser: Browser, server: LiveServer) -> None:
-    context = await browser.new_context(base_url=server.url, java_script_enabled=False)
-    try:
-        page = await context.new_page()
+    async with scriptless_page(browser, server) as page:
         await sign_up(page, new_person("Edsger Dijkstra"))
         await page.get_by_label("Name", exact=True).fill("E. W. Dijkstra")
         await page.get_by_role("region", name="Profile").get_by_role("button", name="Save").click()
@@ -204,8 +203,6 @@ async def test_profile_form_works_without_javascript(browser: Browser, server: L
         await expect(saved).to_be_visible()
         await page.goto("/me")
         await expect(page.get_by_label("Name", exact=True)).to_have_value("E. W. Dijkstra")
-    finally:
-        await context.close()
 
 
 async def test_api_token_is_shown_once_works_and_can_be_revoked(

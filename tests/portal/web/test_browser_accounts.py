@@ -30,6 +30,7 @@ from tests.fixtures.browser import (
     no_sideways_scroll,
     open_account_menu,
     screenshot,
+    scriptless_page,
     sign_up,
 )
 from tests.fixtures.live import LiveServer
@@ -44,16 +45,9 @@ PROVIDER_LABEL = "Test ID"
 @pytest.fixture(scope="module")
 def server_env(oidc_provider: OIDCProvider, xmpp_server: XMPPServer) -> dict[str, str]:
     """The server links through the test provider and reaches the loopback XMPP server."""
-    provider = {
-        "name": "testid",
-        "label": PROVIDER_LABEL,
-        "issuer": oidc_provider.issuer,
-        "client_id": oidc_provider.client_id,
-        "client_secret": oidc_provider.client_secret,
-    }
     return {
         "PORTAL_CONNECTORS_ALLOW_LOOPBACK": "true",
-        "PORTAL_OIDC_PROVIDERS": json.dumps([provider]),
+        "PORTAL_OIDC_PROVIDERS": json.dumps([oidc_provider.setting(PROVIDER_LABEL)]),
         "PORTAL_XMPP_SERVER": f"{xmpp_server.host}:{xmpp_server.port}",
         "PORTAL_XMPP_CA_FILE": str(xmpp_server.ca_file),
     }
@@ -409,10 +403,7 @@ async def _network_name(link: Locator) -> str:
 async def test_the_network_picker_works_without_javascript(
     browser: Browser, server: LiveServer
 ) -> None:
-    context = await browser.new_context(base_url=server.url, java_script_enabled=False)
-    context.set_default_timeout(10_000)
-    try:
-        page = await context.new_page()
+    async with scriptless_page(browser, server) as page:
         await sign_up(page, new_person("Margaret Hamilton"))
         await page.goto("/me/accounts")
         await expect(page.get_by_label("Find a network")).to_be_hidden()
@@ -420,17 +411,12 @@ async def test_the_network_picker_works_without_javascript(
         await expect(links).to_have_count(len(connectors.registry()))
         await _pick_network(page, "website", "Add your Website account")
         await expect(page).to_have_url(re.compile(r"/me/accounts/add\?network=website$"))
-    finally:
-        await context.close()
 
 
 async def test_an_account_is_removed_without_javascript_after_a_question(
     browser: Browser, server: LiveServer
 ) -> None:
-    context = await browser.new_context(base_url=server.url, java_script_enabled=False)
-    context.set_default_timeout(10_000)
-    try:
-        page = await context.new_page()
+    async with scriptless_page(browser, server) as page:
         await sign_up(page, new_person("Mary Somerville"))
         item = await _add_by_handle(page, "github", "GitHub", "Username", "mary-s")
         added = page.get_by_role("status").filter(has_text="marked unverified")
@@ -446,8 +432,6 @@ async def test_an_account_is_removed_without_javascript_after_a_question(
         await expect(_accounts(page)).to_have_count(0)
         await page.reload()
         await expect(page.get_by_text("The account is unlinked.")).to_have_count(0)
-    finally:
-        await context.close()
 
 
 async def test_a_handle_is_corrected_in_its_row(page: Page, console: Console, shots: Path) -> None:
@@ -498,10 +482,7 @@ async def test_a_handle_is_corrected_in_its_row(page: Page, console: Console, sh
 async def test_a_handle_is_corrected_without_javascript(
     browser: Browser, server: LiveServer
 ) -> None:
-    context = await browser.new_context(base_url=server.url, java_script_enabled=False)
-    context.set_default_timeout(10_000)
-    try:
-        page = await context.new_page()
+    async with scriptless_page(browser, server) as page:
         await sign_up(page, new_person("Margaret Hamilton"))
         await _add_by_handle(page, "github", "GitHub", "Username", "mhamiltn")
         await page.get_by_role("button", name="Edit: GitHub @mhamiltn").click()
@@ -517,8 +498,6 @@ async def test_a_handle_is_corrected_without_javascript(
         account = _accounts(page)
         await expect(account).to_have_count(1)
         await expect(account.get_by_role("link", name="@mhamilton", exact=True)).to_be_visible()
-    finally:
-        await context.close()
 
 
 @pytest.mark.parametrize("language", ["en", "it", "fr"])

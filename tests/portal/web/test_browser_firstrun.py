@@ -15,6 +15,7 @@ from tests.fixtures.browser import (
     digits,
     new_person,
     screenshot,
+    scriptless_page,
     sign_in,
 )
 from tests.fixtures.live import LiveServer, create_user
@@ -83,9 +84,7 @@ async def test_sign_up_goes_through_the_guided_start_and_finishes_on_my_page(
 async def test_the_guided_start_works_without_javascript(
     browser: Browser, server: LiveServer
 ) -> None:
-    context = await browser.new_context(base_url=server.url, java_script_enabled=False)
-    try:
-        page = await context.new_page()
+    async with scriptless_page(browser, server) as page:
         person = new_person("Barbara")
         create_user(server, person.email, person.name, person.password)
         await page.goto("/signin")
@@ -102,8 +101,6 @@ async def test_the_guided_start_works_without_javascript(
         await page.get_by_role("button", name="Finish").click()
         await expect(page).to_have_url(re.compile(r"/me$"))
         await expect(page.get_by_label("Who sees: Picture")).to_have_value("contacts")
-    finally:
-        await context.close()
 
 
 async def test_verify_by_link_shows_why_the_page_could_not_be_read(

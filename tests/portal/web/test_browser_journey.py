@@ -64,16 +64,9 @@ _RAW = ("%(", "{{", "{%", "}}", "%}")
 @pytest.fixture(scope="module")
 def server_env(oidc_provider: OIDCProvider, atproto_network: AtprotoNetwork) -> dict[str, str]:
     """The server links through the test provider and reaches the test PDS and PLC."""
-    provider = {
-        "name": "testid",
-        "label": PROVIDER_LABEL,
-        "issuer": oidc_provider.issuer,
-        "client_id": oidc_provider.client_id,
-        "client_secret": oidc_provider.client_secret,
-    }
     return {
         "PORTAL_CONNECTORS_ALLOW_LOOPBACK": "true",
-        "PORTAL_OIDC_PROVIDERS": json.dumps([provider]),
+        "PORTAL_OIDC_PROVIDERS": json.dumps([oidc_provider.setting(PROVIDER_LABEL)]),
         "PORTAL_ATPROTO_PLC_URL": atproto_network.plc_url,
         "PORTAL_ATPROTO_RESOLVER_URL": atproto_network.pds_url,
     }

@@ -8,40 +8,38 @@ is a plain form posted and answered with a page (or a redirect to one).
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.fixtures.browser import new_person, screenshot, sign_up
+from tests.fixtures.browser import new_person, screenshot, scriptless_page, sign_up
 from tests.fixtures.live import LiveServer
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-async def scriptless() -> AsyncIterator[list[BrowserContext]]:
-    """Browser contexts that run no JavaScript, closed at the end of the test."""
-    made: list[BrowserContext] = []
-    yield made
-    for context in made:
-        await context.close()
+async def scriptless(
+    browser: Browser, server: LiveServer
+) -> AsyncIterator[Callable[[], Awaitable[Page]]]:
+    """Opens pages that run no JavaScript, each in a context of its own, closed at the end."""
+    async with contextlib.AsyncExitStack() as stack:
 
+        async def open_page() -> Page:
+            return await stack.enter_async_context(scriptless_page(browser, server))
 
-async def _person(browser: Browser, server: LiveServer, kept: list[BrowserContext]) -> Page:
-    context = await browser.new_context(base_url=server.url, java_script_enabled=False)
-    context.set_default_timeout(10_000)
-    kept.append(context)
-    return await context.new_page()
+        yield open_page
 
 
 async def test_two_people_do_the_core_of_every_page_without_javascript(
-    browser: Browser, server: LiveServer, scriptless: list[BrowserContext], shots: Path
+    scriptless: Callable[[], Awaitable[Page]], shots: Path
 ) -> None:
-    ada = await _person(browser, server, scriptless)
-    bob = await _person(browser, server, scriptless)
+    ada = await scriptless()
+    bob = await scriptless()
     ada_number = await sign_up(ada, new_person("Ada Lovelace"))
 
     # An account added by its handle, then shown to contacts only (the select's own button).

@@ -19,14 +19,7 @@ from tests.fixtures.oidc import OIDCProvider
 
 @pytest.fixture
 def settings(oidc_provider: OIDCProvider) -> Settings:
-    provider = {
-        "name": "testid",
-        "label": "Test ID",
-        "issuer": oidc_provider.issuer,
-        "client_id": oidc_provider.client_id,
-        "client_secret": oidc_provider.client_secret,
-    }
-    return make_settings(oidc_providers=[provider], connectors_allow_loopback=True)
+    return make_settings(oidc_providers=[oidc_provider.setting()], connectors_allow_loopback=True)
 
 
 @pytest.fixture
