@@ -199,6 +199,10 @@ class LinkedAccount(Base):
     problem: Mapped[str] = mapped_column(String(300), default="")
     audience: Mapped[str] = mapped_column(String(10), default="public")
     """Who sees the account behind the number (portal.domain.privacy)."""
+    feed_source_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feed_sources.id", ondelete="SET NULL"), default=None, index=True
+    )
+    """The account's public feed, read by the people who follow the owner's number."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -403,6 +407,7 @@ class FeedEntry(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "key_hash"),
         Index("ix_feed_entries_source_id_sort_at", "source_id", "sort_at", "id"),
+        Index("ix_feed_entries_sort_at", "sort_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -440,4 +445,36 @@ class FeedSubscription(Base):
     title: Mapped[str] = mapped_column(String(500), default="")
     """The reader's own name for the source; empty for the source's title."""
     folder: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FeedEntryState(Base):
+    """What one reader did with one entry: read it, starred it. No row: unread, not starred."""
+
+    __tablename__ = "feed_entry_states"
+    __table_args__ = (Index("ix_feed_entry_states_user_id_starred_at", "user_id", "starred_at"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("feed_entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    starred_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Follow(Base):
+    """A person follows another by number: they read the public feeds of the accounts the
+    owner shows them, decided when they read (portal.domain.privacy), not when they follow."""
+
+    __tablename__ = "follows"
+    __table_args__ = (
+        UniqueConstraint("user_id", "owner_id"),
+        Index("ix_follows_owner_id", "owner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

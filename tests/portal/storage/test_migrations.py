@@ -36,7 +36,9 @@ async def test_models_and_migrations_agree(engine):
     """Autogenerate against the migrated database finds nothing left to do."""
 
     def diff(sync_conn):
-        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            sync_conn, opts={"compare_type": True, "include_name": migrate.include_name}
+        )
         return compare_metadata(context, Base.metadata)
 
     async with engine.connect() as conn:
