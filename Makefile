@@ -31,6 +31,7 @@ run: install assets ## Install, migrate and serve the portal on 127.0.0.1:$(PORT
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 test: install-test assets browser peers ## Run every test on SQLite, and on PostgreSQL if PORTAL_TEST_DATABASE_URL is set.
+	@$(BIN)/python -m compileall -q portal connectors tests/fixtures >/dev/null
 	@status=0; \
 	echo "== on SQLite"; \
 	PORTAL_TEST_DATABASE_URL= $(PYTEST) || status=1; \
@@ -65,15 +66,17 @@ lock: $(UV_STAMP)
 	$(UV) lock
 
 # `uv sync` makes .venv match uv.lock. Without the extras it runs --inexact, so that `make run`
-# after `make test` keeps the test tools.
+# after `make test` keeps the test tools. --compile-bytecode writes every package's .pyc once:
+# where PYTHONDONTWRITEBYTECODE is set, Python would otherwise compile them again in every
+# process it starts (the server, the CLI, each test worker and each server a test starts).
 install: $(VENV)/.installed
 $(VENV)/.installed: uv.lock pyproject.toml $(UV_STAMP)
-	$(UV) sync --frozen --inexact
+	$(UV) sync --frozen --inexact --compile-bytecode
 	touch $@
 
 install-test: $(VENV)/.installed-test
 $(VENV)/.installed-test: uv.lock pyproject.toml $(UV_STAMP)
-	$(UV) sync --frozen --extra test --extra dev
+	$(UV) sync --frozen --extra test --extra dev --compile-bytecode
 	touch $@ $(VENV)/.installed
 
 # htmx, Swagger UI and the networks' icons (simple-icons, made into one sprite of only our

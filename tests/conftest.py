@@ -3,7 +3,14 @@ import pytest
 from tests.fixtures.app import app, cheap_password_hashes, client, settings, signed_in
 from tests.fixtures.atproto import atproto_network
 from tests.fixtures.browser import browser, console, context, page, server, server_env, shots
-from tests.fixtures.database import connection, databases, db, engine, sessionmaker
+from tests.fixtures.database import (
+    connection,
+    databases,
+    db,
+    engine,
+    postgres_url,
+    sessionmaker,
+)
 from tests.fixtures.live import live_server
 from tests.fixtures.matrix import matrix_homeserver
 from tests.fixtures.oidc import oidc_provider, oidc_redirect_uris
@@ -41,6 +48,15 @@ __all__ = [
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files with a ``slow`` test first, each kept whole and in its order: under pytest-xdist a
-    long file that starts last keeps one worker busy alone at the end of the run."""
+    long file that starts last keeps one worker busy alone at the end of the run.
+
+    On PostgreSQL, the ``presentation`` tests (accessibility, layout in each language) are
+    skipped: what they check is the same HTML and CSS whatever the database, and they ran on
+    SQLite."""
     slow = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow)
+    if postgres_url():
+        skip = pytest.mark.skip(reason="how pages look does not depend on the database")
+        for item in items:
+            if item.get_closest_marker("presentation"):
+                item.add_marker(skip)

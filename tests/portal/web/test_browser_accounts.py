@@ -500,6 +500,7 @@ async def test_a_handle_is_corrected_without_javascript(
         await expect(account.get_by_role("link", name="@mhamilton", exact=True)).to_be_visible()
 
 
+@pytest.mark.presentation
 @pytest.mark.parametrize("language", ["en", "it", "fr"])
 async def test_the_rows_fit_a_phone_in_every_language(
     page: Page, context: BrowserContext, server: LiveServer, shots: Path, language: str

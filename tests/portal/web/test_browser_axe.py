@@ -242,6 +242,7 @@ async def _inside(page: Page, node: dict[str, Any], selector: str) -> bool:
 
 
 @pytest.mark.browser
+@pytest.mark.presentation
 async def test_every_page_has_no_serious_accessibility_violation(
     browser: Browser, server: LiveServer, console: Console
 ) -> None:
@@ -274,17 +275,18 @@ async def test_every_page_has_no_serious_accessibility_violation(
             for context in (page.context, stranger):
                 cookie = {"name": i18n.LANG_COOKIE, "value": language, "url": server.url}
                 await context.add_cookies([cookie])
-            for scheme, size_name in combinations:
-                size = SIZES[size_name]
-                where = f"{language}, {scheme}, {size['width']}px"
-                for who, paths in ((page, signed_in), (visitor, signed_out)):
-                    # Reduced motion: a toast is measured as it is shown, not half faded in.
-                    await who.emulate_media(color_scheme=scheme, reduced_motion="reduce")
-                    await who.set_viewport_size(size)
-                    for path in paths:
-                        await who.goto(path)
+            # Each page is loaded once per language, then seen in each theme and width: the
+            # media query and the layout follow the emulated scheme and the new size at once.
+            for who, paths in ((page, signed_in), (visitor, signed_out)):
+                for path in paths:
+                    await who.goto(path)
+                    for scheme, size_name in combinations:
+                        where = await _view(who, language, scheme, size_name)
                         for line in await _axe(who, source):
                             found.append(f"{where}: {line}")
+            for scheme, size_name in combinations:
+                for who in (page, visitor):
+                    where = await _view(who, language, scheme, size_name)
                 for state in STATES:
                     shown = await _show(state, page, visitor, language, place)
                     for line in await _axe(shown, source):
@@ -293,6 +295,15 @@ async def test_every_page_has_no_serious_accessibility_violation(
         await stranger.close()
         await page.context.close()
     assert not found, f"{len(found)} serious or critical violations:\n" + "\n".join(found)
+
+
+async def _view(page: Page, language: str, scheme: str, size_name: str) -> str:
+    """Show ``page`` in ``scheme`` at the width ``size_name``; where that is, for a message."""
+    size = SIZES[size_name]
+    # Reduced motion: a toast is measured as it is shown, not half faded in.
+    await page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+    await page.set_viewport_size(size)
+    return f"{language}, {scheme}, {size['width']}px"
 
 
 STATES = ("saved, menu open", "a handle in its form", "form error", "dialog open")
@@ -342,6 +353,7 @@ drawn without a name, is named by static/docs.js; colours are static/docs.css's.
 
 
 @pytest.mark.browser
+@pytest.mark.presentation
 async def test_the_api_reference_has_no_serious_accessibility_violation_of_ours(
     browser: Browser, server: LiveServer, console: Console
 ) -> None:
@@ -384,6 +396,7 @@ _FOCUS_RING = """(element) => {
 
 
 @pytest.mark.browser
+@pytest.mark.presentation
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_keyboard_reaches_the_main_actions_with_a_visible_focus(
     page: Page, size: str
