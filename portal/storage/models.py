@@ -122,6 +122,17 @@ class User(Base):
     """The language of the owner's pages, emails and notifications (``it``); None follows
     the browser's."""
 
+    # The unified feed read elsewhere: a private address for reader apps, the Fever API.
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    """SHA-256 of the secret in the private address of one's feed as Atom and JSON Feed."""
+    fever_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    """SHA-256 of the Fever API key (the MD5 of ``email:password`` that Fever apps send)."""
+    digest_hour: Mapped[int | None] = mapped_column(Integer, default=None)
+    """The hour (0-23, in UTC) the morning digest is emailed; None: never emailed."""
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    feed_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """When the owner last opened their feed: the digest tells what came since."""
+
     avatar: Mapped[Avatar | None] = relationship(
         back_populates="user", lazy="raise", cascade="all, delete-orphan", passive_deletes=True
     )
