@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -28,8 +30,9 @@ from portal.api import share as api_share
 from portal.api.problems import PROBLEM_JSON, problem_response, status_title
 from portal.config import Settings, get_settings
 from portal.db import make_engine, make_sessionmaker
-from portal.deps import link_services, phone_services
+from portal.deps import feed_poller, link_services, phone_services
 from portal.domain.card_cache import CardCache
+from portal.domain.feeds import poller
 from portal.domain.images import ImageWorkers
 from portal.errors import N_, PortalError, RateLimited
 from portal.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -204,13 +207,31 @@ def _settle_heap() -> None:
     gc.set_threshold(_YOUNG_OBJECTS_BEFORE_COLLECTING, *older)
 
 
+def _start_polling(app: FastAPI) -> asyncio.Task[None]:
+    """The embedded default: the feeds are polled by this process, in the background."""
+    app.state.poller = feed_poller(app.state.settings, app.state.sessionmaker)
+    log.info("polling feeds in this process")
+    return asyncio.create_task(poller.run_forever(app.state.poller), name="feed poller")
+
+
+async def _stop_polling(app: FastAPI, polling: asyncio.Task[None]) -> None:
+    """Sources claimed by a round cut short come back when their lease ends."""
+    polling.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await polling
+    await app.state.poller.http.aclose()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _settle_heap()
+        polling = _start_polling(app) if settings.feed_poller_mode == "inline" else None
         yield
+        if polling is not None:
+            await _stop_polling(app, polling)
         app.state.images.close()
         await app.state.limiter.close()
         await app.state.engine.dispose()

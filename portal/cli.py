@@ -1,28 +1,65 @@
-"""The ``portal`` command: serve, migrate, create-user, generate-key, rotate-keys, version."""
+"""The ``portal`` command: serve, worker, migrate, create-user, feeds (poll, import, export),
+generate-key, rotate-keys, version."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import logging.config
 import os
+import signal
 import sys
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal import __version__, crypto
-from portal.config import get_settings
+from portal.config import Settings, get_settings
 from portal.db import make_engine, make_sessionmaker, session_scope
+from portal.deps import feed_poller
 from portal.domain import account, linking, recovery
 from portal.domain import number as numbers
+from portal.domain.feeds import opml, poller, store
 from portal.errors import PortalError
 from portal.logs import log_config
 from portal.storage import migrate as migrations
+from portal.storage.models import utcnow
 
 app = typer.Typer(
     help="Portal: one short number for all of a person's accounts.", no_args_is_help=True
 )
+feeds = typer.Typer(help="Poll the feeds now; import and export subscription lists (OPML).")
+app.add_typer(feeds, name="feeds", no_args_is_help=True)
+
+T = TypeVar("T")
+log = logging.getLogger("portal.worker")
+
+
+def _refused(exc: PortalError) -> typer.Exit:
+    typer.secho(exc.message, err=True, fg="red")
+    return typer.Exit(2)
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``work`` to its end, a Portal error as its message on standard error and exit code 2."""
+    try:
+        return asyncio.run(work())
+    except PortalError as exc:
+        raise _refused(exc) from None
+
+
+async def _with_database(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
+    engine = make_engine(settings.database_url)
+    try:
+        return await work(make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
 
 
 def served_url(host: str, port: int) -> str:
@@ -63,6 +100,33 @@ def serve(
         timeout_graceful_shutdown=3,
         log_config=log_config(settings.log_level, as_json=settings.log_json),
     )
+
+
+@app.command()
+def worker() -> None:
+    """Poll the feeds, round after round, until stopped (SIGINT or SIGTERM)."""
+    settings = get_settings()
+    logging.config.dictConfig(log_config(settings.log_level, as_json=settings.log_json))
+    if settings.feed_poller_mode == "inline":
+        log.warning(
+            "the web server polls the feeds too (PORTAL_FEED_POLLER=inline): both share the work"
+        )
+
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> None:
+        polling = feed_poller(settings, sessions)
+        task = asyncio.create_task(poller.run_forever(polling))
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        log.info("worker started: polling feeds")
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        finally:
+            await polling.http.aclose()
+        log.info("worker stopped")
+
+    asyncio.run(_with_database(settings, run))
 
 
 @app.command()
@@ -169,6 +233,90 @@ def rotate_keys() -> None:
         )
         raise typer.Exit(2) from None
     typer.echo(f"Re-encrypted {count} secrets under the newest key.")
+
+
+@feeds.command("poll")
+def feeds_poll(
+    every: Annotated[
+        bool, typer.Option("--all", help="Every source not paused, not only those due.")
+    ] = False,
+) -> None:
+    """Poll the feeds that are due now, and say what came of it."""
+    settings = get_settings()
+
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> poller.Round:
+        async with session_scope(sessions) as session:
+            total = await poller.count(session, utcnow(), every=every)
+        polling = feed_poller(settings, sessions)
+        try:
+            with Progress(
+                TextColumn("Polling"), BarColumn(), MofNCompleteColumn(), transient=True
+            ) as bar:
+                task = bar.add_task("feeds", total=total)
+                polling.on_polled = lambda _polled: bar.advance(task)
+                return await polling.round(every=every)
+        finally:
+            await polling.http.aclose()
+
+    done = _run(lambda: _with_database(settings, run))
+    typer.echo(
+        f"Polled {done.polled} feeds: {done.new} new entries, {done.updated} updated, "
+        f"{done.not_modified} not modified, {done.failed} failed"
+        + (f", {done.paused} paused ({done.told} readers told)." if done.paused else ".")
+    )
+
+
+@feeds.command("import")
+def feeds_import(
+    file: Annotated[
+        Path, typer.Argument(help="An OPML subscription list.", exists=True, dir_okay=False)
+    ],
+    email: Annotated[str, typer.Option(help="The account that follows the feeds.")],
+) -> None:
+    """Follow every feed of an OPML file for an account; the poller reads them next."""
+    settings = get_settings()
+    try:
+        with file.open("rb") as opened:
+            listed = opml.read(opened.read(opml.MAX_BYTES + 1))
+    except PortalError as exc:
+        raise _refused(exc) from None
+
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> int:
+        added = 0
+        with Progress(
+            TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), transient=True
+        ) as bar:
+            task = bar.add_task("feeds", total=len(listed.feeds))
+            async with session_scope(sessions, writing=True) as session:
+                user = await account.with_email(session, email)
+                for outline in listed.feeds:
+                    added += await store.subscribe_later(session, user, outline)
+                    bar.advance(task)
+        return added
+
+    added = _run(lambda: _with_database(settings, run))
+    already = len(listed.feeds) - added
+    typer.echo(
+        f"Added {added} feeds; skipped {already} already followed"
+        f" and {listed.skipped} that are not web addresses."
+    )
+
+
+@feeds.command("export")
+def feeds_export(
+    email: Annotated[str, typer.Option(help="The account whose feeds are written.")],
+) -> None:
+    """Write the feeds an account follows as an OPML file, to standard output."""
+    settings = get_settings()
+
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> bytes:
+        async with session_scope(sessions) as session:
+            user = await account.with_email(session, email)
+            followed = await store.outlines(session, user)
+        return opml.write(f"Feeds of {numbers.display(user.number)} on Portal", followed)
+
+    sys.stdout.buffer.write(_run(lambda: _with_database(settings, run)) + b"\n")
+    sys.stdout.buffer.flush()
 
 
 @app.command()

@@ -132,6 +132,12 @@ class Settings(BaseSettings):
         description="Development only: let connectors reach servers on this machine "
         "(127.0.0.1, ::1), over http too; no other private address is ever reached.",
     )
+    feed_poller: Literal["inline", "worker", "off"] | None = Field(
+        default=None,
+        description="Who polls the feeds: inline (the web server, in its own process), worker "
+        "(separate `portal worker` processes) or off. Unset: inline with SQLite, worker with "
+        "PostgreSQL.",
+    )
     xmpp_server: str = Field(
         default="",
         description="Development only: reach every XMPP address at this host:port instead of "
@@ -194,6 +200,13 @@ class Settings(BaseSettings):
         if len(names) != len(set(names)):
             raise ValueError("two OpenID Connect providers have the same name")
         return value
+
+    @property
+    def feed_poller_mode(self) -> Literal["inline", "worker", "off"]:
+        """:attr:`feed_poller`, or its default for the database."""
+        if self.feed_poller is not None:
+            return self.feed_poller
+        return "inline" if self.database_url.startswith("sqlite") else "worker"
 
     @property
     def number_policy(self) -> AllocationPolicy:

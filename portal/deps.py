@@ -18,6 +18,8 @@ from portal.crypto import Vault
 from portal.db import session_scope
 from portal.domain import account, contacts, lookup, profile
 from portal.domain.card_cache import CardCache
+from portal.domain.feeds.poller import Poller
+from portal.domain.feeds.poller import client as poller_client
 from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
 from portal.domain.notifications import Mailer
@@ -38,6 +40,13 @@ Sessions = async_sessionmaker[AsyncSession]
 def mailer(settings: Settings) -> Mailer:
     """Where notification and sign-in emails go out from."""
     return Mailer(settings.smtp_url, settings.mail_from, settings.base_url.rstrip("/"))
+
+
+def feed_poller(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Poller:
+    """The poller of the feeds, writing into ``sessions``' database; its HTTP client reaches
+    this machine only when connectors may. Whoever makes it closes ``poller.http``."""
+    http = poller_client(allow_loopback=settings.connectors_allow_loopback)
+    return Poller(sessions, http, mailer=mailer(settings))
 
 
 def phone_services(settings: Settings) -> PhoneServices:

@@ -86,12 +86,14 @@ def _tls_context() -> ssl.SSLContext:
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, policy: AddressPolicy) -> None:
+    def __init__(
+        self, policy: AddressPolicy, *, connections: int = 50, keepalive: int = 10
+    ) -> None:
         super().__init__(verify=_tls_context(), retries=0, http2=False)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=_tls_context(),
-            max_connections=50,
-            max_keepalive_connections=10,
+            max_connections=connections,
+            max_keepalive_connections=keepalive,
             keepalive_expiry=5.0,
             network_backend=_GuardedBackend(policy),
         )
@@ -118,13 +120,22 @@ class _GuardedClient(httpx.AsyncClient):
             ) from error
 
 
-def guarded_client(*, policy: AddressPolicy | None = None, **kwargs: Any) -> httpx.AsyncClient:
+def guarded_client(
+    *,
+    policy: AddressPolicy | None = None,
+    connections: int = 50,
+    keepalive: int = 10,
+    **kwargs: Any,
+) -> httpx.AsyncClient:
     """An HTTP client for addresses that come from people: no private networks, no redirects.
 
     ``policy`` is the address rule set (:class:`connectors._addresses.AddressPolicy`); without
-    it only public addresses are reached."""
+    it only public addresses are reached. ``connections`` open at once at most, ``keepalive``
+    of them kept open for the next request."""
     return _GuardedClient(
-        transport=GuardedTransport(policy or AddressPolicy()),
+        transport=GuardedTransport(
+            policy or AddressPolicy(), connections=connections, keepalive=keepalive
+        ),
         timeout=kwargs.pop("timeout", DEFAULT_TIMEOUT),
         follow_redirects=kwargs.pop("follow_redirects", False),
         headers={"user-agent": USER_AGENT, **kwargs.pop("headers", {})},

@@ -127,6 +127,14 @@ async def sign_up(
     return user
 
 
+async def with_email(session: AsyncSession, email: str) -> User:
+    """The account of ``email`` (for the operator's commands); :class:`NotFound` if none."""
+    found: User | None = await session.scalar(select(User).where(User.email == clean_email(email)))
+    if found is None:
+        raise NotFound("There is no account with this email address.")
+    return found
+
+
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
     """The user with these credentials; the same error and about the same time otherwise."""
     failure = NotAuthenticated("The email address or the password is wrong.")

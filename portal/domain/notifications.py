@@ -1,5 +1,5 @@
 """What happened for a person: a contact request, an answer, an invitation used, a linked
-account that needs connecting again.
+account that needs connecting again, a feed they read that stopped working.
 
 A notification is a row; the page and the API list it, the live stream
 (:func:`wait_for_news`) pushes it. Several web processes may serve one portal, so the stream
@@ -25,7 +25,15 @@ from sqlalchemy.orm import Session
 from portal import i18n, mail
 from portal.domain import privacy
 from portal.errors import N_, NotFound
-from portal.storage.models import MAX_ID, LinkedAccount, Notification, User, utcnow
+from portal.storage.models import (
+    MAX_ID,
+    FeedSource,
+    FeedSubscription,
+    LinkedAccount,
+    Notification,
+    User,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from portal.domain.linking import LinkServices
@@ -36,7 +44,8 @@ CONTACT_REQUEST = "contact_request"
 CONTACT_ACCEPTED = "contact_accepted"
 INVITE_USED = "invite_used"
 NEEDS_RECONNECT = "needs_reconnect"
-KINDS = (CONTACT_REQUEST, CONTACT_ACCEPTED, INVITE_USED, NEEDS_RECONNECT)
+FEED_PAUSED = "feed_paused"
+KINDS = (CONTACT_REQUEST, CONTACT_ACCEPTED, INVITE_USED, NEEDS_RECONNECT, FEED_PAUSED)
 
 PER_PAGE = 30
 
@@ -181,7 +190,10 @@ _ABOUT_SOMEONE = {
 
 
 def _describe(
-    kind: str, actor: privacy.Card | None, account: LinkedAccount | None
+    kind: str,
+    actor: privacy.Card | None,
+    account: LinkedAccount | None,
+    feed: FeedSource | None = None,
 ) -> tuple[str, dict[str, str], str]:
     """The sentence (a message id and its parameters) and the link of a notification."""
     if kind in _ABOUT_SOMEONE:
@@ -196,6 +208,14 @@ def _describe(
             N_("Your linked account %(handle)s needs to be connected again."),
             {"handle": account.handle},
             "/me/accounts",
+        )
+    if kind == FEED_PAUSED:
+        if feed is None:
+            return N_("A feed you read stopped working."), {}, "/me/notifications"
+        return (
+            N_("The feed %(feed)s stopped working: it is no longer fetched until it is refreshed."),
+            {"feed": feed.title or feed.url},
+            "/me/notifications",
         )
     return N_("Something happened."), {}, "/me/notifications"
 
@@ -217,6 +237,7 @@ async def notify(
     *,
     actor: User | None = None,
     account: LinkedAccount | None = None,
+    feed: FeedSource | None = None,
     mailer: Mailer | None = None,
 ) -> Notification:
     """Record a notification for ``user``; it reaches open pages and email once committed."""
@@ -225,6 +246,7 @@ async def notify(
         kind=kind,
         actor_id=actor.id if actor is not None else None,
         linked_account_id=account.id if account is not None else None,
+        feed_source_id=feed.id if feed is not None else None,
     )
     session.add(notification)
     await session.flush()
@@ -234,7 +256,7 @@ async def notify(
         card = None
         if actor is not None:
             [card] = await privacy.cards_for(session, user, [actor])
-        message, params, link = _describe(kind, card, account)
+        message, params, link = _describe(kind, card, account, feed)
         language = user.language or i18n.DEFAULT  # no request: the reader's stored language
         text = i18n.translate(language, message, params)
         why = i18n.translate(language, _WHY_THIS_EMAIL, {"settings": f"{mailer.base_url}/me"})
@@ -252,6 +274,24 @@ async def account_needs_reconnect(
         await notify(session, owner, NEEDS_RECONNECT, account=account, mailer=mailer)
 
 
+async def feed_paused(
+    session: AsyncSession, source: FeedSource, *, mailer: Mailer | None = None
+) -> int:
+    """Tell everyone who reads ``source`` that it stopped working and is no longer polled;
+    how many were told."""
+    readers = await session.scalars(
+        select(User)
+        .join(FeedSubscription, FeedSubscription.user_id == User.id)
+        .where(FeedSubscription.source_id == source.id)
+        .order_by(User.id)
+    )
+    told = 0
+    for reader in readers.all():
+        await notify(session, reader, FEED_PAUSED, feed=source, mailer=mailer)
+        told += 1
+    return told
+
+
 # --- reading them -----------------------------------------------------------------------------
 
 
@@ -264,9 +304,11 @@ class NotificationPage:
 
 
 async def _show(session: AsyncSession, user: User, rows: Sequence[Notification]) -> list[Shown]:
-    """Notifications with their people's cards and accounts: three queries for any number."""
+    """Notifications with their people's cards, accounts and feeds: four queries for any
+    number."""
     actor_ids = sorted({row.actor_id for row in rows if row.actor_id is not None})
     account_ids = sorted({row.linked_account_id for row in rows if row.linked_account_id})
+    feed_ids = sorted({row.feed_source_id for row in rows if row.feed_source_id})
     actors: list[User] = []
     if actor_ids:
         actors = list((await session.scalars(select(User).where(User.id.in_(actor_ids)))).all())
@@ -279,11 +321,16 @@ async def _show(session: AsyncSession, user: User, rows: Sequence[Notification])
             )
         )
         accounts = {account.id: account for account in found}
+    feeds: dict[int, FeedSource] = {}
+    if feed_ids:
+        sources = await session.scalars(select(FeedSource).where(FeedSource.id.in_(feed_ids)))
+        feeds = {source.id: source for source in sources}
     shown = []
     for row in rows:
         actor = cards.get(row.actor_id) if row.actor_id is not None else None
         account = accounts.get(row.linked_account_id) if row.linked_account_id else None
-        message, params, link = _describe(row.kind, actor, account)
+        feed = feeds.get(row.feed_source_id) if row.feed_source_id else None
+        message, params, link = _describe(row.kind, actor, account, feed)
         shown.append(
             Shown(
                 id=row.id,

@@ -353,6 +353,10 @@ class Notification(Base):
     linked_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("linked_accounts.id", ondelete="CASCADE"), default=None
     )
+    feed_source_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feed_sources.id", ondelete="CASCADE"), default=None
+    )
+    """The feed it is about (a feed paused)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 

@@ -24,8 +24,8 @@ import httpx
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.domain.feeds import discover, schedule
-from portal.domain.feeds.fetch import Fetched, FetchError, Validators, fetch
+from portal.domain.feeds import discover, opml, schedule
+from portal.domain.feeds.fetch import DEADLINE, Fetched, FetchError, Validators, fetch
 from portal.domain.feeds.parse import NotAFeed, ParsedEntry, ParsedFeed, parse
 from portal.errors import N_, Conflict, InvalidInput
 from portal.storage.models import FeedEntry, FeedSource, FeedSubscription, User, utcnow
@@ -47,6 +47,9 @@ class Polled:
     not_modified: bool = False
     stored: Stored = Stored(0, 0)
     error: str | None = None
+    paused: bool = False
+    """This poll paused the source (gone, refused, or failing for a week): its readers are
+    to be told."""
 
 
 def refusal(error: FetchError, field: str = "url") -> InvalidInput:
@@ -104,6 +107,59 @@ async def subscribe(
     return subscription
 
 
+async def subscribe_later(
+    session: AsyncSession,
+    user: User,
+    outline: opml.Outline,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """``user`` follows the feed of a subscription list's ``outline`` (its address already
+    checked) without fetching it: a new source is due at once, for the poller to read. False
+    when they follow it already."""
+    source = await source_at(session, outline.url)
+    if source is None:
+        source = FeedSource(
+            url=outline.url,
+            title=outline.title[:500],
+            site_url=outline.site,
+            next_poll_at=now or utcnow(),
+        )
+        session.add(source)
+        await session.flush()
+    taken = await session.scalar(
+        select(FeedSubscription.id).where(
+            FeedSubscription.user_id == user.id, FeedSubscription.source_id == source.id
+        )
+    )
+    if taken is not None:
+        return False
+    session.add(
+        FeedSubscription(user_id=user.id, source_id=source.id, folder=(outline.folder or "")[:100])
+    )
+    await session.flush()
+    return True
+
+
+async def outlines(session: AsyncSession, user: User) -> list[opml.Outline]:
+    """What ``user`` follows, as the outlines of a subscription list, by folder then title."""
+    rows = await session.execute(
+        select(FeedSubscription, FeedSource)
+        .join(FeedSource, FeedSource.id == FeedSubscription.source_id)
+        .where(FeedSubscription.user_id == user.id)
+        .order_by(FeedSubscription.folder, FeedSource.title, FeedSource.id)
+    )
+    return [
+        opml.Outline(
+            url=source.url,
+            title=subscription.title or source.title,
+            folder=subscription.folder or None,
+            site=source.site_url,
+        )
+        for subscription, source in rows
+    ]
+
+
 async def store(
     session: AsyncSession, source: FeedSource, feed: ParsedFeed, now: datetime
 ) -> Stored:
@@ -157,6 +213,62 @@ def _fields(entry: ParsedEntry, now: datetime) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    """What one fetch of a source brought, read: the answer and its feed, or why there is
+    none. Made with no database at hand, so that no transaction waits on a server."""
+
+    fetched: Fetched | None = None
+    feed: ParsedFeed | None = None
+    error: FetchError | None = None
+
+
+async def retrieve(
+    http: httpx.AsyncClient,
+    url: str,
+    validators: Validators,
+    *,
+    deadline: float = DEADLINE,
+) -> Retrieved:
+    """Fetch the feed at ``url`` and parse it (in a thread, off the event loop)."""
+    try:
+        fetched = await fetch(http, url, validators, deadline=deadline)
+        if fetched.not_modified:
+            return Retrieved(fetched)
+        feed = await asyncio.to_thread(
+            parse, fetched.body, url=fetched.url, content_type=fetched.content_type
+        )
+    except FetchError as failure:
+        return Retrieved(error=failure)
+    except NotAFeed:
+        return Retrieved(error=FetchError(N_("There is no feed at this address any more.")))
+    return Retrieved(fetched, feed)
+
+
+async def record(
+    session: AsyncSession,
+    source: FeedSource,
+    retrieved: Retrieved,
+    *,
+    now: datetime,
+    rng: random.Random | None = None,
+) -> Polled:
+    """Record on ``source`` what a poll at ``now`` brought: its health, its next poll, and the
+    entries of its feed. Touches only the database."""
+    source.last_polled_at = now
+    fetched, feed = retrieved.fetched, retrieved.feed
+    if retrieved.error is not None:
+        return _failed(source, retrieved.error, now, rng)
+    assert fetched is not None  # a Retrieved holds an answer or an error
+    if fetched.not_modified or feed is None:
+        _healthy(source, fetched, now, None)
+        return Polled(source.id, ok=True, not_modified=True)
+    if fetched.moved_to and await source_at(session, fetched.moved_to) is None:
+        source.url = fetched.moved_to
+    stored = await _succeeded(session, source, fetched, feed, now)
+    return Polled(source.id, ok=True, stored=stored)
+
+
 async def poll(
     session: AsyncSession,
     source: FeedSource,
@@ -165,26 +277,11 @@ async def poll(
     now: datetime | None = None,
     rng: random.Random | None = None,
 ) -> Polled:
-    """Poll ``source`` once and record what happened on it."""
+    """Poll ``source`` once and record what happened on it (with ``session`` open meanwhile:
+    for one source polled at someone's request; :mod:`.poller` polls many without)."""
     now = now or utcnow()
-    source.last_polled_at = now
-    try:
-        fetched = await fetch(http, source.url, Validators(source.etag, source.last_modified))
-        if fetched.not_modified:
-            _healthy(source, fetched, now, None)
-            return Polled(source.id, ok=True, not_modified=True)
-        feed = await asyncio.to_thread(
-            parse, fetched.body, url=fetched.url, content_type=fetched.content_type
-        )
-    except FetchError as failure:
-        return _failed(source, failure, now, rng)
-    except NotAFeed:
-        gone = FetchError(N_("There is no feed at this address any more."))
-        return _failed(source, gone, now, rng)
-    if fetched.moved_to and await source_at(session, fetched.moved_to) is None:
-        source.url = fetched.moved_to
-    stored = await _succeeded(session, source, fetched, feed, now)
-    return Polled(source.id, ok=True, stored=stored)
+    retrieved = await retrieve(http, source.url, Validators(source.etag, source.last_modified))
+    return await record(session, source, retrieved, now=now, rng=rng)
 
 
 async def _succeeded(
@@ -225,9 +322,11 @@ def _failed(
     source.last_error_params = json.dumps(dict(error.params)) if error.params else None
     wait = schedule.backoff(source.failures, error.retry_after, rng)
     source.next_poll_at = now + timedelta(seconds=wait)
+    running = source.paused_at is None
     if error.gone or error.refused or now - source.failing_since >= schedule.PAUSE_AFTER:
         source.paused_at = now
-    return Polled(source.id, ok=False, error=str(error))
+    paused = running and source.paused_at is not None
+    return Polled(source.id, ok=False, error=str(error), paused=paused)
 
 
 async def due(session: AsyncSession, now: datetime, limit: int = 100) -> list[FeedSource]:

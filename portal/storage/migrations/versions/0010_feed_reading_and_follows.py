@@ -1,8 +1,8 @@
 """feed reading and follows
 
 What each reader did with each entry (read, starred), people following others by number, the
-public feed of a linked account, and full-text search of entries: an FTS5 table kept by
-triggers on SQLite, a GIN index on an expression on PostgreSQL (both outside the models, see
+public feed of a linked account, the feed a notification is about, and full-text search of
+entries: an FTS5 table kept by triggers on SQLite, a GIN index on an expression on PostgreSQL (both outside the models, see
 ``portal.storage.migrate.include_name``). The expression must stay the one
 ``portal.domain.feeds.read`` searches with, or PostgreSQL will not use the index.
 
@@ -102,6 +102,15 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("feed_source_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_notifications_feed_source_id_feed_sources"),
+            "feed_sources",
+            ["feed_source_id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
 
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"CREATE INDEX ix_feed_entries_search ON feed_entries USING gin ({PG_SEARCH})")
@@ -117,6 +126,11 @@ def downgrade() -> None:
         for trigger in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER feed_entries_search_{trigger}")
         op.execute("DROP TABLE feed_entries_search")
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_notifications_feed_source_id_feed_sources"), type_="foreignkey"
+        )
+        batch_op.drop_column("feed_source_id")
     with op.batch_alter_table("linked_accounts", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_linked_accounts_feed_source_id_feed_sources"), type_="foreignkey"

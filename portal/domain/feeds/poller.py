@@ -1,0 +1,363 @@
+"""The poller: rounds that poll every source whose time has come, for the worker processes
+(``portal worker``), for the server itself in the embedded default, and for ``portal feeds
+poll``.
+
+A round has three stages, and no database transaction is ever open while a server is waited
+for:
+
+1. **Claim** (:func:`claim`): in one short transaction, a batch of due sources is chosen and
+   *leased* by moving their ``next_poll_at`` :data:`LEASE` ahead. On PostgreSQL the rows are
+   locked with ``FOR UPDATE SKIP LOCKED``, so several pollers running at once each take other
+   sources; a poller that dies with sources claimed leaves them to come back when their lease
+   ends. SQLite has one writer at a time (the claim begins as a write), the same code without
+   ``SKIP LOCKED``.
+2. **Fetch** (:func:`.store.retrieve`): with no session at hand, at most ``concurrency``
+   fetches at once over all hosts and ``per_host`` at once to any one host
+   (:class:`.fetch.HostSlots`), each within the fetcher's size and time limits; parsing runs in
+   a thread. A slow, huge or endless source is cut off by those limits while the others go on
+   around it.
+3. **Record** (:func:`.store.record`): what came back is written in short transactions, as
+   many answers at once as have arrived (one transaction for a burst of "not modified"). A
+   batch that fails is written again one source at a time, so one bad row costs only itself.
+   A source that this poll paused (gone, refused, failing for a week) has its readers told
+   (:func:`portal.domain.notifications.feed_paused`), once: the poll that pauses it is the
+   only one that sees it running before.
+
+The database is used by one stage at a time within a round (:class:`_Database`): on SQLite
+that is all it allows anyway, and a round's transactions are short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql import ColumnElement
+
+from connectors._addresses import AddressPolicy
+from portal.db import session_scope
+from portal.domain import notifications
+from portal.domain.feeds import store
+from portal.domain.feeds.fetch import DEADLINE, HostSlots, Validators
+from portal.net import guarded_client
+from portal.storage.models import FeedSource, utcnow
+
+log = logging.getLogger("portal.feeds")
+
+LEASE = timedelta(minutes=10)
+"""How long a claimed source is kept from other pollers: far longer than its fetch may take
+(:data:`.fetch.DEADLINE`), waiting for its host's slot included, in all but extreme cases."""
+CLAIM = 200
+"""Sources claimed at once."""
+CONCURRENCY = 64
+"""Fetches at once, over all hosts."""
+PER_HOST = 2
+"""Fetches at once to one host."""
+RECORD = 500
+"""Answers written at most in one transaction."""
+IDLE = 60.0
+"""Seconds at most between two rounds of a poller that runs forever, when nothing is due."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A leased source, as much of it as its fetch needs."""
+
+    id: int
+    url: str
+    validators: Validators
+
+
+@dataclass(slots=True)
+class Round:
+    """What a round did."""
+
+    polled: int = 0
+    new: int = 0
+    updated: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    paused: int = 0
+    told: int = 0
+    """Notifications sent to the readers of the sources paused."""
+
+    def add(self, polled: store.Polled) -> None:
+        self.polled += 1
+        self.new += polled.stored.new
+        self.updated += polled.stored.updated
+        self.not_modified += polled.not_modified
+        self.failed += not polled.ok
+        self.paused += polled.paused
+
+
+def client(*, allow_loopback: bool = False, concurrency: int = CONCURRENCY) -> httpx.AsyncClient:
+    """The poller's HTTP client: every connection through the address guard, enough of them
+    kept open for ``concurrency`` fetches at once."""
+    return guarded_client(
+        policy=AddressPolicy(allow_loopback=allow_loopback),
+        connections=concurrency,
+        keepalive=concurrency,
+    )
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _eligible(now: datetime, every: bool, after: int) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [FeedSource.paused_at.is_(None)]
+    if every:
+        conditions.append(FeedSource.id > after)
+    else:
+        conditions.append(FeedSource.next_poll_at <= now)
+    return conditions
+
+
+async def count(session: AsyncSession, now: datetime, *, every: bool = False) -> int:
+    """How many sources a round at ``now`` would poll (every one not paused, with ``every``)."""
+    found = await session.scalar(
+        select(func.count()).select_from(FeedSource).where(*_eligible(now, every, 0))
+    )
+    return int(found or 0)
+
+
+async def claim(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    limit: int = CLAIM,
+    lease: timedelta = LEASE,
+    every: bool = False,
+    after: int = 0,
+) -> list[Claim]:
+    """Lease up to ``limit`` sources due at ``now`` (the most overdue first), or with
+    ``every`` the next ones by id after ``after``, paused ones aside. The caller commits."""
+    query = (
+        select(FeedSource.id, FeedSource.url, FeedSource.etag, FeedSource.last_modified)
+        .where(*_eligible(now, every, after))
+        .order_by(*((FeedSource.id,) if every else (FeedSource.next_poll_at, FeedSource.id)))
+        .limit(limit)
+    )
+    if _dialect(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=FeedSource)
+    rows = (await session.execute(query)).all()
+    if rows:
+        await session.execute(
+            update(FeedSource)
+            .where(FeedSource.id.in_([row.id for row in rows]))
+            .values(next_poll_at=now + lease)
+        )
+    return [Claim(row.id, row.url, Validators(row.etag, row.last_modified)) for row in rows]
+
+
+async def record(
+    session: AsyncSession,
+    answers: list[tuple[Claim, store.Retrieved]],
+    now: datetime,
+    *,
+    rng: random.Random | None = None,
+    mailer: notifications.Mailer | None = None,
+) -> tuple[list[store.Polled], int]:
+    """Write what the fetches of claimed sources brought (a source deleted meanwhile is
+    skipped), and tell the readers of the sources paused: the polls, and how many readers
+    were told. The caller commits."""
+    ids = [claimed.id for claimed, _ in answers]
+    sources = {
+        source.id: source
+        for source in await session.scalars(select(FeedSource).where(FeedSource.id.in_(ids)))
+    }
+    done, told = [], 0
+    for claimed, retrieved in answers:
+        source = sources.get(claimed.id)
+        if source is None:
+            continue
+        polled = await store.record(session, source, retrieved, now=now, rng=rng)
+        if polled.paused:
+            told += await notifications.feed_paused(session, source, mailer=mailer)
+        done.append(polled)
+    return done, told
+
+
+class _Database:
+    """The round's sessions, one transaction at a time."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock, session_scope(self._sessions, writing=True) as session:
+            yield session
+
+
+@dataclass
+class Poller:
+    """Polls sources with ``http``, recording into the database of ``sessions``."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    concurrency: int = CONCURRENCY
+    per_host: int = PER_HOST
+    deadline: float = DEADLINE
+    lease: timedelta = LEASE
+    mailer: notifications.Mailer | None = None
+    rng: random.Random | None = None
+    on_polled: Callable[[store.Polled], None] | None = None
+    """Called after each source's poll is written (a progress bar)."""
+    _slots: HostSlots = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._slots = HostSlots(self.per_host)
+
+    async def round(
+        self, *, now: datetime | None = None, every: bool = False, limit: int | None = None
+    ) -> Round:
+        """Poll every source due at ``now`` (every source not paused, with ``every``), at most
+        ``limit`` of them."""
+        now = now or utcnow()
+        database = _Database(self.sessions)
+        done = Round()
+        answers: asyncio.Queue[tuple[Claim, store.Retrieved] | None] = asyncio.Queue()
+        fetching = asyncio.Semaphore(self.concurrency)
+        outstanding = asyncio.Semaphore(2 * CLAIM)  # claimed and not yet fetched
+        writer = asyncio.create_task(self._write(database, answers, now, done))
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            claimed_so_far, after = 0, 0
+            while limit is None or claimed_so_far < limit:
+                size = CLAIM if limit is None else min(CLAIM, limit - claimed_so_far)
+                async with database.transaction() as session:
+                    batch = await claim(
+                        session, now, limit=size, lease=self.lease, every=every, after=after
+                    )
+                if not batch:
+                    break
+                claimed_so_far += len(batch)
+                after = batch[-1].id
+                for claimed in batch:
+                    await outstanding.acquire()
+                    task = asyncio.create_task(self._fetch(claimed, fetching, outstanding, answers))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+            if tasks:
+                await asyncio.gather(*tasks)
+            await answers.put(None)
+            await writer
+        finally:
+            for task in (*tasks, writer):
+                task.cancel()
+            await asyncio.gather(*tasks, writer, return_exceptions=True)
+        return done
+
+    async def _fetch(
+        self,
+        claimed: Claim,
+        fetching: asyncio.Semaphore,
+        outstanding: asyncio.Semaphore,
+        answers: asyncio.Queue[tuple[Claim, store.Retrieved] | None],
+    ) -> None:
+        try:
+            async with self._slots.slot(claimed.url), fetching:
+                retrieved = await store.retrieve(
+                    self.http, claimed.url, claimed.validators, deadline=self.deadline
+                )
+        except Exception:  # a fault of ours: the source comes back when its lease ends
+            log.exception("polling %s failed", claimed.url)
+            return
+        finally:
+            outstanding.release()
+        await answers.put((claimed, retrieved))
+
+    async def _write(
+        self,
+        database: _Database,
+        answers: asyncio.Queue[tuple[Claim, store.Retrieved] | None],
+        now: datetime,
+        done: Round,
+    ) -> None:
+        finished = False
+        while not finished:
+            batch: list[tuple[Claim, store.Retrieved]] = []
+            item = await answers.get()
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= RECORD or answers.empty():
+                    break
+                item = answers.get_nowait()
+            finished = item is None
+            if batch:
+                await self._write_batch(database, batch, now, done)
+
+    async def _write_batch(
+        self,
+        database: _Database,
+        batch: list[tuple[Claim, store.Retrieved]],
+        now: datetime,
+        done: Round,
+    ) -> None:
+        try:
+            async with database.transaction() as session:
+                written, told = await record(session, batch, now, rng=self.rng, mailer=self.mailer)
+        except Exception:
+            if len(batch) == 1:
+                log.exception("recording the poll of %s failed", batch[0][0].url)
+                return
+            for one in batch:  # each alone, so that one bad row costs only itself
+                await self._write_batch(database, [one], now, done)
+            return
+        done.told += told
+        for polled in written:
+            done.add(polled)
+            if self.on_polled is not None:
+                self.on_polled(polled)
+
+
+async def seconds_until_due(
+    sessions: async_sessionmaker[AsyncSession], now: datetime | None = None
+) -> float:
+    """Seconds until the next source is due (0 when one is), :data:`IDLE` when none is."""
+    now = now or utcnow()
+    async with session_scope(sessions) as session:
+        soonest = await session.scalar(
+            select(func.min(FeedSource.next_poll_at)).where(FeedSource.paused_at.is_(None))
+        )
+    if soonest is None:
+        return IDLE
+    return max((soonest - now).total_seconds(), 0.0)
+
+
+async def run_forever(poller: Poller, *, idle: float = IDLE) -> None:
+    """Poll round after round until cancelled, resting between rounds until the next source
+    is due (at most ``idle`` seconds, so that sources added meanwhile are not left waiting)."""
+    while True:
+        try:
+            done = await poller.round()
+        except Exception:  # the database away for a moment: try again later
+            log.exception("a polling round failed")
+            done = Round()
+        if done.polled:
+            log.info(
+                "polled %d feeds: %d new entries, %d updated, %d not modified, %d failed,"
+                " %d paused",
+                done.polled,
+                done.new,
+                done.updated,
+                done.not_modified,
+                done.failed,
+                done.paused,
+            )
+        try:
+            wait = await seconds_until_due(poller.sessions)
+        except Exception:
+            log.exception("the database could not be read")
+            wait = idle
+        await asyncio.sleep(min(max(wait, 1.0), idle))
