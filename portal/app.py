@@ -209,9 +209,11 @@ def _settle_heap() -> None:
 
 def _start_polling(app: FastAPI) -> asyncio.Task[None]:
     """The embedded default: the feeds are polled by this process, in the background."""
-    app.state.poller = feed_poller(app.state.settings, app.state.sessionmaker)
+    polling = feed_poller(app.state.settings, app.state.sessionmaker)
     log.info("polling feeds in this process")
-    return asyncio.create_task(poller.run_forever(app.state.poller), name="feed poller")
+    task = asyncio.create_task(poller.run_forever(polling), name="feed poller")
+    app.state.polling = task
+    return task
 
 
 async def _stop_polling(app: FastAPI, polling: asyncio.Task[None]) -> None:
@@ -219,7 +221,6 @@ async def _stop_polling(app: FastAPI, polling: asyncio.Task[None]) -> None:
     polling.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await polling
-    await app.state.poller.http.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -119,11 +119,8 @@ def worker() -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
         log.info("worker started: polling feeds")
-        try:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        finally:
-            await polling.http.aclose()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         log.info("worker stopped")
 
     asyncio.run(_with_database(settings, run))
@@ -248,15 +245,12 @@ def feeds_poll(
         async with session_scope(sessions) as session:
             total = await poller.count(session, utcnow(), every=every)
         polling = feed_poller(settings, sessions)
-        try:
-            with Progress(
-                TextColumn("Polling"), BarColumn(), MofNCompleteColumn(), transient=True
-            ) as bar:
-                task = bar.add_task("feeds", total=total)
-                polling.on_polled = lambda _polled: bar.advance(task)
-                return await polling.round(every=every)
-        finally:
-            await polling.http.aclose()
+        with Progress(
+            TextColumn("Polling"), BarColumn(), MofNCompleteColumn(), transient=True
+        ) as bar:
+            task = bar.add_task("feeds", total=total)
+            polling.on_polled = lambda _polled: bar.advance(task)
+            return await polling.round(every=every)
 
     done = _run(lambda: _with_database(settings, run))
     typer.echo(

@@ -19,7 +19,6 @@ from portal.db import session_scope
 from portal.domain import account, contacts, lookup, profile
 from portal.domain.card_cache import CardCache
 from portal.domain.feeds.poller import Poller
-from portal.domain.feeds.poller import client as poller_client
 from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
 from portal.domain.notifications import Mailer
@@ -43,10 +42,11 @@ def mailer(settings: Settings) -> Mailer:
 
 
 def feed_poller(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Poller:
-    """The poller of the feeds, writing into ``sessions``' database; its HTTP client reaches
-    this machine only when connectors may. Whoever makes it closes ``poller.http``."""
-    http = poller_client(allow_loopback=settings.connectors_allow_loopback)
-    return Poller(sessions, http, mailer=mailer(settings))
+    """The poller of the feeds, writing into ``sessions``' database; it reaches this machine
+    only when connectors may."""
+    return Poller(
+        sessions, allow_loopback=settings.connectors_allow_loopback, mailer=mailer(settings)
+    )
 
 
 def phone_services(settings: Settings) -> PhoneServices:

@@ -42,14 +42,13 @@ async def test_the_inline_poller_runs_while_the_server_does(databases: Databases
                 )
             )
             async with app.router.lifespan_context(app):
-                polling = app.state.poller
                 title = ""
                 async with asyncio.timeout(10):
                     while title != "Inline":
                         await asyncio.sleep(0.05)
                         async with session_scope(sessions) as session:
                             title = await session.scalar(select(FeedSource.title)) or ""
-            assert polling.http.is_closed
+            assert app.state.polling.done()
             async with session_scope(sessions) as session:
                 source = await session.scalar(select(FeedSource))
             assert source is not None and source.next_poll_at > utcnow() + timedelta(minutes=10)

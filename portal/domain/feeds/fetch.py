@@ -149,6 +149,9 @@ async def fetch(
                         current = check_url(urljoin(current, location.strip()))
                         continue
                     if status == 304:
+                        # Read to its end (h11 frames a 304 with no body, whatever its headers
+                        # say), so that the connection is kept for the next fetch.
+                        await response.aread()
                         return _answer(response, url, current, permanent, b"", validators)
                     _raise_for(response)
                     body = await read_capped(response, limit)

@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors._addresses import AddressPolicy
 from portal.db import make_engine, make_sessionmaker, session_scope
 from portal.domain import notifications
 from portal.domain.feeds import poller, store
 from portal.domain.feeds.poller import Poller
+from portal.net import guarded_client
 from portal.storage import migrate
 from portal.storage.models import FeedEntry, FeedSource, FeedSubscription, Notification, utcnow
 from tests.fixtures.database import postgres_url
@@ -70,7 +72,7 @@ async def feeds() -> AsyncIterator[FeedServer]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with poller.client(allow_loopback=True) as client:
+    async with guarded_client(policy=AddressPolicy(allow_loopback=True)) as client:
         yield client
 
 
@@ -102,7 +104,7 @@ async def test_misbehaving_feeds_are_cut_off_while_the_others_are_stored(
     await _sources(db, *good, f"{slow}/drip", f"{slow}/endless", feeds.url("/bomb"))
 
     started = time.monotonic()
-    done = await Poller(sessionmaker, http, deadline=DEADLINE).round()
+    done = await Poller(sessionmaker, allow_loopback=True, deadline=DEADLINE).round()
     took = time.monotonic() - started
 
     assert took < DEADLINE + 1.5, took
@@ -118,7 +120,9 @@ async def test_misbehaving_feeds_are_cut_off_while_the_others_are_stored(
     assert sources[feeds.url("/bomb")].last_error  # read, with its entities recorded
     assert await _count(db, FeedEntry) == 61
     assert all(s.next_poll_at > utcnow() + timedelta(minutes=5) for s in sources.values())
-    assert (await Poller(sessionmaker, http).round()).polled == 0  # nothing due any more
+    assert (
+        await Poller(sessionmaker, allow_loopback=True).round()
+    ).polled == 0  # nothing due any more
 
 
 async def test_a_claim_is_a_lease_that_ends(db, sessionmaker, feeds, http):
@@ -131,10 +135,10 @@ async def test_a_claim_is_a_lease_that_ends(db, sessionmaker, feeds, http):
     assert claimed.id == source.id
     async with session_scope(sessionmaker) as session:
         assert await poller.claim(session, now + poller.LEASE - timedelta(seconds=1)) == []
-    assert (await Poller(sessionmaker, http).round(now=now)).polled == 0
+    assert (await Poller(sessionmaker, allow_loopback=True).round(now=now)).polled == 0
 
     later = now + poller.LEASE + timedelta(seconds=1)
-    done = await Poller(sessionmaker, http).round(now=later)
+    done = await Poller(sessionmaker, allow_loopback=True).round(now=later)
     assert (done.polled, done.new) == (1, 3)
     await db.refresh(source)
     assert source.title == "ada" and source.last_polled_at == later
@@ -146,8 +150,8 @@ async def test_every_source_is_polled_once_with_all(db, sessionmaker, feeds, htt
     made = await _sources(db, *(feeds.url(f"/{name}") for name in "abc"))
     made[0].next_poll_at = utcnow() + timedelta(hours=3)  # not due
     await db.commit()
-    assert (await Poller(sessionmaker, http).round()).polled == 2
-    done = await Poller(sessionmaker, http).round(every=True)
+    assert (await Poller(sessionmaker, allow_loopback=True).round()).polled == 2
+    done = await Poller(sessionmaker, allow_loopback=True).round(every=True)
     assert (done.polled, done.new) == (3, 1)  # only /a had not been read
     assert [path for path, _ in feeds.requests].count("/a") == 1
 
@@ -170,7 +174,7 @@ async def test_a_paused_feed_is_told_to_each_reader_once(db, sessionmaker, feeds
     )
     await db.commit()
 
-    done = await Poller(sessionmaker, http).round()
+    done = await Poller(sessionmaker, allow_loopback=True).round()
     assert (done.polled, done.failed, done.paused, done.told) == (3, 2, 2, 3)
     told = (await db.execute(select(Notification.user_id, Notification.feed_source_id))).all()
     assert sorted(told) == sorted([(ada.id, down.id), (bob.id, down.id), (bob.id, lost.id)])
@@ -180,7 +184,7 @@ async def test_a_paused_feed_is_told_to_each_reader_once(db, sessionmaker, feeds
     ]
 
     # Paused, they are polled no more; refreshed by hand and failing again, nobody is told twice.
-    assert (await Poller(sessionmaker, http).round(every=True)).polled == 1
+    assert (await Poller(sessionmaker, allow_loopback=True).round(every=True)).polled == 1
     await db.refresh(down)
     polled = await store.poll(db, down, http)
     assert not polled.ok and not polled.paused

@@ -1,0 +1,177 @@
+"""How fast feeds are polled (``make bench``), through the real poller round on SQLite, the
+feeds served over real HTTP by :mod:`tests.bench.feed_server` in a process of its own, on
+:data:`HOSTS` loopback addresses (each its own host for the per-host limit, as feeds are
+spread over many hosts on the web), the address guard letting loopback through.
+
+- **Ingest**: the real feeds of ``../shared/corpus/feeds/real``, each served at
+  :data:`INGEST_REPEATS` addresses, so that every source is new: fetched, parsed, sanitised
+  and stored (entries per second). The baseline: ``feedparser.parse`` alone on the same bytes,
+  as many times, in the same run. Target: at least 0.7 of it.
+- **Unchanged**: :data:`SOURCES` sources whose server answers ``304 Not Modified`` to their
+  validators: sources polled and recorded per second. Target: at least 1,000 a second.
+
+Results go to ``bench/results/latest.json`` (see :mod:`tests.bench.results`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import feedparser
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from portal.db import make_engine, make_sessionmaker
+from portal.domain.feeds import poller
+from portal.storage import migrate
+from portal.storage.models import FeedSource, utcnow
+from tests.bench.results import Figure, record, table
+
+HOSTS = 100
+SOURCES = 10_000
+INGEST_REPEATS = 20
+INGEST_TARGET = 0.7
+UNCHANGED_TARGET = 1000.0
+
+
+def corpus() -> Path:
+    """``shared/corpus/feeds/real`` beside the repository, or beside one of its parents (a
+    worktree of it)."""
+    here = Path(__file__).resolve().parents[2]
+    for folder in (here, *here.parents):
+        found = folder.parent / "shared" / "corpus" / "feeds" / "real"
+        if found.is_dir():
+            return found
+    raise SystemExit("the corpus of feeds (../shared/corpus/feeds/real) is not there")
+
+
+@contextmanager
+def feed_server(directory: Path) -> Iterator[int]:
+    """:mod:`tests.bench.feed_server` serving ``directory``: its port."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.feed_server", str(directory), str(HOSTS)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield int(process.stdout.readline())
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _host(n: int) -> str:
+    n = n % HOSTS + 2
+    return f"127.0.{n // 256}.{n % 256}"
+
+
+async def _database(folder: Path, name: str) -> AsyncEngine:
+    engine = make_engine(f"sqlite+aiosqlite:///{folder / name}.db")
+    await migrate.upgrade(engine)
+    return engine
+
+
+async def _round(engine: AsyncEngine, urls: list[str], etag: str | None) -> poller.Round:
+    sessions = make_sessionmaker(engine)
+    due = utcnow() - timedelta(minutes=1)
+    async with sessions() as session:
+        for start in range(0, len(urls), 1000):
+            rows = [
+                {"url": url, "etag": etag, "next_poll_at": due}
+                for url in urls[start : start + 1000]
+            ]
+            await session.execute(insert(FeedSource), rows)
+        await session.commit()
+    return await poller.Poller(sessions, allow_loopback=True).round()
+
+
+async def ingest(folder: Path, port: int, files: list[Path], repeats: int) -> tuple[int, float]:
+    """Entries stored, and the seconds the round took."""
+    engine = await _database(folder, f"ingest{repeats}")
+    urls = [
+        f"http://{_host(n)}:{port}/r{n}/{path.name}"
+        for n, path in enumerate(path for _ in range(repeats) for path in files)
+    ]
+    try:
+        started = time.perf_counter()
+        done = await _round(engine, urls, None)
+        took = time.perf_counter() - started
+    finally:
+        await engine.dispose()
+    if done.polled != len(urls) or done.failed:
+        raise SystemExit(f"ingest: {done}")
+    return done.new, took
+
+
+def feedparser_alone(files: list[Path], repeats: int) -> tuple[int, float]:
+    """Entries feedparser finds in the same bytes, as many times, and the seconds it took."""
+    bodies = [path.read_bytes() for path in files]
+    entries = 0
+    started = time.perf_counter()
+    for _ in range(repeats):
+        for body in bodies:
+            entries += len(feedparser.parse(body).entries)
+    return entries, time.perf_counter() - started
+
+
+async def unchanged(folder: Path, port: int, sources: int) -> float:
+    """Seconds to poll ``sources`` sources that all answer 304."""
+    engine = await _database(folder, f"unchanged{sources}")
+    urls = [f"http://{_host(n)}:{port}/u{n}/feed.xml" for n in range(sources)]
+    try:
+        started = time.perf_counter()
+        done = await _round(engine, urls, '"v1"')
+        took = time.perf_counter() - started
+    finally:
+        await engine.dispose()
+    if done.not_modified != sources:
+        raise SystemExit(f"unchanged: {done}")
+    return took
+
+
+async def measure(folder: Path) -> list[Figure]:
+    files = sorted(path for path in corpus().iterdir() if path.suffix in (".xml", ".json"))
+    with feed_server(corpus()) as port:
+        await ingest(folder, port, files, 1)  # warm-up: imports, first connections
+        await unchanged(folder, port, 200)
+        stored, took = await ingest(folder, port, files, INGEST_REPEATS)
+        parsed, alone = feedparser_alone(files, INGEST_REPEATS)
+        seconds = await unchanged(folder, port, SOURCES)
+    return [
+        Figure(
+            "feeds: ingest (fetch, parse, sanitise, store; SQLite)",
+            stored / took,
+            "entries/s",
+            baseline=parsed / alone,
+            target=INGEST_TARGET,
+            at_least=True,
+        ),
+        Figure(
+            f"feeds: {SOURCES:,} unchanged sources polled (304; SQLite)",
+            SOURCES / seconds,
+            "sources/s",
+            baseline=UNCHANGED_TARGET,
+            target=1.0,
+            at_least=True,
+        ),
+    ]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        figures = asyncio.run(measure(Path(folder)))
+    record(figures, "feeds:")
+    print(table(figures))
+
+
+if __name__ == "__main__":
+    main()
