@@ -14,6 +14,7 @@ entries once for all its readers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -229,15 +230,18 @@ async def retrieve(
     validators: Validators,
     *,
     deadline: float = DEADLINE,
+    parsing: asyncio.Semaphore | None = None,
 ) -> Retrieved:
-    """Fetch the feed at ``url`` and parse it (in a thread, off the event loop)."""
+    """Fetch the feed at ``url`` and parse it (in a thread, off the event loop; with
+    ``parsing``, when one of its places is free)."""
     try:
         fetched = await fetch(http, url, validators, deadline=deadline)
         if fetched.not_modified:
             return Retrieved(fetched)
-        feed = await asyncio.to_thread(
-            parse, fetched.body, url=fetched.url, content_type=fetched.content_type
-        )
+        async with parsing or contextlib.nullcontext():
+            feed = await asyncio.to_thread(
+                parse, fetched.body, url=fetched.url, content_type=fetched.content_type
+            )
     except FetchError as failure:
         return Retrieved(error=failure)
     except NotAFeed:
