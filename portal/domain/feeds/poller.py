@@ -13,7 +13,8 @@ for:
    ``SKIP LOCKED``.
 2. **Fetch** (:func:`.store.retrieve`): with no session at hand, at most ``concurrency``
    fetches at once over all hosts and ``per_host`` at once to any one host
-   (:class:`.fetch.HostSlots`), each within the fetcher's size and time limits; parsing runs in
+   (:class:`.fetch.HostSlots`), each host with a pool of connections of its own, each fetch
+   within the fetcher's size and time limits; :data:`PARSERS` feeds are parsed at once, each in
    a thread. A slow, huge or endless source is cut off by those limits while the others go on
    around it.
 3. **Record** (:func:`.store.record`): what came back is written in short transactions, as
