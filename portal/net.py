@@ -13,22 +13,12 @@ protocols (XMPP) apply too.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import ssl
-import sys
 from collections.abc import Iterable
 from typing import Any
 
 import httpcore
 import httpx
-
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore imports sniffio (an optional dependency, no longer installed with anyio) each
-    # time it makes a lock or an event, six times a request; an import that fails is not
-    # remembered, so each one searched the whole of sys.path again (a third of the poller's
-    # time on "304 Not Modified" answers). A None entry makes it fail at once, as it would.
-    # https://github.com/encode/httpcore/blob/1.0.9/httpcore/_synchronization.py#L22
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 from connectors._addresses import AddressPolicy, Refused, Unreachable
 from portal import __version__
