@@ -15,6 +15,8 @@ it. A subclass says all of that with constants:
 - ``PROFILE_URL`` and ``DEEP_LINK``: link templates. Most networks' app links are their web
   addresses (universal links open the app where it is installed, the page elsewhere), so the
   deep link is the profile page unless the network has no page or a documented app scheme.
+- ``FEED_URL``: the account's public feed, where the network publishes one at an address made
+  from the handle alone (:meth:`~connectors.base.Connector.public_feed`).
 
 Phone-number networks (WhatsApp, Viber, Signal) parse numbers with ``phonenumbers``, Google's
 libphonenumber metadata (https://github.com/google/libphonenumber), and keep them in E.164.
@@ -27,8 +29,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Mapping
 from functools import cache
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import SplitResult, parse_qs, quote, unquote, urlsplit
 
 import idna
@@ -112,6 +115,8 @@ class ProfileLink(Connector):
     """The profile page, ``{handle}`` replaced by the URL-quoted handle."""
     DEEP_LINK: ClassVar[str | None] = None
     """A documented app link, ``{handle}`` replaced likewise; the profile page when ``None``."""
+    FEED_URL: ClassVar[str | None] = None
+    """The account's public feed, ``{handle}`` replaced likewise; none when ``None``."""
 
     # -- handles --
 
@@ -203,6 +208,14 @@ class ProfileLink(Connector):
         if cls.PROFILE_URL is None:
             return None
         return cls.PROFILE_URL.format(handle=url_quote(handle))
+
+    @classmethod
+    def public_feed(
+        cls, handle: str, server: str = "", *, known: Mapping[str, Any] | None = None
+    ) -> str | None:
+        if cls.FEED_URL is None:
+            return None
+        return cls.FEED_URL.format(handle=url_quote(handle))
 
     @classmethod
     def deep_link(cls, handle: str) -> str | None:
@@ -346,11 +359,12 @@ def _public_host(host: str) -> str:
     return ascii_name
 
 
-def normalize_web_url(raw: str) -> str:
+def normalize_web_url(raw: str, *, allow_loopback: bool = False) -> str:
     """A public http(s) address in one canonical spelling, or :class:`InvalidHandle`.
 
     Lowercase IDNA-encoded host, no user name or password, no fragment, no default port, an
-    empty path written ``/``; ``https://`` is assumed when no scheme is given.
+    empty path written ``/``; ``https://`` is assumed when no scheme is given. ``localhost``
+    and ``127.0.0.1`` are accepted only with ``allow_loopback`` (a development portal).
     """
     text = clean(raw, max_length=2048)
     if any(char.isspace() for char in text) or "\\" in text:
@@ -373,7 +387,9 @@ def normalize_web_url(raw: str) -> str:
     if not host:
         raise InvalidHandle("This web address has no site name.")
     labels = host.rstrip(".").split(".")
-    if ":" in host or _NUMERIC_LABEL.fullmatch(labels[-1]):
+    if allow_loopback and host.lower() in ("localhost", "127.0.0.1"):
+        host = host.lower()
+    elif ":" in host or _NUMERIC_LABEL.fullmatch(labels[-1]):
         host = _public_ip(host.rstrip("."))
     else:
         host = _public_host(host)

@@ -303,6 +303,19 @@ class Connector:
         return handle
 
     @classmethod
+    def public_feed(
+        cls, handle: str, server: str = "", *, known: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """Where anyone may read the account's public posts, without signing in: the address
+        of a feed (RSS, Atom, JSON Feed, or an answer the portal's feed reader knows), or of
+        a public page that names its feed; ``None`` when the network offers none.
+
+        ``server`` is the server the account lives on where the network has many, and
+        ``known`` what the proof of the account kept of it (:attr:`Credentials.extra`: an
+        AT Protocol account's DID and PDS, say): some feeds can only be named from those."""
+        return None
+
+    @classmethod
     def count_text(cls, text: str) -> int:
         """The length of a text as this network counts it against :attr:`MAX_TEXT_LENGTH`."""
         return count_text(text, cls.TEXT_COUNTING)

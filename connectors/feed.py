@@ -37,4 +37,4 @@ class Feed(Website):
                 text = "https:" + text
             elif not text[:8].lower().startswith(("http://", "https://")):
                 raise InvalidHandle("Give the feed's address, starting with https:// or http://.")
-        return super().normalize_handle(text)
+        return super().normalize_handle(text, context=context)

@@ -45,13 +45,21 @@ Why each looks like it does (the network's own words, where it publishes them):
   case-insensitive (https://www.linkedin.com/help/linkedin/answer/87).
 - Medium profiles are ``medium.com/@name`` or ``name.medium.com``.
 - A personal website is any public http(s) address; see :func:`normalize_web_url`.
+
+Public feeds (:meth:`~connectors.base.Connector.public_feed`), where a network publishes one:
+GitHub's and GitLab's public activity as Atom at ``/<user>.atom``; Reddit's posts and comments
+of a user at ``/user/<name>/.rss``; a Tumblr blog's RSS at ``<blog>.tumblr.com/rss``; Medium's
+at ``medium.com/feed/@<name>``; Pixelfed's at ``/users/<user>.atom``; YouTube's at
+``/feeds/videos.xml?channel_id=UC…``, named by the channel's id, so a handle's channel page,
+which links to it, stands for it; a website's page, which links to its own.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from connectors._profile import ProfileLink, normalize_web_url, split_address
@@ -278,6 +286,15 @@ class YouTube(ProfileLink):
     def display_handle(cls, handle: str) -> str:
         return handle if cls._CHANNEL.fullmatch(handle) else "@" + handle
 
+    @classmethod
+    def public_feed(
+        cls, handle: str, server: str = "", *, known: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """A channel's feed is named by its id; a handle's channel page names that feed."""
+        if cls._CHANNEL.fullmatch(handle):
+            return "https://www.youtube.com/feeds/videos.xml?channel_id=" + handle
+        return cls.profile_url(handle)
+
 
 class TikTok(ProfileLink):
     NAME = "tiktok"
@@ -325,6 +342,7 @@ class Reddit(ProfileLink):
         r"(?:u|user)/(?P<handle>[^/]+)(?:/(?:overview|submitted|comments|posts|about))?",
     )
     PROFILE_URL = "https://www.reddit.com/user/{handle}/"
+    FEED_URL = "https://www.reddit.com/user/{handle}/.rss"
 
 
 class Pinterest(ProfileLink):
@@ -367,6 +385,7 @@ class Tumblr(ProfileLink):
         "communities"
     )
     PROFILE_URL = "https://www.tumblr.com/{handle}"
+    FEED_URL = "https://{handle}.tumblr.com/rss"
 
 
 class Medium(ProfileLink):
@@ -384,6 +403,7 @@ class Medium(ProfileLink):
     PROFILE_PATHS = (r"@(?P<handle>[^/]+)(?:/.*)?",)
     RESERVED = _words("help policy api about cdn miro status link")
     PROFILE_URL = "https://medium.com/@{handle}"
+    FEED_URL = "https://medium.com/feed/@{handle}"
 
 
 class Pixelfed(ProfileLink):
@@ -426,6 +446,13 @@ class Pixelfed(ProfileLink):
         return f"https://{server}/{url_quote(user)}"
 
     @classmethod
+    def public_feed(
+        cls, handle: str, server: str = "", *, known: Mapping[str, Any] | None = None
+    ) -> str | None:
+        user, _, server = handle.partition("@")
+        return f"https://{server}/users/{url_quote(user)}.atom"
+
+    @classmethod
     def display_handle(cls, handle: str) -> str:
         return "@" + handle
 
@@ -455,6 +482,7 @@ class GitHub(ProfileLink):
         "new apps enterprise security site contact codespaces team discussions"
     )
     PROFILE_URL = "https://github.com/{handle}"
+    FEED_URL = "https://github.com/{handle}.atom"
 
 
 class GitLab(ProfileLink):
@@ -476,6 +504,7 @@ class GitLab(ProfileLink):
         "explore users groups projects dashboard help admin search api public snippets"
     )
     PROFILE_URL = "https://gitlab.com/{handle}"
+    FEED_URL = "https://gitlab.com/{handle}.atom"
 
 
 class Keybase(ProfileLink):
@@ -570,10 +599,17 @@ class Website(ProfileLink):
 
     @classmethod
     def normalize_handle(cls, raw: str, *, context: Context = PUBLIC) -> str:
-        return normalize_web_url(raw)
+        return normalize_web_url(raw, allow_loopback=context.allow_loopback)
 
     @classmethod
     def profile_url(cls, handle: str) -> str | None:
+        return handle
+
+    @classmethod
+    def public_feed(
+        cls, handle: str, server: str = "", *, known: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """The site itself: its page names its feed, found when it is first read."""
         return handle
 
     @classmethod

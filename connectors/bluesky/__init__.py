@@ -39,9 +39,22 @@ from __future__ import annotations
 
 from connectors.bluesky._connector import Bluesky
 from connectors.bluesky._model import (
+    POSTS,
     actor_from_profile,
     actor_from_profile_record,
     post_from_feed_view,
+    post_url,
+    posts_address,
+    profile_url,
 )
 
-__all__ = ["Bluesky", "actor_from_profile", "actor_from_profile_record", "post_from_feed_view"]
+__all__ = [
+    "POSTS",
+    "Bluesky",
+    "actor_from_profile",
+    "actor_from_profile_record",
+    "post_from_feed_view",
+    "post_url",
+    "posts_address",
+    "profile_url",
+]

@@ -115,6 +115,19 @@ class Bluesky(Connector):
     def display_handle(cls, handle: str) -> str:
         return handle if handle.startswith("did:") else f"@{handle}"
 
+    @classmethod
+    def public_feed(
+        cls, handle: str, server: str = "", *, known: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """The account's posts as its own PDS serves them to anyone: the public records of
+        ``app.bsky.feed.post`` in its repository (``com.atproto.repo.listRecords``, newest
+        first), which every PDS answers, with or without an AppView. Named from the DID and
+        the PDS its proof found, so an account only typed in has none."""
+        did, pds = (known or {}).get("did"), (known or {}).get("pds")
+        if not isinstance(did, str) or not isinstance(pds, str) or not did or not pds:
+            return None
+        return _model.posts_address(pds, did)
+
     # -- linking with an app password --
 
     @classmethod

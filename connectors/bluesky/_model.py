@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from connectors.atproto import INVALID_HANDLE, blob_cid, blob_url, is_valid_did, is_valid_handle
 from connectors.base import Actor, Media, PermanentError, Post
@@ -23,6 +23,27 @@ WEB = "https://bsky.app"
 def profile_url(handle: str) -> str:
     """The public profile page, which the Bluesky app opens too (a universal link)."""
     return f"{WEB}/profile/{quote(handle, safe=':.-_%')}"
+
+
+POSTS = "app.bsky.feed.post"
+POSTS_PAGE = 50
+
+
+def posts_address(pds: str, did: str) -> str:
+    """Where anyone reads ``did``'s latest posts on its PDS: ``com.atproto.repo.listRecords``
+    of the ``app.bsky.feed.post`` collection (https://docs.bsky.app/docs/api/
+    com-atproto-repo-list-records), newest first."""
+    query = urlencode({"repo": did, "collection": POSTS, "limit": POSTS_PAGE})
+    return f"{pds.rstrip('/')}/xrpc/com.atproto.repo.listRecords?{query}"
+
+
+def post_url(did: str, uri: str) -> str | None:
+    """The bsky.app page of the post ``at://<did>/app.bsky.feed.post/<rkey>``."""
+    prefix = f"at://{did}/{POSTS}/"
+    rkey = uri.removeprefix(prefix)
+    if not uri.startswith(prefix) or not rkey or "/" in rkey:
+        return None
+    return f"{profile_url(did)}/post/{quote(rkey, safe='')}"
 
 
 def actor_from_profile(data: Mapping[str, Any]) -> Actor:

@@ -129,6 +129,13 @@ class Mastodon(base.Connector):
         return f"@{handle}"
 
     @classmethod
+    def public_feed(
+        cls, handle: str, server: str = "", *, known: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """The profile's RSS: its public posts, without replies or boosts."""
+        return f"{cls.profile_url(handle)}.rss"
+
+    @classmethod
     def count_text(cls, text: str) -> int:
         return count_status(text)
 
