@@ -3,7 +3,8 @@
 head, resolved against its ``<base>``).
 
 :func:`find` fetches what was given: a feed is taken as it is; an HTML page leads to the
-first of its feeds that reads as one. Every fetch goes through :func:`.fetch.fetch`, so the
+first of its feeds that reads as one (:func:`named_by`, which a poll uses too, for a source
+first given as a page). Every fetch goes through :func:`.fetch.fetch`, so the
 address rules, limits and redirects are the same as for polling.
 """
 
@@ -119,6 +120,12 @@ async def find(http: httpx.AsyncClient, typed: str) -> Found:
         return Found(url, fetched, await _parse(fetched))
     except NotAFeed:
         pass
+    return await named_by(http, fetched)
+
+
+async def named_by(http: httpx.AsyncClient, fetched: Fetched) -> Found:
+    """The first feed that reads as one among those the page in ``fetched`` names.
+    :class:`FetchError` when it names none, or none can be read."""
     tried = 0
     for alternate in await asyncio.to_thread(alternates, fetched.body, fetched.url):
         tried += 1

@@ -11,6 +11,11 @@ into the same :class:`ParsedFeed`.
 - Entities: feedparser removes the DOCTYPE before parsing, so entities a feed declares are
   never expanded — neither a "billion laughs" bomb nor an external entity (XXE) that names a
   file or an address. Such a feed is recorded as such, with the error, and read without them.
+- An AT Protocol account's posts come as its PDS lists them to anyone
+  (``com.atproto.repo.listRecords`` of ``app.bsky.feed.post``, JSON of its own): each record
+  becomes an entry whose link is the post's bsky.app page and whose HTML is the post's text
+  with its links, mentions and tags (facets, placed by UTF-8 byte offsets); replies are left
+  out, as on the profile's own list of posts.
 - Each entry gets a :attr:`ParsedEntry.key`, its identity within its source: the guid (or
   JSON Feed ``id``), else the link, else a hash of its content; and a
   :attr:`ParsedEntry.digest` of what a reader sees, to tell an updated entry from the same.
@@ -24,11 +29,13 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
 import feedparser
 
+from connectors import bluesky
 from connectors._http import parse_json
+from connectors.atproto import blob_cid, blob_url
 from portal.domain.feeds import schedule
 from portal.domain.feeds.sanitize import clean, text
 from portal.errors import N_
@@ -79,6 +86,8 @@ def parse(body: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
     """The feed in ``body``, fetched from ``url`` with ``content_type``. :class:`NotAFeed`
     when it holds neither a feed nor any entry (an HTML page, an image, garbage)."""
     if _is_json(body, content_type):
+        if urlsplit(url).path.endswith(_LIST_RECORDS):
+            return _atproto_posts(body, url)
         return _json_feed(body, url)
     return _xml_feed(body, url, content_type)
 
@@ -248,6 +257,119 @@ def _rfc3339(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- AT Protocol posts -----------------------------------------------------------------------------
+
+_LIST_RECORDS = "/xrpc/com.atproto.repo.listRecords"
+
+
+def _atproto_posts(body: bytes, url: str) -> ParsedFeed:
+    """A ``com.atproto.repo.listRecords`` answer of ``app.bsky.feed.post`` records."""
+    try:
+        document = parse_json(body)
+    except ValueError as unreadable:
+        raise NotAFeed(url) from unreadable
+    records = document.get("records") if isinstance(document, dict) else None
+    did = parse_qs(urlsplit(url).query).get("repo", [""])[0]
+    if not isinstance(records, list) or not did.startswith("did:"):
+        raise NotAFeed(url)
+    pds = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+    entries = [
+        entry
+        for record in records[:MAX_ENTRIES]
+        if (entry := _atproto_post(record, did, pds, url)) is not None
+    ]
+    return ParsedFeed(
+        kind="atproto",
+        title=did,
+        site=bluesky.profile_url(did),
+        entries=tuple(entries),
+        error=None,
+        error_params={},
+        poll_hint=None,
+    )
+
+
+def _atproto_post(record: Any, did: str, pds: str, url: str) -> ParsedEntry | None:
+    if not isinstance(record, dict) or not isinstance(record.get("value"), dict):
+        return None
+    post: dict[str, Any] = record["value"]
+    uri = _string(record.get("uri"))
+    link = bluesky.post_url(did, uri)
+    if link is None or post.get("$type") != bluesky.POSTS or post.get("reply"):
+        return None
+    published = _rfc3339(post.get("createdAt"))
+    embed = post.get("embed")
+    if isinstance(embed, dict) and isinstance(embed.get("media"), dict):
+        embed = embed["media"]  # recordWithMedia: a quote with pictures
+    images = embed.get("images") if isinstance(embed, dict) else None
+    image = None
+    if isinstance(images, list) and images and isinstance(images[0], dict):
+        cid = blob_cid(images[0].get("image"))
+        image = blob_url(pds, did, cid) if cid else None
+    return _entry(
+        guid=uri,
+        link=link,
+        title="",
+        html=_rich_text(_string(post.get("text")), post.get("facets")),
+        base=link,
+        author=None,
+        published=published,
+        updated=None,
+        image=image,
+        url=url,
+    )
+
+
+def _rich_text(words: str, facets: Any) -> str:
+    """A post's text as HTML, its facets (links, mentions, tags) made links. Facets are
+    placed by UTF-8 byte offsets; one that overlaps another or falls outside the text, or
+    cuts a character, is left as plain text."""
+    data = words.encode("utf-8")
+    spans: list[tuple[int, int, str]] = []
+    for facet in facets if isinstance(facets, list) else []:
+        index = facet.get("index") if isinstance(facet, dict) else None
+        features = facet.get("features") if isinstance(facet, dict) else None
+        if not isinstance(index, dict) or not isinstance(features, list) or not features:
+            continue
+        start, end = index.get("byteStart"), index.get("byteEnd")
+        href = _facet_link(features[0])
+        if not isinstance(start, int) or not isinstance(end, int) or href is None:
+            continue
+        if 0 <= start < end <= len(data):
+            spans.append((start, end, href))
+    out: list[str] = []
+    at = 0
+    for start, end, href in sorted(spans):
+        if start < at:
+            continue
+        try:
+            before, inside = data[at:start].decode(), data[start:end].decode()
+        except UnicodeDecodeError:
+            continue
+        out.append(_lines(before))
+        out.append(f'<a href="{html.escape(href)}">{_lines(inside)}</a>')
+        at = end
+    out.append(_lines(data[at:].decode("utf-8", "replace")))
+    return f"<p>{''.join(out)}</p>" if words.strip() else ""
+
+
+def _facet_link(feature: Any) -> str | None:
+    if not isinstance(feature, dict):
+        return None
+    kind = feature.get("$type")
+    if kind == "app.bsky.richtext.facet#link":
+        return _web(feature.get("uri"), "https://bsky.app/")
+    if kind == "app.bsky.richtext.facet#mention" and _string(feature.get("did")):
+        return bluesky.profile_url(feature["did"])
+    if kind == "app.bsky.richtext.facet#tag" and _string(feature.get("tag")):
+        return "https://bsky.app/hashtag/" + quote(feature["tag"], safe="")
+    return None
+
+
+def _lines(words: str) -> str:
+    return html.escape(words).replace("\n", "<br>")
 
 
 # -- both ---------------------------------------------------------------------------------------

@@ -81,6 +81,8 @@ class Claim:
     id: int
     url: str
     validators: Validators
+    find_feed: bool = False
+    """Never read yet: a page at its address is read for the feed it names."""
 
 
 @dataclass(slots=True)
@@ -178,7 +180,13 @@ async def claim(
     """Lease up to ``limit`` sources due at ``now`` (the most overdue first), or with
     ``every`` the next ones by id after ``after``, paused ones aside. The caller commits."""
     query = (
-        select(FeedSource.id, FeedSource.url, FeedSource.etag, FeedSource.last_modified)
+        select(
+            FeedSource.id,
+            FeedSource.url,
+            FeedSource.etag,
+            FeedSource.last_modified,
+            FeedSource.last_success_at,
+        )
         .where(*_eligible(now, every, after))
         .order_by(*((FeedSource.id,) if every else (FeedSource.next_poll_at, FeedSource.id)))
         .limit(limit)
@@ -192,7 +200,15 @@ async def claim(
             .where(FeedSource.id.in_([row.id for row in rows]))
             .values(next_poll_at=now + lease)
         )
-    return [Claim(row.id, row.url, Validators(row.etag, row.last_modified)) for row in rows]
+    return [
+        Claim(
+            row.id,
+            row.url,
+            Validators(row.etag, row.last_modified),
+            find_feed=row.last_success_at is None,
+        )
+        for row in rows
+    ]
 
 
 async def record(
@@ -322,6 +338,7 @@ class Poller:
                     claimed.validators,
                     deadline=self.deadline,
                     parsing=parsing,
+                    find_feed=claimed.find_feed,
                 )
         except Exception:  # a fault of ours: the source comes back when its lease ends
             log.exception("polling %s failed", claimed.url)

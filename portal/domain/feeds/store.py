@@ -8,7 +8,8 @@ entries once for all its readers.
 - A poll sends the source's validators; "not modified" stores nothing. Parsing runs in a
   thread, off the event loop. Success plans the next poll from the feed's hints, failure backs
   off (:mod:`.schedule`); a source gone for good (410), or failing for a week without a single
-  success, is paused.
+  success, is paused. A source never read yet whose address is a page (a linked website)
+  moves to the feed the page names (:func:`.discover.named_by`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from portal.domain.feeds import discover, opml, schedule
 from portal.domain.feeds.fetch import DEADLINE, Fetched, FetchError, Validators, fetch
 from portal.domain.feeds.parse import NotAFeed, ParsedEntry, ParsedFeed, parse
 from portal.errors import N_, Conflict, InvalidInput
-from portal.storage.models import FeedEntry, FeedSource, FeedSubscription, User, utcnow
+from portal.storage.models import (
+    FeedEntry,
+    FeedSource,
+    FeedSubscription,
+    LinkedAccount,
+    User,
+    utcnow,
+)
 
 _CHUNK = 500
 """Keys looked up at once when storing (well under every database's parameter limit)."""
@@ -222,6 +230,8 @@ class Retrieved:
     fetched: Fetched | None = None
     feed: ParsedFeed | None = None
     error: FetchError | None = None
+    found_at: str | None = None
+    """Where the feed was found, when the address was a page that names it."""
 
 
 async def retrieve(
@@ -231,9 +241,11 @@ async def retrieve(
     *,
     deadline: float = DEADLINE,
     parsing: asyncio.Semaphore | None = None,
+    find_feed: bool = False,
 ) -> Retrieved:
     """Fetch the feed at ``url`` and parse it (in a thread, off the event loop; with
-    ``parsing``, when one of its places is free)."""
+    ``parsing``, when one of its places is free). With ``find_feed`` (a source never
+    read yet), a page at ``url`` is read for the feed it names."""
     try:
         fetched = await fetch(http, url, validators, deadline=deadline)
         if fetched.not_modified:
@@ -245,7 +257,13 @@ async def retrieve(
     except FetchError as failure:
         return Retrieved(error=failure)
     except NotAFeed:
-        return Retrieved(error=FetchError(N_("There is no feed at this address any more.")))
+        if not find_feed:
+            return Retrieved(error=FetchError(N_("There is no feed at this address any more.")))
+        try:
+            found = await discover.named_by(http, fetched)
+        except FetchError as failure:
+            return Retrieved(error=failure)
+        return Retrieved(found.fetched, found.feed, found_at=found.url)
     return Retrieved(fetched, feed)
 
 
@@ -267,7 +285,9 @@ async def record(
     if fetched.not_modified or feed is None:
         _healthy(source, fetched, now, None)
         return Polled(source.id, ok=True, not_modified=True)
-    if fetched.moved_to and await source_at(session, fetched.moved_to) is None:
+    if retrieved.found_at is not None:
+        source = await _moved_to_feed(session, source, retrieved.found_at)
+    elif fetched.moved_to and await source_at(session, fetched.moved_to) is None:
         source.url = fetched.moved_to
     stored = await _succeeded(session, source, fetched, feed, now)
     return Polled(source.id, ok=True, stored=stored)
@@ -284,8 +304,42 @@ async def poll(
     """Poll ``source`` once and record what happened on it (with ``session`` open meanwhile:
     for one source polled at someone's request; :mod:`.poller` polls many without)."""
     now = now or utcnow()
-    retrieved = await retrieve(http, source.url, Validators(source.etag, source.last_modified))
+    retrieved = await retrieve(
+        http,
+        source.url,
+        Validators(source.etag, source.last_modified),
+        find_feed=source.last_success_at is None,
+    )
     return await record(session, source, retrieved, now=now, rng=rng)
+
+
+async def _moved_to_feed(session: AsyncSession, source: FeedSource, url: str) -> FeedSource:
+    """A source that had never been read turned out to be a page (a linked website, a
+    channel's page) naming the feed at ``url``: it moves there. Where that feed is a source
+    already, the accounts and the readers of the page read it instead, and the page's source,
+    which never held an entry, is removed; the source that reads the feed now."""
+    existing = await source_at(session, url)
+    if existing is None or existing.id == source.id:
+        source.url = url
+        return source
+    await session.execute(
+        update(LinkedAccount)
+        .where(LinkedAccount.feed_source_id == source.id)
+        .values(feed_source_id=existing.id)
+    )
+    await session.execute(
+        update(FeedSubscription)
+        .where(
+            FeedSubscription.source_id == source.id,
+            FeedSubscription.user_id.not_in(
+                select(FeedSubscription.user_id).where(FeedSubscription.source_id == existing.id)
+            ),
+        )
+        .values(source_id=existing.id)
+    )
+    await session.delete(source)
+    await session.flush()
+    return existing
 
 
 async def _succeeded(
