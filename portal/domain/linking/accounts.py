@@ -4,6 +4,8 @@ An account is *unverified* when its owner only typed its handle, *verified* once
 proven (OAuth, signing in, a signed login widget, an emailed code, or a link back from a public
 page), and *needs reconnect* when the network stopped accepting what we hold for it. What acts
 for an account (tokens, an XMPP password) is kept encrypted in ``LinkedAccount.secrets``.
+Whenever an account is added, proven or given another handle, its public feed (what the
+people who follow its owner's number read) is pointed at too (:mod:`portal.domain.feeds.accounts`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import connectors
 from connectors import base
 from portal.crypto import SecretUnreadable, Vault
+from portal.domain.feeds import accounts as feed_accounts
 from portal.domain.linking.services import LinkServices, connector, normalize
 from portal.domain.linking.strategies import strategy_for
 from portal.errors import Conflict, InvalidInput, NotFound
@@ -152,6 +155,7 @@ async def add_handle(
         await session.flush()
     except IntegrityError as error:
         raise _already_linked(cls, normalized) from error
+    await feed_accounts.set_feed(session, linked)
     return linked
 
 
@@ -214,6 +218,7 @@ async def change_handle(
             )
     except IntegrityError as error:  # the same handle, written meanwhile by another request
         raise _already_linked(cls, normalized) from error
+    await feed_accounts.set_feed(session, account)
     return account
 
 
@@ -259,6 +264,7 @@ async def save_proven(
     mark_verified(existing, proof)
     store_credentials(services, existing, linked.credentials)
     await session.flush()
+    await feed_accounts.set_feed(session, existing, known=linked.credentials.extra)
     return existing, replaced
 
 

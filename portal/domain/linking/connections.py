@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import base
 from portal.domain import linking
+from portal.domain.feeds import accounts as feed_accounts
 from portal.domain.linking import oauth
 from portal.domain.linking.services import LinkServices, connector
 from portal.errors import PortalError
@@ -90,6 +91,9 @@ async def remove_account(
                     revoked = await connection.revoke()
         except (base.ConnectorError, httpx.HTTPError, PortalError) as error:
             log.warning("revoking linked account %s failed: %s", account.id, error)
+    source_id = account.feed_source_id
     await session.delete(account)
     await session.flush()
+    if source_id is not None:
+        await feed_accounts.forget_if_unread(session, source_id)
     return revoked

@@ -1,0 +1,93 @@
+"""The public feed of each linked account: what its followers read of it.
+
+Each connector says where an account's public posts can be read
+(:meth:`connectors.base.Connector.public_feed`); this module keeps
+``LinkedAccount.feed_source_id`` pointing at that address's shared :class:`FeedSource`
+whenever an account is linked, proven again or given another handle, and clears it when
+the new handle has no feed. Nothing is fetched while a person links: a new source is made due
+at once (``next_poll_at`` now), and the poller reads it; a website's page is turned into the
+feed it names at that first poll (:func:`.store.poll`). Unlinking deletes the account, and
+with it what pointed at the source; a source nobody reads any more is removed.
+
+Whether a follower may read the feed is never decided here: it is decided when they read
+(:func:`.follows.visible_sources`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import connectors
+from connectors import base
+from portal.domain.feeds.fetch import FetchError, check_url
+from portal.domain.feeds.store import source_at
+from portal.storage.models import FeedSource, FeedSubscription, LinkedAccount, utcnow
+
+
+def address_of(account: LinkedAccount, known: Mapping[str, Any] | None = None) -> str | None:
+    """Where the account's public posts are read, when its network has such a place and the
+    address is one the fetcher would fetch; else ``None``."""
+    cls = connectors.get(account.network)
+    if cls is None:
+        return None
+    try:
+        url = cls.public_feed(account.handle, account.server, known=known)
+        return check_url(url) if url else None
+    except (base.ConnectorError, FetchError, ValueError):
+        return None
+
+
+async def shared_source(session: AsyncSession, url: str, now: datetime) -> FeedSource:
+    """The one source of ``url``, made due at once when it is new."""
+    source = await source_at(session, url)
+    if source is None:
+        try:
+            async with session.begin_nested():
+                source = FeedSource(url=url, next_poll_at=now)
+                session.add(source)
+        except IntegrityError:  # made meanwhile by another request: share that one
+            found = await source_at(session, url)
+            if found is None:
+                raise
+            source = found
+    return source
+
+
+async def set_feed(
+    session: AsyncSession,
+    account: LinkedAccount,
+    *,
+    known: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> FeedSource | None:
+    """Point the account at its public feed's source, or at none; a source it leaves that
+    nobody else reads any more is removed. ``known`` is what the account's proof kept."""
+    url = address_of(account, known)
+    before = account.feed_source_id
+    source = await shared_source(session, url, now or utcnow()) if url else None
+    account.feed_source_id = source.id if source is not None else None
+    await session.flush()
+    if before is not None and before != account.feed_source_id:
+        await forget_if_unread(session, before)
+    return source
+
+
+async def forget_if_unread(session: AsyncSession, source_id: int) -> None:
+    """Remove a source no account and no subscription reads."""
+    read = await session.scalar(
+        select(
+            exists().where(LinkedAccount.feed_source_id == source_id)
+            | exists().where(FeedSubscription.source_id == source_id)
+        )
+    )
+    if not read:
+        source = await session.get(FeedSource, source_id)
+        if source is not None:
+            await session.delete(source)
+            await session.flush()
