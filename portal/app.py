@@ -21,6 +21,7 @@ from portal import __version__, i18n
 from portal.api import accounts as api_accounts
 from portal.api import contacts as api_contacts
 from portal.api import discovery as api_discovery
+from portal.api import follows as api_follows
 from portal.api import health as api_health
 from portal.api import linked as api_linked
 from portal.api import numbers as api_numbers
@@ -42,6 +43,7 @@ from portal.web import auth as web_auth
 from portal.web import contacts as web_contacts
 from portal.web import discover as web_discover
 from portal.web import docs as web_docs
+from portal.web import follows as web_follows
 from portal.web import guide as web_guide
 from portal.web import language as web_language
 from portal.web import me as web_me
@@ -275,6 +277,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_share.router,
         api_linked.router,
         api_contacts.router,
+        api_follows.router,
         api_discovery.router,
         api_recovery.router,
     ):
@@ -288,6 +291,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         web_guide.router,
         web_me.router,
         web_contacts.router,
+        web_follows.router,
         web_notifications.router,
         web_accounts.router,
         web_discover.router,

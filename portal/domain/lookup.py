@@ -6,7 +6,8 @@ has, a hidden one, a mistyped one) costs :data:`~portal.ratelimit.LOOKUP_MISS_CO
 What is shown comes from :mod:`portal.domain.privacy`.
 
 Every action on a person named by number (a contact request, accepting, blocking, tagging …)
-is a lookup too: it finds the person with :func:`person_in`, counted the same way.
+is a lookup too: it finds the person with :func:`person_in`, counted the same way; so is
+following a number, and unfollowing one (:func:`follow`, :func:`unfollow`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain import contacts, privacy, relations
 from portal.domain.card_cache import CardCache
+from portal.domain.feeds import follows
 from portal.domain.notifications import Mailer
 from portal.errors import InvalidInput, NotFound, RateLimited
 from portal.ratelimit import LOOKUP_MISS_COST, RateLimiter
@@ -77,6 +79,21 @@ async def ask(
     cleaned = contacts.clean_message(message)
     other = await person_in(session, limiter, sender, text, among="anyone", client=client)
     return await contacts.request(session, sender, other, cleaned, mailer=mailer)
+
+
+async def follow(
+    session: AsyncSession, limiter: RateLimiter, viewer: User, text: str, *, client: str
+) -> follows.Followed:
+    """Follow the person behind a number (:func:`portal.domain.feeds.follows.follow`), counted
+    as a lookup."""
+    return await counted(limiter, viewer, client, follows.follow(session, viewer, text[:100]))
+
+
+async def unfollow(
+    session: AsyncSession, limiter: RateLimiter, viewer: User, text: str, *, client: str
+) -> None:
+    """No longer follow the person behind a number, counted as a lookup."""
+    await counted(limiter, viewer, client, follows.unfollow(session, viewer, text[:100]))
 
 
 async def counted(

@@ -9,6 +9,7 @@ from connectors.atproto import client_metadata
 from portal.deps import DB, CardsDep, LimiterDep, Services, client_address
 from portal.domain import lookup, privacy, profile, relations
 from portal.domain import number as numbers
+from portal.domain.feeds import follows
 from portal.errors import NotFound, PortalError
 from portal.web.deps import OptionalUser
 from portal.web.forms import form_error
@@ -45,15 +46,21 @@ async def number_page(
         return form_error(request, "home", exc, {"values": {"number": number[:100]}})
     if card.number != number:
         return RedirectResponse(f"/n/{card.number}", status_code=301)
-    # The contact buttons come with the page, so that they are right without JavaScript too
-    # (after a plain form's redirect back here); an owner's and a contact's need no query.
+    # The contact and follow buttons come with the page, so that they are right without
+    # JavaScript too (after a plain form's redirect back here); an owner's and a contact's
+    # contact buttons need no query.
     state = None
     if user is not None and card.apparent_relation not in (
         privacy.Relation.OWNER,
         privacy.Relation.CONTACT,
     ):
         state = await relations.state_between(db, user.id, card.user_id)
-    return render(request, "number", {"card": card, "contact_state": state})
+    following = (
+        user is not None
+        and card.apparent_relation is not privacy.Relation.OWNER
+        and await follows.follows(db, user, card.user_id)
+    )
+    return render(request, "number", {"card": card, "contact_state": state, "following": following})
 
 
 @router.get("/n/{number}/avatar")

@@ -28,7 +28,7 @@ from portal.domain import account as accounts
 from portal.domain import linking, profile
 from portal.domain.images import ImageWorkers
 from portal.domain.number import AllocationPolicy
-from portal.storage.models import Block, Contact, ContactRequest, User, utcnow
+from portal.storage.models import Block, Contact, ContactRequest, Follow, User, utcnow
 from portal.web import contacts as web_contacts
 from tests.fixtures.app import get_csrf, make_settings
 from tests.portal.doors import DOORS, NOT_DOORS, all_routes, routes_taking_a_number
@@ -349,6 +349,7 @@ SURFACES: dict[str, Surface] = {
         _api_list, path="/api/v1/contact-requests", people=_requesters
     ),
     "/api/v1/blocks": functools.partial(_api_list, path="/api/v1/blocks", people=_blocked),
+    "/api/v1/follows": functools.partial(_api_list, path="/api/v1/follows", people=_blocked),
     **{
         path: functools.partial(_web_list, path=path + query)
         for path, query in (
@@ -462,6 +463,9 @@ async def world(app: FastAPI, db: AsyncSession) -> AsyncIterator[dict[str, objec
                 # Lists: a request from each owner, and a block of each owner.
                 ContactRequest(sender_id=owner.user.id, recipient_id=requested.id),
                 Block(owner_id=blocker.id, blocked_id=owner.user.id),
+                # Following: a member and a contact follow each owner.
+                Follow(user_id=member.id, owner_id=owner.user.id),
+                Follow(user_id=contact.id, owner_id=owner.user.id),
             ]
         )
     await db.commit()
@@ -494,6 +498,8 @@ def _expected(surface: str, audience: str, viewer: str) -> Shown:
         return fields if viewer == "requested" else Shown(found=False)
     if surface == "/api/v1/blocks":
         return fields if viewer == "blocker" else Shown(found=False)
+    if surface == "/api/v1/follows":
+        return fields if viewer in ("member", "contact") else Shown(found=False)
     # The list pages show a person's name and picture; the contact list their accounts too.
     listed = Shown(True, name=sees, avatar=sees)
     if surface == "/me/contacts":

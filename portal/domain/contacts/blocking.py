@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.domain import privacy, relations
 from portal.domain.contacts.requests import NOT_A_CONTACT, cancel
 from portal.errors import InvalidInput, NotFound
-from portal.storage.models import Block, Contact, ContactRequest, ContactTag, User
+from portal.storage.models import Block, Contact, ContactRequest, ContactTag, Follow, User
 
 
 async def remove(session: AsyncSession, owner: User, other: User) -> None:
@@ -42,8 +42,8 @@ async def _disconnect(session: AsyncSession, a_id: int, b_id: int) -> None:
 
 
 async def block(session: AsyncSession, owner: User, other: User) -> None:
-    """Block someone: no contact, no requests either way, and they see of me only what
-    anybody sees. Blocking twice is the same as once."""
+    """Block someone: no contact, no requests either way, no following my number, and they
+    see of me only what anybody sees. Blocking twice is the same as once."""
     if owner.id == other.id:
         raise InvalidInput("You cannot block yourself.")
     await _disconnect(session, owner.id, other.id)
@@ -54,6 +54,10 @@ async def block(session: AsyncSession, owner: User, other: User) -> None:
                 (ContactRequest.sender_id == other.id) & (ContactRequest.recipient_id == owner.id),
             )
         )
+    )
+    # Nor do they read my feeds by following my number.
+    await session.execute(
+        delete(Follow).where(Follow.user_id == other.id, Follow.owner_id == owner.id)
     )
     if not await relations.is_blocked(session, owner.id, other.id):
         session.add(Block(owner_id=owner.id, blocked_id=other.id))

@@ -64,6 +64,8 @@ RULES_BEYOND_THE_SCHEMA = [
     "DELETE /api/v1/contacts/{number}/block",
     "DELETE /api/v1/contacts/{number}",
     "PUT /api/v1/contacts/{number}/tags",
+    "POST /api/v1/follows",
+    "DELETE /api/v1/follows/{number}",
     "POST /api/v1/email/confirm",
     "POST /api/v1/password-reset/confirm",
     "POST /api/v1/me/email",
