@@ -15,7 +15,7 @@ Whether a follower may read the feed is never decided here: it is decided when t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -43,13 +43,16 @@ def address_of(account: LinkedAccount, known: Mapping[str, Any] | None = None) -
         return None
 
 
-async def shared_source(session: AsyncSession, url: str, now: datetime) -> FeedSource:
-    """The one source of ``url``, made due at once when it is new."""
+async def shared_source(
+    session: AsyncSession, url: str, now: datetime, title: str = ""
+) -> FeedSource:
+    """The one source of ``url``, made due at once when it is new, named ``title`` until its
+    feed names itself."""
     source = await source_at(session, url)
     if source is None:
         try:
             async with session.begin_nested():
-                source = FeedSource(url=url, next_poll_at=now)
+                source = FeedSource(url=url, next_poll_at=now, title=title[:500])
                 session.add(source)
         except IntegrityError:  # made meanwhile by another request: share that one
             found = await source_at(session, url)
@@ -70,12 +73,20 @@ async def set_feed(
     nobody else reads any more is removed. ``known`` is what the account's proof kept."""
     url = address_of(account, known)
     before = account.feed_source_id
-    source = await shared_source(session, url, now or utcnow()) if url else None
+    source = None
+    if url is not None:
+        source = await shared_source(session, url, now or utcnow(), _name(account))
     account.feed_source_id = source.id if source is not None else None
     await session.flush()
     if before is not None and before != account.feed_source_id:
         await forget_if_unread(session, before)
     return source
+
+
+def _name(account: LinkedAccount) -> str:
+    """The account as people know it (``Bluesky @ada.bsky.social``)."""
+    cls = connectors.get(account.network)
+    return f"{cls.LABEL} {cls.display_handle(account.handle)}" if cls else account.handle
 
 
 async def forget_if_unread(session: AsyncSession, source_id: int) -> None:
@@ -91,3 +102,30 @@ async def forget_if_unread(session: AsyncSession, source_id: int) -> None:
         if source is not None:
             await session.delete(source)
             await session.flush()
+
+
+async def fill_missing(
+    session: AsyncSession,
+    known_of: Callable[[LinkedAccount], Mapping[str, Any] | None],
+    *,
+    batch: int = 500,
+) -> int:
+    """Point every account linked before feeds were kept (or whose feed was lost) at its
+    feed, ``known_of`` giving what each one's proof kept; how many now have one. For an
+    operator's command: it reads every account without a feed, in batches."""
+    done = 0
+    after = 0
+    while True:
+        rows = await session.scalars(
+            select(LinkedAccount)
+            .where(LinkedAccount.feed_source_id.is_(None), LinkedAccount.id > after)
+            .order_by(LinkedAccount.id)
+            .limit(batch)
+        )
+        accounts = list(rows)
+        if not accounts:
+            return done
+        for account in accounts:
+            if await set_feed(session, account, known=known_of(account)) is not None:
+                done += 1
+        after = accounts[-1].id

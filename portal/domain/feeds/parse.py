@@ -282,7 +282,7 @@ def _atproto_posts(body: bytes, url: str) -> ParsedFeed:
     ]
     return ParsedFeed(
         kind="atproto",
-        title=did,
+        title="",  # the answer names the account by its DID alone: the source keeps its name
         site=bluesky.profile_url(did),
         entries=tuple(entries),
         error=None,

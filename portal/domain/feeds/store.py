@@ -346,7 +346,7 @@ async def _succeeded(
     session: AsyncSession, source: FeedSource, fetched: Fetched, feed: ParsedFeed, now: datetime
 ) -> Stored:
     source.kind = feed.kind
-    source.title = feed.title[:500]
+    source.title = feed.title[:500] or source.title  # a feed without a title keeps its name
     source.site_url = feed.site
     source.hint_seconds = int(feed.poll_hint) if feed.poll_hint else None
     stored = await store(session, source, feed, now)

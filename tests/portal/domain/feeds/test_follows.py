@@ -101,6 +101,27 @@ async def test_a_changed_handle_moves_to_its_feed_and_the_unread_one_goes(db):
     }
 
 
+async def test_accounts_linked_before_feeds_were_kept_are_given_theirs(db):
+    ada = await person(db, "Ada")
+    github = LinkedAccount(user_id=ada.id, network="github", handle="ada")
+    sky = LinkedAccount(
+        user_id=ada.id, network="bluesky", handle="ada.example.org", external_id="did:plc:x"
+    )
+    x = LinkedAccount(user_id=ada.id, network="x", handle="ada")
+    db.add_all([github, sky, x])
+    await db.flush()
+    known = {sky.id: {"did": "did:plc:x", "pds": "https://pds.example.org"}}
+    filled = await feed_accounts.fill_missing(db, lambda a: known.get(a.id), batch=2)
+    assert filled == 2 and x.feed_source_id is None
+    names = {s.url: s.title for s in await _sources(db)}
+    assert names == {
+        "https://github.com/ada.atom": "GitHub @ada",
+        "https://pds.example.org/xrpc/com.atproto.repo.listRecords?repo=did%3Aplc%3Ax"
+        "&collection=app.bsky.feed.post&limit=50": "Bluesky @ada.example.org",
+    }
+    assert await feed_accounts.fill_missing(db, lambda a: None) == 0
+
+
 async def test_a_handle_with_no_feed_clears_the_accounts_feed(db):
     ada = await person(db, "Ada")
     account = await linking.add_handle(db, ada, "x", "ada")
@@ -236,6 +257,8 @@ async def test_following_a_number_reads_its_accounts_feeds_as_long_as_they_are_s
     bob = await db.scalar(select(User).where(User.number == bob_number))
     assert bob is not None
     rkey = posted["uri"].rsplit("/", 1)[1]
+    titles = {source.title for source in await _sources(db)}
+    assert titles == {"Ada writes", f"Bluesky @{sky.handle}"}  # a post list names no one
     assert await _read(db, bob) == {
         ("website", "https://ada.example.org/engines"),
         ("bluesky", f"https://bsky.app/profile/{sky.did}/post/{rkey}"),

@@ -37,6 +37,7 @@ def test_posts_become_entries_linking_to_their_bsky_app_pages():
     )
     feed = parse(body, url=URL, content_type="application/json; charset=utf-8")
     assert feed.kind == "atproto" and feed.site == f"https://bsky.app/profile/{DID}"
+    assert feed.title == ""  # the answer names the account by its DID alone
     first, second = feed.entries  # the reply is left out, as on the profile's list of posts
     assert first.link == f"https://bsky.app/profile/{DID}/post/3k4duaz5vfs2b"
     assert first.guid == f"at://{DID}/app.bsky.feed.post/3k4duaz5vfs2b" == first.key
