@@ -78,6 +78,10 @@ async def test_two_people_do_the_core_of_every_page_without_javascript(
     await bob.get_by_role("button", name="Add as contact").click()
     await expect(bob).to_have_url(re.compile(rf"/n/{ada_number}$"))
     await expect(bob.get_by_text("Request sent")).to_be_visible()
+    # So must the Follow button: a plain form, and the page again with the button pressed.
+    await bob.get_by_role("button", name="Follow", exact=True).click()
+    await expect(bob).to_have_url(re.compile(rf"/n/{ada_number}$"))
+    await expect(bob.get_by_role("button", name="Following", exact=True)).to_be_visible()
 
     # Ada reads the notification, marks it read and accepts from her contacts page.
     await ada.goto("/me/notifications?unread=true")
