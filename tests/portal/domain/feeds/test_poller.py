@@ -156,6 +156,28 @@ async def test_every_source_is_polled_once_with_all(db, sessionmaker, feeds, htt
     assert [path for path, _ in feeds.requests].count("/a") == 1
 
 
+async def test_a_page_given_for_its_feed_moves_to_the_feed_it_names(db, sessionmaker, feeds):
+    """A linked website's address is a page: the first round reads it for the feed it names,
+    and the source moves there; one that was already read is a feed or a failure, never a
+    page to search again."""
+    page = b'<html><head><link rel="alternate" type="application/rss+xml" href="/rss"></head>'
+    feeds.routes |= {
+        "/": static(page, {"content-type": "text/html"}),
+        "/rss": static(_rss("site"), {"content-type": "application/rss+xml"}),
+        "/was-a-feed": static(page, {"content-type": "text/html"}),
+    }
+    site, was_a_feed = await _sources(db, feeds.url("/"), feeds.url("/was-a-feed"))
+    was_a_feed.last_success_at = utcnow() - timedelta(days=1)
+    await db.commit()
+    done = await Poller(sessionmaker, allow_loopback=True).round()
+    assert (done.polled, done.new, done.failed) == (2, 3, 1)
+    await db.refresh(site)
+    await db.refresh(was_a_feed)
+    assert site.url == feeds.url("/rss") and site.title == "site"
+    assert was_a_feed.url == feeds.url("/was-a-feed")
+    assert was_a_feed.last_error == "There is no feed at this address any more."
+
+
 async def test_a_paused_feed_is_told_to_each_reader_once(db, sessionmaker, feeds, http):
     feeds.routes |= {"/down": _broken, "/gone": _gone, "/fine": static(_rss("fine"))}
     ada, bob, eve = await person(db, "Ada"), await person(db, "Bob"), await person(db, "Eve")
