@@ -1,0 +1,470 @@
+"""Reading the unified feed: the entries of a viewer's own subscriptions and of the feeds they
+read through the people they follow, newest first, and what they did with each entry.
+
+- **What a viewer reads** is one set of rows, ``reading``: one per subscription (network
+  ``feed``, the subscriber's own title and folder) and one per followed account whose feed the
+  viewer may see (:func:`portal.domain.feeds.follows.visible_sources`, privacy decided now).
+  Filters by network, person, source and folder narrow this set; an entry is on the timeline
+  when its source is in it. Nothing here can name an entry of a source the viewer does not read.
+- **Order and pages**: newest first by ``(sort_at, id)``, with a keyset cursor (the position
+  of the last item, opaque to clients) compared as a row value, so that page 500 costs what
+  page 1 costs: the ``(sort_at, id)`` index read backwards from the cursor, or the
+  ``(source_id, sort_at, id)`` one for a single source. A page is one query whatever its size:
+  the page's ids are chosen first (a ``LIMIT`` over the entries alone), then joined to what is
+  shown of each (source, person as privacy lets the viewer see them, read and starred state).
+- **Search** uses the index made by migration 0010: FTS5 on SQLite, with each word of the
+  reader's quoted as a string so that no FTS syntax gets through, and on PostgreSQL the GIN
+  expression, matched with ``plainto_tsquery``. On both, every word must appear.
+- **States** are rows of ``feed_entry_states`` (no row: unread, not starred), written in SQL:
+  marking entries or everything up to a position is one ``INSERT … SELECT … ON CONFLICT``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Subquery,
+    and_,
+    bindparam,
+    case,
+    column,
+    exists,
+    false,
+    literal,
+    select,
+    table,
+    text,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.domain import number as numbers
+from portal.domain import privacy
+from portal.domain.feeds.follows import visible_sources
+from portal.errors import InvalidInput, NotFound
+from portal.storage.models import (
+    MAX_ID,
+    FeedEntry,
+    FeedEntryState,
+    FeedSource,
+    FeedSubscription,
+    User,
+    UTCDateTime,
+    utcnow,
+)
+
+FEED = "feed"
+"""The network of a feed the viewer subscribes to themselves."""
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+MAX_IDS = 500
+"""Entries marked at once by id."""
+MAX_QUERY = 200
+"""Characters of a search."""
+
+PG_SEARCH = (
+    "to_tsvector('simple'::regconfig, left(feed_entries.title || ' ' || feed_entries.text, 200000))"
+)
+"""The expression of the GIN index of migration 0010, word for word: PostgreSQL uses the
+index only for this very expression."""
+
+BAD_CURSOR = "This cursor is not valid; use the one a page of the feed gave."
+NO_ENTRY = "There is no such entry in your feed."
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where an entry stands on the timeline."""
+
+    at: datetime
+    id: int
+
+    def cursor(self) -> str:
+        raw = f"{self.at.astimezone(UTC).isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def position(cursor: str, *, field: str = "cursor") -> Position:
+    """The position an opaque cursor holds; :class:`InvalidInput` for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at_text, _, id_text = raw.partition("|")
+        at = datetime.fromisoformat(at_text)
+        entry_id = int(id_text)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidInput(BAD_CURSOR, field=field) from error
+    if at.tzinfo is None or not 0 < entry_id <= MAX_ID or not id_text.isdigit():
+        raise InvalidInput(BAD_CURSOR, field=field)
+    return Position(at, entry_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What narrows the timeline; every one left empty lets everything through."""
+
+    network: str | None = None
+    number: str | None = None
+    """A person followed, by portal number (as typed)."""
+    source_id: int | None = None
+    folder: str | None = None
+    unread: bool = False
+    starred: bool = False
+    q: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Who an entry came through, as much as the viewer may see of them."""
+
+    number: str
+    display_number: str
+    display_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: int
+    source_id: int
+    source_title: str
+    network: str
+    person: Person | None
+    account_id: int | None
+    title: str
+    link: str | None
+    html: str
+    author: str | None
+    image: str | None
+    published_at: datetime | None
+    updated_at: datetime | None
+    sort_at: datetime
+    read: bool
+    starred: bool
+
+    @property
+    def position(self) -> Position:
+        return Position(self.sort_at, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: tuple[Item, ...]
+    next_cursor: str | None
+    """Where the next page starts; ``None`` on the last page."""
+
+
+# --- what a viewer reads --------------------------------------------------------------------
+
+
+def _person_id(number: str) -> ColumnElement[Any]:
+    parsed = numbers.parse(number)  # a mistyped number is a 422, as everywhere
+    return select(User.id).where(User.number == parsed).scalar_subquery()
+
+
+def _reading(viewer: User, filters: Filters) -> Select[Any]:
+    """The rows of what ``viewer`` reads, narrowed by ``filters``: ``source_id``,
+    ``owner_id``, ``account_id``, ``network``, ``own_title``."""
+    own = select(
+        FeedSubscription.source_id.label("source_id"),
+        literal(None, Integer).label("owner_id"),
+        literal(None, Integer).label("account_id"),
+        literal(FEED, String).label("network"),
+        FeedSubscription.title.label("own_title"),
+    ).where(FeedSubscription.user_id == viewer.id)
+    followed = visible_sources(viewer).subquery("followed")
+    via = select(
+        followed.c.source_id,
+        followed.c.owner_id,
+        followed.c.account_id,
+        followed.c.network,
+        literal("", String).label("own_title"),
+    )
+    if filters.network:
+        own = own.where(false()) if filters.network != FEED else own
+        via = via.where(followed.c.network == filters.network)
+    if filters.number:
+        own = own.where(false())
+        via = via.where(followed.c.owner_id == _person_id(filters.number))
+    if filters.folder:
+        own = own.where(FeedSubscription.folder == filters.folder)
+        via = via.where(false())
+    if filters.source_id is not None:
+        own = own.where(FeedSubscription.source_id == filters.source_id)
+        via = via.where(followed.c.source_id == filters.source_id)
+    return union_all(own, via)  # type: ignore[return-value]
+
+
+def search_words(q: str) -> list[str]:
+    """The words of a search that can match anything: those with a letter or a digit."""
+    return [word for word in q[:MAX_QUERY].split() if any(ch.isalnum() for ch in word)]
+
+
+def _matches(dialect: str, q: str) -> ColumnElement[bool]:
+    words = search_words(q)
+    if not words:
+        return false()
+    if dialect == "postgresql":
+        return text(f"{PG_SEARCH} @@ plainto_tsquery('simple', :feed_search)").bindparams(
+            bindparam("feed_search", " ".join(words), type_=String)
+        )  # type: ignore[return-value]
+    quoted = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+    found: Select[Any] = (
+        select(column("rowid", Integer))
+        .select_from(table("feed_entries_search"))
+        .where(
+            text("feed_entries_search MATCH :feed_search").bindparams(
+                bindparam("feed_search", quoted, type_=String)
+            )
+        )
+    )
+    return FeedEntry.id.in_(found)
+
+
+def _state(viewer: User, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(
+        FeedEntryState.user_id == viewer.id, FeedEntryState.entry_id == FeedEntry.id, *conditions
+    )
+
+
+def _entries_where(
+    viewer: User, filters: Filters, sources: Subquery | CTE, dialect: str
+) -> list[ColumnElement[bool]]:
+    """What makes an entry one of the timeline's under ``filters``."""
+    where: list[ColumnElement[bool]] = [FeedEntry.source_id.in_(select(sources.c.source_id))]
+    if filters.unread:
+        where.append(~_state(viewer, FeedEntryState.read_at.is_not(None)))
+    if filters.starred:
+        where.append(_state(viewer, FeedEntryState.starred_at.is_not(None)))
+    if filters.q:
+        where.append(_matches(dialect, filters.q))
+    return where
+
+
+def _before(at: Position, *, inclusive: bool = False) -> ColumnElement[bool]:
+    """Entries after ``at`` on the timeline (older), compared as one row value."""
+    here = tuple_(
+        bindparam(None, at.at, type_=UTCDateTime()), bindparam(None, at.id, type_=Integer())
+    )
+    key = tuple_(FeedEntry.sort_at, FeedEntry.id)
+    return key <= here if inclusive else key < here
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+# --- the timeline ---------------------------------------------------------------------------
+
+
+async def timeline(
+    session: AsyncSession,
+    viewer: User,
+    filters: Filters = Filters(),
+    *,
+    after: Position | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """One page of ``viewer``'s timeline, newest first, starting after ``after``: one query."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    reading = _reading(viewer, filters).cte("reading")
+    where = _entries_where(viewer, filters, reading, _dialect(session))
+    if after is not None:
+        where.append(_before(after))
+    page = (
+        select(FeedEntry.id, FeedEntry.sort_at)
+        .where(*where)
+        .order_by(FeedEntry.sort_at.desc(), FeedEntry.id.desc())
+        .limit(limit + 1)
+        .subquery("page")
+    )
+    name_shown = case(
+        (privacy.sees_sql(viewer, User.name_audience, User.id), User.display_name), else_=None
+    )
+    rows = await session.execute(
+        select(
+            FeedEntry,
+            FeedSource.title.label("source_title"),
+            reading.c.owner_id,
+            reading.c.account_id,
+            reading.c.network,
+            reading.c.own_title,
+            User.number,
+            name_shown.label("display_name"),
+            FeedEntryState.read_at,
+            FeedEntryState.starred_at,
+        )
+        .select_from(page)
+        .join(FeedEntry, FeedEntry.id == page.c.id)
+        .join(FeedSource, FeedSource.id == FeedEntry.source_id)
+        .join(reading, reading.c.source_id == FeedEntry.source_id)
+        .outerjoin(User, User.id == reading.c.owner_id)
+        .outerjoin(
+            FeedEntryState,
+            and_(FeedEntryState.user_id == viewer.id, FeedEntryState.entry_id == FeedEntry.id),
+        )
+        .order_by(page.c.sort_at.desc(), page.c.id.desc(), reading.c.account_id)
+    )
+    items = _items(rows.all())
+    more = len(items) > limit
+    items = items[:limit]
+    return Page(tuple(items), items[-1].position.cursor() if more else None)
+
+
+def _items(rows: Sequence[Any]) -> list[Item]:
+    """One item per entry from its rows (one per way the viewer reads its source): the
+    subscriber's own title when they subscribe, the first person it came through."""
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.FeedEntry.id, []).append(row)
+    return [_item(group) for group in grouped.values()]
+
+
+def _item(rows: list[Any]) -> Item:
+    entry: FeedEntry = rows[0].FeedEntry
+    own = next((row for row in rows if row.owner_id is None), None)
+    via = next((row for row in rows if row.owner_id is not None), None)
+    person = None
+    if via is not None:
+        person = Person(via.number, numbers.display(via.number), via.display_name or None)
+    return Item(
+        id=entry.id,
+        source_id=entry.source_id,
+        source_title=(own.own_title if own is not None else "") or rows[0].source_title,
+        network=via.network if via is not None else FEED,
+        person=person,
+        account_id=via.account_id if via is not None else None,
+        title=entry.title,
+        link=entry.link,
+        html=entry.html,
+        author=entry.author,
+        image=entry.image,
+        published_at=entry.published_at,
+        updated_at=entry.updated_at,
+        sort_at=entry.sort_at,
+        read=rows[0].read_at is not None,
+        starred=rows[0].starred_at is not None,
+    )
+
+
+# --- read and starred -----------------------------------------------------------------------
+
+
+def _upsert(session: AsyncSession) -> Any:
+    return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+
+
+async def _mark(
+    session: AsyncSession, viewer: User, chosen: Select[Any], column_name: str, now: datetime
+) -> int:
+    """Set ``column_name`` (``read_at`` or ``starred_at``) on the entries ``chosen`` selects
+    (their ids), where it is not set yet: one statement. The number of entries changed."""
+    rows = select(
+        literal(viewer.id, Integer), chosen.subquery().c.id, bindparam(None, now, UTCDateTime())
+    )
+    insert = _upsert(session)(FeedEntryState).from_select(
+        ["user_id", "entry_id", column_name], rows.where(literal(True))
+    )
+    current = getattr(FeedEntryState, column_name)
+    insert = insert.on_conflict_do_update(
+        index_elements=["user_id", "entry_id"],
+        set_={column_name: getattr(insert.excluded, column_name)},
+        where=current.is_(None),
+    )
+    result = await session.execute(insert)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _unmark(
+    session: AsyncSession, viewer: User, chosen: Select[Any], column_name: str
+) -> int:
+    current = getattr(FeedEntryState, column_name)
+    result = await session.execute(
+        update(FeedEntryState)
+        .where(
+            FeedEntryState.user_id == viewer.id,
+            FeedEntryState.entry_id.in_(chosen),
+            current.is_not(None),
+        )
+        .values({column_name: None})
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _visible(viewer: User, ids: Iterable[int]) -> Select[Any]:
+    """The ids among ``ids`` of entries ``viewer`` reads; the others are not there."""
+    wanted = sorted({i for i in ids if 0 < i <= MAX_ID})[:MAX_IDS]
+    sources = _reading(viewer, Filters()).subquery("reading")
+    return select(FeedEntry.id).where(
+        FeedEntry.id.in_(wanted), FeedEntry.source_id.in_(select(sources.c.source_id))
+    )
+
+
+async def mark_read(
+    session: AsyncSession,
+    viewer: User,
+    ids: Sequence[int],
+    *,
+    read: bool = True,
+    now: datetime | None = None,
+) -> int:
+    """Mark entries read (or unread again); ids of entries the viewer does not read are
+    passed over, as if there were none. How many entries changed."""
+    if len(ids) > MAX_IDS:
+        raise InvalidInput("Mark at most %(count)d entries at once.", field="ids", count=MAX_IDS)
+    chosen = _visible(viewer, ids)
+    if read:
+        return await _mark(session, viewer, chosen, "read_at", now or utcnow())
+    return await _unmark(session, viewer, chosen, "read_at")
+
+
+async def mark_all_read(
+    session: AsyncSession,
+    viewer: User,
+    filters: Filters = Filters(),
+    *,
+    up_to: Position | None = None,
+    read: bool = True,
+    now: datetime | None = None,
+) -> int:
+    """Mark read (or unread) every entry of the timeline under ``filters`` at ``up_to`` and
+    older (all of them without it), in one statement. How many entries changed."""
+    sources = _reading(viewer, filters).subquery("reading")
+    where = _entries_where(viewer, filters, sources, _dialect(session))
+    if up_to is not None:
+        where.append(_before(up_to, inclusive=True))
+    chosen = select(FeedEntry.id).where(*where)
+    if read:
+        return await _mark(session, viewer, chosen, "read_at", now or utcnow())
+    return await _unmark(session, viewer, chosen, "read_at")
+
+
+async def star(
+    session: AsyncSession,
+    viewer: User,
+    entry_id: int,
+    *,
+    starred: bool = True,
+    now: datetime | None = None,
+) -> None:
+    """Star an entry of the viewer's feed (or take the star off); any other entry, or one
+    that does not exist, is :class:`NotFound` alike."""
+    chosen = _visible(viewer, [entry_id])
+    if await session.scalar(chosen) is None:
+        raise NotFound(NO_ENTRY)
+    if starred:
+        await _mark(session, viewer, chosen, "starred_at", now or utcnow())
+    else:
+        await _unmark(session, viewer, chosen, "starred_at")
