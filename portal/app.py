@@ -21,6 +21,7 @@ from portal import __version__, i18n
 from portal.api import accounts as api_accounts
 from portal.api import contacts as api_contacts
 from portal.api import discovery as api_discovery
+from portal.api import feeds as api_feeds
 from portal.api import follows as api_follows
 from portal.api import health as api_health
 from portal.api import linked as api_linked
@@ -56,7 +57,9 @@ from portal.web.templating import STATIC_DIR, render
 
 log = logging.getLogger("portal")
 
-UPLOAD_PATHS = frozenset({"/me/avatar", "/api/v1/me/avatar", "/me/discover"})
+UPLOAD_PATHS = frozenset(
+    {"/me/avatar", "/api/v1/me/avatar", "/me/discover", "/api/v1/sources/opml"}
+)
 
 
 def _wants_json(request: Request) -> bool:
@@ -279,6 +282,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_contacts.router,
         api_follows.router,
         api_discovery.router,
+        api_feeds.router,
         api_recovery.router,
     ):
         app.include_router(router, dependencies=[Depends(schemas.absolute_links)])

@@ -53,6 +53,8 @@ RULES: dict[str, str] = {
     "discovery_numbers": "5000/day",
     # Searching by name or handle, per account and per client address.
     "search": "30/minute;300/hour;1000/day",
+    # Feeds refreshed by hand and feeds added, per account: each one fetches another server.
+    "feed_fetch": "10/minute;100/hour",
 }
 LOOKUP_MISS_COST = 5
 

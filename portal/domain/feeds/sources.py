@@ -22,10 +22,10 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.feeds import opml, store
-from portal.errors import InvalidInput, NotFound
+from portal.errors import N_, InvalidInput, NotFound
 from portal.storage.models import FeedSource, FeedSubscription, LinkedAccount, User, utcnow
 
-NO_SOURCE = "There is no such source among the feeds you follow."
+NO_SOURCE = N_("There is no such source among the feeds you follow.")
 MAX_TITLE = 500
 MAX_FOLDER = 100
 MAX_URL = 2000
@@ -100,7 +100,7 @@ async def list_sources(session: AsyncSession, viewer: User) -> list[Subscribed]:
         .join(FeedSource, FeedSource.id == FeedSubscription.source_id)
         .where(FeedSubscription.user_id == viewer.id)
     )
-    found = [_subscribed(sub, source) for sub, source in rows.tuples()]
+    found = [_subscribed(sub, source) for sub, source in rows]
     return sorted(found, key=lambda s: (s.folder.casefold(), s.title.casefold(), s.source_id))
 
 
@@ -118,7 +118,7 @@ async def own(
     ).first()
     if row is None:
         raise NotFound(NO_SOURCE)  # whether nobody or only others follow it
-    return row.tuple()
+    return row[0], row[1]
 
 
 async def get_source(session: AsyncSession, viewer: User, source_id: int) -> Subscribed:

@@ -35,7 +35,8 @@ async def openapi_server(
 # may still be refused with the documented 422: a password that must match the stored one, a
 # file that must decode as a picture, a number whose last digit is a check digit, names that
 # may not mix look-alike alphabets or hide control characters (portal.domain.text), handles
-# that follow each network's own rules, servers that must exist, one-time codes.
+# that follow each network's own rules, servers that must exist, one-time codes, addresses
+# that must serve a feed, OPML lists, a feed's cursors.
 RULES_BEYOND_THE_SCHEMA = [
     "POST /api/v1/signup",
     "POST /api/v1/tokens",
@@ -69,6 +70,11 @@ RULES_BEYOND_THE_SCHEMA = [
     "POST /api/v1/email/confirm",
     "POST /api/v1/password-reset/confirm",
     "POST /api/v1/me/email",
+    "GET /api/v1/feed",
+    "POST /api/v1/feed/read",
+    "POST /api/v1/sources",
+    "POST /api/v1/sources/opml",
+    "PATCH /api/v1/sources/{source_id}",
 ]
 # Schemathesis' default statuses for schema-valid input, plus 422 (5xx are left to the
 # server-error check).
