@@ -184,14 +184,20 @@ def _runtime(plan: str) -> str:
 
 
 async def main() -> int:
-    name = f"bench_timeline_{uuid.uuid4().hex[:8]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    reused = os.environ.get("BENCH_DATABASE")  # one a run kept (BENCH_KEEP=1), filled already
+    name = reused or f"bench_timeline_{uuid.uuid4().hex[:8]}"
+    if not reused:
+        await _admin(f'CREATE DATABASE "{name}"')
     engine = make_engine(_url(name).render_as_string(hide_password=False))
     worst = 0.0
     try:
-        await migrate.upgrade(engine)
-        print("filling")
-        reader = await _fill(engine)
+        if reused:
+            async with make_sessionmaker(engine)() as db:
+                reader = await db.get_one(User, 1)
+        else:
+            await migrate.upgrade(engine)
+            print("filling")
+            reader = await _fill(engine)
         owner_number = await _owner_number(engine)
         cases = {
             "everything": (read.Filters(), DEEP_PAGE),
@@ -226,7 +232,7 @@ async def main() -> int:
                     print(f"   --- plan of page {len(times)} ---\n" + deep)
     finally:
         await engine.dispose()
-        if not os.environ.get("BENCH_KEEP"):
+        if not os.environ.get("BENCH_KEEP") and not reused:
             await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         else:
             print("kept", name)

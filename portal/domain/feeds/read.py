@@ -263,6 +263,8 @@ def _entries_where(
     where: list[ColumnElement[bool]] = [
         FeedEntry.source_id.in_(select(sources.c.source_id)).is_(true())
     ]
+    if filters.source_id is not None:  # said again, for the (source_id, sort_at, id) index
+        where.append(FeedEntry.source_id == filters.source_id)
     if filters.unread:
         where.append(~_state(viewer, FeedEntryState.read_at.is_not(None)))
     if filters.starred:
@@ -348,6 +350,18 @@ def _filtered(dialect: str, shape: Filters) -> tuple[Subquery, list[ColumnElemen
     return reading, _entries_where(_VIEWER, filters, reading, dialect)
 
 
+def _page(where: list[ColumnElement[bool]]) -> Subquery:
+    """The ids and places of a page's entries, newest first: the (sort_at, id) index read
+    backwards from the cursor, or (source_id, sort_at, id) for one source."""
+    return (
+        select(FeedEntry.id, FeedEntry.sort_at)
+        .where(*where)
+        .order_by(FeedEntry.sort_at.desc(), FeedEntry.id.desc())
+        .limit(bindparam("page_limit", type_=Integer()))
+        .subquery("page")
+    )
+
+
 @functools.lru_cache(maxsize=512)
 def _page_statement(dialect: str, shape: Filters, after: bool) -> Executable:
     """The statement of a page of the timeline for any reader, filtered as ``shape`` says
@@ -359,13 +373,7 @@ def _page_statement(dialect: str, shape: Filters, after: bool) -> Executable:
             bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=Integer())
         )
         where.append(tuple_(FeedEntry.sort_at, FeedEntry.id) < here)
-    page = (
-        select(FeedEntry.id, FeedEntry.sort_at)
-        .where(*where)
-        .order_by(FeedEntry.sort_at.desc(), FeedEntry.id.desc())
-        .limit(bindparam("page_limit", type_=Integer()))
-        .subquery("page")
-    )
+    page = _page(where)
     name_shown = case(
         (privacy.sees_sql(_VIEWER, User.name_audience, User.id), User.display_name), else_=None
     )
