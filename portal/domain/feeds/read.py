@@ -303,10 +303,24 @@ _VIEWER: Any = _Viewer()
 
 
 def _parsed(filters: Filters) -> Filters:
-    """``filters`` with the person's number read as typed (a mistyped one is a 422)."""
-    if not filters.number:
-        return filters
-    return replace(filters, number=numbers.parse(filters.number))
+    """``filters`` as the database can compare them: words without control characters
+    (PostgreSQL refuses a NUL), the person's number read as typed (a mistyped one is a 422)."""
+    cleaned = replace(
+        filters,
+        network=printable(filters.network),
+        folder=printable(filters.folder),
+        q=printable(filters.q),
+    )
+    if not cleaned.number:
+        return cleaned
+    return replace(cleaned, number=numbers.parse(cleaned.number))
+
+
+def printable(text: str | None) -> str | None:
+    """``text`` without its control characters (tabs and line ends become spaces)."""
+    if text is None:
+        return None
+    return "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in text)
 
 
 _PARAMETER = "\x00parameter"

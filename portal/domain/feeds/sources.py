@@ -22,6 +22,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.feeds import opml, store
+from portal.domain.feeds.read import printable
 from portal.errors import N_, InvalidInput, NotFound
 from portal.storage.models import FeedSource, FeedSubscription, LinkedAccount, User, utcnow
 
@@ -136,8 +137,12 @@ async def subscribe(
     return await get_source(session, viewer, subscription.source_id)
 
 
+def _words(text: str) -> str:
+    return " ".join((printable(text) or "").split())
+
+
 def _folder(folder: str) -> str:
-    cleaned = " ".join(folder.split())
+    cleaned = _words(folder)
     if len(cleaned) > MAX_FOLDER:
         raise InvalidInput(
             "A folder's name has at most %(max)d characters.", field="folder", max=MAX_FOLDER
@@ -157,7 +162,7 @@ async def update_source(
     (empty: none); what is left ``None`` stays."""
     subscription, source = await own(session, viewer, source_id)
     if title is not None:
-        cleaned = " ".join(title.split())
+        cleaned = _words(title)
         if len(cleaned) > MAX_TITLE:
             raise InvalidInput(
                 "A title has at most %(max)d characters.", field="title", max=MAX_TITLE
@@ -250,7 +255,7 @@ async def import_opml(
         if source_id in followed:
             continue
         followed.add(source_id)
-        folder = " ".join((feed.folder or "").split())[:MAX_FOLDER]
+        folder = _words(feed.folder or "")[:MAX_FOLDER]
         session.add(FeedSubscription(user_id=viewer.id, source_id=source_id, folder=folder))
         added += 1
     await session.flush()

@@ -84,7 +84,7 @@ async def test_follow_a_feed_read_it_rename_refresh_and_leave_it(client, blog, d
     assert page["items"][0]["person"] is None and page["next_cursor"] is None
 
     renamed = await client.patch(
-        f"/api/v1/sources/{source['id']}", json={"title": "  Ada's  blog "}, headers=ada
+        f"/api/v1/sources/{source['id']}", json={"title": "  Ada's\x00  blog\n"}, headers=ada
     )
     assert renamed.status_code == 200 and renamed.json()["title"] == "Ada's blog"
     assert renamed.json()["folder"] == "News" and renamed.json()["feed_title"] == "Ada writes"
@@ -127,6 +127,7 @@ async def test_follow_a_feed_read_it_rename_refresh_and_leave_it(client, blog, d
         ("http://10.1.2.3/feed", "private network"),
         ("javascript:alert(1)", "Only http and https"),
         ("", "not a web address"),
+        ("http://exa\x00mple.org/feed", "not a web address"),
     ],
 )
 async def test_an_address_that_cannot_be_followed_is_a_422_in_words(client, url, words):
@@ -171,6 +172,9 @@ async def test_states_filters_and_search(client, blog):
     for hostile in ['"', "*", "AND (", "NEAR(", 'chess" OR "', "^x"]:
         answer = await client.get("/api/v1/feed", params={"q": hostile}, headers=ada)
         assert answer.status_code == 200, (hostile, answer.text)
+    for name in ("q", "network", "folder"):  # PostgreSQL refuses a NUL in text
+        answer = await client.get("/api/v1/feed", params={name: "a\x00b\x01"}, headers=ada)
+        assert answer.status_code == 200 and answer.json()["items"] == [], name
     assert (await client.get("/api/v1/feed?network=feed", headers=ada)).json()["items"]
     assert (await client.get("/api/v1/feed?network=mastodon", headers=ada)).json()["items"] == []
 
