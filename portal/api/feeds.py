@@ -280,7 +280,7 @@ async def import_opml(request: Request, db: DB, user: ApiUser) -> ImportOut:
 
 
 @router.patch(
-    "/sources/{source_id}", response_model=SourceOut, responses=errors(401, 403, 404, 429)
+    "/sources/{source_id:int}", response_model=SourceOut, responses=errors(401, 403, 404, 429)
 )
 async def update_source(
     source_id: SourcePath,
@@ -301,7 +301,7 @@ async def update_source(
 
 
 @router.delete(
-    "/sources/{source_id}",
+    "/sources/{source_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(401, 403, 404, 429),
 )
@@ -316,7 +316,7 @@ async def delete_source(
 
 
 @router.post(
-    "/sources/{source_id}/refresh",
+    "/sources/{source_id:int}/refresh",
     dependencies=[Depends(calls_out)],
     response_model=SourceOut,
     responses=errors(401, 403, 404, 429),
@@ -390,7 +390,7 @@ async def mark_read(body: ReadIn, db: DB, user: ApiUser) -> ReadOut:
 
 
 @router.put(
-    "/feed/{entry_id}/star",
+    "/feed/{entry_id:int}/star",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(401, 403, 404, 429),
 )
@@ -405,7 +405,7 @@ async def star_entry(
 
 
 @router.delete(
-    "/feed/{entry_id}/star",
+    "/feed/{entry_id:int}/star",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(401, 403, 404, 429),
 )

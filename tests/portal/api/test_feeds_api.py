@@ -325,3 +325,10 @@ def test_the_openapi_document_has_every_route(app: FastAPI):
     assert "EntryOut" in app.openapi()["components"]["schemas"]
     body = paths["/api/v1/sources/opml"]["post"]["requestBody"]["content"]
     assert "text/x-opml" in body
+
+
+async def test_a_method_no_route_has_is_a_405_not_a_bad_id(client):
+    ada = await _person(client, "Ada")
+    answer = await client.patch("/api/v1/sources/opml", json={}, headers=ada)
+    assert answer.status_code == 405
+    assert (await client.delete("/api/v1/feed/read", headers=ada)).status_code == 405
