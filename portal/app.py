@@ -26,6 +26,7 @@ from portal.api import follows as api_follows
 from portal.api import health as api_health
 from portal.api import linked as api_linked
 from portal.api import numbers as api_numbers
+from portal.api import readers as api_readers
 from portal.api import recovery as api_recovery
 from portal.api import schemas
 from portal.api import share as api_share
@@ -288,6 +289,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, dependencies=[Depends(schemas.absolute_links)])
     for router in (
         api_health.router,
+        api_readers.router,
         web_pages.router,
         web_share.router,
         web_auth.router,

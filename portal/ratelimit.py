@@ -55,6 +55,10 @@ RULES: dict[str, str] = {
     "search": "30/minute;300/hour;1000/day",
     # Feeds refreshed by hand and feeds added, per account: each one fetches another server.
     "feed_fetch": "10/minute;100/hour",
+    # Keys of reader apps (a Fever key, a private feed address) that open nothing, per client
+    # address; and a Fever app's requests, per account.
+    "fever_key": "20/minute;200/hour",
+    "fever": "600/minute",
 }
 LOOKUP_MISS_COST = 5
 

@@ -26,6 +26,7 @@ from portal.errors import N_, InvalidInput
 from portal.storage.models import User
 
 FEVER_PASSWORD_LENGTH = 12
+FEVER_PASSWORD_MAX = 200
 _FEVER_KEY = re.compile(r"[0-9a-fA-F]{32}")
 _FEED_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
@@ -69,9 +70,15 @@ async def set_fever_password(session: AsyncSession, user: User, password: str) -
             field="password",
             length=FEVER_PASSWORD_LENGTH,
         )
-    if len(password) > 200:
+    if len(password) > FEVER_PASSWORD_MAX:
         raise InvalidInput(N_("This password is too long."), field="password")
-    user.fever_key_hash = _hash(fever_key(user.number, password))
+    try:
+        key = fever_key(user.number, password)
+    except UnicodeEncodeError as error:  # a lone surrogate, which no app could send back
+        raise InvalidInput(
+            N_("This password has characters that cannot be used."), field="password"
+        ) from error
+    user.fever_key_hash = _hash(key)
     await session.flush()
 
 

@@ -218,6 +218,13 @@ def _reading(viewer: User, filters: Filters) -> Select[Any]:
     return union_all(own, via)  # type: ignore[return-value]
 
 
+def reading(viewer: User, filters: Filters = Filters()) -> Select[Any]:
+    """What ``viewer`` reads (one row per way they read a source: ``source_id``,
+    ``owner_id``, ``account_id``, ``network``, ``own_title``), for other ways of reading
+    the feed (:mod:`.fever`)."""
+    return _reading(viewer, _parsed(filters))
+
+
 def search_words(q: str) -> list[str]:
     """The words of a search that can match anything: those with a letter or a digit."""
     return [word for word in q[:MAX_QUERY].split() if any(ch.isalnum() for ch in word)]

@@ -107,6 +107,9 @@ NOT_PAGES = {
     "/me/notifications/stream": "an event stream",
     "/me/notifications/{notification_id:int}": "a redirect to where the notification points",
     "/me/accounts/{network}/callback": "a redirect back from a network's own site",
+    "/fever/": "the Fever API, JSON for reader apps",
+    "/feeds/{secret}.atom": "one's feed as Atom",
+    "/feeds/{secret}.json": "one's feed as JSON Feed",
 }
 """GET routes outside /api that render no page, and what they answer instead."""
 

@@ -53,3 +53,11 @@ async def test_a_short_fever_password_is_refused_in_words(db) -> None:
         await access.set_fever_password(db, ada, "short")
     assert refused.value.field == "password"
     assert ada.fever_key_hash is None
+
+
+async def test_a_fever_password_no_app_could_send_is_refused_in_words(db) -> None:
+    ada = await person(db, "Ada")
+    with pytest.raises(InvalidInput) as refused:
+        await access.set_fever_password(db, ada, "a long password \ud800")
+    assert refused.value.field == "password"
+    assert ada.fever_key_hash is None
