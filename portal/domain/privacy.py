@@ -175,6 +175,12 @@ def sees_sql(viewer: User | None, audience: Any, owner_id: Any = User.id) -> Col
     )
 
 
+def name_sql(viewer: Any) -> ColumnElement[str | None]:
+    """The name of the owner in ``User`` as ``viewer`` may see it (NULL when hidden), in SQL;
+    ``viewer`` may also be a bound parameter standing for one (anything with an ``id``)."""
+    return case((sees_sql(viewer, User.name_audience, User.id), User.display_name), else_=None)
+
+
 def found_by_sql(way: str, viewer: User | None) -> ColumnElement[bool]:
     """:func:`may_find` in SQL, for the owners in ``User``."""
     if way not in FIND_WAYS:

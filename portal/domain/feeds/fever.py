@@ -136,9 +136,7 @@ async def _groups_and_feeds(
                 FeedSource.site_url,
                 FeedSource.last_success_at,
                 User.number,
-                User.display_name,
-                User.name_audience,
-                privacy.relation_sql(user, reading.c.owner_id).label("relation"),
+                privacy.name_sql(user).label("name"),
             )
             .join(FeedSource, FeedSource.id == reading.c.source_id)
             .outerjoin(
@@ -163,8 +161,7 @@ async def _groups_and_feeds(
             if row.folder:
                 groups[group] = row.folder  # type: ignore[index]
         else:
-            shown = privacy.may_see(row.name_audience, privacy.Relation(row.relation))
-            person = (row.display_name if shown and row.display_name else None) or row.number
+            person = row.name or row.number
             title = f"{person} · {row.network}"
             group = int(row.number)
             groups[group] = person

@@ -45,7 +45,6 @@ from sqlalchemy import (
     Subquery,
     and_,
     bindparam,
-    case,
     column,
     exists,
     false,
@@ -401,9 +400,7 @@ def _page_statement(dialect: str, shape: Filters, after: bool) -> Executable:
         )
         where.append(tuple_(FeedEntry.sort_at, FeedEntry.id) < here)
     page = _page(where)
-    name_shown = case(
-        (privacy.sees_sql(_VIEWER, User.name_audience, User.id), User.display_name), else_=None
-    )
+    name_shown = privacy.name_sql(_VIEWER)
     statement = (
         select(
             *_ENTRY_COLUMNS,
