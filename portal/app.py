@@ -20,6 +20,7 @@ from starlette.routing import Match, Mount
 from portal import __version__, i18n
 from portal.api import accounts as api_accounts
 from portal.api import contacts as api_contacts
+from portal.api import digest as api_digest
 from portal.api import discovery as api_discovery
 from portal.api import feeds as api_feeds
 from portal.api import follows as api_follows
@@ -284,6 +285,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_follows.router,
         api_discovery.router,
         api_feeds.router,
+        api_digest.router,
         api_recovery.router,
     ):
         app.include_router(router, dependencies=[Depends(schemas.absolute_links)])

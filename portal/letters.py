@@ -12,7 +12,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from portal import i18n
 
-# Plain text: nothing is escaped, and nothing a stranger typed is ever put in a letter.
+# Plain text: nothing is escaped, and nothing a stranger typed is put in a letter, but for the
+# digest, which quotes the titles of entries of feeds the reader chose (never their links: the
+# digest's links lead to the portal).
 _env = Environment(
     loader=FileSystemLoader(i18n.TEMPLATES_DIR),
     autoescape=False,  # noqa: S701 - text/plain mail, not HTML

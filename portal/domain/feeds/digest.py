@@ -21,15 +21,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal import letters
+from portal.domain import notifications, privacy
 from portal.domain import number as numbers
-from portal.domain import privacy
 from portal.domain.feeds import read
 from portal.domain.feeds.read import Filters
+from portal.errors import N_, InvalidInput
 from portal.storage.models import FeedEntry, FeedEntryState, FeedSource, User, utcnow
 
+SENT_AT_MOST_EVERY = timedelta(hours=20)
+"""A digest emailed is not emailed again before this (an hour set twice in a day)."""
+EMAILED_AT_ONCE = 100
 LONGEST = timedelta(days=7)
 FIRST = timedelta(days=1)
 READ_WINDOW = timedelta(days=30)
@@ -229,3 +234,46 @@ async def _newest(
 def _first_words(text: str, limit: int = 90) -> str:
     words = " ".join(text.split())
     return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
+
+
+def set_hour(user: User, hour: int | None) -> None:
+    """Email ``user`` their digest at ``hour`` (0-23, UTC) each day; None: never."""
+    if hour is not None and not 0 <= hour <= 23:
+        raise InvalidInput(N_("Choose an hour from 0 to 23."), field="hour")
+    user.digest_hour = hour
+
+
+async def email_due(
+    session: AsyncSession, mailer: notifications.Mailer, now: datetime | None = None
+) -> int:
+    """Email their digest to the people whose hour it is and who were not sent it lately
+    (at most :data:`EMAILED_AT_ONCE` at a time; the others at the next call). A digest with
+    nothing in it is not sent. How many were emailed; the caller commits, and the emails go
+    out once it has."""
+    now = now or utcnow()
+    due = await session.scalars(
+        select(User)
+        .where(
+            User.digest_hour == now.hour,
+            User.email_confirmed_at.is_not(None),
+            or_(User.digest_sent_at.is_(None), User.digest_sent_at < now - SENT_AT_MOST_EVERY),
+        )
+        .order_by(User.id)
+        .limit(EMAILED_AT_ONCE)
+    )
+    sent = 0
+    for user in list(due):
+        user.digest_sent_at = now
+        found = await digest(session, user, now=now)
+        if not found.groups:
+            continue
+        subject, text = letters.write(
+            "digest",
+            user.language or "en",
+            base_url=mailer.base_url,
+            groups=found.groups,
+            total=found.total_new,
+        )
+        notifications.send_after_commit(session, mailer, user.email, subject, text)
+        sent += 1
+    return sent

@@ -233,3 +233,35 @@ async def test_an_address_that_opens_nothing_is_an_unknown_one(client, secret):
     response = await client.get(f"/feeds/{secret}.atom")
     assert response.status_code == 404
     assert response.json()["detail"] == "There is no feed at this address."
+
+
+async def test_the_digest_lists_what_is_new_and_its_hour_is_chosen(client):
+    async def undated(writer, asked):
+        body = (
+            b'<?xml version="1.0"?><rss version="2.0"><channel><title>Fresh</title>'
+            b"<item><guid>a</guid><title>Just in</title><link>https://example.org/a</link></item>"
+            b"</channel></rss>"
+        )
+        await send(writer, "200 OK", body, {"content-type": "application/rss+xml"})
+
+    async with serving({"/fresh": undated}) as server:
+        ada, _ = await _person(client, "Ada")
+        added = await client.post(
+            "/api/v1/sources", json={"url": server.url("/fresh")}, headers=ada
+        )
+        assert added.status_code == 201, added.text
+    found = await client.get("/api/v1/feed/digest", headers=ada)
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert body["total_new"] == 1 and body["hour"] is None
+    [group] = body["groups"]
+    assert group["title"] == "Fresh" and group["number"] is None and group["networks"] == ["feed"]
+    assert [e["title"] for e in group["entries"]] == ["Just in"]
+
+    chosen = await client.put("/api/v1/me/digest", json={"hour": 7}, headers=ada)
+    assert chosen.status_code == 200 and chosen.json() == {"hour": 7}
+    assert (await client.get("/api/v1/feed/digest", headers=ada)).json()["hour"] == 7
+    wrong = await client.put("/api/v1/me/digest", json={"hour": 24}, headers=ada)
+    assert wrong.status_code == 422
+    stopped = await client.put("/api/v1/me/digest", json={"hour": None}, headers=ada)
+    assert stopped.json() == {"hour": None}

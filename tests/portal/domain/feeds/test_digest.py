@@ -6,15 +6,20 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import event
 
+from portal import mail
+from portal.domain import notifications
 from portal.domain.feeds import digest
+from portal.errors import InvalidInput
 from portal.storage.models import (
     FeedEntry,
     FeedEntryState,
     FeedSource,
     FeedSubscription,
     Follow,
+    User,
 )
 from tests.portal.domain.people import account, person
 
@@ -128,3 +133,36 @@ async def test_a_digest_costs_four_queries_however_many_groups(db, connection):
         event.remove(connection.sync_connection, "before_cursor_execute", count)
     assert len(found.groups) == digest.GROUPS
     assert len(statements) == 4, statements
+
+
+async def test_the_digest_is_emailed_at_its_hour_once_a_day_and_never_empty(db):
+    ada, _, news, _ = await _world(db)
+    bob = await person(db, "Bob")  # reads nothing: no email
+    carol = await person(db, "Carol")
+    db.add(FeedSubscription(user_id=carol.id, source_id=news.id))
+    digest.set_hour(ada, 7)
+    digest.set_hour(bob, 7)
+    digest.set_hour(carol, 8)  # not her hour
+    await db.commit()
+    mailer = notifications.Mailer("", "portal@example.org", "https://portal.test")
+    before = len(mail.console_outbox)
+
+    assert await digest.email_due(db, mailer, NOW) == 1
+    await db.commit()
+    await notifications.sent_mail()
+    [letter] = list(mail.console_outbox)[before:]
+    assert letter.to == ada.email
+    assert letter.subject == "Your morning digest: 9 new entries"
+    assert "News · feed\n  - News 0\n  - News 1\n  - News 2\n  and 2 more" in letter.text
+    assert "https://portal.test/feed/digest" in letter.text
+    assert "https://news.example" not in letter.text  # no link of a stranger's in an email
+    assert bob.digest_sent_at == NOW  # considered, and nothing to send
+
+    assert await digest.email_due(db, mailer, NOW + timedelta(minutes=30)) == 0  # sent today
+    assert await digest.email_due(db, mailer, NOW + timedelta(days=1)) == 1  # tomorrow
+
+
+def test_an_hour_out_of_the_day_is_refused_in_words():
+    with pytest.raises(InvalidInput) as refused:
+        digest.set_hour(User(), 24)
+    assert refused.value.field == "hour"
