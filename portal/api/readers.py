@@ -32,17 +32,19 @@ NO_SUCH_FEED = N_("There is no feed at this address.")
 # --- Fever ---------------------------------------------------------------------------------
 
 
-@router.api_route(
-    "/fever/",
-    methods=["GET", "POST"],
-    summary="The Fever API, for reader apps",
-    description=(
+_FEVER = {
+    "summary": "The Fever API, for reader apps",
+    "description": (
         "Fever API version 3 (https://feedafever.com/api): post `api_key` (the MD5 of "
         "`number:password`, with the password set through `PUT /api/v1/me/fever`) to "
         "`/fever/?api&items`, `?api&feeds`… Answers JSON."
     ),
-    responses={200: {"content": {"application/json": {}}}, **errors(429)},
-)
+    "responses": {200: {"content": {"application/json": {}}}, **errors(429)},
+}
+
+
+@router.get("/fever/", operation_id="fever_get", **_FEVER)  # type: ignore[arg-type]
+@router.post("/fever/", operation_id="fever_post", **_FEVER)  # type: ignore[arg-type]
 async def fever_api(request: Request, db: DB, limiter: LimiterDep) -> JSONResponse:
     asked = dict(request.query_params)
     if request.method == "POST":

@@ -108,6 +108,11 @@ DOORS: tuple[Door, ...] = (
 
 NOT_DOORS = {
     ("GET", "/lookup"): "reads the number box and redirects to the number's page; finds nobody",
+    ("GET", "/api/v1/feed"): (
+        "narrows one's own feed to a person one follows; a number unknown, hidden or not "
+        "followed gives the same empty page (tests/portal/domain/feeds/test_read.py)"
+    ),
+    ("POST", "/api/v1/feed/read"): "marks one's own feed read, narrowed as GET /api/v1/feed is",
 }
 
 

@@ -331,3 +331,33 @@ async def test_a_page_costs_one_query_on_page_one_and_on_page_two_hundred(db, en
         after = read.position(page.next_cursor)
     # 10,080 entries: 202 pages of 50 (the last one short), each one query.
     assert costs == [1] * 202, costs
+
+
+async def test_narrowing_to_a_number_tells_nothing_of_who_has_it(db):
+    """The person filter finds nobody: a number nobody has, a hidden one, one not followed and
+    one whose every account is out of the reader's sight all give the same empty page."""
+    me = await people.person(db, "Reader")
+    owners = {
+        "shown": await people.person(db, "Shown"),
+        "hidden": await people.person(db, "Hidden", find_by_number=False),
+        "unfollowed": await people.person(db, "Stranger"),
+        "private": await people.person(db, "Private"),
+    }
+    for name, owner in owners.items():
+        source = await a_source(db)
+        await feed_of(db, owner, "github", source, "private" if name == "private" else "public")
+        await add_entries(db, source, [f"by {name}"])
+        if name != "unfollowed":
+            await follow(db, me, owner)
+    shown = await read.timeline(db, me, read.Filters(number=owners["shown"].number))
+    assert [item.title for item in shown.items] == ["by shown"]
+    pages = [
+        await read.timeline(db, me, read.Filters(number=number))
+        for number in (
+            numbers.generate(8),
+            owners["hidden"].number,
+            owners["unfollowed"].number,
+            owners["private"].number,
+        )
+    ]
+    assert all(page == read.Page((), None) for page in pages)
