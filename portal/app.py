@@ -46,6 +46,8 @@ from portal.web import auth as web_auth
 from portal.web import contacts as web_contacts
 from portal.web import discover as web_discover
 from portal.web import docs as web_docs
+from portal.web import feed as web_feed
+from portal.web import feed_sources as web_feed_sources
 from portal.web import follows as web_follows
 from portal.web import guide as web_guide
 from portal.web import language as web_language
@@ -300,6 +302,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         web_me.router,
         web_contacts.router,
         web_follows.router,
+        web_feed_sources.router,
+        web_feed.router,
         web_notifications.router,
         web_accounts.router,
         web_discover.router,

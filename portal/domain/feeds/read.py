@@ -48,6 +48,7 @@ from sqlalchemy import (
     column,
     exists,
     false,
+    func,
     literal,
     select,
     table,
@@ -619,3 +620,26 @@ async def star(
         await _mark(session, viewer, chosen, "starred_at", now or utcnow())
     else:
         await _unmark(session, viewer, chosen, "starred_at")
+
+
+async def count_newer(
+    session: AsyncSession,
+    viewer: User,
+    filters: Filters,
+    than: Position,
+    *,
+    limit: int = MAX_PAGE_SIZE,
+) -> int:
+    """How many entries of the timeline under ``filters`` stand before ``than`` (newer), up to
+    ``limit``: what an open page tells its reader has come since it was shown."""
+    dialect = _dialect(session)
+    shape, values = _bound(_parsed(filters), dialect)
+    values["viewer_id"] = viewer.id
+    _, where = _filtered(dialect, shape)
+    here = tuple_(
+        bindparam(None, than.at, type_=UTCDateTime()), bindparam(None, than.id, type_=Integer())
+    )
+    where.append(tuple_(FeedEntry.sort_at, FeedEntry.id) > here)
+    newer = select(FeedEntry.id).where(*where).limit(limit).subquery("newer")
+    found = await session.scalar(select(func.count()).select_from(newer).params(values))
+    return int(found or 0)

@@ -74,6 +74,8 @@ SIGNED_IN = {
     "/me/delete": "/me/delete",
     "/me/discover": "/me/discover",
     "/me/start": "/me/start",
+    "/feed": "/feed",
+    "/feed/sources": "/feed/sources",
 }
 """Each page route, and the address the test opens it at, signed in."""
 
@@ -105,6 +107,8 @@ NOT_PAGES = {
     "/manifest.webmanifest": "JSON",
     "/sw.js": "a script",
     "/me/notifications/stream": "an event stream",
+    "/feed/stream": "an event stream",
+    "/feed/sources/opml": "an OPML file",
     "/me/notifications/{notification_id:int}": "a redirect to where the notification points",
     "/me/accounts/{network}/callback": "a redirect back from a network's own site",
     "/fever/": "the Fever API, JSON for reader apps",

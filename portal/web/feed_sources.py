@@ -1,0 +1,190 @@
+"""The feeds I follow, as a page: each one's health, adding one, a title and folder of my own,
+unfollowing, fetching now, and OPML in and out.
+
+The routes call the functions the JSON API calls (:mod:`portal.domain.feeds.sources`). A
+refusal (an address inside a private network, a page that names no feed, a file that is not
+OPML) is shown on the form it came from, as every form does (:func:`form_error`). A source is
+named by a guessable id: those routes count as lookups, and another's source answers as one
+that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from starlette.responses import Response
+
+from portal import csrf, i18n
+from portal.deps import DB, LimiterDep, Services, calls_out, client_address
+from portal.domain import lookup
+from portal.domain.feeds import opml, sources
+from portal.errors import InvalidInput, PortalError
+from portal.storage.models import MAX_ID, User
+from portal.web.deps import CurrentUser
+from portal.web.forms import form_error, redirect
+from portal.web.templating import render
+from portal.web.toast import toast
+
+router = APIRouter(
+    prefix="/feed/sources", dependencies=[Depends(csrf.verify)], include_in_schema=False
+)
+
+Text = Annotated[str, Form()]
+PAGE = "/feed/sources"
+
+
+async def _context(request: Request, db: DB, user: User) -> dict[str, Any]:
+    language = i18n.negotiate(request)
+    followed = await sources.list_sources(db, user)
+    problems = {
+        s.source_id: i18n.translate(language, s.health.last_error, s.health.error_params)
+        for s in followed
+        if s.health.last_error
+    }
+    return {"followed": followed, "problems": problems}
+
+
+def _source_id(text: str) -> int:
+    if not (text.isdigit() and len(text) < 13 and 0 < int(text) <= MAX_ID):
+        raise PortalError(sources.NO_SOURCE, status_code=404)
+    return int(text)
+
+
+@router.get("")
+async def sources_page(request: Request, db: DB, user: CurrentUser) -> Response:
+    """The feeds I follow, each with its health."""
+    return render(request, "feed_sources", await _context(request, db, user))
+
+
+@router.post("", dependencies=[Depends(calls_out)])
+async def add_source(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    limiter: LimiterDep,
+    url: Text = "",
+    folder: Text = "",
+) -> Response:
+    """Follow a feed, by its address or a page that names it."""
+    try:
+        if not url.strip():
+            raise InvalidInput("Type the address of a feed or of a page.", field="url")
+        await limiter.hit("feed_fetch", str(user.id))
+        async with services.http() as http:
+            added = await sources.subscribe(
+                db, user, url[: sources.MAX_URL], http=http, folder=folder[:200]
+            )
+    except PortalError as exc:
+        context = await _context(request, db, user)
+        context["values"] = {"url": url[: sources.MAX_URL], "folder": folder[:200]}
+        if exc.field not in ("url", "folder"):
+            exc.field = "url"
+        return form_error(request, "feed_sources", exc, context)
+    toast(request, "You now follow %(title)s.", {"title": added.title or added.url})
+    return redirect(request, PAGE)
+
+
+@router.get("/opml")
+async def export_opml(db: DB, user: CurrentUser) -> Response:
+    """The feeds I follow as an OPML file, for another feed reader."""
+    document = await sources.export_opml(db, user, title=f"Portal {user.number}")
+    return Response(
+        document,
+        media_type="text/x-opml",
+        headers={
+            "content-disposition": 'attachment; filename="portal-feeds.opml"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+@router.post("/opml")
+async def import_opml(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    opml_file: Annotated[UploadFile | None, File(alias="opml")] = None,
+) -> Response:
+    """Follow every feed of an OPML file."""
+    try:
+        document = b""
+        if opml_file is not None and opml_file.filename:
+            document = await opml_file.read(opml.MAX_BYTES + 1)
+        if not document:
+            raise InvalidInput("Choose an OPML file to import.", field="opml")
+        report = await sources.import_opml(db, user, document)
+    except PortalError as exc:
+        exc.field = "opml"
+        return form_error(request, "feed_sources", exc, await _context(request, db, user))
+    toast(
+        request,
+        "Imported: %(added)s new, %(already)s followed already, %(unreadable)s unreadable.",
+        {"added": report.added, "already": report.already, "unreadable": report.unreadable},
+    )
+    return redirect(request, PAGE)
+
+
+@router.post("/{source_id}")
+async def update_source(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    source_id: str,
+    title: Text = "",
+    folder: Text = "",
+) -> Response:
+    """Give a feed a title of my own, or put it in a folder."""
+    chosen = _source_id(source_id)
+    try:
+        await lookup.counted(
+            limiter,
+            user,
+            client_address(request),
+            sources.update_source(db, user, chosen, title=title[:1000], folder=folder[:200]),
+        )
+    except InvalidInput as exc:
+        exc.field = None
+        return form_error(request, "feed_sources", exc, await _context(request, db, user))
+    toast(request, "Saved.")
+    return redirect(request, PAGE)
+
+
+@router.post("/{source_id}/unsubscribe")
+async def unsubscribe(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, source_id: str
+) -> Response:
+    """Stop following a feed."""
+    chosen = _source_id(source_id)
+    await lookup.counted(
+        limiter, user, client_address(request), sources.unsubscribe(db, user, chosen)
+    )
+    toast(request, "You no longer follow this feed.")
+    return redirect(request, PAGE)
+
+
+@router.post("/{source_id}/refresh", dependencies=[Depends(calls_out)])
+async def refresh(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    services: Services,
+    limiter: LimiterDep,
+    source_id: str,
+) -> Response:
+    """Fetch a feed now (a paused one too); its health says how it went."""
+    chosen = _source_id(source_id)
+    await limiter.hit("feed_fetch", str(user.id))
+    found = await lookup.counted(
+        limiter, user, client_address(request), sources.own(db, user, chosen)
+    )
+    await db.commit()  # no transaction stays open while the feed's server answers
+    async with services.http() as http:
+        refreshed = await sources.refresh(db, found, http=http)
+    if refreshed.health.last_error:
+        toast(request, "The feed could not be fetched; its health says why.", kind="error")
+    else:
+        toast(request, "The feed is fetched.")
+    return redirect(request, PAGE)

@@ -1,0 +1,105 @@
+// The feed page: the notice of new entries (server-sent events from /feed/stream, as the
+// notifications' badge does), the keyboard's shortcuts (j/k next and previous entry, o open
+// it, m read or unread, s star), and the focus kept on a button htmx swapped in place.
+(function () {
+  "use strict";
+
+  function entries() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-entry]"));
+  }
+
+  function current() {
+    var active = document.activeElement;
+    return active && active.closest ? active.closest("[data-entry]") : null;
+  }
+
+  function move(step) {
+    var all = entries();
+    if (!all.length) return;
+    var at = all.indexOf(current());
+    var next = at < 0 ? (step > 0 ? 0 : all.length - 1) : at + step;
+    if (next < 0 || next >= all.length) return;
+    var entry = all[next];
+    entry.focus({ preventScroll: true });
+    entry.scrollIntoView({ block: "nearest" });
+    // The last one near: the next page comes as the "Older entries" link is revealed.
+  }
+
+  function press(key) {
+    var entry = current();
+    if (!entry) return false;
+    if (key === "o") {
+      var link = entry.querySelector("[data-open]");
+      if (link) link.click();
+      return !!link;
+    }
+    var button = entry.querySelector('button[data-key="' + key + '"]');
+    if (button) button.click();
+    return !!button;
+  }
+
+  function typing(target) {
+    if (!target || !target.closest) return false;
+    return !!target.closest("input, select, textarea, [contenteditable], summary");
+  }
+
+  function keys() {
+    document.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+      if (typing(event.target)) return;
+      var key = event.key;
+      var done = false;
+      if (key === "j") { move(1); done = true; }
+      else if (key === "k") { move(-1); done = true; }
+      else if (key === "o" || key === "m" || key === "s") { done = press(key); }
+      if (done) event.preventDefault();
+    });
+  }
+
+  // htmx swaps an entry's buttons: the keyboard's place goes to the same button in the new ones.
+  function refocus() {
+    var wanted = null;
+    document.body.addEventListener("htmx:beforeRequest", function (event) {
+      var active = document.activeElement;
+      var inside = active && active.closest && active.closest(".entry-actions");
+      wanted = inside && event.target.closest && event.target.closest(".entry-actions") === inside
+        ? { id: inside.id, key: active.dataset.key, entry: active.closest("[data-entry]") }
+        : null;
+    });
+    document.body.addEventListener("htmx:afterSettle", function () {
+      if (!wanted) return;
+      var fresh = document.getElementById(wanted.id);
+      var button = fresh && fresh.querySelector('button[data-key="' + wanted.key + '"]');
+      if (button && document.activeElement === document.body) {
+        if (wanted.byKey) wanted.entry.focus({ preventScroll: true });
+        else button.focus({ preventScroll: true });
+      }
+      wanted = null;
+    });
+  }
+
+  function news() {
+    var holder = document.getElementById("feed-news");
+    if (!holder || !holder.dataset.stream || !window.EventSource) return;
+    var button = holder.querySelector("a");
+    var source = new EventSource(holder.dataset.stream);
+    source.addEventListener("newer", function (event) {
+      var data = JSON.parse(event.data);
+      button.textContent = data.text;
+      button.hidden = !(data.count > 0);
+    });
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
+
+  function start() {
+    keys();
+    refocus();
+    news();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
