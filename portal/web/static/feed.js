@@ -63,17 +63,14 @@
       var active = document.activeElement;
       var inside = active && active.closest && active.closest(".entry-actions");
       wanted = inside && event.target.closest && event.target.closest(".entry-actions") === inside
-        ? { id: inside.id, key: active.dataset.key, entry: active.closest("[data-entry]") }
+        ? { id: inside.id, key: active.dataset.key }
         : null;
     });
     document.body.addEventListener("htmx:afterSettle", function () {
       if (!wanted) return;
       var fresh = document.getElementById(wanted.id);
       var button = fresh && fresh.querySelector('button[data-key="' + wanted.key + '"]');
-      if (button && document.activeElement === document.body) {
-        if (wanted.byKey) wanted.entry.focus({ preventScroll: true });
-        else button.focus({ preventScroll: true });
-      }
+      if (button && document.activeElement === document.body) button.focus({ preventScroll: true });
       wanted = null;
     });
   }

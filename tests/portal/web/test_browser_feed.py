@@ -17,10 +17,13 @@ from playwright.async_api import Page, expect
 
 from tests.fixtures.browser import new_person, no_sideways_scroll, screenshot, sign_up
 from tests.fixtures.feeds import FeedServer, send, serving
+from tests.portal.web.test_browser_axe import AXE, _axe
 
 pytestmark = pytest.mark.browser
 
 ENTRIES = 45
+SERVED = {"entries": ENTRIES}
+"""How many entries the feed server serves now."""
 LONG = "<p>" + "A longer entry, with more to say than fits in a card. " * 12 + "</p>"
 
 
@@ -37,7 +40,7 @@ async def _rss(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
         f"<description><![CDATA[{LONG if key % 3 == 0 else f'<p>Short note {key}.</p>'}]]>"
         f"</description><pubDate>{1 + key // 24:02d} Nov 2026 {key % 24:02d}:00:00 GMT</pubDate>"
         "</item>"
-        for key in range(1, ENTRIES + 1)
+        for key in range(1, SERVED["entries"] + 1)
     )
     body = (
         '<?xml version="1.0"?><rss version="2.0"><channel><title>Ada writes</title>'
@@ -48,6 +51,7 @@ async def _rss(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
 
 @pytest.fixture
 async def blog() -> AsyncIterator[FeedServer]:
+    SERVED["entries"] = ENTRIES
     async with serving({"/rss": _rss}) as feed_server:
         yield feed_server
 
@@ -124,5 +128,16 @@ async def test_the_feed_is_read_scrolled_and_worked_with_the_keyboard(
     await expect(page.get_by_role("link", name="Entry number 44")).to_have_count(0)
     await page.goto("/feed")
     await page.locator("details.keys > summary").click()
+    await page.locator("details.more-filters > summary").click()
     await page.locator("details.entry-more").first.locator("summary").click()
     await _shots(page, shots, "feed-open")
+    # With entries, read and starred ones, and every fold open: nothing serious for axe.
+    source = AXE.read_text(encoding="utf-8")
+    found = []
+    for path in ("/feed", "/feed/sources"):
+        if path != "/feed":
+            await page.goto(path)
+        for scheme in ("light", "dark"):
+            await page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+            found += await _axe(page, source)
+    assert not found, "\n".join(found)
