@@ -9,14 +9,22 @@ portal's server is allowed to reach (``PORTAL_CONNECTORS_ALLOW_LOOPBACK``).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.fixtures.browser import new_person, no_sideways_scroll, screenshot, sign_up
+from tests.fixtures.browser import (
+    new_person,
+    no_sideways_scroll,
+    screenshot,
+    scriptless_page,
+    sign_up,
+)
 from tests.fixtures.feeds import FeedServer, send, serving
+from tests.fixtures.live import LiveServer
 from tests.portal.web.test_browser_axe import AXE, _axe
 
 pytestmark = pytest.mark.browser
@@ -141,3 +149,41 @@ async def test_the_feed_is_read_scrolled_and_worked_with_the_keyboard(
             await page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
             found += await _axe(page, source)
     assert not found, "\n".join(found)
+
+
+async def test_the_feed_without_javascript(
+    browser: Browser, server: LiveServer, blog: FeedServer
+) -> None:
+    async with scriptless_page(browser, server) as page:
+        await sign_up(page, new_person("Mary Somerville"))
+        await page.goto("/feed/sources")
+        await page.get_by_label("Address of a feed, or of a page that names one").fill(
+            blog.url("/rss")
+        )
+        await page.get_by_role("button", name="Follow", exact=True).click()
+        await expect(page.get_by_text("You now follow Ada writes.")).to_be_visible()
+
+        await page.goto("/feed")
+        entries = page.locator("[data-entry]")
+        await expect(entries).to_have_count(20)
+        await page.get_by_role("link", name="Older entries").click()
+        await expect(page).to_have_url(re.compile(r"/feed\?cursor="))
+        await expect(entries.first.get_by_role("link", name="Entry number 25")).to_be_visible()
+
+        await entries.first.get_by_role("button", name="Read").click()
+        await expect(page.get_by_text("Marked read.")).to_be_visible()
+        await expect(page).to_have_url(re.compile(r"/feed\?cursor="))  # the same page
+        read = page.locator("[data-entry]").first.get_by_role("button", name="Read")
+        await expect(read).to_have_attribute("aria-pressed", "true")
+        await page.locator("[data-entry]").first.get_by_role("button", name="Star").click()
+        await expect(page.get_by_text("Starred.")).to_be_visible()
+
+        await page.goto("/feed")
+        await page.get_by_role("button", name="Mark all as read").click()
+        await expect(page.get_by_text("Marked read: 44.")).to_be_visible()
+
+        await page.goto("/feed/sources")
+        await page.locator(".confirm summary").click()
+        await page.locator(".confirm-body").get_by_role("button", name="Unfollow").click()
+        await expect(page.get_by_text("You no longer follow this feed.")).to_be_visible()
+        await expect(page.get_by_text("You follow no feed yet.")).to_be_visible()
