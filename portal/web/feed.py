@@ -101,7 +101,9 @@ def _networks() -> list[tuple[str, str]]:
     return [(feed.FEED, N_("Feeds I follow")), *found]
 
 
-async def _page_context(db: DB, user: User, shown: dict[str, str], cursor: str) -> dict[str, Any]:
+async def _page_context(
+    db: DB, user: User, shown: dict[str, str], cursor: str, *, whole: bool = True
+) -> dict[str, Any]:
     """The context of a page of the timeline: its entries, the next page's link, the form."""
     error = None
     try:
@@ -111,7 +113,8 @@ async def _page_context(db: DB, user: User, shown: dict[str, str], cursor: str) 
         # A mistyped number or a spoiled cursor: said above an empty page, not a bare 422.
         page = feed.Page((), None)
         error = exc
-    followed = await sources.list_sources(db, user)
+    # The form's choices are for a whole page; a next page's entries alone need none.
+    followed = await sources.list_sources(db, user) if whole else []
     folders = sorted({s.folder for s in followed if s.folder}, key=str.casefold)
     filtering = any(shown[name] for name in FILTER_NAMES)
     first = page.items[0].position.cursor() if page.items and not cursor else ""
@@ -149,7 +152,7 @@ async def feed_page(
 ) -> Response:
     """My unified feed, newest first; with htmx, a next page's entries alone."""
     shown = _filters_in(network, number, source, folder, unread, starred, q)
-    context = await _page_context(db, user, shown, cursor[:200])
+    context = await _page_context(db, user, shown, cursor[:200], whole=not is_htmx(request))
     if context["problem"] is not None:
         context["error"] = i18n.error_text(request, context["problem"])
     status = 422 if context["problem"] is not None else 200
