@@ -23,6 +23,8 @@ from portal.storage.models import FeedSource, User
 from portal.web import feed as web_feed
 from tests.fixtures.app import HTML, csrf_from, get_csrf, make_settings, web_sign_up
 from tests.fixtures.feeds import FeedServer, send, serving
+from tests.portal.domain import people
+from tests.portal.domain.feeds.test_read import a_source, add_entries, feed_of, follow
 
 HTMX = {**HTML, "hx-request": "true"}
 
@@ -339,3 +341,21 @@ async def test_another_readers_entries_are_not_mine_to_star(signed_in, blog, app
         )
         assert star.status_code == 404
         assert "There is no such entry in your feed." in star.text
+
+
+async def test_entries_of_someone_followed_name_them_and_link_their_number(signed_in, db):
+    ada = (await db.scalars(select(User))).one()
+    bob = await people.person(db, "Bob")
+    source = await a_source(db, "Bob's toots")
+    await add_entries(db, source, ["Hello from Bob"])
+    await feed_of(db, bob, "mastodon", source)
+    await follow(db, ada, bob)
+
+    page = await signed_in.get("/feed", headers=HTML)
+    assert _titles(page.text) == [] and "Hello from Bob" in page.text  # an entry with no link
+    assert f'<a href="/n/{bob.number}" class="number">' in page.text and "Bob " in page.text
+    assert "#net-mastodon" in page.text
+    by_person = await signed_in.get("/feed", params={"number": bob.number}, headers=HTML)
+    assert "Hello from Bob" in by_person.text
+    by_network = await signed_in.get("/feed", params={"network": "feed"}, headers=HTML)
+    assert "Hello from Bob" not in by_network.text
