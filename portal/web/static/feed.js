@@ -56,21 +56,26 @@
     });
   }
 
-  // htmx swaps an entry's buttons: the keyboard's place goes to the same button in the new ones.
+  // htmx swaps an entry's buttons: the keyboard's place stays where it was, on the entry or on
+  // the same button among the new ones, so that j, k, m and s go on from there.
   function refocus() {
     var wanted = null;
     document.body.addEventListener("htmx:beforeRequest", function (event) {
       var active = document.activeElement;
-      var inside = active && active.closest && active.closest(".entry-actions");
-      wanted = inside && event.target.closest && event.target.closest(".entry-actions") === inside
-        ? { id: inside.id, key: active.dataset.key }
-        : null;
+      var entry = event.target.closest && event.target.closest("[data-entry]");
+      if (!entry || !active || !entry.contains(active)) { wanted = null; return; }
+      var actions = active.closest(".entry-actions");
+      wanted = { element: active, actions: actions && actions.id, key: active.dataset.key };
     });
     document.body.addEventListener("htmx:afterSettle", function () {
       if (!wanted) return;
-      var fresh = document.getElementById(wanted.id);
-      var button = fresh && fresh.querySelector('button[data-key="' + wanted.key + '"]');
-      if (button && document.activeElement === document.body) button.focus({ preventScroll: true });
+      var target = wanted.element;
+      if (!target.isConnected && wanted.actions) {
+        var fresh = document.getElementById(wanted.actions);
+        target = fresh && fresh.querySelector('button[data-key="' + wanted.key + '"]');
+      }
+      var lost = !document.activeElement || document.activeElement === document.body;
+      if (target && target.isConnected && lost) target.focus({ preventScroll: true });
       wanted = null;
     });
   }
