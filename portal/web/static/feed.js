@@ -33,6 +33,12 @@
       if (link) link.click();
       return !!link;
     }
+    if (entry.dataset.busy) {
+      // The entry's buttons are being answered or swapped: press the new one once they are in
+      // place (a form swapped in but not yet taken over by htmx would be sent as a page).
+      entry.dataset.pending = key;
+      return true;
+    }
     var button = entry.querySelector('button[data-key="' + key + '"]');
     if (button) button.click();
     return !!button;
@@ -57,27 +63,51 @@
   }
 
   // htmx swaps an entry's buttons: the keyboard's place stays where it was, on the entry or on
-  // the same button among the new ones, so that j, k, m and s go on from there.
+  // the same button among the new ones, so that j, k, m and s go on from there. The place is
+  // taken as each swap begins and given back once it is done, if the swap left the focus
+  // nowhere. A key pressed while the entry's buttons are being answered waits for the new ones.
   function refocus() {
     var wanted = null;
+    function entryOf(event) {
+      return event.target.closest ? event.target.closest("[data-entry]") : null;
+    }
     document.body.addEventListener("htmx:beforeRequest", function (event) {
-      var active = document.activeElement;
-      var entry = event.target.closest && event.target.closest("[data-entry]");
-      if (!entry || !active || !entry.contains(active)) { wanted = null; return; }
-      var actions = active.closest(".entry-actions");
-      wanted = { element: active, actions: actions && actions.id, key: active.dataset.key };
+      var entry = entryOf(event);
+      if (entry) entry.dataset.busy = "1";
     });
-    document.body.addEventListener("htmx:afterSettle", function () {
-      if (!wanted) return;
-      var target = wanted.element;
-      if (!target.isConnected && wanted.actions) {
-        var fresh = document.getElementById(wanted.actions);
-        target = fresh && fresh.querySelector('button[data-key="' + wanted.key + '"]');
+    document.body.addEventListener("htmx:afterRequest", function (event) {
+      var entry = entryOf(event);
+      if (entry && !event.detail.successful) {
+        delete entry.dataset.busy;
+        delete entry.dataset.pending;
       }
-      var lost = !document.activeElement || document.activeElement === document.body;
-      if (target && target.isConnected && lost) target.focus({ preventScroll: true });
-      wanted = null;
     });
+    // htmx:load comes from the new buttons once htmx has taken them over, in the page.
+    document.body.addEventListener("htmx:load", function (event) {
+      restore();
+      var entry = entryOf(event);
+      if (!entry || !entry.dataset.busy) return;
+      delete entry.dataset.busy;
+      var key = entry.dataset.pending;
+      delete entry.dataset.pending;
+      if (key && current() === entry) press(key);
+    });
+    document.body.addEventListener("htmx:beforeSwap", function () {
+      var active = document.activeElement;
+      var entry = active && active.closest ? active.closest("[data-entry]") : null;
+      wanted = entry ? { entry: entry.id, key: active.dataset ? active.dataset.key : null } : null;
+    });
+    function restore() {
+      if (!wanted) return;
+      var lost = !document.activeElement || document.activeElement === document.body;
+      var entry = document.getElementById(wanted.entry);
+      if (lost && entry) {
+        var button = wanted.key && entry.querySelector('button[data-key="' + wanted.key + '"]');
+        (button || entry).focus({ preventScroll: true });
+      }
+      wanted = null;
+    }
+    document.body.addEventListener("htmx:afterSettle", restore);
   }
 
   function news() {
