@@ -44,8 +44,13 @@ def mailer(settings: Settings) -> Mailer:
 def feed_poller(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Poller:
     """The poller of the feeds, writing into ``sessions``' database; it reaches this machine
     only when connectors may."""
+    services = link_services(settings)
     return Poller(
-        sessions, allow_loopback=settings.connectors_allow_loopback, mailer=mailer(settings)
+        sessions,
+        allow_loopback=settings.connectors_allow_loopback,
+        mailer=mailer(settings),
+        vault=services.vault,
+        context=services.context,
     )
 
 

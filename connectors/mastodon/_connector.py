@@ -57,6 +57,9 @@ MAX_MEDIA_BYTES = 16 * 1024 * 1024
 """The largest picture Portal fetches to attach (Mastodon's default image limit)."""
 MAX_PAGE = 40
 """The most statuses Mastodon returns in one page."""
+HOME_PAGES = 5
+"""The most pages of the home timeline read at once: 200 statuses."""
+HOME_PATH = "/api/v1/timelines/home"
 SHOWN_VISIBILITIES = ("public", "unlisted")
 """What anyone sees on the account's Mastodon profile; followers-only posts and private
 mentions, which the owner's token also reads, are never taken."""
@@ -252,6 +255,30 @@ class Mastodon(base.Connector):
         ]
         return Page(items=items, cursor=_next_cursor(answer, statuses, size))
 
+    async def home_timeline(
+        self, since_id: str | None = None, *, pages: int = HOME_PAGES
+    ) -> list[Mapping[str, Any]]:
+        """What the account reads (``GET /api/v1/timelines/home``,
+        https://docs.joinmastodon.org/methods/timelines/#home), newest first: the newest page,
+        then older pages by the ``Link`` header's ``rel="next"``, down to ``since_id`` (the
+        newest status seen before) and at most ``pages`` pages. A ``next`` link is followed
+        only on this server and this path, so the token never goes elsewhere."""
+        params = {"limit": str(MAX_PAGE)}
+        if since_id:
+            params["since_id"] = _id(since_id, "status id")
+        statuses: list[Mapping[str, Any]] = []
+        for _ in range(max(pages, 1)):
+            answer = await self._api("GET", HOME_PATH, params=params)
+            page = answer.json(self.instance)
+            if not isinstance(page, list):
+                raise PermanentError(f"{self.instance} {UNEXPECTED}.")
+            statuses += [status for status in page if isinstance(status, Mapping)]
+            older = _older_page(answer, since_id) if len(page) >= MAX_PAGE else None
+            if older is None:
+                break
+            params = older
+        return statuses
+
     # -- publishing --
 
     async def _instance_limits(self) -> Limits | None:
@@ -387,6 +414,22 @@ def _compose(draft: Draft) -> str:
     if draft.link and draft.link not in text:
         text = f"{text}\n\n{draft.link}" if text else draft.link
     return text
+
+
+def _older_page(answer: Answer, since_id: str | None) -> dict[str, str] | None:
+    """The query of the ``rel="next"`` page of the home timeline (``max_id``), kept down to
+    ``since_id``; ``None`` when there is none or it points off the path."""
+    target = answer.links.get("next", {}).get("url", "")
+    parts = _split(target)
+    if parts.path != HOME_PATH:
+        return None
+    max_id = parse_qs(parts.query).get("max_id", [""])[0]
+    if not _ID.fullmatch(max_id):
+        return None
+    query = {"limit": str(MAX_PAGE), "max_id": max_id}
+    if since_id:
+        query["since_id"] = since_id
+    return query
 
 
 def _next_cursor(answer: Answer, statuses: list[Any], size: int) -> str | None:

@@ -412,6 +412,16 @@ class FeedSource(Base):
     """Failed polls in a row."""
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("linked_accounts.id", ondelete="CASCADE", use_alter=True),
+        default=None,
+        index=True,
+    )
+    """The linked account whose own reading this is (a Mastodon home timeline, a Bluesky
+    follow list): a private source, read with the account's token, never shared and never
+    found by its address (``portal.domain.feeds.timelines``). ``None`` for a feed."""
+    cursor: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The newest item a private source has seen (a Mastodon status id)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -460,6 +470,15 @@ class FeedSubscription(Base):
     title: Mapped[str] = mapped_column(String(500), default="")
     """The reader's own name for the source; empty for the source's title."""
     folder: Mapped[str] = mapped_column(String(100), default="")
+    network: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    """The network the source shows (``mastodon`` for a home timeline, ``bluesky`` for an
+    account followed there); empty for a feed."""
+    via_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("linked_accounts.id", ondelete="CASCADE"),
+        default=None,
+        index=True,
+    )
+    """The linked account whose follows made this subscription (it goes with an unfollow)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -158,7 +158,7 @@ def _xml_entry(raw: Any, url: str) -> ParsedEntry:
         if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/")
     ]
     images += [media.get("url") for media in raw.get("media_thumbnail", []) or []]
-    return _entry(
+    return make_entry(
         guid=raw.get("id") or raw.get("guid"),
         link=raw.get("link"),
         title=raw.get("title") or "",
@@ -231,7 +231,7 @@ def _json_entry(item: dict[str, Any], base: str, document: dict[str, Any]) -> Pa
     names = [_string(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
     link = _string(item.get("url")) or _string(item.get("external_url"))
     given = item.get("id")
-    return _entry(
+    return make_entry(
         guid=str(given) if isinstance(given, (str, int, float)) else None,
         link=link or None,
         title=_string(item.get("title")),
@@ -308,7 +308,7 @@ def _atproto_post(record: Any, did: str, pds: str, url: str) -> ParsedEntry | No
     if isinstance(images, list) and images and isinstance(images[0], dict):
         cid = blob_cid(images[0].get("image"))
         image = blob_url(pds, did, cid) if cid else None
-    return _entry(
+    return make_entry(
         guid=uri,
         link=link,
         title="",
@@ -375,7 +375,7 @@ def _lines(words: str) -> str:
 # -- both ---------------------------------------------------------------------------------------
 
 
-def _entry(
+def make_entry(
     *,
     guid: Any,
     link: Any,

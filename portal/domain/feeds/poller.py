@@ -44,10 +44,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import ColumnElement
 
+from connectors import base
 from connectors._addresses import AddressPolicy
+from portal.crypto import Vault
 from portal.db import session_scope
 from portal.domain import notifications
-from portal.domain.feeds import store
+from portal.domain.feeds import store, timelines
 from portal.domain.feeds.fetch import DEADLINE, HostSlots, Validators
 from portal.net import guarded_client
 from portal.storage.models import FeedSource, utcnow
@@ -83,6 +85,13 @@ class Claim:
     validators: Validators
     find_feed: bool = False
     """Never read yet: a page at its address is read for the feed it names."""
+    reader: timelines.Reader | None = None
+    """A private source's account, read with its credentials (:mod:`.timelines`)."""
+
+    @property
+    def where(self) -> str:
+        """The address whose host the fetch goes to."""
+        return self.reader.origin if self.reader is not None else self.url
 
 
 @dataclass(slots=True)
@@ -186,6 +195,9 @@ async def claim(
             FeedSource.etag,
             FeedSource.last_modified,
             FeedSource.last_success_at,
+            FeedSource.account_id,
+            FeedSource.kind,
+            FeedSource.cursor,
         )
         .where(*_eligible(now, every, after))
         .order_by(*((FeedSource.id,) if every else (FeedSource.next_poll_at, FeedSource.id)))
@@ -200,14 +212,20 @@ async def claim(
             .where(FeedSource.id.in_([row.id for row in rows]))
             .values(next_poll_at=now + lease)
         )
+    readers = await timelines.readers(
+        session,
+        [(row.id, row.account_id, row.kind, row.cursor) for row in rows if row.account_id],
+    )
     return [
         Claim(
             row.id,
             row.url,
             Validators(row.etag, row.last_modified),
-            find_feed=row.last_success_at is None,
+            find_feed=row.last_success_at is None and row.account_id is None,
+            reader=readers.get(row.id),
         )
         for row in rows
+        if row.account_id is None or row.id in readers
     ]
 
 
@@ -233,8 +251,12 @@ async def record(
         if source is None:
             continue
         polled = await store.record(session, source, retrieved, now=now, rng=rng)
-        if polled.paused:
+        if retrieved.revoked and source.account_id is not None:
+            await timelines.account_revoked(session, source.account_id, mailer=mailer)
+        elif polled.paused:
             told += await notifications.feed_paused(session, source, mailer=mailer)
+        if retrieved.follows is not None:
+            await timelines.sync_follows(session, source, retrieved.follows, now)
         done.append(polled)
     return done, told
 
@@ -268,6 +290,12 @@ class Poller:
     rng: random.Random | None = None
     on_polled: Callable[[store.Polled], None] | None = None
     """Called after each source's poll is written (a progress bar)."""
+    vault: Vault | None = None
+    """Opens the secrets of the accounts whose own timelines are read; without it they are
+    not read."""
+    context: base.Context | None = None
+    """The connectors' context (an AT Protocol resolver); by default one with the same
+    address rules as the poller."""
     _slots: HostSlots = field(init=False)
     _clients: _Clients = field(init=False)
 
@@ -328,24 +356,38 @@ class Poller:
     ) -> None:
         try:
             async with (
-                self._clients.client(claimed.url) as http,
-                self._slots.slot(claimed.url),
+                self._clients.client(claimed.where) as http,
+                self._slots.slot(claimed.where),
                 fetching,
             ):
-                retrieved = await store.retrieve(
-                    http,
-                    claimed.url,
-                    claimed.validators,
-                    deadline=self.deadline,
-                    parsing=parsing,
-                    find_feed=claimed.find_feed,
-                )
+                if claimed.reader is not None:
+                    retrieved = await timelines.retrieve(
+                        http,
+                        claimed.reader,
+                        vault=self.vault,
+                        context=self._context(),
+                        parsing=parsing,
+                    )
+                else:
+                    retrieved = await store.retrieve(
+                        http,
+                        claimed.url,
+                        claimed.validators,
+                        deadline=self.deadline,
+                        parsing=parsing,
+                        find_feed=claimed.find_feed,
+                    )
         except Exception:  # a fault of ours: the source comes back when its lease ends
             log.exception("polling %s failed", claimed.url)
             return
         finally:
             outstanding.release()
         await answers.put((claimed, retrieved))
+
+    def _context(self) -> base.Context:
+        if self.context is not None:
+            return self.context
+        return base.Context(addresses=AddressPolicy(allow_loopback=self.allow_loopback))
 
     async def _write(
         self,

@@ -71,7 +71,11 @@ def key_hash(entry: ParsedEntry) -> str:
 
 
 async def source_at(session: AsyncSession, url: str) -> FeedSource | None:
-    found: FeedSource | None = await session.scalar(select(FeedSource).where(FeedSource.url == url))
+    """The shared source of ``url``; a private source (an account's own timeline) is never
+    found by its address."""
+    found: FeedSource | None = await session.scalar(
+        select(FeedSource).where(FeedSource.url == url, FeedSource.account_id.is_(None))
+    )
     return found
 
 
@@ -155,7 +159,7 @@ async def outlines(session: AsyncSession, user: User) -> list[opml.Outline]:
     rows = await session.execute(
         select(FeedSubscription, FeedSource)
         .join(FeedSource, FeedSource.id == FeedSubscription.source_id)
-        .where(FeedSubscription.user_id == user.id)
+        .where(FeedSubscription.user_id == user.id, FeedSource.account_id.is_(None))
         .order_by(FeedSubscription.folder, FeedSource.title, FeedSource.id)
     )
     return [
@@ -232,6 +236,12 @@ class Retrieved:
     error: FetchError | None = None
     found_at: str | None = None
     """Where the feed was found, when the address was a page that names it."""
+    cursor: str | None = None
+    """A private source's newest item now (:mod:`.timelines`)."""
+    revoked: bool = False
+    """The account of a private source no longer lets Portal read it."""
+    follows: dict[str, tuple[str, str]] | None = None
+    """A follow list's accounts: each one's posts address and name, by DID."""
 
 
 async def retrieve(
@@ -282,6 +292,8 @@ async def record(
     if retrieved.error is not None:
         return _failed(source, retrieved.error, now, rng)
     assert fetched is not None  # a Retrieved holds an answer or an error
+    if retrieved.cursor is not None:
+        source.cursor = retrieved.cursor
     if fetched.not_modified or feed is None:
         _healthy(source, fetched, now, None)
         return Polled(source.id, ok=True, not_modified=True)
@@ -388,10 +400,15 @@ def _failed(
 
 
 async def due(session: AsyncSession, now: datetime, limit: int = 100) -> list[FeedSource]:
-    """Sources whose next poll has come, the most overdue first; paused ones wait."""
+    """Feeds whose next poll has come, the most overdue first; paused ones wait, and an
+    account's own timeline is the poller's to read (:mod:`.timelines`)."""
     rows = await session.scalars(
         select(FeedSource)
-        .where(FeedSource.next_poll_at <= now, FeedSource.paused_at.is_(None))
+        .where(
+            FeedSource.next_poll_at <= now,
+            FeedSource.paused_at.is_(None),
+            FeedSource.account_id.is_(None),
+        )
         .order_by(FeedSource.next_poll_at, FeedSource.id)
         .limit(limit)
     )

@@ -5,7 +5,9 @@ proven (OAuth, signing in, a signed login widget, an emailed code, or a link bac
 page), and *needs reconnect* when the network stopped accepting what we hold for it. What acts
 for an account (tokens, an XMPP password) is kept encrypted in ``LinkedAccount.secrets``.
 Whenever an account is added, proven or given another handle, its public feed (what the
-people who follow its owner's number read) is pointed at too (:mod:`portal.domain.feeds.accounts`).
+people who follow its owner's number read) is pointed at too (:mod:`portal.domain.feeds.accounts`),
+and a proven account that can read (a Mastodon home timeline, a Bluesky follow list) becomes a
+private source of its owner's feed (:mod:`portal.domain.feeds.timelines`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import connectors
 from connectors import base
 from portal.crypto import SecretUnreadable, Vault
 from portal.domain.feeds import accounts as feed_accounts
+from portal.domain.feeds import timelines
 from portal.domain.linking.services import LinkServices, connector, normalize
 from portal.domain.linking.strategies import strategy_for
 from portal.errors import Conflict, InvalidInput, NotFound
@@ -265,6 +268,7 @@ async def save_proven(
     store_credentials(services, existing, linked.credentials)
     await session.flush()
     await feed_accounts.set_feed(session, existing, known=linked.credentials.extra)
+    await timelines.set_timeline(session, existing)
     return existing, replaced
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors import base
 from portal.domain import linking
 from portal.domain.feeds import accounts as feed_accounts
+from portal.domain.feeds import timelines
 from portal.domain.linking import oauth
 from portal.domain.linking.services import LinkServices, connector
 from portal.errors import PortalError
@@ -92,6 +93,7 @@ async def remove_account(
         except (base.ConnectorError, httpx.HTTPError, PortalError) as error:
             log.warning("revoking linked account %s failed: %s", account.id, error)
     source_id = account.feed_source_id
+    await timelines.forget_account(session, account)
     await session.delete(account)
     await session.flush()
     if source_id is not None:

@@ -59,7 +59,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def _sources(db: AsyncSession) -> list[FeedSource]:
-    return list((await db.scalars(select(FeedSource).order_by(FeedSource.id))).all())
+    """The shared sources (a proven Bluesky account has a private one too: its follows)."""
+    shared = select(FeedSource).where(FeedSource.account_id.is_(None)).order_by(FeedSource.id)
+    return list((await db.scalars(shared)).all())
 
 
 # -- an account's feed, kept as its handle changes ---------------------------------------------

@@ -1,0 +1,239 @@
+"""A person's own linked accounts as sources of their feed: a Mastodon home timeline read with
+the account's token (faked with respx from recorded answers of a real server: none runs here),
+polled by the poller like any feed, and never shared with another reader."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.crypto import Vault, generate_key
+from portal.domain.feeds import store, timelines
+from portal.domain.feeds.poller import Poller
+from portal.errors import InvalidInput
+from portal.storage.models import (
+    FeedEntry,
+    FeedSource,
+    FeedSubscription,
+    LinkedAccount,
+    Notification,
+    User,
+    utcnow,
+)
+from tests.portal.domain.people import person
+
+DATA = Path("/work/shared/corpus/mastodon")
+SERVER = "mastodon.example"
+HOME = f"https://{SERVER}/api/v1/timelines/home"
+VAULT = Vault([generate_key()])
+
+
+def _recorded(name: str) -> tuple[Any, dict[str, str]]:
+    meta = json.loads((DATA / f"{name}.headers.json").read_text())
+    keep = ("content-type", "www-authenticate", "x-ratelimit-reset", "cache-control")
+    headers = {k: v for k, v in meta["headers"].items() if k.lower() in keep}
+    return json.loads((DATA / f"{name}.json").read_text()), headers
+
+
+STATUSES, HEADERS = _recorded("live_timelines_home")
+
+
+def _statuses(first: int, count: int) -> list[dict[str, Any]]:
+    """``count`` statuses of the recorded timeline, newest first, with ids from ``first``
+    down (a recorded one each, in turn, as the server writes them)."""
+    made = []
+    for n in range(count):
+        status = copy.deepcopy(STATUSES[n % len(STATUSES)])
+        status["id"] = str(first - n)
+        status["uri"] = f"https://{SERVER}/users/x/statuses/{first - n}"
+        status["url"] = f"https://{SERVER}/@x/{first - n}"
+        made.append(status)
+    return made
+
+
+def _shown(statuses: list[dict[str, Any]]) -> int:
+    return sum(status["visibility"] != "direct" for status in statuses)
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+async def _linked(db: AsyncSession, owner: User, token: str = "the-token") -> LinkedAccount:
+    account = LinkedAccount(
+        user_id=owner.id,
+        network="mastodon",
+        handle=f"ada@{SERVER}",
+        server=SERVER,
+        status="verified",
+        verified_by="oauth",
+        secrets=VAULT.encrypt_json({"access_token": token, "extra": {"server": SERVER}}),
+    )
+    db.add(account)
+    await db.flush()
+    await timelines.set_timeline(db, account)
+    await db.commit()
+    return account
+
+
+def _poller(sessionmaker: Any) -> Poller:
+    return Poller(sessionmaker, vault=VAULT)
+
+
+async def _source(db: AsyncSession, account: LinkedAccount) -> FeedSource:
+    found = await db.scalar(
+        select(FeedSource)
+        .where(FeedSource.account_id == account.id)
+        .execution_options(populate_existing=True)
+    )
+    assert found is not None
+    return found
+
+
+async def _entries(db: AsyncSession, source: FeedSource) -> int:
+    return int(await db.scalar(select(func.count()).where(FeedEntry.source_id == source.id)) or 0)
+
+
+async def _due_now(db: AsyncSession, source: FeedSource) -> None:
+    source.next_poll_at = utcnow() - timedelta(seconds=1)
+    await db.commit()
+
+
+async def test_the_home_timeline_is_read_page_by_page_then_from_the_newest_seen(
+    db, sessionmaker, mock
+):
+    """The first poll reads the newest page and the older one its Link names, with the
+    account's token; the next poll asks only for what is newer than the newest status seen."""
+    owner = await person(db, "Ada")
+    account = await _linked(db, owner)
+    first, second = _statuses(1000, 40), _statuses(960, 5)
+    newer = _statuses(1002, 2)
+    asked: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        query = request.url.params
+        if query.get("since_id") == "1000":
+            return httpx.Response(200, json=newer, headers=HEADERS)
+        if query.get("max_id") == "961":
+            return httpx.Response(200, json=second, headers=HEADERS)
+        link = f'<{HOME}?max_id=961>; rel="next", <{HOME}?min_id=1000>; rel="prev"'
+        return httpx.Response(200, json=first, headers={**HEADERS, "link": link})
+
+    mock.get(HOME).mock(side_effect=answer)
+    done = await _poller(sessionmaker).round()
+
+    source = await _source(db, account)
+    assert done.polled == 1 and done.new == _shown(first) + _shown(second)
+    assert len(asked) == 2 and "since_id" not in asked[0].url.params
+    assert all(request.headers["authorization"] == "Bearer the-token" for request in asked)
+    assert source.cursor == "1000"
+    assert "the-token" not in json.dumps([source.url, source.title, source.etag])
+    assert await _entries(db, source) == _shown(first) + _shown(second)
+    entry = await db.scalar(select(FeedEntry).where(FeedEntry.guid.like("%/1000")))
+    assert entry is not None
+    assert entry.link == f"https://{SERVER}/@x/1000"
+    assert entry.author == "John Lennon" and "Toot!" in entry.html
+
+    await _due_now(db, source)
+    done = await _poller(sessionmaker).round()
+    assert asked[-1].url.params["since_id"] == "1000"
+    assert done.new == _shown(newer)
+    assert (await _source(db, account)).cursor == "1002"
+
+
+async def test_a_revoked_token_pauses_the_timeline_and_asks_to_reconnect(db, sessionmaker, mock):
+    """A 401 (a real server's answer to a token it does not know): the account needs
+    reconnecting, its owner is told once, the source waits; reconnecting starts it again."""
+    owner = await person(db, "Ada")
+    account = await _linked(db, owner)
+    body, headers = _recorded("live_error_401_timelines_home")
+    mock.get(HOME).mock(return_value=httpx.Response(401, json=body, headers=headers))
+
+    done = await _poller(sessionmaker).round()
+    assert done.failed == 1
+    source = await _source(db, account)
+    assert source.paused_at is not None
+    await db.refresh(account)
+    assert account.status == "needs_reconnect"
+    told = await db.scalar(
+        select(func.count()).where(
+            Notification.user_id == owner.id, Notification.kind == "needs_reconnect"
+        )
+    )
+    assert told == 1
+    assert (await _poller(sessionmaker).round(every=True)).polled == 0
+
+    account.status = "verified"  # connected again
+    await timelines.set_timeline(db, account)
+    await db.commit()
+    assert (await _source(db, account)).paused_at is None
+
+
+async def test_a_server_that_asks_to_wait_is_left_alone_that_long(db, sessionmaker, mock):
+    """A 429 with ``Retry-After``: the next poll comes no sooner."""
+    owner = await person(db, "Ada")
+    account = await _linked(db, owner)
+    body = json.loads((DATA / "error_429.json").read_text())
+    mock.get(HOME).mock(
+        return_value=httpx.Response(429, json=body, headers={"retry-after": "3600"})
+    )
+    done = await _poller(sessionmaker).round()
+    source = await _source(db, account)
+    assert done.failed == 1 and source.paused_at is None
+    assert source.next_poll_at >= utcnow() + timedelta(minutes=59)
+    assert source.last_error == "The server asks us to fetch less often."
+
+
+async def test_a_timeline_is_its_owners_alone(db, sessionmaker):
+    """The source belongs to the account: only its owner is subscribed, marked with the
+    network; no one finds it by its address or follows it; it is not in the owner's list of
+    feeds; unlinking takes it away."""
+    owner, other = await person(db, "Ada"), await person(db, "Bob")
+    account = await _linked(db, owner)
+    source = await _source(db, account)
+
+    readers = (await db.execute(select(FeedSubscription.user_id, FeedSubscription.network))).all()
+    assert [tuple(row) for row in readers] == [(owner.id, "mastodon")]
+    assert await store.source_at(db, source.url) is None
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(InvalidInput):
+            await store.subscribe(db, other, source.url, http=http)
+    assert await store.outlines(db, owner) == []
+
+    await timelines.forget_account(db, account)
+    await db.delete(account)
+    await db.flush()
+    assert await db.scalar(select(func.count()).select_from(FeedSource)) == 0
+
+
+def test_statuses_show_boosts_warnings_and_pictures():
+    """A boost shows the post boosted under who boosted it; a content warning folds the text;
+    the first picture is the entry's; a private mention is no entry."""
+    original = json.loads((DATA / "status.json").read_text())
+    boost = copy.deepcopy(STATUSES[1])
+    boost["reblog"] = original
+    entry = timelines.status_entry(boost)
+    assert entry is not None
+    assert entry.link == original["url"]
+    assert entry.author == "Eugen" and "🔁" in entry.html
+    warned = copy.deepcopy(STATUSES[0]) | {"spoiler_text": "spoilers"}
+    warned["media_attachments"] = [
+        {"type": "image", "url": f"https://{SERVER}/a.png", "preview_url": None}
+    ]
+    shown = timelines.status_entry(warned)
+    assert shown is not None
+    assert "<summary>spoilers</summary>" in shown.html and shown.image == f"https://{SERVER}/a.png"
+    assert timelines.status_entry(STATUSES[2]) is None  # direct
