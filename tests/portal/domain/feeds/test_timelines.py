@@ -17,6 +17,8 @@ import respx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors import base
+from connectors._addresses import AddressPolicy
 from portal.crypto import Vault, generate_key
 from portal.domain.feeds import store, timelines
 from portal.domain.feeds.poller import Poller
@@ -237,3 +239,98 @@ def test_statuses_show_boosts_warnings_and_pictures():
     assert shown is not None
     assert "<summary>spoilers</summary>" in shown.html and shown.image == f"https://{SERVER}/a.png"
     assert timelines.status_entry(STATUSES[2]) is None  # direct
+
+
+# -- Bluesky: the accounts followed ---------------------------------------------------------------
+
+
+async def _follow(network: Any, follower: Any, followed: Any) -> str:
+    made = await network.xrpc(
+        "com.atproto.repo.createRecord",
+        {
+            "repo": follower.did,
+            "collection": "app.bsky.graph.follow",
+            "record": {
+                "$type": "app.bsky.graph.follow",
+                "subject": followed.did,
+                "createdAt": "2026-12-06T09:00:00.000Z",
+            },
+        },
+        token=follower.access_jwt,
+    )
+    rkey: str = made["uri"].rsplit("/", 1)[1]
+    return rkey
+
+
+async def test_the_accounts_a_bluesky_account_follows_come_into_its_owners_feed(
+    db, sessionmaker, atproto_network
+):
+    """Bob's linked Bluesky account follows Ada there: after a poll Bob reads Ada's posts, as
+    a subscription of his marked ``bluesky``; once he unfollows her there, the next poll ends
+    it. Alice, who links nothing, reads none of it."""
+    ada = await atproto_network.create_account("ada")
+    bob = await atproto_network.create_account("bob")
+    await atproto_network.xrpc(
+        "com.atproto.repo.createRecord",
+        {
+            "repo": ada.did,
+            "collection": "app.bsky.feed.post",
+            "record": {
+                "$type": "app.bsky.feed.post",
+                "text": "Notes on the analytical engine",
+                "createdAt": "2026-12-06T09:00:00.000Z",
+            },
+        },
+        token=ada.access_jwt,
+    )
+    rkey = await _follow(atproto_network, bob, ada)
+    owner, alice = await person(db, "Bob"), await person(db, "Alice")
+    account = LinkedAccount(
+        user_id=owner.id,
+        network="bluesky",
+        handle=bob.handle,
+        external_id=bob.did,
+        status="verified",
+        verified_by="password",
+        secrets=VAULT.encrypt_json(
+            {"access_token": "", "extra": {"did": bob.did, "pds": atproto_network.pds_url}}
+        ),
+    )
+    db.add(account)
+    await db.flush()
+    await timelines.set_timeline(db, account)
+    await db.commit()
+    context = base.Context(
+        addresses=AddressPolicy(allow_loopback=True), resolver=atproto_network.resolver
+    )
+    polling = Poller(sessionmaker, allow_loopback=True, vault=VAULT, context=context)
+
+    await polling.round()  # the follow list: Ada's posts become Bob's
+    await polling.round()  # Ada's posts, read as a feed
+    rows = (
+        await db.execute(
+            select(FeedSubscription.network, FeedSource.url, FeedSubscription.user_id)
+            .join(FeedSource, FeedSource.id == FeedSubscription.source_id)
+            .where(FeedSource.account_id.is_(None))
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    assert [(network, user) for network, _, user in rows] == [("bluesky", owner.id)]
+    assert f"repo={ada.did.replace(':', '%3A')}" in rows[0][1]
+    texts = list(await db.scalars(select(FeedEntry.text)))
+    assert any("analytical engine" in text for text in texts)
+
+    await atproto_network.xrpc(
+        "com.atproto.repo.deleteRecord",
+        {"repo": bob.did, "collection": "app.bsky.graph.follow", "rkey": rkey},
+        token=bob.access_jwt,
+    )
+    await polling.round(every=True)
+    left = await db.scalar(
+        select(func.count())
+        .select_from(FeedSubscription)
+        .where(FeedSubscription.via_account_id == account.id)
+    )
+    assert left == 0
+    assert await db.scalar(select(func.count()).select_from(FeedEntry)) == 0  # nobody reads it
+    assert alice.id not in set(await db.scalars(select(FeedSubscription.user_id)))
