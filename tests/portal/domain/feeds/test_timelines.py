@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import base
 from connectors._addresses import AddressPolicy
+from portal.config import Settings
 from portal.crypto import Vault, generate_key
 from portal.domain.feeds import store, timelines
 from portal.domain.feeds.poller import Poller
@@ -32,6 +33,7 @@ from portal.storage.models import (
     User,
     utcnow,
 )
+from tests.fixtures.app import api_sign_up, api_token, make_settings
 from tests.portal.domain.people import person
 
 DATA = Path("/work/shared/corpus/mastodon")
@@ -334,3 +336,54 @@ async def test_the_accounts_a_bluesky_account_follows_come_into_its_owners_feed(
     assert left == 0
     assert await db.scalar(select(func.count()).select_from(FeedEntry)) == 0  # nobody reads it
     assert alice.id not in set(await db.scalars(select(FeedSubscription.user_id)))
+
+
+@pytest.fixture
+def settings(atproto_network: Any) -> Settings:
+    return make_settings(
+        atproto_plc_url=atproto_network.plc_url,
+        atproto_resolver_url=atproto_network.pds_url,
+        connectors_allow_loopback=True,
+    )
+
+
+async def test_linking_a_bluesky_account_adds_its_follows_and_unlinking_takes_them_away(
+    client, db, atproto_network
+):
+    """Through the API: a Bluesky account linked with an app password is at once a private
+    source of its owner's feed, due, marked ``bluesky``; unlinked, it is gone."""
+    sky = await atproto_network.create_account("cy")
+    body = await api_sign_up(client, email="cy@example.org", display_name="Cy")
+    headers = {"authorization": f"Bearer {await api_token(client, email='cy@example.org')}"}
+    linked = await client.post(
+        "/api/v1/me/accounts",
+        json={
+            "network": "bluesky",
+            "handle": sky.handle,
+            "password": await atproto_network.create_app_password(sky),
+        },
+        headers=headers,
+    )
+    assert linked.status_code == 201, linked.text
+    owner = await db.scalar(select(User).where(User.number == str(body["number"])))
+    assert owner is not None
+    rows = (
+        await db.execute(
+            select(FeedSource.url, FeedSource.kind, FeedSubscription.network)
+            .join(FeedSubscription, FeedSubscription.source_id == FeedSource.id)
+            .where(FeedSubscription.user_id == owner.id, FeedSource.account_id.is_not(None))
+        )
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        (f"account:{linked.json()['id']}:follows", "follows", "bluesky")
+    ]
+
+    gone = await client.delete(f"/api/v1/me/accounts/{linked.json()['id']}", headers=headers)
+    assert gone.status_code == 204
+    left = await db.scalar(
+        select(func.count())
+        .select_from(FeedSource)
+        .where(FeedSource.account_id.is_not(None))
+        .execution_options(populate_existing=True)
+    )
+    assert left == 0
