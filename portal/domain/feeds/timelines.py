@@ -139,6 +139,32 @@ def _name(account: LinkedAccount) -> str:
     )
 
 
+async def fill_missing(session: AsyncSession, *, batch: int = 500) -> int:
+    """Give every account that can be read and was proven before timelines were kept its
+    private source; how many were given one. For an operator's command: in batches."""
+    done = after = 0
+    owned = select(FeedSource.account_id).where(FeedSource.account_id.is_not(None))
+    while True:
+        rows = await session.scalars(
+            select(LinkedAccount)
+            .where(
+                LinkedAccount.network.in_(list(KINDS)),
+                LinkedAccount.status == "verified",
+                LinkedAccount.secrets.is_not(None),
+                LinkedAccount.id.not_in(owned),
+                LinkedAccount.id > after,
+            )
+            .order_by(LinkedAccount.id)
+            .limit(batch)
+        )
+        accounts = list(rows)
+        if not accounts:
+            return done
+        for account in accounts:
+            done += await set_timeline(session, account) is not None
+        after = accounts[-1].id
+
+
 async def forget_account(session: AsyncSession, account: LinkedAccount) -> None:
     """Before an account is unlinked: its private source goes, and so do the subscriptions
     its follows made, with each followed source nobody reads any more."""

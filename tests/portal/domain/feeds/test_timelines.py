@@ -223,6 +223,20 @@ async def test_a_timeline_is_its_owners_alone(db, sessionmaker):
     assert await db.scalar(select(func.count()).select_from(FeedSource)) == 0
 
 
+async def test_accounts_linked_before_are_given_their_timeline_once(db):
+    """An account proven before timelines were kept gets its source from the operator's
+    backfill; an account only typed in, or one already given it, does not."""
+    owner = await person(db, "Ada")
+    account = await _linked(db, owner)
+    await timelines.forget_account(db, account)
+    typed = LinkedAccount(user_id=owner.id, network="mastodon", handle=f"bob@{SERVER}")
+    db.add(typed)
+    await db.flush()
+    assert await timelines.fill_missing(db, batch=1) == 1
+    assert (await _source(db, account)).url == timelines.private_url(account.id, "home")
+    assert await timelines.fill_missing(db) == 0
+
+
 def test_statuses_show_boosts_warnings_and_pictures():
     """A boost shows the post boosted under who boosted it; a content warning folds the text;
     the first picture is the entry's; a private mention is no entry."""
