@@ -10,19 +10,22 @@ for:
    locked with ``FOR UPDATE SKIP LOCKED``, so several pollers running at once each take other
    sources; a poller that dies with sources claimed leaves them to come back when their lease
    ends. SQLite has one writer at a time (the claim begins as a write), the same code without
-   ``SKIP LOCKED``.
+   ``SKIP LOCKED``. A private source (an account's own timeline, :mod:`.timelines`) is claimed
+   with its account's encrypted secrets, decrypted only for its fetch (:attr:`Poller.vault`).
 2. **Fetch** (:func:`.store.retrieve`): with no session at hand, at most ``concurrency``
    fetches at once over all hosts and ``per_host`` at once to any one host
    (:class:`.fetch.HostSlots`), each host with a pool of connections of its own, each fetch
    within the fetcher's size and time limits; :data:`PARSERS` feeds are parsed at once, each in
    a thread. A slow, huge or endless source is cut off by those limits while the others go on
-   around it.
+   around it. A private source is read by :func:`.timelines.retrieve`, in its server's pool.
 3. **Record** (:func:`.store.record`): what came back is written in short transactions, as
    many answers at once as have arrived (one transaction for a burst of "not modified"). A
    batch that fails is written again one source at a time, so one bad row costs only itself.
    A source that this poll paused (gone, refused, failing for a week) has its readers told
    (:func:`portal.domain.notifications.feed_paused`), once: the poll that pauses it is the
-   only one that sees it running before.
+   only one that sees it running before. An account that no longer lets Portal read it is
+   marked for reconnecting instead (:func:`.timelines.account_revoked`), and a follow list
+   brings its subscriptions in step (:func:`.timelines.sync_follows`).
 
 The database is used by one stage at a time within a round (:class:`_Database`): on SQLite
 that is all it allows anyway, and a round's transactions are short.

@@ -10,6 +10,9 @@ entries once for all its readers.
   off (:mod:`.schedule`); a source gone for good (410), or failing for a week without a single
   success, is paused. A source never read yet whose address is a page (a linked website)
   moves to the feed the page names (:func:`.discover.named_by`).
+- A source may instead be an account's own timeline (:mod:`.timelines`): private, never found
+  by its address (:func:`source_at`), never in a subscription list (:func:`outlines`), read by
+  the poller with the account's credentials and recorded here like any feed.
 """
 
 from __future__ import annotations
@@ -314,8 +317,11 @@ async def poll(
     rng: random.Random | None = None,
 ) -> Polled:
     """Poll ``source`` once and record what happened on it (with ``session`` open meanwhile:
-    for one source polled at someone's request; :mod:`.poller` polls many without)."""
+    for one source polled at someone's request; :mod:`.poller` polls many without). An
+    account's own timeline is read by the poller alone, which holds the keys to its secrets."""
     now = now or utcnow()
+    if source.account_id is not None:
+        return Polled(source.id, ok=False, not_modified=True)
     retrieved = await retrieve(
         http,
         source.url,
