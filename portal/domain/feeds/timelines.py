@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,14 +52,13 @@ from portal.crypto import SecretUnreadable, Vault
 from portal.domain import notifications
 from portal.domain.feeds.accounts import forget_if_unread, shared_source
 from portal.domain.feeds.fetch import Fetched, FetchError, Validators
-from portal.domain.feeds.parse import ParsedEntry, ParsedFeed, make_entry
+from portal.domain.feeds.statuses import HOME, home_feed, newest_id
 from portal.domain.feeds.store import Retrieved
 from portal.errors import N_
 from portal.storage.models import FeedSource, FeedSubscription, LinkedAccount, utcnow
 
 log = logging.getLogger("portal.feeds")
 
-HOME = "home"
 FOLLOWS = "follows"
 KINDS = {"mastodon": HOME, "bluesky": FOLLOWS}
 """The networks whose accounts' reading becomes a source, and the kind of that source."""
@@ -74,7 +72,6 @@ NEEDS_RECONNECT = "needs_reconnect"
 REVOKED = N_("The account no longer lets Portal read it: connect it again.")
 REFUSED = N_("The network refused to give what this account reads.")
 _FOLLOW = "app.bsky.graph.follow"
-_SHOWN = frozenset({"public", "unlisted", "private"})
 
 
 def private_url(account_id: int, kind: str) -> str:
@@ -338,66 +335,7 @@ async def _home(
         return Retrieved(_answer(url, True))
     async with parsing or contextlib.nullcontext():
         feed = await asyncio.to_thread(home_feed, statuses, base.server_url(connection.instance))
-    return Retrieved(_answer(url, False), feed, cursor=_newest(statuses, reader.cursor))
-
-
-def _newest(statuses: Sequence[Mapping[str, Any]], before: str | None) -> str | None:
-    """The newest status id (Mastodon's ids grow with time; they are compared as numbers
-    where they are, by length then text)."""
-    ids = [status.get("id") for status in statuses]
-    known = [value for value in ids if isinstance(value, str) and value]
-    if before:
-        known.append(before)
-    return max(known, key=lambda value: (len(value), value)) if known else None
-
-
-# -- Mastodon statuses as entries (pure) ---------------------------------------------------------
-
-
-def home_feed(statuses: Sequence[Mapping[str, Any]], site: str) -> ParsedFeed:
-    """A home timeline's statuses as a feed; private mentions are left out."""
-    entries = [entry for status in statuses if (entry := status_entry(status)) is not None]
-    return ParsedFeed(
-        kind=HOME,
-        title="",  # the source keeps the account's name
-        site=site,
-        entries=tuple(entries),
-        error=None,
-        error_params={},
-        poll_hint=None,
-    )
-
-
-def status_entry(status: Mapping[str, Any]) -> ParsedEntry | None:
-    """One status of a timeline as an entry: its content (a content warning folds it away,
-    as Mastodon does), its address, its author's name, its first picture. A boost shows the
-    post boosted, under the name of who boosted it; it is an entry of its own."""
-    if status.get("visibility") not in _SHOWN:
-        return None
-    shown = status.get("reblog") if isinstance(status.get("reblog"), Mapping) else status
-    assert isinstance(shown, Mapping)
-    content = _string(shown.get("content"))
-    warning = _string(shown.get("spoiler_text")).strip()
-    if warning:
-        content = f"<details><summary>{html.escape(warning)}</summary>{content}</details>"
-    if shown is not status:
-        booster = _account_name(status.get("account"))
-        where = _string(_mapping(status.get("account")).get("url"))
-        name = f'<a href="{html.escape(where)}">{html.escape(booster)}</a>' if where else booster
-        content = f"<p>🔁 {name}</p>{content}"
-    link = _string(shown.get("url")) or _string(shown.get("uri"))
-    return make_entry(
-        guid=_string(status.get("uri")) or _string(status.get("id")) or None,
-        link=link or None,
-        title="",
-        html=content,
-        base=link or "https://invalid/",
-        author=_account_name(shown.get("account")) or None,
-        published=_moment(status.get("created_at")),
-        updated=_moment(shown.get("edited_at")),
-        image=_first_image(shown.get("media_attachments")),
-        url=link or "https://invalid/",
-    )
+    return Retrieved(_answer(url, False), feed, cursor=newest_id(statuses, reader.cursor))
 
 
 def _string(value: Any) -> str:
@@ -406,32 +344,6 @@ def _string(value: Any) -> str:
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def _account_name(value: Any) -> str:
-    account = _mapping(value)
-    return (
-        _string(account.get("display_name")).strip()
-        or _string(account.get("acct"))
-        or _string(account.get("username"))
-    )
-
-
-def _first_image(value: Any) -> str | None:
-    for item in value if isinstance(value, list) else []:
-        media = _mapping(item)
-        if media.get("type") == "image":
-            return _string(media.get("url")) or _string(media.get("preview_url")) or None
-    return None
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 # -- Bluesky follows ----------------------------------------------------------------------------

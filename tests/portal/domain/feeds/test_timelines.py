@@ -21,7 +21,7 @@ from connectors import base
 from connectors._addresses import AddressPolicy
 from portal.config import Settings
 from portal.crypto import Vault, generate_key
-from portal.domain.feeds import store, timelines
+from portal.domain.feeds import statuses, store, timelines
 from portal.domain.feeds.poller import Poller
 from portal.errors import InvalidInput
 from portal.storage.models import (
@@ -243,7 +243,7 @@ def test_statuses_show_boosts_warnings_and_pictures():
     original = json.loads((DATA / "status.json").read_text())
     boost = copy.deepcopy(STATUSES[1])
     boost["reblog"] = original
-    entry = timelines.status_entry(boost)
+    entry = statuses.status_entry(boost)
     assert entry is not None
     assert entry.link == original["url"]
     assert entry.author == "Eugen" and "🔁" in entry.html
@@ -251,10 +251,10 @@ def test_statuses_show_boosts_warnings_and_pictures():
     warned["media_attachments"] = [
         {"type": "image", "url": f"https://{SERVER}/a.png", "preview_url": None}
     ]
-    shown = timelines.status_entry(warned)
+    shown = statuses.status_entry(warned)
     assert shown is not None
     assert "<summary>spoilers</summary>" in shown.html and shown.image == f"https://{SERVER}/a.png"
-    assert timelines.status_entry(STATUSES[2]) is None  # direct
+    assert statuses.status_entry(STATUSES[2]) is None  # direct
 
 
 # -- Bluesky: the accounts followed ---------------------------------------------------------------
