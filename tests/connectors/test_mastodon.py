@@ -1019,3 +1019,44 @@ async def test_too_many_pictures_are_refused(
     pictures = tuple(Media(f"https://portal.example/{i}.png", "image/png") for i in range(5))
     with pytest.raises(PermanentError, match="at most 4"):
         await account(http).publish(Draft("many", media=pictures), "key")
+
+
+async def test_the_home_timeline_pages_back_to_the_newest_status_seen(
+    http: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    """A full page is followed by the one its ``Link`` names, ``since_id`` kept on it; the
+    link's page is asked of the account's own server, whatever host the link names, and a
+    link to another path is not followed."""
+    timeline = load("live_timelines_home")
+    full = [dict(timeline[n % len(timeline)], id=str(500 - n)) for n in range(40)]
+    home = f"{SERVER}/api/v1/timelines/home"
+    link = '<https://elsewhere.example/api/v1/timelines/home?max_id=461>; rel="next"'
+    route = mock.get(home).mock(
+        side_effect=[
+            httpx.Response(200, json=full, headers={"link": link}),
+            httpx.Response(200, json=timeline[:3]),
+        ]
+    )
+    statuses = await account(http).home_timeline("400")
+    assert len(statuses) == 43
+    first, second = (call.request.url.params for call in route.calls)
+    assert (first["since_id"], "max_id" in first) == ("400", False)
+    assert (second["since_id"], second["max_id"]) == ("400", "461")
+    assert all(
+        call.request.headers["authorization"] == "Bearer secret-token" for call in route.calls
+    )
+
+    off_path = '<https://social.example/api/v1/accounts/1/statuses?max_id=461>; rel="next"'
+    route.side_effect = [httpx.Response(200, json=full, headers={"link": off_path})]
+    assert len(await account(http).home_timeline()) == 40
+    assert route.call_count == 3
+
+
+async def test_a_revoked_token_on_the_home_timeline_is_told_as_such(
+    http: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    mock.get(f"{SERVER}/api/v1/timelines/home").mock(
+        return_value=recorded("live_error_401_timelines_home")
+    )
+    with pytest.raises(AuthRevoked):
+        await account(http).home_timeline()

@@ -36,7 +36,7 @@ from portal.storage.models import (
 from tests.fixtures.app import api_sign_up, api_token, make_settings
 from tests.portal.domain.people import person
 
-DATA = Path("/work/shared/corpus/mastodon")
+DATA = Path(__file__).resolve().parents[3] / "testdata" / "mastodon"
 SERVER = "mastodon.example"
 HOME = f"https://{SERVER}/api/v1/timelines/home"
 VAULT = Vault([generate_key()])
