@@ -67,8 +67,9 @@ MAX_FOLLOWS = 500
 FOLLOWS_PAGE = 100
 RESOLVE_AT_ONCE = 50
 """Followed accounts newly resolved to their PDS in one poll; the others at the next ones."""
+VERIFIED = "verified"
 NEEDS_RECONNECT = "needs_reconnect"
-"""``portal.domain.linking.NEEDS_RECONNECT`` (that package imports this one)."""
+"""``portal.domain.linking.VERIFIED`` and ``NEEDS_RECONNECT`` (that package imports this one)."""
 REVOKED = N_("The account no longer lets Portal read it: connect it again.")
 REFUSED = N_("The network refused to give what this account reads.")
 _FOLLOW = "app.bsky.graph.follow"
@@ -87,18 +88,19 @@ async def set_timeline(
 ) -> FeedSource | None:
     """Give an account that can be read (proven, with secrets, on a network of :data:`KINDS`)
     its private source and its owner's subscription to it, due at once; an account that no
-    longer can be read loses them. A reconnected account's paused source runs again."""
+    longer can be read loses them. An account waiting to be reconnected keeps its source as
+    it is; once reconnected, its paused source runs again."""
     kind = KINDS.get(account.network)
     source: FeedSource | None = await session.scalar(
         select(FeedSource).where(FeedSource.account_id == account.id)
     )
-    readable = kind is not None and account.secrets is not None and account.status == "verified"
-    if not readable:
+    if kind is None or account.secrets is None or account.status not in (VERIFIED, NEEDS_RECONNECT):
         if source is not None:
             await session.delete(source)
             await session.flush()
         return None
-    assert kind is not None
+    if account.status == NEEDS_RECONNECT:  # kept, paused, until it is connected again
+        return source
     now = now or utcnow()
     if source is None:
         source = FeedSource(
@@ -146,7 +148,7 @@ async def fill_missing(session: AsyncSession, *, batch: int = 500) -> int:
             select(LinkedAccount)
             .where(
                 LinkedAccount.network.in_(list(KINDS)),
-                LinkedAccount.status == "verified",
+                LinkedAccount.status == VERIFIED,
                 LinkedAccount.secrets.is_not(None),
                 LinkedAccount.id.not_in(owned),
                 LinkedAccount.id > after,

@@ -39,6 +39,7 @@ async def check_account(
     if lost is not None:
         await oauth.connection_lost(session, services, account, lost)
     await session.flush()
+    await timelines.set_timeline(session, account)  # working again: its timeline is read again
     return account
 
 

@@ -180,6 +180,8 @@ async def test_a_revoked_token_pauses_the_timeline_and_asks_to_reconnect(db, ses
     assert told == 1
     assert (await _poller(sessionmaker).round(every=True)).polled == 0
 
+    await timelines.set_timeline(db, account)  # checked again, still not accepted: kept
+    assert (await _source(db, account)).paused_at is not None
     account.status = "verified"  # connected again
     await timelines.set_timeline(db, account)
     await db.commit()
