@@ -203,12 +203,18 @@ class Reader:
     cursor: str | None
     followed: frozenset[str] = frozenset()
     """The DIDs the owner is subscribed to through this account already."""
+    home: str = ""
+    """Where the account's own posts are read (its public feed), when it has such a place:
+    for a Bluesky account, on its PDS."""
 
     @property
     def origin(self) -> str:
-        """The server read (for the poller's per-host pools)."""
-        server = self.server or self.handle.partition("@")[2] or "invalid"
-        return base.server_url(server) if self.network == "mastodon" else "https://bsky.network"
+        """The server read, for the poller's per-host pools: a Mastodon account's instance, a
+        Bluesky account's PDS as its public feed names it."""
+        if self.network == "mastodon":
+            return base.server_url(self.server or self.handle.partition("@")[2] or "invalid")
+        parts = urlsplit(self.home)
+        return f"{parts.scheme}://{parts.netloc}" if parts.netloc else "https://bsky.network"
 
 
 async def readers(
@@ -233,6 +239,14 @@ async def readers(
         did = _did_of(url)
         if via is not None and did:
             followed.setdefault(via, set()).add(did)
+    homes: dict[int, str] = {}
+    feeds = await session.execute(
+        select(LinkedAccount.id, FeedSource.url)
+        .join(FeedSource, FeedSource.id == LinkedAccount.feed_source_id)
+        .where(LinkedAccount.id.in_(ids))
+    )
+    for account_id, url in feeds:
+        homes[account_id] = url
     found = {}
     for source_id, account_id, kind, cursor in sources:
         account = accounts.get(account_id)
@@ -247,6 +261,7 @@ async def readers(
             secrets=account.secrets,
             cursor=cursor,
             followed=frozenset(followed.get(account.id, ())),
+            home=homes.get(account.id, ""),
         )
     return found
 

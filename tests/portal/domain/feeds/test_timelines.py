@@ -403,3 +403,14 @@ async def test_linking_a_bluesky_account_adds_its_follows_and_unlinking_takes_th
         .execution_options(populate_existing=True)
     )
     assert left == 0
+
+
+def test_a_timeline_is_fetched_in_the_pool_of_the_server_it_reads():
+    """The poller's per-host pools: a Mastodon account's instance, a Bluesky account's PDS."""
+    home = timelines.Reader(1, "home", "mastodon", f"ada@{SERVER}", SERVER, None, None)
+    assert home.origin == f"https://{SERVER}"
+    pds = "https://morel.us-east.host.bsky.network"
+    follows = timelines.Reader(
+        2, "follows", "bluesky", "ada.example", "", None, None, home=f"{pds}/xrpc/x?repo=did:plc:a"
+    )
+    assert follows.origin == pds
