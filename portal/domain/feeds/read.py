@@ -45,6 +45,7 @@ from sqlalchemy import (
     Subquery,
     and_,
     bindparam,
+    case,
     column,
     exists,
     false,
@@ -189,7 +190,9 @@ def _reading(viewer: User, filters: Filters) -> Select[Any]:
         FeedSubscription.source_id.label("source_id"),
         literal(None, Integer).label("owner_id"),
         literal(None, Integer).label("account_id"),
-        literal(FEED, String).label("network"),
+        case(
+            (FeedSubscription.network == "", literal(FEED, String)), else_=FeedSubscription.network
+        ).label("network"),
         FeedSubscription.title.label("own_title"),
     ).where(FeedSubscription.user_id == viewer.id)
     followed = visible_sources(viewer).subquery("followed")
@@ -202,9 +205,12 @@ def _reading(viewer: User, filters: Filters) -> Select[Any]:
     )
     # The values may be parameters (:func:`_filtered`): only ``is None`` is asked of them.
     if isinstance(filters.network, str) and filters.network == FEED:
+        own = own.where(FeedSubscription.network == "")
         via = via.where(false())
     elif filters.network is not None:
-        own = own.where(false())
+        # One's own timelines on a network (a Mastodon home, the Bluesky accounts one follows)
+        # and the accounts on it of the people one follows.
+        own = own.where(FeedSubscription.network == filters.network)
         via = via.where(followed.c.network == filters.network)
     if filters.number is not None:  # read already (see _parsed)
         own = own.where(false())
@@ -486,7 +492,7 @@ def _item(rows: list[Any]) -> Item:
         id=entry.id,
         source_id=entry.source_id,
         source_title=(own.own_title if own is not None else "") or rows[0].source_title,
-        network=via.network if via is not None else FEED,
+        network=via.network if via is not None else own.network if own is not None else FEED,
         person=person,
         account_id=via.account_id if via is not None else None,
         title=entry.title,

@@ -361,3 +361,21 @@ async def test_narrowing_to_a_number_tells_nothing_of_who_has_it(db):
         )
     ]
     assert all(page == read.Page((), None) for page in pages)
+
+
+async def test_ones_own_timelines_carry_their_network(db):
+    """A Mastodon home or the Bluesky accounts one follows come through subscriptions marked
+    with their network: shown as such, and kept to their network's filter."""
+    me = await people.person(db, "Reader")
+    blog, home = await a_source(db, "Blog"), await a_source(db, "Home")
+    await subscribe(db, me, blog)
+    db.add(FeedSubscription(user_id=me.id, source_id=home.id, network="mastodon"))
+    await db.flush()
+    await add_entries(db, blog, ["post"])
+    await add_entries(db, home, ["toot"], at=T0 + timedelta(hours=1))
+    page = await read.timeline(db, me)
+    assert [(i.title, i.network) for i in page.items] == [("toot", "mastodon"), ("post", "feed")]
+    only = await read.timeline(db, me, read.Filters(network="mastodon"))
+    assert [i.title for i in only.items] == ["toot"]
+    feeds = await read.timeline(db, me, read.Filters(network="feed"))
+    assert [i.title for i in feeds.items] == ["post"]
