@@ -52,7 +52,7 @@ from connectors._addresses import AddressPolicy
 from portal.crypto import Vault
 from portal.db import session_scope
 from portal.domain import notifications
-from portal.domain.feeds import store, timelines
+from portal.domain.feeds import digest, store, timelines
 from portal.domain.feeds.fetch import DEADLINE, HostSlots, Validators
 from portal.net import guarded_client
 from portal.storage.models import FeedSource, utcnow
@@ -306,6 +306,16 @@ class Poller:
         self._slots = HostSlots(self.per_host)
         self._clients = _Clients(self.allow_loopback, self.per_host)
 
+    async def email_digests(self, now: datetime | None = None) -> int:
+        """Email the morning digests whose hour has come (:func:`.digest.email_due`)."""
+        if self.mailer is None:
+            return 0
+        async with session_scope(self.sessions, writing=True) as session:
+            sent = await digest.email_due(session, self.mailer, now)
+        if sent:
+            log.info("emailed %d digests", sent)
+        return sent
+
     async def round(
         self, *, now: datetime | None = None, every: bool = False, limit: int | None = None
     ) -> Round:
@@ -470,6 +480,10 @@ async def run_forever(poller: Poller, *, idle: float = IDLE) -> None:
                 done.failed,
                 done.paused,
             )
+        try:
+            await poller.email_digests()
+        except Exception:
+            log.exception("the digests could not be emailed")
         try:
             wait = await seconds_until_due(poller.sessions)
         except Exception:

@@ -248,3 +248,20 @@ async def test_two_pollers_never_claim_the_same_source(databases):
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_the_poller_emails_the_digests_whose_hour_has_come(db, sessionmaker):
+    ada = await person(db, "Ada", digest_hour=utcnow().hour)
+    [source] = await _sources(db, "https://example.org/rss")
+    db.add(FeedSubscription(user_id=ada.id, source_id=source.id))
+    db.add(
+        FeedEntry(
+            source_id=source.id, key_hash="a" * 64, title="Fresh", digest="d", sort_at=utcnow()
+        )
+    )
+    await db.commit()
+    mailer = notifications.Mailer("", "portal@example.org", "https://portal.test")
+    polling = Poller(sessionmaker, allow_loopback=True, mailer=mailer)
+    assert await polling.email_digests() == 1
+    assert await polling.email_digests() == 0  # once a day
+    assert await Poller(sessionmaker, allow_loopback=True).email_digests() == 0  # no mail
