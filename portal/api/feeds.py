@@ -52,6 +52,12 @@ class SourceOut(BaseModel):
     folder: str
     site_url: str | None
     kind: str = Field(examples=["rss", "atom", "json"])
+    network: str = Field(
+        description="`feed`, or the network of my own timeline there, read with my linked "
+        "account (a Mastodon home, the accounts I follow on Bluesky).",
+        examples=["feed", "mastodon"],
+    )
+    private: bool = Field(description="My own timeline: its `url` is no web address.")
     subscribed_at: datetime
     health: HealthOut
 
@@ -70,6 +76,8 @@ class SourceOut(BaseModel):
             folder=source.folder,
             site_url=source.site_url,
             kind=source.kind,
+            network=source.network,
+            private=source.private,
             subscribed_at=source.subscribed_at,
             health=HealthOut(
                 last_polled_at=health.last_polled_at,

@@ -26,10 +26,10 @@ import connectors
 from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, Sessions, SessionsDep, client_address
 from portal.domain import lookup
+from portal.domain.feeds import digest, sources
 from portal.domain.feeds import read as feed
-from portal.domain.feeds import sources
 from portal.errors import N_, InvalidInput, PortalError
-from portal.storage.models import MAX_ID, User
+from portal.storage.models import MAX_ID, User, utcnow
 from portal.web.deps import CurrentUser
 from portal.web.forms import redirect, safe_next
 from portal.web.templating import is_htmx, render
@@ -153,10 +153,19 @@ async def feed_page(
     """My unified feed, newest first; with htmx, a next page's entries alone."""
     shown = _filters_in(network, number, source, folder, unread, starred, q)
     context = await _page_context(db, user, shown, cursor[:200], whole=not is_htmx(request))
+    if not cursor and not is_htmx(request):
+        user.feed_seen_at = utcnow()  # the morning digest tells what comes after this
     if context["problem"] is not None:
         context["error"] = i18n.error_text(request, context["problem"])
     status = 422 if context["problem"] is not None else 200
     return render(request, "feed", context, fragment="feed_entries", status_code=status)
+
+
+@router.get("/digest")
+async def digest_page(request: Request, db: DB, user: CurrentUser) -> Response:
+    """What came since I last opened my feed, by person and by feed, the most read first."""
+    found = await digest.digest(db, user)
+    return render(request, "feed_digest", {"digest": found, "hour": user.digest_hour})
 
 
 def _entry_context(entry_id: int, *, read: bool, starred: bool, back: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, Services, calls_out, client_address
 from portal.domain import lookup
-from portal.domain.feeds import opml, sources
+from portal.domain.feeds import access, digest, opml, sources
 from portal.errors import InvalidInput, PortalError
 from portal.storage.models import MAX_ID, User
 from portal.web.deps import CurrentUser
@@ -42,7 +42,14 @@ async def _context(request: Request, db: DB, user: User) -> dict[str, Any]:
         for s in followed
         if s.health.last_error
     }
-    return {"followed": followed, "problems": problems}
+    return {
+        "followed": followed,
+        "problems": problems,
+        "fever_on": user.fever_key_hash is not None,
+        "address_on": user.feed_token_hash is not None,
+        "digest_hour": user.digest_hour,
+        "fever_url": request.app.state.settings.base_url.rstrip("/") + "/fever/",
+    }
 
 
 def _source_id(text: str) -> int:
@@ -124,6 +131,65 @@ async def import_opml(
         {"added": report.added, "already": report.already, "unreadable": report.unreadable},
     )
     return redirect(request, PAGE)
+
+
+# --- reading elsewhere: the private address, the Fever password, the digest's hour -----------
+
+
+@router.post("/address")
+async def new_address(request: Request, db: DB, user: CurrentUser) -> Response:
+    """A new private address of my feed, shown this once (the old one stops)."""
+    secret = await access.new_feed_token(db, user)
+    base = request.app.state.settings.base_url.rstrip("/") + f"/feeds/{secret}"
+    context = await _context(request, db, user)
+    context["made_address"] = {"atom": base + ".atom", "json": base + ".json"}
+    return render(request, "feed_sources", context)
+
+
+@router.post("/address/forget")
+async def forget_address(request: Request, db: DB, user: CurrentUser) -> Response:
+    access.forget_feed_token(user)
+    toast(request, "Your feed's private address no longer works.")
+    return redirect(request, PAGE + "#elsewhere")
+
+
+@router.post("/fever")
+async def set_fever(request: Request, db: DB, user: CurrentUser, password: Text = "") -> Response:
+    """Let Fever apps sign in with a password of their own."""
+    try:
+        await access.set_fever_password(db, user, password)
+    except InvalidInput as exc:
+        exc.field = "password"
+        return form_error(request, "feed_sources", exc, await _context(request, db, user))
+    toast(request, "Fever apps can sign in with this password now.")
+    return redirect(request, PAGE + "#elsewhere")
+
+
+@router.post("/fever/forget")
+async def forget_fever(request: Request, db: DB, user: CurrentUser) -> Response:
+    access.forget_fever_password(user)
+    toast(request, "Fever apps can no longer sign in.")
+    return redirect(request, PAGE + "#elsewhere")
+
+
+@router.post("/digest")
+async def digest_hour(request: Request, db: DB, user: CurrentUser, hour: Text = "") -> Response:
+    """Email my digest each day at an hour, or never."""
+    try:
+        chosen = int(hour) if hour.strip() else None
+    except ValueError:
+        chosen = -1  # refused below, in words
+    try:
+        digest.set_hour(user, chosen)
+    except InvalidInput as exc:
+        return form_error(request, "feed_sources", exc, await _context(request, db, user))
+    if chosen is None:
+        toast(request, "The digest is no longer emailed.")
+    else:
+        toast(
+            request, "The digest will be emailed each day at %(hour)s:00 (UTC).", {"hour": chosen}
+        )
+    return redirect(request, PAGE + "#elsewhere")
 
 
 @router.post("/{source_id}")

@@ -58,6 +58,10 @@ class Subscribed:
     kind: str
     subscribed_at: datetime
     health: Health
+    network: str = "feed"
+    """``feed``, or the network of one's own timeline there (a Mastodon home, Bluesky)."""
+    private: bool = False
+    """One's own timeline, read with a linked account: its address is no web address."""
 
 
 def _health(source: FeedSource) -> Health:
@@ -91,6 +95,8 @@ def _subscribed(subscription: FeedSubscription, source: FeedSource) -> Subscribe
         kind=source.kind,
         subscribed_at=subscription.created_at,
         health=_health(source),
+        network=subscription.network or "feed",
+        private=source.account_id is not None,
     )
 
 

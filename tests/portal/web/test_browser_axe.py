@@ -76,6 +76,7 @@ SIGNED_IN = {
     "/me/start": "/me/start",
     "/feed": "/feed",
     "/feed/sources": "/feed/sources",
+    "/feed/digest": "/feed/digest",
 }
 """Each page route, and the address the test opens it at, signed in."""
 
