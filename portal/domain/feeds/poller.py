@@ -75,7 +75,7 @@ and with the event loop, more often (on the benchmark's ingest, ``make bench``: 
 feedparser's rate alone with as many threads as the default pool has, 0.58 with two)."""
 RECORD = 500
 """Answers written at most in one transaction."""
-IDLE = 60.0
+IDLE = 10.0
 """Seconds at most between two rounds of a poller that runs forever, when nothing is due."""
 
 

@@ -6,7 +6,8 @@ account, chooses who sees each, shares her number (QR code, vCard, an invitation
 the invitation in a browser of his own, signs up from it, looks Ada's number up, sees only what
 anyone may and asks to become her contact; Ada accepts, and Bob then sees what her contacts
 see. Bob finds her again by name and by phone, both see what happened in their notifications,
-and the main pages are photographed in every language, theme and width.
+Bob then follows Ada's number and reads her Bluesky posts in his unified feed, scrolls and
+marks one read; and the main pages are photographed in every language, theme and width.
 
 How to add a leg (a unified feed, cross-posting, messages…): write one ``async def _leg(j:
 Journey) -> None`` that drives ``j.ada.page`` and ``j.bob.page`` as the people would, keep what
@@ -58,6 +59,8 @@ LANGUAGES = ("en", "it", "fr")
 THEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
 WIDTHS = (360, 1280)
 HEIGHT = 800
+POSTS = 25
+"""Ada's Bluesky posts: more than a page of the feed."""
 _RAW = ("%(", "{{", "{%", "}}", "%}")
 
 
@@ -69,6 +72,8 @@ def server_env(oidc_provider: OIDCProvider, atproto_network: AtprotoNetwork) -> 
         "PORTAL_OIDC_PROVIDERS": json.dumps([oidc_provider.setting(PROVIDER_LABEL)]),
         "PORTAL_ATPROTO_PLC_URL": atproto_network.plc_url,
         "PORTAL_ATPROTO_RESOLVER_URL": atproto_network.pds_url,
+        # The feed is polled in the server, as in the embedded default, on PostgreSQL too.
+        "PORTAL_FEED_POLLER": "inline",
     }
 
 
@@ -356,6 +361,38 @@ async def _both_see_what_happened(j: Journey) -> None:
     )
 
 
+async def _bob_follows_ada_and_reads_her_feed(j: Journey) -> None:
+    """Bob follows Ada's number: her Bluesky posts come into his feed (read from her PDS by
+    the server's poller), he scrolls to the oldest and marks one read."""
+    page = j.bob.page
+    await page.goto(f"/n/{j.ada.number}")
+    await page.get_by_role("button", name="Follow", exact=True).click()
+    await expect(page.get_by_role("button", name="Following")).to_be_visible()
+
+    await _go(page, "Feed")
+    entries = page.locator("[data-entry]")
+    for _ in range(60):  # the poller reads a new account's feed within seconds
+        if await entries.count():
+            break
+        await asyncio.sleep(0.5)
+        await page.reload()
+    await expect(entries).to_have_count(20)
+    newest = entries.first
+    await expect(newest).to_contain_text(f"{POSTS - 1}. Notes on the analytical engine")
+    await expect(newest.locator(".entry-person")).to_contain_text("Ada Lovelace")
+    await expect(newest.locator(f'.entry-person a[href="/n/{j.ada.number}"]')).to_be_visible()
+    await page.locator(".feed-more").scroll_into_view_if_needed()
+    await expect(entries).to_have_count(POSTS)
+    await expect(page.get_by_text("You have reached the oldest entry.")).to_be_visible()
+
+    read = newest.locator('button[data-key="m"]')
+    await read.click()
+    await expect(read).to_have_attribute("aria-pressed", "true")
+    await page.goto("/feed?unread=1")
+    await expect(entries).to_have_count(20)
+    await expect(entries.first).not_to_contain_text(f"{POSTS - 1}. Notes")
+
+
 async def _photograph(j: Journey) -> None:
     """Bob's home, Ada's card, his search for her and his contacts: every language, theme
     and width, each checked for what breaks a page in another language or on a phone."""
@@ -365,6 +402,7 @@ async def _photograph(j: Journey) -> None:
         "card": f"/n/{j.ada.number}",
         "lookup": "/search?q=Ada",
         "contacts": "/me/contacts",
+        "feed": "/feed",
     }
     for language in LANGUAGES:
         switcher = page.locator("footer form.language")
@@ -394,6 +432,7 @@ LEGS: list[Callable[[Journey], Awaitable[None]]] = [
     _ada_accepts,
     _bob_finds_ada_by_name_and_by_phone,
     _both_see_what_happened,
+    _bob_follows_ada_and_reads_her_feed,
     _photograph,
 ]
 """The journey, in order; see the module's docstring for how to add a leg."""
@@ -407,6 +446,17 @@ async def test_two_people_meet_on_portal(
     console: Console,
 ) -> None:
     bluesky = await atproto_network.create_account("ada", display_name="Ada L.")
+    for n in range(POSTS):  # what Bob reads once he follows her
+        record = {
+            "$type": "app.bsky.feed.post",
+            "text": f"{n}. Notes on the analytical engine",
+            "createdAt": f"2026-11-{1 + n:02d}T09:00:00.000Z",
+        }
+        await atproto_network.xrpc(
+            "com.atproto.repo.createRecord",
+            {"repo": bluesky.did, "collection": "app.bsky.feed.post", "record": record},
+            token=bluesky.access_jwt,
+        )
     ada = await _new_side(browser, server, console, "Ada Lovelace")
     bob = await _new_side(browser, server, console, "Bob Babbage")
     journey = Journey(server, oidc_provider, atproto_network, console, _shots(), ada, bob, bluesky)
