@@ -5,7 +5,9 @@ Each benchmark replaces all its own entries (those whose name starts with its pr
 benchmark, and none that a benchmark no longer reports: ``{"machine": …, "date": …,
 "results": [{"name", "value", "unit", "baseline", "ratio", "target", "at_least", "ok"}, …]}``.
 ``ratio`` is ``value / baseline`` and ``ok`` says whether it meets ``target``, when there is
-one: an upper bound (a cost against a baseline), or a lower bound when ``at_least`` (a rate).
+one: an upper bound (a cost against a baseline), or a lower bound when ``at_least`` (a rate);
+and ``limit``, where one is set, an upper bound of the value itself (a latency budget the
+product sets in milliseconds, such as a page of the feed read in under 20 ms).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Figure:
     target: float | None = None
     at_least: bool = False
     """``target`` is a lower bound of the ratio (a rate), not an upper one (a cost)."""
+    limit: float | None = None
+    """An upper bound of ``value`` itself, in its unit."""
 
     @property
     def ratio(self) -> float | None:
@@ -37,10 +41,13 @@ class Figure:
 
     @property
     def ok(self) -> bool | None:
+        checks: list[bool] = []
         ratio = self.ratio
-        if self.target is None or ratio is None:
-            return None
-        return ratio >= self.target if self.at_least else ratio <= self.target
+        if self.target is not None and ratio is not None:
+            checks.append(ratio >= self.target if self.at_least else ratio <= self.target)
+        if self.limit is not None:
+            checks.append(self.value <= self.limit)
+        return all(checks) if checks else None
 
     def as_json(self) -> dict[str, Any]:
         ratio = self.ratio
@@ -80,7 +87,7 @@ def record(figures: list[Figure], prefix: str, path: Path = RESULTS) -> None:
 
 def table(figures: list[Figure]) -> str:
     """The figures as a plain-text table."""
-    rows = [("name", "value", "baseline", "ratio", "target", "ok")]
+    rows = [("name", "value", "baseline", "ratio", "target", "limit", "ok")]
     for figure in figures:
         ratio, ok = figure.ratio, figure.ok
         rows.append(
@@ -92,6 +99,7 @@ def table(figures: list[Figure]) -> str:
                 ""
                 if figure.target is None
                 else f"{'≥' if figure.at_least else '≤'} {figure.target:g}",
+                "" if figure.limit is None else f"≤ {figure.limit:g} {figure.unit}",
                 "" if ok is None else ("yes" if ok else "NO"),
             )
         )

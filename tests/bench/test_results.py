@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.bench.results import Figure, record
+from tests.bench.results import Figure, record, table
 
 
 def _names(path: Path) -> list[str]:
@@ -26,3 +26,11 @@ def test_a_rate_meets_its_target_from_above_and_a_cost_from_below():
     assert Figure("rate", 40.0, "req/s", 100.0, 0.5, at_least=True).ok is False
     assert Figure("cost", 40.0, "ms", 100.0, 0.5).ok is True
     assert Figure("cost", 60.0, "ms", 100.0, 0.5).ok is False
+
+
+def test_a_latency_budget_is_a_limit_on_the_value_itself():
+    within = Figure("timeline: p99", 12.0, "ms", baseline=3.0, limit=20.0)
+    over = Figure("timeline: p99", 25.0, "ms", baseline=3.0, limit=20.0)
+    assert within.ok is True and over.ok is False
+    assert Figure("x", 25.0, "ms", baseline=3.0).ok is None
+    assert "≤ 20 ms" in table([within])
