@@ -18,7 +18,7 @@ from connectors._addresses import AddressPolicy
 from portal.domain.feeds import schedule
 from portal.domain.feeds.fetch import Fetched, FetchError, HostSlots, Validators, fetch
 from portal.net import guarded_client
-from tests.fixtures.feeds import FeedServer, Handler, head, send, serving
+from tests.fixtures.feeds import FeedServer, Handler, drip, endless, head, send, serving
 from tests.fixtures.network import connection_attempts, listening
 
 FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
@@ -70,22 +70,6 @@ async def _declared_huge(writer: asyncio.StreamWriter, asked: dict[str, str]) ->
     await writer.drain()
 
 
-async def _endless(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
-    writer.write(head("200 OK", {"transfer-encoding": "chunked"}))
-    chunk = b"<item>" * 10_000
-    while True:
-        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        await writer.drain()
-
-
-async def _drip(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
-    writer.write(head("200 OK", {"transfer-encoding": "chunked"}))
-    while True:
-        writer.write(b"1\r\n<\r\n")
-        await writer.drain()
-        await asyncio.sleep(0.2)
-
-
 def _status(status: str, **headers: str) -> Handler:
     async def answer(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
         await send(writer, status, b"no", {k.replace("_", "-"): v for k, v in headers.items()})
@@ -113,8 +97,8 @@ async def feeds() -> AsyncIterator[FeedServer]:
                 "/brotli": _brotli,
                 "/bomb": _bomb,
                 "/declared-huge": _declared_huge,
-                "/endless": _endless,
-                "/drip": _drip,
+                "/endless": endless,
+                "/drip": drip,
                 "/gone": _status("410 Gone"),
                 "/limited": _status("429 Too Many Requests", retry_after="120"),
                 "/down": _status("503 Service Unavailable", retry_after="30"),

@@ -23,7 +23,7 @@ from portal.net import guarded_client
 from portal.storage import migrate
 from portal.storage.models import FeedEntry, FeedSource, FeedSubscription, Notification, utcnow
 from tests.fixtures.database import postgres_url
-from tests.fixtures.feeds import FeedServer, head, send, serving, static
+from tests.fixtures.feeds import FeedServer, drip, endless, send, serving, static
 from tests.portal.domain.feeds.test_parse import BOMB
 from tests.portal.domain.people import person
 
@@ -38,22 +38,6 @@ def _rss(name: str, items: int = 3) -> bytes:
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>'
         f"{entries}</channel></rss>"
     ).encode()
-
-
-async def _endless(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
-    writer.write(head("200 OK", {"transfer-encoding": "chunked"}))
-    chunk = b"<item>" * 10_000
-    while True:
-        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        await writer.drain()
-
-
-async def _drip(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
-    writer.write(head("200 OK", {"transfer-encoding": "chunked"}))
-    while True:
-        writer.write(b"1\r\n<\r\n")
-        await writer.drain()
-        await asyncio.sleep(0.2)
 
 
 async def _broken(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
@@ -98,7 +82,7 @@ async def test_misbehaving_feeds_are_cut_off_while_the_others_are_stored(
     this machine, as they would be on the web: each host has its own slots."""
     for n in range(20):
         feeds.routes[f"/good/{n}"] = static(_rss(f"good{n}"), {"content-type": "text/xml"})
-    feeds.routes |= {"/drip": _drip, "/endless": _endless, "/bomb": static(BOMB)}
+    feeds.routes |= {"/drip": drip, "/endless": endless, "/bomb": static(BOMB)}
     good = [feeds.url(f"/good/{n}") for n in range(20)]
     slow = f"http://localhost:{feeds.port}"
     await _sources(db, *good, f"{slow}/drip", f"{slow}/endless", feeds.url("/bomb"))
