@@ -1,6 +1,6 @@
 import pytest
 
-from tests.fixtures.app import app, cheap_password_hashes, client, settings, signed_in
+from tests.fixtures.app import app, bob, cheap_password_hashes, client, settings, signed_in
 from tests.fixtures.atproto import atproto_network
 from tests.fixtures.browser import browser, console, context, page, server, server_env, shots
 from tests.fixtures.database import (
@@ -20,6 +20,7 @@ from tests.fixtures.xmpp import xmpp_server
 __all__ = [
     "app",
     "atproto_network",
+    "bob",
     "browser",
     "cheap_password_hashes",
     "client",

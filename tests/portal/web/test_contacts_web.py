@@ -5,33 +5,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from portal.domain import linking
 from portal.domain import number as numbers
 from portal.storage.models import User
-from tests.fixtures.app import HTML, csrf_from, get_csrf, web_sign_up
-
-
-async def _me(client: httpx.AsyncClient) -> str:
-    me = await client.get("/api/v1/me")
-    assert me.status_code == 200, me.text
-    number: str = me.json()["number"]
-    return number
-
-
-@pytest.fixture
-async def bob(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A second person, in a browser of their own."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as http:
-        assert (await web_sign_up(http, email="bob@example.org", display_name="Bob")).status_code
-        yield http
+from tests.fixtures.app import HTML, csrf_from, get_csrf, my_number
 
 
 async def _post(client: httpx.AsyncClient, path: str, **data: str) -> httpx.Response:
@@ -40,7 +22,7 @@ async def _post(client: httpx.AsyncClient, path: str, **data: str) -> httpx.Resp
 
 
 async def test_request_accept_and_the_list(signed_in, bob):
-    ada_number, bob_number = await _me(signed_in), await _me(bob)
+    ada_number, bob_number = await my_number(signed_in), await my_number(bob)
     sent = await _post(signed_in, "/me/contacts", number=bob_number, message="Hello Bob")
     assert sent.status_code == 303 and sent.headers["location"] == "/me/contacts"
     mine = await signed_in.get("/me/contacts", headers=HTML)
@@ -62,7 +44,7 @@ async def test_request_accept_and_the_list(signed_in, bob):
 
 async def test_what_the_list_says_is_in_the_reader_language(signed_in, bob):
     signed_in.cookies.set("portal_lang", "fr")
-    sent = await _post(signed_in, "/me/contacts", number=await _me(bob))
+    sent = await _post(signed_in, "/me/contacts", number=await my_number(bob))
     listing = await signed_in.get(sent.headers["location"], headers=HTML)
     assert '<p class="toast">Votre demande est envoyée.</p>' in listing.text
 
@@ -71,7 +53,7 @@ async def test_bad_numbers_are_shown_next_to_the_field(signed_in, bob):
     for number, status, message in (
         ("", 422, "number"),
         ("12a4", 422, "only digits"),
-        (await _me(signed_in), 422, "your own number"),
+        (await my_number(signed_in), 422, "your own number"),
     ):
         response = await _post(signed_in, "/me/contacts", number=number)
         assert response.status_code == status, response.text
@@ -80,7 +62,7 @@ async def test_bad_numbers_are_shown_next_to_the_field(signed_in, bob):
 
 
 async def test_contact_buttons_follow_the_state(signed_in, bob):
-    bob_number = await _me(bob)
+    bob_number = await my_number(bob)
     headers = {**HTML, "hx-request": "true", "hx-target": "contact-actions"}
     token = await get_csrf(signed_in, "/me/contacts")
     actions = await signed_in.get(f"/me/contacts/{bob_number}/actions", headers=headers)
@@ -100,7 +82,7 @@ async def test_contact_buttons_follow_the_state(signed_in, bob):
 async def test_the_blocked_person_sees_their_request_sent_and_the_blocker_never_sees_it(
     signed_in, bob
 ):
-    ada_number, bob_number = await _me(signed_in), await _me(bob)
+    ada_number, bob_number = await my_number(signed_in), await my_number(bob)
     assert (await _post(signed_in, f"/me/contacts/{bob_number}/block")).status_code == 303
     sent = await _post(bob, "/me/contacts", number=ada_number)
     assert sent.status_code == 303 and sent.headers["location"] == "/me/contacts"
@@ -118,7 +100,7 @@ async def test_the_blocked_person_sees_their_request_sent_and_the_blocker_never_
 
 
 async def test_tags_on_the_list(signed_in, bob):
-    ada_number, bob_number = await _me(signed_in), await _me(bob)
+    ada_number, bob_number = await my_number(signed_in), await my_number(bob)
     await _post(signed_in, "/me/contacts", number=bob_number)
     await _post(bob, f"/me/contacts/{ada_number}/accept")
     assert (await _post(signed_in, f"/me/contacts/{bob_number}/tags", tag="Climbing")).status_code
@@ -159,7 +141,7 @@ async def test_invitation_page_qr_and_single_use(signed_in, bob, app):
 
 
 async def test_notifications_mark_read(signed_in, bob):
-    await _post(bob, "/me/contacts", number=await _me(signed_in))
+    await _post(bob, "/me/contacts", number=await my_number(signed_in))
     page = await signed_in.get("/me/notifications", headers=HTML)
     assert 'class="unread"' in page.text
     assert (await _post(signed_in, "/me/notifications/read")).status_code == 303
@@ -176,7 +158,7 @@ async def test_header_has_the_badge_and_its_script(signed_in):
 
 
 async def test_the_network_filter_names_the_networks(signed_in, bob, db):
-    ada_number, bob_number = await _me(signed_in), await _me(bob)
+    ada_number, bob_number = await my_number(signed_in), await my_number(bob)
     await _post(signed_in, "/me/contacts", number=bob_number)
     await _post(bob, f"/me/contacts/{ada_number}/accept")
     bob_user = await db.scalar(select(User).where(User.number == bob_number))

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from portal.storage.models import Follow
-from tests.fixtures.app import HTML, csrf_from, web_sign_up
-
-
-async def _me(client: httpx.AsyncClient) -> str:
-    me = await client.get("/api/v1/me")
-    assert me.status_code == 200, me.text
-    number: str = me.json()["number"]
-    return number
-
-
-@pytest.fixture
-async def bob(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A second person, in a browser of their own."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as http:
-        assert (await web_sign_up(http, email="bob@example.org", display_name="Bob")).status_code
-        yield http
+from tests.fixtures.app import HTML, csrf_from, my_number
 
 
 async def test_follow_and_unfollow_without_javascript(signed_in, bob, db):
-    ada = await _me(signed_in)
+    ada = await my_number(signed_in)
     page = await bob.get(f"/n/{ada}", headers=HTML)
     assert f'action="/me/follows/{ada}"' in page.text and ">Follow</button>" in page.text
 
@@ -56,7 +36,7 @@ async def test_follow_and_unfollow_without_javascript(signed_in, bob, db):
 
 
 async def test_htmx_swaps_the_button_in_place(signed_in, bob):
-    ada = await _me(signed_in)
+    ada = await my_number(signed_in)
     page = await bob.get(f"/n/{ada}", headers=HTML)
     htmx = {"hx-request": "true", "hx-target": "follow-actions"}
     swapped = await bob.post(
@@ -69,14 +49,14 @@ async def test_htmx_swaps_the_button_in_place(signed_in, bob):
 
 
 async def test_the_button_needs_its_csrf_token(signed_in, bob, db):
-    ada = await _me(signed_in)
+    ada = await my_number(signed_in)
     refused = await bob.post(f"/me/follows/{ada}", data={}, headers=HTML)
     assert refused.status_code == 403
     assert (await db.scalar(select(Follow.id))) is None
 
 
 async def test_no_button_on_ones_own_page_nor_for_someone_signed_out(signed_in, client, app):
-    ada = await _me(signed_in)
+    ada = await my_number(signed_in)
     own = await signed_in.get(f"/n/{ada}", headers=HTML)
     assert "/me/follows/" not in own.text
     transport = httpx.ASGITransport(app=app)
@@ -86,7 +66,7 @@ async def test_no_button_on_ones_own_page_nor_for_someone_signed_out(signed_in, 
 
 
 async def test_the_button_speaks_the_readers_language(signed_in, bob):
-    ada = await _me(signed_in)
+    ada = await my_number(signed_in)
     bob.cookies.set("portal_lang", "fr")
     page = await bob.get(f"/n/{ada}", headers=HTML)
     assert ">Suivre</button>" in page.text
