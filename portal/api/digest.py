@@ -40,7 +40,9 @@ class DigestOut(BaseModel):
 
 
 class DigestHourIn(BaseModel):
-    hour: int | None = Field(ge=0, le=23, description="0 to 23 (UTC); null stops the email.")
+    hour: int | None = Field(
+        ge=0, le=23, strict=True, description="0 to 23 (UTC); null stops the email."
+    )
 
 
 @router.get("/feed/digest", response_model=DigestOut, responses=errors(401, 403))

@@ -10,6 +10,7 @@ as Atom and JSON Feed. Both are set up (and ended) through the JSON API by their
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
@@ -23,7 +24,8 @@ from portal.domain.feeds import access, fever, publish
 from portal.domain.feeds import read as feed
 from portal.errors import N_, NotFound
 
-router = APIRouter(tags=["reader apps"])
+router = APIRouter()
+READER_APPS: list[str | Enum] = ["reader apps"]
 
 FEED_ENTRIES = 50
 NO_SUCH_FEED = N_("There is no feed at this address.")
@@ -40,6 +42,7 @@ _FEVER = {
         "`/fever/?api&items`, `?api&feeds`… Answers JSON."
     ),
     "responses": {200: {"content": {"application/json": {}}}, **errors(429)},
+    "tags": READER_APPS,
 }
 
 
@@ -135,6 +138,7 @@ Secret = Annotated[str, Path(description="The secret of the address.")]
 @router.get(
     "/feeds/{secret}.atom",
     responses={200: {"content": {"application/atom+xml": {}}}, **errors(404, 429)},
+    tags=READER_APPS,
     summary="My feed as Atom, at its private address",
 )
 async def private_atom(
@@ -147,6 +151,7 @@ async def private_atom(
 @router.get(
     "/feeds/{secret}.json",
     responses={200: {"content": {"application/feed+json": {}}}, **errors(404, 429)},
+    tags=READER_APPS,
     summary="My feed as JSON Feed, at its private address",
 )
 async def private_json_feed(

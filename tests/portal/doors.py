@@ -113,6 +113,9 @@ NOT_DOORS = {
         "followed gives the same empty page (tests/portal/domain/feeds/test_read.py)"
     ),
     ("POST", "/api/v1/feed/read"): "marks one's own feed read, narrowed as GET /api/v1/feed is",
+    ("GET", "/feed"): "the page of GET /api/v1/feed, narrowed the same way",
+    ("GET", "/feed/stream"): "counts the new entries of one's own feed, narrowed the same way",
+    ("POST", "/feed/read"): "the page's form of POST /api/v1/feed/read",
 }
 
 

@@ -171,12 +171,12 @@ async def test_a_mistyped_handle_shows_the_message_on_the_form_and_keeps_it(
 
     await _pick_network(page, "website", "Add your Website account")
     form = page.get_by_role("region", name="Your handle")
-    await form.get_by_label("Address").fill("http://127.0.0.1:8000/")
+    await form.get_by_label("Address").fill("http://10.0.0.1:8000/")
     await form.get_by_role("button", name="Add").click()
     await expect(page.get_by_role("alert")).to_have_text(
         "This web address is on a private network or this computer: give a public one."
     )
-    await expect(form.get_by_label("Address")).to_have_value("http://127.0.0.1:8000/")
+    await expect(form.get_by_label("Address")).to_have_value("http://10.0.0.1:8000/")
     await page.goto("/me/accounts")
     await expect(_accounts(page)).to_have_count(1)
 
