@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from portal.api.deps import ApiUser
 from portal.api.schemas import errors
@@ -40,9 +40,16 @@ class DigestOut(BaseModel):
 
 
 class DigestHourIn(BaseModel):
-    hour: int | None = Field(
-        ge=0, le=23, strict=True, description="0 to 23 (UTC); null stops the email."
-    )
+    hour: int | None = Field(ge=0, le=23, description="0 to 23 (UTC); null stops the email.")
+
+    @field_validator("hour", mode="before")
+    @classmethod
+    def _a_json_number(cls, value: object) -> object:
+        """A JSON number or null, as the schema says: not ``true`` (which Python would read as
+        1) nor ``"7"``."""
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            return value
+        raise ValueError("an hour is a whole number from 0 to 23")
 
 
 @router.get("/feed/digest", response_model=DigestOut, responses=errors(401, 403))

@@ -261,7 +261,10 @@ async def test_the_digest_lists_what_is_new_and_its_hour_is_chosen(client):
     chosen = await client.put("/api/v1/me/digest", json={"hour": 7}, headers=ada)
     assert chosen.status_code == 200 and chosen.json() == {"hour": 7}
     assert (await client.get("/api/v1/feed/digest", headers=ada)).json()["hour"] == 7
-    wrong = await client.put("/api/v1/me/digest", json={"hour": 24}, headers=ada)
-    assert wrong.status_code == 422
+    for wrong in (24, -1, False, True, "7", 7.5):
+        answer = await client.put("/api/v1/me/digest", json={"hour": wrong}, headers=ada)
+        assert answer.status_code == 422, wrong
+    whole = await client.put("/api/v1/me/digest", json={"hour": 9.0}, headers=ada)
+    assert whole.json() == {"hour": 9}
     stopped = await client.put("/api/v1/me/digest", json={"hour": None}, headers=ada)
     assert stopped.json() == {"hour": None}
