@@ -46,13 +46,12 @@ _FEVER = {
 }
 
 
-@router.get("/fever/", operation_id="fever_get", **_FEVER)  # type: ignore[arg-type]
-@router.post("/fever/", operation_id="fever_post", **_FEVER)  # type: ignore[arg-type]
+@router.post("/fever/", **_FEVER)  # type: ignore[arg-type]
 async def fever_api(request: Request, db: DB, limiter: LimiterDep) -> JSONResponse:
+    """Fever's one door: always a POST (it may mark items), the key in the form."""
+    form = await request.form()
     asked = dict(request.query_params)
-    if request.method == "POST":
-        form = await request.form()
-        asked.update({name: value for name, value in form.items() if isinstance(value, str)})
+    asked.update({name: value for name, value in form.items() if isinstance(value, str)})
     user = await access.user_for_fever_key(db, asked.get("api_key", ""))
     if user is None:
         await limiter.hit("fever_key", client_address(request))

@@ -9,9 +9,9 @@ What they read is what the person reads on the portal's own pages, through the s
 How Fever's words map onto the portal's:
 
 - **feeds** are sources; **groups** are the person's folders, and one group for each person
-  they follow (named by the name the follower may see, or the number). Group ids: a folder's
-  is a hash of its name below :data:`PEOPLE_FROM` (stable while the folder keeps its name), a
-  person's is their portal number, read as a number (numbers have at least eight digits).
+  they follow (named by the name the follower may see, or the number). Group ids: a person's
+  is their portal number, read as a number (at most 15 digits); a folder's is a hash of its
+  name above all of them, from :data:`FOLDERS_FROM` (stable while the folder keeps its name).
   Group 0 is Fever's "Kindling", everything.
 - **items** are entries, by their ids: ``since_id`` pages forward (ascending), ``max_id``
   backwards (descending), ``with_ids`` names up to 50; each with its read and saved
@@ -52,8 +52,11 @@ from portal.storage.models import (
 API_VERSION = 3
 ITEMS_PER_REQUEST = 50
 MAX_IDS_LISTED = 50_000
-PEOPLE_FROM = 10_000_000
-"""Group ids from here up are people (their portal number); below, folders."""
+FOLDERS_FROM = 10**15
+"""Group ids from here up are folders (a hash of their name); below, people (their portal
+number, at most 15 digits, whatever length the portal gives)."""
+LATEST_TIME = 4_102_444_800
+"""2100-01-01: a ``before`` later than this is read as this."""
 
 
 def refused() -> dict[str, Any]:
@@ -62,7 +65,7 @@ def refused() -> dict[str, Any]:
 
 
 def folder_group(folder: str) -> int:
-    return zlib.crc32(folder.encode()) % (PEOPLE_FROM - 1) + 1
+    return FOLDERS_FROM + zlib.crc32(folder.encode())
 
 
 def _unix(moment: datetime | None) -> int:
@@ -79,9 +82,10 @@ def _ids(value: str | None, limit: int = ITEMS_PER_REQUEST) -> list[int]:
     return found[:limit]
 
 
-def _number(value: str | None) -> int | None:
+def _number(value: str | None, *, largest: int = MAX_ID) -> int | None:
+    """A whole number from a parameter, at most ``largest``; None for anything else."""
     value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) <= 18 else None
+    return min(int(value), largest) if value.isdigit() and len(value) <= 18 else None
 
 
 async def answer(
@@ -99,7 +103,7 @@ async def answer(
     out["last_refreshed_on_time"] = _unix(refreshed or now)
 
     if "mark" in asked:
-        out.update(await _mark(session, user, asked, now))
+        out.update(await _mark(session, user, reading, asked, now))
     if "groups" in asked or "feeds" in asked:
         groups, feeds, feeds_groups = await _groups_and_feeds(session, user, reading)
         if "groups" in asked:
@@ -113,9 +117,9 @@ async def answer(
         out["links"] = []
     if "items" in asked:
         out["items"], out["total_items"] = await _items(session, user, reading, asked)
-    if "unread_item_ids" in asked:
+    if "unread_item_ids" in asked and "unread_item_ids" not in out:  # a mark gave it already
         out["unread_item_ids"] = await _unread_ids(session, user, reading)
-    if "saved_item_ids" in asked:
+    if "saved_item_ids" in asked and "saved_item_ids" not in out:
         out["saved_item_ids"] = await _saved_ids(session, user, reading)
     return out
 
@@ -135,6 +139,7 @@ async def _groups_and_feeds(
                 FeedSource.url,
                 FeedSource.site_url,
                 FeedSource.last_success_at,
+                FeedSource.account_id.is_not(None).label("private"),
                 User.number,
                 privacy.name_sql(user).label("name"),
             )
@@ -156,7 +161,7 @@ async def _groups_and_feeds(
     members: dict[int, list[int]] = {}
     for row in rows:
         if row.owner_id is None:
-            title = row.own_title or row.title or row.url
+            title = row.own_title or row.title or ("" if row.private else row.url)
             group = folder_group(row.folder) if row.folder else None
             if row.folder:
                 groups[group] = row.folder  # type: ignore[index]
@@ -171,8 +176,8 @@ async def _groups_and_feeds(
                 "id": row.source_id,
                 "favicon_id": 0,
                 "title": title,
-                "url": row.url,
-                "site_url": row.site_url or row.url,
+                "url": "" if row.private else row.url,
+                "site_url": row.site_url or ("" if row.private else row.url),
                 "is_spark": 0,
                 "last_updated_on_time": _unix(row.last_success_at),
             },
@@ -269,12 +274,12 @@ async def _saved_ids(session: AsyncSession, user: User, reading: Any) -> str:
 
 
 async def _mark(
-    session: AsyncSession, user: User, asked: Mapping[str, str], now: datetime
+    session: AsyncSession, user: User, reading: Any, asked: Mapping[str, str], now: datetime
 ) -> dict[str, Any]:
     """A ``mark`` request: what it changes, then the list Fever answers it with."""
     what, how = asked.get("mark", ""), asked.get("as", "")
-    target = _number(asked.get("id"))
-    reading = read.reading(user, Filters()).subquery("reading_after")
+    largest = FOLDERS_FROM * 2 if what == "group" else MAX_ID
+    target = _number(asked.get("id"), largest=largest)
     if what == "item" and target is not None and how in ("read", "unread"):
         await read.mark_read(session, user, [target], read=how == "read", now=now)
         return {"unread_item_ids": await _unread_ids(session, user, reading)}
@@ -285,7 +290,7 @@ async def _mark(
     if what in ("feed", "group") and target is not None and how == "read":
         filters = await _filters(session, user, what, target)
         if filters is not None:
-            stamp = _number(asked.get("before"))
+            stamp = _number(asked.get("before"), largest=LATEST_TIME)
             up_to = Position(datetime.fromtimestamp(stamp, UTC), MAX_ID) if stamp else None
             with contextlib.suppress(InvalidInput):  # a group that names no one they follow
                 await read.mark_all_read(session, user, filters, up_to=up_to, now=now)
@@ -299,7 +304,7 @@ async def _filters(session: AsyncSession, user: User, what: str, target: int) ->
         return Filters(source_id=target)
     if target == 0:
         return Filters()
-    if target >= PEOPLE_FROM:
+    if target < FOLDERS_FROM:
         return Filters(number=str(target))
     folders = await session.scalars(
         select(FeedSubscription.folder).where(FeedSubscription.user_id == user.id).distinct()

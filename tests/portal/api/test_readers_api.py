@@ -11,9 +11,11 @@ import json
 import feedparser
 import httpx
 import pytest
+from sqlalchemy import select
 
 from portal.config import Settings
 from portal.domain.feeds.fever import folder_group
+from portal.storage.models import Follow, LinkedAccount, User
 from tests.fixtures.app import api_sign_up, api_token, make_settings
 from tests.fixtures.feeds import send, serving
 
@@ -268,3 +270,51 @@ async def test_the_digest_lists_what_is_new_and_its_hour_is_chosen(client):
     assert whole.json() == {"hour": 9}
     stopped = await client.put("/api/v1/me/digest", json={"hour": None}, headers=ada)
     assert stopped.json() == {"hour": None}
+
+
+@pytest.mark.parametrize(
+    ("query", "form"),
+    [
+        ("items", {"since_id": "9" * 18}),
+        ("items", {"max_id": "9" * 18}),
+        ("", {"mark": "feed", "as": "read", "id": "9" * 18, "before": "9" * 18}),
+        ("", {"mark": "group", "as": "read", "id": "0", "before": "253402300800"}),
+        ("", {"mark": "group", "as": "read", "id": "9" * 18}),
+        ("", {"mark": "item", "as": "saved", "id": "9" * 18}),
+    ],
+)
+async def test_numbers_out_of_range_are_no_server_error(client, feeds, query, form):
+    _, key, _ = await _reader(client, feeds)
+    answer = await _fever(client, key, query, **form)
+    assert answer["auth"] == 1
+
+
+async def test_a_fever_app_reads_and_marks_the_people_it_follows_as_groups(client, feeds, db):
+    _, key, _ = await _reader(client, feeds)
+    grace, grace_number = await _person(client, "Grace")
+    added = await client.post(
+        "/api/v1/me/accounts",
+        json={"network": "github", "handle": "grace"},
+        headers=grace,
+    )
+    assert added.status_code == 201, added.text
+    ada_id = await db.scalar(select(User.id).where(User.email == "ada@example.org"))
+    grace_id = await db.scalar(select(User.id).where(User.number == grace_number))
+    account = await db.scalar(select(LinkedAccount).where(LinkedAccount.user_id == grace_id))
+    assert account is not None and account.feed_source_id is not None
+    db.add(Follow(user_id=ada_id, owner_id=grace_id))
+    await db.commit()
+
+    groups = await _fever(client, key, "groups")
+    assert {"id": int(grace_number), "title": "Grace"} in groups["groups"]
+    member = next(g for g in groups["feeds_groups"] if g["group_id"] == int(grace_number))
+    assert member["feed_ids"] == str(account.feed_source_id)
+    marked = await _fever(
+        client, key, "", mark="group", id=grace_number, before="4102444800", **{"as": "read"}
+    )
+    assert "unread_item_ids" in marked
+
+
+async def test_fever_is_spoken_by_post_alone(client, feeds):
+    _, key, _ = await _reader(client, feeds)
+    assert (await client.get(f"/fever/?api&items&api_key={key}")).status_code == 405

@@ -112,7 +112,6 @@ NOT_PAGES = {
     "/feed/sources/opml": "an OPML file",
     "/me/notifications/{notification_id:int}": "a redirect to where the notification points",
     "/me/accounts/{network}/callback": "a redirect back from a network's own site",
-    "/fever/": "the Fever API, JSON for reader apps",
     "/feeds/{secret}.atom": "one's feed as Atom",
     "/feeds/{secret}.json": "one's feed as JSON Feed",
 }
