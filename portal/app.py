@@ -62,7 +62,13 @@ from portal.web.templating import STATIC_DIR, render
 log = logging.getLogger("portal")
 
 UPLOAD_PATHS = frozenset(
-    {"/me/avatar", "/api/v1/me/avatar", "/me/discover", "/api/v1/sources/opml"}
+    {
+        "/me/avatar",
+        "/api/v1/me/avatar",
+        "/me/discover",
+        "/api/v1/sources/opml",
+        "/feed/sources/opml",
+    }
 )
 
 

@@ -25,7 +25,7 @@ from portal.db import make_engine, make_sessionmaker, session_scope
 from portal.deps import feed_poller
 from portal.domain import account, linking, recovery
 from portal.domain import number as numbers
-from portal.domain.feeds import opml, poller, store
+from portal.domain.feeds import opml, poller, sources
 from portal.errors import PortalError
 from portal.logs import log_config
 from portal.storage import migrate as migrations
@@ -275,24 +275,23 @@ def feeds_import(
     except PortalError as exc:
         raise _refused(exc) from None
 
-    async def run(sessions: async_sessionmaker[AsyncSession]) -> int:
-        added = 0
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> sources.ImportReport:
         with Progress(
             TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), transient=True
         ) as bar:
             task = bar.add_task("feeds", total=len(listed.feeds))
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
             async with session_scope(sessions, writing=True) as session:
                 user = await account.with_email(session, email)
-                for outline in listed.feeds:
-                    added += await store.subscribe_later(session, user, outline)
-                    bar.advance(task)
-        return added
+                return await sources.import_outlines(session, user, listed, progress=advance)
 
-    added = _run(lambda: _with_database(settings, run))
-    already = len(listed.feeds) - added
+    report = _run(lambda: _with_database(settings, run))
     typer.echo(
-        f"Added {added} feeds; skipped {already} already followed"
-        f" and {listed.skipped} that are not web addresses."
+        f"Added {report.added} feeds; skipped {report.already} already followed"
+        f" and {report.unreadable} that are not web addresses."
     )
 
 
@@ -306,8 +305,8 @@ def feeds_export(
     async def run(sessions: async_sessionmaker[AsyncSession]) -> bytes:
         async with session_scope(sessions) as session:
             user = await account.with_email(session, email)
-            followed = await store.outlines(session, user)
-        return opml.write(f"Feeds of {numbers.display(user.number)} on Portal", followed)
+            title = f"Feeds of {numbers.display(user.number)} on Portal"
+            return await sources.export_opml(session, user, title=title)
 
     sys.stdout.buffer.write(_run(lambda: _with_database(settings, run)) + b"\n")
     sys.stdout.buffer.flush()

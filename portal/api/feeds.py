@@ -278,11 +278,12 @@ async def export_opml(db: DB, user: ApiUser) -> Response:
         }
     },
 )
-async def import_opml(request: Request, db: DB, user: ApiUser) -> ImportOut:
+async def import_opml(request: Request, db: DB, user: ApiUser, limiter: LimiterDep) -> ImportOut:
     """Follow every feed of an OPML list; new feeds are fetched soon after, not now."""
     document = await request.body()
     if not document:
         raise InvalidInput("Send the OPML list as the request body.", field="opml")
+    await limiter.hit("feed_fetch", str(user.id))  # each new feed is fetched soon
     report = await sources.import_opml(db, user, document)
     return ImportOut(added=report.added, already=report.already, unreadable=report.unreadable)
 

@@ -112,6 +112,7 @@ async def import_opml(
     request: Request,
     db: DB,
     user: CurrentUser,
+    limiter: LimiterDep,
     opml_file: Annotated[UploadFile | None, File(alias="opml")] = None,
 ) -> Response:
     """Follow every feed of an OPML file."""
@@ -121,6 +122,7 @@ async def import_opml(
             document = await opml_file.read(opml.MAX_BYTES + 1)
         if not document:
             raise InvalidInput("Choose an OPML file to import.", field="opml")
+        await limiter.hit("feed_fetch", str(user.id))  # each new feed is fetched soon
         report = await sources.import_opml(db, user, document)
     except PortalError as exc:
         exc.field = "opml"

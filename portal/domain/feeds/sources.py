@@ -12,19 +12,20 @@ for the poller.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
-from sqlalchemy import delete, exists, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.domain.feeds import opml, store
+from portal.domain.feeds import accounts, opml, store
 from portal.domain.feeds.read import printable
 from portal.errors import N_, InvalidInput, NotFound
-from portal.storage.models import FeedSource, FeedSubscription, LinkedAccount, User, utcnow
+from portal.storage.models import FeedSource, FeedSubscription, User, utcnow
 
 NO_SOURCE = N_("There is no such source among the feeds you follow.")
 MAX_TITLE = 500
@@ -186,15 +187,7 @@ async def unsubscribe(session: AsyncSession, viewer: User, source_id: int) -> No
     subscription, source = await own(session, viewer, source_id)
     await session.delete(subscription)
     await session.flush()
-    still_read = await session.scalar(
-        select(
-            exists().where(FeedSubscription.source_id == source.id)
-            | exists().where(LinkedAccount.feed_source_id == source.id)
-        )
-    )
-    if not still_read:
-        await session.execute(delete(FeedSource).where(FeedSource.id == source.id))
-        session.expunge(source)
+    await accounts.forget_if_unread(session, source.id)
 
 
 async def refresh(
@@ -225,46 +218,59 @@ class ImportReport:
 
 
 async def export_opml(session: AsyncSession, viewer: User, *, title: str) -> bytes:
-    """The reader's feeds as an OPML 2.0 list, in folders."""
-    feeds = [
-        opml.Outline(s.url, s.title, s.folder or None, s.site_url)
-        for s in await list_sources(session, viewer)
-    ]
-    return opml.write(title, feeds)
+    """The reader's feeds as an OPML 2.0 list, in folders (their own timelines, which have no
+    address another reader could follow, left out); written in a thread."""
+    return await asyncio.to_thread(opml.write, title, await store.outlines(session, viewer))
 
 
 async def import_opml(
     session: AsyncSession, viewer: User, document: bytes, *, now: datetime | None = None
 ) -> ImportReport:
-    """Follow every feed of an OPML list without fetching any: a source new to this portal is
-    made due at once for the poller; one the reader follows already is left as it is."""
-    imported = opml.read(document)
+    """Follow every feed of an OPML list (read in a thread): see :func:`import_outlines`."""
+    imported = await asyncio.to_thread(opml.read, document)
+    return await import_outlines(session, viewer, imported, now=now)
+
+
+async def import_outlines(
+    session: AsyncSession,
+    viewer: User,
+    imported: opml.Imported,
+    *,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Follow every feed of a read OPML list without fetching any, :data:`_CHUNK` at a time
+    (``progress`` is told how many of how many are done): a source new to this portal is made
+    due at once for the poller; one the reader follows already is left as it is."""
     now = now or utcnow()
     feeds = [feed for feed in imported.feeds if len(feed.url) <= MAX_URL]
-    known = await _sources_at(session, [feed.url for feed in feeds])
-    new = [
-        FeedSource(url=f.url, title=f.title, site_url=_site(f.site), next_poll_at=now)
-        for f in feeds
-        if f.url not in known
-    ]
-    session.add_all(new)
-    await session.flush()
-    known.update({source.url: source.id for source in new})
     followed = set(
         await session.scalars(
             select(FeedSubscription.source_id).where(FeedSubscription.user_id == viewer.id)
         )
     )
     added = 0
-    for feed in feeds:
-        source_id = known[feed.url]
-        if source_id in followed:
-            continue
-        followed.add(source_id)
-        folder = _words(feed.folder or "")[:MAX_FOLDER]
-        session.add(FeedSubscription(user_id=viewer.id, source_id=source_id, folder=folder))
-        added += 1
-    await session.flush()
+    for start in range(0, len(feeds), _CHUNK):
+        chunk = feeds[start : start + _CHUNK]
+        known = await _sources_at(session, [feed.url for feed in chunk])
+        new = [
+            FeedSource(url=f.url, title=f.title, site_url=_site(f.site), next_poll_at=now)
+            for f in {f.url: f for f in chunk if f.url not in known}.values()
+        ]
+        session.add_all(new)
+        await session.flush()
+        known.update({source.url: source.id for source in new})
+        for feed in chunk:
+            source_id = known[feed.url]
+            if source_id in followed:
+                continue
+            followed.add(source_id)
+            folder = _words(feed.folder or "")[:MAX_FOLDER]
+            session.add(FeedSubscription(user_id=viewer.id, source_id=source_id, folder=folder))
+            added += 1
+        await session.flush()
+        if progress is not None:
+            progress(start + len(chunk), len(feeds))
     unreadable = imported.skipped + len(imported.feeds) - len(feeds)
     return ImportReport(added, len(feeds) - added, unreadable)
 

@@ -123,40 +123,6 @@ async def subscribe(
     return subscription
 
 
-async def subscribe_later(
-    session: AsyncSession,
-    user: User,
-    outline: opml.Outline,
-    *,
-    now: datetime | None = None,
-) -> bool:
-    """``user`` follows the feed of a subscription list's ``outline`` (its address already
-    checked) without fetching it: a new source is due at once, for the poller to read. False
-    when they follow it already."""
-    source = await source_at(session, outline.url)
-    if source is None:
-        source = FeedSource(
-            url=outline.url,
-            title=outline.title[:500],
-            site_url=outline.site,
-            next_poll_at=now or utcnow(),
-        )
-        session.add(source)
-        await session.flush()
-    taken = await session.scalar(
-        select(FeedSubscription.id).where(
-            FeedSubscription.user_id == user.id, FeedSubscription.source_id == source.id
-        )
-    )
-    if taken is not None:
-        return False
-    session.add(
-        FeedSubscription(user_id=user.id, source_id=source.id, folder=(outline.folder or "")[:100])
-    )
-    await session.flush()
-    return True
-
-
 async def outlines(session: AsyncSession, user: User) -> list[opml.Outline]:
     """What ``user`` follows, as the outlines of a subscription list, by folder then title."""
     rows = await session.execute(

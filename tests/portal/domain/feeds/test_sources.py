@@ -89,6 +89,7 @@ async def test_an_opml_list_is_followed_without_fetching_and_twice_is_once(db):
         [
             opml.Outline(known.url, "Theirs", "Friends"),
             opml.Outline("https://new.example/feed", "New", None, "javascript:alert(1)"),
+            opml.Outline("https://new.example/feed", "New again", "Twice"),  # listed twice
         ],
     )
     report = await sources.import_opml(db, ada, document)

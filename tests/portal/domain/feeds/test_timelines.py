@@ -21,7 +21,7 @@ from connectors import base
 from connectors._addresses import AddressPolicy
 from portal.config import Settings
 from portal.crypto import Vault, generate_key
-from portal.domain.feeds import statuses, store, timelines
+from portal.domain.feeds import opml, sources, statuses, store, timelines
 from portal.domain.feeds.poller import Poller
 from portal.errors import InvalidInput
 from portal.storage.models import (
@@ -218,6 +218,7 @@ async def test_a_timeline_is_its_owners_alone(db, sessionmaker):
         with pytest.raises(InvalidInput):
             await store.subscribe(db, other, source.url, http=http)
     assert await store.outlines(db, owner) == []
+    assert opml.read(await sources.export_opml(db, owner, title="Mine")).feeds == ()
 
     await timelines.forget_account(db, account)
     await db.delete(account)
