@@ -16,7 +16,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -153,7 +153,8 @@ async def feed_page(
     """My unified feed, newest first; with htmx, a next page's entries alone."""
     shown = _filters_in(network, number, source, folder, unread, starred, q)
     context = await _page_context(db, user, shown, cursor[:200], whole=not is_htmx(request))
-    if not cursor and not is_htmx(request):
+    whole_feed = not (cursor or context["filtering"] or context["problem"] or is_htmx(request))
+    if whole_feed:
         user.feed_seen_at = utcnow()  # the morning digest tells what comes after this
     if context["problem"] is not None:
         context["error"] = i18n.error_text(request, context["problem"])
@@ -168,14 +169,47 @@ async def digest_page(request: Request, db: DB, user: CurrentUser) -> Response:
     return render(request, "feed_digest", {"digest": found, "hour": user.digest_hour})
 
 
-def _entry_context(entry_id: int, *, read: bool, starred: bool, back: str) -> dict[str, Any]:
-    return {"entry": {"id": entry_id, "read": read, "starred": starred}, "here": back}
-
-
 def _entry_id(text: str) -> int:
     if not (text.isdigit() and len(text) < 13 and 0 < int(text) <= MAX_ID):
         raise PortalError(feed.NO_ENTRY, status_code=404)
     return int(text)
+
+
+_TOASTS = {
+    ("read", True): N_("Marked read."),
+    ("read", False): N_("Marked unread."),
+    ("starred", True): N_("Starred."),
+    ("starred", False): N_("The star is taken off."),
+}
+
+
+async def _set(
+    request: Request,
+    db: DB,
+    user: User,
+    limiter: LimiterDep,
+    entry_id: str,
+    next_: str,
+    *,
+    read: bool | None = None,
+    starred: bool | None = None,
+) -> Response:
+    """Set one entry's read or starred state, counted as a lookup (an entry not in the
+    reader's feed is a miss, answered as one that does not exist); with htmx, its buttons as
+    they are now, else back to the page with a toast."""
+    chosen = _entry_id(entry_id)
+    now_read, now_starred = await lookup.counted(
+        limiter,
+        user,
+        client_address(request),
+        feed.set_state(db, user, chosen, read=read, starred=starred),
+    )
+    back = safe_next(next_, "/feed")
+    if is_htmx(request):
+        context = {"entry": {"id": chosen, "read": now_read, "starred": now_starred}}
+        return render(request, "feed", {**context, "here": back}, fragment="feed_entry_actions")
+    toast(request, _TOASTS[("read", read) if read is not None else ("starred", bool(starred))])
+    return redirect(request, back)
 
 
 @router.post("/{entry_id}/read")
@@ -185,25 +219,11 @@ async def mark_read(
     user: CurrentUser,
     limiter: LimiterDep,
     entry_id: str,
-    read: Text = "1",
-    starred: Text = "",
+    read: Annotated[Literal["0", "1"], Form()],
     next: Text = "",
 ) -> Response:
     """Mark one entry of my feed read, or unread again."""
-    chosen = _entry_id(entry_id)
-    now_read = read == "1"
-    await lookup.counted(
-        limiter, user, client_address(request), feed.mark_read(db, user, [chosen], read=now_read)
-    )
-    back = safe_next(next, "/feed")
-    if is_htmx(request):
-        context = _entry_context(chosen, read=now_read, starred=starred == "1", back=back)
-        return render(request, "feed", context, fragment="feed_entry_actions")
-    if now_read:
-        toast(request, "Marked read.")
-    else:
-        toast(request, "Marked unread.")
-    return redirect(request, back)
+    return await _set(request, db, user, limiter, entry_id, next, read=read == "1")
 
 
 @router.post("/{entry_id}/star")
@@ -213,28 +233,11 @@ async def star(
     user: CurrentUser,
     limiter: LimiterDep,
     entry_id: str,
-    starred: Text = "1",
-    read: Text = "",
+    starred: Annotated[Literal["0", "1"], Form()],
     next: Text = "",
 ) -> Response:
     """Star one entry of my feed, or take its star off."""
-    chosen = _entry_id(entry_id)
-    now_starred = starred == "1"
-    await lookup.counted(
-        limiter,
-        user,
-        client_address(request),
-        feed.star(db, user, chosen, starred=now_starred),
-    )
-    back = safe_next(next, "/feed")
-    if is_htmx(request):
-        context = _entry_context(chosen, read=read == "1", starred=now_starred, back=back)
-        return render(request, "feed", context, fragment="feed_entry_actions")
-    if now_starred:
-        toast(request, "Starred.")
-    else:
-        toast(request, "The star is taken off.")
-    return redirect(request, back)
+    return await _set(request, db, user, limiter, entry_id, next, starred=starred == "1")
 
 
 @router.post("/read")
@@ -242,7 +245,7 @@ async def mark_all_read(
     request: Request,
     db: DB,
     user: CurrentUser,
-    up_to: Text = "",
+    up_to: Text,
     network: Text = "",
     number: Text = "",
     source: Text = "",
@@ -253,7 +256,8 @@ async def mark_all_read(
 ) -> Response:
     """Mark read every entry the filters keep, from the first one shown down."""
     shown = _filters_in(network, number, source, folder, unread, starred, q)
-    position = feed.position(up_to[:200], field="up_to") if up_to else None
+    # Up to the first entry the page showed: what came since is left unread.
+    position = feed.position(up_to[:200], field="up_to")
     changed = await feed.mark_all_read(db, user, _filters(shown), up_to=position)
     count = i18n.number(changed, i18n.negotiate(request))
     toast(request, "Marked read: %(count)s.", {"count": count})

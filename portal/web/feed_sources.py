@@ -139,8 +139,9 @@ async def import_opml(
 
 
 @router.post("/address")
-async def new_address(request: Request, db: DB, user: CurrentUser) -> Response:
+async def new_address(request: Request, db: DB, user: CurrentUser, limiter: LimiterDep) -> Response:
     """A new private address of my feed, shown this once (the old one stops)."""
+    await limiter.hit("token", str(user.id))  # a secret made, as an API token is
     secret = await access.new_feed_token(db, user)
     base = request.app.state.settings.base_url.rstrip("/") + f"/feeds/{secret}"
     context = await _context(request, db, user)

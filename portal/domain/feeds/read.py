@@ -619,13 +619,41 @@ async def star(
 ) -> None:
     """Star an entry of the viewer's feed (or take the star off); any other entry, or one
     that does not exist, is :class:`NotFound` alike."""
+    await set_state(session, viewer, entry_id, starred=starred, now=now)
+
+
+async def set_state(
+    session: AsyncSession,
+    viewer: User,
+    entry_id: int,
+    *,
+    read: bool | None = None,
+    starred: bool | None = None,
+    now: datetime | None = None,
+) -> tuple[bool, bool]:
+    """Mark one entry of the viewer's feed read or unread, starred or not (what is None is
+    left as it is); any other entry, or one that does not exist, is :class:`NotFound` alike.
+    The entry's state after: (read, starred)."""
     chosen = _visible(viewer, [entry_id])
     if await session.scalar(chosen) is None:
         raise NotFound(NO_ENTRY)
-    if starred:
-        await _mark(session, viewer, chosen, "starred_at", now or utcnow())
-    else:
-        await _unmark(session, viewer, chosen, "starred_at")
+    now = now or utcnow()
+    for name, wanted in (("read_at", read), ("starred_at", starred)):
+        if wanted is True:
+            await _mark(session, viewer, chosen, name, now)
+        elif wanted is False:
+            await _unmark(session, viewer, chosen, name)
+    row = (
+        await session.execute(
+            select(FeedEntryState.read_at, FeedEntryState.starred_at).where(
+                FeedEntryState.user_id == viewer.id, FeedEntryState.entry_id == entry_id
+            )
+        )
+    ).first()
+    return (
+        row is not None and row.read_at is not None,
+        row is not None and row.starred_at is not None,
+    )
 
 
 async def count_newer(

@@ -102,6 +102,8 @@ async def test_the_digest_page_tells_what_came_since_the_feed_was_opened(signed_
     assert "Chess news" in page.text and "Fresh move" in page.text
     assert "1 new entry since" in page.text
 
+    await signed_in.get("/feed", params={"q": "move"}, headers=HTML)  # a search: not seen
+    assert "Fresh move" in (await signed_in.get("/feed/digest", headers=HTML)).text
     await signed_in.get("/feed", headers=HTML)  # opening the feed: seen
     empty = await signed_in.get("/feed/digest", headers=HTML)
     assert "Nothing new since you last looked." in empty.text

@@ -21,7 +21,7 @@ from portal.domain.feeds import opml
 from portal.domain.feeds import read as feed_read
 from portal.storage.models import FeedSource, User
 from portal.web import feed as web_feed
-from tests.fixtures.app import HTML, csrf_from, get_csrf, make_settings, web_sign_up
+from tests.fixtures.app import HTML, csrf_from, get_csrf, make_settings
 from tests.fixtures.feeds import FeedServer, send, serving
 from tests.portal.domain import people
 from tests.portal.domain.feeds.test_read import a_source, add_entries, feed_of, follow
@@ -203,10 +203,20 @@ async def test_mark_all_read_up_to_the_first_shown_within_the_filters(signed_in,
     unread = await signed_in.get("/feed", params={"unread": "1"}, headers=HTML)
     assert _titles(unread.text) == ["Entry 3", "Entry 1"]
 
-    everything = await _form(signed_in, "/feed/read", "/feed")
+    top = await signed_in.get("/feed", headers=HTML)
+    first = re.search(r'name="up_to" value="([^"]+)"', top.text)
+    assert first
+    everything = await signed_in.post(
+        "/feed/read", data={"csrf_token": csrf_from(top.text), "up_to": first.group(1)}
+    )
     assert everything.status_code == 303
     unread = await signed_in.get("/feed", params={"unread": "1"}, headers=HTML)
     assert _titles(unread.text) == []
+    # Without the place the page showed, nothing is marked: no "everything" by omission.
+    bare = await signed_in.post(
+        "/feed/read", data={"csrf_token": csrf_from(top.text)}, headers=HTML
+    )
+    assert bare.status_code == 422
 
 
 async def test_the_count_of_new_entries(signed_in, blog, db):
@@ -328,19 +338,34 @@ async def test_opml_out_and_in(signed_in, blog):
     assert none.status_code == 422 and "Choose an OPML file" in none.text
 
 
-async def test_another_readers_entries_are_not_mine_to_star(signed_in, blog, app):
+async def test_another_readers_entries_are_not_mine_to_mark(signed_in, blog, bob):
+    """An entry of another reader's feed and one that does not exist answer alike, read or
+    star, and each costs a lookup's miss; a form without its state changes nothing."""
     server, _ = blog
     await _follow(signed_in, server.url("/rss"))
     newest = _ids((await signed_in.get("/feed", headers=HTML)).text)[0]
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as bob:
-        await web_sign_up(bob, email="bob@example.org", display_name="Bob")
-        token = await get_csrf(bob, "/feed")
-        star = await bob.post(
-            f"/feed/{newest}/star", data={"csrf_token": token, "starred": "1"}, headers=HTML
-        )
-        assert star.status_code == 404
-        assert "There is no such entry in your feed." in star.text
+    token = await get_csrf(bob, "/feed")
+    for entry in (newest, 999_999):
+        for path, name in (("read", "read"), ("star", "starred")):
+            answer = await bob.post(
+                f"/feed/{entry}/{path}", data={"csrf_token": token, name: "1"}, headers=HTML
+            )
+            assert answer.status_code == 404
+            assert "There is no such entry in your feed." in answer.text
+    mine_token = await get_csrf(signed_in, "/feed")
+    for path in ("read", "star"):
+        bare = await signed_in.post(f"/feed/{newest}/{path}", data={"csrf_token": mine_token})
+        assert bare.status_code == 422, path
+    mine = await signed_in.get("/feed", params={"unread": "1"}, headers=HTML)
+    assert newest in _ids(mine.text)  # still unread: nothing by omission
+    # Eight misses, five lookups each: the limiter stops Bob.
+    tries = [
+        (
+            await bob.post(f"/feed/{n}/read", data={"csrf_token": token, "read": "1"}, headers=HTML)
+        ).status_code
+        for n in range(1, 20)
+    ]
+    assert 429 in tries
 
 
 async def test_entries_of_someone_followed_name_them_and_link_their_number(signed_in, db):
