@@ -171,7 +171,7 @@ async def _private(
     limiter: LimiterDep,
     settings: SettingsDep,
     suffix: str,
-) -> tuple[publish.Channel, list[publish.Item]]:
+) -> tuple[publish.Channel, tuple[feed.Item, ...]]:
     user = await access.user_for_feed_token(db, secret)
     if user is None:
         await limiter.hit("fever_key", client_address(request))
@@ -183,22 +183,4 @@ async def _private(
         self_url=f"{base}/feeds/{secret}.{suffix}",
         home_url=f"{base}/feed",
     )
-    return channel, [_published(item) for item in page.items]
-
-
-def _published(item: feed.Item) -> publish.Item:
-    return publish.Item(
-        id=item.id,
-        title=item.title,
-        link=item.link,
-        html=item.html,
-        text="",
-        author=item.author,
-        source=item.source_title,
-        network=item.network,
-        number=item.person.number if item.person else None,
-        published=item.published_at,
-        updated=item.updated_at,
-        sort_at=item.sort_at,
-        image=item.image,
-    )
+    return channel, page.items

@@ -29,6 +29,7 @@ from portal.domain import notifications, privacy
 from portal.domain import number as numbers
 from portal.domain.feeds import read
 from portal.domain.feeds.read import Filters
+from portal.domain.feeds.sanitize import first_words
 from portal.errors import N_, InvalidInput
 from portal.storage.models import FeedEntry, FeedEntryState, FeedSource, User, utcnow
 
@@ -223,17 +224,12 @@ async def _newest(
                 group.entries.append(
                     DigestEntry(
                         id=row.id,
-                        title=row.title or _first_words(row.text),
+                        title=row.title or first_words(row.text, 90),
                         link=row.link,
                         network=group.sources[row.source_id],
                         sort_at=row.sort_at,
                     )
                 )
-
-
-def _first_words(text: str, limit: int = 90) -> str:
-    words = " ".join(text.split())
-    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
 
 
 def set_hour(user: User, hour: int | None) -> None:

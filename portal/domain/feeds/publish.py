@@ -21,31 +21,14 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
+from portal.domain.feeds.read import Item
+from portal.domain.feeds.sanitize import first_words
+
 ATOM = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 JSON_FEED_TYPE = "application/feed+json; charset=utf-8"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One entry as it goes out."""
-
-    id: int
-    title: str
-    link: str | None
-    html: str
-    text: str
-    author: str | None
-    source: str
-    """The source's title (the reader's own name for it, if they gave one)."""
-    network: str
-    number: str | None
-    """The portal number of the person it came through, for an entry read by a follow."""
-    published: datetime | None
-    updated: datetime | None
-    sort_at: datetime
-    image: str | None = None
+ET.register_namespace("", ATOM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +54,6 @@ def _stamp(moment: datetime) -> str:
 
 def atom(channel: Channel, items: Sequence[Item]) -> bytes:
     """An Atom feed document of ``items`` (newest first, as given)."""
-    ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
         element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
@@ -82,7 +64,7 @@ def atom(channel: Channel, items: Sequence[Item]) -> bytes:
     feed = ET.Element(f"{{{ATOM}}}feed")
     sub(feed, "id", channel.self_url)
     sub(feed, "title", channel.title)
-    newest = max((item.updated or item.sort_at for item in items), default=None)
+    newest = max((item.updated_at or item.sort_at for item in items), default=None)
     sub(feed, "updated", _stamp(newest or datetime.now(UTC)))
     sub(feed, "link", rel="self", type="application/atom+xml", href=channel.self_url)
     sub(feed, "link", rel="alternate", type="text/html", href=channel.home_url)
@@ -90,16 +72,16 @@ def atom(channel: Channel, items: Sequence[Item]) -> bytes:
     for item in items:
         entry = sub(feed, "entry")
         sub(entry, "id", tag_uri(channel.self_url, item.id))
-        sub(entry, "title", item.title or _first_words(item.text))
+        sub(entry, "title", item.title or first_words(item.text))
         if item.link:
             sub(entry, "link", rel="alternate", href=item.link)
-        sub(entry, "updated", _stamp(item.updated or item.published or item.sort_at))
-        sub(entry, "published", _stamp(item.published or item.sort_at))
+        sub(entry, "updated", _stamp(item.updated_at or item.published_at or item.sort_at))
+        sub(entry, "published", _stamp(item.published_at or item.sort_at))
         author = sub(entry, "author")
-        sub(author, "name", item.author or item.source or item.network)
+        sub(author, "name", item.author or item.source_title or item.network)
         sub(entry, "category", term=item.network)
         source = sub(entry, "source")
-        sub(source, "title", item.source)
+        sub(source, "title", item.source_title)
         if item.html:
             sub(entry, "content", item.html, type="html")
         elif item.text:
@@ -132,15 +114,11 @@ def _json_item(channel: Channel, item: Item) -> dict[str, object]:
         out["content_text"] = item.text
     if item.image:
         out["image"] = item.image
-    out["date_published"] = _stamp(item.published or item.sort_at)
-    if item.updated:
-        out["date_modified"] = _stamp(item.updated)
-    out["authors"] = [{"name": item.author or item.source or item.network}]
+    out["date_published"] = _stamp(item.published_at or item.sort_at)
+    if item.updated_at:
+        out["date_modified"] = _stamp(item.updated_at)
+    out["authors"] = [{"name": item.author or item.source_title or item.network}]
     out["tags"] = [item.network]
-    out["_portal"] = {"source": item.source, "network": item.network, "number": item.number}
+    number = item.person.number if item.person else None
+    out["_portal"] = {"source": item.source_title, "network": item.network, "number": number}
     return out
-
-
-def _first_words(text: str, limit: int = 80) -> str:
-    words = " ".join(text.split())
-    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"

@@ -156,6 +156,8 @@ class Item:
     title: str
     link: str | None
     html: str
+    text: str
+    """The words alone (what search reads), for excerpts and titles where there is none."""
     author: str | None
     image: str | None
     published_at: datetime | None
@@ -441,6 +443,7 @@ _ENTRY_COLUMNS = (
     FeedEntry.title,
     FeedEntry.link,
     FeedEntry.html,
+    FeedEntry.text,
     FeedEntry.author,
     FeedEntry.image,
     FeedEntry.published_at,
@@ -498,6 +501,7 @@ def _item(rows: list[Any]) -> Item:
         title=entry.title,
         link=entry.link,
         html=entry.html,
+        text=entry.text,
         author=entry.author,
         image=entry.image,
         published_at=entry.published_at,

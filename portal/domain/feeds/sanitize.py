@@ -96,3 +96,9 @@ def text(fragment: str) -> str:
     spaced = _BLOCK_END.sub(" ", fragment)
     bare = nh3.clean(spaced, tags=set(), clean_content_tags=set(GONE_WITH_CONTENT))
     return " ".join(html.unescape(bare).split())
+
+
+def first_words(words: str, limit: int = 80) -> str:
+    """The start of ``words``, its spaces made one, cut at ``limit`` characters with "…"."""
+    joined = " ".join(words.split())
+    return joined if len(joined) <= limit else joined[: limit - 1].rstrip() + "…"

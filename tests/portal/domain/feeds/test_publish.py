@@ -10,15 +10,8 @@ import feedparser
 import pytest
 
 from portal.domain.feeds.parse import parse
-from portal.domain.feeds.publish import (
-    ATOM_TYPE,
-    JSON_FEED_TYPE,
-    Channel,
-    Item,
-    atom,
-    json_feed,
-    tag_uri,
-)
+from portal.domain.feeds.publish import ATOM_TYPE, JSON_FEED_TYPE, Channel, atom, json_feed, tag_uri
+from portal.domain.feeds.read import Item, Person
 
 CHANNEL = Channel(
     title="Ada's feed",
@@ -35,31 +28,41 @@ def _items() -> list[Item]:
     return [
         Item(
             id=7,
+            source_id=1,
+            source_title="Ada's blog",
+            network="feed",
+            person=None,
+            account_id=None,
             title="Second — with “quotes” & ümlauts",
             link="https://blog.example/2",
             html=TRICKY,
             text="A ]]> and &amp; </content> link",
             author=None,
-            source="Ada's blog",
-            network="feed",
-            number=None,
-            published=NOW,
-            updated=NOW + timedelta(hours=1),
+            image=None,
+            published_at=NOW,
+            updated_at=NOW + timedelta(hours=1),
             sort_at=NOW,
+            read=False,
+            starred=False,
         ),
         Item(
             id=3,
+            source_id=2,
+            source_title="Ada on Bluesky",
+            network="bluesky",
+            person=Person("80524417", "8052 4417", "Ada"),
+            account_id=9,
             title="",
             link=None,
             html="",
             text="A post with no title, only words, on a network that has no titles at all",
             author="ada.bsky.social",
-            source="Ada on Bluesky",
-            network="bluesky",
-            number="8052 4417",
-            published=None,
-            updated=None,
+            image=None,
+            published_at=None,
+            updated_at=None,
             sort_at=NOW - timedelta(days=1),
+            read=True,
+            starred=False,
         ),
     ]
 
@@ -103,7 +106,7 @@ def test_json_feed_names_the_network_and_the_person() -> None:
     assert bluesky["_portal"] == {
         "source": "Ada on Bluesky",
         "network": "bluesky",
-        "number": "8052 4417",
+        "number": "80524417",
     }
     assert "url" not in bluesky and "title" not in bluesky
 
