@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -188,9 +189,12 @@ async def claim(
     lease: timedelta = LEASE,
     every: bool = False,
     after: int = 0,
+    leased_at: datetime | None = None,
 ) -> list[Claim]:
     """Lease up to ``limit`` sources due at ``now`` (the most overdue first), or with
-    ``every`` the next ones by id after ``after``, paused ones aside. The caller commits."""
+    ``every`` the next ones by id after ``after``, paused ones aside, for ``lease`` from
+    ``leased_at`` (``now`` by default: a long round passes the time it has come to, so that
+    its last claims are not leased already expired). The caller commits."""
     query = (
         select(
             FeedSource.id,
@@ -213,7 +217,7 @@ async def claim(
         await session.execute(
             update(FeedSource)
             .where(FeedSource.id.in_([row.id for row in rows]))
-            .values(next_poll_at=now + lease)
+            .values(next_poll_at=(leased_at or now) + lease)
         )
     readers = await timelines.readers(
         session,
@@ -322,13 +326,20 @@ class Poller:
         """Poll every source due at ``now`` (every source not paused, with ``every``), at most
         ``limit`` of them."""
         now = now or utcnow()
+        started = time.monotonic()
+
+        def clock() -> datetime:
+            """The round's time: ``now``, moved on by the time the round has taken."""
+            return now + timedelta(seconds=time.monotonic() - started)
+
         database = _Database(self.sessions)
         done = Round()
-        answers: asyncio.Queue[tuple[Claim, store.Retrieved] | None] = asyncio.Queue()
+        # Bounded: answers wait for the writer rather than piling up in memory.
+        answers: asyncio.Queue[tuple[Claim, store.Retrieved] | None] = asyncio.Queue(RECORD)
         fetching = asyncio.Semaphore(self.concurrency)
         parsing = asyncio.Semaphore(PARSERS)
         outstanding = asyncio.Semaphore(2 * CLAIM)  # claimed and not yet fetched
-        writer = asyncio.create_task(self._write(database, answers, now, done))
+        writer = asyncio.create_task(self._write(database, answers, clock, done))
         tasks: set[asyncio.Task[None]] = set()
         try:
             claimed_so_far, after = 0, 0
@@ -336,7 +347,13 @@ class Poller:
                 size = CLAIM if limit is None else min(CLAIM, limit - claimed_so_far)
                 async with database.transaction() as session:
                     batch = await claim(
-                        session, now, limit=size, lease=self.lease, every=every, after=after
+                        session,
+                        now,
+                        limit=size,
+                        lease=self.lease,
+                        every=every,
+                        after=after,
+                        leased_at=clock(),
                     )
                 if not batch:
                     break
@@ -392,10 +409,10 @@ class Poller:
                     )
         except Exception:  # a fault of ours: the source comes back when its lease ends
             log.exception("polling %s failed", claimed.url)
-            return
-        finally:
             outstanding.release()
-        await answers.put((claimed, retrieved))
+            return
+        await answers.put((claimed, retrieved))  # waits while the writer is behind
+        outstanding.release()
 
     def _context(self) -> base.Context:
         if self.context is not None:
@@ -406,7 +423,7 @@ class Poller:
         self,
         database: _Database,
         answers: asyncio.Queue[tuple[Claim, store.Retrieved] | None],
-        now: datetime,
+        clock: Callable[[], datetime],
         done: Round,
     ) -> None:
         finished = False
@@ -420,7 +437,7 @@ class Poller:
                 item = answers.get_nowait()
             finished = item is None
             if batch:
-                await self._write_batch(database, batch, now, done)
+                await self._write_batch(database, batch, clock(), done)
 
     async def _write_batch(
         self,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import random
@@ -242,8 +243,13 @@ async def retrieve(
             found = await discover.named_by(http, fetched)
         except FetchError as failure:
             return Retrieved(error=failure)
-        return Retrieved(found.fetched, found.feed, found_at=found.url)
-    return Retrieved(fetched, feed)
+        return Retrieved(_read(found.fetched), found.feed, found_at=found.url)
+    return Retrieved(_read(fetched), feed)
+
+
+def _read(fetched: Fetched) -> Fetched:
+    """``fetched`` once parsed: its body (up to the size cap) is no longer kept."""
+    return dataclasses.replace(fetched, body=b"")
 
 
 async def record(
