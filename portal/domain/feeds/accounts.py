@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import connectors
 from connectors import base
 from portal.domain.feeds.fetch import FetchError, check_url
-from portal.domain.feeds.store import source_at
+from portal.domain.feeds.store import MAX_URL, source_at
 from portal.storage.models import FeedSource, FeedSubscription, LinkedAccount, utcnow
 
 
@@ -38,9 +38,10 @@ def address_of(account: LinkedAccount, known: Mapping[str, Any] | None = None) -
         return None
     try:
         url = cls.public_feed(account.handle, account.server, known=known)
-        return check_url(url) if url else None
+        checked = check_url(url) if url else None
     except (base.ConnectorError, FetchError, ValueError):
         return None
+    return checked if checked and len(checked) <= MAX_URL else None
 
 
 async def shared_source(

@@ -30,7 +30,7 @@ from portal.storage.models import FeedSource, FeedSubscription, User, utcnow
 NO_SOURCE = N_("There is no such source among the feeds you follow.")
 MAX_TITLE = 500
 MAX_FOLDER = 100
-MAX_URL = 2000
+MAX_URL = store.MAX_URL
 _CHUNK = 500
 
 

@@ -43,6 +43,8 @@ from portal.storage.models import (
     utcnow,
 )
 
+MAX_URL = 2000
+"""The longest source address kept (``feed_sources.url``)."""
 _CHUNK = 500
 """Keys looked up at once when storing (well under every database's parameter limit)."""
 

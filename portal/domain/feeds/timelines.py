@@ -405,7 +405,8 @@ async def _followed(http: httpx.AsyncClient, pds: str, did: str) -> list[str]:
         data = await xrpc(http, pds, "com.atproto.repo.listRecords", params=params, label="The PDS")
         records = data.get("records")
         if not isinstance(records, list):
-            break
+            # Not an empty list of follows: a wrong answer, which must not unfollow anyone.
+            raise ValueError("a list of follow records without its records")
         for record in records:
             value = _mapping(_mapping(record).get("value"))
             subject = _string(value.get("subject"))

@@ -286,3 +286,10 @@ async def test_following_a_number_reads_its_accounts_feeds_as_long_as_they_are_s
         + sky.did.replace(":", "%3A")
         + "&collection=app.bsky.feed.post&limit=50"
     ]
+
+
+def test_an_address_longer_than_a_source_keeps_gives_no_feed() -> None:
+    long_site = LinkedAccount(network="website", handle="https://example.org/" + "a" * 2030)
+    short_site = LinkedAccount(network="website", handle="https://example.org/blog")
+    assert feed_accounts.address_of(long_site) is None
+    assert feed_accounts.address_of(short_site) == "https://example.org/blog"

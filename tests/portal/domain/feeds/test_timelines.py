@@ -415,3 +415,14 @@ def test_a_timeline_is_fetched_in_the_pool_of_the_server_it_reads():
         2, "follows", "bluesky", "ada.example", "", None, None, home=f"{pds}/xrpc/x?repo=did:plc:a"
     )
     assert follows.origin == pds
+
+
+async def test_a_follow_list_that_is_no_list_unfollows_nobody(mock):
+    """A PDS answering without its records is a failed read, not an empty list of follows,
+    which would take every followed account out of the owner's feed."""
+    mock.get("https://pds.example/xrpc/com.atproto.repo.listRecords").respond(
+        200, json={"records": "none today"}
+    )
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(ValueError, match="without its records"):
+            await timelines._followed(http, "https://pds.example", "did:plc:ada")
