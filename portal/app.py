@@ -224,7 +224,7 @@ def _settle_heap() -> None:
 
 def _start_polling(app: FastAPI) -> asyncio.Task[None]:
     """The embedded default: the feeds are polled by this process, in the background."""
-    polling = feed_poller(app.state.settings, app.state.sessionmaker)
+    polling = feed_poller(app.state.settings, app.state.sessionmaker, app.state.links)
     log.info("polling feeds in this process")
     task = asyncio.create_task(poller.run_forever(polling), name="feed poller")
     app.state.polling = task

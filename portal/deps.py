@@ -41,14 +41,19 @@ def mailer(settings: Settings) -> Mailer:
     return Mailer(settings.smtp_url, settings.mail_from, settings.base_url.rstrip("/"))
 
 
-def feed_poller(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Poller:
-    """The poller of the feeds, writing into ``sessions``' database; it reaches this machine
-    only when connectors may."""
-    services = link_services(settings)
+def feed_poller(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    services: LinkServices | None = None,
+) -> Poller:
+    """The poller of the feeds, writing into ``sessions``' database, with the application's
+    ``services`` where it has them already; it reaches this machine only when connectors
+    may."""
+    services = services or link_services(settings)
     return Poller(
         sessions,
         allow_loopback=settings.connectors_allow_loopback,
-        mailer=mailer(settings),
+        mailer=Mailer.of(services),
         vault=services.vault,
         context=services.context,
     )

@@ -22,7 +22,7 @@ from portal.domain import lookup
 from portal.domain.feeds import read as feed
 from portal.domain.feeds import sources
 from portal.errors import InvalidInput
-from portal.storage.models import MAX_ID
+from portal.storage.models import MAX_ID, User
 
 router = APIRouter(prefix="/api/v1", tags=["feed"])
 
@@ -407,10 +407,7 @@ async def star_entry(
     entry_id: EntryPath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
 ) -> Response:
     """Star an entry of my feed."""
-    await lookup.counted(
-        limiter, user, client_address(request), feed.star(db, user, entry_id, starred=True)
-    )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await _star(entry_id, request, db, user, limiter, starred=True)
 
 
 @router.delete(
@@ -422,7 +419,14 @@ async def unstar_entry(
     entry_id: EntryPath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
 ) -> Response:
     """Take the star off an entry of my feed."""
+    return await _star(entry_id, request, db, user, limiter, starred=False)
+
+
+async def _star(
+    entry_id: int, request: Request, db: DB, user: User, limiter: LimiterDep, *, starred: bool
+) -> Response:
+    """Counted as a lookup: an entry not in my feed is a miss, answered as an unknown one."""
     await lookup.counted(
-        limiter, user, client_address(request), feed.star(db, user, entry_id, starred=False)
+        limiter, user, client_address(request), feed.star(db, user, entry_id, starred=starred)
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

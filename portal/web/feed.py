@@ -28,10 +28,10 @@ from portal.deps import DB, LimiterDep, Sessions, SessionsDep, client_address
 from portal.domain import lookup
 from portal.domain.feeds import digest, sources
 from portal.domain.feeds import read as feed
-from portal.errors import N_, InvalidInput, PortalError
+from portal.errors import N_, InvalidInput
 from portal.storage.models import MAX_ID, User, utcnow
 from portal.web.deps import CurrentUser
-from portal.web.forms import redirect, safe_next
+from portal.web.forms import path_id, redirect, safe_next
 from portal.web.templating import is_htmx, render
 from portal.web.toast import toast
 
@@ -169,12 +169,6 @@ async def digest_page(request: Request, db: DB, user: CurrentUser) -> Response:
     return render(request, "feed_digest", {"digest": found, "hour": user.digest_hour})
 
 
-def _entry_id(text: str) -> int:
-    if not (text.isdigit() and len(text) < 13 and 0 < int(text) <= MAX_ID):
-        raise PortalError(feed.NO_ENTRY, status_code=404)
-    return int(text)
-
-
 _TOASTS = {
     ("read", True): N_("Marked read."),
     ("read", False): N_("Marked unread."),
@@ -197,7 +191,7 @@ async def _set(
     """Set one entry's read or starred state, counted as a lookup (an entry not in the
     reader's feed is a miss, answered as one that does not exist); with htmx, its buttons as
     they are now, else back to the page with a toast."""
-    chosen = _entry_id(entry_id)
+    chosen = path_id(entry_id, feed.NO_ENTRY)
     now_read, now_starred = await lookup.counted(
         limiter,
         user,

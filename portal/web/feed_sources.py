@@ -20,9 +20,9 @@ from portal.deps import DB, LimiterDep, Services, calls_out, client_address
 from portal.domain import lookup
 from portal.domain.feeds import access, digest, opml, sources
 from portal.errors import InvalidInput, PortalError
-from portal.storage.models import MAX_ID, User
+from portal.storage.models import User
 from portal.web.deps import CurrentUser
-from portal.web.forms import form_error, redirect
+from portal.web.forms import form_error, path_id, redirect
 from portal.web.templating import render
 from portal.web.toast import toast
 
@@ -50,12 +50,6 @@ async def _context(request: Request, db: DB, user: User) -> dict[str, Any]:
         "digest_hour": user.digest_hour,
         "fever_url": request.app.state.settings.base_url.rstrip("/") + "/fever/",
     }
-
-
-def _source_id(text: str) -> int:
-    if not (text.isdigit() and len(text) < 13 and 0 < int(text) <= MAX_ID):
-        raise PortalError(sources.NO_SOURCE, status_code=404)
-    return int(text)
 
 
 @router.get("")
@@ -206,7 +200,7 @@ async def update_source(
     folder: Text = "",
 ) -> Response:
     """Give a feed a title of my own, or put it in a folder."""
-    chosen = _source_id(source_id)
+    chosen = path_id(source_id, sources.NO_SOURCE)
     try:
         await lookup.counted(
             limiter,
@@ -226,7 +220,7 @@ async def unsubscribe(
     request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, source_id: str
 ) -> Response:
     """Stop following a feed."""
-    chosen = _source_id(source_id)
+    chosen = path_id(source_id, sources.NO_SOURCE)
     await lookup.counted(
         limiter, user, client_address(request), sources.unsubscribe(db, user, chosen)
     )
@@ -244,7 +238,7 @@ async def refresh(
     source_id: str,
 ) -> Response:
     """Fetch a feed now (a paused one too); its health says how it went."""
-    chosen = _source_id(source_id)
+    chosen = path_id(source_id, sources.NO_SOURCE)
     await limiter.hit("feed_fetch", str(user.id))
     found = await lookup.counted(
         limiter, user, client_address(request), sources.own(db, user, chosen)

@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from portal import csrf, i18n
 from portal.deps import SESSION_COOKIE
 from portal.errors import PortalError, RateLimited
+from portal.storage.models import MAX_ID
 from portal.web import toast
 from portal.web.templating import render
 
@@ -82,3 +83,11 @@ def clear_session_cookie(request: Request, response: Response) -> None:
         samesite="lax",
         path="/",
     )
+
+
+def path_id(text: str, missing: str) -> int:
+    """A row's id from a page's path; anything that cannot be one is the 404 ``missing`` (the
+    message an id of a row that does not exist, or is someone else's, answers with too)."""
+    if not (text.isdigit() and len(text) < 13 and 0 < int(text) <= MAX_ID):
+        raise PortalError(missing, status_code=404)
+    return int(text)
