@@ -187,3 +187,13 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
     except ValueError:
         return None
     return until((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
+def json_text(value: Any) -> str:
+    """A JSON value that should be a string, or "" when it is anything else."""
+    return value if isinstance(value, str) else ""
+
+
+def json_object(value: Any) -> Mapping[str, Any]:
+    """A JSON value that should be an object, or an empty one when it is anything else."""
+    return value if isinstance(value, Mapping) else {}

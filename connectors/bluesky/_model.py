@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from connectors._http import json_text
 from connectors.atproto import INVALID_HANDLE, blob_cid, blob_url, is_valid_did, is_valid_handle
 from connectors.base import Actor, Media, PermanentError, Post
 
@@ -48,10 +49,10 @@ def post_url(did: str, uri: str) -> str | None:
 
 def actor_from_profile(data: Mapping[str, Any]) -> Actor:
     """An ``app.bsky.actor.defs#profileView`` (Basic, Detailed) as an :class:`Actor`."""
-    did = _text(data.get("did"))
+    did = json_text(data.get("did"))
     if not is_valid_did(did):
         raise PermanentError("Bluesky sent a profile without a valid DID.")
-    handle = _text(data.get("handle")).lower()
+    handle = json_text(data.get("handle")).lower()
     shown = handle if handle != INVALID_HANDLE and is_valid_handle(handle) else did
     return _actor(did, shown, data, _web_address(data.get("avatar")))
 
@@ -77,10 +78,10 @@ def _actor(did: str, shown: str, profile: Mapping[str, Any], avatar: str | None)
         network=NETWORK,
         id=did,
         handle=shown,
-        display_name=_text(profile.get("displayName")).strip(),
+        display_name=json_text(profile.get("displayName")).strip(),
         url=profile_url(shown),
         avatar_url=avatar,
-        bio=_text(profile.get("description")),
+        bio=json_text(profile.get("description")),
     )
 
 
@@ -89,7 +90,7 @@ def post_from_feed_view(item: Mapping[str, Any]) -> Post:
     view = item.get("post", item)
     if not isinstance(view, Mapping):
         raise PermanentError("Bluesky sent a feed item without a post.")
-    uri = _text(view.get("uri"))
+    uri = json_text(view.get("uri"))
     author_data = view.get("author")
     if not uri.startswith("at://") or not isinstance(author_data, Mapping):
         raise PermanentError("Bluesky sent a post without its address or author.")
@@ -107,10 +108,10 @@ def post_from_feed_view(item: Mapping[str, Any]) -> Post:
         id=uri,
         author=author,
         published=published,
-        text=_text(post.get("text")),
+        text=json_text(post.get("text")),
         url=f"{profile_url(author.handle)}/post/{quote(rkey, safe='')}",
         media=_media(view.get("embed")),
-        reply_to=(_text(parent.get("uri")) or None) if isinstance(parent, Mapping) else None,
+        reply_to=(json_text(parent.get("uri")) or None) if isinstance(parent, Mapping) else None,
     )
 
 
@@ -125,8 +126,8 @@ def _media(embed: Any) -> tuple[Media, ...]:
         return ()
     found = []
     for image in embed.get("images") or []:
-        if isinstance(image, Mapping) and _text(image.get("fullsize")).startswith("https://"):
-            found.append(Media(url=image["fullsize"], description=_text(image.get("alt"))))
+        if isinstance(image, Mapping) and json_text(image.get("fullsize")).startswith("https://"):
+            found.append(Media(url=image["fullsize"], description=json_text(image.get("alt"))))
     return tuple(found)
 
 
@@ -141,9 +142,5 @@ def _datetime(value: Any) -> datetime | None:
 
 
 def _web_address(value: Any) -> str | None:
-    text = _text(value)
+    text = json_text(value)
     return text if text.startswith(("https://", "http://")) else None
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""

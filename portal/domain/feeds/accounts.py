@@ -76,7 +76,7 @@ async def set_feed(
     before = account.feed_source_id
     source = None
     if url is not None:
-        source = await shared_source(session, url, now or utcnow(), _name(account))
+        source = await shared_source(session, url, now or utcnow(), account_name(account))
     account.feed_source_id = source.id if source is not None else None
     await session.flush()
     if before is not None and before != account.feed_source_id:
@@ -84,7 +84,7 @@ async def set_feed(
     return source
 
 
-def _name(account: LinkedAccount) -> str:
+def account_name(account: LinkedAccount) -> str:
     """The account as people know it (``Bluesky @ada.bsky.social``)."""
     cls = connectors.get(account.network)
     return f"{cls.LABEL} {cls.display_handle(account.handle)}" if cls else account.handle

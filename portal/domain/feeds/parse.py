@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, quote, urljoin, urlsplit
 import feedparser
 
 from connectors import bluesky
-from connectors._http import parse_json
+from connectors._http import json_text, parse_json
 from connectors.atproto import blob_cid, blob_url
 from portal.domain.feeds import schedule
 from portal.domain.feeds.sanitize import clean, text
@@ -221,32 +221,28 @@ def _json_feed(body: bytes, url: str) -> ParsedFeed:
 
 
 def _json_entry(item: dict[str, Any], base: str, document: dict[str, Any]) -> ParsedEntry:
-    html = _string(item.get("content_html"))
+    html = json_text(item.get("content_html"))
     if not html:
-        html = _plain(_string(item.get("content_text")) or _string(item.get("summary")))
+        html = _plain(json_text(item.get("content_text")) or json_text(item.get("summary")))
     authors = item.get("authors") or document.get("authors")
     if not isinstance(authors, list):
         single = item.get("author") or document.get("author")
         authors = [single] if isinstance(single, dict) else []
-    names = [_string(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
-    link = _string(item.get("url")) or _string(item.get("external_url"))
+    names = [json_text(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
+    link = json_text(item.get("url")) or json_text(item.get("external_url"))
     given = item.get("id")
     return make_entry(
         guid=str(given) if isinstance(given, (str, int, float)) else None,
         link=link or None,
-        title=_string(item.get("title")),
+        title=json_text(item.get("title")),
         html=html,
         base=_web(link, base) or base,
         author=", ".join(names) or None,
         published=_rfc3339(item.get("date_published")),
         updated=_rfc3339(item.get("date_modified")),
-        image=_string(item.get("image")) or _string(item.get("banner_image")) or None,
+        image=json_text(item.get("image")) or json_text(item.get("banner_image")) or None,
         url=base,
     )
-
-
-def _string(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _rfc3339(value: Any) -> datetime | None:
@@ -295,7 +291,7 @@ def _atproto_post(record: Any, did: str, pds: str, url: str) -> ParsedEntry | No
     if not isinstance(record, dict) or not isinstance(record.get("value"), dict):
         return None
     post: dict[str, Any] = record["value"]
-    uri = _string(record.get("uri"))
+    uri = json_text(record.get("uri"))
     link = bluesky.post_url(did, uri)
     if link is None or post.get("$type") != bluesky.POSTS or post.get("reply"):
         return None
@@ -312,7 +308,7 @@ def _atproto_post(record: Any, did: str, pds: str, url: str) -> ParsedEntry | No
         guid=uri,
         link=link,
         title="",
-        html=_rich_text(_string(post.get("text")), post.get("facets")),
+        html=_rich_text(json_text(post.get("text")), post.get("facets")),
         base=link,
         author=None,
         published=published,
@@ -361,9 +357,9 @@ def _facet_link(feature: Any) -> str | None:
     kind = feature.get("$type")
     if kind == "app.bsky.richtext.facet#link":
         return _web(feature.get("uri"), "https://bsky.app/")
-    if kind == "app.bsky.richtext.facet#mention" and _string(feature.get("did")):
+    if kind == "app.bsky.richtext.facet#mention" and json_text(feature.get("did")):
         return bluesky.profile_url(feature["did"])
-    if kind == "app.bsky.richtext.facet#tag" and _string(feature.get("tag")):
+    if kind == "app.bsky.richtext.facet#tag" and json_text(feature.get("tag")):
         return "https://bsky.app/hashtag/" + quote(feature["tag"], safe="")
     return None
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from connectors._http import json_object, json_text
 from portal.domain.feeds.parse import ParsedEntry, ParsedFeed, make_entry
 
 HOME = "home"
@@ -46,22 +47,22 @@ def status_entry(status: Mapping[str, Any]) -> ParsedEntry | None:
         return None
     shown = status.get("reblog") if isinstance(status.get("reblog"), Mapping) else status
     assert isinstance(shown, Mapping)
-    content = _string(shown.get("content"))
-    warning = _string(shown.get("spoiler_text")).strip()
+    content = json_text(shown.get("content"))
+    warning = json_text(shown.get("spoiler_text")).strip()
     if warning:
         content = f"<details><summary>{html.escape(warning)}</summary>{content}</details>"
     if shown is not status:
         booster = _account_name(status.get("account"))
-        where = _string(_mapping(status.get("account")).get("url"))
+        where = json_text(json_object(status.get("account")).get("url"))
         name = (
             f'<a href="{html.escape(where)}">{html.escape(booster)}</a>'
             if where
             else html.escape(booster)
         )
         content = f"<p>🔁 {name}</p>{content}"
-    link = _string(shown.get("url")) or _string(shown.get("uri"))
+    link = json_text(shown.get("url")) or json_text(shown.get("uri"))
     return make_entry(
-        guid=_string(status.get("uri")) or _string(status.get("id")) or None,
+        guid=json_text(status.get("uri")) or json_text(status.get("id")) or None,
         link=link or None,
         title="",
         html=content,
@@ -74,28 +75,20 @@ def status_entry(status: Mapping[str, Any]) -> ParsedEntry | None:
     )
 
 
-def _string(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def _account_name(value: Any) -> str:
-    account = _mapping(value)
+    account = json_object(value)
     return (
-        _string(account.get("display_name")).strip()
-        or _string(account.get("acct"))
-        or _string(account.get("username"))
+        json_text(account.get("display_name")).strip()
+        or json_text(account.get("acct"))
+        or json_text(account.get("username"))
     )
 
 
 def _first_image(value: Any) -> str | None:
     for item in value if isinstance(value, list) else []:
-        media = _mapping(item)
+        media = json_object(item)
         if media.get("type") == "image":
-            return _string(media.get("url")) or _string(media.get("preview_url")) or None
+            return json_text(media.get("url")) or json_text(media.get("preview_url")) or None
     return None
 
 

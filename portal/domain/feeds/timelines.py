@@ -37,7 +37,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -45,11 +44,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import base
+from connectors._http import json_object, json_text
 from connectors.atproto import xrpc
 from connectors.bluesky import posts_address
 from connectors.mastodon import Mastodon
 from portal.crypto import SecretUnreadable, Vault
 from portal.domain import notifications
+from portal.domain.feeds import accounts as feed_accounts
 from portal.domain.feeds.accounts import forget_if_unread, shared_source
 from portal.domain.feeds.fetch import Fetched, FetchError, Validators
 from portal.domain.feeds.statuses import HOME, home_feed, newest_id
@@ -107,7 +108,7 @@ async def set_timeline(
             url=private_url(account.id, kind),
             account_id=account.id,
             kind=kind,
-            title=_name(account),
+            title=feed_accounts.account_name(account),
             next_poll_at=now,
         )
         session.add(source)
@@ -128,14 +129,6 @@ async def set_timeline(
         )
     await session.flush()
     return source
-
-
-def _name(account: LinkedAccount) -> str:
-    if account.network == "mastodon":
-        return f"Mastodon @{account.handle}"
-    return (
-        f"Bluesky {account.handle if account.handle.startswith('did:') else '@' + account.handle}"
-    )
 
 
 async def fill_missing(session: AsyncSession, *, batch: int = 500) -> int:
@@ -355,14 +348,6 @@ async def _home(
     return Retrieved(_answer(url, False), feed, cursor=newest_id(statuses, reader.cursor))
 
 
-def _string(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 # -- Bluesky follows ----------------------------------------------------------------------------
 
 
@@ -408,11 +393,11 @@ async def _followed(http: httpx.AsyncClient, pds: str, did: str) -> list[str]:
             # Not an empty list of follows: a wrong answer, which must not unfollow anyone.
             raise ValueError("a list of follow records without its records")
         for record in records:
-            value = _mapping(_mapping(record).get("value"))
-            subject = _string(value.get("subject"))
+            value = json_object(json_object(record).get("value"))
+            subject = json_text(value.get("subject"))
             if subject.startswith("did:") and subject not in subjects:
                 subjects.append(subject)
-        cursor = _string(data.get("cursor"))
+        cursor = json_text(data.get("cursor"))
         if not cursor or len(records) < FOLLOWS_PAGE:
             break
     return subjects[:MAX_FOLLOWS]
