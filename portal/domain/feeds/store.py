@@ -377,19 +377,3 @@ def _failed(
         source.paused_at = now
     paused = running and source.paused_at is not None
     return Polled(source.id, ok=False, error=str(error), paused=paused)
-
-
-async def due(session: AsyncSession, now: datetime, limit: int = 100) -> list[FeedSource]:
-    """Feeds whose next poll has come, the most overdue first; paused ones wait, and an
-    account's own timeline is the poller's to read (:mod:`.timelines`)."""
-    rows = await session.scalars(
-        select(FeedSource)
-        .where(
-            FeedSource.next_poll_at <= now,
-            FeedSource.paused_at.is_(None),
-            FeedSource.account_id.is_(None),
-        )
-        .order_by(FeedSource.next_poll_at, FeedSource.id)
-        .limit(limit)
-    )
-    return list(rows)
