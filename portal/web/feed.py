@@ -22,7 +22,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response, StreamingResponse
 
-import connectors
 from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, Sessions, SessionsDep, client_address
 from portal.domain import lookup
@@ -95,12 +94,6 @@ def _query(shown: dict[str, str], **more: str) -> str:
     return "/feed" + ("?" + urlencode(pairs) if pairs else "")
 
 
-def _networks() -> list[tuple[str, str]]:
-    """What the network filter offers: the feeds one follows, then every network."""
-    found = [(name, connector.LABEL) for name, connector in connectors.registry().items()]
-    return [(feed.FEED, N_("Feeds I follow")), *found]
-
-
 async def _page_context(
     db: DB, user: User, shown: dict[str, str], cursor: str, *, whole: bool = True
 ) -> dict[str, Any]:
@@ -124,7 +117,7 @@ async def _page_context(
         "filtering": filtering,
         "followed": followed,
         "folders": folders,
-        "networks": _networks(),
+        "networks": list(feed.network_labels().items()),
         "cursor": cursor,
         "first": first,
         "here": _query(shown, cursor=cursor),

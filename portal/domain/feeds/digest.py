@@ -122,6 +122,7 @@ async def digest(
                 FeedSource.title,
                 FeedSource.url,
             )
+            .order_by(reading.c.source_id)  # a person's networks always in one order
         )
     ).all()
     if not new_rows:
@@ -269,6 +270,7 @@ async def email_due(
             base_url=mailer.base_url,
             groups=found.groups,
             total=found.total_new,
+            labels=read.network_labels(),
         )
         notifications.send_after_commit(session, mailer, user.email, subject, text)
         sent += 1

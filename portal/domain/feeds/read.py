@@ -62,6 +62,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import connectors
 from portal.domain import number as numbers
 from portal.domain import privacy
 from portal.domain.feeds.follows import visible_sources
@@ -79,6 +80,18 @@ from portal.storage.models import (
 
 FEED = "feed"
 """The network of a feed the viewer subscribes to themselves."""
+
+
+def network_labels() -> dict[str, str]:
+    """Each network an entry may come from and its name, as a message to translate: the
+    feeds one follows (a person's linked Feed among them: the same network), then every
+    other network a connector knows."""
+    found = {
+        name: connector.LABEL for name, connector in connectors.registry().items() if name != FEED
+    }
+    return {FEED: N_("Feeds I follow"), **found}
+
+
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_IDS = 500

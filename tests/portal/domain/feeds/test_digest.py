@@ -81,7 +81,7 @@ async def test_new_entries_grouped_by_person_and_feed_since_the_last_visit(db):
     # brings nothing; her two other networks are one group.
     shown = by_title.pop(grace.number[:3] + " " + grace.number[3:6] + " " + grace.number[6:])
     assert shown.number == grace.number
-    assert shown.networks == ["mastodon", "bluesky"] or shown.networks == ["bluesky", "mastodon"]
+    assert shown.networks == ["mastodon", "bluesky"]  # in the order of their sources
     assert shown.new == 3
     assert [e.title for e in shown.entries] == ["Grace toots 0", "Grace skeets 0", "Grace toots 1"]
     assert set(by_title) == {"News", "Chess"}  # Quiet has nothing new
@@ -151,7 +151,7 @@ async def test_the_digest_is_emailed_at_its_hour_once_a_day_and_never_empty(db):
     await notifications.sent_mail()
     [letter] = [sent for sent in mail.console_outbox if sent.to == ada.email]
     assert letter.subject == "Your morning digest: 9 new entries"
-    assert "News · feed\n  - News 0\n  - News 1\n  - News 2\n  and 2 more" in letter.text
+    assert "News · Feeds I follow\n  - News 0\n  - News 1\n  - News 2\n  and 2 more" in letter.text
     assert "https://portal.test/feed/digest" in letter.text
     assert "https://news.example" not in letter.text  # no link of a stranger's in an email
     assert bob.digest_sent_at == NOW  # considered, and nothing to send
