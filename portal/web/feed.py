@@ -12,15 +12,12 @@ that is not the reader's answers as one that does not exist.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, Sessions, SessionsDep, client_address
@@ -29,6 +26,7 @@ from portal.domain.feeds import digest, sources
 from portal.domain.feeds import read as feed
 from portal.errors import N_, InvalidInput
 from portal.storage.models import MAX_ID, User, utcnow
+from portal.web import sse
 from portal.web.deps import CurrentUser
 from portal.web.forms import path_id, redirect, safe_next
 from portal.web.templating import is_htmx, render
@@ -44,9 +42,7 @@ EXCERPT = 320
 """Characters of an entry's text shown before "Read more"."""
 POLL_SECONDS = 20.0
 """How often the live notice counts the entries newer than the page's first."""
-HEARTBEAT_SECONDS = 15.0
-LIFETIME_SECONDS = 300.0
-"""A stream ends after this; the browser's EventSource reconnects on its own."""
+LIFETIME_SECONDS = sse.LIFETIME_SECONDS
 FILTER_NAMES = ("network", "number", "source", "folder", "unread", "starred", "q")
 
 
@@ -255,10 +251,6 @@ async def mark_all_read(
 # --- the live notice ------------------------------------------------------------------------
 
 
-def _event(name: str, data: dict[str, object]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
 async def _stream(
     request: Request,
     sessions: Sessions,
@@ -267,10 +259,13 @@ async def _stream(
     since: feed.Position,
 ) -> AsyncIterator[str]:
     catalog = i18n.translations(i18n.negotiate(request))
-    started = last_beat = time.monotonic()
     told = 0
-    yield "retry: 10000\n\n"
-    while True:
+    async for line in sse.rhythm(
+        request, poll=POLL_SECONDS, retry_ms=10_000, lifetime=LIFETIME_SECONDS
+    ):
+        if line:
+            yield line
+            continue
         async with sessions() as session:
             viewer = await session.get(User, user_id)
             if viewer is None:
@@ -279,15 +274,7 @@ async def _stream(
         if newer != told:
             told = newer
             text = catalog.ngettext("%(count)s new entry", "%(count)s new entries", newer)
-            data: dict[str, object] = {"count": newer, "text": text % {"count": newer}}
-            yield _event("newer", data)
-        now = time.monotonic()
-        if now - last_beat >= HEARTBEAT_SECONDS:
-            yield ": keep-alive\n\n"
-            last_beat = now
-        if now - started >= LIFETIME_SECONDS or await request.is_disconnected():
-            return
-        await asyncio.sleep(POLL_SECONDS)
+            yield sse.event("newer", {"count": newer, "text": text % {"count": newer}})
 
 
 @router.get("/stream")
@@ -307,8 +294,4 @@ async def stream(
     """How many entries came since the page's first, as server-sent events."""
     shown = _filters_in(network, number, source, folder, unread, starred, q)
     position = feed.position(since[:200], field="since")
-    return StreamingResponse(
-        _stream(request, sessions, user.id, _filters(shown), position),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-    )
+    return sse.response(_stream(request, sessions, user.id, _filters(shown), position))

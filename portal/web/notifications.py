@@ -3,18 +3,15 @@ to an open page (server-sent events)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from portal import csrf, i18n
 from portal.deps import DB, Sessions, SessionsDep
 from portal.domain import notifications
+from portal.web import sse
 from portal.web.deps import CurrentUser
 from portal.web.forms import redirect
 from portal.web.templating import render
@@ -26,9 +23,7 @@ router = APIRouter(
 
 POLL_SECONDS = 3.0
 """How often a stream reads the database, for notifications made by other web processes."""
-HEARTBEAT_SECONDS = 15.0
-LIFETIME_SECONDS = 300.0
-"""A stream ends after this; the browser's EventSource reconnects on its own."""
+LIFETIME_SECONDS = sse.LIFETIME_SECONDS
 
 
 @router.get("")
@@ -68,11 +63,6 @@ async def read_one(request: Request, db: DB, user: CurrentUser, notification_id:
     return redirect(request, "/me/notifications")
 
 
-def _event(name: str, data: dict[str, object], event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
 async def _stream(
     request: Request,
     sessions: Sessions,
@@ -81,18 +71,20 @@ async def _stream(
 ) -> AsyncIterator[str]:
     language = i18n.negotiate(request)
     wake = notifications.listen(user_id)
-    started = last_beat = time.monotonic()
     first = True
     try:
-        yield "retry: 3000\n\n"
-        while True:
-            wake.clear()
+        async for line in sse.rhythm(
+            request, poll=POLL_SECONDS, retry_ms=3000, wake=wake, lifetime=LIFETIME_SECONDS
+        ):
+            if line:
+                yield line
+                continue
             async with sessions() as session:
                 news, unread = await notifications.stream_news(
                     session, user_id, last_id, first=first
                 )
             if first:
-                yield _event("unread", {"unread": unread or 0})
+                yield sse.event("unread", {"unread": unread or 0})
                 first = False
             for shown in news:
                 last_id = shown.id
@@ -106,15 +98,7 @@ async def _stream(
                     "date": i18n.full_date(shown.created_at, language),
                     "unread": unread or 0,
                 }
-                yield _event("notification", data, shown.id)
-            now = time.monotonic()
-            if now - last_beat >= HEARTBEAT_SECONDS:
-                yield ": keep-alive\n\n"
-                last_beat = now
-            if now - started >= LIFETIME_SECONDS or await request.is_disconnected():
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
+                yield sse.event("notification", data, shown.id)
     finally:
         notifications.stop_listening(user_id, wake)
 
@@ -129,8 +113,4 @@ async def stream(
         last_id = int(resume)
     else:
         last_id = await notifications.latest_id(db, user)
-    return StreamingResponse(
-        _stream(request, sessions, user.id, last_id),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-    )
+    return sse.response(_stream(request, sessions, user.id, last_id))
