@@ -12,9 +12,10 @@ protocols (XMPP) apply too.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ssl
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import httpcore
@@ -106,7 +107,9 @@ class NonWebRedirect(httpx.RemoteProtocolError, httpx.InvalidURL):
     this is both, so callers that handle either handle it."""
 
 
-class _GuardedClient(httpx.AsyncClient):
+class GuardedClient(httpx.AsyncClient):
+    """The client :func:`guarded_client` makes."""
+
     async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         try:
             return await super().send(request, **kwargs)
@@ -119,6 +122,28 @@ class _GuardedClient(httpx.AsyncClient):
                 request=request,
             ) from error
 
+    @contextlib.asynccontextmanager
+    async def bare_get(
+        self, url: httpx.URL | str, headers: Mapping[str, str]
+    ) -> AsyncIterator[httpx.Response]:
+        """A streamed GET of ``url``, with the client's headers and ``headers``, sent straight
+        to the guarded transport: no cookies kept, no authentication, no redirect (the status
+        and ``Location`` are the caller's), no event hooks. What a feed reader sends hundreds
+        of a second: this way costs about half the CPU of :meth:`stream` (``make bench``).
+        Failures are httpx's."""
+        request = httpx.Request(
+            "GET",
+            url,
+            headers={**self.headers, **headers},
+            extensions={"timeout": self.timeout.as_dict()},
+        )
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
 
 def guarded_client(
     *,
@@ -126,13 +151,13 @@ def guarded_client(
     connections: int = 50,
     keepalive: int = 10,
     **kwargs: Any,
-) -> httpx.AsyncClient:
+) -> GuardedClient:
     """An HTTP client for addresses that come from people: no private networks, no redirects.
 
     ``policy`` is the address rule set (:class:`connectors._addresses.AddressPolicy`); without
     it only public addresses are reached. ``connections`` open at once at most, ``keepalive``
     of them kept open for the next request."""
-    return _GuardedClient(
+    return GuardedClient(
         transport=GuardedTransport(
             policy or AddressPolicy(), connections=connections, keepalive=keepalive
         ),

@@ -6,8 +6,9 @@ benchmark, and none that a benchmark no longer reports: ``{"machine": …, "date
 "results": [{"name", "value", "unit", "baseline", "ratio", "target", "at_least", "ok"}, …]}``.
 ``ratio`` is ``value / baseline`` and ``ok`` says whether it meets ``target``, when there is
 one: an upper bound (a cost against a baseline), or a lower bound when ``at_least`` (a rate);
-and ``limit``, where one is set, an upper bound of the value itself (a latency budget the
-product sets in milliseconds, such as a page of the feed read in under 20 ms).
+and ``limit``, where one is set, a bound of the value itself, in the same direction: a budget
+the product sets, such as a page of the feed read in under 20 ms, or at least 1,000 feeds
+polled a second.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Figure:
     at_least: bool = False
     """``target`` is a lower bound of the ratio (a rate), not an upper one (a cost)."""
     limit: float | None = None
-    """An upper bound of ``value`` itself, in its unit."""
+    """A bound of ``value`` itself, in its unit: upper, or lower with ``at_least``."""
 
     @property
     def ratio(self) -> float | None:
@@ -46,7 +47,7 @@ class Figure:
         if self.target is not None and ratio is not None:
             checks.append(ratio >= self.target if self.at_least else ratio <= self.target)
         if self.limit is not None:
-            checks.append(self.value <= self.limit)
+            checks.append(self.value >= self.limit if self.at_least else self.value <= self.limit)
         return all(checks) if checks else None
 
     def as_json(self) -> dict[str, Any]:
@@ -99,7 +100,9 @@ def table(figures: list[Figure]) -> str:
                 ""
                 if figure.target is None
                 else f"{'≥' if figure.at_least else '≤'} {figure.target:g}",
-                "" if figure.limit is None else f"≤ {figure.limit:g} {figure.unit}",
+                ""
+                if figure.limit is None
+                else f"{'≥' if figure.at_least else '≤'} {figure.limit:g} {figure.unit}",
                 "" if ok is None else ("yes" if ok else "NO"),
             )
         )

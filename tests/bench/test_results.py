@@ -34,3 +34,10 @@ def test_a_latency_budget_is_a_limit_on_the_value_itself():
     assert within.ok is True and over.ok is False
     assert Figure("x", 25.0, "ms", baseline=3.0).ok is None
     assert "≤ 20 ms" in table([within])
+
+
+def test_a_rate_s_limit_is_a_floor():
+    fast = Figure("feeds: polled", 1200.0, "sources/s", 2000.0, 0.5, at_least=True, limit=1000.0)
+    slow = Figure("feeds: polled", 900.0, "sources/s", 1500.0, 0.5, at_least=True, limit=1000.0)
+    assert fast.ok is True and slow.ok is False
+    assert "≥ 1000 sources/s" in table([fast])

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
-import httpx
-
 from portal.domain.feeds.fetch import Fetched, FetchError, check_url, fetch
 from portal.domain.feeds.parse import NotAFeed, ParsedFeed, parse
 from portal.errors import N_
+from portal.net import GuardedClient
 
 FEED_TYPES = {
     "application/rss+xml": "rss",
@@ -111,7 +110,7 @@ def alternates(page: bytes, url: str) -> list[Alternate]:
     return list(seen.values())[:MAX_ALTERNATES]
 
 
-async def find(http: httpx.AsyncClient, typed: str) -> Found:
+async def find(http: GuardedClient, typed: str) -> Found:
     """The feed at what a person typed, or named by the page there. :class:`FetchError` when
     the address cannot be fetched, or holds no feed and names none that can be read."""
     url = address(typed)
@@ -123,7 +122,7 @@ async def find(http: httpx.AsyncClient, typed: str) -> Found:
     return await named_by(http, fetched)
 
 
-async def named_by(http: httpx.AsyncClient, fetched: Fetched) -> Found:
+async def named_by(http: GuardedClient, fetched: Fetched) -> Found:
     """The first feed that reads as one among those the page in ``fetched`` names.
     :class:`FetchError` when it names none, or none can be read."""
     tried = 0

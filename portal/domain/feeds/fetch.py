@@ -17,15 +17,14 @@
   :mod:`portal.i18n`), whether the source is gone for good (410) or was refused by the address
   rules, and how long the server asked to wait (``Retry-After``).
 
-Fetching shares nothing between sources but :class:`HostSlots`, which keeps the number of
-requests at once to one host small.
+Fetching shares nothing between sources: the poller keeps the number of requests at once to
+one host small (:class:`.poller.Hosts`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -34,7 +33,7 @@ import httpx
 
 from connectors._http import read_capped, retry_after
 from portal.errors import N_
-from portal.net import BlockedAddress
+from portal.net import BlockedAddress, GuardedClient
 
 MAX_BYTES = 8 * 1024 * 1024
 """The most bytes of a feed read (decoded): far above any real feed's size."""
@@ -108,22 +107,28 @@ def check_url(url: str) -> str:
     """``url`` when it is an address a feed can be fetched from (``http:`` or ``https:``, with a
     host); :class:`FetchError` otherwise. The address itself is checked where it is connected
     to, after the host name is resolved."""
+    _checked(url)
+    return url
+
+
+def _checked(url: str) -> httpx.URL:
+    """:func:`check_url`, and the address as httpx reads it, to be sent."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
         _ = parts.port  # a port that is not a number raises here
-        httpx.URL(url)  # and what httpx cannot read (an IPv4 address with a leading zero)
+        read = httpx.URL(url)  # and what httpx cannot read (an IPv4 address with a leading zero)
     except (ValueError, httpx.InvalidURL) as error:
         raise FetchError(N_("This is not a web address."), refused=True) from error
     if parts.scheme not in ("http", "https"):
         raise FetchError(N_("Only http and https addresses can be followed."), refused=True)
     if not host:
         raise FetchError(N_("This is not a web address."), refused=True)
-    return url
+    return read
 
 
 async def fetch(
-    http: httpx.AsyncClient,
+    http: GuardedClient,
     url: str,
     validators: Validators = Validators(),
     *,
@@ -131,22 +136,20 @@ async def fetch(
     deadline: float = DEADLINE,
     max_redirects: int = MAX_REDIRECTS,
 ) -> Fetched:
-    """Fetch the feed at ``url`` with ``http``, a client of :func:`portal.net.guarded_client`
-    that follows no redirect itself."""
-    current = check_url(url)
+    """Fetch the feed at ``url`` with ``http`` (:func:`portal.net.guarded_client`)."""
+    current, target = url, _checked(url)
     permanent = True
     headers = {"accept": ACCEPT, **validators.headers()}
     try:
         async with asyncio.timeout(deadline):
             for _ in range(max_redirects + 1):
-                async with http.stream(
-                    "GET", current, headers=headers, follow_redirects=False
-                ) as response:
+                async with http.bare_get(target, headers) as response:
                     status = response.status_code
                     location = response.headers.get("location")
                     if status in _REDIRECTS and location:
                         permanent = permanent and status in _PERMANENT
-                        current = check_url(urljoin(current, location.strip()))
+                        current = urljoin(current, location.strip())
+                        target = _checked(current)
                         continue
                     if status == 304:
                         # Read to its end (h11 frames a 304 with no body, whatever its headers
@@ -242,31 +245,3 @@ def _max_age(control: str) -> float | None:
             if value.isascii() and value.isdigit():
                 return float(value)
     return None
-
-
-class HostSlots:
-    """At most ``per_host`` fetches at once from one host, however many sources it serves;
-    other hosts are not held up. Waiting hosts are forgotten once nothing uses them."""
-
-    def __init__(self, per_host: int = 2) -> None:
-        self._per_host = per_host
-        self._slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
-
-    @contextlib.asynccontextmanager
-    async def slot(self, url: str) -> AsyncIterator[None]:
-        try:
-            host = (urlsplit(url).hostname or "").lower()
-        except ValueError:
-            host = ""
-        semaphore, users = self._slots.setdefault(host, (asyncio.Semaphore(self._per_host), [0]))
-        users[0] += 1
-        try:
-            async with semaphore:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._slots[host]
-
-    def busy_hosts(self) -> int:
-        return len(self._slots)

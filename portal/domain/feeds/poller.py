@@ -14,7 +14,7 @@ for:
    with its account's encrypted secrets, decrypted only for its fetch (:attr:`Poller.vault`).
 2. **Fetch** (:func:`.store.retrieve`): with no session at hand, at most ``concurrency``
    fetches at once over all hosts and ``per_host`` at once to any one host
-   (:class:`.fetch.HostSlots`), each host with a pool of connections of its own, each fetch
+   (:class:`Hosts`), each host with a pool of connections of its own, each fetch
    within the fetcher's size and time limits; :data:`PARSERS` feeds are parsed at once, each in
    a thread. A slow, huge or endless source is cut off by those limits while the others go on
    around it. A private source is read by :func:`.timelines.retrieve`, in its server's pool.
@@ -38,12 +38,12 @@ import contextlib
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import ColumnElement
@@ -54,8 +54,8 @@ from portal.crypto import Vault
 from portal.db import session_scope
 from portal.domain import notifications
 from portal.domain.feeds import digest, store, timelines
-from portal.domain.feeds.fetch import DEADLINE, HostSlots, Validators
-from portal.net import guarded_client
+from portal.domain.feeds.fetch import DEADLINE, Fetched, Validators
+from portal.net import GuardedClient, guarded_client
 from portal.storage.models import FeedSource, utcnow
 
 log = logging.getLogger("portal.feeds")
@@ -76,6 +76,9 @@ and with the event loop, more often (on the benchmark's ingest, ``make bench``: 
 feedparser's rate alone with as many threads as the default pool has, 0.58 with two)."""
 RECORD = 500
 """Answers written at most in one transaction."""
+IDLE_HOSTS = 256
+"""Hosts whose client (and its open connections) a round keeps while none of their feeds is
+being fetched, for the feeds of theirs still to come."""
 IDLE = 10.0
 """Seconds at most between two rounds of a poller that runs forever, when nothing is due."""
 
@@ -89,6 +92,8 @@ class Claim:
     validators: Validators
     find_feed: bool = False
     """Never read yet: a page at its address is read for the feed it names."""
+    hint: int | None = None
+    """The source's own hint of how often it changes (seconds)."""
     reader: timelines.Reader | None = None
     """A private source's account, read with its credentials (:mod:`.timelines`)."""
 
@@ -120,40 +125,68 @@ class Round:
         self.paused += polled.paused
 
 
-class _Clients:
-    """An HTTP client for each host that has fetches waiting or running, closed when its
-    last one is over. One client for all hosts would keep one pool of connections for all,
-    and httpcore's pool walks all its connections for each request it places (several times,
-    some walks within walks): with a few dozen of them, most of a poll of unchanged feeds went
-    there. A pool per host holds its :data:`PER_HOST` connections, kept alive from one of the
-    host's feeds to the next."""
+@dataclass(slots=True)
+class _Host:
+    client: GuardedClient
+    places: asyncio.Semaphore
+    users: int = 0
 
-    def __init__(self, allow_loopback: bool, per_host: int) -> None:
+
+class Hosts:
+    """The hosts a round fetches from: at most ``per_host`` fetches at once from one host,
+    however many sources it serves, without holding other hosts up; and each host's HTTP
+    client, kept while the round goes on.
+
+    One client for all hosts would keep one pool of connections for all, and httpcore's pool
+    walks all its connections for each request it places (several times, some walks within
+    walks): with a few dozen of them, most of a poll of unchanged feeds went there. A pool
+    per host holds its ``per_host`` connections, kept alive from one of the host's feeds to
+    the next, also from one claimed batch to the next: the clients of at most
+    :data:`IDLE_HOSTS` hosts with no fetch waiting or running are kept, the longest unused
+    closed first. :meth:`close` closes them all."""
+
+    def __init__(self, *, allow_loopback: bool, per_host: int) -> None:
         self._policy = AddressPolicy(allow_loopback=allow_loopback)
         self._per_host = per_host
-        self._clients: dict[str, tuple[httpx.AsyncClient, list[int]]] = {}
+        self._busy: dict[str, _Host] = {}
+        self._idle: OrderedDict[str, GuardedClient] = OrderedDict()
 
     @contextlib.asynccontextmanager
-    async def client(self, url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async def slot(self, url: str) -> AsyncIterator[GuardedClient]:
+        """A place to fetch from the host of ``url``, once one is free: its client."""
         host = _host(url)
-        if host not in self._clients:
-            made = guarded_client(
+        used = self._busy.get(host)
+        if used is None:
+            client = self._idle.pop(host, None) or guarded_client(
                 policy=self._policy, connections=self._per_host, keepalive=self._per_host
             )
-            self._clients[host] = (made, [0])
-        http, users = self._clients[host]
-        users[0] += 1
+            used = self._busy[host] = _Host(client, asyncio.Semaphore(self._per_host))
+        used.users += 1
         try:
-            yield http
+            async with used.places:
+                yield used.client
         finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._clients[host]
-                await http.aclose()
+            used.users -= 1
+            if used.users == 0:
+                del self._busy[host]
+                self._idle[host] = used.client
+                if len(self._idle) > IDLE_HOSTS:
+                    await self._idle.popitem(last=False)[1].aclose()
+
+    def busy_hosts(self) -> int:
+        """Hosts with fetches waiting or running."""
+        return len(self._busy)
+
+    async def close(self) -> None:
+        clients = [*self._idle.values(), *(used.client for used in self._busy.values())]
+        self._idle.clear()
+        self._busy.clear()
+        for client in clients:
+            await client.aclose()
 
 
 def _host(url: str) -> str:
-    """The host as :class:`.fetch.HostSlots` knows it."""
+    """The host of ``url``, as :class:`Hosts` knows it."""
     try:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:
@@ -205,6 +238,7 @@ async def claim(
             FeedSource.account_id,
             FeedSource.kind,
             FeedSource.cursor,
+            FeedSource.hint_seconds,
         )
         .where(*_eligible(now, every, after))
         .order_by(*((FeedSource.id,) if every else (FeedSource.next_poll_at, FeedSource.id)))
@@ -229,6 +263,7 @@ async def claim(
             row.url,
             Validators(row.etag, row.last_modified),
             find_feed=row.last_success_at is None and row.account_id is None,
+            hint=row.hint_seconds,
             reader=readers.get(row.id),
         )
         for row in rows
@@ -247,13 +282,25 @@ async def record(
     """Write what the fetches of claimed sources brought (a source deleted meanwhile is
     skipped), and tell the readers of the sources paused: the polls, and how many readers
     were told. The caller commits."""
-    ids = [claimed.id for claimed, _ in answers]
-    sources = {
-        source.id: source
-        for source in await session.scalars(select(FeedSource).where(FeedSource.id.in_(ids)))
-    }
-    done, told = [], 0
+    unchanged, changed = [], []
     for claimed, retrieved in answers:
+        fetched = retrieved.fetched
+        if claimed.reader is None and fetched is not None and _unchanged(fetched, retrieved):
+            unchanged.append((claimed.id, fetched, claimed.hint))
+        else:
+            changed.append((claimed, retrieved))
+    done = await store.record_unchanged(session, unchanged, now) if unchanged else []
+    ids = [claimed.id for claimed, _ in changed]
+    sources = (
+        {
+            source.id: source
+            for source in await session.scalars(select(FeedSource).where(FeedSource.id.in_(ids)))
+        }
+        if ids
+        else {}
+    )
+    told = 0
+    for claimed, retrieved in changed:
         source = sources.get(claimed.id)
         if source is None:
             continue
@@ -266,6 +313,17 @@ async def record(
             await timelines.sync_follows(session, source, retrieved.follows, now)
         done.append(polled)
     return done, told
+
+
+def _unchanged(fetched: Fetched, retrieved: store.Retrieved) -> bool:
+    """A plain "not modified": nothing to write but the source's health and next poll."""
+    return (
+        fetched.not_modified
+        and retrieved.error is None
+        and retrieved.cursor is None
+        and retrieved.follows is None
+        and not retrieved.revoked
+    )
 
 
 class _Database:
@@ -303,12 +361,6 @@ class Poller:
     context: base.Context | None = None
     """The connectors' context (an AT Protocol resolver); by default one with the same
     address rules as the poller."""
-    _slots: HostSlots = field(init=False)
-    _clients: _Clients = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._slots = HostSlots(self.per_host)
-        self._clients = _Clients(self.allow_loopback, self.per_host)
 
     async def email_digests(self, now: datetime | None = None) -> int:
         """Email the morning digests whose hour has come (:func:`.digest.email_due`)."""
@@ -339,6 +391,7 @@ class Poller:
         fetching = asyncio.Semaphore(self.concurrency)
         parsing = asyncio.Semaphore(PARSERS)
         outstanding = asyncio.Semaphore(2 * CLAIM)  # claimed and not yet fetched
+        hosts = Hosts(allow_loopback=self.allow_loopback, per_host=self.per_host)
         writer = asyncio.create_task(self._write(database, answers, clock, done))
         tasks: set[asyncio.Task[None]] = set()
         try:
@@ -362,7 +415,7 @@ class Poller:
                 for claimed in batch:
                     await outstanding.acquire()
                     task = asyncio.create_task(
-                        self._fetch(claimed, fetching, parsing, outstanding, answers)
+                        self._fetch(claimed, hosts, fetching, parsing, outstanding, answers)
                     )
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
@@ -374,22 +427,20 @@ class Poller:
             for task in (*tasks, writer):
                 task.cancel()
             await asyncio.gather(*tasks, writer, return_exceptions=True)
+            await hosts.close()
         return done
 
     async def _fetch(
         self,
         claimed: Claim,
+        hosts: Hosts,
         fetching: asyncio.Semaphore,
         parsing: asyncio.Semaphore,
         outstanding: asyncio.Semaphore,
         answers: asyncio.Queue[tuple[Claim, store.Retrieved] | None],
     ) -> None:
         try:
-            async with (
-                self._clients.client(claimed.where) as http,
-                self._slots.slot(claimed.where),
-                fetching,
-            ):
+            async with hosts.slot(claimed.where) as http, fetching:
                 if claimed.reader is not None:
                     retrieved = await timelines.retrieve(
                         http,

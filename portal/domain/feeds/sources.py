@@ -18,13 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.feeds import accounts, opml, store
 from portal.domain.feeds.read import printable
 from portal.errors import N_, InvalidInput, NotFound
+from portal.net import GuardedClient
 from portal.storage.models import FeedSource, FeedSubscription, User, utcnow
 
 NO_SOURCE = N_("There is no such source among the feeds you follow.")
@@ -135,7 +135,7 @@ async def get_source(session: AsyncSession, viewer: User, source_id: int) -> Sub
 
 
 async def subscribe(
-    session: AsyncSession, viewer: User, typed: str, *, http: httpx.AsyncClient, folder: str = ""
+    session: AsyncSession, viewer: User, typed: str, *, http: GuardedClient, folder: str = ""
 ) -> Subscribed:
     """Follow the feed at what the reader typed (see :func:`store.subscribe`)."""
     subscription = await store.subscribe(
@@ -194,7 +194,7 @@ async def refresh(
     session: AsyncSession,
     found: tuple[FeedSubscription, FeedSource],
     *,
-    http: httpx.AsyncClient,
+    http: GuardedClient,
 ) -> Subscribed:
     """Poll one of the reader's feeds (found by :func:`own`) now, a paused one too; its health
     says how it went. The caller may end its transaction between the two: the fetch happens

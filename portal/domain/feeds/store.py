@@ -23,17 +23,19 @@ import dataclasses
 import hashlib
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-import httpx
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.feeds import discover, opml, schedule
 from portal.domain.feeds.fetch import DEADLINE, Fetched, FetchError, Validators, fetch
 from portal.domain.feeds.parse import NotAFeed, ParsedEntry, ParsedFeed, parse
 from portal.errors import N_, Conflict, InvalidInput
+from portal.net import GuardedClient
 from portal.storage.models import (
     FeedEntry,
     FeedSource,
@@ -90,7 +92,7 @@ async def subscribe(
     user: User,
     typed: str,
     *,
-    http: httpx.AsyncClient,
+    http: GuardedClient,
     folder: str = "",
     now: datetime | None = None,
 ) -> FeedSubscription:
@@ -217,7 +219,7 @@ class Retrieved:
 
 
 async def retrieve(
-    http: httpx.AsyncClient,
+    http: GuardedClient,
     url: str,
     validators: Validators,
     *,
@@ -282,10 +284,55 @@ async def record(
     return Polled(source.id, ok=True, stored=stored)
 
 
+async def record_unchanged(
+    session: AsyncSession, answers: Sequence[tuple[int, Fetched, int | None]], now: datetime
+) -> list[Polled]:
+    """What :func:`record` does for each "not modified" answer of ``answers`` (a source's id,
+    the answer, and the source's own hint of how often it changes), in one statement and
+    without loading the sources: most answers of most polls are these. A source deleted
+    meanwhile is skipped."""
+    table = cast(Table, FeedSource.__table__)
+    failing = table.c.failures > 0
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("source_id"))
+        .values(
+            last_polled_at=now,
+            last_success_at=now,
+            etag=bindparam("etag"),
+            last_modified=bindparam("last_modified"),
+            next_poll_at=bindparam("next_poll_at"),
+            failures=0,
+            failing_since=None,
+            paused_at=None,
+            # A success after failures forgets the failure; else the last parse's remark stays.
+            last_error=case((failing, None), else_=table.c.last_error),
+            last_error_params=case((failing, None), else_=table.c.last_error_params),
+        )
+    )
+    ids = [source_id for source_id, _, _ in answers]
+    present = set(await session.scalars(select(FeedSource.id).where(FeedSource.id.in_(ids))))
+    rows = [
+        {
+            "source_id": source_id,
+            "etag": fetched.validators.etag,
+            "last_modified": fetched.validators.last_modified,
+            "next_poll_at": now + timedelta(seconds=schedule.interval(fetched.max_age, hint)),
+        }
+        for source_id, fetched, hint in answers
+        if source_id in present
+    ]
+    if rows:
+        await session.execute(statement, rows)
+    return [
+        Polled(source_id, ok=True, not_modified=True) for source_id in ids if source_id in present
+    ]
+
+
 async def poll(
     session: AsyncSession,
     source: FeedSource,
-    http: httpx.AsyncClient,
+    http: GuardedClient,
     *,
     now: datetime | None = None,
     rng: random.Random | None = None,

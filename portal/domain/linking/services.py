@@ -20,7 +20,7 @@ from connectors.atproto import client_id_for
 from portal.crypto import Vault
 from portal.domain.providers import OIDCProvider
 from portal.errors import InvalidInput, NotFound, PortalError, RateLimited
-from portal.net import guarded_client
+from portal.net import GuardedClient, guarded_client
 
 
 class NetworkUnavailable(PortalError):
@@ -49,7 +49,7 @@ class LinkServices:
         return self.context.addresses
 
     @asynccontextmanager
-    async def http(self) -> AsyncIterator[httpx.AsyncClient]:
+    async def http(self) -> AsyncIterator[GuardedClient]:
         """An HTTP client that reaches only public addresses (loopback too in development)."""
         async with guarded_client(policy=self.addresses) as client:
             yield client

@@ -16,7 +16,7 @@ import pytest
 
 from connectors._addresses import AddressPolicy
 from portal.domain.feeds import schedule
-from portal.domain.feeds.fetch import Fetched, FetchError, HostSlots, Validators, fetch
+from portal.domain.feeds.fetch import Fetched, FetchError, Validators, fetch
 from portal.net import guarded_client
 from tests.fixtures.feeds import FeedServer, Handler, drip, endless, head, send, serving
 from tests.fixtures.network import connection_attempts, listening
@@ -256,23 +256,6 @@ async def test_a_server_that_is_not_there_is_an_error_in_words() -> None:
         port = listeners.port
     with pytest.raises(FetchError, match="could not be reached"):
         await _fetch(f"http://127.0.0.1:{port}/feed")
-
-
-async def test_one_host_gets_a_few_requests_at_once_and_others_are_not_held_up() -> None:
-    slots = HostSlots(per_host=2)
-    inside: dict[str, int] = {"a.example": 0, "b.example": 0}
-    most: dict[str, int] = {"a.example": 0, "b.example": 0}
-
-    async def use(host: str) -> None:
-        async with slots.slot(f"https://{host}/feed"):
-            inside[host] += 1
-            most[host] = max(most[host], inside[host])
-            await asyncio.sleep(0.02)
-            inside[host] -= 1
-
-    await asyncio.gather(*(use("a.example") for _ in range(10)), use("b.example"))
-    assert most == {"a.example": 2, "b.example": 1}
-    assert slots.busy_hosts() == 0
 
 
 def test_the_feeds_hints_decide_within_bounds() -> None:

@@ -250,3 +250,25 @@ async def test_the_poller_emails_the_digests_whose_hour_has_come(db, sessionmake
     assert await polling.email_digests() == 1
     assert await polling.email_digests() == 0  # once a day
     assert await Poller(sessionmaker, allow_loopback=True).email_digests() == 0  # no mail
+
+
+async def test_one_host_gets_a_few_fetches_at_once_and_others_are_not_held_up() -> None:
+    hosts = poller.Hosts(allow_loopback=False, per_host=2)
+    inside: dict[str, int] = {"a.example": 0, "b.example": 0}
+    most: dict[str, int] = {"a.example": 0, "b.example": 0}
+    clients: dict[str, set[int]] = {"a.example": set(), "b.example": set()}
+
+    async def use(host: str) -> None:
+        async with hosts.slot(f"https://{host}/feed") as http:
+            clients[host].add(id(http))
+            inside[host] += 1
+            most[host] = max(most[host], inside[host])
+            await asyncio.sleep(0.02)
+            inside[host] -= 1
+
+    await asyncio.gather(*(use("a.example") for _ in range(10)), use("b.example"))
+    assert most == {"a.example": 2, "b.example": 1}
+    assert hosts.busy_hosts() == 0
+    await use("a.example")  # a later batch's fetch from the same host
+    assert [len(made) for made in clients.values()] == [1, 1], "one client for each host"
+    await hosts.close()

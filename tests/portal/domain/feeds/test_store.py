@@ -190,3 +190,61 @@ async def test_a_permanent_redirect_moves_the_source(db, blog, http):
     source.etag = None
     polled = await store.poll(db, source, http)
     assert polled.ok and source.url == server.url("/new-rss")
+
+
+async def test_not_modified_answers_written_at_once_are_written_as_one_by_one(db):
+    """The poller writes a burst of 304s in one statement (:func:`store.record_unchanged`),
+    without loading the sources: what it writes is what :func:`store.record` writes."""
+    now = utcnow().replace(microsecond=0)
+    states = [
+        {},  # healthy
+        {"last_error": "The feed has an error at line 3.", "hint_seconds": 7200},  # a remark
+        {
+            "failures": 4,
+            "failing_since": now - timedelta(days=2),
+            "last_error": "The server is not working right now (HTTP %(status)s).",
+            "last_error_params": '{"status": 503}',
+        },
+    ]
+    answer = store.Retrieved(
+        store.Fetched(
+            url="",
+            moved_to=None,
+            not_modified=True,
+            body=b"",
+            content_type="",
+            validators=store.Validators('"v2"', "Sun, 06 Dec 2026 08:00:00 GMT"),
+            max_age=5400.0,
+        )
+    )
+    made = [
+        FeedSource(url=f"https://example.org/{way}/{n}", etag='"v1"', **state)
+        for way in ("one", "all")
+        for n, state in enumerate(states)
+    ]
+    gone = FeedSource(url="https://example.org/deleted")
+    db.add_all([*made, gone])
+    await db.flush()
+    one_by_one, at_once = made[: len(states)], made[len(states) :]
+    for source in one_by_one:
+        assert (await store.record(db, source, answer, now=now)).not_modified
+    assert answer.fetched is not None
+    hints = {source.id: source.hint_seconds for source in [*at_once, gone]}
+    await db.delete(gone)
+    await db.flush()
+    written = await store.record_unchanged(
+        db, [(s.id, answer.fetched, hints[s.id]) for s in [*at_once, gone]], now
+    )
+    assert [polled.source_id for polled in written] == [source.id for source in at_once]
+    assert all(polled.ok and polled.not_modified for polled in written)
+    await db.commit()
+    db.expire_all()
+    columns = [
+        c.key for c in FeedSource.__table__.columns if c.key not in ("id", "url", "created_at")
+    ]
+    for alone, together in zip(one_by_one, at_once, strict=True):
+        await db.refresh(alone)
+        await db.refresh(together)
+        assert {c: getattr(together, c) for c in columns} == {c: getattr(alone, c) for c in columns}
+    assert [source.last_error for source in at_once] == [None, states[1]["last_error"], None]
+    assert at_once[1].next_poll_at == now + timedelta(seconds=7200)
