@@ -227,6 +227,7 @@ def _start_polling(app: FastAPI) -> asyncio.Task[None]:
     polling = feed_poller(app.state.settings, app.state.sessionmaker, app.state.links)
     log.info("polling feeds in this process")
     task = asyncio.create_task(poller.run_forever(polling), name="feed poller")
+    task.add_done_callback(lambda _: polling.close())
     app.state.polling = task
     return task
 

@@ -121,6 +121,7 @@ def worker() -> None:
         log.info("worker started: polling feeds")
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        polling.close()
         log.info("worker stopped")
 
     asyncio.run(_with_database(settings, run))
@@ -250,7 +251,10 @@ def feeds_poll(
         ) as bar:
             task = bar.add_task("feeds", total=total)
             polling.on_polled = lambda _polled: bar.advance(task)
-            return await polling.round(every=every)
+            try:
+                return await polling.round(every=every)
+            finally:
+                polling.close()
 
     done = _run(lambda: _with_database(settings, run))
     typer.echo(

@@ -18,7 +18,7 @@ from portal.crypto import Vault
 from portal.db import session_scope
 from portal.domain import account, contacts, lookup, profile
 from portal.domain.card_cache import CardCache
-from portal.domain.feeds.poller import Poller
+from portal.domain.feeds.poller import PARSED_PER_PROCESS, PARSERS, Poller
 from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
 from portal.domain.notifications import Mailer
@@ -27,6 +27,7 @@ from portal.domain.text import email_key
 from portal.ratelimit import RateLimiter
 from portal.sms import make_sender
 from portal.storage.models import User
+from portal.workers import Workers
 
 SESSION_COOKIE = "portal_session"
 
@@ -48,7 +49,7 @@ def feed_poller(
 ) -> Poller:
     """The poller of the feeds, writing into ``sessions``' database, with the application's
     ``services`` where it has them already; it reaches this machine only when connectors
-    may."""
+    may. Its parsing processes are stopped by :meth:`Poller.close`."""
     services = services or link_services(settings)
     return Poller(
         sessions,
@@ -56,6 +57,7 @@ def feed_poller(
         mailer=Mailer.of(services),
         vault=services.vault,
         context=services.context,
+        parsers=Workers(workers=PARSERS, tasks_per_worker=PARSED_PER_PROCESS),
     )
 
 

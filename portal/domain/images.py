@@ -11,22 +11,15 @@ decoding; see the limits below.
 
 from __future__ import annotations
 
-import ast
 import asyncio
-import concurrent.futures
-import contextlib
 import io
-import multiprocessing
-import os
-import sys
 import warnings
-from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from struct import error as struct_error
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from portal.errors import N_, InvalidInput, RateLimited
+from portal.workers import WorkerDied, Workers
 
 ACCEPTED_FORMATS = ("GIF", "JPEG", "PNG", "WEBP")
 
@@ -46,7 +39,6 @@ MAX_DECODED_PIXELS = 40_000_000
 # A worker process is replaced after this many pictures, which returns to the system the
 # memory the largest decode left in its heap.
 TASKS_PER_WORKER = 50
-WORKER_NICENESS = 10
 # How long an upload may wait for a turn before it is answered "busy"; with the queue bounded,
 # this only matters when a worker is stuck.
 MAX_WAIT_SECONDS = 30.0
@@ -132,51 +124,9 @@ def _has_alpha(image: Image.Image) -> bool:
     return image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info
 
 
-def _lower_priority() -> None:
-    """Decoding yields the processor to the web process: a picture may wait, a page may not."""
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICENESS)
-
-
-def _forkserver() -> multiprocessing.context.ForkServerContext:
-    """Worker processes forked from a server process that imported the program once.
-
-    A worker process runs the program's main module again before its first picture (for
-    ``portal serve``, importing the whole application: about two seconds, and 70 MB of its
-    own), and one starts again every ``TASKS_PER_WORKER`` pictures. The fork server is a fresh
-    interpreter, without the web process's threads (the database driver's), which a child
-    forked from the web process would inherit in whatever state they were. It imports what the
-    main module imports, and this module, once; each worker is forked from it, shares those
-    pages, and finds them imported already.
-    """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([*_main_imports(), __name__])
-    return context
-
-
-def _main_imports() -> list[str]:
-    """The modules a worker process imports again: the main module by its name (``python -m
-    portal.cli``; not a package's ``__main__``, which is not run again), or else those that
-    the main script imports (``portal``, whose ``from portal.cli import app`` is run again)."""
-    main = sys.modules["__main__"]
-    name = getattr(getattr(main, "__spec__", None), "name", None)
-    if name:
-        return [] if name.rpartition(".")[2] == "__main__" else [name]
-    try:
-        statements = ast.parse(Path(main.__file__ or "").read_bytes()).body
-    except (AttributeError, OSError, SyntaxError, ValueError):
-        return []  # no file: an interactive interpreter, ``python -c``
-    return [
-        alias.name for node in statements if isinstance(node, ast.Import) for alias in node.names
-    ] + [
-        node.module
-        for node in statements
-        if isinstance(node, ast.ImportFrom) and node.module and not node.level
-    ]
-
-
 class ImageWorkers:
-    """A few processes that decode pictures, shared by every request of one application.
+    """A few processes that decode pictures (:class:`portal.workers.Workers`), shared by every
+    request of one application.
 
     The processes start with the first picture and stop with :meth:`close` (the application's
     lifespan). ``workers`` pictures are decoded at once, ``queue`` more wait for a turn, and
@@ -186,7 +136,7 @@ class ImageWorkers:
     def __init__(self, *, workers: int, queue: int) -> None:
         self.workers = workers
         self.queue = queue
-        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._processes = Workers(workers=workers, tasks_per_worker=TASKS_PER_WORKER)
         self._slots: asyncio.Semaphore | None = None
         self._admitted = 0  # decoding or waiting for a turn
 
@@ -208,13 +158,7 @@ class ImageWorkers:
     async def _run(self, slots: asyncio.Semaphore, data: bytes, size: int) -> bytes:
         loop = asyncio.get_running_loop()
         try:
-            executor = self._pool()
-            try:
-                future = executor.submit(square_webp, data, size)
-            except BrokenProcessPool:  # a process died since the last picture
-                self._discard(executor)
-                executor = self._pool()
-                future = executor.submit(square_webp, data, size)
+            future = self._processes.submit(square_webp, data, size)
         except BaseException:
             slots.release()
             raise
@@ -222,31 +166,11 @@ class ImageWorkers:
         # a cancelled request does not stop a decode, and must not let another one start.
         future.add_done_callback(lambda _: loop.call_soon_threadsafe(slots.release))
         try:
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool:
+            return await self._processes.wait(future)
+        except WorkerDied:
             # The process died (out of memory, killed): start afresh for the next picture.
-            self._discard(executor)
             raise InvalidInput(FAILED, field="avatar") from None
-
-    def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._executor is None:
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=_forkserver(),
-                max_tasks_per_child=TASKS_PER_WORKER,
-                initializer=_lower_priority,
-            )
-        return self._executor
-
-    def _discard(self, executor: concurrent.futures.ProcessPoolExecutor) -> None:
-        """Forget the broken ``executor``, unless another picture already has: the one that
-        replaced it may hold pictures that waited for their turn."""
-        if self._executor is executor:
-            self._executor = None
-            executor.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the worker processes; a picture still being decoded is abandoned."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        self._processes.close()

@@ -57,6 +57,7 @@ from portal.domain.feeds import digest, store, timelines
 from portal.domain.feeds.fetch import DEADLINE, Fetched, Validators
 from portal.net import GuardedClient, guarded_client
 from portal.storage.models import FeedSource, utcnow
+from portal.workers import Workers
 
 log = logging.getLogger("portal.feeds")
 
@@ -70,12 +71,19 @@ CONCURRENCY = 64
 PER_HOST = 2
 """Fetches at once to one host."""
 PARSERS = 2
-"""Feeds parsed at once, each in a thread. Parsing holds Python's lock of the interpreter
-nearly all the time, so more threads parse no faster: they only take turns with each other
-and with the event loop, more often (on the benchmark's ingest, ``make bench``: 0.42 of
-feedparser's rate alone with as many threads as the default pool has, 0.58 with two)."""
+"""Feeds parsed at once, each in a process of :attr:`Poller.parsers` (or a thread). Parsing
+holds Python's lock of the interpreter nearly all the time: in threads, feeds are parsed no
+faster than one at a time, taking turns with the event loop (on the benchmark's ingest,
+``make bench``: 0.37 of feedparser's rate alone in two threads, 0.64 to 0.69 in two
+processes on a machine of two cores). Twice as many feeds as processes are handed over at
+once, so that a process finds the next feed waiting when it is done with one."""
+PARSED_PER_PROCESS = 500
+"""Feeds a parsing process reads before it is replaced, giving back what the largest left."""
 RECORD = 500
 """Answers written at most in one transaction."""
+GATHER = 0.05
+"""Seconds the writer waits, after an answer, for more to write in the same transaction: a
+transaction costs the same for one answer as for dozens."""
 IDLE_HOSTS = 256
 """Hosts whose client (and its open connections) a round keeps while none of their feeds is
 being fetched, for the feeds of theirs still to come."""
@@ -299,12 +307,13 @@ async def record(
         if ids
         else {}
     )
+    kept = [(claimed, retrieved) for claimed, retrieved in changed if claimed.id in sources]
+    polls = await store.record(
+        session, [(sources[claimed.id], retrieved) for claimed, retrieved in kept], now=now, rng=rng
+    )
     told = 0
-    for claimed, retrieved in changed:
-        source = sources.get(claimed.id)
-        if source is None:
-            continue
-        polled = await store.record(session, source, retrieved, now=now, rng=rng)
+    for (claimed, retrieved), polled in zip(kept, polls, strict=True):
+        source = sources[claimed.id]
         if retrieved.revoked and source.account_id is not None:
             await timelines.account_revoked(session, source.account_id, mailer=mailer)
         elif polled.paused:
@@ -361,6 +370,14 @@ class Poller:
     context: base.Context | None = None
     """The connectors' context (an AT Protocol resolver); by default one with the same
     address rules as the poller."""
+    parsers: Workers | None = None
+    """The processes that parse feeds (:data:`PARSERS` of them): the server's event loop, or
+    the worker's, goes on while a feed is read. Without them, a thread parses."""
+
+    def close(self) -> None:
+        """Stop the parsing processes (they start again with the next feed to parse)."""
+        if self.parsers is not None:
+            self.parsers.close()
 
     async def email_digests(self, now: datetime | None = None) -> int:
         """Email the morning digests whose hour has come (:func:`.digest.email_due`)."""
@@ -389,7 +406,7 @@ class Poller:
         # Bounded: answers wait for the writer rather than piling up in memory.
         answers: asyncio.Queue[tuple[Claim, store.Retrieved] | None] = asyncio.Queue(RECORD)
         fetching = asyncio.Semaphore(self.concurrency)
-        parsing = asyncio.Semaphore(PARSERS)
+        parsing = asyncio.Semaphore(PARSERS * (1 if self.parsers is None else 2))
         outstanding = asyncio.Semaphore(2 * CLAIM)  # claimed and not yet fetched
         hosts = Hosts(allow_loopback=self.allow_loopback, per_host=self.per_host)
         writer = asyncio.create_task(self._write(database, answers, clock, done))
@@ -456,6 +473,7 @@ class Poller:
                         claimed.validators,
                         deadline=self.deadline,
                         parsing=parsing,
+                        parsers=self.parsers,
                         find_feed=claimed.find_feed,
                     )
         except Exception:  # a fault of ours: the source comes back when its lease ends
@@ -481,11 +499,18 @@ class Poller:
         while not finished:
             batch: list[tuple[Claim, store.Retrieved]] = []
             item = await answers.get()
+            gathered = time.monotonic() + GATHER
             while item is not None:
                 batch.append(item)
-                if len(batch) >= RECORD or answers.empty():
+                if len(batch) >= RECORD:
                     break
-                item = answers.get_nowait()
+                if not answers.empty():
+                    item = answers.get_nowait()
+                    continue
+                try:
+                    item = await asyncio.wait_for(answers.get(), gathered - time.monotonic())
+                except TimeoutError:
+                    break
             finished = item is None
             if batch:
                 await self._write_batch(database, batch, clock(), done)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import random
@@ -44,10 +45,14 @@ from portal.storage.models import (
     User,
     utcnow,
 )
+from portal.workers import WorkerDied, Workers
 
 MAX_URL = 2000
 """The longest source address kept (``feed_sources.url``)."""
 _CHUNK = 500
+_SOURCES = cast(Table, FeedSource.__table__)
+_ENTRIES = cast(Table, FeedEntry.__table__)
+"""The tables themselves, for statements that need no objects."""
 """Keys looked up at once when storing (well under every database's parameter limit)."""
 
 
@@ -114,7 +119,7 @@ async def subscribe(
             source = FeedSource(url=found.url)
             session.add(source)
             await session.flush()
-            await _succeeded(session, source, found.fetched, found.feed, now)
+            await record(session, [(source, Retrieved(found.fetched, found.feed))], now=now)
     taken = await session.scalar(
         select(FeedSubscription.id).where(
             FeedSubscription.user_id == user.id, FeedSubscription.source_id == source.id
@@ -148,39 +153,47 @@ async def outlines(session: AsyncSession, user: User) -> list[opml.Outline]:
 
 
 async def store(
-    session: AsyncSession, source: FeedSource, feed: ParsedFeed, now: datetime
-) -> Stored:
-    """Keep the entries of ``feed`` for ``source``: new ones added, changed ones replaced."""
-    latest: dict[str, ParsedEntry] = {}
-    for entry in feed.entries:
-        latest.setdefault(key_hash(entry), entry)
-    known: dict[str, tuple[int, str]] = {}
-    hashes = list(latest)
-    for start in range(0, len(hashes), _CHUNK):
+    session: AsyncSession, feeds: Sequence[tuple[FeedSource, ParsedFeed]], now: datetime
+) -> list[Stored]:
+    """Keep the entries of each feed of ``feeds`` for its source: new ones added, changed ones
+    replaced; what was done for each. The feeds of a whole batch of polls at once: one query
+    finds which entries are known (for each :data:`_CHUNK` of them), one statement adds the
+    new ones, whatever the number of feeds."""
+    latest: dict[tuple[int, str], tuple[int, ParsedEntry]] = {}
+    for index, (source, feed) in enumerate(feeds):
+        for entry in feed.entries:
+            latest.setdefault((source.id, key_hash(entry)), (index, entry))
+    known: dict[tuple[int, str], tuple[int, str]] = {}
+    pairs = list(latest)
+    for start in range(0, len(pairs), _CHUNK):
+        chunk = pairs[start : start + _CHUNK]
         rows = await session.execute(
-            select(FeedEntry.key_hash, FeedEntry.id, FeedEntry.digest).where(
-                FeedEntry.source_id == source.id,
-                FeedEntry.key_hash.in_(hashes[start : start + _CHUNK]),
+            select(FeedEntry.source_id, FeedEntry.key_hash, FeedEntry.id, FeedEntry.digest).where(
+                FeedEntry.source_id.in_({source_id for source_id, _ in chunk}),
+                FeedEntry.key_hash.in_({hashed for _, hashed in chunk}),
             )
         )
-        known.update({row.key_hash: (row.id, row.digest) for row in rows})
-    fresh = [
-        {"source_id": source.id, "key_hash": hashed, "first_seen_at": now, **_fields(entry, now)}
-        for hashed, entry in latest.items()
-        if hashed not in known
-    ]
-    if fresh:
-        await session.execute(insert(FeedEntry), fresh)
-    changed = 0
-    for hashed, entry in latest.items():
-        if hashed in known and known[hashed][1] != entry.digest:
+        known.update({(row.source_id, row.key_hash): (row.id, row.digest) for row in rows})
+    new, changed = [0] * len(feeds), [0] * len(feeds)
+    fresh = []
+    for (source_id, hashed), (index, entry) in latest.items():
+        found = known.get((source_id, hashed))
+        if found is None:
+            fresh.append(
+                {"source_id": source_id, "key_hash": hashed, "first_seen_at": now}
+                | _fields(entry, now)
+            )
+            new[index] += 1
+        elif found[1] != entry.digest:
             fields = _fields(entry, now)
             del fields["sort_at"]  # an edit does not move the entry up the timeline
             await session.execute(
-                update(FeedEntry).where(FeedEntry.id == known[hashed][0]).values(**fields)
+                update(FeedEntry).where(FeedEntry.id == found[0]).values(**fields)
             )
-            changed += 1
-    return Stored(new=len(fresh), updated=changed)
+            changed[index] += 1
+    for start in range(0, len(fresh), _CHUNK):
+        await session.execute(insert(_ENTRIES), fresh[start : start + _CHUNK])
+    return [Stored(added, updated) for added, updated in zip(new, changed, strict=True)]
 
 
 def _fields(entry: ParsedEntry, now: datetime) -> dict[str, object]:
@@ -225,19 +238,19 @@ async def retrieve(
     *,
     deadline: float = DEADLINE,
     parsing: asyncio.Semaphore | None = None,
+    parsers: Workers | None = None,
     find_feed: bool = False,
 ) -> Retrieved:
-    """Fetch the feed at ``url`` and parse it (in a thread, off the event loop; with
-    ``parsing``, when one of its places is free). With ``find_feed`` (a source never
-    read yet), a page at ``url`` is read for the feed it names."""
+    """Fetch the feed at ``url`` and parse it off the event loop: in one of the processes of
+    ``parsers``, else in a thread; with ``parsing``, once one of its places is free. With
+    ``find_feed`` (a source never read yet), a page at ``url`` is read for the feed it
+    names."""
     try:
         fetched = await fetch(http, url, validators, deadline=deadline)
         if fetched.not_modified:
             return Retrieved(fetched)
         async with parsing or contextlib.nullcontext():
-            feed = await asyncio.to_thread(
-                parse, fetched.body, url=fetched.url, content_type=fetched.content_type
-            )
+            feed = await _parse(fetched, parsers)
     except FetchError as failure:
         return Retrieved(error=failure)
     except NotAFeed:
@@ -251,6 +264,18 @@ async def retrieve(
     return Retrieved(_read(fetched), feed)
 
 
+async def _parse(fetched: Fetched, parsers: Workers | None) -> ParsedFeed:
+    reading = functools.partial(
+        parse, fetched.body, url=fetched.url, content_type=fetched.content_type
+    )
+    if parsers is None:
+        return await asyncio.to_thread(reading)
+    try:
+        return await parsers.run(reading)
+    except WorkerDied:  # out of memory, or killed: this feed is not worth another process
+        raise FetchError(N_("The feed is too large or too complex to read.")) from None
+
+
 def _read(fetched: Fetched) -> Fetched:
     """``fetched`` once parsed: its body (up to the size cap) is no longer kept."""
     return dataclasses.replace(fetched, body=b"")
@@ -258,30 +283,44 @@ def _read(fetched: Fetched) -> Fetched:
 
 async def record(
     session: AsyncSession,
-    source: FeedSource,
-    retrieved: Retrieved,
+    polls: Sequence[tuple[FeedSource, Retrieved]],
     *,
     now: datetime,
     rng: random.Random | None = None,
-) -> Polled:
-    """Record on ``source`` what a poll at ``now`` brought: its health, its next poll, and the
-    entries of its feed. Touches only the database."""
-    source.last_polled_at = now
-    fetched, feed = retrieved.fetched, retrieved.feed
-    if retrieved.error is not None:
-        return _failed(source, retrieved.error, now, rng)
-    assert fetched is not None  # a Retrieved holds an answer or an error
-    if retrieved.cursor is not None:
-        source.cursor = retrieved.cursor
-    if fetched.not_modified or feed is None:
-        _healthy(source, fetched, now, None)
-        return Polled(source.id, ok=True, not_modified=True)
-    if retrieved.found_at is not None:
-        source = await _moved_to_feed(session, source, retrieved.found_at)
-    elif fetched.moved_to and await source_at(session, fetched.moved_to) is None:
-        source.url = fetched.moved_to
-    stored = await _succeeded(session, source, fetched, feed, now)
-    return Polled(source.id, ok=True, stored=stored)
+) -> list[Polled]:
+    """Record on each source of ``polls`` what its poll at ``now`` brought: its health, its
+    next poll, and the entries of its feed (all stored together, :func:`store`). Touches only
+    the database."""
+    done: list[Polled | None] = []
+    storing: list[tuple[int, FeedSource, Fetched, ParsedFeed]] = []
+    for source, retrieved in polls:
+        source.last_polled_at = now
+        fetched, feed = retrieved.fetched, retrieved.feed
+        if retrieved.error is not None:
+            done.append(_failed(source, retrieved.error, now, rng))
+            continue
+        assert fetched is not None  # a Retrieved holds an answer or an error
+        if retrieved.cursor is not None:
+            source.cursor = retrieved.cursor
+        if fetched.not_modified or feed is None:
+            _healthy(source, fetched, now, None)
+            done.append(Polled(source.id, ok=True, not_modified=True))
+            continue
+        if retrieved.found_at is not None:
+            source = await _moved_to_feed(session, source, retrieved.found_at)
+        elif fetched.moved_to and await source_at(session, fetched.moved_to) is None:
+            source.url = fetched.moved_to
+        source.kind = feed.kind
+        source.title = feed.title[:500] or source.title  # a feed without a title keeps its name
+        source.site_url = feed.site
+        source.hint_seconds = int(feed.poll_hint) if feed.poll_hint else None
+        storing.append((len(done), source, fetched, feed))
+        done.append(None)
+    stored = await store(session, [(source, feed) for _, source, _, feed in storing], now)
+    for (index, source, fetched, feed), kept in zip(storing, stored, strict=True):
+        _healthy(source, fetched, now, feed)
+        done[index] = Polled(source.id, ok=True, stored=kept)
+    return [polled for polled in done if polled is not None]
 
 
 async def record_unchanged(
@@ -291,7 +330,7 @@ async def record_unchanged(
     the answer, and the source's own hint of how often it changes), in one statement and
     without loading the sources: most answers of most polls are these. A source deleted
     meanwhile is skipped."""
-    table = cast(Table, FeedSource.__table__)
+    table = _SOURCES
     failing = table.c.failures > 0
     statement = (
         update(table)
@@ -349,7 +388,7 @@ async def poll(
         Validators(source.etag, source.last_modified),
         find_feed=source.last_success_at is None,
     )
-    return await record(session, source, retrieved, now=now, rng=rng)
+    return (await record(session, [(source, retrieved)], now=now, rng=rng))[0]
 
 
 async def _moved_to_feed(session: AsyncSession, source: FeedSource, url: str) -> FeedSource:
@@ -379,18 +418,6 @@ async def _moved_to_feed(session: AsyncSession, source: FeedSource, url: str) ->
     await session.delete(source)
     await session.flush()
     return existing
-
-
-async def _succeeded(
-    session: AsyncSession, source: FeedSource, fetched: Fetched, feed: ParsedFeed, now: datetime
-) -> Stored:
-    source.kind = feed.kind
-    source.title = feed.title[:500] or source.title  # a feed without a title keeps its name
-    source.site_url = feed.site
-    source.hint_seconds = int(feed.poll_hint) if feed.poll_hint else None
-    stored = await store(session, source, feed, now)
-    _healthy(source, fetched, now, feed)
-    return stored
 
 
 def _healthy(source: FeedSource, fetched: Fetched, now: datetime, feed: ParsedFeed | None) -> None:

@@ -5,6 +5,7 @@ readers once."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -22,6 +23,7 @@ from portal.domain.feeds.poller import Poller
 from portal.net import guarded_client
 from portal.storage import migrate
 from portal.storage.models import FeedEntry, FeedSource, FeedSubscription, Notification, utcnow
+from portal.workers import Workers
 from tests.fixtures.database import postgres_url
 from tests.fixtures.feeds import FeedServer, drip, endless, send, serving, static
 from tests.portal.domain.feeds.test_parse import BOMB
@@ -272,3 +274,32 @@ async def test_one_host_gets_a_few_fetches_at_once_and_others_are_not_held_up() 
     await use("a.example")  # a later batch's fetch from the same host
     assert [len(made) for made in clients.values()] == [1, 1], "one client for each host"
     await hosts.close()
+
+
+async def test_a_parsing_process_that_dies_costs_one_feed_not_the_poller(db, sessionmaker, feeds):
+    """Feeds are parsed in processes of their own (:class:`portal.workers.Workers`): one that
+    dies (out of memory, killed) fails its feed with a reason, and the next round parses in
+    processes started afresh."""
+    feeds.routes |= {"/huge": static(_rss("huge", items=40_000)), "/fine": static(_rss("fine"))}
+    (huge,) = await _sources(db, feeds.url("/huge"))
+    parsers = Workers(workers=1, tasks_per_worker=10)
+    polling = Poller(sessionmaker, allow_loopback=True, parsers=parsers)
+    try:
+        running = asyncio.create_task(polling.round())
+        for _ in range(600):  # the parsing process starts with the first feed to parse
+            if multiprocessing.active_children():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # parsing by now
+        for process in multiprocessing.active_children():
+            process.kill()
+        done = await running
+        assert (done.polled, done.failed) == (1, 1)
+        await db.refresh(huge)
+        assert huge.last_error == "The feed is too large or too complex to read."
+
+        await _sources(db, feeds.url("/fine"))
+        again = await polling.round()
+        assert (again.polled, again.new) == (1, 3)
+    finally:
+        polling.close()

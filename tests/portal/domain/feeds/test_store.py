@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from connectors._addresses import AddressPolicy
 from portal.domain.feeds import poller, schedule, store
+from portal.domain.feeds.parse import parse
 from portal.errors import Conflict, InvalidInput
 from portal.net import guarded_client
 from portal.storage.models import FeedEntry, FeedSource, FeedSubscription, utcnow
@@ -227,7 +228,7 @@ async def test_not_modified_answers_written_at_once_are_written_as_one_by_one(db
     await db.flush()
     one_by_one, at_once = made[: len(states)], made[len(states) :]
     for source in one_by_one:
-        assert (await store.record(db, source, answer, now=now)).not_modified
+        assert (await store.record(db, [(source, answer)], now=now))[0].not_modified
     assert answer.fetched is not None
     hints = {source.id: source.hint_seconds for source in [*at_once, gone]}
     await db.delete(gone)
@@ -248,3 +249,59 @@ async def test_not_modified_answers_written_at_once_are_written_as_one_by_one(db
         assert {c: getattr(together, c) for c in columns} == {c: getattr(alone, c) for c in columns}
     assert [source.last_error for source in at_once] == [None, states[1]["last_error"], None]
     assert at_once[1].next_poll_at == now + timedelta(seconds=7200)
+
+
+async def test_the_feeds_of_a_batch_are_stored_together_each_for_its_own_source(db):
+    """One query and one insert for a whole batch of polls: the same entry in two feeds is
+    kept for each, an entry twice in one feed once, an edited one replaced, and each poll
+    counts its own."""
+
+    def feed(*items: tuple[str, str]) -> store.Retrieved:
+        body = "".join(
+            f"<item><guid isPermaLink='false'>{k}</guid><title>{t}</title></item>" for k, t in items
+        )
+        xml = f'<rss version="2.0"><channel><title>F</title>{body}</channel></rss>'
+        fetched = store.Fetched(
+            url="https://example.org/feed",
+            moved_to=None,
+            not_modified=False,
+            body=b"",
+            content_type="",
+            validators=store.Validators(),
+            max_age=None,
+        )
+        return store.Retrieved(fetched, parse(xml.encode(), url="https://example.org/feed"))
+
+    now = utcnow()
+    ada, bob = FeedSource(url="https://a.example/feed"), FeedSource(url="https://b.example/feed")
+    db.add_all([ada, bob])
+    await db.flush()
+    first = await store.record(db, [(ada, feed(("1", "One"), ("2", "Two")))], now=now)
+    assert first[0].stored == store.Stored(new=2, updated=0)
+
+    polls = await store.record(
+        db,
+        [
+            (ada, feed(("1", "One, edited"), ("2", "Two"), ("3", "Three"))),
+            (bob, feed(("1", "One"), ("1", "One again"), ("4", "Four"))),
+        ],
+        now=now,
+    )
+    assert [polled.stored for polled in polls] == [
+        store.Stored(new=1, updated=1),
+        store.Stored(new=2, updated=0),
+    ]
+    rows = (
+        await db.execute(
+            select(FeedEntry.source_id, FeedEntry.guid, FeedEntry.title).order_by(
+                FeedEntry.source_id, FeedEntry.guid
+            )
+        )
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        (ada.id, "1", "One, edited"),
+        (ada.id, "2", "Two"),
+        (ada.id, "3", "Three"),
+        (bob.id, "1", "One"),
+        (bob.id, "4", "Four"),
+    ]
