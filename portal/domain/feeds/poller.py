@@ -16,11 +16,13 @@ for:
    fetches at once over all hosts and ``per_host`` at once to any one host
    (:class:`Hosts`), each host with a pool of connections of its own, each fetch
    within the fetcher's size and time limits; :data:`PARSERS` feeds are parsed at once, each in
-   a thread. A slow, huge or endless source is cut off by those limits while the others go on
-   around it. A private source is read by :func:`.timelines.retrieve`, in its server's pool.
+   a process of :attr:`Poller.parsers`. A slow, huge or endless source is cut off by those
+   limits while the others go on around it. A private source is read by
+   :func:`.timelines.retrieve`, in its server's pool.
 3. **Record** (:func:`.store.record`): what came back is written in short transactions, as
-   many answers at once as have arrived (one transaction for a burst of "not modified"). A
-   batch that fails is written again one source at a time, so one bad row costs only itself.
+   many answers at once as have arrived within :data:`GATHER` (a burst of "not modified" in
+   one statement, :func:`.store.record_unchanged`; the entries of all the feeds in one
+   query and one insert). A batch that fails is written again one source at a time, so one bad row costs only itself.
    A source that this poll paused (gone, refused, failing for a week) has its readers told
    (:func:`portal.domain.notifications.feed_paused`), once: the poll that pauses it is the
    only one that sees it running before. An account that no longer lets Portal read it is

@@ -36,7 +36,8 @@ async def openapi_server(
 # file that must decode as a picture, a number whose last digit is a check digit, names that
 # may not mix look-alike alphabets or hide control characters (portal.domain.text), handles
 # that follow each network's own rules, servers that must exist, one-time codes, addresses
-# that must serve a feed, OPML lists, a feed's cursors.
+# that must serve a feed, OPML lists, a feed's cursors, email addresses at names kept for
+# special uses (``.test``, ``.invalid``).
 RULES_BEYOND_THE_SCHEMA = [
     "POST /api/v1/signup",
     "POST /api/v1/tokens",
@@ -68,6 +69,7 @@ RULES_BEYOND_THE_SCHEMA = [
     "POST /api/v1/follows",
     "DELETE /api/v1/follows/{number}",
     "POST /api/v1/email/confirm",
+    "POST /api/v1/password-reset",
     "POST /api/v1/password-reset/confirm",
     "POST /api/v1/me/email",
     "GET /api/v1/feed",
