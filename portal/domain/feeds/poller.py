@@ -22,7 +22,8 @@ for:
 3. **Record** (:func:`.store.record`): what came back is written in short transactions, as
    many answers at once as have arrived within :data:`GATHER` (a burst of "not modified" in
    one statement, :func:`.store.record_unchanged`; the entries of all the feeds in one
-   query and one insert). A batch that fails is written again one source at a time, so one bad row costs only itself.
+   query and one insert). A batch that fails is written again one source at a time, so one
+   bad row costs only itself.
    A source that this poll paused (gone, refused, failing for a week) has its readers told
    (:func:`portal.domain.notifications.feed_paused`), once: the poll that pauses it is the
    only one that sees it running before. An account that no longer lets Portal read it is
