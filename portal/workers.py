@@ -19,6 +19,7 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import weakref
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -43,16 +44,22 @@ class Workers:
         self.workers = workers
         self.tasks_per_worker = tasks_per_worker
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._started_by: weakref.WeakKeyDictionary[
+            concurrent.futures.Future[Any], concurrent.futures.ProcessPoolExecutor
+        ] = weakref.WeakKeyDictionary()
 
     def submit(self, function: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         """Start ``function(*args)`` in a worker (a function of a module, with arguments that
-        can be pickled): its future."""
+        can be pickled): its future, for :meth:`wait`."""
         executor = self._pool()
         try:
-            return executor.submit(function, *args)
+            future = executor.submit(function, *args)
         except BrokenProcessPool:  # a process died since the last task
             self._discard(executor)
-            return self._pool().submit(function, *args)
+            executor = self._pool()
+            future = executor.submit(function, *args)
+        self._started_by[future] = executor
+        return future
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in a worker, awaited; :class:`WorkerDied` when its process dies.
@@ -61,12 +68,11 @@ class Workers:
 
     async def wait(self, future: concurrent.futures.Future[T]) -> T:
         """The result of a task :meth:`submit` started; :class:`WorkerDied` when its process
-        dies."""
-        executor = self._executor
+        dies (the processes it ran in are forgotten: the next task starts fresh ones)."""
         try:
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:
-            self._discard(executor)
+            self._discard(self._started_by.get(future))
             raise WorkerDied from None
 
     def _pool(self) -> concurrent.futures.ProcessPoolExecutor:

@@ -50,10 +50,10 @@ from portal.workers import WorkerDied, Workers
 MAX_URL = 2000
 """The longest source address kept (``feed_sources.url``)."""
 _CHUNK = 500
+"""Keys looked up at once when storing (well under every database's parameter limit)."""
 _SOURCES = cast(Table, FeedSource.__table__)
 _ENTRIES = cast(Table, FeedEntry.__table__)
 """The tables themselves, for statements that need no objects."""
-"""Keys looked up at once when storing (well under every database's parameter limit)."""
 
 
 @dataclass(frozen=True, slots=True)
