@@ -48,6 +48,7 @@ from portal.web import contacts as web_contacts
 from portal.web import discover as web_discover
 from portal.web import docs as web_docs
 from portal.web import feed as web_feed
+from portal.web import feed_images as web_feed_images
 from portal.web import feed_sources as web_feed_sources
 from portal.web import follows as web_follows
 from portal.web import guide as web_guide
@@ -275,6 +276,7 @@ def _routes() -> tuple[BaseRoute, ...]:
         web_follows.router,
         web_feed_sources.router,
         web_feed.router,
+        web_feed_images.router,
         web_notifications.router,
         web_accounts.router,
         web_discover.router,

@@ -55,6 +55,8 @@ RULES: dict[str, str] = {
     "search": "30/minute;300/hour;1000/day",
     # Feeds refreshed by hand and feeds added, per account: each one fetches another server.
     "feed_fetch": "10/minute;100/hour",
+    # Pictures of the entries shown, fetched through Portal, per account.
+    "feed_image": "600/minute;6000/hour",
     # Keys of reader apps (a Fever key, a private feed address) that open nothing, per client
     # address; and a Fever app's requests, per account.
     "fever_key": "20/minute;200/hour",

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 
 from portal import __version__, csrf, i18n
 from portal.domain.number import display as display_number
-from portal.web import toast
+from portal.web import feed_images, toast
 
 TEMPLATES_DIR = i18n.TEMPLATES_DIR
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -62,6 +62,7 @@ def _decimal(context: Context, value: float) -> str:
 templates.env.filters["number"] = display_number
 templates.env.filters["when"] = _when
 templates.env.filters["decimal"] = _decimal
+templates.env.filters["pictures"] = feed_images.pictures
 
 
 def is_htmx(request: Request) -> bool:

@@ -135,11 +135,13 @@ async def fetch(
     limit: int = MAX_BYTES,
     deadline: float = DEADLINE,
     max_redirects: int = MAX_REDIRECTS,
+    accept: str = ACCEPT,
 ) -> Fetched:
-    """Fetch the feed at ``url`` with ``http`` (:func:`portal.net.guarded_client`)."""
+    """Fetch the feed at ``url`` with ``http`` (:func:`portal.net.guarded_client`), or what
+    else ``accept`` asks for (an entry's picture)."""
     current, target = url, _checked(url)
     permanent = True
-    headers = {"accept": ACCEPT, **validators.headers()}
+    headers = {"accept": accept, **validators.headers()}
     try:
         async with asyncio.timeout(deadline):
             for _ in range(max_redirects + 1):
