@@ -123,3 +123,25 @@ def test_the_feeds_own_hints_for_polling_are_read() -> None:
 def test_what_is_no_feed_is_said_so(body: bytes) -> None:
     with pytest.raises(NotAFeed):
         parse(body, url="https://e.org/feed")
+
+
+def test_addresses_in_html_are_resolved_against_the_base_of_their_own_element():
+    """xml:base on the content, else on the feed, else the address the feed came from."""
+    atom = b"""<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://blog.example/posts/"><title>T</title>
+<entry><id>1</id><title>a</title><link href="one.html"/>
+<content type="html" xml:base="https://cdn.example/img/">&lt;img src="cat.png"&gt;
+&lt;a href="../x"&gt;x&lt;/a&gt;</content></entry>
+<entry><id>2</id><title>b</title><link href="two.html"/>
+<summary type="html">&lt;a href="three.html"&gt;3&lt;/a&gt;</summary></entry></feed>"""
+    one, two = parse(atom, url="https://feeds.example/atom.xml").entries
+    assert one.link == "https://blog.example/posts/one.html"
+    assert 'src="https://cdn.example/img/cat.png"' in one.html
+    assert 'href="https://cdn.example/x"' in one.html
+    assert 'href="https://blog.example/posts/three.html"' in two.html
+    rss = (
+        b'<rss version="2.0"><channel><title>R</title><item><guid>1</guid>'
+        b'<description>&lt;img src="/i.png"&gt;</description></item></channel></rss>'
+    )
+    (only,) = parse(rss, url="https://r.example/feed.xml").entries
+    assert 'src="https://r.example/i.png"' in only.html
