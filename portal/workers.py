@@ -61,10 +61,17 @@ class Workers:
         self._started_by[future] = executor
         return future
 
+    async def start(self, function: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """:meth:`submit`, from a thread: the first task starts the processes, and the first
+        process waits for the fork server to import the program (seconds), which the event
+        loop must not wait for (a transaction open meanwhile would hold every other writer of
+        an SQLite database past its patience)."""
+        return await asyncio.to_thread(self.submit, function, *args)
+
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in a worker, awaited; :class:`WorkerDied` when its process dies.
         A task cancelled while it runs is not stopped: its worker finishes it first."""
-        return await self.wait(self.submit(function, *args))
+        return await self.wait(await self.start(function, *args))
 
     async def wait(self, future: concurrent.futures.Future[T]) -> T:
         """The result of a task :meth:`submit` started; :class:`WorkerDied` when its process

@@ -30,6 +30,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "portal.net",
         "portal.ratelimit",
         "portal.sms",
+        "portal.workers",
     ),
     "storage": ("portal.storage",),
     "domain": ("portal.domain",),

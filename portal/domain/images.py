@@ -158,7 +158,7 @@ class ImageWorkers:
     async def _run(self, slots: asyncio.Semaphore, data: bytes, size: int) -> bytes:
         loop = asyncio.get_running_loop()
         try:
-            future = self._processes.submit(square_webp, data, size)
+            future = await self._processes.start(square_webp, data, size)
         except BaseException:
             slots.release()
             raise
