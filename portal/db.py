@@ -104,6 +104,18 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+async def write_next(session: AsyncSession) -> None:
+    """End ``session``'s transaction, and have the next one begin as one that writes (see
+    :data:`WRITING`): for a unit of work that read, then called another server, and writes
+    now. Had it written in the transaction that read, its writes would be refused whenever
+    another writer (the feed poller, often) committed while the other server answered."""
+    if session.in_transaction():
+        await session.commit()
+    bind = session.bind
+    if isinstance(bind, AsyncEngine) and not bind.get_execution_options().get(WRITING):
+        session.bind = bind.execution_options(**{WRITING: True})
+
+
 @asynccontextmanager
 async def session_scope(
     factory: async_sessionmaker[AsyncSession], *, writing: bool = False

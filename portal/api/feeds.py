@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from portal import i18n
 from portal.api.deps import ApiUser
 from portal.api.schemas import errors
+from portal.db import write_next
 from portal.deps import DB, LimiterDep, Services, calls_out, client_address
 from portal.domain import lookup
 from portal.domain.feeds import read as feed
@@ -343,7 +344,7 @@ async def refresh_source(
     found = await lookup.counted(
         limiter, user, client_address(request), sources.own(db, user, source_id)
     )
-    await db.commit()  # no transaction stays open while the feed's server answers
+    await write_next(db)  # no transaction stays open while the feed's server answers
     async with services.http() as http:
         refreshed = await sources.refresh(db, found, http=http)
     return SourceOut.of(refreshed, i18n.negotiate(request))

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
 
 from portal import csrf, i18n
+from portal.db import write_next
 from portal.deps import DB, LimiterDep, Services, calls_out, client_address
 from portal.domain import lookup
 from portal.domain.feeds import access, digest, opml, sources
@@ -243,7 +244,7 @@ async def refresh(
     found = await lookup.counted(
         limiter, user, client_address(request), sources.own(db, user, chosen)
     )
-    await db.commit()  # no transaction stays open while the feed's server answers
+    await write_next(db)  # no transaction stays open while the feed's server answers
     async with services.http() as http:
         refreshed = await sources.refresh(db, found, http=http)
     if refreshed.health.last_error:

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from portal import cli
 from portal.config import _default_secret_key, get_settings
-from portal.db import make_engine, make_sessionmaker, session_scope
+from portal.db import make_engine, make_sessionmaker, session_scope, write_next
 
 
 def _mode(path: Path) -> int:
@@ -118,3 +119,34 @@ async def test_a_session_that_writes_begins_each_transaction_as_a_writer(in_tmp:
     finally:
         await engine.dispose()
     assert begun == ["BEGIN IMMEDIATE", "BEGIN IMMEDIATE", "BEGIN"]
+
+
+async def test_writes_after_another_server_answered_wait_their_turn(in_tmp: Path) -> None:
+    """A unit of work that read, called another server, then writes (portal.deps.calls_out):
+    written in the transaction that read, its writes are refused when another writer committed
+    meanwhile; after :func:`write_next`, they begin a transaction of their own that waits."""
+    engine = make_engine(f"sqlite+aiosqlite:///{in_tmp / 'race.db'}")
+    sessions = make_sessionmaker(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+
+        async def meanwhile() -> None:  # the poller, while the other server answers
+            async with session_scope(sessions, writing=True) as other:
+                await other.execute(text("INSERT INTO t VALUES (1)"))
+
+        async with session_scope(sessions) as session:
+            await session.execute(text("SELECT count(*) FROM t"))
+            await meanwhile()
+            with pytest.raises(OperationalError, match="locked"):
+                await session.execute(text("INSERT INTO t VALUES (2)"))
+
+        async with session_scope(sessions) as session:
+            await session.execute(text("SELECT count(*) FROM t"))
+            await meanwhile()
+            await write_next(session)
+            await session.execute(text("INSERT INTO t VALUES (3)"))
+        async with session_scope(sessions) as session:
+            assert (await session.scalar(text("SELECT count(*) FROM t"))) == 3
+    finally:
+        await engine.dispose()

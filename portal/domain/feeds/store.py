@@ -32,6 +32,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.db import write_next
 from portal.domain.feeds import discover, opml, schedule
 from portal.domain.feeds.fetch import DEADLINE, Fetched, FetchError, Validators, fetch
 from portal.domain.feeds.parse import NotAFeed, ParsedEntry, ParsedFeed, parse
@@ -114,6 +115,7 @@ async def subscribe(
             found = await discover.find(http, url)
         except FetchError as error:
             raise refusal(error) from error
+        await write_next(session)
         source = await source_at(session, found.url)
         if source is None:
             source = FeedSource(url=found.url)

@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import base
+from portal.db import write_next
 from portal.domain import linking
 from portal.domain.feeds import accounts as feed_accounts
 from portal.domain.feeds import timelines
@@ -93,6 +94,7 @@ async def remove_account(
                     revoked = await connection.revoke()
         except (base.ConnectorError, httpx.HTTPError, PortalError) as error:
             log.warning("revoking linked account %s failed: %s", account.id, error)
+    await write_next(session)
     source_id = account.feed_source_id
     await timelines.forget_account(session, account)
     await session.delete(account)
