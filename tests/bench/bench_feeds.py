@@ -6,7 +6,10 @@ spread over many hosts on the web), the address guard letting loopback through.
 - **Ingest**: the real feeds of ``../shared/corpus/feeds/real``, each served at
   :data:`INGEST_REPEATS` addresses, so that every source is new: fetched, parsed, sanitised
   and stored (entries per second). The baseline: ``feedparser.parse`` alone on the same bytes,
-  as many times, in the same run. Target: at least 0.7 of it.
+  as many times, in the same run. Target: at least 0.7 of it. Each is measured
+  :data:`TRIALS` times, taking turns, and the best of each kept: the machine may be shared
+  (a virtual one's neighbours take its processors at moments of their choosing), and a
+  moment taken from one side only would weigh on the ratio.
 - **Unchanged**: :data:`SOURCES` sources whose server answers ``304 Not Modified`` to their
   validators: sources polled and recorded per second. Target: at least 1,000 a second, and at
   least :data:`UNCHANGED_TARGET` of the baseline: the same conditional GETs sent with nothing
@@ -50,7 +53,8 @@ from tests.bench.results import Figure, record, table
 
 HOSTS = 100
 SOURCES = 10_000
-INGEST_REPEATS = 20
+INGEST_REPEATS = 30
+TRIALS = 3
 INGEST_TARGET = 0.7
 UNCHANGED_LIMIT = 1000.0
 UNCHANGED_TARGET = 0.5
@@ -127,7 +131,7 @@ async def _round(engine: AsyncEngine, urls: list[str], etag: str | None) -> poll
 
 async def ingest(folder: Path, port: int, files: list[Path], repeats: int) -> tuple[int, float]:
     """Entries stored, and the seconds the round took."""
-    engine = await _database(folder, f"ingest{repeats}")
+    engine = await _database(folder, f"ingest-{uuid.uuid4().hex[:8]}")
     urls = [
         f"http://{_host(n)}:{port}/r{n}/{path.name}"
         for n, path in enumerate(path for _ in range(repeats) for path in files)
@@ -218,8 +222,12 @@ async def measure(folder: Path) -> list[Figure]:
     with feed_server(corpus()) as port:
         await ingest(folder, port, files, 1)  # warm-up: imports, first connections
         await unchanged(folder, port, 200)
-        stored, took = await ingest(folder, port, files, INGEST_REPEATS)
-        parsed, alone = feedparser_alone(files, INGEST_REPEATS)
+        ingested, alone = 0.0, 0.0
+        for _ in range(TRIALS):
+            stored, took = await ingest(folder, port, files, INGEST_REPEATS)
+            ingested = max(ingested, stored / took)
+            parsed, seconds = feedparser_alone(files, INGEST_REPEATS)
+            alone = max(alone, parsed / seconds)
         await bare_http(port, 200)
         bare = await bare_http(port, SOURCES)
         measured = await unchanged(folder, port, SOURCES)
@@ -229,9 +237,9 @@ async def measure(folder: Path) -> list[Figure]:
     return [
         Figure(
             "feeds: ingest (fetch, parse, sanitise, store; SQLite)",
-            stored / took,
+            ingested,
             "entries/s",
-            baseline=parsed / alone,
+            baseline=alone,
             target=INGEST_TARGET,
             at_least=True,
         ),
