@@ -9,11 +9,13 @@ portal's server is allowed to reach (``PORTAL_CONNECTORS_ALLOW_LOOPBACK``).
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.async_api import Browser, Page, expect
 
 from tests.fixtures.browser import (
@@ -23,15 +25,15 @@ from tests.fixtures.browser import (
     scriptless_page,
     sign_up,
 )
-from tests.fixtures.feeds import FeedServer, send, serving
+from tests.fixtures.feeds import FeedServer, send, serving, static
 from tests.fixtures.live import LiveServer
 from tests.portal.web.test_browser_axe import AXE, _axe
 
 pytestmark = pytest.mark.browser
 
 ENTRIES = 45
-SERVED = {"entries": ENTRIES}
-"""How many entries the feed server serves now."""
+SERVED: dict[str, int | str] = {"entries": ENTRIES, "pictures": ""}
+"""How many entries the feed server serves now, and where its pictures are."""
 LONG = "<p>" + "A longer entry, with more to say than fits in a card. " * 12 + "</p>"
 
 
@@ -45,10 +47,10 @@ async def _rss(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
         f"<item><guid>{key}</guid><title>Entry number {key}</title>"
         f"<link>https://example.org/{key}</link>"
         f"<author>ada@example.org (Ada)</author>"
-        f"<description><![CDATA[{LONG if key % 3 == 0 else f'<p>Short note {key}.</p>'}]]>"
+        f"<description><![CDATA[{_body(key)}]]>"
         f"</description><pubDate>{1 + key // 24:02d} Nov 2026 {key % 24:02d}:00:00 GMT</pubDate>"
         "</item>"
-        for key in range(1, SERVED["entries"] + 1)
+        for key in range(1, int(SERVED["entries"]) + 1)
     )
     body = (
         '<?xml version="1.0"?><rss version="2.0"><channel><title>Ada writes</title>'
@@ -57,10 +59,26 @@ async def _rss(writer: asyncio.StreamWriter, asked: dict[str, str]) -> None:
     await send(writer, "200 OK", body, {"content-type": "application/rss+xml"})
 
 
+def _body(key: int) -> str:
+    if key % 3 == 0:
+        return LONG
+    if key % 5 == 0:  # a picture of the feed's server, which the page shows through Portal
+        return f'<p>A picture:</p><img src="{SERVED["pictures"]}/tile.png" alt="A teal tile">'
+    return f"<p>Short note {key}.</p>"
+
+
+def _tile() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 120), (0, 128, 128)).save(out, format="PNG")
+    return out.getvalue()
+
+
 @pytest.fixture
 async def blog() -> AsyncIterator[FeedServer]:
     SERVED["entries"] = ENTRIES
-    async with serving({"/rss": _rss}) as feed_server:
+    tile = static(_tile(), {"content-type": "image/png"})
+    async with serving({"/rss": _rss, "/tile.png": tile}) as feed_server:
+        SERVED["pictures"] = feed_server.url("")
         yield feed_server
 
 
@@ -95,6 +113,11 @@ async def test_the_feed_is_read_scrolled_and_worked_with_the_keyboard(
     entries = page.locator("[data-entry]")
     await expect(entries).to_have_count(20)
     await expect(entries.first.get_by_role("link", name="Entry number 45")).to_be_visible()
+    # A picture of an entry comes through Portal (the page's policy allows no other server).
+    picture = page.get_by_role("img", name="A teal tile").first
+    await expect(picture).to_be_visible()
+    assert (await picture.get_attribute("src") or "").startswith("/feed/images/")
+    assert await picture.evaluate("image => image.complete && image.naturalWidth") == 320
     await _shots(page, shots, "feed")
 
     # Scrolled to the foot, the next page comes by itself, and the one after.
