@@ -114,6 +114,7 @@ NOT_PAGES = {
     "/me/accounts/{network}/callback": "a redirect back from a network's own site",
     "/feeds/{secret}.atom": "one's feed as Atom",
     "/feeds/{secret}.json": "one's feed as JSON Feed",
+    "/feed/images/{signature}/{encoded}": "a picture of a feed's entry",
 }
 """GET routes outside /api that render no page, and what they answer instead."""
 
