@@ -20,6 +20,7 @@ from portal.api.schemas import (
     NetworkOut,
     errors,
 )
+from portal.db import write_next
 from portal.deps import DB, LimiterDep, Services, calls_out
 from portal.domain import linking, privacy
 from portal.domain.linking import connections, oauth, proofs
@@ -69,6 +70,7 @@ async def add_account(
             db, services, user, body.network, body.handle, body.password
         )
     else:
+        await write_next(db)  # no other server is called: what follows writes at once
         account = await linking.add_handle(
             db, user, body.network, body.handle, context=services.context
         )
