@@ -77,9 +77,10 @@ PARSERS = 2
 """Feeds parsed at once, each in a process of :attr:`Poller.parsers` (or a thread). Parsing
 holds Python's lock of the interpreter nearly all the time: in threads, feeds are parsed no
 faster than one at a time, taking turns with the event loop (on the benchmark's ingest,
-``make bench``: 0.37 of feedparser's rate alone in two threads, 0.64 to 0.69 in two
-processes on a machine of two cores). Twice as many feeds as processes are handed over at
-once, so that a process finds the next feed waiting when it is done with one."""
+``make bench``: 0.37 of feedparser's rate alone in two threads, 0.69 to 0.74 in two
+processes on a machine of two cores, the batched writes included). Twice as many feeds as
+processes are handed over at once, so that a process finds the next feed waiting when it is
+done with one."""
 PARSED_PER_PROCESS = 500
 """Feeds a parsing process reads before it is replaced, giving back what the largest left."""
 RECORD = 500
