@@ -19,6 +19,7 @@ headers that forbid anything active and let the browser keep it. Any failure ans
 from __future__ import annotations
 
 import base64
+import functools
 import binascii
 import hashlib
 import hmac
@@ -49,7 +50,9 @@ _IMG_SRC = re.compile(r'(<img\b[^>]*?\ssrc=")([^"]*)(")')
 _SIGNATURE_LENGTH = 22  # 128 bits, base64url
 
 
+@functools.cache
 def _key(secret: str) -> bytes:
+    """This use's own key, made from the portal's secret once."""
     return hmac.new(secret.encode(), b"portal feed images", hashlib.sha256).digest()
 
 
