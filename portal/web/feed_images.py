@@ -19,8 +19,8 @@ headers that forbid anything active and let the browser keep it. Any failure ans
 from __future__ import annotations
 
 import base64
-import functools
 import binascii
+import functools
 import hashlib
 import hmac
 import html
