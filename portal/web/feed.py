@@ -42,7 +42,6 @@ EXCERPT = 320
 """Characters of an entry's text shown before "Read more"."""
 POLL_SECONDS = 20.0
 """How often the live notice counts the entries newer than the page's first."""
-LIFETIME_SECONDS = sse.LIFETIME_SECONDS
 FILTER_NAMES = ("network", "number", "source", "folder", "unread", "starred", "q")
 
 
@@ -260,9 +259,7 @@ async def _stream(
 ) -> AsyncIterator[str]:
     catalog = i18n.translations(i18n.negotiate(request))
     told = 0
-    async for line in sse.rhythm(
-        request, poll=POLL_SECONDS, retry_ms=10_000, lifetime=LIFETIME_SECONDS
-    ):
+    async for line in sse.rhythm(request, poll=POLL_SECONDS, retry_ms=10_000):
         if line:
             yield line
             continue

@@ -23,7 +23,6 @@ router = APIRouter(
 
 POLL_SECONDS = 3.0
 """How often a stream reads the database, for notifications made by other web processes."""
-LIFETIME_SECONDS = sse.LIFETIME_SECONDS
 
 
 @router.get("")
@@ -73,9 +72,7 @@ async def _stream(
     wake = notifications.listen(user_id)
     first = True
     try:
-        async for line in sse.rhythm(
-            request, poll=POLL_SECONDS, retry_ms=3000, wake=wake, lifetime=LIFETIME_SECONDS
-        ):
+        async for line in sse.rhythm(request, poll=POLL_SECONDS, retry_ms=3000, wake=wake):
             if line:
                 yield line
                 continue

@@ -37,12 +37,12 @@ async def rhythm(
     poll: float,
     retry_ms: int,
     wake: asyncio.Event | None = None,
-    lifetime: float | None = None,
 ) -> AsyncIterator[str]:
     """The stream's own lines: the reconnection delay first, then, each time it is time to
     look for news, ``""`` (the caller looks, and yields its events), with a keep-alive comment
     when one is due; it ends when the stream's life is over or the browser has gone."""
     started = last_beat = time.monotonic()
+    ends = LIFETIME_SECONDS
     yield f"retry: {retry_ms}\n\n"
     while True:
         if wake is not None:
@@ -52,7 +52,6 @@ async def rhythm(
         if now - last_beat >= HEARTBEAT_SECONDS:
             yield KEEP_ALIVE
             last_beat = now
-        ends = LIFETIME_SECONDS if lifetime is None else lifetime
         if now - started >= ends or await request.is_disconnected():
             return
         if wake is None:
