@@ -636,7 +636,7 @@ async def star(
 ) -> None:
     """Star an entry of the viewer's feed (or take the star off); any other entry, or one
     that does not exist, is :class:`NotFound` alike."""
-    await set_state(session, viewer, entry_id, starred=starred, now=now)
+    await _set(session, viewer, entry_id, None, starred, now)
 
 
 async def set_state(
@@ -651,15 +651,7 @@ async def set_state(
     """Mark one entry of the viewer's feed read or unread, starred or not (what is None is
     left as it is); any other entry, or one that does not exist, is :class:`NotFound` alike.
     The entry's state after: (read, starred)."""
-    chosen = _visible(viewer, [entry_id])
-    if await session.scalar(chosen) is None:
-        raise NotFound(NO_ENTRY)
-    now = now or utcnow()
-    for name, wanted in (("read_at", read), ("starred_at", starred)):
-        if wanted is True:
-            await _mark(session, viewer, chosen, name, now)
-        elif wanted is False:
-            await _unmark(session, viewer, chosen, name)
+    await _set(session, viewer, entry_id, read, starred, now)
     row = (
         await session.execute(
             select(FeedEntryState.read_at, FeedEntryState.starred_at).where(
@@ -671,6 +663,26 @@ async def set_state(
         row is not None and row.read_at is not None,
         row is not None and row.starred_at is not None,
     )
+
+
+async def _set(
+    session: AsyncSession,
+    viewer: User,
+    entry_id: int,
+    read: bool | None,
+    starred: bool | None,
+    now: datetime | None,
+) -> None:
+    """:func:`set_state` without reading the state back."""
+    chosen = _visible(viewer, [entry_id])
+    if await session.scalar(chosen) is None:
+        raise NotFound(NO_ENTRY)
+    now = now or utcnow()
+    for name, wanted in (("read_at", read), ("starred_at", starred)):
+        if wanted is True:
+            await _mark(session, viewer, chosen, name, now)
+        elif wanted is False:
+            await _unmark(session, viewer, chosen, name)
 
 
 async def count_newer(

@@ -21,6 +21,7 @@ from portal.domain.feeds import opml
 from portal.domain.feeds import read as feed_read
 from portal.storage.models import FeedSource, User
 from portal.web import feed as web_feed
+from portal.web import sse
 from tests.fixtures.app import HTML, csrf_from, get_csrf, make_settings
 from tests.fixtures.feeds import FeedServer, send, serving
 from tests.portal.domain import people
@@ -248,7 +249,7 @@ async def test_the_stream_says_how_many_came(signed_in, blog, monkeypatch):
     assert source_id
     fetched = await _form(signed_in, f"/feed/sources/{source_id.group(1)}/refresh", "/feed/sources")
     assert fetched.status_code == 303
-    monkeypatch.setattr(web_feed, "LIFETIME_SECONDS", 0.0)
+    monkeypatch.setattr(sse, "LIFETIME_SECONDS", 0.0)
     answer = await signed_in.get(stream.group(1).replace("&amp;", "&"), headers=HTML)
     assert answer.headers["content-type"].startswith("text/event-stream")
     assert "event: newer" in answer.text and '"count":1' in answer.text
@@ -358,7 +359,7 @@ async def test_another_readers_entries_are_not_mine_to_mark(signed_in, blog, bob
         assert bare.status_code == 422, path
     mine = await signed_in.get("/feed", params={"unread": "1"}, headers=HTML)
     assert newest in _ids(mine.text)  # still unread: nothing by omission
-    # Eight misses, five lookups each: the limiter stops Bob.
+    # A miss costs LOOKUP_MISS_COST lookups: within nineteen tries the limiter stops Bob.
     tries = [
         (
             await bob.post(f"/feed/{n}/read", data={"csrf_token": token, "read": "1"}, headers=HTML)
