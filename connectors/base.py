@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
@@ -112,13 +112,70 @@ class Post:
 
 
 @dataclass(frozen=True, slots=True)
+class Upload:
+    """A picture to attach, with its bytes: already checked and re-encoded by the portal."""
+
+    data: bytes
+    mime_type: str
+    description: str = ""
+    """The alt text; empty when the author chose to go without."""
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """One post as the network keeps it: its id, its web address, and what a reply to it or
+    a look-up of it needs besides the id (``ref``: a Bluesky record's CID)."""
+
+    id: str
+    url: str | None = None
+    ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """Where a part of a thread goes: under ``parent``, in the thread started by ``root``."""
+
+    root: Published
+    parent: Published
+
+
+@dataclass(frozen=True, slots=True)
 class Draft:
-    """What a person wants to say, before it is adapted to a network."""
+    """What a person wants to say: as written, or as already adapted to one network."""
 
     text: str
     media: tuple[Media, ...] = ()
     link: str | None = None
     content_warning: str = ""
+    uploads: tuple[Upload, ...] = ()
+    destination: str = ""
+    """Where it goes on networks that post into a place (a Matrix room, a Telegram channel,
+    a Facebook Page); empty for the account's own timeline."""
+    reply_to: Thread | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostRules:
+    """What a network accepts in one post, from its documentation: the portal adapts a draft
+    to these before publishing (splits it into a thread, or shortens it with a link)."""
+
+    max_length: int
+    """The longest text of one post, counted by :meth:`Connector.count_text`."""
+    caption_length: int | None = None
+    """The longest text that goes with pictures, where it is shorter (Telegram's captions)."""
+    max_media: int = 4
+    max_media_bytes: int = 5 * 1024 * 1024
+    media_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp", "image/gif")
+    media_required: bool = False
+    """A post needs a picture (Instagram)."""
+    links_clickable: bool = True
+    """Links in the text become links (not on Instagram, where the portal says so)."""
+    threads: bool = True
+    """A long text may go out as a thread of replies to itself."""
+    content_warning: bool = False
+    """It has a field of its own for a content warning (Mastodon's ``spoiler_text``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +184,6 @@ class Page(Generic[T]):
 
     items: Sequence[T]
     cursor: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Published:
-    id: str
-    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +264,13 @@ class Context:
     media_poll_interval: float = 1.0
     media_poll_timeout: float = 120.0
     """How often, and how long, to ask whether an uploaded picture or video is processed."""
+    telegram_bot_token: str = field(default="", repr=False)
+    """The token of the portal's own Telegram bot (the Login Widget's), which posts into
+    channels and groups for the people who run them; empty where the portal has none. A
+    secret: kept out of ``repr``, and never put in an error or a log."""
+    media_url: Callable[[Upload], Awaitable[str]] | None = None
+    """A public address where the network can fetch a picture the portal holds, for networks
+    that take pictures only by address (Instagram); ``None`` where the portal serves none."""
 
     @property
     def allow_loopback(self) -> bool:
@@ -256,7 +314,11 @@ class Connector:
     CAN_READ: ClassVar[bool] = False
     """It can read the account's posts (:meth:`get_posts`)."""
     CAN_PUBLISH: ClassVar[bool] = False
-    """It can publish a post (:meth:`preview` and :meth:`publish`)."""
+    """It can publish a post (:meth:`publish`) under :attr:`POST_RULES`."""
+    CAN_DELETE: ClassVar[bool] = False
+    """It can take a published post down (:meth:`delete_post`)."""
+    CAN_EDIT: ClassVar[bool] = False
+    """It can change the text of a published post (:meth:`edit_post`)."""
     CAN_MESSAGE: ClassVar[bool] = False
     """It can send a direct message (:meth:`send_message`)."""
     CAN_UPLOAD_MEDIA: ClassVar[bool] = False
@@ -266,6 +328,11 @@ class Connector:
 
     MAX_TEXT_LENGTH: ClassVar[int | None] = None
     TEXT_COUNTING: ClassVar[TextCounting] = "characters"
+    POST_RULES: ClassVar[PostRules | None] = None
+    """What one post may hold (set with ``CAN_PUBLISH``)."""
+    PUBLISHES_TO: ClassVar[str] = ""
+    """What :attr:`Draft.destination` names where the network posts into a place (``"room"``,
+    ``"channel"``, ``"page"``); empty where a post goes on the account's own timeline."""
 
     def __init__(
         self,
@@ -330,12 +397,27 @@ class Connector:
         """The account's recent posts, newest first (``CAN_READ``)."""
         raise NotImplementedError
 
-    def preview(self, draft: Draft) -> list[str]:
-        """The texts this network will show for a draft, split as it must be (``CAN_PUBLISH``)."""
-        raise NotImplementedError
+    async def post_rules(self) -> PostRules:
+        """What one post of this account may hold: :attr:`POST_RULES`, or what its server says
+        where servers differ (a Mastodon instance's own limit)."""
+        if self.POST_RULES is None:
+            raise NotImplementedError
+        return self.POST_RULES
 
     async def publish(self, draft: Draft, idempotency_key: str) -> Published:
-        """Publish a draft once, whatever retries happen (``CAN_PUBLISH``)."""
+        """Publish one post of a draft already adapted to :attr:`POST_RULES` (``CAN_PUBLISH``).
+
+        Called again with the same key, after a crash or a lost answer, it must not publish a
+        second copy: it sends the key where the network takes one, derives the post's id
+        from it where the network lets the client choose, or finds the first copy."""
+        raise NotImplementedError
+
+    async def delete_post(self, published: Published, destination: str = "") -> None:
+        """Take a published post down; gone already counts as done (``CAN_DELETE``)."""
+        raise NotImplementedError
+
+    async def edit_post(self, published: Published, draft: Draft) -> None:
+        """Replace the text of a published post with the draft's (``CAN_EDIT``)."""
         raise NotImplementedError
 
     async def send_message(self, to: str, text: str) -> Delivered:
@@ -398,7 +480,9 @@ class Connector:
 CAPABILITY_METHODS: dict[str, tuple[str, ...]] = {
     "CAN_VERIFY": ("get_actor",),
     "CAN_READ": ("get_posts",),
-    "CAN_PUBLISH": ("preview", "publish"),
+    "CAN_PUBLISH": ("publish",),
+    "CAN_DELETE": ("delete_post",),
+    "CAN_EDIT": ("edit_post",),
     "CAN_MESSAGE": ("send_message",),
     "CAN_UPLOAD_MEDIA": ("upload_media",),
 }

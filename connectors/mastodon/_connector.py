@@ -98,9 +98,17 @@ class Mastodon(base.Connector):
     CAN_VERIFY = True
     CAN_READ = True
     CAN_PUBLISH = True
+    CAN_DELETE = True
     CAN_UPLOAD_MEDIA = True
     MAX_TEXT_LENGTH = DEFAULT_MAX_CHARACTERS
     TEXT_COUNTING = "graphemes"
+    POST_RULES: ClassVar[base.PostRules] = base.PostRules(
+        max_length=DEFAULT_MAX_CHARACTERS,
+        max_media=DEFAULT_MAX_MEDIA,
+        max_media_bytes=MAX_MEDIA_BYTES,
+        content_warning=True,
+    )
+    """Mastodon's defaults; :meth:`post_rules` reads the instance's own."""
 
     def __init__(
         self,
@@ -296,9 +304,15 @@ class Mastodon(base.Connector):
             self._limits = limits_of(info)
         return self._limits
 
-    def preview(self, draft: Draft) -> list[str]:
-        """The status as it will be posted: one text; a longer one is refused on publishing."""
-        return [_compose(draft)]
+    async def post_rules(self) -> base.PostRules:
+        """The instance's own limits (``GET /api/v2/instance``), the defaults where it does
+        not tell. Every link counts :attr:`Limits.url_length` whatever its length."""
+        limits = await self._instance_limits()
+        if limits is None:
+            return self.POST_RULES
+        return replace(
+            self.POST_RULES, max_length=limits.max_characters, max_media=limits.max_media
+        )
 
     async def publish(self, draft: Draft, idempotency_key: str) -> Published:
         key = idempotency_key.strip() if isinstance(idempotency_key, str) else ""
@@ -306,7 +320,7 @@ class Mastodon(base.Connector):
             raise PermanentError("Publishing needs a key of up to 200 characters to happen once.")
         text = _compose(draft)
         warning = draft.content_warning.strip()
-        if not text.strip() and not draft.media:
+        if not text.strip() and not draft.media and not draft.uploads:
             raise PermanentError("There is nothing to publish: write something or add a picture.")
         limits = await self._instance_limits()
         if limits is not None:
@@ -318,14 +332,19 @@ class Mastodon(base.Connector):
                     f"{count - limits.max_characters}."
                 )
         most = limits.max_media if limits else DEFAULT_MAX_MEDIA
-        if len(draft.media) > most:
+        if len(draft.media) + len(draft.uploads) > most:
             raise PermanentError(f"{self.instance} takes at most {most} pictures in a post.")
         media_ids = [await self.upload_media(*await self._fetch(item)) for item in draft.media]
+        for upload in draft.uploads:
+            media = Media("", upload.mime_type, upload.description)
+            media_ids.append(await self.upload_media(media, upload.data))
         form: dict[str, str | list[str]] = {"status": text}
         if warning:
             form["spoiler_text"] = warning
         if media_ids:
             form["media_ids[]"] = media_ids
+        if draft.reply_to is not None:
+            form["in_reply_to_id"] = _id(draft.reply_to.parent.id, "post id")
         answer = await self._api(
             "POST", "/api/v1/statuses", data=form, headers={"idempotency-key": key}
         )
@@ -334,6 +353,18 @@ class Mastodon(base.Connector):
         if not status_id:
             raise PermanentError(f"{self.instance} {UNEXPECTED}: the post has no id.")
         return Published(id=status_id, url=web_url(status.get("url")) or web_url(status.get("uri")))
+
+    async def delete_post(self, published: Published, destination: str = "") -> None:
+        """``DELETE /api/v1/statuses/:id``; a status that is gone already counts as deleted
+        (https://docs.joinmastodon.org/methods/statuses/#delete)."""
+        status_id = quote(_id(published.id, "post id"), safe="")
+        token = self.credentials.access_token
+        if not token:
+            raise AuthRevoked("Portal holds no access to this Mastodon account.")
+        url = f"{base.server_url(self.instance)}/api/v1/statuses/{status_id}"
+        answer = await call(self.http, "DELETE", url, where=self.instance, token=token)
+        if answer.status != 404:
+            check(answer, self.instance)
 
     async def _fetch(self, media: Media) -> tuple[Media, bytes]:
         """A picture to attach and its bytes, from its address (no redirects, size-limited)."""

@@ -891,7 +891,6 @@ async def test_a_post_over_the_limit_is_refused_with_its_count(
     mock.get(f"{SERVER}/api/v2/instance").mock(return_value=answer("instance_v2"))
     route = mock.post(f"{SERVER}/api/v1/statuses")
     connector = account(http)
-    assert connector.preview(draft) == [draft.text]
     with pytest.raises(PermanentError) as refused:
         await connector.publish(draft, "key")
     assert f"{count} characters" in refused.value.message
