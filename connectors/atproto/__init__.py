@@ -16,6 +16,10 @@ Why it looks like this (the specs are the truth; links to the official texts):
   ``com.atproto.identity.resolveHandle``. A handle counts only when the DID document names
   it back (``alsoKnownAs: at://<handle>``): the check is bidirectional (``_identity``;
   the syntax of both is ``_syntax``'s).
+- A TID (https://atproto.com/specs/tid) is a 64-bit integer, a 53-bit time in microseconds
+  and a 10-bit clock identifier, written as 13 base32-sortable digits; it is the key of
+  records such as posts. ``derived_tid`` makes one from a key instead of the clock, so a
+  client that tries again writes the same record (``_syntax``).
 - The DID document names the account's PDS: the service whose ``id`` ends in
   ``#atproto_pds`` and whose ``type`` is ``AtprotoPersonalDataServer``.
 - XRPC: ``GET|POST /xrpc/<nsid>``; errors are JSON ``{"error", "message"}``; 429 asks to
@@ -52,11 +56,14 @@ from connectors.atproto._oauth import (
 from connectors.atproto._syntax import (
     DISALLOWED_TLDS,
     INVALID_HANDLE,
+    derived_tid,
     did_problem,
     handle_problem,
     is_valid_did,
     is_valid_handle,
+    is_valid_tid,
     normalize_did,
+    tid,
     web_host,
 )
 from connectors.atproto._xrpc import XrpcError, blob_cid, blob_url, xrpc
@@ -76,15 +83,18 @@ __all__ = [
     "blob_url",
     "client_id_for",
     "client_metadata",
+    "derived_tid",
     "did_problem",
     "dns_txt",
     "handle_problem",
     "is_valid_did",
     "is_valid_handle",
+    "is_valid_tid",
     "normalize_did",
     "parse_did_document",
     "push_authorization_request",
     "service_origin",
+    "tid",
     "web_host",
     "xrpc",
 ]

@@ -144,6 +144,7 @@ class DPoP:
         access_token: str | None = None,
         data: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         limit: int = MAX_ANSWER,
@@ -166,6 +167,7 @@ class DPoP:
                 limit=limit,
                 data=data,
                 json=json,
+                content=content,
                 params=params,
                 headers=sent,
             )

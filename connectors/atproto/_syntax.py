@@ -1,11 +1,14 @@
-"""Handles and DIDs as the specs write them: syntax, the reasons one is refused, ``did:web``.
+"""Handles, DIDs and TIDs as the specs write them: syntax, the reasons one is refused,
+``did:web``, and a TID made from a key.
 
-https://atproto.com/specs/handle and https://atproto.com/specs/did; the interop test vectors
-of those pages are in ``tests/testdata/bluesky/syntax``.
+https://atproto.com/specs/handle, https://atproto.com/specs/did and
+https://atproto.com/specs/tid; the interop test vectors of those pages are in
+``tests/testdata/bluesky/syntax`` (the TID ones in ``tests/connectors/test_bluesky_publish.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from urllib.parse import unquote
 
@@ -18,6 +21,10 @@ _HANDLE = re.compile(
 )
 _DID = re.compile(r"did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]")
 _DID_PLC = re.compile(r"did:plc:[a-z2-7]{24}")
+TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+"""base32-sortable: the digits of a TID, in the order of their values."""
+_TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
+_DERIVED_TIME_BITS = 49
 DISALLOWED_TLDS = frozenset(
     {"alt", "arpa", "example", "internal", "invalid", "local", "localhost", "onion"}
 )
@@ -111,3 +118,49 @@ def normalize_did(text: str) -> str:
     if method == "web":
         return "did:web:" + rest.lower().replace("%3a", "%3A")
     return f"did:{method}:{rest}"
+
+
+def is_valid_tid(text: str) -> bool:
+    """TID syntax: 13 base32-sortable digits, the first of them with the top bit clear."""
+    return _TID.fullmatch(text) is not None
+
+
+def tid(micros: int, clock_id: int) -> str:
+    """The TID of a time (microseconds since the Unix epoch, 53 bits) and a clock identifier
+    (10 bits): the 64-bit integer ``0 | micros | clock_id``, big-endian, in base32-sortable."""
+    if not 0 <= micros < 1 << 53 or not 0 <= clock_id < 1 << 10:
+        raise ValueError("A TID holds a 53-bit time and a 10-bit clock identifier.")
+    value = micros << 10 | clock_id
+    return "".join(TID_ALPHABET[value >> shift & 31] for shift in range(60, -1, -5))
+
+
+def derived_tid(key: str) -> str:
+    """A TID that depends on ``key`` alone: the same key gives the same TID on every call.
+
+    A key that begins with a TID and a separator (``<tid>-…``, ``<tid>.…``: the time its
+    publishing was decided) keeps that TID's time, plus the number after its last dot (the
+    part of a thread), so the record sorts where it was written; its clock identifier comes
+    from the key's SHA-256. Any other key takes time and clock identifier from its SHA-256,
+    the time kept under 2^49 microseconds (before 1988): no TID made from a clock today is one
+    of these, and none of these sorts above the records written now (a repository lists
+    records by key). The spec warns that a TID's time is not a creation time to trust; the
+    record's own ``createdAt`` is.
+    """
+    value = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+    head, separator = key[:13], key[13:14]
+    if separator in ("-", ".") and is_valid_tid(head):
+        micros = _tid_time(head)
+        part = key.rsplit(".", 1)[1] if "." in key[14:] else ""
+        if part.isdigit() and len(part) < 6:
+            micros += int(part)
+        if micros < 1 << 53:
+            return tid(micros, value & 1023)
+    return tid(value >> 10 & ((1 << _DERIVED_TIME_BITS) - 1), value & 1023)
+
+
+def _tid_time(text: str) -> int:
+    """The time of a valid TID, in microseconds since the Unix epoch."""
+    value = 0
+    for char in text:
+        value = value << 5 | TID_ALPHABET.index(char)
+    return value >> 10

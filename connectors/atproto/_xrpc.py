@@ -32,6 +32,8 @@ async def xrpc(
     *,
     params: Mapping[str, str] | None = None,
     body: Mapping[str, Any] | None = None,
+    content: bytes | None = None,
+    content_type: str = "application/octet-stream",
     token: str | None = None,
     dpop: DPoP | None = None,
     post: bool = False,
@@ -39,21 +41,33 @@ async def xrpc(
 ) -> dict[str, Any]:
     """Call ``nsid`` on ``service`` and return its JSON object.
 
-    ``token`` is a session JWT (Bearer), or with ``dpop`` an OAuth access token bound to that
-    key. 429 becomes :class:`RateLimited`, 5xx and transport failures :class:`Retriable`, any
-    other failure :class:`XrpcError` for the caller to interpret.
+    A procedure sends ``body`` as JSON, or ``content`` as it is, typed ``content_type`` (a
+    blob). ``token`` is a session JWT (Bearer), or with ``dpop`` an OAuth access token bound
+    to that key. 429 becomes :class:`RateLimited`, 5xx and transport failures
+    :class:`Retriable`, any other failure :class:`XrpcError` for the caller to interpret.
     """
     url = f"{service}/xrpc/{nsid}"
     headers = {"Accept": "application/json"}
     if token and dpop is None:
         headers["Authorization"] = f"Bearer {token}"
-    method = "POST" if post or body is not None else "GET"
+    if content is not None:
+        headers["Content-Type"] = content_type
+    method = "POST" if post or body is not None or content is not None else "GET"
     failures = _http.Failures.about(
         label, failing=f"{label} answered with an error (HTTP {{status}})."
     )
     if dpop is not None:
+        typed = {"Content-Type": content_type} if content is not None else {}
         response = await dpop.request(
-            http, method, url, access_token=token, json=body, params=params, failures=failures
+            http,
+            method,
+            url,
+            access_token=token,
+            json=body,
+            content=content,
+            params=params,
+            headers=typed,
+            failures=failures,
         )
     else:
         response = await _http.send(
@@ -63,6 +77,7 @@ async def xrpc(
             failures,
             limit=MAX_ANSWER,
             json=body,
+            content=content,
             params=params,
             headers=headers,
         )

@@ -30,9 +30,38 @@ Why it looks like this (official docs: https://atproto.com/specs and https://doc
   AppView (self-hosted, or a development network) cannot answer it; the profile record
   ``app.bsky.actor.profile/self`` read with ``com.atproto.repo.getRecord`` from the account's
   own repository gives the same name, bio and avatar (the avatar as a ``getBlob`` address).
+- Publishing writes an ``app.bsky.feed.post`` record into the account's own repository with
+  ``com.atproto.repo.createRecord`` (https://docs.bsky.app/docs/advanced-guides/posts):
+  ``text``, ``createdAt``, the ``facets`` of its links, mentions and hashtags (UTF-8 byte
+  slices, ``_richtext``: https://docs.bsky.app/docs/advanced-guides/post-richtext), pictures
+  as ``app.bsky.embed.images`` (each first uploaded with ``com.atproto.repo.uploadBlob``,
+  with its alt text and ``aspectRatio``), and ``reply`` (strong references, URI and CID, to
+  the thread's root and the parent) for the parts of a thread. No ``langs`` (optional): the
+  portal does not know the language of a post.
+- What one post holds (:attr:`Bluesky.POST_RULES`): 300 graphemes (and 3,000 UTF-8 bytes) of
+  text; at most 4 pictures (``app.bsky.embed.images`` ``maxLength``). A picture blob is at
+  most 1,000,000 bytes: the lexicon now allows 2,000,000 ("formerly limited to 1 MB"), but
+  PDSes built on the earlier lexicon, the development PDS the tests run among them, refuse a
+  record whose blob is larger, so the limit every server takes is kept. The lexicon accepts
+  ``image/*``; JPEG, PNG and WebP are taken (Bluesky's image service serves every picture
+  as a still JPEG, so an animated GIF would not move: the portal re-encodes one instead).
+  https://github.com/bluesky-social/atproto/blob/main/lexicons/app/bsky/embed/images.json
+- Exactly once: the record key of a post is a TID derived from the idempotency key alone
+  (``_publish``), so every attempt names the same record. Before writing, and when writing
+  fails, ``com.atproto.repo.getRecord`` reads the record at that key: when it is there, the
+  first attempt wrote it and it is what is returned (a PDS answers a record key in use with
+  an error, a 500 on the reference PDS, and an answer can be lost on the way back). Its
+  time part is not the time of writing, so a repository, which lists records by key, lists
+  these posts below the ones written in the app; ``createdAt`` holds the real time.
+- ``com.atproto.repo.deleteRecord`` takes a post down; a record already gone is no error
+  (https://docs.bsky.app/docs/api/com-atproto-repo-delete-record).
+- Errors: a revoked or ended session is :class:`AuthRevoked`, 429 :class:`RateLimited` with
+  the wait of ``ratelimit-reset`` (a Unix time) or ``Retry-After``, a 5xx or a timeout
+  :class:`Retriable`, any other refusal a :class:`PermanentError` with the PDS's reason.
 - Raw API JSON becomes :class:`Actor` and :class:`Post` through pure functions
-  (``app.bsky.actor.defs#profileView*``, ``app.bsky.feed.defs#feedViewPost``; ``_model``).
-  The connector itself, app-password sessions and reading the profile, is ``_connector``.
+  (``app.bsky.actor.defs#profileView*``, ``app.bsky.feed.defs#feedViewPost``), and a draft an
+  ``app.bsky.feed.post`` record (``_model``). The connector itself, app-password sessions,
+  reading the profile and publishing, is ``_connector``.
 """
 
 from __future__ import annotations
@@ -43,18 +72,25 @@ from connectors.bluesky._model import (
     actor_from_profile,
     actor_from_profile_record,
     post_from_feed_view,
+    post_record,
     post_url,
     posts_address,
     profile_url,
 )
+from connectors.bluesky._publish import record_key
+from connectors.bluesky._richtext import facets, mentioned_handles
 
 __all__ = [
     "POSTS",
     "Bluesky",
     "actor_from_profile",
     "actor_from_profile_record",
+    "facets",
+    "mentioned_handles",
     "post_from_feed_view",
+    "post_record",
     "post_url",
     "posts_address",
     "profile_url",
+    "record_key",
 ]

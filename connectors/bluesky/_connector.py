@@ -1,10 +1,12 @@
-"""The Bluesky connector: linking with an app password, the session, and the profile."""
+"""The Bluesky connector: linking with an app password, the session, the profile, and
+publishing (posts, pictures, threads, taking a post down)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,6 +17,7 @@ from connectors.atproto import (
     DPoP,
     Identity,
     XrpcError,
+    blob_cid,
     did_problem,
     handle_problem,
     is_valid_handle,
@@ -26,18 +29,33 @@ from connectors.base import (
     Actor,
     AuthRevoked,
     Connector,
+    ConnectorError,
     Context,
     Credentials,
+    Draft,
     InvalidHandle,
     Linked,
+    Media,
     PermanentError,
+    PostRules,
+    Published,
     RateLimited,
     Retriable,
+    Upload,
     clean,
     path_from_url,
 )
 from connectors.bluesky import _model
-from connectors.bluesky._model import NETWORK, actor_from_profile, actor_from_profile_record
+from connectors.bluesky._model import (
+    NETWORK,
+    POSTS,
+    actor_from_profile,
+    actor_from_profile_record,
+    post_record,
+    published_post,
+)
+from connectors.bluesky._publish import check_draft, check_picture, compose, record_key, refusal
+from connectors.bluesky._richtext import facets, mentioned_handles
 
 REFUSED = "Bluesky refused this handle or app password."
 ASK_FOR_APP_CREDENTIAL = (
@@ -51,6 +69,8 @@ TWO_FACTOR = (
 REVOKED = "Bluesky no longer accepts this sign-in: the app password or the session was revoked."
 _APP_PASSWORD = re.compile(r"[a-zA-Z0-9]{4}(-[a-zA-Z0-9]{4}){3}")
 _AUTH_ERRORS = frozenset({"AuthenticationRequired", "InvalidToken", "ExpiredToken"})
+_MAX_MENTIONS = 50
+"""At most this many handles of one post are resolved: a 300-grapheme text holds fewer."""
 
 
 class Bluesky(Connector):
@@ -60,8 +80,19 @@ class Bluesky(Connector):
     HANDLE_LABEL = "Handle"
     HANDLE_EXAMPLE = "ada.bsky.social"
     CAN_VERIFY = True
+    CAN_PUBLISH = True
+    CAN_UPLOAD_MEDIA = True
+    CAN_DELETE = True
     MAX_TEXT_LENGTH = 300
     TEXT_COUNTING = "graphemes"
+    POST_RULES = PostRules(
+        max_length=300,
+        max_media=4,
+        max_media_bytes=1_000_000,
+        media_types=("image/jpeg", "image/png", "image/webp"),
+        threads=True,
+        content_warning=False,
+    )
 
     def __init__(
         self,
@@ -214,6 +245,124 @@ class Bluesky(Connector):
             self.http, identity, self.credentials.access_token, dpop=self._dpop
         )
 
+    # -- publishing --
+
+    async def publish(self, draft: Draft, idempotency_key: str) -> Published:
+        """Write one ``app.bsky.feed.post`` record, exactly once per ``idempotency_key``.
+
+        The record's key is a TID derived from ``idempotency_key`` alone, so every attempt
+        names the same record: a record already there is the first attempt's, read back and
+        returned (before writing, and again when writing fails, since a PDS answers a key in
+        use with an error of its own, or the answer may be lost on the way back).
+        """
+        did, _ = self._account()
+        rkey = record_key(idempotency_key)
+        text = compose(draft)
+        check_draft(draft, text, self.POST_RULES)
+        first = await self._published_record(did, rkey)
+        if first is not None:
+            return first
+        images = [(await self._upload_blob(item), item) for item in draft.uploads]
+        dids = await self._mentions(text)
+        record = post_record(
+            text,
+            datetime.now(UTC),
+            facets=facets(text, dids),
+            images=images,
+            reply_to=draft.reply_to,
+        )
+        request = {"repo": did, "collection": POSTS, "rkey": rkey, "record": record}
+        try:
+            created = await self._call("com.atproto.repo.createRecord", body=request)
+        except RateLimited:
+            raise
+        except (XrpcError, Retriable) as error:
+            try:
+                first = await self._published_record(did, rkey)
+            except ConnectorError:
+                first = None
+            if first is not None:
+                return first
+            if isinstance(error, XrpcError):
+                raise refusal(error, "the post") from error
+            raise
+        uri, cid = created.get("uri"), created.get("cid")
+        if not isinstance(uri, str) or not isinstance(cid, str) or not uri.endswith(f"/{rkey}"):
+            raise Retriable("Bluesky's answer to publishing did not name the new post.")
+        return published_post(self.handle, uri, cid)
+
+    async def delete_post(self, published: Published, destination: str = "") -> None:
+        """``com.atproto.repo.deleteRecord`` of the post's record; a record that is gone
+        counts as deleted (the PDS answers so itself, https://docs.bsky.app/docs/api/
+        com-atproto-repo-delete-record)."""
+        did, _ = self._account()
+        prefix = f"at://{did}/{POSTS}/"
+        rkey = published.id.removeprefix(prefix)
+        if not published.id.startswith(prefix) or not rkey or "/" in rkey:
+            raise PermanentError("This is not a post of this Bluesky account.")
+        try:
+            await self._call(
+                "com.atproto.repo.deleteRecord",
+                body={"repo": did, "collection": POSTS, "rkey": rkey},
+            )
+        except XrpcError as error:
+            if error.error == "RecordNotFound":
+                return
+            raise refusal(error, "taking the post down") from error
+
+    async def upload_media(self, media: Media, data: bytes) -> str:
+        """Upload a picture as a blob (``com.atproto.repo.uploadBlob``); its CID.
+
+        A blob nothing refers to is removed by the PDS after a while: :meth:`publish`
+        uploads the pictures of a draft itself, right before the post that refers to them.
+        """
+        upload = Upload(data=data, mime_type=media.mime_type, description=media.description)
+        check_picture(upload, self.POST_RULES)
+        cid = blob_cid(await self._upload_blob(upload))
+        if cid is None:
+            raise Retriable("Bluesky's answer to the upload did not name the picture.")
+        return cid
+
+    async def _upload_blob(self, upload: Upload) -> dict[str, Any]:
+        """The blob reference of an uploaded picture, as the PDS wrote it."""
+        try:
+            answer = await self._call(
+                "com.atproto.repo.uploadBlob", content=upload.data, content_type=upload.mime_type
+            )
+        except XrpcError as error:
+            raise refusal(error, "the picture") from error
+        blob = answer.get("blob")
+        if not isinstance(blob, dict) or blob_cid(blob) is None:
+            raise Retriable("Bluesky's answer to the upload did not name the picture.")
+        return blob
+
+    async def _published_record(self, did: str, rkey: str) -> Published | None:
+        """The post already written at ``rkey`` (``com.atproto.repo.getRecord``), if any."""
+        try:
+            found = await self._call(
+                "com.atproto.repo.getRecord",
+                {"repo": did, "collection": POSTS, "rkey": rkey},
+            )
+        except XrpcError as error:
+            if error.error == "RecordNotFound":
+                return None
+            raise refusal(error, "the post") from error
+        uri, cid = found.get("uri"), found.get("cid")
+        if not isinstance(uri, str) or not isinstance(cid, str) or not cid:
+            raise Retriable("Bluesky's answer about the post did not name it.")
+        return published_post(self.handle, uri, cid)
+
+    async def _mentions(self, text: str) -> dict[str, str]:
+        """The DID of each handle the text mentions that resolves; the others are left out
+        (their mention stays plain text, as in the Bluesky app)."""
+        dids: dict[str, str] = {}
+        for handle in mentioned_handles(text)[:_MAX_MENTIONS]:
+            try:
+                dids[handle] = await self.context.resolver.resolve_handle(handle, self.http)
+            except (InvalidHandle, Retriable):
+                continue
+        return dids
+
     async def revoke(self) -> bool:
         """End the session at the PDS; a session that is already gone counts as ended."""
         _, pds = self._account()
@@ -233,8 +382,17 @@ class Bluesky(Connector):
             raise AuthRevoked("This Bluesky link lacks its account and server: link it again.")
         return did, pds
 
-    async def _call(self, nsid: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """A call with the access JWT, refreshed once when the PDS says it expired."""
+    async def _call(
+        self,
+        nsid: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        body: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> dict[str, Any]:
+        """A query (``params``) or a procedure (``body`` as JSON, or ``content`` as it is) with
+        the access JWT, refreshed once when the PDS says it expired."""
         _, pds = self._account()
         for attempt in range(2):
             try:
@@ -243,6 +401,9 @@ class Bluesky(Connector):
                     pds,
                     nsid,
                     params=params,
+                    body=body,
+                    content=content,
+                    content_type=content_type,
                     token=self.credentials.access_token,
                     dpop=self._dpop,
                     label="Bluesky",

@@ -1,21 +1,23 @@
-"""Bluesky's profiles and posts as Portal's types: pure functions, no requests.
+"""Bluesky's profiles and posts as Portal's types, and back: pure functions, no requests.
 
 An ``app.bsky.actor.defs#profileView*`` or the ``app.bsky.actor.profile`` record becomes an
 :class:`Actor`, an ``app.bsky.feed.defs#feedViewPost`` a :class:`Post`
 (https://docs.bsky.app/docs/api/app-bsky-actor-get-profile,
-https://docs.bsky.app/docs/api/app-bsky-feed-get-author-feed).
+https://docs.bsky.app/docs/api/app-bsky-feed-get-author-feed); what is published becomes an
+``app.bsky.feed.post`` record (https://docs.bsky.app/docs/advanced-guides/posts), and the
+record's address a :class:`Published`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from connectors._http import json_text
 from connectors.atproto import INVALID_HANDLE, blob_cid, blob_url, is_valid_did, is_valid_handle
-from connectors.base import Actor, Media, PermanentError, Post
+from connectors.base import Actor, Media, PermanentError, Post, Published, Thread, Upload
 
 NETWORK = "bluesky"
 WEB = "https://bsky.app"
@@ -45,6 +47,66 @@ def post_url(did: str, uri: str) -> str | None:
     if not uri.startswith(prefix) or not rkey or "/" in rkey:
         return None
     return f"{profile_url(did)}/post/{quote(rkey, safe='')}"
+
+
+def published_post(handle: str, uri: str, cid: str) -> Published:
+    """A post's record as the portal keeps it: its AT URI, its CID (what a reply to it names),
+    and its bsky.app page, named by the author's handle (the DID where it has none)."""
+    rkey = uri.rsplit("/", 1)[-1]
+    return Published(id=uri, url=f"{profile_url(handle)}/post/{quote(rkey, safe='')}", ref=cid)
+
+
+def post_record(
+    text: str,
+    created_at: datetime,
+    *,
+    facets: Sequence[Mapping[str, Any]] = (),
+    images: Sequence[tuple[Mapping[str, Any], Upload]] = (),
+    reply_to: Thread | None = None,
+) -> dict[str, Any]:
+    """An ``app.bsky.feed.post`` record: the text and its facets, the pictures (each an
+    uploaded blob with its upload's alt text and size) as an ``app.bsky.embed.images``, and
+    the thread it answers (``reply``: strong references to the root and the parent).
+
+    No ``langs``: it is optional, and the portal does not know the language of a post.
+    """
+    record: dict[str, Any] = {
+        "$type": POSTS,
+        "text": text,
+        "createdAt": datetime_text(created_at),
+    }
+    if facets:
+        record["facets"] = [dict(facet) for facet in facets]
+    if images:
+        record["embed"] = {
+            "$type": "app.bsky.embed.images",
+            "images": [_image(blob, upload) for blob, upload in images],
+        }
+    if reply_to is not None:
+        record["reply"] = {"root": strong_ref(reply_to.root), "parent": strong_ref(reply_to.parent)}
+    return record
+
+
+def _image(blob: Mapping[str, Any], upload: Upload) -> dict[str, Any]:
+    """One ``app.bsky.embed.images#image``: the blob, its alt text (required, empty allowed),
+    and its ``aspectRatio`` when the size is known, so the app lays it out before loading."""
+    image: dict[str, Any] = {"image": dict(blob), "alt": upload.description}
+    if upload.width > 0 and upload.height > 0:
+        image["aspectRatio"] = {"width": upload.width, "height": upload.height}
+    return image
+
+
+def strong_ref(post: Published) -> dict[str, str]:
+    """A ``com.atproto.repo.strongRef`` to a published post: its AT URI and its CID."""
+    if not post.id.startswith("at://") or f"/{POSTS}/" not in post.id or not post.ref:
+        raise PermanentError("The post this answers is not a Bluesky post Portal published.")
+    return {"uri": post.id, "cid": post.ref}
+
+
+def datetime_text(moment: datetime) -> str:
+    """A datetime as the AT Protocol writes one: UTC, milliseconds, ``Z``
+    (https://atproto.com/specs/lexicon#datetime)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def actor_from_profile(data: Mapping[str, Any]) -> Actor:
