@@ -41,6 +41,49 @@ Why it looks like this:
   The message is an ``m.text`` ``m.room.message`` sent with ``PUT .../send/{txnId}``, whose
   transaction id makes a retry of the same request harmless
   (https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid).
+
+Posting into a room (cross-posting), in :mod:`connectors.matrix._publishing`:
+
+- A post goes into a room the person names: its ID (``!abc:example.org``; since room version
+  12 just ``!abc``) or its alias (``#room:example.org``), resolved with
+  ``GET /directory/room/{alias}``
+  (https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3directoryroomroomalias).
+  The account must be in the room already: Portal does not join rooms on its own. It accepts
+  an invitation, which the room summary tells of
+  (https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1room_summaryroomidoralias),
+  and it does not post into an encrypted room, which it cannot write in. Whether the account
+  may post is the room's power levels' to say; the server's ``M_FORBIDDEN`` is told in words.
+- The spec sets no length for a message, only 65,536 bytes for a whole event with its ids,
+  hashes and signatures (https://spec.matrix.org/latest/client-server-api/#size-limits).
+  Portal counts a post's text in UTF-8 bytes and takes at most 30,000: written as JSON, a
+  quote, backslash, tab or line break takes two bytes (other controls are dropped), so the text
+  takes at most 60,000 and the event's other fields the rest. A longer text becomes a thread.
+- The text goes as plain ``body`` only, without ``formatted_body``: a post is plain text,
+  Matrix clients turn the addresses in a plain body into links themselves, and the text in
+  HTML as well would take the same bytes twice (and more, escaped), halving the room for it.
+  ``m.mentions`` is sent empty, so that "@room" or a name in a post notifies no one
+  (https://spec.matrix.org/latest/client-server-api/#user-and-room-mentions).
+- A picture is uploaded with ``POST /_matrix/media/v3/upload``, still the upload endpoint
+  (only downloads moved to the authenticated ``/_matrix/client/v1/media``), and sent after
+  the text as an ``m.image`` message whose ``body`` is its alt text and whose ``info`` has its
+  type, size and dimensions (https://spec.matrix.org/latest/client-server-api/#mimage). It
+  names the text's event (``portal.part_of``), so that taking the post down finds it.
+- A thread is parts related to its first with ``m.thread``; each part's ``m.in_reply_to`` is
+  the part before, marked ``is_falling_back`` for clients without threads
+  (https://spec.matrix.org/latest/client-server-api/#threading).
+- Exactly once: every event is sent with ``PUT .../send/m.room.message/{txnId}``, with a
+  transaction id derived from the post's idempotency key (the first event's, and one more for
+  each picture). Sending again with the same id gives back the first event instead of a second
+  copy. A transaction id is only known to the session that used it
+  (https://spec.matrix.org/latest/client-server-api/#transaction-identifiers; Synapse keys it
+  by device and keeps it a day): after the account is linked again, which opens a new
+  session, or a day later, a retry of a post the old session published would publish it a
+  second time. A picture uploaded again by a retry stays unused on the server.
+- The post's id is its first event's (the text's), its address a matrix.to link to the event
+  (https://spec.matrix.org/latest/appendices/#matrixto-navigation), and its ``ref`` the room
+  ID. Taking it down redacts its pictures and its text
+  (https://spec.matrix.org/latest/client-server-api/#redactions); an event already redacted,
+  or gone, is done.
 """
 
 from __future__ import annotations

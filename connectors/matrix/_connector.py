@@ -1,11 +1,13 @@
-"""The Matrix connector: signing in once, verifying the session, direct messages (the why of
-it is in :mod:`connectors.matrix`)."""
+"""The Matrix connector: signing in once, verifying the session, direct messages, posts into
+a room (the why of it is in :mod:`connectors.matrix`)."""
 
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 import re
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -16,17 +18,46 @@ from connectors import base
 from connectors.base import (
     Actor,
     AuthRevoked,
+    ConnectorError,
     Credentials,
     Delivered,
+    Draft,
     InvalidHandle,
     Linked,
+    Media,
     PermanentError,
+    PostRules,
+    Published,
     RateLimited,
     Retriable,
 )
 from connectors.matrix._discovery import checked_base_url, discover_homeserver
 from connectors.matrix._homeserver import SIGNED_OUT, Homeserver, MatrixError, NotFound
-from connectors.matrix._ids import host_of, is_loopback, normalize_user_id, segment, server_of
+from connectors.matrix._ids import (
+    host_of,
+    is_event_id,
+    is_loopback,
+    normalize_room,
+    normalize_user_id,
+    segment,
+    server_of,
+)
+from connectors.matrix._publishing import (
+    MAX_TEXT_BYTES,
+    POST_RULES,
+    events_of_post,
+    filename,
+    image_content,
+    permalink,
+    plain_text,
+    redact,
+    room_id_of,
+    room_to_post_in,
+    send,
+    text_content,
+    thread_relation,
+    transaction_id,
+)
 
 DEVICE_NAME = "Portal"
 """How the session Portal opens is named in the person's list of devices."""
@@ -45,6 +76,13 @@ class Matrix(base.Connector):
     HANDLE_EXAMPLE = "@ada:example.org"
     CAN_VERIFY = True
     CAN_MESSAGE = True
+    CAN_PUBLISH = True
+    CAN_DELETE = True
+    CAN_UPLOAD_MEDIA = True
+    PUBLISHES_TO = "room"
+    MAX_TEXT_LENGTH = MAX_TEXT_BYTES
+    TEXT_COUNTING = "bytes"
+    POST_RULES = POST_RULES
 
     # -- handles --
 
@@ -157,6 +195,75 @@ class Matrix(base.Connector):
             raise Retriable("The Matrix server did not say whether the message was sent.")
         return Delivered(event_id)
 
+    # -- posts into a room --
+
+    async def post_rules(self) -> PostRules:
+        """:attr:`POST_RULES`, with pictures no larger than the server takes (``m.upload.size``,
+        https://spec.matrix.org/latest/client-server-api/#get_matrixclientv1mediaconfig)."""
+        rules = self.POST_RULES
+        try:
+            server = await self._server()
+            config = await server.call("GET", "/_matrix/client/v1/media/config")
+        except ConnectorError:
+            return rules  # publishing will say what is wrong, if anything is
+        size = config.get("m.upload.size")
+        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            return replace(rules, max_media_bytes=min(rules.max_media_bytes, size))
+        return rules
+
+    async def publish(self, draft: Draft, idempotency_key: str) -> Published:
+        if not isinstance(idempotency_key, str) or not idempotency_key.strip():
+            raise PermanentError("Publishing needs a key to happen once.")
+        text = plain_text(draft.text).strip()
+        if not text and not draft.uploads:
+            raise PermanentError("There is nothing to publish: write something or add a picture.")
+        if self.count_text(text) > MAX_TEXT_BYTES:
+            raise PermanentError(
+                f"This post is {self.count_text(text):,} bytes, and Portal posts at most "
+                f"{MAX_TEXT_BYTES:,} in one Matrix message."
+            )
+        if len(draft.uploads) > POST_RULES.max_media:
+            raise PermanentError(f"Portal attaches at most {POST_RULES.max_media} pictures.")
+        thread = draft.reply_to
+        if thread and not (is_event_id(thread.root.id) and is_event_id(thread.parent.id)):
+            raise PermanentError("This thread does not start with a Matrix message.")
+        server = await self._server()
+        room = await room_to_post_in(server, draft.destination.strip(), thread)
+        first = ""
+        if text:
+            relation = thread_relation(thread.root.id, thread.parent.id) if thread else None
+            first = await send(
+                server, room, transaction_id(idempotency_key, 0), text_content(text, relation)
+            )
+        for index, upload in enumerate(draft.uploads, start=1):
+            uri = await self._upload(server, upload.data, upload.mime_type)
+            previous = first or (thread.parent.id if thread else "")
+            relation = thread_relation(thread.root.id, previous) if thread else None
+            content = image_content(upload, uri, relation, part_of=first or None)
+            event_id = await send(server, room, transaction_id(idempotency_key, index), content)
+            first = first or event_id
+        room_id = room[0]
+        return Published(first, permalink(room_id, first, server_of(self.handle)), ref=room_id)
+
+    async def delete_post(self, published: Published, destination: str = "") -> None:
+        if not is_event_id(published.id):
+            raise PermanentError("This is not a Matrix message.")
+        if not (published.ref or destination.strip()):
+            raise PermanentError("Portal does not know which Matrix room this post is in.")
+        try:
+            named = normalize_room(published.ref or destination)
+        except InvalidHandle as error:
+            raise PermanentError(error.message) from None
+        server = await self._server()
+        room_id = await room_id_of(server, named)
+        for event_id in await events_of_post(server, room_id, published.id, self.handle):
+            await redact(server, room_id, event_id)
+
+    async def upload_media(self, media: Media, data: bytes) -> str:
+        """Put a picture in the account's media repository; its ``mxc://`` URI."""
+        mime_type = media.mime_type or mimetypes.guess_type(media.url)[0] or ""
+        return await self._upload(await self._server(), data, mime_type)
+
     async def revoke(self) -> bool:
         server = await self._server()
         with contextlib.suppress(AuthRevoked):  # already ended
@@ -164,6 +271,20 @@ class Matrix(base.Connector):
         return True
 
     # -- helpers --
+
+    async def _upload(self, server: Homeserver, data: bytes, mime_type: str) -> str:
+        if not data:
+            raise PermanentError("This picture is empty.")
+        if not mime_type.startswith("image/"):
+            raise PermanentError("Matrix needs to know the picture's type (like image/png).")
+        try:
+            return await server.upload(data, mime_type, filename(mime_type))
+        except MatrixError as error:
+            if error.errcode == "M_TOO_LARGE" or error.status == 413:
+                raise PermanentError(
+                    "This picture is larger than the Matrix server takes."
+                ) from None
+            raise
 
     async def _server(self) -> Homeserver:
         token = self.credentials.access_token

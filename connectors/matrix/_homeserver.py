@@ -24,6 +24,8 @@ from connectors.matrix._ids import segment
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 """The longest one request to a homeserver may take."""
+UPLOAD_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
+"""An upload sends megabytes: it may take longer."""
 SIGNED_OUT = "Matrix has ended Portal's session for this account: connect it again."
 SIGNS_IN_ELSEWHERE = (
     "This Matrix server does not let other apps sign in with a password (it signs people in "
@@ -59,10 +61,36 @@ class Homeserver:
         return urlsplit(self.base_url).netloc
 
     async def call(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """One request; the JSON object answered, or the error it means."""
-        headers = {"Accept": "application/json"}
+        return await self._request(method, path, json=body, params=params, timeout=TIMEOUT)
+
+    async def upload(self, data: bytes, mime_type: str, filename: str) -> str:
+        """Put a file in the server's media repository; its ``mxc://`` URI
+        (https://spec.matrix.org/latest/client-server-api/#post_matrixmediav3upload)."""
+        answer = await self._request(
+            "POST",
+            "/_matrix/media/v3/upload",
+            content=data,
+            params={"filename": filename},
+            headers={"Content-Type": mime_type},
+            timeout=UPLOAD_TIMEOUT,
+        )
+        uri = answer.get("content_uri")
+        if not isinstance(uri, str) or not uri.startswith("mxc://"):
+            raise Unreadable(f"The Matrix server {self.host} did not say where it put the file.")
+        return uri
+
+    async def _request(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json", **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         failures = Failures(
@@ -79,8 +107,7 @@ class Homeserver:
             failures,
             limit=MAX_ANSWER,
             headers=headers,
-            json=body,
-            timeout=TIMEOUT,
+            **kwargs,
         )
         if response.status_code >= 400 or response.is_redirect:
             raise error_of(response, self.host)

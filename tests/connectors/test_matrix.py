@@ -131,7 +131,9 @@ def test_matrix_is_registered_with_what_it_can_do() -> None:
     assert connectors.get("matrix") is Matrix
     assert Matrix.AUTH == "password"
     assert Matrix.CAN_VERIFY and Matrix.CAN_MESSAGE
-    assert not (Matrix.CAN_PUBLISH or Matrix.CAN_READ)
+    assert Matrix.CAN_PUBLISH and Matrix.CAN_DELETE and Matrix.CAN_UPLOAD_MEDIA
+    assert Matrix.PUBLISHES_TO == "room"
+    assert not Matrix.CAN_READ
 
 
 # -- discovery and sign-in against a fake server (respx) --------------------------------------
