@@ -35,6 +35,8 @@ def log_config(level: str, *, as_json: bool) -> dict[str, Any]:
         name: {"handlers": ["main"], "level": level.upper(), "propagate": False}
         for name in ("portal", "uvicorn", "uvicorn.error", "uvicorn.access")
     }
+    # httpx logs each request's address at INFO: a bot token travels in Telegram's.
+    loggers["httpx"] = {"handlers": ["main"], "level": "WARNING", "propagate": False}
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -137,7 +137,7 @@ def test_links_and_display() -> None:
     assert Telegram.display_handle("durov") == "@durov"
     assert connectors.get("telegram") is Telegram
     assert (Telegram.AUTH, Telegram.CAN_VERIFY) == ("widget", False)
-    assert base.capabilities(Telegram) == []
+    assert base.capabilities(Telegram) == ["publish", "delete", "edit"]
 
 
 # -- the Login Widget ------------------------------------------------------------------------

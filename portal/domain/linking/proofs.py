@@ -84,7 +84,8 @@ async def link_by_widget(
     with connector_errors(telegram.Telegram.LABEL):
         actor = telegram.verify_login(data, services.telegram_bot_token, max_age=WIDGET_MAX_AGE)
     await _use_once(session, services, user, str(data.get("hash", "")).lower())
-    linked = base.Linked(actor, base.Credentials())
+    # The account's number is what publishing into a channel checks the admins against.
+    linked = base.Linked(actor, base.Credentials(extra={"id": actor.id}))
     account, _ = await linking.save_proven(
         session, services, user, "telegram", linked, proof="widget"
     )

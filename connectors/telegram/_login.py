@@ -1,27 +1,4 @@
-"""Telegram: a public username, ``@ada_lovelace``; proven by the signed Login Widget.
-
-Why it looks like this:
-
-- Usernames (https://core.telegram.org/method/account.updateUsername): a–z (case-insensitive),
-  0–9 and underscores, 5 to 32 characters. Telegram also refuses a name that starts with a
-  digit or an underscore or ends with an underscore when one is chosen (not written in the API
-  reference, but no such name exists), so these are refused here too; double underscores are
-  allowed. Lookups ignore case, so the handle is kept in lowercase.
-- Links (https://core.telegram.org/api/links): ``https://t.me/<name>`` (also
-  ``telegram.me`` and ``<name>.t.me``) is the public page, ``tg://resolve?domain=<name>``
-  opens the app. All of these are accepted as input.
-- Proof is the Login Widget (https://core.telegram.org/widgets/login, archived at
-  https://core.telegram.org/widgets/login-legacy): Telegram hands the browser ``id``,
-  ``first_name``, ``last_name``, ``username``, ``photo_url``, ``auth_date`` and ``hash``,
-  where ``hash`` is the hex HMAC-SHA-256 of the data-check-string (every other field as
-  ``key=value``, sorted, joined by line feeds) keyed with SHA-256 of the bot's token. Checking
-  it needs no call to Telegram, so there is no API and no :meth:`get_actor`: the portal calls
-  :func:`verify_login` with what the widget sent. ``auth_date`` bounds how long such an answer
-  can be replayed.
-- An account without a username has no public address to show, so it cannot be linked.
-- Telegram now also offers OpenID Connect (https://core.telegram.org/bots/telegram-login);
-  this connector keeps the widget, which needs only the bot token.
-"""
+"""Telegram handles and the Login Widget (the why of both is in :mod:`connectors.telegram`)."""
 
 from __future__ import annotations
 
@@ -36,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from connectors import base
 from connectors.base import Actor, InvalidHandle, PermanentError
 
-__all__ = ["InvalidLogin", "Telegram", "data_check_string", "verify_login"]
+NETWORK = "telegram"
 
 FUTURE_SKEW = timedelta(seconds=60)
 """How far in the future an ``auth_date`` may be, for clocks that differ a little."""
@@ -110,6 +87,18 @@ def _name_in_link(text: str) -> str:
     if len(segments) != 1 or name.startswith("+") or name.lower() in _RESERVED_PATHS or not name:
         raise InvalidHandle("This t.me address is not a profile: give one like t.me/ada_lovelace.")
     return name
+
+
+def normalize_handle(raw: str) -> str:
+    """A username, from itself (``@`` or not) or from a link to it."""
+    text = base.clean(raw, max_length=200)
+    if "/" in text or "://" in text or text.lower().endswith(".t.me"):
+        return _username(_name_in_link(text))
+    return _username(text.removeprefix("@"))
+
+
+def profile_url(handle: str) -> str:
+    return f"https://t.me/{handle}"
 
 
 def data_check_string(fields: Mapping[str, str]) -> str:
@@ -195,7 +184,7 @@ def verify_login(
             "Choose one in Telegram's settings, then log in again."
         )
     try:
-        handle = Telegram.normalize_handle(username)
+        handle = normalize_handle(username)
     except InvalidHandle as error:
         raise InvalidLogin(
             f"Telegram sent a username Portal cannot use: {error.message}"
@@ -204,40 +193,10 @@ def verify_login(
     parts = urlsplit(photo)
     name = " ".join(fields.get(key, "").strip() for key in ("first_name", "last_name"))
     return Actor(
-        network=Telegram.NAME,
+        network=NETWORK,
         id=fields["id"],
         handle=handle,
         display_name=name.strip(),
-        url=Telegram.profile_url(handle),
+        url=profile_url(handle),
         avatar_url=photo if parts.scheme == "https" and parts.hostname else None,
     )
-
-
-class Telegram(base.Connector):
-    NAME = "telegram"
-    LABEL = "Telegram"
-    AUTH = "widget"
-    HANDLE_LABEL = "Telegram username"
-    HANDLE_EXAMPLE = "@ada_lovelace"
-
-    @classmethod
-    def normalize_handle(cls, raw: str, *, context: base.Context = base.PUBLIC) -> str:
-        text = base.clean(raw, max_length=200)
-        if "/" in text or "://" in text or text.lower().endswith(".t.me"):
-            return _username(_name_in_link(text))
-        return _username(text.removeprefix("@"))
-
-    @classmethod
-    def profile_url(cls, handle: str) -> str:
-        return f"https://t.me/{handle}"
-
-    @classmethod
-    def deep_link(cls, handle: str) -> str:
-        return f"tg://resolve?domain={handle}"
-
-    @classmethod
-    def display_handle(cls, handle: str) -> str:
-        return f"@{handle}"
-
-    verify_login = staticmethod(verify_login)
-    """:func:`verify_login`, also reachable from the class the registry gives."""
