@@ -46,6 +46,7 @@ __all__ = [
     "normalize_phone",
     "normalize_web_url",
     "split_address",
+    "words",
 ]
 
 _MAX_INPUT = 500
@@ -53,6 +54,11 @@ _MAX_INPUT = 500
 
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:(?![0-9])")
 """``javascript:``, ``mailto:``, ``https:``…; not ``example.org:8080`` (a host and port)."""
+
+
+def words(text: str) -> frozenset[str]:
+    """The words of ``text``: a network's reserved paths, written as one string."""
+    return frozenset(text.split())
 
 
 def split_address(text: str) -> SplitResult | None:

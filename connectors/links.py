@@ -1,15 +1,15 @@
 """Networks the portal only links to: a handle checked against each network's rules, and links.
 
-Messengers are in :mod:`connectors.messengers` and :mod:`connectors.whatsapp`.
+Messengers are in :mod:`connectors.messengers` and :mod:`connectors.whatsapp`. Facebook,
+Instagram and VK, which Portal can also post to, have modules of their own
+(:mod:`connectors.facebook`, :mod:`connectors.instagram`, :mod:`connectors.vk`) with the same
+handle rules.
 
 Why each looks like it does (the network's own words, where it publishes them):
 
-- Instagram and Threads share usernames: at most 30 letters, digits, periods and underscores
-  (Instagram Help Center, https://help.instagram.com/); Threads profiles live at
+- Threads usernames are Instagram usernames: at most 30 letters, digits, periods and
+  underscores (Instagram Help Center, https://help.instagram.com/); Threads profiles live at
   ``threads.com/@name`` (formerly ``threads.net``, which still redirects).
-- Facebook usernames: letters, digits and periods, at least 5, periods and case not counted
-  (https://www.facebook.com/help/105399436216001); profiles without a username are
-  ``profile.php?id=<number>``; Messenger (:mod:`connectors.messengers`) uses the same names.
 - X usernames: at most 15 letters, digits and underscores (X Help Center,
   https://help.x.com/); ``twitter.com`` addresses still work.
 - YouTube handles: 3 to 30 letters or digits of 75 languages, underscores, hyphens, periods and
@@ -39,8 +39,8 @@ Why each looks like it does (the network's own words, where it publishes them):
   ends and never two in a row.
 - Flickr profiles are ``/people/<id>`` with the account's NSID (``12345678@N01``) or the custom
   address chosen for it (https://www.flickr.com/services/api/misc.urls.html).
-- VK and Odnoklassniki: numeric ids (``vk.com/id1``, ``ok.ru/profile/<number>``) or a chosen
-  short address of Latin letters, digits, ``_`` and ``.``.
+- Odnoklassniki: numeric ids (``ok.ru/profile/<number>``) or a chosen short address of Latin
+  letters, digits, ``_`` and ``.``.
 - LinkedIn public profile addresses: 3 to 100 letters or digits (hyphens in assigned ones),
   case-insensitive (https://www.linkedin.com/help/linkedin/answer/87).
 - Medium profiles are ``medium.com/@name`` or ``name.medium.com``.
@@ -64,6 +64,7 @@ from urllib.parse import unquote
 
 from connectors._profile import ProfileLink, normalize_web_url, split_address
 from connectors.base import PUBLIC, Context, InvalidHandle, clean, normalize_host, url_quote
+from connectors.instagram import USERNAME_PATTERN, USERNAME_RULES
 
 
 def _words(text: str) -> frozenset[str]:
@@ -72,77 +73,20 @@ def _words(text: str) -> frozenset[str]:
 
 # -- social networks -------------------------------------------------------------------------
 
-_INSTAGRAM_PATTERN = r"(?!\.)(?!.*\.\.)(?!.*\.$)[a-z0-9._]{1,30}"
-_INSTAGRAM_RULES = (
-    "An Instagram username has at most 30 characters: letters, digits, periods and "
-    "underscores, not starting or ending with a period."
-)
-
-
-class Instagram(ProfileLink):
-    NAME = "instagram"
-    LABEL = "Instagram"
-    HANDLE_EXAMPLE = "ada.lovelace"
-    AT_SIGN = True
-    HANDLE_PATTERN = _INSTAGRAM_PATTERN
-    RULES = _INSTAGRAM_RULES
-    HOSTS = ("instagram.com", "instagr.am")
-    PROFILE_PATHS = (
-        r"(?:_u/)?(?P<handle>[^/]+)",
-        r"(?P<handle>[^/]+)/(?:reels|tagged|saved|guides|followers|following)",
-    )
-    RESERVED = _words("p reel reels tv explore stories accounts direct about legal")
-    PROFILE_URL = "https://www.instagram.com/{handle}/"
-
 
 class Threads(ProfileLink):
     NAME = "threads"
     LABEL = "Threads"
     HANDLE_EXAMPLE = "ada.lovelace"
     AT_SIGN = True
-    HANDLE_PATTERN = _INSTAGRAM_PATTERN
-    RULES = "A Threads username is an Instagram username. " + _INSTAGRAM_RULES
+    HANDLE_PATTERN = USERNAME_PATTERN
+    RULES = "A Threads username is an Instagram username. " + USERNAME_RULES
     HOSTS = ("threads.com", "threads.net")
     PROFILE_PATHS = (
         r"@(?P<handle>[^/]+)",
         r"@(?P<handle>[^/]+)/(?:replies|media|reposts|post/[A-Za-z0-9_-]+)",
     )
     PROFILE_URL = "https://www.threads.com/@{handle}"
-
-
-class Facebook(ProfileLink):
-    NAME = "facebook"
-    LABEL = "Facebook"
-    HANDLE_EXAMPLE = "ada.lovelace"
-    HANDLE_PATTERN = r"[1-9][0-9]{0,19}|(?=.*[a-z])(?!.*\.php$)[a-z0-9.]{5,50}"
-    RULES = (
-        "A Facebook username has at least 5 letters, digits and periods (or it is the "
-        "number of the profile)."
-    )
-    HOSTS = ("facebook.com", "fb.com", "web.facebook.com")
-    PROFILE_PATHS = (
-        r"(?P<handle>[^/]+)",
-        r"people/[^/]+/(?P<handle>[0-9]+)",
-        r"p/[^/]*-(?P<handle>[0-9]+)",
-    )
-    RESERVED = _words(
-        "people pages groups events watch marketplace gaming login friends messages "
-        "settings photos videos reels stories sharer share search hashtag business "
-        "policies privacy help notifications bookmarks profile recover"
-    )
-
-    @classmethod
-    def handle_from_path(cls, path: str, query: dict[str, list[str]]) -> str | None:
-        if path == "profile.php":
-            ids = query.get("id")
-            return ids[0] if ids else None
-        return super().handle_from_path(path, query)
-
-    @classmethod
-    def profile_url(cls, handle: str) -> str | None:
-        if handle.isdigit():
-            return "https://www.facebook.com/profile.php?id=" + handle
-        return "https://www.facebook.com/" + url_quote(handle)
 
 
 class X(ProfileLink):
@@ -169,27 +113,6 @@ class X(ProfileLink):
         if path in ("intent/user", "intent/follow") and query.get("screen_name"):
             return query["screen_name"][0]
         return super().handle_from_path(path, query)
-
-
-class VK(ProfileLink):
-    NAME = "vk"
-    LABEL = "VK"
-    HANDLE_LABEL = "Short address or id"
-    HANDLE_EXAMPLE = "ada_lovelace"
-    HANDLE_PATTERN = (
-        r"id[1-9][0-9]{0,11}|(?!.*\.\.)(?=.*[a-z])[a-z0-9_](?:[a-z0-9_.]{0,30}[a-z0-9_])?"
-    )
-    RULES = (
-        "A VK address is id and the page's number, or a short address of at most 32 Latin "
-        "letters, digits, underscores and periods."
-    )
-    HOSTS = ("vk.com", "vk.ru", "vkontakte.ru")
-    RESERVED = _words(
-        "feed im friends groups audio audios video videos clips settings search apps "
-        "market music services docs login join support about blog dev ads edit photos "
-        "albums fave bugs"
-    )
-    PROFILE_URL = "https://vk.com/{handle}"
 
 
 class Odnoklassniki(ProfileLink):

@@ -11,7 +11,7 @@ Why each looks like it does (the network's own words, where it publishes them):
   app (Viber's deep links, https://developers.viber.com/docs/tools/deep-links/); there is no
   web page.
 - Messenger's ``m.me/<username>`` opens a chat (https://www.facebook.com/help/messenger-app/)
-  with a Facebook username (see :class:`connectors.links.Facebook`).
+  with a Facebook username (see :class:`connectors.facebook.Facebook`).
 - LINE IDs: at most 20 lowercase letters, digits, ``.``, ``-`` and ``_``; the add-friend link
   is ``https://line.me/ti/p/~<id>`` (https://help.line.me/).
 - Discord's usernames since 2023: 2 to 32 lowercase letters, digits, ``_`` and ``.``, never two
@@ -37,7 +37,7 @@ from connectors._profile import (
     split_address,
 )
 from connectors.base import PUBLIC, Context, InvalidHandle, clean, url_quote
-from connectors.links import Facebook
+from connectors.facebook import Facebook
 
 
 class Signal(ProfileLink):

@@ -1,4 +1,5 @@
-"""The OpenID Connect providers a portal offers for linking, as its operator names them.
+"""The OpenID Connect providers a portal offers for linking, and the apps it is registered
+as on networks with one authorization server (VK, Facebook), as its operator names them.
 
 Read from the settings (``PORTAL_OIDC_PROVIDERS``) by :mod:`portal.config`, and handed to
 linking in :class:`~portal.domain.linking.LinkServices`.
@@ -18,3 +19,10 @@ class OIDCProvider(BaseModel):
     client_id: str = Field(min_length=1)
     client_secret: str = ""
     scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+
+
+class OAuthApp(BaseModel):
+    """This portal as an app registered by its operator on one network (VK ID, a Meta app)."""
+
+    client_id: str = Field(min_length=1, description="The app's id: VK ID's app id, Meta's.")
+    client_secret: str = Field(min_length=1, description="The app's secret.")

@@ -17,7 +17,7 @@ REGISTRY = connectors.registry()
 ALL = sorted(REGISTRY)
 
 LINK_ONLY_NETWORKS = {
-    "whatsapp", "signal", "viber", "messenger", "instagram", "facebook", "x", "threads", "vk",
+    "whatsapp", "signal", "viber", "messenger", "x", "threads",
     "odnoklassniki", "linkedin", "youtube", "tiktok", "snapchat", "discord", "reddit",
     "github", "gitlab", "twitch", "pinterest", "line", "wechat", "tumblr", "pixelfed",
     "medium", "keybase", "soundcloud", "flickr", "website",
@@ -32,6 +32,17 @@ def test_every_link_only_network_is_registered() -> None:
     missing = LINK_ONLY_NETWORKS - set(REGISTRY)
     assert not missing, f"not registered: {sorted(missing)}"
     assert all(REGISTRY[name].LINK_ONLY for name in LINK_ONLY_NETWORKS)
+
+
+PUBLISHING_NETWORKS = {"facebook", "instagram", "vk"}
+"""Networks that were link-only and now also publish: their handles keep the same rules."""
+
+
+def test_networks_that_publish_are_linked_by_oauth() -> None:
+    for name in PUBLISHING_NETWORKS:
+        cls = REGISTRY[name]
+        assert not cls.LINK_ONLY and cls.AUTH == "oauth2" and cls.SCOPES, name
+        assert cls.CAN_PUBLISH and cls.POST_RULES is not None, name
 
 
 def test_the_registry_is_ordered_by_label() -> None:

@@ -28,7 +28,7 @@ from portal.crypto import SecretUnreadable, Vault
 from portal.domain.feeds import accounts as feed_accounts
 from portal.domain.feeds import timelines
 from portal.domain.linking.services import LinkServices, connector, normalize
-from portal.domain.linking.strategies import strategy_for
+from portal.domain.linking.strategies import ConfiguredApp, strategy_for
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.storage.models import MAX_ID, LinkAttempt, LinkedAccount, OAuthApp, User, utcnow
 
@@ -63,6 +63,7 @@ class NetworkInfo:
 def network_info(services: LinkServices, cls: type[base.Connector]) -> NetworkInfo:
     """What a network can do, and whether this portal can prove accounts on it."""
     proof = strategy_for(cls)
+    available = proof.available(services)
     return NetworkInfo(
         name=cls.NAME,
         label=cls.LABEL,
@@ -70,9 +71,10 @@ def network_info(services: LinkServices, cls: type[base.Connector]) -> NetworkIn
         capabilities=base.capabilities(cls),
         handle_label=cls.HANDLE_LABEL,
         handle_example=cls.HANDLE_EXAMPLE,
-        link_only=cls.LINK_ONLY,
+        # Without the portal's app, a network of one OAuth server is a handle with links.
+        link_only=cls.LINK_ONLY or (isinstance(proof, ConfiguredApp) and not available),
         servers=proof.servers(services),
-        available=proof.available(services),
+        available=available,
     )
 
 

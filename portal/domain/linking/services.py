@@ -18,7 +18,7 @@ from connectors import base
 from connectors._addresses import AddressPolicy
 from connectors.atproto import client_id_for
 from portal.crypto import Vault
-from portal.domain.providers import OIDCProvider
+from portal.domain.providers import OAuthApp, OIDCProvider
 from portal.errors import InvalidInput, NotFound, PortalError, RateLimited
 from portal.net import GuardedClient, guarded_client
 
@@ -35,6 +35,9 @@ class LinkServices:
     vault: Vault
     base_url: str
     providers: Mapping[str, OIDCProvider] = field(default_factory=dict)
+    apps: Mapping[str, OAuthApp] = field(default_factory=dict)
+    """The apps this portal is registered as, by network (``vk``, ``facebook``): a network
+    of one authorization server is linked by OAuth only when its app is configured."""
     telegram_bot_token: str = ""
     telegram_bot_username: str = ""
     smtp_url: str = ""

@@ -198,6 +198,46 @@ class OAuthFlow(Proof):
         return None
 
 
+class ConfiguredApp(OAuthFlow):
+    """A network of one authorization server (VK ID, Facebook Login) where the operator
+    registered the portal as an app: its endpoints are the connector's, its client the
+    settings'. Without the app, the network's accounts are only shown by their handle."""
+
+    tokens_per_link = False
+
+    def __init__(self, network: str) -> None:
+        self.network = network
+
+    def available(self, services: LinkServices) -> bool:
+        return self.network in services.apps
+
+    async def party(
+        self,
+        session: AsyncSession,
+        services: LinkServices,
+        cls: type[base.Connector],
+        server: str,
+        http: httpx.AsyncClient,
+        *,
+        metadata: base.OAuthServer | None = None,
+    ) -> tokens.Party:
+        app = services.apps.get(self.network)
+        if app is None:
+            raise InvalidInput(
+                "This portal is not set up to connect %(network)s accounts.", network=cls.LABEL
+            )
+        if metadata is None:
+            with connector_errors(cls.LABEL):
+                metadata = await cls.oauth_server(server, http, context=services.context)
+        client = base.OAuthClient(app.client_id, app.client_secret, services.redirect_uri(cls.NAME))
+        return tokens.Party(metadata, client, cls.oauth_scopes(metadata))
+
+    def kept_party(
+        self, cls: type[base.Connector], credentials: base.Credentials, services: LinkServices
+    ) -> tokens.Party | None:
+        return None
+
+
 class OpenIDConnect(OAuthFlow):
     """The providers the portal's settings name, each with its own client; an ID token."""
 
@@ -373,8 +413,18 @@ _STRATEGIES: dict[str, Proof] = {
 
 
 def strategy_for(cls: type[base.Connector]) -> Proof:
-    """How accounts of the connector's network are proven."""
+    """How accounts of the connector's network are proven: OAuth 2 networks that do not
+    register a client per server (:meth:`~connectors.base.Connector.register_client`) need
+    the operator's app."""
+    if cls.AUTH == "oauth2" and _registers_no_client(cls):
+        return ConfiguredApp(cls.NAME)
     return _STRATEGIES[cls.AUTH]
+
+
+def _registers_no_client(cls: type[base.Connector]) -> bool:
+    return getattr(cls.register_client, "__func__", None) is getattr(
+        base.Connector.register_client, "__func__", None
+    )
 
 
 def oauth_flow(cls: type[base.Connector]) -> OAuthFlow | None:
