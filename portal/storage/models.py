@@ -512,3 +512,8 @@ class Follow(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The tables of publishing live in their own module; importing it here puts them in
+# ``Base.metadata`` wherever the models are loaded (migrations, the schema check).
+from portal.storage import posts as _posts  # noqa: E402, F401

@@ -1,0 +1,120 @@
+"""The tables of publishing: posts, their pictures, one delivery per target, and the durable
+queue of background work (``portal.domain.jobs``) that delivers them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.storage.models import Base, UTCDateTime, utcnow
+
+
+class Job(Base):
+    """One piece of background work, kept until it is done: a worker claims it by writing a
+    lease (``leased_until``); a worker that dies leaves the lease to run out, and the job is
+    claimed again. One job per subject and kind (``deliver`` delivery 7)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject"),
+        Index("ix_jobs_run_at", "run_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(100))
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    """When it is due: now, a scheduled time, or the time of the next retry."""
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    worker: Mapped[str] = mapped_column(String(100), default="")
+    """Who holds the lease: only they may finish the job while it runs."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Post(Base):
+    """What a person wrote once to publish on several networks: a draft, scheduled, or sent
+    (its :class:`Delivery` rows say where it stands on each network)."""
+
+    __tablename__ = "posts"
+    __table_args__ = (Index("ix_posts_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    """Random, not a counter: a post's address tells nothing of the others."""
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text, default="")
+    content_warning: Mapped[str] = mapped_column(String(500), default="")
+    state: Mapped[str] = mapped_column(String(12), default="draft")
+    """``draft``, ``scheduled`` (``publish_at`` ahead), ``published`` (handed to the
+    deliveries) or ``deleted``."""
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PostMedia(Base):
+    """A picture for a post, stored re-encoded: uploaded first, attached to one post after."""
+
+    __tablename__ = "post_media"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    post_id: Mapped[str | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), default=None, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    mime_type: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    description: Mapped[str] = mapped_column(Text, default="")
+    """The alt text."""
+    no_description: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The author chose to go without alt text (it is asked for otherwise)."""
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """A post on one target (a linked account, and a room or channel where it posts into
+    one): its own version of the text, its status, and what the network answered."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("post_id", "account_id", "destination"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("linked_accounts.id", ondelete="SET NULL"), default=None, index=True
+    )
+    network: Mapped[str] = mapped_column(String(40))
+    handle: Mapped[str] = mapped_column(String(320))
+    """The account's handle when the post was written, kept if the account is unlinked."""
+    destination: Mapped[str] = mapped_column(String(300), default="")
+    fit: Mapped[str] = mapped_column(String(10), default="thread")
+    """What to do with a text too long for the network: ``thread`` or ``shorten``."""
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    """The author's own version for this network; ``None``: the post's text, adapted."""
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    """The idempotency key: sent where the network takes one, so a retry never posts twice."""
+    parts: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON: each published part (``id``, ``url``, ``ref``), recorded as soon as it is out."""
+    remote_id: Mapped[str | None] = mapped_column(String(500), default=None)
+    remote_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    error: Mapped[str] = mapped_column(String(500), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

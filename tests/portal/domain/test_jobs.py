@@ -1,0 +1,192 @@
+"""The durable queue: jobs are claimed once, leased, ended only by their holder, and shared
+by several workers without any job taken twice."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from portal.db import make_engine, make_sessionmaker, session_scope
+from portal.domain import jobs
+from portal.storage import migrate
+from portal.storage.models import utcnow
+from portal.storage.posts import Job
+from tests.fixtures.database import Databases, postgres_url
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def _jobs(sessions: Sessions) -> list[Job]:
+    async with sessions() as session:
+        return list(await session.scalars(select(Job).order_by(Job.id)))
+
+
+async def _add(sessions: Sessions, *subjects: str, kind: str = "test", **when: object) -> None:
+    async with session_scope(sessions, writing=True) as session:
+        for subject in subjects:
+            await jobs.enqueue(session, kind, subject, **when)  # type: ignore[arg-type]
+
+
+async def test_a_job_written_twice_is_one_job_at_the_later_time(sessionmaker: Sessions) -> None:
+    later = utcnow() + timedelta(hours=1)
+    await _add(sessionmaker, "7")
+    await _add(sessionmaker, "7", run_at=later)
+    (job,) = await _jobs(sessionmaker)
+    assert (job.subject, job.run_at) == ("7", later)
+
+
+async def test_only_due_jobs_of_the_asked_kinds_are_claimed(sessionmaker: Sessions) -> None:
+    await _add(sessionmaker, "now")
+    await _add(sessionmaker, "later", run_at=utcnow() + timedelta(minutes=5))
+    await _add(sessionmaker, "other", kind="elsewhere")
+    claimed = await jobs.claim(sessionmaker, "w1", ["test"], limit=10)
+    assert [(job.subject, job.attempts) for job in claimed] == [("now", 1)]
+
+
+async def test_a_leased_job_is_claimed_again_only_when_its_lease_ran_out(
+    sessionmaker: Sessions,
+) -> None:
+    await _add(sessionmaker, "a")
+    (first,) = await jobs.claim(sessionmaker, "w1", ["test"], limit=1)
+    assert await jobs.claim(sessionmaker, "w2", ["test"], limit=1) == []
+    async with session_scope(sessionmaker) as session:  # w1 died: its lease runs out
+        await session.execute(update(Job).values(leased_until=utcnow() - timedelta(seconds=1)))
+    (second,) = await jobs.claim(sessionmaker, "w2", ["test"], limit=1)
+    assert (second.id, second.worker, second.attempts) == (first.id, "w2", 2)
+
+    # The first worker comes back late: it can neither end nor put off the job it lost.
+    async with session_scope(sessionmaker) as session:
+        await jobs.finish(session, first)
+        await jobs.put_off(session, first, 3600)
+    assert await jobs.renew(sessionmaker, [first, second]) == {second.id}
+    (job,) = await _jobs(sessionmaker)
+    assert job.worker == "w2" and job.leased_until is not None and job.leased_until > utcnow()
+    async with session_scope(sessionmaker) as session:
+        await jobs.finish(session, second)
+    assert await _jobs(sessionmaker) == []
+
+
+async def test_a_job_put_off_waits_and_keeps_its_count(sessionmaker: Sessions) -> None:
+    await _add(sessionmaker, "a")
+    (job,) = await jobs.claim(sessionmaker, "w1", ["test"], limit=1)
+    async with session_scope(sessionmaker) as session:
+        await jobs.put_off(session, job, 120)
+    (kept,) = await _jobs(sessionmaker)
+    assert kept.leased_until is None and kept.attempts == 1
+    assert timedelta(seconds=110) < kept.run_at - utcnow() <= timedelta(seconds=120)
+    assert await jobs.claim(sessionmaker, "w1", ["test"], limit=1) == []
+    async with sessionmaker() as session:
+        wait = await jobs.seconds_until_due(session, ["test"])
+    assert wait is not None and 110 < wait <= 120
+
+
+async def test_the_worker_ends_done_jobs_and_puts_off_failed_ones(sessionmaker: Sessions) -> None:
+    await _add(sessionmaker, "ok", "later", "broken")
+    seen = []
+
+    async def handler(job: jobs.Claimed) -> float | None:
+        seen.append(job.subject)
+        if job.subject == "broken":
+            raise RuntimeError("the network went away")
+        return 60.0 if job.subject == "later" else None
+
+    # One at a time: the test's sessions share one connection.
+    worker = jobs.Worker(sessionmaker, {"test": handler}, concurrency=1)
+    assert await worker.run_due() == 3
+    assert sorted(seen) == ["broken", "later", "ok"]
+    left = {job.subject: job for job in await _jobs(sessionmaker)}
+    assert set(left) == {"later", "broken"}
+    assert all(job.leased_until is None and job.run_at > utcnow() for job in left.values())
+    assert await worker.run_due() == 0  # nothing is due any more
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
+    for attempts, ceiling in ((1, 15), (2, 30), (3, 60), (5, 240), (30, 3600)):
+        waits = [jobs.backoff(attempts) for _ in range(200)]
+        assert all(ceiling / 2 <= wait <= ceiling for wait in waits)
+        assert len(set(waits)) > 100  # not all the same: jobs failed together spread out
+
+
+# -- several workers, one database -------------------------------------------------------------
+
+
+@pytest.fixture
+async def own_database(databases: Databases) -> AsyncIterator[AsyncEngine]:
+    """A database of its own, committed to for real, for workers on separate connections."""
+    engine = make_engine(await databases.new("jobs"))
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def test_workers_sharing_a_database_never_run_a_job_twice(
+    own_database: AsyncEngine,
+) -> None:
+    """Four workers, each on a pool of its own (as on four machines), claim 300 jobs while
+    they are being written: every job runs exactly once."""
+    sessions = make_sessionmaker(own_database)
+    runs: collections.Counter[str] = collections.Counter()
+    by_worker: collections.Counter[str] = collections.Counter()
+    rng = random.Random(7)
+
+    all_ran = asyncio.Event()
+
+    async def handler(job: jobs.Claimed) -> None:
+        runs[job.subject] += 1
+        by_worker[job.worker] += 1
+        await asyncio.sleep(rng.random() / 200)
+        if len(runs) == 300:
+            all_ran.set()
+
+    engines = [make_engine(str(own_database.url.render_as_string(hide_password=False)))]
+    engines += [make_engine(engines[0].url.render_as_string(hide_password=False)) for _ in range(3)]
+    workers = [
+        jobs.Worker(make_sessionmaker(engine), {"test": handler}, concurrency=8, idle=0.02)
+        for engine in engines
+    ]
+    running = [asyncio.create_task(worker.run_forever()) for worker in workers]
+    try:
+        for batch in range(30):
+            await _add(sessions, *(f"{batch}-{n}" for n in range(10)))
+        async with asyncio.timeout(60):
+            await all_ran.wait()
+        # Give a worker that would take a job twice the time to do it.
+        await asyncio.sleep(0.5)
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        for engine in engines:
+            await engine.dispose()
+    assert len(runs) == 300 and set(runs.values()) == {1}
+    assert await _jobs(sessions) == []
+    assert len(by_worker) > 1  # the work was shared
+
+
+@pytest.mark.skipif(postgres_url() is None, reason="SKIP LOCKED is PostgreSQL's")
+async def test_a_claim_skips_jobs_another_worker_is_claiming(own_database: AsyncEngine) -> None:
+    """While one worker's claim holds rows locked (its transaction not yet committed),
+    another's claim takes the others at once instead of waiting for them."""
+    sessions = make_sessionmaker(own_database)
+    await _add(sessions, *(str(n) for n in range(6)))
+    async with own_database.connect() as held:
+        await held.begin()
+        locked = (
+            await held.execute(
+                text("SELECT id FROM jobs ORDER BY run_at, id LIMIT 3 FOR UPDATE SKIP LOCKED")
+            )
+        ).scalars()
+        locked_ids = set(locked)
+        async with asyncio.timeout(5):  # waiting on the locks would take forever
+            claimed = await jobs.claim(sessions, "w2", ["test"], limit=6)
+        await held.rollback()
+    assert len(locked_ids) == 3
+    assert {job.id for job in claimed}.isdisjoint(locked_ids)
+    assert len(claimed) == 3
