@@ -14,12 +14,17 @@ from __future__ import annotations
 import asyncio
 import io
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from struct import error as struct_error
+from typing import TypeVar
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from portal.errors import N_, InvalidInput, RateLimited
 from portal.workers import WorkerDied, Workers
+
+T = TypeVar("T")
 
 ACCEPTED_FORMATS = ("GIF", "JPEG", "PNG", "WEBP")
 
@@ -61,56 +66,107 @@ class Busy(RateLimited):
     status_code = 503
 
 
+def _open(data: bytes, field: str, draft: tuple[int, int] | None = None) -> Image.Image:
+    """The first frame of a picture, decoded within the limits, in RGB or RGBA.
+
+    Pillow warns of, then refuses, pictures beyond its own limit, while opening them; ours are
+    lower, so either only means "too many pixels". The filter is this process's only user of
+    warnings: a worker decodes one picture at a time."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
+                _check_shape(image.size, field)
+                if image.format == "JPEG" and draft is not None:
+                    image.draft(None, draft)
+                if image.width * image.height > MAX_DECODED_PIXELS:
+                    raise InvalidInput(TOO_MANY_PIXELS, field=field)
+                image.seek(0)
+                image.load()
+                mode = "RGBA" if _has_alpha(image) else "RGB"
+                # convert() copies even to the same mode: a 40-megapixel picture twice over.
+                return image if image.mode == mode else image.convert(mode)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidInput(TOO_MANY_PIXELS, field=field) from None
+    except UnidentifiedImageError:
+        raise InvalidInput(UNREADABLE, field=field) from None
+    except (OSError, ValueError, SyntaxError, EOFError, struct_error):
+        raise InvalidInput(DAMAGED, field=field) from None
+
+
+def _upright(picture: Image.Image, field: str) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(picture)
+    except (OSError, ValueError, SyntaxError, EOFError, struct_error):
+        raise InvalidInput(DAMAGED, field=field) from None
+
+
 def square_webp(data: bytes, size: int) -> bytes:
     """The picture's central square as a WebP of ``size`` × ``size`` pixels, upright.
 
     Only the first frame of an animation is read. Re-encoding drops metadata (location in
     EXIF) and anything hidden in the file. Runs in a worker process: see :class:`ImageWorkers`.
     """
-    try:
-        # Pillow warns of, then refuses, pictures beyond its own limit, while opening them; ours
-        # are lower, so either only means "too many pixels". The filter is this process's only
-        # user of warnings: a worker decodes one picture at a time.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
-                _check_shape(image.size)
-                if image.format == "JPEG":
-                    image.draft(None, (size, size))
-                if image.width * image.height > MAX_DECODED_PIXELS:
-                    raise InvalidInput(TOO_MANY_PIXELS, field="avatar")
-                image.seek(0)
-                image.load()
-                mode = "RGBA" if _has_alpha(image) else "RGB"
-                # convert() copies even to the same mode: a 40-megapixel picture twice over.
-                picture = image if image.mode == mode else image.convert(mode)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidInput(TOO_MANY_PIXELS, field="avatar") from None
-    except UnidentifiedImageError:
-        raise InvalidInput(UNREADABLE, field="avatar") from None
-    except (OSError, ValueError, SyntaxError, EOFError, struct_error):
-        raise InvalidInput(DAMAGED, field="avatar") from None
+    picture = _open(data, "avatar", (size, size))
     square = picture.resize(
         (size, size), Image.Resampling.LANCZOS, box=_central_square(picture.size), reducing_gap=3.0
     )
     # The square keeps the picture's EXIF. The central square of a turned picture is the turned
     # central square, so turning the small result is the same as turning the whole picture
     # first, at a fraction of the cost.
-    try:
-        square = ImageOps.exif_transpose(square)
-    except (OSError, ValueError, SyntaxError, EOFError, struct_error):
-        raise InvalidInput(DAMAGED, field="avatar") from None
+    square = _upright(square, "avatar")
     out = io.BytesIO()
     square.save(out, format="WEBP", quality=85, method=4)
     return out.getvalue()
 
 
-def _check_shape(size: tuple[int, int]) -> None:
+POST_EDGE = 2_048
+"""The longest side of a picture in a post: what the networks show at most, and small."""
+POST_BYTES = 950_000
+"""The most bytes of a picture in a post: under Bluesky's 1,000,000-byte blob limit, the
+smallest of the networks Portal publishes to."""
+_QUALITIES = (88, 80, 72, 64, 56)
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+
+
+def post_picture(data: bytes) -> Picture:
+    """A picture for a post: upright, at most :data:`POST_EDGE` pixels on a side and
+    :data:`POST_BYTES` bytes, as a JPEG (a PNG where it has transparency and stays small).
+
+    Re-encoding drops metadata (location in EXIF) and anything hidden in the file; only the
+    first frame of an animation is kept. Runs in a worker process (:class:`ImageWorkers`)."""
+    picture = _upright(_open(data, "media", (POST_EDGE, POST_EDGE)), "media")
+    picture.thumbnail((POST_EDGE, POST_EDGE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if picture.mode == "RGBA":
+        out = io.BytesIO()
+        picture.save(out, format="PNG", optimize=True)
+        if out.tell() <= POST_BYTES:
+            return Picture(out.getvalue(), "image/png", picture.width, picture.height)
+        flat = Image.new("RGB", picture.size, "white")
+        flat.paste(picture, mask=picture.getchannel("A"))
+        picture = flat
+    while True:
+        for quality in _QUALITIES:
+            out = io.BytesIO()
+            picture.save(out, format="JPEG", quality=quality, optimize=True, progressive=True)
+            if out.tell() <= POST_BYTES:
+                return Picture(out.getvalue(), "image/jpeg", picture.width, picture.height)
+        picture = picture.resize((max(picture.width * 3 // 4, 1), max(picture.height * 3 // 4, 1)))
+
+
+def _check_shape(size: tuple[int, int], field: str) -> None:
     width, height = size
     if width > MAX_EDGE or height > MAX_EDGE:
-        raise InvalidInput(TOO_LONG, field="avatar", max=MAX_EDGE)
+        raise InvalidInput(TOO_LONG, field=field, max=MAX_EDGE)
     if width < 1 or height < 1 or max(width, height) > MAX_ASPECT * min(width, height):
-        raise InvalidInput(TOO_THIN, field="avatar", max=MAX_ASPECT)
+        raise InvalidInput(TOO_THIN, field=field, max=MAX_ASPECT)
 
 
 def _central_square(size: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -142,6 +198,13 @@ class ImageWorkers:
 
     async def square_webp(self, data: bytes, size: int) -> bytes:
         """:func:`square_webp` in a worker process; :class:`Busy` when too many wait."""
+        return await self._admit(square_webp, data, size, field="avatar")
+
+    async def post_picture(self, data: bytes) -> Picture:
+        """:func:`post_picture` in a worker process; :class:`Busy` when too many wait."""
+        return await self._admit(post_picture, data, field="media")
+
+    async def _admit(self, task: Callable[..., T], *args: object, field: str) -> T:
         if self._admitted >= self.workers + self.queue:
             raise Busy(BUSY, retry_after=30)
         self._admitted += 1
@@ -151,14 +214,16 @@ class ImageWorkers:
                 await asyncio.wait_for(slots.acquire(), MAX_WAIT_SECONDS)
             except TimeoutError:
                 raise Busy(BUSY, retry_after=30) from None
-            return await self._run(slots, data, size)
+            return await self._run(slots, task, args, field)
         finally:
             self._admitted -= 1
 
-    async def _run(self, slots: asyncio.Semaphore, data: bytes, size: int) -> bytes:
+    async def _run(
+        self, slots: asyncio.Semaphore, task: Callable[..., T], args: tuple[object, ...], field: str
+    ) -> T:
         loop = asyncio.get_running_loop()
         try:
-            future = await self._processes.start(square_webp, data, size)
+            future = await self._processes.start(task, *args)
         except BaseException:
             slots.release()
             raise
@@ -169,7 +234,7 @@ class ImageWorkers:
             return await self._processes.wait(future)
         except WorkerDied:
             # The process died (out of memory, killed): start afresh for the next picture.
-            raise InvalidInput(FAILED, field="avatar") from None
+            raise InvalidInput(FAILED, field=field) from None
 
     def close(self) -> None:
         """Stop the worker processes; a picture still being decoded is abandoned."""

@@ -1,0 +1,363 @@
+"""Delivering a post to one target, exactly once, and taking it down again: the jobs'
+handlers (``portal.domain.jobs``).
+
+Exactly once, whatever crashes: a delivery publishes its parts one by one (a thread has
+several), and records each part's remote id in a transaction of its own as soon as the
+network answered, before the next part and before the job ends. A worker that dies between
+"published" and "recorded" leaves the job to be claimed again; the next run skips the parts
+recorded and publishes the others with the same idempotency key as before (``<key>.<part>``),
+which each connector turns into no second copy: Mastodon's ``Idempotency-Key``, a Bluesky
+record key derived from it, a Matrix transaction id (``connectors.base.Connector.publish``).
+
+No transaction is open while a network is called: the database is read and marked first, and
+written after, each in a short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors import base
+from portal.db import session_scope
+from portal.domain import jobs, linking
+from portal.domain.jobs import Claimed
+from portal.domain.linking import oauth
+from portal.domain.linking.services import LinkServices, connector
+from portal.domain.posts.compose import (
+    DELETED,
+    DELETING,
+    DELIVER,
+    FAILED,
+    RETRYING,
+    SCHEDULED,
+    SENDING,
+    SENT,
+    TAKE_DOWN,
+    UNDER_WAY,
+    full_text_url,
+    parts_of,
+    version_for,
+)
+from portal.errors import N_, PortalError
+from portal.storage.models import LinkedAccount, utcnow
+from portal.storage.posts import Delivery, Post, PostMedia
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+"""Tries of a delivery that keeps failing for reasons that pass (about an hour, backing off)."""
+UNLINKED = N_("This account is no longer linked to your number.")
+RECONNECT = N_("%(network)s no longer lets Portal publish for this account: reconnect it.")
+UNREACHABLE = N_("%(network)s could not be reached.")
+GAVE_UP = N_("%(network)s could not be reached after %(attempts)d tries.")
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """What one run of a delivery needs, read before the network is called."""
+
+    delivery_id: int
+    account_id: int
+    network: str
+    handle: str
+    text: str
+    content_warning: str
+    fit: str
+    destination: str
+    key: str
+    post_id: str
+    parts: list[base.Published]
+    uploads: tuple[base.Upload, ...]
+    credentials: base.Credentials | None
+    attempts: int
+
+
+Listener = Callable[[str, int], None]
+"""Told ``(post id, delivery id)`` after a delivery's status changed (the live page)."""
+
+
+@dataclass
+class Delivering:
+    """The handlers of the ``deliver`` and ``take_down`` jobs."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    services: LinkServices
+    max_attempts: int = MAX_ATTEMPTS
+    listener: Listener | None = None
+
+    def handlers(self) -> Mapping[str, jobs.Handler]:
+        return {DELIVER: self.deliver, TAKE_DOWN: self.take_down}
+
+    # -- publishing --
+
+    async def deliver(self, job: Claimed) -> float | None:
+        work = await self._start(int(job.subject))
+        if work is None:
+            return None
+        cls = connector(work.network)
+        label = cls.LABEL
+        try:
+            async with self.services.http() as http:
+                instance = cls(
+                    work.handle,
+                    work.credentials or base.Credentials(),
+                    http,
+                    context=self.services.context,
+                )
+                try:
+                    await self._publish(instance, work)
+                finally:
+                    if work.credentials and instance.credentials != work.credentials:
+                        await self._keep_credentials(work.account_id, instance.credentials)
+        except base.RateLimited as error:
+            wait = (
+                error.retry_after if error.retry_after is not None else jobs.backoff(work.attempts)
+            )
+            return await self._later(work, wait, error.message)
+        except (base.Retriable, httpx.HTTPError) as error:
+            log.info("delivery %s: %s", work.delivery_id, error)
+            if work.attempts >= self.max_attempts:
+                await self._fail(work, GAVE_UP, network=label, attempts=work.attempts)
+                return None
+            message = error.message if isinstance(error, base.ConnectorError) else ""
+            return await self._later(
+                work, jobs.backoff(work.attempts), message or UNREACHABLE % {"network": label}
+            )
+        except base.AuthRevoked:
+            await self._fail(work, RECONNECT, network=label, revoked=True)
+            return None
+        except base.ConnectorError as error:
+            await self._fail(work, error.message)
+            return None
+        except PortalError as error:
+            await self._fail(work, error.message)
+            return None
+        except _Stopped:
+            return None
+        await self._done(work)
+        return None
+
+    async def _start(self, delivery_id: int) -> _Work | None:
+        """Read what the delivery needs and mark it *sending*; ``None`` when it has nothing
+        to do (sent already, cancelled, its post deleted)."""
+        await self._refresh_token(delivery_id)
+        async with session_scope(self.sessions, writing=True) as session:
+            delivery = await session.get(Delivery, delivery_id)
+            if delivery is None or delivery.status not in UNDER_WAY | {SCHEDULED}:
+                return None
+            post = await session.get(Post, delivery.post_id)
+            if post is None or post.state in ("deleted", "draft"):
+                return None
+            account = (
+                await session.get(LinkedAccount, delivery.account_id)
+                if delivery.account_id is not None
+                else None
+            )
+            if account is None:
+                _failed(delivery, UNLINKED)
+                return None
+            cls = connector(account.network)
+            if account.status != linking.VERIFIED:
+                _failed(delivery, RECONNECT % {"network": cls.LABEL})
+                return None
+            media = list(
+                await session.scalars(
+                    select(PostMedia)
+                    .where(PostMedia.post_id == post.id)
+                    .order_by(PostMedia.position)
+                )
+            )
+            delivery.status, delivery.error, delivery.next_attempt_at = SENDING, "", None
+            delivery.attempts += 1
+            work = _Work(
+                delivery_id=delivery.id,
+                account_id=account.id,
+                network=account.network,
+                handle=account.handle,
+                text=delivery.text if delivery.text is not None else post.text,
+                content_warning=post.content_warning,
+                fit=delivery.fit,
+                destination=delivery.destination,
+                key=delivery.key,
+                post_id=post.id,
+                parts=parts_of(delivery),
+                uploads=tuple(
+                    base.Upload(m.data, m.mime_type, m.description, m.width, m.height)
+                    for m in media
+                ),
+                credentials=linking.load_credentials(self.services, account),
+                attempts=delivery.attempts,
+            )
+        self._tell(work)
+        return work
+
+    async def _refresh_token(self, delivery_id: int) -> None:
+        """Renew the account's OAuth token when it expires soon (this calls its server, so
+        it happens before the transaction that marks the delivery)."""
+        async with session_scope(self.sessions) as session:
+            delivery = await session.get(Delivery, delivery_id)
+            if delivery is None or delivery.account_id is None:
+                return
+            account = await session.get(LinkedAccount, delivery.account_id)
+            if account is not None and oauth.is_oauth(connector(account.network), account):
+                await oauth.refresh(session, self.services, account)
+
+    async def _publish(self, instance: base.Connector, work: _Work) -> None:
+        """Publish the parts not published yet, recording each as soon as it is out."""
+        rules = await instance.post_rules()
+        async with session_scope(self.sessions) as session:
+            account = await session.get(LinkedAccount, work.account_id)
+        if account is None:
+            raise base.PermanentError(UNLINKED)
+        version = version_for(
+            account,
+            work.text,
+            fit="shorten" if work.fit == "shorten" else "thread",
+            media=len(work.uploads),
+            content_warning=work.content_warning,
+            full_text_url=full_text_url(self.services.base_url, work.post_id),
+            rules=rules,
+        )
+        if version.problems:
+            raise base.PermanentError(version.problems[0])
+        done = list(work.parts)
+        for index, text in enumerate(version.parts):
+            if index < len(done):
+                continue
+            draft = base.Draft(
+                text,
+                content_warning=work.content_warning if rules.content_warning else "",
+                uploads=work.uploads if index == 0 else (),
+                destination=work.destination,
+                reply_to=base.Thread(done[0], done[-1]) if done else None,
+            )
+            published = await instance.publish(draft, f"{work.key}.{index}")
+            done.append(published)
+            await self._record(work, done)
+
+    async def _record(self, work: _Work, done: list[base.Published]) -> None:
+        """Keep the parts out so far; stop if the delivery was cancelled meanwhile."""
+        async with session_scope(self.sessions, writing=True) as session:
+            delivery = await session.get(Delivery, work.delivery_id)
+            if delivery is None:
+                raise _Stopped
+            delivery.parts = _parts_json(done)
+            delivery.remote_id, delivery.remote_url = done[0].id[:500], (done[0].url or "")[:2000]
+            if delivery.status != SENDING:  # cancelled, or its post deleted
+                raise _Stopped
+
+    async def _done(self, work: _Work) -> None:
+        async with session_scope(self.sessions, writing=True) as session:
+            delivery = await session.get(Delivery, work.delivery_id)
+            if delivery is None or delivery.status != SENDING:
+                return
+            delivery.status, delivery.sent_at, delivery.error = SENT, utcnow(), ""
+        self._tell(work)
+
+    async def _later(self, work: _Work, seconds: float, reason: str) -> float:
+        async with session_scope(self.sessions, writing=True) as session:
+            delivery = await session.get(Delivery, work.delivery_id)
+            if delivery is not None and delivery.status == SENDING:
+                delivery.status, delivery.error = RETRYING, reason[:500]
+                delivery.next_attempt_at = utcnow() + timedelta(seconds=seconds)
+        self._tell(work)
+        return seconds
+
+    async def _fail(
+        self, work: _Work, message: str, *, revoked: bool = False, **params: object
+    ) -> None:
+        async with session_scope(self.sessions, writing=True) as session:
+            delivery = await session.get(Delivery, work.delivery_id)
+            if delivery is not None and delivery.status == SENDING:
+                _failed(delivery, message % params if params else message)
+            if revoked:
+                account = await session.get(LinkedAccount, work.account_id)
+                if account is not None:
+                    await oauth.connection_lost(session, self.services, account)
+        self._tell(work)
+
+    async def _keep_credentials(self, account_id: int, renewed: base.Credentials) -> None:
+        """The connector renewed its session (a Bluesky app password's): keep the new one."""
+        async with session_scope(self.sessions, writing=True) as session:
+            account = await session.get(LinkedAccount, account_id)
+            if account is not None:
+                linking.store_credentials(self.services, account, renewed)
+
+    # -- taking down --
+
+    async def take_down(self, job: Claimed) -> float | None:
+        """Delete a delivery's parts from the network, last first, where it allows."""
+        async with session_scope(self.sessions) as session:
+            delivery = await session.get(Delivery, int(job.subject))
+            if delivery is None or delivery.status != DELETING:
+                return None
+            account = (
+                await session.get(LinkedAccount, delivery.account_id)
+                if delivery.account_id is not None
+                else None
+            )
+            parts = parts_of(delivery)
+            credentials = (
+                linking.load_credentials(self.services, account) if account is not None else None
+            )
+            destination = delivery.destination
+        cls = connector(delivery.network)
+        if account is None or credentials is None or not cls.CAN_DELETE:
+            reason = (
+                N_("%(network)s does not let apps delete posts: delete it there.")
+                if not cls.CAN_DELETE
+                else UNLINKED
+            )
+            await self._set(delivery.id, SENT, reason % {"network": cls.LABEL})
+            return None
+        try:
+            async with self.services.http() as http:
+                instance = cls(account.handle, credentials, http, context=self.services.context)
+                for part in reversed(parts):
+                    await instance.delete_post(part, destination)
+        except base.RateLimited as error:
+            return error.retry_after or jobs.backoff(job.attempts)
+        except (base.Retriable, httpx.HTTPError):
+            if job.attempts >= self.max_attempts:
+                await self._set(delivery.id, SENT, UNREACHABLE % {"network": cls.LABEL})
+                return None
+            return jobs.backoff(job.attempts)
+        except base.ConnectorError as error:
+            await self._set(delivery.id, SENT, error.message)
+            return None
+        await self._set(delivery.id, DELETED, "")
+        return None
+
+    async def _set(self, delivery_id: int, status: str, error: str) -> None:
+        async with session_scope(self.sessions, writing=True) as session:
+            delivery = await session.get(Delivery, delivery_id)
+            if delivery is None:
+                return
+            delivery.status, delivery.error = status, error[:500]
+            post_id = delivery.post_id
+        if self.listener is not None:
+            self.listener(post_id, delivery_id)
+
+    def _tell(self, work: _Work) -> None:
+        if self.listener is not None:
+            self.listener(work.post_id, work.delivery_id)
+
+
+class _Stopped(Exception):
+    """The delivery was cancelled while it was being sent: it stops before its next part."""
+
+
+def _failed(delivery: Delivery, message: str) -> None:
+    delivery.status, delivery.error, delivery.next_attempt_at = FAILED, message[:500], None
+
+
+def _parts_json(parts: list[base.Published]) -> str:
+    return json.dumps([{"id": p.id, "url": p.url, "ref": p.ref} for p in parts])
