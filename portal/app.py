@@ -28,6 +28,7 @@ from portal.api import follows as api_follows
 from portal.api import health as api_health
 from portal.api import linked as api_linked
 from portal.api import numbers as api_numbers
+from portal.api import posts as api_posts
 from portal.api import readers as api_readers
 from portal.api import recovery as api_recovery
 from portal.api import schemas
@@ -35,7 +36,7 @@ from portal.api import share as api_share
 from portal.api.problems import PROBLEM_JSON, problem_response, status_title
 from portal.config import Settings, get_settings
 from portal.db import make_engine, make_sessionmaker
-from portal.deps import feed_poller, link_services, phone_services
+from portal.deps import feed_poller, job_worker, link_services, phone_services
 from portal.domain.card_cache import CardCache
 from portal.domain.feeds import poller
 from portal.domain.images import ImageWorkers
@@ -57,6 +58,7 @@ from portal.web import me as web_me
 from portal.web import notifications as web_notifications
 from portal.web import offline as web_offline
 from portal.web import pages as web_pages
+from portal.web import posts as web_posts
 from portal.web import recovery as web_recovery
 from portal.web import share as web_share
 from portal.web.templating import STATIC_DIR, render
@@ -72,6 +74,8 @@ UPLOAD_PATHS = frozenset(
         "/feed/sources/opml",
     }
 )
+MEDIA_PATHS = frozenset({"/api/v1/media", "/posts/media"})
+"""Where pictures for posts are uploaded: up to ``media_max_bytes``."""
 
 
 def _wants_json(request: Request) -> bool:
@@ -234,11 +238,20 @@ def _start_polling(app: FastAPI) -> asyncio.Task[None]:
     return task
 
 
-async def _stop_polling(app: FastAPI, polling: asyncio.Task[None]) -> None:
-    """Sources claimed by a round cut short come back when their lease ends."""
-    polling.cancel()
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Stop background work: sources claimed by a round cut short, and jobs that were
+    running, come back when their leases end."""
+    task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
-        await polling
+        await task
+
+
+def _start_jobs(app: FastAPI) -> asyncio.Task[None]:
+    """The embedded default: the background jobs (publishing posts) run in this process."""
+    worker = job_worker(app.state.settings, app.state.sessionmaker, app.state.links)
+    app.state.worker = worker
+    log.info("running background jobs in this process")
+    return asyncio.create_task(worker.run_forever(), name="job worker")
 
 
 @functools.cache
@@ -261,6 +274,7 @@ def _routes() -> tuple[BaseRoute, ...]:
         api_feeds.router,
         api_digest.router,
         api_recovery.router,
+        api_posts.router,
     ):
         routes.include_router(router, dependencies=[Depends(schemas.absolute_links)])
     for router in (
@@ -277,6 +291,7 @@ def _routes() -> tuple[BaseRoute, ...]:
         web_feed_sources.router,
         web_feed.router,
         web_feed_images.router,
+        web_posts.router,
         web_notifications.router,
         web_accounts.router,
         web_discover.router,
@@ -295,9 +310,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _settle_heap()
         polling = _start_polling(app) if settings.feed_poller_mode == "inline" else None
+        working = _start_jobs(app) if settings.jobs_mode == "inline" else None
         yield
-        if polling is not None:
-            await _stop_polling(app, polling)
+        for task in (polling, working):
+            if task is not None:
+                await _stop(task)
         app.state.images.close()
         await app.state.limiter.close()
         await app.state.engine.dispose()
@@ -326,8 +343,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,
-        uploads=settings.avatar_max_bytes + 64 * 1024,
-        upload_paths=UPLOAD_PATHS,
+        uploads={
+            **dict.fromkeys(UPLOAD_PATHS, settings.avatar_max_bytes + 64 * 1024),
+            **dict.fromkeys(MEDIA_PATHS, settings.media_max_bytes + 64 * 1024),
+        },
         render=lambda request, exc: _portal_error(request, exc),
     )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.base_url.startswith("https://"))

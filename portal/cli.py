@@ -4,7 +4,6 @@ generate-key, rotate-keys, version."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import logging.config
 import os
@@ -22,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from portal import __version__, crypto
 from portal.config import Settings, get_settings
 from portal.db import make_engine, make_sessionmaker, session_scope
-from portal.deps import feed_poller
-from portal.domain import account, linking, recovery
+from portal.deps import feed_poller, job_worker
+from portal.domain import account, jobs, linking, recovery
 from portal.domain import number as numbers
 from portal.domain.feeds import opml, poller, sources
 from portal.errors import PortalError
@@ -103,24 +102,44 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
-    """Poll the feeds, round after round, until stopped (SIGINT or SIGTERM)."""
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=200, help="Jobs run at once (default: PORTAL_JOBS_CONCURRENCY)."),
+    ] = None,
+) -> None:
+    """Run the background work until stopped (SIGINT or SIGTERM): publish posts, poll feeds.
+
+    Start as many as you like, on as many machines: on PostgreSQL they share the jobs, and
+    a job whose worker died is taken up by another when its lease ends."""
     settings = get_settings()
     logging.config.dictConfig(log_config(settings.log_level, as_json=settings.log_json))
-    if settings.feed_poller_mode == "inline":
-        log.warning(
-            "the web server polls the feeds too (PORTAL_FEED_POLLER=inline): both share the work"
-        )
+    for name, mode in (("PORTAL_FEED_POLLER", settings.feed_poller_mode),
+                       ("PORTAL_JOBS", settings.jobs_mode)):  # fmt: skip
+        if mode == "inline":
+            log.warning("the web server does this work too (%s=inline): both share it", name)
+
+    def show(what: str, job: jobs.Claimed, _: str) -> None:
+        done = {"start": "started", "done": "done", "later": "put off"}[what]
+        log.info("job %s: %s %s %s (attempt %d)", job.id, job.kind, job.subject, done, job.attempts)
 
     async def run(sessions: async_sessionmaker[AsyncSession]) -> None:
         polling = feed_poller(settings, sessions)
-        task = asyncio.create_task(poller.run_forever(polling))
+        working = job_worker(settings, sessions, concurrency=concurrency)
+        working.on_change = show
+        tasks = [
+            asyncio.create_task(poller.run_forever(polling)),
+            asyncio.create_task(working.run_forever()),
+        ]
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, task.cancel)
-        log.info("worker started: polling feeds")
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+            loop.add_signal_handler(signum, lambda: [task.cancel() for task in tasks])
+        log.info(
+            "worker %s started: polling feeds, running up to %d jobs at once",
+            working.name,
+            working.concurrency,
+        )
+        await asyncio.gather(*tasks, return_exceptions=True)
         polling.close()
         log.info("worker stopped")
 

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     )
 
     avatar_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    media_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="The largest picture that can be uploaded for a post (it is re-encoded "
+        "smaller before it is published).",
+    )
     avatar_size: int = Field(default=512, ge=64, le=2048, description="Avatar edge in pixels.")
     avatar_workers: int = Field(
         default=1, ge=1, le=32, description="Processes decoding uploaded pictures at once."
@@ -138,6 +144,18 @@ class Settings(BaseSettings):
         "(separate `portal worker` processes) or off. Unset: inline with SQLite, worker with "
         "PostgreSQL.",
     )
+    jobs: Literal["inline", "worker", "off"] | None = Field(
+        default=None,
+        description="Who runs the background jobs (publishing posts): inline (the web server, "
+        "in its own process), worker (separate `portal worker` processes) or off. Unset: "
+        "inline with SQLite, worker with PostgreSQL.",
+    )
+    jobs_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=200,
+        description="Jobs a worker runs at once (publishing to ten networks takes ten).",
+    )
     xmpp_server: str = Field(
         default="",
         description="Development only: reach every XMPP address at this host:port instead of "
@@ -206,6 +224,13 @@ class Settings(BaseSettings):
         """:attr:`feed_poller`, or its default for the database."""
         if self.feed_poller is not None:
             return self.feed_poller
+        return "inline" if self.database_url.startswith("sqlite") else "worker"
+
+    @property
+    def jobs_mode(self) -> Literal["inline", "worker", "off"]:
+        """:attr:`jobs`, or its default for the database."""
+        if self.jobs is not None:
+            return self.jobs
         return "inline" if self.database_url.startswith("sqlite") else "worker"
 
     @property

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from connectors._addresses import AddressPolicy
 from connectors.atproto import Resolver
@@ -16,17 +17,20 @@ from connectors.xmpp import Server as XMPPServer
 from portal.config import Settings
 from portal.crypto import Vault
 from portal.db import session_scope
-from portal.domain import account, contacts, lookup, profile
+from portal.domain import account, contacts, jobs, lookup, profile
 from portal.domain.card_cache import CardCache
 from portal.domain.feeds.poller import PARSED_PER_PROCESS, PARSERS, Poller
 from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
 from portal.domain.notifications import Mailer
 from portal.domain.phones import PhoneServices
+from portal.domain.posts import compose
+from portal.domain.posts.deliver import Delivering, Listener
 from portal.domain.text import email_key
 from portal.ratelimit import RateLimiter
 from portal.sms import make_sender
 from portal.storage.models import User
+from portal.storage.posts import PostMedia
 from portal.workers import Workers
 
 SESSION_COOKIE = "portal_session"
@@ -58,6 +62,23 @@ def feed_poller(
         vault=services.vault,
         context=services.context,
         parsers=Workers(workers=PARSERS, tasks_per_worker=PARSED_PER_PROCESS),
+    )
+
+
+def job_worker(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    services: LinkServices | None = None,
+    *,
+    concurrency: int | None = None,
+    listener: Listener | None = None,
+) -> jobs.Worker:
+    """The worker of the background jobs (delivering posts), on ``sessions``' database."""
+    delivering = Delivering(sessions, services or link_services(settings), listener=listener)
+    return jobs.Worker(
+        sessions,
+        delivering.handlers(),
+        concurrency=concurrency or settings.jobs_concurrency,
     )
 
 
@@ -174,6 +195,21 @@ async def save_avatar(
     await profile.set_avatar(db, user, picture)
 
 
+async def save_post_media(
+    db: AsyncSession,
+    user: User,
+    upload: StarletteUpload | None,
+    settings: Settings,
+    workers: ImageWorkers,
+) -> PostMedia:
+    """Keep an uploaded picture for a post, read up to one byte past the allowed size; as
+    with :func:`save_avatar`, nothing stays open while it decodes."""
+    data = await upload.read(settings.media_max_bytes + 1) if upload else b""
+    await db.commit()
+    picture = await compose.prepare_picture(data, workers, max_bytes=settings.media_max_bytes)
+    return await compose.keep_picture(db, user, picture)
+
+
 async def session_user(request: Request, db: AsyncSession) -> User | None:
     """The user signed in by the session cookie, also kept on ``request.state`` for templates."""
     secret = request.cookies.get(SESSION_COOKIE)
@@ -195,6 +231,7 @@ def link_services(settings: Settings) -> LinkServices:
             plc_url=settings.atproto_plc_url, service_url=settings.atproto_resolver_url or None
         ),
         xmpp_server=route,
+        telegram_bot_token=settings.telegram_bot_token,
     )
     return LinkServices(
         vault=Vault(settings.secret_keys),

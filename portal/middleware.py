@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -83,28 +83,27 @@ class SecurityHeadersMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``default`` bytes (``uploads`` for the listed upload paths)."""
+    """Refuse bodies over ``default`` bytes, or over the limit of their path (``uploads``: the
+    paths that take files, each with its limit)."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
         default: int,
-        uploads: int,
-        upload_paths: frozenset[str],
+        uploads: Mapping[str, int],
         render: Callable[[Request, PayloadTooLarge], Response],
     ) -> None:
         self.app = app
         self.default = default
         self.uploads = uploads
-        self.upload_paths = upload_paths
         self.render = render
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.uploads if scope["path"] in self.upload_paths else self.default
+        limit = self.uploads.get(scope["path"], self.default)
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 response = self.render(Request(scope), _too_large(limit))

@@ -61,6 +61,9 @@ RULES: dict[str, str] = {
     # address; and a Fever app's requests, per account.
     "fever_key": "20/minute;200/hour",
     "fever": "600/minute",
+    # Posts written, and pictures uploaded for them, per account.
+    "post": "30/minute;300/hour;1000/day",
+    "post_media": "30/minute;300/hour",
 }
 LOOKUP_MISS_COST = 5
 

@@ -14,6 +14,7 @@ from tests.fixtures.database import (
 from tests.fixtures.live import live_server
 from tests.fixtures.matrix import matrix_homeserver
 from tests.fixtures.oidc import oidc_provider, oidc_redirect_uris
+from tests.fixtures.publishing import instance
 from tests.fixtures.smtp import mailbox, smtp_server
 from tests.fixtures.xmpp import xmpp_server
 
@@ -30,6 +31,7 @@ __all__ = [
     "databases",
     "db",
     "engine",
+    "instance",
     "live_server",
     "mailbox",
     "matrix_homeserver",

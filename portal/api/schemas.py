@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.requests import Request
 
 from portal import i18n
@@ -14,6 +14,16 @@ from portal.domain import number as numbers
 from portal.domain.account import MAX_PASSWORD, MIN_PASSWORD
 from portal.domain.privacy import Card
 from portal.storage.models import ApiToken, LinkedAccount, User
+
+
+def _not_a_boolean(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true or false")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_not_a_boolean)]
+"""An integer in JSON, ``3`` or ``3.0``; never ``true`` (which pydantic would read as 1)."""
 
 
 class Problem(BaseModel):
