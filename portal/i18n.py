@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
@@ -169,6 +169,12 @@ def full_date(when: datetime, language: str) -> str:
     """The date and the time of ``when`` in full, as written in ``language``, in UTC."""
     language = language if language in LANGUAGES else DEFAULT
     return f"{format_datetime(aware(when), 'medium', tzinfo=UTC, locale=language)} UTC"
+
+
+def day(when: datetime, language: str) -> str:
+    """The day of ``when`` in full, in ``language``, in UTC: "Monday, 7 December 2026"."""
+    language = language if language in LANGUAGES else DEFAULT
+    return format_date(aware(when), "full", locale=language)
 
 
 def number(value: float, language: str) -> str:

@@ -59,7 +59,13 @@ def _decimal(context: Context, value: float) -> str:
     return i18n.number(value, _language(context))
 
 
+@pass_context
+def _day(context: Context, when: datetime) -> str:
+    return i18n.day(when, _language(context))
+
+
 templates.env.filters["number"] = display_number
+templates.env.filters["day"] = _day
 templates.env.filters["when"] = _when
 templates.env.filters["decimal"] = _decimal
 templates.env.filters["pictures"] = feed_images.pictures
