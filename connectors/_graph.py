@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -223,3 +224,12 @@ def text_of(value: Any) -> str:
         return value
     number = _number(value)
     return "" if number is None else str(number)
+
+
+def graph_time(value: Any) -> datetime | None:
+    """A Graph API time (``2025-01-31T12:00:00+0000``), or ``None``."""
+    try:
+        moment = datetime.strptime(text_of(value), "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None
+    return moment.astimezone(UTC)

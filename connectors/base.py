@@ -497,6 +497,15 @@ def capabilities(connector: type[Connector]) -> list[str]:
     return [name.removeprefix("CAN_").lower() for name in names]
 
 
+def idempotency_key(value: str) -> str:
+    """A key given to :meth:`Connector.publish`, checked: up to 200 printable ASCII
+    characters (what Mastodon's ``Idempotency-Key`` takes, the strictest of the networks)."""
+    key = value.strip() if isinstance(value, str) else ""
+    if not key or len(key) > 200 or not (key.isascii() and key.isprintable()):
+        raise PermanentError("Publishing needs a key of up to 200 characters to happen once.")
+    return key
+
+
 # -- shared helpers for handles --------------------------------------------------------------
 
 

@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from connectors import _graph
+from connectors import _graph, base
 from connectors._graph import text_of
 from connectors._profile import ProfileLink, words
 from connectors.base import (
@@ -71,22 +71,6 @@ def _id(value: str, what: str) -> str:
     if not isinstance(value, str) or not _ID.fullmatch(value):
         raise PermanentError(f"This {what} is not one Facebook gave.")
     return value
-
-
-def _key(value: str) -> str:
-    key = value.strip() if isinstance(value, str) else ""
-    if not key or len(key) > 200 or not (key.isascii() and key.isprintable()):
-        raise PermanentError("Publishing needs a key of up to 200 characters to happen once.")
-    return key
-
-
-def _when(value: Any) -> datetime | None:
-    """A Graph API time (``2025-01-31T12:00:00+0000``), or ``None``."""
-    try:
-        moment = datetime.strptime(text_of(value), "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None
-    return moment.astimezone(UTC)
 
 
 def post_url(post_id: str) -> str:
@@ -294,7 +278,7 @@ class Facebook(ProfileLink):
     # -- publishing --
 
     async def publish(self, draft: Draft, idempotency_key: str) -> Published:
-        _key(idempotency_key)
+        base.idempotency_key(idempotency_key)
         page_id = self._destination(draft.destination)
         if draft.reply_to is not None:
             raise PermanentError("A Facebook Page post cannot answer another post.")
@@ -359,7 +343,7 @@ class Facebook(ProfileLink):
         for entry in entries if isinstance(entries, list) else []:
             if not isinstance(entry, Mapping) or entry.get("message") != message:
                 continue
-            created = _when(entry.get("created_time"))
+            created = _graph.graph_time(entry.get("created_time"))
             post_id = text_of(entry.get("id"))
             if created is not None and created >= since and _ID.fullmatch(post_id):
                 link = text_of(entry.get("permalink_url"))

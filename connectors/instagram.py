@@ -86,14 +86,6 @@ def _id(value: str, what: str) -> str:
     return value
 
 
-def _when(value: Any) -> datetime | None:
-    try:
-        moment = datetime.strptime(text_of(value), "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None
-    return moment.astimezone(UTC)
-
-
 def _public(url: str) -> bool:
     try:
         parts = urlsplit(url)
@@ -409,7 +401,7 @@ class Instagram(ProfileLink):
         for entry in entries if isinstance(entries, list) else []:
             if not isinstance(entry, Mapping) or entry.get("caption") != caption:
                 continue
-            created = _when(entry.get("timestamp"))
+            created = _graph.graph_time(entry.get("timestamp"))
             media_id = text_of(entry.get("id"))
             if created is not None and created >= since and _ID.fullmatch(media_id):
                 link = text_of(entry.get("permalink"))

@@ -315,9 +315,7 @@ class Mastodon(base.Connector):
         )
 
     async def publish(self, draft: Draft, idempotency_key: str) -> Published:
-        key = idempotency_key.strip() if isinstance(idempotency_key, str) else ""
-        if not key or len(key) > 200 or not (key.isascii() and key.isprintable()):
-            raise PermanentError("Publishing needs a key of up to 200 characters to happen once.")
+        key = base.idempotency_key(idempotency_key)
         text = _compose(draft)
         warning = draft.content_warning.strip()
         if not text.strip() and not draft.media and not draft.uploads:

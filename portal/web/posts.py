@@ -11,7 +11,6 @@ post answers as one that does not exist.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import zoneinfo
 from collections.abc import AsyncIterator
@@ -316,8 +315,15 @@ async def post_page(
     return render(request, "post", _post_context(loaded), fragment="deliveries")
 
 
+def _version(states: list[tuple[int, str, str, str | None]]) -> str:
+    """What a page shows of the deliveries, in short: the stream compares it."""
+    return hashlib.sha256(repr(states).encode()).hexdigest()[:16]
+
+
 def _post_context(loaded: compose.Loaded) -> dict[str, Any]:
+    states = [(d.id, d.status, d.error, d.remote_url) for d in loaded.deliveries]
     return {
+        "version": _version(states),
         "loaded": loaded,
         "post": loaded.post,
         "deliveries": loaded.deliveries,
@@ -366,25 +372,24 @@ async def post_stream(
 ) -> Response:
     """The post's deliveries as they change (server-sent events: ``deliveries``)."""
     loaded = await _load(request, db, user, limiter, post_id)
-    return sse.response(_changes(request, sessions, user.id, loaded.post.id))
+    seen = request.query_params.get("seen", "")[:16]
+    return sse.response(_changes(request, sessions, user.id, loaded.post.id, seen))
 
 
 async def _changes(
-    request: Request, sessions: SessionsDep, user_id: int, post_id: str
+    request: Request, sessions: SessionsDep, user_id: int, post_id: str, seen: str
 ) -> AsyncIterator[str]:
-    last = ""
+    """An event each time the deliveries differ from what the page shows (``seen``: what
+    it was rendered with, so a change made before the stream opened is not missed)."""
     async for line in sse.rhythm(request, poll=LIVE_POLL, retry_ms=3000):
         if line:
             yield line
             continue
         async with session_scope(sessions) as session:
-            state = await compose.delivery_states(session, user_id, post_id)
-        version = hashlib.sha256(repr(state).encode()).hexdigest()[:16]
-        if version != last:
-            if last:
-                yield sse.event("deliveries", {"version": version})
-            last = version
-        await asyncio.sleep(0)
+            version = _version(await compose.delivery_states(session, user_id, post_id))
+        if version != seen:
+            yield sse.event("deliveries", {"version": version})
+            seen = version
 
 
 @router.post("/posts/{post_id}/deliveries/{delivery_id}/{action}")
@@ -415,7 +420,10 @@ async def delivery_action(
     loaded = await compose.load(db, user, post_id[:25])
     if request.headers.get("hx-request") == "true":
         return render(request, "post", _post_context(loaded), fragment="deliveries")
-    toast(request, "Trying again." if action == "retry" else "Cancelled.")
+    if action == "retry":
+        toast(request, "Trying again.")
+    else:
+        toast(request, "Cancelled.")
     return redirect(request, f"/posts/{loaded.post.id}")
 
 

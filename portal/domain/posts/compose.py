@@ -235,9 +235,8 @@ async def _targets(
         destination = target.destination.strip()
         if cls.PUBLISHES_TO and not destination:
             raise InvalidInput(
-                N_("Say which %(place)s of %(network)s to publish to."),
+                N_("Say where on %(network)s to publish: a room, channel or page."),
                 field="targets",
-                place=cls.PUBLISHES_TO,
                 network=cls.LABEL,
             )
         if not cls.PUBLISHES_TO:

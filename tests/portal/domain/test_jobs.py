@@ -157,8 +157,12 @@ async def test_workers_sharing_a_database_never_run_a_job_twice(
             await _add(sessions, *(f"{batch}-{n}" for n in range(10)))
         async with asyncio.timeout(60):
             await all_ran.wait()
+        for _ in range(600):  # every job ended (its row gone), 30 s at most
+            if not await _jobs(sessions):
+                break
+            await asyncio.sleep(0.05)
         # Give a worker that would take a job twice the time to do it.
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.2)
     finally:
         for task in running:
             task.cancel()
