@@ -21,11 +21,20 @@ import pytest
 from fastapi import FastAPI
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portal import i18n
 from portal.db import make_engine
 from portal.domain import number as numbers
-from portal.storage.models import Contact, ContactRequest, LinkedAccount, Notification, User
+from portal.storage.models import (
+    Contact,
+    ContactRequest,
+    LinkedAccount,
+    Notification,
+    User,
+    utcnow,
+)
+from portal.storage.posts import Delivery, Post
 from tests.fixtures.browser import (
     PHONE,
     Console,
@@ -51,6 +60,7 @@ SIGNED_OUT = {
     "/i/{secret}": "/i/{secret}",
     "/embed/{number}": "/embed/{number}",
     "/offline": "/offline",
+    "/p/{post_id}": "/p/{post_id}",
 }
 """Each page route, and the address the test opens it at, signed out."""
 
@@ -77,6 +87,10 @@ SIGNED_IN = {
     "/feed": "/feed",
     "/feed/sources": "/feed/sources",
     "/feed/digest": "/feed/digest",
+    "/posts": "/posts",
+    "/posts/new": "/posts/new",
+    "/posts/{post_id}": "/posts/{post_id}",
+    "/posts/{post_id}/edit": "/posts/{post_id}/edit",
 }
 """Each page route, and the address the test opens it at, signed in."""
 
@@ -115,6 +129,9 @@ NOT_PAGES = {
     "/feeds/{secret}.atom": "one's feed as Atom",
     "/feeds/{secret}.json": "one's feed as JSON Feed",
     "/feed/images/{signature}/{encoded}": "a picture of a feed's entry",
+    "/posts/{post_id}/stream": "an event stream",
+    "/posts/media/{media_id}": "a picture of a post",
+    "/p/{post_id}/{position}": "a picture of a post",
 }
 """GET routes outside /api that render no page, and what they answer instead."""
 
@@ -150,6 +167,33 @@ class _Place:
     secret: str
 
 
+POST_ID = "axe-post-0001"
+
+
+async def _add_post(conn: AsyncConnection, me: int | None) -> None:
+    """A working Mastodon account, and a post it published with one delivery that failed."""
+    publisher = await conn.scalar(
+        insert(LinkedAccount)
+        .values(user_id=me, network="mastodon", handle="ada@mastodon.example",
+                server="mastodon.example", audience="public", position=3, status="verified")
+        .returning(LinkedAccount.id)
+    )  # fmt: skip
+    await conn.execute(
+        insert(Post).values(id=POST_ID, user_id=me, text="Hello, networks!", state="published")
+    )
+    await conn.execute(
+        insert(Delivery),
+        [
+            {"post_id": POST_ID, "account_id": publisher, "network": "mastodon",
+             "handle": "ada@mastodon.example", "status": "sent", "key": "axe-1",
+             "remote_url": "https://mastodon.example/@ada/1", "sent_at": utcnow(), "error": ""},
+            {"post_id": POST_ID, "account_id": None, "network": "bluesky",
+             "handle": "ada.example.org", "status": "failed", "key": "axe-2", "remote_url": None,
+             "sent_at": None, "error": "This account is no longer linked to your number."},
+        ],
+    )  # fmt: skip
+
+
 async def _add_content(server: LiveServer, number: str, contact: str) -> int:
     """Two linked accounts (one waiting for its emailed code), a contact, a contact request
     and a notification, straight into the server's database; the emailed account's id."""
@@ -182,6 +226,7 @@ async def _add_content(server: LiveServer, number: str, contact: str) -> int:
             await conn.execute(
                 insert(ContactRequest), [{"sender_id": other, "recipient_id": me, "message": "Hi"}]
             )
+            await _add_post(conn, me)
             account_id = await conn.scalar(
                 select(LinkedAccount.id).where(
                     LinkedAccount.user_id == me, LinkedAccount.network == "email"
@@ -263,6 +308,7 @@ async def test_every_page_has_no_serious_accessibility_violation(
         "{contact}": place.contact,
         "{account_id}": str(place.account_id),
         "{secret}": place.secret,
+        "{post_id}": POST_ID,
         "{unknown}": numbers.generate(8),
     }
 
