@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import connectors
 from connectors import base
+from portal.db import write_next
 from portal.domain import linking, notifications
 from portal.domain.linking import tokens
 from portal.domain.linking.services import LinkServices, connector, connector_errors
@@ -82,12 +83,15 @@ async def start(
             raise InvalidInput("This account is on another network.")
         server = server or flow.reconnect_server(account)
     server = flow.normalize_server(cls, server, services)
-    await session.execute(delete(LinkAttempt).where(LinkAttempt.expires_at < utcnow()))
     by_oauth = [name for name, c in connectors.registry().items() if oauth_flow(c) is not None]
     pending = await session.scalar(
         select(func.count())
         .select_from(LinkAttempt)
-        .where(LinkAttempt.user_id == user.id, LinkAttempt.network.in_(by_oauth))
+        .where(
+            LinkAttempt.user_id == user.id,
+            LinkAttempt.network.in_(by_oauth),
+            LinkAttempt.expires_at >= utcnow(),
+        )
     )
     if (pending or 0) >= MAX_PENDING:
         raise Conflict("Too many links are under way. Finish one, or wait ten minutes.")
@@ -96,6 +100,10 @@ async def start(
     url, kept, kept_server = await flow.authorization_url(
         session, services, cls, server, state, verifier
     )
+    # The server was called: what is written now goes in a transaction that writes from its
+    # start, not in the one that read before the call (see portal.db.write_next).
+    await write_next(session)
+    await session.execute(delete(LinkAttempt).where(LinkAttempt.expires_at < utcnow()))
     await _keep_attempt(session, services, user, network, kept_server, account_id, state, kept)
     return url
 
