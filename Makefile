@@ -47,11 +47,12 @@ lint: install-test ## uv.lock matches pyproject.toml; ruff (lint and format) and
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: install-test wrk ## Lookups over HTTP (SQLite and PostgreSQL), /healthz latency during picture uploads, feeds ingested and polled, and pages of the feed read on PostgreSQL, as ratios to baselines measured in the same run; written to bench/results/latest.json.
+bench: install-test wrk ## Lookups over HTTP (SQLite and PostgreSQL), /healthz latency during picture uploads, feeds ingested and polled, pages of the feed read on PostgreSQL, and a post fanned out to ten networks, as ratios to baselines measured in the same run; written to bench/results/latest.json.
 	$(BIN)/python -m tests.bench.bench_lookup
 	$(BIN)/python -m tests.bench.bench_avatar
 	$(BIN)/python -m tests.bench.bench_feeds
 	$(BIN)/python -m tests.bench.bench_timeline
+	$(BIN)/python -m tests.bench.bench_fanout
 
 format: install-test
 	$(BIN)/ruff format .
