@@ -349,40 +349,27 @@ async def delete_post(
 
 
 @router.post(
-    "/posts/{post_id}/deliveries/{delivery_id}/retry",
+    "/posts/{post_id}/deliveries/{delivery_id}/{action}",
     response_model=DeliveryOut,
     responses=errors(401, 403, 404, 422, 429),
 )
-async def retry_delivery(
+async def change_delivery(
     post_id: PostPath,
     delivery_id: DeliveryPath,
+    action: Annotated[
+        Literal["retry", "cancel"],
+        Path(
+            description="`retry` a failed or cancelled delivery now, or `cancel` one not gone out."
+        ),
+    ],
     request: Request,
     db: DB,
     user: ApiUser,
     limiter: LimiterDep,
 ) -> DeliveryOut:
-    """Try a failed or cancelled delivery again, now."""
-    retried = await lookup.counted(
-        limiter, user, client_address(request), compose.retry(db, user, post_id, delivery_id)
+    """Try a failed or cancelled delivery again now, or stop one that has not gone out."""
+    change = compose.retry if action == "retry" else compose.cancel
+    changed = await lookup.counted(
+        limiter, user, client_address(request), change(db, user, post_id, delivery_id)
     )
-    return DeliveryOut.of(retried)
-
-
-@router.post(
-    "/posts/{post_id}/deliveries/{delivery_id}/cancel",
-    response_model=DeliveryOut,
-    responses=errors(401, 403, 404, 422, 429),
-)
-async def cancel_delivery(
-    post_id: PostPath,
-    delivery_id: DeliveryPath,
-    request: Request,
-    db: DB,
-    user: ApiUser,
-    limiter: LimiterDep,
-) -> DeliveryOut:
-    """Stop a delivery that has not gone out yet."""
-    cancelled = await lookup.counted(
-        limiter, user, client_address(request), compose.cancel(db, user, post_id, delivery_id)
-    )
-    return DeliveryOut.of(cancelled)
+    return DeliveryOut.of(changed)

@@ -160,10 +160,6 @@ async def _uploads(
     return kept
 
 
-async def _media_of(db: DB, user: User, ids: list[str]) -> list[Any]:
-    return await compose.media_of(db, user, ids)
-
-
 # -- pages ---------------------------------------------------------------------------------------
 
 
@@ -237,7 +233,7 @@ async def upload_media(
                 {"media": [], "values": {}, "uploading": True},
                 fragment="post_media",
             )
-    media = await _media_of(db, user, ids)
+    media = await compose.media_of(db, user, ids)
     return render(request, "post_new", {"media": media, "values": {}}, fragment="post_media")
 
 
@@ -257,7 +253,7 @@ async def _create(
     media_ids = [str(m)[:24] for m in form.getlist("media")][: compose.MAX_MEDIA + 1]
     try:
         media_ids += await _uploads(form, db, user, request, images, limiter)
-        values["media"] = await _media_of(db, user, media_ids)
+        values["media"] = await compose.media_of(db, user, media_ids)
         pictures = _attached(form) + [
             compose.Attached(i) for i in media_ids if i not in values["alts"]
         ]

@@ -81,8 +81,7 @@ RULES_BEYOND_THE_SCHEMA = [
     "GET /api/v1/posts",
     "POST /api/v1/posts",
     "PUT /api/v1/posts/{post_id}",
-    "POST /api/v1/posts/{post_id}/deliveries/{delivery_id}/retry",
-    "POST /api/v1/posts/{post_id}/deliveries/{delivery_id}/cancel",
+    "POST /api/v1/posts/{post_id}/deliveries/{delivery_id}/{action}",
 ]
 BULKY = ["POST /api/v1/posts", "PUT /api/v1/posts/{post_id}", "POST /api/v1/previews"]
 """Bodies that may hold long texts for twenty targets: made-up ones can pass the size limit."""
