@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from portal.crypto import derive_key, parse_keys
 from portal.db import VAR_DIR, private_directory
 from portal.domain.number import AllocationPolicy
-from portal.domain.providers import OIDCProvider
+from portal.domain.providers import OAuthApp, OIDCProvider
 
 
 def _default_secret_key() -> str:
@@ -101,6 +101,27 @@ class Settings(BaseSettings):
     )
     oidc_providers: list[OIDCProvider] = Field(
         default_factory=list, description="OpenID Connect providers, as a JSON list."
+    )
+    vk_client_id: str = Field(
+        default="",
+        description="The id of this portal's app in VK ID: VK accounts are linked by signing in "
+        "on VK once it is set (VK ID takes no secret from a web app: PKCE proves the portal).",
+    )
+    facebook_app_id: str = Field(
+        default="",
+        description="The id of this portal's Meta app with Facebook Login: Facebook accounts are "
+        "linked by signing in on Facebook, and publish to their Pages, once it is set.",
+    )
+    facebook_app_secret: str = Field(
+        default="", repr=False, description="That app's secret (needed with its id)."
+    )
+    instagram_app_id: str = Field(
+        default="",
+        description="The id of the Meta app with Facebook Login that links Instagram "
+        "professional accounts (it may be the Facebook one).",
+    )
+    instagram_app_secret: str = Field(
+        default="", repr=False, description="That app's secret (needed with its id)."
     )
     telegram_bot_token: str = Field(default="", description="Bot token for the Login Widget.")
     telegram_bot_username: str = Field(default="", description="The bot's username, no @.")
@@ -200,6 +221,26 @@ class Settings(BaseSettings):
             raise ValueError("PORTAL_SMS_SENDER=http needs PORTAL_SMS_GATEWAY_URL")
         return self
 
+    @field_validator("vk_client_id", "facebook_app_id", "instagram_app_id")
+    @classmethod
+    def _app_number(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (value.isascii() and value.isdigit() and len(value) <= 30):
+            raise ValueError("an app id is the number the network gave the app")
+        return value
+
+    @model_validator(mode="after")
+    def _app_secrets(self) -> Settings:
+        for network in ("facebook", "instagram"):
+            app_id = getattr(self, f"{network}_app_id")
+            secret = getattr(self, f"{network}_app_secret").strip()
+            name = f"PORTAL_{network.upper()}_APP"
+            if app_id and not secret:
+                raise ValueError(f"{name}_ID needs {name}_SECRET, the app's secret")
+            if secret and not app_id:
+                raise ValueError(f"{name}_SECRET needs {name}_ID, the app's id")
+        return self
+
     @property
     def secret_keys(self) -> list[str]:
         """The encryption keys at rest, newest first."""
@@ -218,6 +259,20 @@ class Settings(BaseSettings):
         if len(names) != len(set(names)):
             raise ValueError("two OpenID Connect providers have the same name")
         return value
+
+    @property
+    def apps(self) -> dict[str, OAuthApp]:
+        """The apps this portal is registered as, by network: those whose id is set."""
+        apps = {
+            "vk": (self.vk_client_id, ""),
+            "facebook": (self.facebook_app_id, self.facebook_app_secret.strip()),
+            "instagram": (self.instagram_app_id, self.instagram_app_secret.strip()),
+        }
+        return {
+            network: OAuthApp(client_id=app_id, client_secret=secret)
+            for network, (app_id, secret) in apps.items()
+            if app_id
+        }
 
     @property
     def feed_poller_mode(self) -> Literal["inline", "worker", "off"]:

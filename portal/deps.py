@@ -237,6 +237,7 @@ def link_services(settings: Settings) -> LinkServices:
         vault=Vault(settings.secret_keys),
         base_url=settings.base_url.rstrip("/"),
         providers={provider.name: provider for provider in settings.oidc_providers},
+        apps=settings.apps,
         telegram_bot_token=settings.telegram_bot_token,
         telegram_bot_username=settings.telegram_bot_username,
         smtp_url=settings.smtp_url,

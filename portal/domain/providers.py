@@ -25,4 +25,8 @@ class OAuthApp(BaseModel):
     """This portal as an app registered by its operator on one network (VK ID, a Meta app)."""
 
     client_id: str = Field(min_length=1, description="The app's id: VK ID's app id, Meta's.")
-    client_secret: str = Field(min_length=1, description="The app's secret.")
+    client_secret: str = Field(
+        default="",
+        description="The app's secret; empty for an app that proves itself by PKCE alone "
+        "(VK ID's web apps).",
+    )

@@ -54,3 +54,51 @@ def test_an_xmpp_route_without_host_and_port_is_refused(
 ) -> None:
     with pytest.raises(ValidationError, match=r"give the XMPP server as host:port"):
         _from_env(monkeypatch, PORTAL_XMPP_SERVER=value)
+
+
+def test_the_apps_of_vk_facebook_and_instagram_reach_linking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = _from_env(
+        monkeypatch,
+        PORTAL_VK_CLIENT_ID="51234567",
+        PORTAL_FACEBOOK_APP_ID=" 1234567890123456 ",
+        PORTAL_FACEBOOK_APP_SECRET="facebook-secret",
+        PORTAL_INSTAGRAM_APP_ID="1234567890123456",
+        PORTAL_INSTAGRAM_APP_SECRET="facebook-secret",
+    )
+    apps = link_services(settings).apps
+    assert {name: (app.client_id, app.client_secret) for name, app in apps.items()} == {
+        "vk": ("51234567", ""),
+        "facebook": ("1234567890123456", "facebook-secret"),
+        "instagram": ("1234567890123456", "facebook-secret"),
+    }
+    # The secrets stay out of what a log of the settings would show.
+    assert "facebook-secret" not in repr(settings)
+
+
+def test_without_apps_no_network_of_one_server_is_linked_by_oauth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert link_services(_from_env(monkeypatch)).apps == {}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"PORTAL_FACEBOOK_APP_ID": "1234567890"},
+            "PORTAL_FACEBOOK_APP_ID needs PORTAL_FACEBOOK_APP_SECRET",
+        ),
+        (
+            {"PORTAL_INSTAGRAM_APP_SECRET": "s3cret"},
+            "PORTAL_INSTAGRAM_APP_SECRET needs PORTAL_INSTAGRAM_APP_ID",
+        ),
+        ({"PORTAL_VK_CLIENT_ID": "my-app"}, "an app id is the number the network gave the app"),
+    ],
+)
+def test_an_app_half_configured_stops_the_start_with_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        _from_env(monkeypatch, **env)
