@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -37,6 +37,8 @@ from connectors._http import Failures, parse_json
 from connectors.base import (
     AuthRevoked,
     ConnectorError,
+    Credentials,
+    OAuthClient,
     OAuthServer,
     PermanentError,
     RateLimited,
@@ -71,12 +73,51 @@ def url(path: str) -> str:
 
 def oauth_server() -> OAuthServer:
     """Facebook Login's endpoints (https://developers.facebook.com/docs/facebook-login/guides/
-    advanced/manual-flow): the login dialog and the code exchange; a token is given up with
-    ``DELETE /me/permissions``, not at an RFC 7009 endpoint."""
+    advanced/manual-flow): the login dialog, with PKCE (https://developers.facebook.com/docs/
+    facebook-login/guides/advanced/oidc-token), and the code exchange, which takes the app's
+    ``client_id`` and ``client_secret`` as parameters (not in an ``Authorization`` header)
+    and answers ``{"access_token", "token_type", "expires_in"}``, or a Graph API error; a
+    token is given up with ``DELETE /me/permissions``, not at an RFC 7009 endpoint."""
     return OAuthServer(
         issuer="https://www.facebook.com",
         authorization_endpoint=f"{DIALOG}/{VERSION}/dialog/oauth",
         token_endpoint=url("oauth/access_token"),
+        token_endpoint_auth_methods_supported=("client_secret_post",),
+    )
+
+
+async def long_lived(
+    short_lived: Credentials, client: OAuthClient, http: httpx.AsyncClient, where: str
+) -> Credentials:
+    """The long-lived user token (about 60 days) for the short-lived one (an hour or two) a
+    login gave: ``grant_type=fb_exchange_token`` with the app's id and secret
+    (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived).
+    Meta gives no refresh token: once it runs out, the person logs in again."""
+    if not client.client_secret:
+        raise PermanentError(f"{where} needs the app secret to give a long-lived token.")
+    answer = await call(
+        http,
+        "POST",
+        "oauth/access_token",
+        token=short_lived.access_token,
+        where=where,
+        data={
+            "grant_type": "fb_exchange_token",
+            "client_id": client.client_id,
+            "client_secret": client.client_secret,
+            "fb_exchange_token": short_lived.access_token,
+        },
+    )
+    token = text_of(answer.get("access_token")) if isinstance(answer, Mapping) else ""
+    if not token:
+        raise PermanentError(f"{where} gave no long-lived token.")
+    seconds = _number(answer.get("expires_in"))
+    expires = datetime.now(UTC) + timedelta(seconds=seconds) if seconds else None
+    return Credentials(
+        access_token=token,
+        expires_at=expires,
+        scope=short_lived.scope,
+        extra=short_lived.extra,
     )
 
 

@@ -9,14 +9,17 @@ Why it looks like this:
   advanced/manual-flow): the login dialog, the code exchanged for a short-lived user token,
   that token exchanged for a long-lived one (``grant_type=fb_exchange_token``,
   https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived),
-  then ``GET /me/accounts`` lists the Pages the person manages (:meth:`Facebook.pages`). A
-  Page's own token, which posting needs, is asked for when it is used
-  (``GET /{page-id}?fields=access_token``): one made from a long-lived user token does not
-  expire, and none is kept beside the account.
+  then ``GET /me/accounts?fields=id,name,access_token`` lists the Pages the person let the
+  app reach in Facebook's dialog, each with its own token, which posting needs
+  (:meth:`Facebook.page_tokens`). Those are kept with the account (encrypted, as every
+  credential): a Page token made from a long-lived user token does not expire, so posting
+  goes on after the user token's 60 days. A Page not kept (added since) has its token asked
+  for when it is used (``GET /{page-id}?fields=access_token``) with the person's token.
 - Scopes (https://developers.facebook.com/docs/permissions): ``pages_show_list`` to list the
   Pages, ``pages_manage_posts`` to post, edit and delete, ``pages_read_engagement`` to read
   the Page's posts (needed to find a post published before a lost answer).
-- A post goes to one Page, named by :attr:`~connectors.base.Draft.destination` (its id):
+- A post goes to one Page, named by :attr:`~connectors.base.Draft.destination`: its id, or
+  the name of a Page kept at the link, so the person chooses the Page for each post:
   ``POST /{page-id}/feed`` with ``message`` and ``link``; with pictures, each is first sent
   unpublished to ``POST /{page-id}/photos`` and the post names them in ``attached_media``
   (https://developers.facebook.com/docs/pages-api/posts). Editing is ``POST /{post-id}`` with
@@ -179,35 +182,33 @@ class Facebook(ProfileLink):
         cls, short_lived: Credentials, client: OAuthClient, http: httpx.AsyncClient
     ) -> Credentials:
         """The long-lived user token (about 60 days) for the short-lived one the code gave."""
-        if not client.client_secret:
-            raise PermanentError("Facebook needs the app secret to give a long-lived token.")
-        answer = await _graph.call(
-            http,
-            "POST",
-            "oauth/access_token",
-            token=short_lived.access_token,
-            where=WHERE,
-            data={
-                "grant_type": "fb_exchange_token",
-                "client_id": client.client_id,
-                "client_secret": client.client_secret,
-                "fb_exchange_token": short_lived.access_token,
-            },
-        )
-        token = text_of(answer.get("access_token")) if isinstance(answer, Mapping) else ""
-        if not token:
-            raise PermanentError("Facebook gave no long-lived token.")
-        seconds = answer.get("expires_in")
-        expires = (
-            datetime.now(UTC) + timedelta(seconds=seconds)
-            if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0
-            else None
-        )
+        return await _graph.long_lived(short_lived, client, http, WHERE)
+
+    @classmethod
+    async def oauth_linked(
+        cls,
+        answer: Mapping[str, Any],
+        credentials: Credentials,
+        returned: Mapping[str, str],
+        client: OAuthClient,
+        http: httpx.AsyncClient,
+        *,
+        context: Context = PUBLIC,
+    ) -> Credentials:
+        """The long-lived token, and the Pages the person let Portal post to, each with its
+        own token (which, made from a long-lived user token, does not expire)."""
+        linked = await cls.long_lived(credentials, client, http)
+        pages = await cls("", linked, http, context=context).page_tokens()
+        kept = [
+            {"id": page.id, "name": page.display_name, "access_token": token}
+            for page, token in pages
+        ]
         return Credentials(
-            access_token=token,
-            expires_at=expires,
-            scope=short_lived.scope,
-            extra=short_lived.extra,
+            linked.access_token,
+            linked.refresh_token,
+            linked.expires_at,
+            linked.scope,
+            {**linked.extra, "pages": kept},
         )
 
     async def revoke(self) -> bool:
@@ -246,14 +247,28 @@ class Facebook(ProfileLink):
 
     async def pages(self) -> list[Actor]:
         """The Pages the person manages (``GET /me/accounts``), in Facebook's order."""
-        found: list[Actor] = []
-        params = {"fields": "id,name", "limit": "25"}
+        return [page for page, _ in await self._listed("id,name")]
+
+    async def page_tokens(self) -> list[tuple[Actor, str]]:
+        """The Pages the person manages with the token of each (``access_token`` of
+        ``/me/accounts``); a Page listed without one (the person may not post there) is left
+        out."""
+        return [
+            (page, token) for page, token in await self._listed("id,name,access_token") if token
+        ]
+
+    async def _listed(self, fields: str) -> list[tuple[Actor, str]]:
+        found: list[tuple[Actor, str]] = []
+        params = {"fields": fields, "limit": "25"}
         while len(found) < MAX_PAGES:
             data = await self._call("GET", "me/accounts", params=params)
             entries = data.get("data") if isinstance(data, Mapping) else None
             if not isinstance(entries, list):
                 raise PermanentError("Facebook did not list the Pages.")
-            found += [page for entry in entries if (page := page_from_json(entry))]
+            for entry in entries:
+                page = page_from_json(entry)
+                if page is not None:
+                    found.append((page, text_of(entry.get("access_token"))))
             paging = data.get("paging")
             cursors = paging.get("cursors") if isinstance(paging, Mapping) else None
             after = text_of(cursors.get("after")) if isinstance(cursors, Mapping) else ""
@@ -262,8 +277,20 @@ class Facebook(ProfileLink):
             params = {**params, "after": after}
         return found[:MAX_PAGES]
 
+    def _kept_pages(self) -> list[Mapping[str, Any]]:
+        """The Pages kept with the credentials when the account was linked."""
+        kept = self.credentials.extra.get("pages")
+        return (
+            [page for page in kept if isinstance(page, Mapping)] if isinstance(kept, list) else []
+        )
+
     async def _page_token(self, page_id: str) -> str:
-        """The Page's own token, made from the person's (who must still manage the Page)."""
+        """The Page's own token: kept since the link, or made from the person's (who must
+        still manage the Page)."""
+        for page in self._kept_pages():
+            token = text_of(page.get("access_token"))
+            if text_of(page.get("id")) == page_id and token:
+                self._page_tokens.setdefault(page_id, token)
         if page_id not in self._page_tokens:
             data = await self._call("GET", page_id, params={"fields": "access_token"})
             token = text_of(data.get("access_token")) if isinstance(data, Mapping) else ""
@@ -307,9 +334,22 @@ class Facebook(ProfileLink):
         return Published(id=_id(post_id, "post id"), url=post_url(post_id))
 
     def _destination(self, destination: str) -> str:
-        if not destination:
+        """The id of the Page ``destination`` names: its id, or the name of a Page kept when
+        the account was linked (case and outer spaces aside)."""
+        named = destination.strip() if isinstance(destination, str) else ""
+        if not named:
             raise PermanentError("Choose the Facebook Page to post to.")
-        return _id(destination, "Page")
+        if _ID.fullmatch(named):
+            return named
+        wanted = named.casefold()
+        for page in self._kept_pages():
+            if text_of(page.get("name")).strip().casefold() == wanted:
+                return _id(text_of(page.get("id")), "Page")
+        names = ", ".join(text_of(page.get("name")) for page in self._kept_pages())
+        raise PermanentError(
+            f"None of the Pages this Facebook account manages is called {named[:100]!r}"
+            + (f" (it manages {names[:300]})." if names else "; connect the account again.")
+        )
 
     async def _upload(self, page_id: str, upload: Upload, token: str) -> str:
         """One picture, sent unpublished to the Page, to be attached to a post."""

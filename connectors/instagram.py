@@ -9,7 +9,12 @@ Why it looks like this:
   Page, found as the Page's ``instagram_business_account`` in ``GET /me/accounts``
   (:meth:`Instagram.accounts`); scopes ``instagram_basic`` and ``instagram_content_publish``
   with ``pages_show_list`` and ``pages_read_engagement`` to find it. Linking is Facebook
-  Login, as for :mod:`connectors.facebook`.
+  Login, as for :mod:`connectors.facebook`: the code's short-lived user token is exchanged
+  for a long-lived one (60 days, which the Instagram API is called with; Meta gives no
+  refresh token, so the person logs in again after it), and the first professional account
+  among the person's Pages is the one linked, its id kept (``ig_user_id``). Which accounts
+  the app may reach is what the person chose in Facebook's dialog. Unlinking is
+  ``DELETE /me/permissions``.
 - Instagram takes no picture bytes: it fetches each picture from a public address ("We cURL
   media used in publishing attempts"). A picture with an address (:class:`~connectors.base.
   Media`) is given by it; one the portal holds (:class:`~connectors.base.Upload`) gets its
@@ -56,6 +61,7 @@ from connectors.base import (
     Context,
     Credentials,
     Draft,
+    OAuthClient,
     OAuthServer,
     PermanentError,
     PostRules,
@@ -71,6 +77,11 @@ USERNAME_RULES = (
 )
 
 WHERE = "Instagram"
+NO_ACCOUNT = (
+    "None of your Facebook Pages has an Instagram professional account Portal may use: "
+    "connect one to a Page in Instagram's settings (and allow it when Facebook asks), then "
+    "link it again."
+)
 MAX_HASHTAGS = 30
 MAX_MENTIONS = 20
 RECENT = timedelta(days=1)
@@ -202,6 +213,35 @@ class Instagram(ProfileLink):
         """Instagram professional accounts are linked through Facebook, one server."""
         return cls.SERVER
 
+    @classmethod
+    async def oauth_linked(
+        cls,
+        answer: Mapping[str, Any],
+        credentials: Credentials,
+        returned: Mapping[str, str],
+        client: OAuthClient,
+        http: httpx.AsyncClient,
+        *,
+        context: Context = PUBLIC,
+    ) -> Credentials:
+        """The long-lived token, and the professional account it publishes to."""
+        linked = await _graph.long_lived(credentials, client, http, WHERE)
+        accounts = await cls("", linked, http, context=context).accounts()
+        if not accounts:
+            raise PermanentError(NO_ACCOUNT)
+        return Credentials(
+            linked.access_token,
+            linked.refresh_token,
+            linked.expires_at,
+            linked.scope,
+            {**linked.extra, "ig_user_id": accounts[0].id},
+        )
+
+    async def revoke(self) -> bool:
+        """``DELETE /me/permissions``: the app loses every permission the person gave it."""
+        await self._call("DELETE", "me/permissions")
+        return True
+
     # -- the account --
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -234,10 +274,7 @@ class Instagram(ProfileLink):
         else:
             accounts = await self.accounts()
             if not accounts:
-                raise PermanentError(
-                    "None of your Facebook Pages has an Instagram professional account: "
-                    "connect one to a Page in Instagram's settings, then link it again."
-                )
+                raise PermanentError(NO_ACCOUNT)
             named = [account for account in accounts if account.handle == self.handle]
             actor = (named or accounts)[0] if not self.handle or named else None
         if actor is None:

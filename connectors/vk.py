@@ -5,11 +5,17 @@ Why it looks like this (the API docs are the truth: https://dev.vk.com/en/refere
 - Addresses: ``vk.com/id<number>`` or a chosen short address of Latin letters, digits, ``_``
   and ``.``.
 - Linking is VK ID, OAuth 2.1 with PKCE (https://id.vk.com/about/business/go/docs/en/vkid/
-  latest/vk-id/connection/api-integration/api-description): ``https://id.vk.com/authorize``,
-  the code exchanged at ``https://id.vk.com/oauth2/auth`` with the ``code_verifier`` and the
-  ``device_id`` the callback carries (refreshing needs that ``device_id`` too), tokens revoked
-  at ``/oauth2/revoke``. Scopes: ``vkid.personal_info`` to know who it is, ``wall`` to post,
-  ``photos`` to upload pictures.
+  latest/vk-id/connection/api-integration/api-description): ``https://id.vk.com/authorize``;
+  the person comes back with ``code``, ``state`` and a ``device_id``, and the code is
+  exchanged at ``https://id.vk.com/oauth2/auth`` with the ``code_verifier``, the app's
+  ``client_id``, that ``device_id`` and the ``state`` (a web app sends no secret: PKCE proves
+  it). The answer gives ``access_token`` (an hour), ``refresh_token``, ``id_token`` and the
+  ``user_id``; the ``device_id`` is kept with the tokens, since refreshing
+  (``grant_type=refresh_token`` at the same address) needs it again, with a new random
+  ``state``. Errors there are OAuth's (``{"error": "invalid_grant", "error_description"}``).
+  Unlinking is ``POST /oauth2/revoke`` with the ``client_id`` and the ``access_token``, which
+  takes back what the person allowed the app. Scopes: ``vkid.personal_info`` to know who it
+  is, ``wall`` to post, ``photos`` to upload pictures.
 - Every method is ``POST https://api.vk.com/method/<name>`` with ``v`` (the API version,
   :data:`VERSION`) and the ``access_token`` in the form, never in the address. VK answers
   HTTP 200 either way: ``{"response": …}`` or ``{"error": {"error_code", "error_msg"}}``
@@ -35,6 +41,7 @@ Why it looks like this (the API docs are the truth: https://dev.vk.com/en/refere
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -53,6 +60,7 @@ from connectors.base import (
     Credentials,
     Draft,
     Media,
+    OAuthClient,
     OAuthServer,
     PermanentError,
     PostRules,
@@ -212,7 +220,75 @@ class VK(ProfileLink):
             revocation_endpoint=f"{ID_SERVER}/oauth2/revoke",
             userinfo_endpoint=f"{ID_SERVER}/oauth2/user_info",
             scopes_supported=cls.SCOPES,
+            token_endpoint_auth_methods_supported=("none",),
         )
+
+    OAUTH_RETURNS = ("device_id", "state")
+
+    @classmethod
+    def token_parameters(cls, grant_type: str, kept: Mapping[str, Any]) -> dict[str, str]:
+        """VK ID's token requests name the device the person signed in on, and a state."""
+        device = kept.get("device_id")
+        if not isinstance(device, str) or not device or len(device) > 500:
+            raise PermanentError(
+                "VK did not say which device you signed in on, so the link cannot be "
+                "completed: connect the account again."
+            )
+        if grant_type == "authorization_code":
+            return {"device_id": device, "state": str(kept.get("state") or "")}
+        return {"device_id": device, "state": secrets.token_urlsafe(32)}
+
+    @classmethod
+    async def oauth_linked(
+        cls,
+        answer: Mapping[str, Any],
+        credentials: Credentials,
+        returned: Mapping[str, str],
+        client: OAuthClient,
+        http: httpx.AsyncClient,
+        *,
+        context: Context = PUBLIC,
+    ) -> Credentials:
+        """Keep the device (for refreshing), the app (for unlinking) and whose tokens they are."""
+        user_id = _number(answer.get("user_id"))
+        if isinstance(answer.get("user_id"), str) and str(answer["user_id"]).isdigit():
+            user_id = int(answer["user_id"])
+        if user_id is None or user_id <= 0:
+            raise PermanentError("VK did not say who signed in.")
+        extra = {
+            **credentials.extra,
+            "device_id": returned["device_id"],
+            "user_id": user_id,
+            "client_id": client.client_id,
+        }
+        return Credentials(
+            credentials.access_token,
+            credentials.refresh_token,
+            credentials.expires_at,
+            credentials.scope,
+            extra,
+        )
+
+    async def revoke(self) -> bool:
+        """``POST /oauth2/revoke``: the app loses what the person allowed it."""
+        client_id = self.credentials.extra.get("client_id")
+        token = self.credentials.access_token
+        if not token or not isinstance(client_id, str | int) or not str(client_id):
+            return False
+        response = await _http.send(
+            self.http,
+            "POST",
+            f"{ID_SERVER}/oauth2/revoke",
+            _failures("VK ID"),
+            limit=MAX_ANSWER,
+            data={"client_id": str(client_id), "access_token": token},
+            headers={"accept": "application/json"},
+        )
+        try:
+            answer = parse_json(response.content)
+        except ValueError:
+            return False
+        return response.status_code == 200 and isinstance(answer, Mapping) and "error" not in answer
 
     @classmethod
     def server_name(cls, raw: str, *, context: Context = PUBLIC) -> str:
@@ -259,6 +335,9 @@ class VK(ProfileLink):
         user_id = _number(person.get("id")) if isinstance(person, Mapping) else None
         if not isinstance(person, Mapping) or user_id is None or user_id <= 0:
             raise PermanentError("VK did not say who this is.")
+        signed_in = self.credentials.extra.get("user_id")
+        if isinstance(signed_in, int) and signed_in != user_id:
+            raise PermanentError("VK described another account than the one that signed in.")
         self._user_id = user_id
         screen = person.get("screen_name")
         handle = f"id{user_id}"

@@ -261,6 +261,7 @@ async def callback(
                 error=error[:100],
                 error_description=error_description[:300],
                 iss=iss[:300],
+                returned=request.query_params,
             )
     except PortalError as exc:
         # What was consumed stays consumed: a replayed answer must not work a second time.

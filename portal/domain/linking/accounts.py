@@ -58,6 +58,9 @@ class NetworkInfo:
     """Choices of server where the portal's settings list them (OpenID Connect providers)."""
     available: bool
     """``False`` when the portal lacks what proving such an account needs (a bot token…)."""
+    one_server: bool = False
+    """The network has one authorization server, where the portal is registered as an app
+    (VK ID, Facebook Login): nobody names a server to link an account there."""
 
 
 def network_info(services: LinkServices, cls: type[base.Connector]) -> NetworkInfo:
@@ -75,6 +78,7 @@ def network_info(services: LinkServices, cls: type[base.Connector]) -> NetworkIn
         link_only=cls.LINK_ONLY or (isinstance(proof, ConfiguredApp) and not available),
         servers=proof.servers(services),
         available=available,
+        one_server=isinstance(proof, ConfiguredApp),
     )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -159,13 +160,17 @@ async def finish(
     error: str = "",
     error_description: str = "",
     iss: str = "",
+    returned: Mapping[str, str] | None = None,
 ) -> LinkedAccount:
     """Complete a link from the provider's answer; the account shows as verified.
 
     ``iss`` names the server that answered (RFC 9207): AT Protocol servers always send it, and
-    where any server sends it, it must be the one the link started at."""
+    where any server sends it, it must be the one the link started at. ``returned`` is the
+    whole answer, of which the connector's :attr:`~connectors.base.Connector.OAUTH_RETURNS`
+    are kept for its token requests."""
     cls, flow = _oauth_connector(network)
     attempt = await _consume(session, user, network, state)
+    answer = {name: str((returned or {}).get(name) or "")[:500] for name in cls.OAUTH_RETURNS}
     if error:
         if error == "access_denied":
             raise InvalidInput(
@@ -201,6 +206,7 @@ async def finish(
                     "code": code,
                     "redirect_uri": party.client.redirect_uri,
                     "code_verifier": kept["verifier"],
+                    **cls.token_parameters("authorization_code", answer),
                 },
                 dpop,
             )
@@ -208,6 +214,9 @@ async def finish(
             with connector_errors(label):
                 subject, account = await flow.proven(payload, party, kept, dpop, http, label)
                 credentials = tokens.credentials_from(payload, party, attempt.server, account)
+                credentials = await cls.oauth_linked(
+                    payload, credentials, answer, party.client, http, context=services.context
+                )
                 actor = await cls("", credentials, http, context=services.context).get_actor()
             if subject is not None and actor.id != subject:
                 raise InvalidInput(
@@ -321,7 +330,13 @@ async def refresh(
                 http,
                 party,
                 party.server.issuer,
-                {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token},
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": credentials.refresh_token,
+                    **connector(account.network).token_parameters(
+                        "refresh_token", credentials.extra
+                    ),
+                },
                 dpop,
             )
             kept = flow.renewed(payload, credentials, dpop, party.server.issuer)
@@ -348,10 +363,8 @@ async def revoke(
     account: LinkedAccount,
     credentials: base.Credentials,
 ) -> bool:
-    """Ask the server to forget the account's tokens (RFC 7009); ``False`` if it cannot."""
+    """Ask the server to forget the account's tokens (RFC 7009, or the network's own way);
+    ``False`` if it cannot."""
     async with services.http() as http:
         flow, party = await _party_of(session, services, account, credentials, http)
-        dpop = flow.dpop(credentials.extra)
-        return await tokens.revoke_quietly(
-            http, party, tokens.tokens_of(credentials), dpop, account.network
-        )
+        return await flow.revoke(session, services, account, credentials, party, http)

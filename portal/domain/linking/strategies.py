@@ -9,6 +9,7 @@ ID token) and AT Protocol OAuth (the server found from the account, PAR and DPoP
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, ClassVar
@@ -17,6 +18,7 @@ import httpx
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import base
@@ -24,9 +26,11 @@ from connectors import oidc as openid
 from connectors.atproto import SCOPE as ATPROTO_SCOPE
 from connectors.atproto import DPoP
 from portal.domain.linking import atproto, tokens
-from portal.domain.linking.services import LinkServices, connector_errors
+from portal.domain.linking.services import LinkServices, connector, connector_errors
 from portal.errors import InvalidInput, NotFound
 from portal.storage.models import LinkedAccount
+
+log = logging.getLogger(__name__)
 
 
 class Proof:
@@ -197,6 +201,24 @@ class OAuthFlow(Proof):
         """What to keep with refreshed tokens, once the answer was checked."""
         return None
 
+    async def revoke(
+        self,
+        session: AsyncSession,
+        services: LinkServices,
+        account: LinkedAccount,
+        credentials: base.Credentials,
+        party: tokens.Party,
+        http: httpx.AsyncClient,
+    ) -> bool:
+        """Ask the server to forget the account's tokens (RFC 7009); ``False`` if it cannot."""
+        return await tokens.revoke_quietly(
+            http,
+            party,
+            tokens.tokens_of(credentials),
+            self.dpop(credentials.extra),
+            account.network,
+        )
+
 
 class ConfiguredApp(OAuthFlow):
     """A network of one authorization server (VK ID, Facebook Login) where the operator
@@ -229,13 +251,66 @@ class ConfiguredApp(OAuthFlow):
         if metadata is None:
             with connector_errors(cls.LABEL):
                 metadata = await cls.oauth_server(server, http, context=services.context)
-        client = base.OAuthClient(app.client_id, app.client_secret, services.redirect_uri(cls.NAME))
+        client = base.OAuthClient(
+            app.client_id, app.client_secret or None, services.redirect_uri(cls.NAME)
+        )
         return tokens.Party(metadata, client, cls.oauth_scopes(metadata))
 
     def kept_party(
         self, cls: type[base.Connector], credentials: base.Credentials, services: LinkServices
     ) -> tokens.Party | None:
         return None
+
+    def renewed(
+        self,
+        payload: dict[str, Any],
+        credentials: base.Credentials,
+        dpop: DPoP | None,
+        label: str,
+    ) -> dict[str, Any] | None:
+        """What the network kept with the tokens when they were linked (a device id) stays."""
+        return {k: v for k, v in credentials.extra.items() if k not in tokens.SERVER_KEYS}
+
+    async def revoke(
+        self,
+        session: AsyncSession,
+        services: LinkServices,
+        account: LinkedAccount,
+        credentials: base.Credentials,
+        party: tokens.Party,
+        http: httpx.AsyncClient,
+    ) -> bool:
+        """The network's own way to end what the person allowed the app (none of these
+        servers has an RFC 7009 endpoint). It ends every token of the app for that person, so
+        it is not asked while another account of theirs is linked through the same app (a
+        Facebook account and an Instagram account of one Meta app)."""
+        cls = connector(account.network)
+        if await self._app_still_used(session, services, account):
+            log.info("%s: the app's access stays, another linked account uses it", account.network)
+            return False
+        instance = cls(account.handle, credentials, http, context=services.context)
+        return await instance.revoke()
+
+    async def _app_still_used(
+        self, session: AsyncSession, services: LinkServices, account: LinkedAccount
+    ) -> bool:
+        app = services.apps.get(account.network)
+        if app is None:
+            return False
+        sharing = [
+            name for name, other in services.apps.items() if other.client_id == app.client_id
+        ]
+        found = await session.scalar(
+            select(LinkedAccount.id)
+            .where(
+                LinkedAccount.user_id == account.user_id,
+                LinkedAccount.id != account.id,
+                LinkedAccount.network.in_(sharing),
+                LinkedAccount.verified_by == "oauth",
+            )
+            .limit(1)
+        )
+        return found is not None
 
 
 class OpenIDConnect(OAuthFlow):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 from typing import Any
@@ -29,11 +29,16 @@ from portal.storage.models import OAuthApp, utcnow
 log = logging.getLogger(__name__)
 
 
+SERVER_KEYS = frozenset({"server", *(f.name for f in fields(base.OAuthServer))})
+"""What :func:`credentials_from` keeps of the server beside the tokens."""
+
+
 def server_from(data: Mapping[str, Any]) -> base.OAuthServer:
     """The server's endpoints as kept in an attempt or in an account's credentials."""
     names = {f.name for f in fields(base.OAuthServer)}
     values = {key: value for key, value in data.items() if key in names}
-    values["scopes_supported"] = tuple(values.get("scopes_supported") or ())
+    for name in ("scopes_supported", "token_endpoint_auth_methods_supported"):
+        values[name] = tuple(values.get(name) or ())
     return base.OAuthServer(**values)
 
 
@@ -49,6 +54,15 @@ class Party:
     the server's scopes change, so the tokens keep the client they were issued to."""
 
 
+def _secret_in_form(server: base.OAuthServer) -> bool:
+    """Whether the server takes a client's secret in the form (``client_secret_post``) rather
+    than in the ``Authorization`` header, the default of RFC 6749 §2.3.1."""
+    methods = server.token_endpoint_auth_methods_supported
+    return (
+        bool(methods) and "client_secret_basic" not in methods and "client_secret_post" in methods
+    )
+
+
 async def client_post(
     http: httpx.AsyncClient,
     client: base.OAuthClient,
@@ -57,13 +71,17 @@ async def client_post(
     dpop: DPoP | None = None,
     *,
     failures: _http.Failures,
+    secret_in_form: bool = False,
 ) -> httpx.Response:
     """POST a form as this client: ``client_secret_basic`` for a confidential client (id and
-    secret form-encoded first, RFC 6749 §2.3.1), the id in the body for a public one; with a
-    DPoP proof when the tokens are bound to a key (RFC 9449). At most
-    :data:`connectors._http.MAX_ANSWER` bytes of the answer are read."""
+    secret form-encoded first, RFC 6749 §2.3.1) or, with ``secret_in_form``, both in the body
+    (``client_secret_post``); the id in the body for a public one; with a DPoP proof when the
+    tokens are bound to a key (RFC 9449). At most :data:`connectors._http.MAX_ANSWER` bytes of
+    the answer are read."""
     headers = {"accept": "application/json"}
-    if client.client_secret:
+    if client.client_secret and secret_in_form:
+        form = {**form, "client_id": client.client_id, "client_secret": client.client_secret}
+    elif client.client_secret:
         pair = f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}"
         headers["authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
     else:
@@ -87,7 +105,15 @@ async def token_request(
 ) -> dict[str, Any]:
     failures = failures_of(label)
     endpoint = party.server.token_endpoint
-    response = await client_post(http, party.client, endpoint, form, dpop, failures=failures)
+    response = await client_post(
+        http,
+        party.client,
+        endpoint,
+        form,
+        dpop,
+        failures=failures,
+        secret_in_form=_secret_in_form(party.server),
+    )
     try:
         payload = _http.parse_json(response.content)
     except ValueError:
@@ -97,7 +123,15 @@ async def token_request(
     if response.status_code == 429 or response.status_code >= 500:
         _http.check(response, failures)
     if response.status_code != 200 or "access_token" not in payload:
-        code = str(payload.get("error", ""))
+        error = payload.get("error")
+        secrets = [*form.values(), party.client.client_secret or ""]
+        if isinstance(error, Mapping):  # Meta's Graph API: {"error": {"message", "code", …}}
+            said = _said(error.get("message"), secrets)
+            raise base.PermanentError(
+                f"{label} refused to hand over the access"
+                + (f": {said}" if said else f" ({response.status_code}).")
+            )
+        code = _said(error, secrets)[:60]
         if code == "invalid_grant":
             raise base.PermanentError(
                 "This authorization was already used or has expired. Start linking again."
@@ -106,6 +140,15 @@ async def token_request(
             f"{label} refused to hand over the access ({code or response.status_code})."
         )
     return payload
+
+
+def _said(value: Any, secrets: Iterable[str]) -> str:
+    """What a server said, as one line for a person, without a secret that was sent to it."""
+    text = value if isinstance(value, str) else ""
+    for secret in secrets:
+        if len(secret) >= 8:
+            text = text.replace(secret, "…")
+    return "".join(char for char in text if char.isprintable()).strip()[:300]
 
 
 def credentials_from(
@@ -160,7 +203,13 @@ async def revoke_quietly(
         try:
             form = {"token": token, "token_type_hint": hint}
             response = await client_post(
-                http, party.client, endpoint, form, dpop, failures=failures_of(network)
+                http,
+                party.client,
+                endpoint,
+                form,
+                dpop,
+                failures=failures_of(network),
+                secret_in_form=_secret_in_form(party.server),
             )
         except (httpx.HTTPError, base.ConnectorError) as error:
             log.warning("revoking a %s token failed: %s", network, error)
