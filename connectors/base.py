@@ -156,6 +156,27 @@ class Draft:
     reply_to: Thread | None = None
 
 
+ResponseKind = Literal["reply", "quote", "repost", "like"]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What someone did with a published post, as its network keeps it: a reply or a quote
+    (with its text and address, where one answers it), a repost, or a like."""
+
+    kind: ResponseKind
+    id: str
+    """Unique among the post's responses of its kind: the reply's own id, or the id of who
+    reposted or liked (one like per person)."""
+    author: Actor
+    published: datetime | None = None
+    """When it happened, where the network tells (it does not for Mastodon's boosts)."""
+    text: str = ""
+    url: str | None = None
+    in_reply_to: str | None = None
+    """The id of the post a reply answers: the published post, or another reply."""
+
+
 @dataclass(frozen=True, slots=True)
 class PostRules:
     """What a network accepts in one post, from its documentation: the portal adapts a draft
@@ -319,6 +340,8 @@ class Connector:
     """It can take a published post down (:meth:`delete_post`)."""
     CAN_EDIT: ClassVar[bool] = False
     """It can change the text of a published post (:meth:`edit_post`)."""
+    CAN_BACKFEED: ClassVar[bool] = False
+    """It can read what people did with a published post (:meth:`responses`)."""
     CAN_MESSAGE: ClassVar[bool] = False
     """It can send a direct message (:meth:`send_message`)."""
     CAN_UPLOAD_MEDIA: ClassVar[bool] = False
@@ -420,6 +443,11 @@ class Connector:
         """Replace the text of a published post with the draft's (``CAN_EDIT``)."""
         raise NotImplementedError
 
+    async def responses(self, published: Published, destination: str = "") -> list[Response]:
+        """The replies, quotes, reposts and likes of a post this account published
+        (``CAN_BACKFEED``): the newest the network gives, not its whole history."""
+        raise NotImplementedError
+
     async def send_message(self, to: str, text: str) -> Delivered:
         """Send a direct message to a handle on this network (``CAN_MESSAGE``)."""
         raise NotImplementedError
@@ -483,6 +511,7 @@ CAPABILITY_METHODS: dict[str, tuple[str, ...]] = {
     "CAN_PUBLISH": ("publish",),
     "CAN_DELETE": ("delete_post",),
     "CAN_EDIT": ("edit_post",),
+    "CAN_BACKFEED": ("responses",),
     "CAN_MESSAGE": ("send_message",),
     "CAN_UPLOAD_MEDIA": ("upload_media",),
 }

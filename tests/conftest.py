@@ -1,7 +1,7 @@
 import pytest
 
 from tests.fixtures.app import app, bob, cheap_password_hashes, client, settings, signed_in
-from tests.fixtures.atproto import atproto_network
+from tests.fixtures.atproto import atproto_appview, atproto_network
 from tests.fixtures.browser import browser, console, context, page, server, server_env, shots
 from tests.fixtures.database import (
     connection,
@@ -20,6 +20,7 @@ from tests.fixtures.xmpp import xmpp_server
 
 __all__ = [
     "app",
+    "atproto_appview",
     "atproto_network",
     "bob",
     "browser",

@@ -40,6 +40,7 @@ from connectors.base import (
     PostRules,
     Published,
     RateLimited,
+    Response,
     Retriable,
     Upload,
     clean,
@@ -69,6 +70,8 @@ TWO_FACTOR = (
 REVOKED = "Bluesky no longer accepts this sign-in: the app password or the session was revoked."
 _APP_PASSWORD = re.compile(r"[a-zA-Z0-9]{4}(-[a-zA-Z0-9]{4}){3}")
 _AUTH_ERRORS = frozenset({"AuthenticationRequired", "InvalidToken", "ExpiredToken"})
+_THREAD_DEPTH = 10
+"""How deep below a post its thread is read: replies to replies, ten levels down."""
 _MAX_MENTIONS = 50
 """At most this many handles of one post are resolved: a 300-grapheme text holds fewer."""
 
@@ -83,6 +86,7 @@ class Bluesky(Connector):
     CAN_PUBLISH = True
     CAN_UPLOAD_MEDIA = True
     CAN_DELETE = True
+    CAN_BACKFEED = True
     MAX_TEXT_LENGTH = 300
     TEXT_COUNTING = "graphemes"
     POST_RULES = PostRules(
@@ -310,6 +314,47 @@ class Bluesky(Connector):
                 return
             raise refusal(error, "taking the post down") from error
 
+    # -- what people did with a post --
+
+    async def responses(self, published: Published, destination: str = "") -> list[Response]:
+        """Replies (``app.bsky.feed.getPostThread``, every level of the thread below the
+        post), quotes (``getQuotes``), reposts (``getRepostedBy``) and likes (``getLikes``),
+        the newest 100 of each: reads the account's PDS passes to its AppView, as the Bluesky
+        app's are (https://docs.bsky.app/docs/api/app-bsky-feed-get-post-thread). A post
+        deleted there has none."""
+        uri = published.id
+        if not uri.startswith("at://") or f"/{POSTS}/" not in uri:
+            raise PermanentError("This is not a Bluesky post.")
+        params = {"uri": uri, "depth": str(_THREAD_DEPTH), "parentHeight": "0"}
+        thread = await self._read("app.bsky.feed.getPostThread", params)
+        if thread is None:
+            return []
+        found = [_model.response("reply", view) for view in _model.replies_in(thread.get("thread"))]
+        quotes = await self._read("app.bsky.feed.getQuotes", {"uri": uri, "limit": "100"})
+        found += [_model.response("quote", view) for view in _list(quotes, "posts")]
+        reposts = await self._read("app.bsky.feed.getRepostedBy", {"uri": uri, "limit": "100"})
+        for profile in _list(reposts, "repostedBy"):
+            actor = actor_from_profile(profile)
+            found.append(Response("repost", actor.id, actor))
+        likes = await self._read("app.bsky.feed.getLikes", {"uri": uri, "limit": "100"})
+        for like in _list(likes, "likes"):
+            liker = like.get("actor")
+            if isinstance(liker, Mapping):
+                actor = actor_from_profile(liker)
+                when = _model.moment(like.get("createdAt"))
+                found.append(Response("like", actor.id, actor, published=when))
+        return found
+
+    async def _read(self, nsid: str, params: Mapping[str, str]) -> dict[str, Any] | None:
+        """A read its AppView answers; ``None`` for a post that is gone. (A PDS whose AppView
+        is away answers with a 5xx: :class:`Retriable`.)"""
+        try:
+            return await self._call(nsid, params)
+        except XrpcError as error:
+            if error.error == "NotFound":
+                return None
+            raise refusal(error, "the answers to the post") from error
+
     async def upload_media(self, media: Media, data: bytes) -> str:
         """Upload a picture as a blob (``com.atproto.repo.uploadBlob``); its CID.
 
@@ -442,6 +487,11 @@ class Bluesky(Connector):
         return await xrpc(
             self.http, pds, nsid, token=self.credentials.refresh_token, post=True, label="Bluesky"
         )
+
+
+def _list(answer: Mapping[str, Any] | None, key: str) -> list[Mapping[str, Any]]:
+    items = answer.get(key) if answer is not None else None
+    return [item for item in items if isinstance(item, Mapping)] if isinstance(items, list) else []
 
 
 async def _load_actor(

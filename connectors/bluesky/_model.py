@@ -17,7 +17,17 @@ from urllib.parse import quote, urlencode
 
 from connectors._http import json_text
 from connectors.atproto import INVALID_HANDLE, blob_cid, blob_url, is_valid_did, is_valid_handle
-from connectors.base import Actor, Media, PermanentError, Post, Published, Thread, Upload
+from connectors.base import (
+    Actor,
+    Media,
+    PermanentError,
+    Post,
+    Published,
+    Response,
+    ResponseKind,
+    Thread,
+    Upload,
+)
 
 NETWORK = "bluesky"
 WEB = "https://bsky.app"
@@ -159,7 +169,7 @@ def post_from_feed_view(item: Mapping[str, Any]) -> Post:
     author = actor_from_profile(author_data)
     record = view.get("record")
     post: Mapping[str, Any] = record if isinstance(record, Mapping) else {}
-    published = _datetime(post.get("createdAt")) or _datetime(view.get("indexedAt"))
+    published = moment(post.get("createdAt")) or moment(view.get("indexedAt"))
     if published is None:
         raise PermanentError("Bluesky sent a post without a date.")
     reply = post.get("reply")
@@ -174,6 +184,33 @@ def post_from_feed_view(item: Mapping[str, Any]) -> Post:
         url=f"{profile_url(author.handle)}/post/{quote(rkey, safe='')}",
         media=_media(view.get("embed")),
         reply_to=(json_text(parent.get("uri")) or None) if isinstance(parent, Mapping) else None,
+    )
+
+
+def replies_in(thread: Any) -> list[Mapping[str, Any]]:
+    """The post views of every reply in a ``threadViewPost``, depth first; replies the
+    viewer may not see (``notFoundPost``, ``blockedPost``) and what is below them left out."""
+    found: list[Mapping[str, Any]] = []
+    below = thread.get("replies") if isinstance(thread, Mapping) else None
+    for reply in below if isinstance(below, list) else []:
+        if not isinstance(reply, Mapping) or not isinstance(reply.get("post"), Mapping):
+            continue
+        found.append(reply["post"])
+        found += replies_in(reply)
+    return found
+
+
+def response(kind: ResponseKind, view: Mapping[str, Any]) -> Response:
+    """A reply or a quote from its ``postView``."""
+    post = post_from_feed_view(view)
+    return Response(
+        kind,
+        post.id,
+        post.author,
+        published=post.published,
+        text=post.text,
+        url=post.url,
+        in_reply_to=post.reply_to,
     )
 
 
@@ -193,14 +230,15 @@ def _media(embed: Any) -> tuple[Media, ...]:
     return tuple(found)
 
 
-def _datetime(value: Any) -> datetime | None:
+def moment(value: Any) -> datetime | None:
+    """A datetime of the AT Protocol with its offset, or ``None`` when it is not one."""
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        found = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else None
+    return found if found.tzinfo is not None else None
 
 
 def _web_address(value: Any) -> str | None:

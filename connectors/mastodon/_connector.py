@@ -99,6 +99,7 @@ class Mastodon(base.Connector):
     CAN_READ = True
     CAN_PUBLISH = True
     CAN_DELETE = True
+    CAN_BACKFEED = True
     CAN_UPLOAD_MEDIA = True
     MAX_TEXT_LENGTH = DEFAULT_MAX_CHARACTERS
     TEXT_COUNTING = "graphemes"
@@ -364,6 +365,49 @@ class Mastodon(base.Connector):
         if answer.status != 404:
             check(answer, self.instance)
 
+    # -- what people did with a post --
+
+    async def responses(self, published: Published, destination: str = "") -> list[base.Response]:
+        """Replies below the post (``GET /api/v1/statuses/:id/context``, its descendants),
+        quotes (``/quotes``, Mastodon 4.5 and later; older servers have none), and who
+        boosted and favourited it (``/reblogged_by``, ``/favourited_by``: the newest 80 each)
+        (https://docs.joinmastodon.org/methods/statuses/). A post deleted there has none."""
+        status_id = quote(_id(published.id, "post id"), safe="")
+        path = f"/api/v1/statuses/{status_id}"
+        try:
+            context = (await self._api("GET", f"{path}/context")).json(self.instance)
+        except PermanentError:
+            return []  # deleted on the server, or never shown to this account
+        found = [
+            _answer("reply", post)
+            for post in self._shown(
+                context.get("descendants") if isinstance(context, Mapping) else None
+            )
+        ]
+        try:
+            quotes = await self._api("GET", f"{path}/quotes", params={"limit": "40"})
+        except PermanentError:
+            quotes = None  # a server without quotes
+        if quotes is not None:
+            found += [_answer("quote", post) for post in self._shown(quotes.json(self.instance))]
+        for kind, who in (("repost", "reblogged_by"), ("like", "favourited_by")):
+            answer = await self._api("GET", f"{path}/{who}", params={"limit": "80"})
+            accounts = answer.json(self.instance)
+            for account in accounts if isinstance(accounts, list) else []:
+                actor = actor_from_json(
+                    account, self.instance, allow_loopback=self.context.allow_loopback
+                )
+                found.append(base.Response(kind, actor.id, actor))  # type: ignore[arg-type]
+        return found
+
+    def _shown(self, statuses: Any) -> list[Post]:
+        """The statuses of a list anyone may see (not the followers-only or private ones)."""
+        return [
+            post_from_json(status, self.instance, allow_loopback=self.context.allow_loopback)
+            for status in (statuses if isinstance(statuses, list) else [])
+            if isinstance(status, Mapping) and status.get("visibility") in SHOWN_VISIBILITIES
+        ]
+
     async def _fetch(self, media: Media) -> tuple[Media, bytes]:
         """A picture to attach and its bytes, from its address (no redirects, size-limited)."""
         parts = _split(media.url)
@@ -417,6 +461,19 @@ class Mastodon(base.Connector):
                 return
             if time.monotonic() >= deadline:
                 raise Retriable(f"{self.instance} is still processing the picture")
+
+
+def _answer(kind: base.ResponseKind, post: Post) -> base.Response:
+    """A reply or a quote: a status that answers the post."""
+    return base.Response(
+        kind,
+        post.id,
+        post.author,
+        published=post.published,
+        text=post.text,
+        url=post.url,
+        in_reply_to=post.reply_to,
+    )
 
 
 def _on_server(url: str, instance: str) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import mimetypes
-import re
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -29,8 +28,10 @@ from connectors.base import (
     PostRules,
     Published,
     RateLimited,
+    Response,
     Retriable,
 )
+from connectors.matrix._answers import actor, answers
 from connectors.matrix._discovery import checked_base_url, discover_homeserver
 from connectors.matrix._homeserver import SIGNED_OUT, Homeserver, MatrixError, NotFound
 from connectors.matrix._ids import (
@@ -64,7 +65,6 @@ DEVICE_NAME = "Portal"
 
 _MAX_BODY_BYTES = 60_000
 """A message must fit in one event, which may not exceed 65536 bytes in all."""
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _REFUSED = "The Matrix server refused this user name or password."
 
 
@@ -78,6 +78,7 @@ class Matrix(base.Connector):
     CAN_MESSAGE = True
     CAN_PUBLISH = True
     CAN_DELETE = True
+    CAN_BACKFEED = True
     CAN_UPLOAD_MEDIA = True
     PUBLISHES_TO = "room"
     MAX_TEXT_LENGTH = MAX_TEXT_BYTES
@@ -158,7 +159,7 @@ class Matrix(base.Connector):
             expires_at=expires_at,
             extra={"homeserver": base_url, "device_id": str(device_id)},
         )
-        return Linked(_actor(user_id, profile), credentials)
+        return Linked(actor(user_id, profile), credentials)
 
     # -- with an account --
 
@@ -167,7 +168,7 @@ class Matrix(base.Connector):
         whoami = await server.call("GET", "/_matrix/client/v3/account/whoami")
         if _user_id_in(whoami) != self.handle:
             raise AuthRevoked(f"Portal's Matrix session no longer belongs to {self.handle}.")
-        return _actor(self.handle, await server.profile(self.handle))
+        return actor(self.handle, await server.profile(self.handle))
 
     async def send_message(self, to: str, text: str) -> Delivered:
         recipient = self.normalize_handle(to, context=self.context)
@@ -258,6 +259,14 @@ class Matrix(base.Connector):
         room_id = await room_id_of(server, named)
         for event_id in await events_of_post(server, room_id, published.id, self.handle):
             await redact(server, room_id, event_id)
+
+    async def responses(self, published: Published, destination: str = "") -> list[Response]:
+        """Replies to the post (in its thread, or quoting it) and reactions to it, in the room
+        it went to (:mod:`connectors.matrix._answers`)."""
+        if not is_event_id(published.id) or not published.ref:
+            raise PermanentError("This is not a Matrix message Portal posted.")
+        server = await self._server()
+        return await answers(server, published.ref, published.id, server_of(self.handle))
 
     async def upload_media(self, media: Media, data: bytes) -> str:
         """Put a picture in the account's media repository; its ``mxc://`` URI."""
@@ -364,15 +373,3 @@ def _user_id_in(whoami: dict[str, Any]) -> str | None:
         return Matrix.normalize_handle(user_id)
     except InvalidHandle:
         return None
-
-
-def _actor(user_id: str, profile: dict[str, Any]) -> Actor:
-    name = profile.get("displayname")
-    display_name = _UNPRINTABLE.sub("", name).strip()[:256] if isinstance(name, str) else ""
-    return Actor(
-        network=Matrix.NAME,
-        id=user_id,
-        handle=user_id,
-        display_name=display_name,
-        url=Matrix.profile_url(user_id),
-    )

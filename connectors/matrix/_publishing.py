@@ -268,9 +268,9 @@ async def events_of_post(
         and isinstance(other.get("content"), dict)
         and other["content"].get(PART_OF) == event_id
         and is_event_id(other.get("event_id", ""))
-        and not _redacted(other)
+        and not redacted(other)
     ]
-    return [*found, event_id] if not _redacted(event) else found
+    return [*found, event_id] if not redacted(event) else found
 
 
 async def redact(server: Homeserver, room_id: str, event_id: str) -> None:
@@ -290,6 +290,6 @@ async def redact(server: Homeserver, room_id: str, event_id: str) -> None:
         raise
 
 
-def _redacted(event: dict[str, Any]) -> bool:
+def redacted(event: dict[str, Any]) -> bool:
     unsigned = event.get("unsigned")
     return isinstance(unsigned, dict) and "redacted_because" in unsigned

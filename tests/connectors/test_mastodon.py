@@ -1059,3 +1059,88 @@ async def test_a_revoked_token_on_the_home_timeline_is_told_as_such(
     )
     with pytest.raises(AuthRevoked):
         await account(http).home_timeline()
+
+
+# -- what people did with a post ---------------------------------------------------------------
+
+
+def _status(status_id: str, **changes: Any) -> dict[str, Any]:
+    """The docs' example status with another id (and the changes)."""
+    return {**load("status"), "id": status_id, **changes}
+
+
+def _answers_of(mock: respx.MockRouter, status_id: str, *, quotes: httpx.Response) -> None:
+    path = f"{SERVER}/api/v1/statuses/{status_id}"
+    reply = _status("200", in_reply_to_id=status_id, content="<p>Yes, <b>five</b>!</p>")
+    deeper = _status("201", in_reply_to_id="200", content="<p>Me too</p>")
+    hidden = _status("202", in_reply_to_id=status_id, visibility="private")
+    mock.get(f"{path}/context").mock(
+        return_value=httpx.Response(
+            200, json={"ancestors": [], "descendants": [reply, deeper, hidden]}
+        )
+    )
+    mock.get(f"{path}/quotes").mock(return_value=quotes)
+    mock.get(f"{path}/reblogged_by").mock(return_value=httpx.Response(200, json=[load("account")]))
+    mock.get(f"{path}/favourited_by").mock(
+        return_value=httpx.Response(200, json=[load("account"), load("account_verify_credentials")])
+    )
+
+
+async def test_replies_boosts_and_favourites_come_back(
+    http: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    _answers_of(mock, "100", quotes=answer("error_404", 404))  # before Mastodon 4.5
+
+    found = await account(http).responses(base.Published("100"))
+
+    kinds = [(answer.kind, answer.id) for answer in found]
+    liker = load("account_verify_credentials")
+    assert kinds == [
+        ("reply", "200"),
+        ("reply", "201"),
+        ("repost", "23634"),
+        ("like", "23634"),
+        ("like", liker["id"]),
+    ]
+    reply = found[0]
+    assert reply.text == "Yes, five!"
+    assert reply.in_reply_to == "100" and found[1].in_reply_to == "200"
+    assert reply.url == load("status")["url"]
+    assert reply.author.handle == "gargron@social.example"  # a local acct, on this server
+    assert reply.published == datetime(2019, 12, 8, 3, 48, 33, 901000, tzinfo=UTC)
+    assert found[2].author.handle == "noiob@awoo.space" and found[2].published is None
+    assert mock.calls.last.request.url.params["limit"] == "80"
+    assert all(
+        call.request.headers["authorization"] == "Bearer secret-token" for call in mock.calls
+    )
+
+
+async def test_quotes_come_back_where_the_server_has_them(
+    http: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    quote = _status("300", content="<p>Look at this</p>")
+    _answers_of(mock, "100", quotes=httpx.Response(200, json=[quote]))
+
+    found = await account(http).responses(base.Published("100"))
+
+    assert [
+        (answer.kind, answer.id, answer.text) for answer in found if answer.kind == "quote"
+    ] == [("quote", "300", "Look at this")]
+
+
+async def test_a_post_deleted_there_has_no_answers(
+    http: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    mock.get(f"{SERVER}/api/v1/statuses/100/context").mock(return_value=answer("error_404", 404))
+
+    assert await account(http).responses(base.Published("100")) == []
+
+
+async def test_reading_answers_says_when_to_come_back(
+    http: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    mock.get(f"{SERVER}/api/v1/statuses/100/context").mock(return_value=recorded("error_429"))
+
+    with pytest.raises(base.RateLimited) as raised:
+        await account(http).responses(base.Published("100"))
+    assert raised.value.retry_after is not None

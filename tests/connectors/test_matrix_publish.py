@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -580,3 +581,81 @@ async def test_an_alt_text_too_long_for_one_event_is_refused(http: httpx.AsyncCl
         with pytest.raises(PermanentError, match="too long for one Matrix message"):
             await remote(http).publish(Draft("", uploads=(upload,), destination=ROOM), "k.0")
         assert not send.called
+
+
+async def _send(
+    homeserver: MatrixHomeserver,
+    http: httpx.AsyncClient,
+    user: MatrixUser,
+    room_id: str,
+    kind: str,
+    content: dict[str, Any],
+) -> str:
+    path = f"/v3/rooms/{quote(room_id, safe='')}/send/{kind}/{uuid.uuid4().hex}"
+    sent = await api(homeserver, http, user, "PUT", path, json=content)
+    event_id: str = sent["event_id"]
+    return event_id
+
+
+async def test_replies_and_reactions_come_back(
+    matrix_homeserver: MatrixHomeserver, http: httpx.AsyncClient
+) -> None:
+    user, matrix = await linked(matrix_homeserver, http)
+    bob = await matrix_homeserver.register(http)
+    cat = await matrix_homeserver.register(http)
+    room_id = await create_room(matrix_homeserver, http, user, invite=[bob.user_id, cat.user_id])
+    for reader in (bob, cat):
+        await api(matrix_homeserver, http, reader, "POST", f"/v3/join/{quote(room_id)}", json={})
+    await api(
+        matrix_homeserver,
+        http,
+        bob,
+        "PUT",
+        f"/v3/profile/{quote(bob.user_id)}/displayname",
+        json={"displayname": "Bob B."},
+    )
+    post = await matrix.publish(Draft("Tea at five?", destination=room_id), "answers.0")
+    other = await matrix.publish(Draft("Something else", destination=room_id), "answers.1")
+
+    in_thread = await _send(matrix_homeserver, http, bob, room_id, "m.room.message", {
+        "msgtype": "m.text",
+        "body": "Yes!",
+        "m.relates_to": {"rel_type": "m.thread", "event_id": post.id, "is_falling_back": True,
+                         "m.in_reply_to": {"event_id": post.id}},
+    })  # fmt: skip
+    quoted = await _send(matrix_homeserver, http, cat, room_id, "m.room.message", {
+        "msgtype": "m.text",
+        "body": f"> <{user.user_id}> Tea at five?\n\nMe too",
+        "m.relates_to": {"m.in_reply_to": {"event_id": post.id}},
+    })  # fmt: skip
+    for key in ("👍", "🎉"):  # two reactions of one person: one like
+        await _send(matrix_homeserver, http, bob, room_id, "m.reaction", {
+            "m.relates_to": {"rel_type": "m.annotation", "event_id": post.id, "key": key},
+        })  # fmt: skip
+    await _send(matrix_homeserver, http, cat, room_id, "m.reaction", {
+        "m.relates_to": {"rel_type": "m.annotation", "event_id": other.id, "key": "👍"},
+    })  # fmt: skip
+    await _send(matrix_homeserver, http, cat, room_id, "m.room.message", {
+        "msgtype": "m.text", "body": "Unrelated talk",
+    })  # fmt: skip
+
+    found = {(answer.kind, answer.id): answer for answer in await matrix.responses(post)}
+
+    assert sorted(found) == sorted([("reply", in_thread), ("reply", quoted), ("like", bob.user_id)])
+    first = found[("reply", in_thread)]
+    assert (first.text, first.in_reply_to) == ("Yes!", post.id)
+    assert first.author.display_name == "Bob B." and first.author.handle == bob.user_id
+    assert first.url == (
+        f"https://matrix.to/#/{room_id}/{in_thread}?via={matrix_homeserver.server_name}"
+    )
+    assert first.published is not None
+    assert found[("reply", quoted)].text == "Me too"  # the quoted fallback left out
+    assert [(a.kind, a.id) for a in await matrix.responses(other)] == [("like", cat.user_id)]
+
+    # Its answers stay when the post is taken down (the room keeps them).
+    await matrix.delete_post(post)
+    assert sorted(answer.kind for answer in await matrix.responses(post)) == [
+        "like",
+        "reply",
+        "reply",
+    ]

@@ -1,8 +1,12 @@
-// A real AT Protocol network for the tests: a PLC directory and a PDS, nothing else.
+// A real AT Protocol network for the tests: a PLC directory and a PDS, and on request the
+// Bluesky AppView (@atproto/bsky) that indexes the PDS's repositories.
 //
 // Environment:
 //   ATPROTO_PLC_PORT, ATPROTO_PDS_PORT  free ports to listen on (127.0.0.1 only)
 //   ATPROTO_DATA_DIR                    an empty directory for the PDS's data (SQLite, blobs)
+//   ATPROTO_APPVIEW_DB                  a PostgreSQL URL: start the AppView too, its tables in
+//   ATPROTO_APPVIEW_SCHEMA              this schema (created; the caller drops it after)
+//   ATPROTO_APPVIEW_PORT                its free port
 //
 // When both servers answer, one JSON line is printed on stdout:
 //   {"ready": true, "pds": "http://localhost:<port>", "plc": "http://127.0.0.1:<port>", ...}
@@ -42,15 +46,45 @@ const { default: devEnv } = await import('@atproto/dev-env')
 
 const plcUrl = `http://127.0.0.1:${plcPort}`
 for (const name of ['pds', 'blobs']) fs.mkdirSync(path.join(dataDir, name), { recursive: true })
-const network = await devEnv.TestNetworkNoAppView.create({
-  plc: { port: plcPort },
-  pds: {
-    port: pdsPort,
-    didPlcUrl: plcUrl,
-    dataDirectory: path.join(dataDir, 'pds'),
-    blobstoreDiskLocation: path.join(dataDir, 'blobs'),
-  },
-})
+const pdsConfig = {
+  port: pdsPort,
+  didPlcUrl: plcUrl,
+  dataDirectory: path.join(dataDir, 'pds'),
+  blobstoreDiskLocation: path.join(dataDir, 'blobs'),
+}
+const appviewDb = process.env.ATPROTO_APPVIEW_DB
+const network = appviewDb
+  ? await withAppView(appviewDb)
+  : await devEnv.TestNetworkNoAppView.create({ plc: { port: plcPort }, pds: pdsConfig })
+
+// PLC, then the AppView (its DID in the PLC directory, following the PDS's event stream), then
+// the PDS, which sends app.bsky.* reads to the AppView as a production PDS does.
+async function withAppView(dbUrl) {
+  const plc = await devEnv.TestPlc.create({ port: plcPort })
+  const bsky = await devEnv.TestBsky.create({
+    port: Number(process.env.ATPROTO_APPVIEW_PORT),
+    plcUrl: plc.url,
+    pdsPort,
+    repoProvider: `ws://localhost:${pdsPort}`,
+    dbPostgresUrl: dbUrl,
+    dbPostgresSchema: process.env.ATPROTO_APPVIEW_SCHEMA,
+  })
+  const pds = await devEnv.TestPds.create({
+    ...pdsConfig,
+    bskyAppViewUrl: bsky.url,
+    bskyAppViewDid: bsky.ctx.cfg.serverDid,
+  })
+  devEnv.mockNetworkUtilities(pds, bsky)
+  return {
+    pds,
+    bsky,
+    async close() {
+      await pds.close()
+      await bsky.close()
+      await plc.close()
+    },
+  }
+}
 
 let closing = false
 async function close() {
@@ -75,5 +109,6 @@ console.log(
     handleDomains: network.pds.ctx.cfg.identity.serviceHandleDomains,
     adminPassword: devEnv.ADMIN_PASSWORD,
     jwtSecret: devEnv.JWT_SECRET,
+    appview: network.bsky ? network.bsky.url : null,
   }),
 )
