@@ -243,6 +243,10 @@ class OAuthServer:
     userinfo_endpoint: str | None = None
     pushed_authorization_request_endpoint: str | None = None
     scopes_supported: tuple[str, ...] = ()
+    token_endpoint_auth_methods_supported: tuple[str, ...] = ()
+    """How a client proves itself at the token endpoint (RFC 8414): ``client_secret_basic``
+    when this is empty or names it, else ``client_secret_post`` (the secret in the form, as
+    Meta takes it); a client without a secret names itself in the form (``none``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +493,33 @@ class Connector:
         """The scopes to register and to ask for on ``server``: :attr:`SCOPES` unless the
         network's servers differ in what they offer."""
         return cls.SCOPES
+
+    OAUTH_RETURNS: ClassVar[tuple[str, ...]] = ()
+    """What else of the authorization server's answer the token requests need (VK ID sends
+    the person back with a ``device_id``), kept when the person comes back."""
+
+    @classmethod
+    def token_parameters(cls, grant_type: str, kept: Mapping[str, Any]) -> dict[str, str]:
+        """What else a token request of ``grant_type`` sends: ``kept`` holds the answer's
+        :attr:`OAUTH_RETURNS` for an ``authorization_code``, and the account's
+        :attr:`Credentials.extra` for a ``refresh_token``."""
+        return {}
+
+    @classmethod
+    async def oauth_linked(
+        cls,
+        answer: Mapping[str, Any],
+        credentials: Credentials,
+        returned: Mapping[str, str],
+        client: OAuthClient,
+        http: httpx.AsyncClient,
+        *,
+        context: Context = PUBLIC,
+    ) -> Credentials:
+        """What to keep of a new link: the ``credentials`` of the token endpoint's ``answer``
+        as they are, or what the network makes of them (a longer-lived token, the places the
+        account publishes to, what its next requests must repeat)."""
+        return credentials
 
     @classmethod
     async def register_client(
