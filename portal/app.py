@@ -58,6 +58,7 @@ from portal.web import me as web_me
 from portal.web import notifications as web_notifications
 from portal.web import offline as web_offline
 from portal.web import pages as web_pages
+from portal.web import pictures as web_pictures
 from portal.web import posts as web_posts
 from portal.web import recovery as web_recovery
 from portal.web import share as web_share
@@ -291,6 +292,7 @@ def _routes() -> tuple[BaseRoute, ...]:
         web_feed_sources.router,
         web_feed.router,
         web_feed_images.router,
+        web_pictures.router,
         web_posts.router,
         web_notifications.router,
         web_accounts.router,

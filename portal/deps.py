@@ -24,7 +24,7 @@ from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
 from portal.domain.notifications import Mailer
 from portal.domain.phones import PhoneServices
-from portal.domain.posts import compose
+from portal.domain.posts import compose, public_pictures
 from portal.domain.posts.deliver import Delivering, Listener
 from portal.domain.text import email_key
 from portal.ratelimit import RateLimiter
@@ -225,6 +225,7 @@ def link_services(settings: Settings) -> LinkServices:
     if settings.xmpp_server:
         host, _, port = settings.xmpp_server.rpartition(":")
         route = XMPPServer(host.strip("[]"), int(port), ca_file=settings.xmpp_ca_file or None)
+    base_url = settings.base_url.rstrip("/")
     context = Context(
         addresses=AddressPolicy(allow_loopback=settings.connectors_allow_loopback),
         resolver=Resolver(
@@ -232,10 +233,16 @@ def link_services(settings: Settings) -> LinkServices:
         ),
         xmpp_server=route,
         telegram_bot_token=settings.telegram_bot_token,
+        # Networks fetch a post's pictures from the portal only where it has a public address.
+        media_url=(
+            public_pictures.addresser(base_url, settings.secret_key)
+            if base_url.startswith("https://")
+            else None
+        ),
     )
     return LinkServices(
         vault=Vault(settings.secret_keys),
-        base_url=settings.base_url.rstrip("/"),
+        base_url=base_url,
         providers={provider.name: provider for provider in settings.oidc_providers},
         apps=settings.apps,
         telegram_bot_token=settings.telegram_bot_token,

@@ -64,6 +64,9 @@ RULES: dict[str, str] = {
     # Posts written, and pictures uploaded for them, per account.
     "post": "30/minute;300/hour;1000/day",
     "post_media": "30/minute;300/hour",
+    # A post's pictures fetched by the networks they are published on (signed addresses that
+    # expire), per client address.
+    "public_picture": "120/minute;1200/hour",
 }
 LOOKUP_MISS_COST = 5
 

@@ -26,16 +26,21 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 import respx
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import _graph
-from connectors.base import Draft, PermanentError
+from connectors.base import Draft, PermanentError, Upload
 from connectors.facebook import Facebook
+from connectors.instagram import Instagram
 from portal.config import Settings
 from portal.domain import linking
-from portal.storage.models import LinkedAccount
+from portal.domain.posts import compose
+from portal.storage.models import LinkedAccount, User
+from portal.storage.posts import Post, PostMedia
 from tests.fixtures.app import HTML, get_csrf, make_settings, post_form
+from tests.fixtures.images import encode
 
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata"
 GRAPH = f"/{_graph.VERSION}"
@@ -44,6 +49,8 @@ APP_SECRET = "meta-app-secret-0123456789"
 PAGE = "1234567890"
 PAGE_TOKEN = "EAAPageTokenSECRET9876543210"
 IG = "17841405822304914"
+CONTAINER = "17889455560051444"
+IG_POST = "17920238422030506"
 PERSON = "10158123456789012"
 
 
@@ -140,6 +147,17 @@ class FakeMeta:
             return httpx.Response(200, json=pages)
         if (request.method, path) == ("GET", f"/{IG}"):
             return httpx.Response(200, content=_data("instagram/ig_user.json"))
+        publishing = {
+            ("GET", f"/{IG}/media"): "media.empty",
+            ("GET", f"/{IG}/content_publishing_limit"): "content_publishing_limit",
+            ("POST", f"/{IG}/media"): "container",
+            ("GET", f"/{CONTAINER}"): "status.finished",
+            ("POST", f"/{IG}/media_publish"): "media_publish",
+            ("GET", f"/{IG_POST}"): "permalink",
+        }
+        if (request.method, path) in publishing:
+            name = publishing[request.method, path]
+            return httpx.Response(200, content=_data(f"instagram/{name}.json"))
         if (request.method, path) == ("GET", f"/{PAGE}"):
             return httpx.Response(200, content=_data("facebook/page.access_token.json"))
         if (request.method, path) == ("DELETE", "/me/permissions"):
@@ -310,6 +328,47 @@ async def test_an_instagram_link_keeps_the_professional_account(signed_in, meta,
     assert kept["extra"]["ig_user_id"] == IG
     exchanges = [_form(r)["grant_type"] for r in meta.calls("POST", "/oauth/access_token")]
     assert exchanges == ["authorization_code", "fb_exchange_token"]
+
+
+async def test_an_instagram_post_takes_its_picture_from_the_portal(signed_in, meta, db, app):
+    assert (await _link(signed_in, meta, "instagram")).status_code == 303
+    [account] = await _accounts(db)
+    jpeg = encode(Image.new("RGB", (40, 30), "teal"), "JPEG")
+    user = (await db.scalars(select(User))).one()
+    post = Post(id=compose.new_id(), user_id=user.id, text="The engine", state="published")
+    db.add(post)
+    await db.flush()
+    db.add(
+        PostMedia(
+            id=compose.new_id(),
+            user_id=user.id,
+            post_id=post.id,
+            mime_type="image/jpeg",
+            size=len(jpeg),
+            data=jpeg,
+        )
+    )
+    await db.commit()
+
+    services = app.state.links
+    credentials = linking.load_credentials(services, account)
+    upload = Upload(jpeg, "image/jpeg", "A teal engine")
+    async with httpx.AsyncClient() as http:
+        instagram = Instagram(account.handle, credentials, http, context=services.context)
+        published = await instagram.publish(Draft("The engine", uploads=(upload,)), "k-1")
+    assert published.url == "https://www.instagram.com/p/C8abc123XYZ/"
+
+    # Instagram was given the portal's address of the picture, and fetches it from there
+    # without signing in.
+    [container] = meta.calls("POST", f"/{IG}/media")
+    sent = _form(container)
+    assert (sent["caption"], sent["alt_text"]) == ("The engine", "A teal engine")
+    address = urlsplit(sent["image_url"])
+    assert (address.scheme, address.netloc) == ("https", "portal.test")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as fetcher:
+        fetched = await fetcher.get(address.path)
+    assert fetched.status_code == 200 and fetched.content == jpeg
 
 
 async def test_unlinking_one_of_two_accounts_of_one_meta_app_keeps_the_others_access(
