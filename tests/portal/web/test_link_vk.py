@@ -35,7 +35,7 @@ from connectors.vk import VK
 from portal.config import Settings
 from portal.domain import linking
 from portal.storage.models import LinkedAccount, utcnow
-from tests.fixtures.app import HTML, get_csrf, make_settings, post_form
+from tests.fixtures.app import HTML, api_token, get_csrf, make_settings, post_form
 
 DATA = Path(__file__).resolve().parents[2] / "testdata" / "vk"
 APP_ID = "51234567"
@@ -354,3 +354,15 @@ async def test_without_the_app_vk_is_a_handle_with_links(signed_in, app):
     assert "not set up to connect VK accounts" in response.text
     networks = {n["name"]: n for n in (await signed_in.get("/api/v1/networks")).json()}
     assert (networks["vk"]["link_only"], networks["vk"]["available"]) == (True, False)
+
+
+async def test_the_api_starts_the_same_link(signed_in, vk, db):
+    bearer = {"authorization": f"Bearer {await api_token(signed_in)}"}
+    response = await signed_in.post("/api/v1/me/accounts/vk/authorize", json={}, headers=bearer)
+    assert response.status_code == 200, response.text
+    url = response.json()["url"]
+    assert url.startswith("https://id.vk.com/authorize?")
+    # The person authorizes in a browser signed in to the portal.
+    assert (await signed_in.get(_local(vk.approve(url)), headers=HTML)).status_code == 303
+    account = await _only(db)
+    assert (account.network, account.status) == ("vk", "verified")
