@@ -25,6 +25,7 @@ from portal.domain.linking import LinkServices
 from portal.domain.notifications import Mailer
 from portal.domain.phones import PhoneServices
 from portal.domain.posts import compose, public_pictures
+from portal.domain.posts.backfeed import Backfeeding
 from portal.domain.posts.deliver import Delivering, Listener
 from portal.domain.text import email_key
 from portal.ratelimit import RateLimiter
@@ -73,11 +74,14 @@ def job_worker(
     concurrency: int | None = None,
     listener: Listener | None = None,
 ) -> jobs.Worker:
-    """The worker of the background jobs (delivering posts), on ``sessions``' database."""
-    delivering = Delivering(sessions, services or link_services(settings), listener=listener)
+    """The worker of the background jobs (delivering posts, reading their answers back), on
+    ``sessions``' database."""
+    services = services or link_services(settings)
+    delivering = Delivering(sessions, services, listener=listener)
+    backfeeding = Backfeeding(sessions, services, listener=listener)
     return jobs.Worker(
         sessions,
-        delivering.handlers(),
+        {**delivering.handlers(), **backfeeding.handlers()},
         concurrency=concurrency or settings.jobs_concurrency,
     )
 

@@ -29,7 +29,7 @@ from portal.deps import (
     save_post_media,
 )
 from portal.domain import lookup
-from portal.domain.posts import compose
+from portal.domain.posts import backfeed, compose
 from portal.storage.models import MAX_ID
 from portal.storage.posts import Delivery, PostMedia
 
@@ -163,6 +163,42 @@ class DeliveryOut(BaseModel):
         )
 
 
+class AnswerOut(BaseModel):
+    """Someone's reply, quote, repost or like of a published copy, read from its network."""
+
+    id: int
+    network: str
+    kind: str = Field(examples=["reply", "quote", "repost", "like"])
+    author_handle: str
+    author_name: str
+    author_url: str | None
+    number: str | None = Field(
+        description="Their portal number, when the account they answered from is linked to "
+        "one and its owner lets me see it."
+    )
+    text: str = Field(description="A reply's or a quote's text; empty for reposts and likes.")
+    url: str | None = Field(description="Where to see it and answer it, on its network.")
+    in_reply_to: str | None = Field(description="The network's id of what a reply answers.")
+    happened_at: datetime
+
+    @classmethod
+    def of(cls, shown: backfeed.Shown) -> AnswerOut:
+        answer = shown.answer
+        return cls(
+            id=answer.id,
+            network=answer.network,
+            kind=answer.kind,
+            author_handle=answer.author_handle,
+            author_name=answer.author_name,
+            author_url=answer.author_url,
+            number=shown.card.number if shown.card else None,
+            text=answer.text,
+            url=answer.url,
+            in_reply_to=answer.in_reply_to,
+            happened_at=answer.happened_at,
+        )
+
+
 class PostOut(BaseModel):
     id: str
     text: str
@@ -172,9 +208,14 @@ class PostOut(BaseModel):
     created_at: datetime
     media: list[MediaOut]
     deliveries: list[DeliveryOut]
+    answers: list[AnswerOut] | None = Field(
+        default=None,
+        description="Replies, quotes, reposts and likes from every network, oldest first (the "
+        "newest 300): in `GET /posts/{post_id}` only.",
+    )
 
     @classmethod
-    def of(cls, loaded: compose.Loaded) -> PostOut:
+    def of(cls, loaded: compose.Loaded, answers: backfeed.Answers | None = None) -> PostOut:
         post = loaded.post
         return cls(
             id=post.id,
@@ -185,6 +226,7 @@ class PostOut(BaseModel):
             created_at=post.created_at,
             media=[MediaOut.of(m) for m in loaded.media],
             deliveries=[DeliveryOut.of(d) for d in loaded.deliveries],
+            answers=[AnswerOut.of(a) for a in answers.items] if answers is not None else None,
         )
 
 
@@ -304,11 +346,32 @@ async def list_posts(
 async def get_post(
     post_id: PostPath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
 ) -> PostOut:
-    """One of my posts, with each delivery's status and remote URL."""
+    """One of my posts, with each delivery's status and remote URL, and the answers to it."""
     found = await lookup.counted(
         limiter, user, client_address(request), compose.load(db, user, post_id)
     )
-    return PostOut.of(found)
+    return PostOut.of(found, await backfeed.answers_of(db, user, found.post.id))
+
+
+class ReadingOut(BaseModel):
+    copies: int = Field(description="How many published copies are being read.")
+
+
+@router.post(
+    "/posts/{post_id}/answers/read",
+    response_model=ReadingOut,
+    status_code=202,
+    responses=errors(401, 403, 404, 429),
+)
+async def read_answers(
+    post_id: PostPath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
+) -> ReadingOut:
+    """Look for the answers to my post on every network now; they are in `GET
+    /posts/{post_id}` as they come."""
+    copies = await lookup.counted(
+        limiter, user, client_address(request), backfeed.read_now(db, user, post_id)
+    )
+    return ReadingOut(copies=copies)
 
 
 @router.put("/posts/{post_id}", response_model=PostOut, responses=errors(401, 403, 404, 422, 429))

@@ -11,6 +11,7 @@ mail server that is slow or down never holds up the request.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -45,7 +46,15 @@ CONTACT_ACCEPTED = "contact_accepted"
 INVITE_USED = "invite_used"
 NEEDS_RECONNECT = "needs_reconnect"
 FEED_PAUSED = "feed_paused"
-KINDS = (CONTACT_REQUEST, CONTACT_ACCEPTED, INVITE_USED, NEEDS_RECONNECT, FEED_PAUSED)
+POST_ANSWERS = "post_answers"
+KINDS = (
+    CONTACT_REQUEST,
+    CONTACT_ACCEPTED,
+    INVITE_USED,
+    NEEDS_RECONNECT,
+    FEED_PAUSED,
+    POST_ANSWERS,
+)
 
 PER_PAGE = 30
 
@@ -194,8 +203,13 @@ def _describe(
     actor: privacy.Card | None,
     account: LinkedAccount | None,
     feed: FeedSource | None = None,
+    *,
+    post_id: str | None = None,
+    detail: str = "",
 ) -> tuple[str, dict[str, str], str]:
     """The sentence (a message id and its parameters) and the link of a notification."""
+    if kind == POST_ANSWERS:
+        return _answers(post_id, detail)
     if kind in _ABOUT_SOMEONE:
         named, anonymous = _ABOUT_SOMEONE[kind]
         if actor is None:
@@ -220,6 +234,29 @@ def _describe(
     return N_("Something happened."), {}, "/me/notifications"
 
 
+def _answers(post_id: str | None, detail: str) -> tuple[str, dict[str, str], str]:
+    """New replies to a post: who (the first of them) and where, and how many."""
+    link = f"/posts/{post_id}" if post_id else "/posts"
+    try:
+        said = json.loads(detail) if detail else {}
+    except ValueError:
+        said = {}
+    params = (
+        {key: str(said.get(key, ""))[:100] for key in ("name", "network", "count")}
+        if isinstance(said, dict)
+        else {}
+    )
+    if not params.get("name") or not params.get("network"):
+        return N_("Someone answered your post."), {}, link
+    if params.get("count", "1") == "1":
+        return N_("%(name)s answered your post on %(network)s."), params, link
+    return (
+        N_("%(count)s new answers to your post on %(network)s, the first by %(name)s."),
+        params,
+        link,
+    )
+
+
 _WHY_THIS_EMAIL = N_(
     "You receive this email because you asked for notifications by email; "
     "you can stop them in your settings at %(settings)s."
@@ -238,6 +275,8 @@ async def notify(
     actor: User | None = None,
     account: LinkedAccount | None = None,
     feed: FeedSource | None = None,
+    post_id: str | None = None,
+    detail: str = "",
     mailer: Mailer | None = None,
 ) -> Notification:
     """Record a notification for ``user``; it reaches open pages and email once committed."""
@@ -247,6 +286,8 @@ async def notify(
         actor_id=actor.id if actor is not None else None,
         linked_account_id=account.id if account is not None else None,
         feed_source_id=feed.id if feed is not None else None,
+        post_id=post_id,
+        detail=detail,
     )
     session.add(notification)
     await session.flush()
@@ -256,7 +297,7 @@ async def notify(
         card = None
         if actor is not None:
             [card] = await privacy.cards_for(session, user, [actor])
-        message, params, link = _describe(kind, card, account, feed)
+        message, params, link = _describe(kind, card, account, feed, post_id=post_id, detail=detail)
         language = user.language or i18n.DEFAULT  # no request: the reader's stored language
         text = i18n.translate(language, message, params)
         why = i18n.translate(language, _WHY_THIS_EMAIL, {"settings": f"{mailer.base_url}/me"})
@@ -330,7 +371,9 @@ async def _show(session: AsyncSession, user: User, rows: Sequence[Notification])
         actor = cards.get(row.actor_id) if row.actor_id is not None else None
         account = accounts.get(row.linked_account_id) if row.linked_account_id else None
         feed = feeds.get(row.feed_source_id) if row.feed_source_id else None
-        message, params, link = _describe(row.kind, actor, account, feed)
+        message, params, link = _describe(
+            row.kind, actor, account, feed, post_id=row.post_id, detail=row.detail
+        )
         shown.append(
             Shown(
                 id=row.id,

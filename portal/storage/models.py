@@ -357,6 +357,12 @@ class Notification(Base):
         ForeignKey("feed_sources.id", ondelete="CASCADE"), default=None
     )
     """The feed it is about (a feed paused)."""
+    post_id: Mapped[str | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), default=None
+    )
+    """The post it is about (new answers to it)."""
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    """What the sentence names besides (JSON): who answered, on which network, how many."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 

@@ -117,4 +117,39 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    answers_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """When the network was last asked what people did with the post (the backfeed)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Answer(Base):
+    """What someone did with a published copy of a post, read back from its network: a
+    reply or a quote (with its text), a repost, or a like."""
+
+    __tablename__ = "post_answers"
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "kind", "remote_id"),
+        Index("ix_post_answers_post_id_happened_at", "post_id", "happened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    network: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))
+    """``reply``, ``quote``, ``repost`` or ``like``."""
+    remote_id: Mapped[str] = mapped_column(String(500))
+    """The reply's id on its network; for a repost or a like, who made it."""
+    author_id: Mapped[str] = mapped_column(String(500))
+    author_handle: Mapped[str] = mapped_column(String(320))
+    author_name: Mapped[str] = mapped_column(String(200), default="")
+    author_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    text: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    """Where to answer it, on its network."""
+    in_reply_to: Mapped[str | None] = mapped_column(String(500), default=None)
+    happened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    """When it was made, as the network says; when Portal first saw it where it does not."""
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

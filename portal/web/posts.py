@@ -26,9 +26,9 @@ from portal.db import session_scope
 from portal.deps import DB, ImagesDep, LimiterDep, SessionsDep, client_address, save_post_media
 from portal.domain import lookup
 from portal.domain.linking.services import connector
-from portal.domain.posts import compose
+from portal.domain.posts import backfeed, compose
 from portal.errors import InvalidInput, NotFound, PortalError
-from portal.storage.models import LinkedAccount, User
+from portal.storage.models import LinkedAccount, User, utcnow
 from portal.web import sse
 from portal.web.deps import CurrentUser, OptionalUser
 from portal.web.forms import form_error, redirect
@@ -308,23 +308,43 @@ async def post_page(
 ) -> Response:
     """One post: its text and pictures, and where it stands on each network, live."""
     loaded = await _load(request, db, user, limiter, post_id)
-    return render(request, "post", _post_context(loaded), fragment="deliveries")
+    context = await _post_context(db, user, loaded)
+    return render(request, "post", context, fragment="deliveries")
 
 
-def _version(states: list[tuple[int, str, str, str | None]]) -> str:
-    """What a page shows of the deliveries, in short: the stream compares it."""
-    return hashlib.sha256(repr(states).encode()).hexdigest()[:16]
+def _version(states: list[tuple[int, str, str, str | None]], answers: tuple[int, int]) -> str:
+    """What a page shows of the deliveries and the answers, in short: the stream compares it."""
+    return hashlib.sha256(repr((states, answers)).encode()).hexdigest()[:16]
 
 
-def _post_context(loaded: compose.Loaded) -> dict[str, Any]:
+async def _post_context(
+    db: DB, user: User, loaded: compose.Loaded, *, reading: bool = False
+) -> dict[str, Any]:
+    """The page of a post. It follows the live stream while deliveries are under way, while
+    answers are read often (its first hour out), and after its owner asked for them
+    (``reading``)."""
     states = [(d.id, d.status, d.error, d.remote_url) for d in loaded.deliveries]
+    answers = await backfeed.answers_of(db, user, loaded.post.id)
+    sent = [
+        d
+        for d in loaded.deliveries
+        if d.status == compose.SENT and backfeed.reads_answers(d.network)
+    ]
+    readable = loaded.post.state != "deleted" and bool(sent)
+    recent = utcnow() - backfeed.SCHEDULE[0][0]
+    under_way = any(d.status in compose.UNDER_WAY | {compose.DELETING} for d in loaded.deliveries)
+    under_way = under_way or (
+        readable and (reading or any(d.sent_at and d.sent_at > recent for d in sent))
+    )
     return {
-        "version": _version(states),
+        "version": _version(states, answers.marker),
         "loaded": loaded,
         "post": loaded.post,
         "deliveries": loaded.deliveries,
+        "answers": answers,
+        "readable": readable,
         "labels": {d.id: compose.delivery_label(d) for d in loaded.deliveries},
-        "live": any(d.status in compose.UNDER_WAY | {compose.DELETING} for d in loaded.deliveries),
+        "live": under_way,
         "editable": loaded.post.state in ("draft", "scheduled")
         and all(d.status in (compose.DRAFT, compose.SCHEDULED) for d in loaded.deliveries),
     }
@@ -382,7 +402,8 @@ async def _changes(
             yield line
             continue
         async with session_scope(sessions) as session:
-            version = _version(await compose.delivery_states(session, user_id, post_id))
+            states = await compose.delivery_states(session, user_id, post_id)
+            version = _version(states, await backfeed.marker(session, post_id))
         if version != seen:
             yield sse.event("deliveries", {"version": version})
             seen = version
@@ -411,16 +432,34 @@ async def delivery_action(
         )
     except InvalidInput as exc:
         loaded = await _load(request, db, user, limiter, post_id)
-        return form_error(request, "post", exc, _post_context(loaded), fragment="deliveries")
+        context = await _post_context(db, user, loaded)
+        return form_error(request, "post", exc, context, fragment="deliveries")
     _wake(request)
     loaded = await compose.load(db, user, post_id[:25])
     if request.headers.get("hx-request") == "true":
-        return render(request, "post", _post_context(loaded), fragment="deliveries")
+        return render(request, "post", await _post_context(db, user, loaded), fragment="deliveries")
     if action == "retry":
         toast(request, "Trying again.")
     else:
         toast(request, "Cancelled.")
     return redirect(request, f"/posts/{loaded.post.id}")
+
+
+@router.post("/posts/{post_id}/answers")
+async def read_answers(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, post_id: str
+) -> Response:
+    """Look for the post's answers on every network now, not at the next planned read."""
+    await lookup.counted(
+        limiter, user, client_address(request), backfeed.read_now(db, user, post_id[:25])
+    )
+    _wake(request)
+    if request.headers.get("hx-request") == "true":
+        loaded = await compose.load(db, user, post_id[:25])
+        context = await _post_context(db, user, loaded, reading=True)
+        return render(request, "post", context, fragment="deliveries")
+    toast(request, "Portal is looking for answers; they appear here as they come.")
+    return redirect(request, f"/posts/{post_id[:25]}")
 
 
 @router.post("/posts/{post_id}/delete")

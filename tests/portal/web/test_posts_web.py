@@ -92,7 +92,9 @@ async def test_compose_preview_publish_and_follow_the_delivery(
     assert await _run(app, sessionmaker) == 1
     shown = await signed_in.get(post_url, headers=HTML)
     assert "Sent" in shown.text and "https://mastodon.example/@ada/1000" in shown.text
-    assert 'data-stream="/posts/' not in shown.text
+    # Still live: in its first hour out, its answers are read every two minutes.
+    assert 'data-stream="/posts/' in shown.text
+    assert "No answers yet." in shown.text
     listing = await signed_in.get("/posts", headers=HTML)
     assert post_url in listing.text and "Sent" in listing.text
 
@@ -232,3 +234,40 @@ async def test_forms_need_their_token_and_others_posts_are_unknown(
     assert theirs.status_code == unknown.status_code == 404
     # Not published anywhere yet: the public page knows nothing of it.
     assert (await bob.get(post_url.replace("/posts/", "/p/"), headers=HTML)).status_code == 404
+
+
+async def test_answers_come_home_to_the_posts_page_and_the_notifications(
+    signed_in, db, app, sessionmaker, instance
+) -> None:
+    account_id = await _ada_account(db, app)
+    created = await _compose(signed_in, text="Tea at five?", target=str(account_id))
+    post_url = created.headers["location"]
+    await _run(app, sessionmaker)
+    instance.reply("2001", "1000", "Yes <b>please</b> & thanks")
+
+    page = await signed_in.get(post_url, headers=HTML)
+    assert "Look for answers now" in page.text
+    looked = await signed_in.post(
+        f"{post_url}/answers", data={"csrf_token": csrf_from(page.text)}, headers=HTMX
+    )
+    assert looked.status_code == 200 and 'data-stream="/posts/' in looked.text
+    assert await _run(app, sessionmaker) == 1
+
+    shown = await signed_in.get(post_url, headers=HTML)
+    assert "1 reply" in shown.text and "Replied" in shown.text
+    assert "Yes please &amp; thanks" in shown.text  # the HTML as text, escaped here
+    assert "gargron@mastodon.example" in shown.text
+    assert 'href="https://mastodon.example/@ada/2001"' in shown.text
+    assert "Answer on Mastodon" in shown.text and "Last looked" in shown.text
+
+    told = await signed_in.get("/me/notifications", headers=HTML)
+    assert "Eugen answered your post on Mastodon." in told.text
+    (item,) = re.findall(r'href="(/me/notifications/\d+)"', told.text)
+    opened = await signed_in.get(item, headers=HTML)
+    assert opened.status_code == 303 and opened.headers["location"] == post_url
+
+    # Without JavaScript, the button asks and comes back to the page.
+    again = await signed_in.post(
+        f"{post_url}/answers", data={"csrf_token": csrf_from(shown.text)}, headers=HTML
+    )
+    assert again.status_code == 303 and again.headers["location"] == post_url
