@@ -1,13 +1,15 @@
 """Cross-posting in Debian's Chromium on ``portal serve``: a Matrix account linked by signing
 in, a post written with its live preview, published into a room of the local Synapse by the
-server's own worker, and its delivery turning to "Sent" on the page by itself; screenshots at
-390 and 1280 pixels."""
+server's own worker, and its delivery turning to "Sent" on the page by itself; then a reply
+and a reaction made in the room coming home to the page; screenshots at 390 and 1280 pixels."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -61,6 +63,45 @@ async def _messages(
     ]
 
 
+async def _event_of(
+    http: httpx.AsyncClient, server: MatrixHomeserver, user: MatrixUser, room_id: str, body: str
+) -> str:
+    answer = await http.get(
+        f"{server.base_url}/_matrix/client/v3/rooms/{quote(room_id)}/messages",
+        params={"dir": "b", "limit": "50"},
+        headers=user.headers,
+    )
+    answer.raise_for_status()
+    (event_id,) = [
+        event["event_id"]
+        for event in answer.json()["chunk"]
+        if event["type"] == "m.room.message" and event["content"].get("body") == body
+    ]
+    return str(event_id)
+
+
+async def _join(
+    http: httpx.AsyncClient, server: MatrixHomeserver, user: MatrixUser, room_id: str
+) -> None:
+    joined = await http.post(
+        f"{server.base_url}/_matrix/client/v3/join/{quote(room_id)}", json={}, headers=user.headers
+    )
+    joined.raise_for_status()
+
+
+async def _send(
+    http: httpx.AsyncClient,
+    server: MatrixHomeserver,
+    user: MatrixUser,
+    room_id: str,
+    kind: str,
+    content: dict[str, Any],
+) -> None:
+    path = f"/_matrix/client/v3/rooms/{quote(room_id)}/send/{kind}/{uuid.uuid4().hex}"
+    sent = await http.put(f"{server.base_url}{path}", json=content, headers=user.headers)
+    sent.raise_for_status()
+
+
 async def test_compose_preview_publish_and_watch_it_arrive(
     browser: Browser,
     server: LiveServer,
@@ -104,6 +145,28 @@ async def test_compose_preview_publish_and_watch_it_arrive(
         delivery = page.locator("#deliveries .delivery")
         await expect(delivery.locator(".badge")).to_have_text("Sent", timeout=30_000)
         await expect(delivery.get_by_role("link", name="See it there")).to_be_visible()
+
+        # A reply and a reaction in the room come home to the post's page.
+        bob = await matrix_homeserver.register(homeserver_http, displayname="Bob")
+        event_id = await _event_of(
+            homeserver_http, matrix_homeserver, ada_matrix, room_id,
+            "Portal publishes this in the room, by itself.",
+        )  # fmt: skip
+        await _join(homeserver_http, matrix_homeserver, bob, room_id)
+        await _send(homeserver_http, matrix_homeserver, bob, room_id, "m.room.message", {
+            "msgtype": "m.text",
+            "body": "Seen it, thanks!",
+            "m.relates_to": {"rel_type": "m.thread", "event_id": event_id,
+                             "is_falling_back": True, "m.in_reply_to": {"event_id": event_id}},
+        })  # fmt: skip
+        await _send(homeserver_http, matrix_homeserver, bob, room_id, "m.reaction", {
+            "m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": "👍"},
+        })  # fmt: skip
+        await page.get_by_role("button", name="Look for answers now").click()
+        answers = page.locator("#deliveries .answer")
+        await expect(answers.filter(has_text="Seen it, thanks!")).to_be_visible(timeout=30_000)
+        await expect(answers.filter(has_text="Liked")).to_contain_text("Bob")
+        await expect(page.locator(".answer-counts")).to_contain_text("1 reply")
         await screenshot(page, shots / "post-1280.png")
         await page.set_viewport_size({"width": 390, "height": 844})
         await no_sideways_scroll(page)
