@@ -27,6 +27,7 @@ from portal.domain.phones import PhoneServices
 from portal.domain.posts import compose, public_pictures
 from portal.domain.posts.backfeed import Backfeeding
 from portal.domain.posts.deliver import Delivering, Listener
+from portal.domain.posts.edit import Editing
 from portal.domain.text import email_key
 from portal.ratelimit import RateLimiter
 from portal.sms import make_sender
@@ -74,14 +75,15 @@ def job_worker(
     concurrency: int | None = None,
     listener: Listener | None = None,
 ) -> jobs.Worker:
-    """The worker of the background jobs (delivering posts, reading their answers back), on
-    ``sessions``' database."""
+    """The worker of the background jobs (delivering posts, changing and reading back those
+    out), on ``sessions``' database."""
     services = services or link_services(settings)
     delivering = Delivering(sessions, services, listener=listener)
     backfeeding = Backfeeding(sessions, services, listener=listener)
+    editing = Editing(sessions, services, listener=listener)
     return jobs.Worker(
         sessions,
-        {**delivering.handlers(), **backfeeding.handlers()},
+        {**delivering.handlers(), **backfeeding.handlers(), **editing.handlers()},
         concurrency=concurrency or settings.jobs_concurrency,
     )
 

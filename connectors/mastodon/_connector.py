@@ -99,6 +99,7 @@ class Mastodon(base.Connector):
     CAN_READ = True
     CAN_PUBLISH = True
     CAN_DELETE = True
+    CAN_EDIT = True
     CAN_BACKFEED = True
     CAN_UPLOAD_MEDIA = True
     MAX_TEXT_LENGTH = DEFAULT_MAX_CHARACTERS
@@ -352,6 +353,35 @@ class Mastodon(base.Connector):
         if not status_id:
             raise PermanentError(f"{self.instance} {UNEXPECTED}: the post has no id.")
         return Published(id=status_id, url=web_url(status.get("url")) or web_url(status.get("uri")))
+
+    async def edit_post(self, published: Published, draft: Draft) -> None:
+        """Replace the text and content warning of a status (``PUT /api/v1/statuses/:id``,
+        Mastodon 3.5 and later, https://docs.joinmastodon.org/methods/statuses/#edit). An
+        edit names the pictures the status keeps: those it has (read first), unchanged."""
+        path = f"/api/v1/statuses/{quote(_id(published.id, 'post id'), safe='')}"
+        text = _compose(draft)
+        warning = draft.content_warning.strip()
+        limits = await self._instance_limits()
+        if limits is not None:
+            count = count_status(text, warning, url_length=limits.url_length)
+            if count > limits.max_characters:
+                raise PermanentError(
+                    f"This post is {count} characters as Mastodon counts them, and "
+                    f"{self.instance} allows {limits.max_characters}."
+                )
+        current = (await self._api("GET", path)).json(self.instance)
+        attached = current.get("media_attachments") if isinstance(current, Mapping) else None
+        media_ids = [
+            text_of(item.get("id"))
+            for item in (attached if isinstance(attached, list) else [])
+            if isinstance(item, Mapping) and text_of(item.get("id"))
+        ]
+        if not text.strip() and not media_ids:
+            raise PermanentError("There is nothing to publish: write something.")
+        form: dict[str, str | list[str]] = {"status": text, "spoiler_text": warning}
+        if media_ids:
+            form["media_ids[]"] = media_ids
+        await self._api("PUT", path, data=form)
 
     async def delete_post(self, published: Published, destination: str = "") -> None:
         """``DELETE /api/v1/statuses/:id``; a status that is gone already counts as deleted

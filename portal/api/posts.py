@@ -29,7 +29,7 @@ from portal.deps import (
     save_post_media,
 )
 from portal.domain import lookup
-from portal.domain.posts import backfeed, compose
+from portal.domain.posts import backfeed, compose, edit
 from portal.storage.models import MAX_ID
 from portal.storage.posts import Delivery, PostMedia
 
@@ -132,7 +132,7 @@ class DeliveryOut(BaseModel):
     fit: str
     text: str | None = Field(description="My own version for this target, if I wrote one.")
     status: str = Field(
-        examples=["queued", "sending", "sent", "retrying", "failed", "cancelled", "deleted"]
+        examples=["queued", "sending", "sent", "retrying", "failed", "cancelled", "editing"]
     )
     error: str = Field(description="Why it failed or waits to retry, in words; empty if none.")
     remote_id: str | None
@@ -392,6 +392,34 @@ async def update_post(
         compose.save(db, user, body.composed(), base_url=services.base_url, post_id=post_id),
     )
     return PostOut.of(saved)
+
+
+class TextIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(max_length=compose.MAX_TEXT)
+    content_warning: str = Field(default="", max_length=compose.MAX_WARNING)
+
+
+@router.patch("/posts/{post_id}", response_model=PostOut, responses=errors(401, 403, 404, 422, 429))
+async def change_text(
+    post_id: PostPath,
+    body: TextIn,
+    request: Request,
+    db: DB,
+    user: ApiUser,
+    limiter: LimiterDep,
+) -> PostOut:
+    """A new text for a post that went out. Each copy out there is changed where its network
+    allows (Mastodon, Telegram, VK, Facebook: its delivery is `editing`, then `sent` again,
+    with an `error` if it could not be changed); elsewhere its `error` says it stays as it was."""
+    changed = await lookup.counted(
+        limiter,
+        user,
+        client_address(request),
+        edit.change_text(db, user, post_id, body.text, body.content_warning),
+    )
+    return PostOut.of(changed)
 
 
 @router.delete(

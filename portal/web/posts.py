@@ -26,7 +26,7 @@ from portal.db import session_scope
 from portal.deps import DB, ImagesDep, LimiterDep, SessionsDep, client_address, save_post_media
 from portal.domain import lookup
 from portal.domain.linking.services import connector
-from portal.domain.posts import backfeed, compose
+from portal.domain.posts import backfeed, compose, edit
 from portal.errors import InvalidInput, NotFound, PortalError
 from portal.storage.models import LinkedAccount, User, utcnow
 from portal.web import sse
@@ -332,7 +332,8 @@ async def _post_context(
     ]
     readable = loaded.post.state != "deleted" and bool(sent)
     recent = utcnow() - backfeed.SCHEDULE[0][0]
-    under_way = any(d.status in compose.UNDER_WAY | {compose.DELETING} for d in loaded.deliveries)
+    moving = compose.UNDER_WAY | {compose.DELETING, compose.EDITING}
+    under_way = any(d.status in moving for d in loaded.deliveries)
     under_way = under_way or (
         readable and (reading or any(d.sent_at and d.sent_at > recent for d in sent))
     )
@@ -442,6 +443,35 @@ async def delivery_action(
         toast(request, "Trying again.")
     else:
         toast(request, "Cancelled.")
+    return redirect(request, f"/posts/{loaded.post.id}")
+
+
+@router.post("/posts/{post_id}/text")
+async def change_text(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, post_id: str
+) -> Response:
+    """A new text for a post that went out: changed where each network allows."""
+    form = await request.form()
+    text, warning = form.get("text", ""), form.get("content_warning", "")
+    try:
+        loaded = await lookup.counted(
+            limiter,
+            user,
+            client_address(request),
+            edit.change_text(
+                db,
+                user,
+                post_id[:25],
+                text if isinstance(text, str) else "",
+                warning if isinstance(warning, str) else "",
+            ),
+        )
+    except InvalidInput as exc:
+        loaded = await _load(request, db, user, limiter, post_id)
+        context = await _post_context(db, user, loaded)
+        return form_error(request, "post", exc, context)
+    _wake(request)
+    toast(request, "The new text is going out, where each network lets Portal change a post.")
     return redirect(request, f"/posts/{loaded.post.id}")
 
 

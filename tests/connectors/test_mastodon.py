@@ -1144,3 +1144,38 @@ async def test_reading_answers_says_when_to_come_back(
     with pytest.raises(base.RateLimited) as raised:
         await account(http).responses(base.Published("100"))
     assert raised.value.retry_after is not None
+
+
+async def test_an_edit_changes_the_text_and_keeps_the_pictures(
+    http: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    mock.get(f"{SERVER}/api/v2/instance").mock(return_value=answer("instance_v2"))
+    with_picture = _status(
+        "100", media_attachments=[{"id": "22345792", "type": "image", "url": f"{SERVER}/a.png"}]
+    )
+    mock.get(f"{SERVER}/api/v1/statuses/100").mock(
+        return_value=httpx.Response(200, json=with_picture)
+    )
+    edited = mock.put(f"{SERVER}/api/v1/statuses/100").mock(
+        return_value=httpx.Response(200, json=with_picture)
+    )
+
+    await account(http).edit_post(
+        base.Published("100"), base.Draft("Tea at six, sorry", content_warning="")
+    )
+
+    assert form(edited.calls.last.request) == {
+        "status": ["Tea at six, sorry"],
+        "spoiler_text": [""],
+        "media_ids[]": ["22345792"],
+    }
+
+
+async def test_an_edit_of_a_status_gone_says_so(
+    http: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    mock.get(f"{SERVER}/api/v2/instance").mock(return_value=answer("instance_v2"))
+    mock.get(f"{SERVER}/api/v1/statuses/100").mock(return_value=answer("error_404", 404))
+
+    with pytest.raises(base.PermanentError, match="does not have this"):
+        await account(http).edit_post(base.Published("100"), base.Draft("Tea at six"))

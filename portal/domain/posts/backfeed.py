@@ -28,7 +28,7 @@ from portal.db import session_scope
 from portal.domain import jobs, linking, notifications, privacy
 from portal.domain.jobs import Claimed
 from portal.domain.linking.services import LinkServices, connector
-from portal.domain.posts.compose import SENT, parts_of
+from portal.domain.posts.compose import EDITING, SENT, parts_of
 from portal.errors import N_, NotFound
 from portal.storage.models import LinkedAccount, User, utcnow
 from portal.storage.posts import Answer, Delivery, Post
@@ -169,7 +169,11 @@ class Backfeeding:
     async def _copy(self, delivery_id: int) -> _Copy | None:
         async with session_scope(self.sessions) as session:
             delivery = await session.get(Delivery, delivery_id)
-            if delivery is None or delivery.status != SENT or delivery.account_id is None:
+            if (
+                delivery is None
+                or delivery.status not in (SENT, EDITING)
+                or delivery.account_id is None
+            ):
                 return None
             post = await session.get(Post, delivery.post_id)
             account = await session.get(LinkedAccount, delivery.account_id)

@@ -40,9 +40,12 @@ TAKE_DOWN = "take_down"
 
 # Delivery statuses. ``draft`` and ``scheduled`` wait; ``queued``, ``sending`` and
 # ``retrying`` are on their way; ``sent``, ``failed``, ``cancelled`` and ``deleted`` are ends
-# (``failed`` and ``cancelled`` may be retried); ``deleting`` is a sent one going away.
+# (``failed`` and ``cancelled`` may be retried); ``deleting`` is a sent one going away, and
+# ``editing`` one being changed.
 DRAFT, SCHEDULED, QUEUED, SENDING, RETRYING = "draft", "scheduled", "queued", "sending", "retrying"
 SENT, FAILED, CANCELLED, DELETING, DELETED = "sent", "failed", "cancelled", "deleting", "deleted"
+EDITING = "editing"
+"""A sent delivery whose new text is on its way (``portal.domain.posts.edit``)."""
 WAITING = frozenset({DRAFT, SCHEDULED, QUEUED, RETRYING})
 """Statuses of a delivery that has not started: its post may still change."""
 UNDER_WAY = frozenset({QUEUED, SENDING, RETRYING})
@@ -293,7 +296,7 @@ def _check_time(publish_at: datetime | None, now: datetime) -> datetime | None:
     return publish_at if publish_at > now else None
 
 
-def _check_text(composed: Composed) -> tuple[str, str]:
+def check_text(composed: Composed) -> tuple[str, str]:
     text = composed.text.replace("\r\n", "\n").strip()
     warning = composed.content_warning.strip()
     if len(text) > MAX_TEXT:
@@ -328,7 +331,7 @@ async def save(
     cannot take the post (Instagram without a picture) refuses the whole post, saying why.
     """
     now = utcnow()
-    text, warning = _check_text(composed)
+    text, warning = check_text(composed)
     publish_at = _check_time(composed.publish_at, now)
     chosen = await _targets(session, user, composed.targets)
     if post_id is None:

@@ -271,3 +271,34 @@ async def test_answers_come_home_to_the_posts_page_and_the_notifications(
         f"{post_url}/answers", data={"csrf_token": csrf_from(shown.text)}, headers=HTML
     )
     assert again.status_code == 303 and again.headers["location"] == post_url
+
+
+async def test_the_text_of_a_post_that_went_out_is_changed_from_its_page(
+    signed_in, db, app, sessionmaker, instance
+) -> None:
+    account_id = await _ada_account(db, app)
+    created = await _compose(signed_in, text="Tea at five?", target=str(account_id))
+    post_url = created.headers["location"]
+    await _run(app, sessionmaker)
+    page = await signed_in.get(post_url, headers=HTML)
+    assert "Change the text" in page.text
+
+    empty = await signed_in.post(
+        f"{post_url}/text", data={"csrf_token": csrf_from(page.text), "text": " "}, headers=HTML
+    )
+    assert empty.status_code == 422
+    assert "Write something or add a picture." in empty.text
+    assert 'aria-describedby="new-text-error"' in empty.text
+
+    changed = await signed_in.post(
+        f"{post_url}/text",
+        data={"csrf_token": csrf_from(page.text), "text": "Tea at six?"},
+        headers=HTML,
+    )
+    assert changed.status_code == 303
+    shown = await signed_in.get(post_url, headers=HTML)
+    assert "Changing" in shown.text and "Tea at six?" in shown.text
+    assert await _run(app, sessionmaker) == 1
+    assert instance.edits == [{"status": ["Tea at six?"], "spoiler_text": [""]}]
+    shown = await signed_in.get(post_url, headers=HTML)
+    assert "Changing" not in shown.text and "Sent" in shown.text
