@@ -176,6 +176,19 @@ class Response:
     in_reply_to: str | None = None
     """The id of the post a reply answers: the published post, or another reply."""
 
+    @classmethod
+    def answering(cls, kind: ResponseKind, post: Post) -> Response:
+        """A reply or a quote: a post of the network that answers the published one."""
+        return cls(
+            kind,
+            post.id,
+            post.author,
+            published=post.published,
+            text=post.text,
+            url=post.url,
+            in_reply_to=post.reply_to,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PostRules:

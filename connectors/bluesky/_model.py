@@ -202,16 +202,7 @@ def replies_in(thread: Any) -> list[Mapping[str, Any]]:
 
 def response(kind: ResponseKind, view: Mapping[str, Any]) -> Response:
     """A reply or a quote from its ``postView``."""
-    post = post_from_feed_view(view)
-    return Response(
-        kind,
-        post.id,
-        post.author,
-        published=post.published,
-        text=post.text,
-        url=post.url,
-        in_reply_to=post.reply_to,
-    )
+    return Response.answering(kind, post_from_feed_view(view))
 
 
 def _media(embed: Any) -> tuple[Media, ...]:

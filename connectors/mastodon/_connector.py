@@ -316,12 +316,8 @@ class Mastodon(base.Connector):
             self.POST_RULES, max_length=limits.max_characters, max_media=limits.max_media
         )
 
-    async def publish(self, draft: Draft, idempotency_key: str) -> Published:
-        key = base.idempotency_key(idempotency_key)
-        text = _compose(draft)
-        warning = draft.content_warning.strip()
-        if not text.strip() and not draft.media and not draft.uploads:
-            raise PermanentError("There is nothing to publish: write something or add a picture.")
+    async def _check_length(self, text: str, warning: str) -> Limits | None:
+        """The instance's limits, once the text and warning are known to fit in them."""
         limits = await self._instance_limits()
         if limits is not None:
             count = count_status(text, warning, url_length=limits.url_length)
@@ -331,6 +327,15 @@ class Mastodon(base.Connector):
                     f"{self.instance} allows {limits.max_characters}: shorten it by "
                     f"{count - limits.max_characters}."
                 )
+        return limits
+
+    async def publish(self, draft: Draft, idempotency_key: str) -> Published:
+        key = base.idempotency_key(idempotency_key)
+        text = _compose(draft)
+        warning = draft.content_warning.strip()
+        if not text.strip() and not draft.media and not draft.uploads:
+            raise PermanentError("There is nothing to publish: write something or add a picture.")
+        limits = await self._check_length(text, warning)
         most = limits.max_media if limits else DEFAULT_MAX_MEDIA
         if len(draft.media) + len(draft.uploads) > most:
             raise PermanentError(f"{self.instance} takes at most {most} pictures in a post.")
@@ -361,14 +366,7 @@ class Mastodon(base.Connector):
         path = f"/api/v1/statuses/{quote(_id(published.id, 'post id'), safe='')}"
         text = _compose(draft)
         warning = draft.content_warning.strip()
-        limits = await self._instance_limits()
-        if limits is not None:
-            count = count_status(text, warning, url_length=limits.url_length)
-            if count > limits.max_characters:
-                raise PermanentError(
-                    f"This post is {count} characters as Mastodon counts them, and "
-                    f"{self.instance} allows {limits.max_characters}."
-                )
+        await self._check_length(text, warning)
         current = (await self._api("GET", path)).json(self.instance)
         attached = current.get("media_attachments") if isinstance(current, Mapping) else None
         media_ids = [
@@ -409,7 +407,7 @@ class Mastodon(base.Connector):
         except PermanentError:
             return []  # deleted on the server, or never shown to this account
         found = [
-            _answer("reply", post)
+            base.Response.answering("reply", post)
             for post in self._shown(
                 context.get("descendants") if isinstance(context, Mapping) else None
             )
@@ -419,7 +417,10 @@ class Mastodon(base.Connector):
         except PermanentError:
             quotes = None  # a server without quotes
         if quotes is not None:
-            found += [_answer("quote", post) for post in self._shown(quotes.json(self.instance))]
+            found += [
+                base.Response.answering("quote", post)
+                for post in self._shown(quotes.json(self.instance))
+            ]
         for kind, who in (("repost", "reblogged_by"), ("like", "favourited_by")):
             answer = await self._api("GET", f"{path}/{who}", params={"limit": "80"})
             accounts = answer.json(self.instance)
@@ -491,19 +492,6 @@ class Mastodon(base.Connector):
                 return
             if time.monotonic() >= deadline:
                 raise Retriable(f"{self.instance} is still processing the picture")
-
-
-def _answer(kind: base.ResponseKind, post: Post) -> base.Response:
-    """A reply or a quote: a status that answers the post."""
-    return base.Response(
-        kind,
-        post.id,
-        post.author,
-        published=post.published,
-        text=post.text,
-        url=post.url,
-        in_reply_to=post.reply_to,
-    )
 
 
 def _on_server(url: str, instance: str) -> bool:

@@ -12,24 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import Context, Draft, PermanentError, Published, Response, Retriable
-from connectors.bluesky import Bluesky
-from tests.fixtures.atproto import AtprotoAccount, AtprotoNetwork
+from connectors.base import Draft, PermanentError, Published, Response, Retriable
+from tests.fixtures.atproto import AtprotoAccount, AtprotoNetwork, linked_bluesky
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=15) as client:
         yield client
-
-
-async def _linked(
-    network: AtprotoNetwork, account: AtprotoAccount, http: httpx.AsyncClient
-) -> Bluesky:
-    secret = await network.create_app_password(account)
-    context = Context(resolver=network.resolver)
-    linked = await Bluesky.sign_in(account.handle, secret, http, context=context)
-    return Bluesky(linked.actor.handle, linked.credentials, http, context=context)
 
 
 async def _write(
@@ -68,7 +58,7 @@ async def test_replies_quotes_reposts_and_likes_come_back(
     ada = await network.create_account("ada", display_name="Ada")
     bob = await network.create_account("bob", display_name="Bob B.")
     cat = await network.create_account("cat")
-    connector = await _linked(network, ada, http)
+    connector = await linked_bluesky(network, ada, http)
     published = await connector.publish(Draft("Tea at five?"), "answers-1")
     post = {"uri": published.id, "cid": published.ref}
 
@@ -125,7 +115,7 @@ async def test_a_deleted_post_has_no_answers(
     atproto_appview: AtprotoNetwork, http: httpx.AsyncClient
 ) -> None:
     ada = await atproto_appview.create_account("ada")
-    connector = await _linked(atproto_appview, ada, http)
+    connector = await linked_bluesky(atproto_appview, ada, http)
     published = await connector.publish(Draft("Soon gone"), "answers-gone")
     await connector.delete_post(published)
     assert await connector.responses(published) == []
@@ -135,7 +125,7 @@ async def test_a_pds_without_an_appview_is_a_failure_that_may_pass(
     atproto_network: AtprotoNetwork, http: httpx.AsyncClient
 ) -> None:
     ada = await atproto_network.create_account("ada")
-    connector = await _linked(atproto_network, ada, http)
+    connector = await linked_bluesky(atproto_network, ada, http)
     published = await connector.publish(Draft("Anyone?"), "answers-no-appview")
     with pytest.raises(Retriable, match="answered with an error"):
         await connector.responses(published)
@@ -145,6 +135,6 @@ async def test_only_bluesky_posts_are_read(
     atproto_appview: AtprotoNetwork, http: httpx.AsyncClient
 ) -> None:
     ada = await atproto_appview.create_account("ada")
-    connector = await _linked(atproto_appview, ada, http)
+    connector = await linked_bluesky(atproto_appview, ada, http)
     with pytest.raises(PermanentError, match="not a Bluesky post"):
         await connector.responses(Published("$event:example.org"))

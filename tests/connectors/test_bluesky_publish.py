@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from connectors.atproto import DPoP, is_valid_tid, tid
 from connectors.base import (
     AuthRevoked,
-    Context,
     Credentials,
     Draft,
     Media,
@@ -31,7 +30,7 @@ from connectors.base import (
     capabilities,
 )
 from connectors.bluesky import Bluesky, facets, mentioned_handles, post_record, record_key
-from tests.fixtures.atproto import AtprotoAccount, AtprotoNetwork
+from tests.fixtures.atproto import AtprotoAccount, AtprotoNetwork, linked_bluesky
 from tests.fixtures.images import png
 
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
@@ -460,15 +459,6 @@ async def ada(atproto_network: AtprotoNetwork) -> AtprotoAccount:
     return await atproto_network.create_account("ada")
 
 
-async def _linked(
-    network: AtprotoNetwork, account: AtprotoAccount, http: httpx.AsyncClient
-) -> Bluesky:
-    secret = await network.create_app_password(account)
-    context = Context(resolver=network.resolver)
-    linked = await Bluesky.sign_in(account.handle, secret, http, context=context)
-    return Bluesky(linked.actor.handle, linked.credentials, http, context=context)
-
-
 async def _record(network: AtprotoNetwork, uri: str) -> dict[str, Any]:
     did, collection, rkey = uri.removeprefix("at://").split("/")
     async with httpx.AsyncClient(base_url=network.pds_url, timeout=15) as client:
@@ -498,7 +488,7 @@ async def test_a_post_with_a_picture_link_mention_and_tag(
     atproto_network: AtprotoNetwork, ada: AtprotoAccount, http: httpx.AsyncClient
 ) -> None:
     bob = await atproto_network.create_account("bob")
-    connector = await _linked(atproto_network, ada, http)
+    connector = await linked_bluesky(atproto_network, ada, http)
     picture = png(64, 48)
     text = (
         f"👩🏽‍💻 Café\u0301 notes: https://example.com/notes?a=1). "
@@ -544,7 +534,7 @@ async def test_a_post_with_a_picture_link_mention_and_tag(
 async def test_a_thread_answers_its_root(
     atproto_network: AtprotoNetwork, ada: AtprotoAccount, http: httpx.AsyncClient
 ) -> None:
-    connector = await _linked(atproto_network, ada, http)
+    connector = await linked_bluesky(atproto_network, ada, http)
     first = await connector.publish(Draft(text="1/2 A long thought"), "thread-1:bluesky:0")
     second = await connector.publish(
         Draft(text="2/2 …ends here", reply_to=Thread(root=first, parent=first)),
@@ -573,7 +563,7 @@ async def test_a_thread_answers_its_root(
 async def test_publishing_again_with_the_same_key_writes_one_post(
     atproto_network: AtprotoNetwork, ada: AtprotoAccount, http: httpx.AsyncClient
 ) -> None:
-    connector = await _linked(atproto_network, ada, http)
+    connector = await linked_bluesky(atproto_network, ada, http)
     draft = Draft(text="Only once #once", uploads=(Upload(png(8, 8), "image/png", "dot"),))
     first = await connector.publish(draft, "post-2:bluesky:0")
     again = await connector.publish(draft, "post-2:bluesky:0")
@@ -591,7 +581,7 @@ async def test_publishing_again_with_the_same_key_writes_one_post(
 async def test_a_post_is_deleted_once_and_gone_after(
     atproto_network: AtprotoNetwork, ada: AtprotoAccount, http: httpx.AsyncClient
 ) -> None:
-    connector = await _linked(atproto_network, ada, http)
+    connector = await linked_bluesky(atproto_network, ada, http)
     kept = await connector.publish(Draft(text="Stays"), "post-4:bluesky:0")
     gone = await connector.publish(Draft(text="Goes"), "post-5:bluesky:0")
     await connector.delete_post(gone)
@@ -605,7 +595,7 @@ async def test_a_post_is_deleted_once_and_gone_after(
 async def test_a_picture_is_uploaded_as_a_blob(
     atproto_network: AtprotoNetwork, ada: AtprotoAccount, http: httpx.AsyncClient
 ) -> None:
-    connector = await _linked(atproto_network, ada, http)
+    connector = await linked_bluesky(atproto_network, ada, http)
     picture = png(3, 3)
     cid = await connector.upload_media(Media("", "image/png", "alt"), picture)
     assert cid.startswith("bafkrei")

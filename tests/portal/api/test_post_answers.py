@@ -15,12 +15,11 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.deps import job_worker
 from portal.domain import account, jobs, linking
 from portal.domain.posts import backfeed
 from portal.storage.models import LinkedAccount, Notification
 from portal.storage.posts import Answer, Job
-from tests.fixtures.publishing import INSTANCE, Instance, mastodon_account
+from tests.fixtures.publishing import INSTANCE, Instance, post_worker, publisher
 from tests.portal.domain import people
 
 LIKER = json.loads(
@@ -30,16 +29,12 @@ LIKER = json.loads(
 
 @pytest.fixture
 async def ada(db: AsyncSession, app: FastAPI) -> dict[str, Any]:
-    user = await people.person(db, "Ada")
-    token = (await account.create_token(db, user, name="tests")).secret
-    linked = await mastodon_account(db, app, user)
-    await db.commit()
-    return {"headers": {"authorization": f"Bearer {token}"}, "account": linked.id, "user": user.id}
+    return await publisher(db, app)
 
 
 @pytest.fixture
 def worker(app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]) -> jobs.Worker:
-    return job_worker(app.state.settings, sessionmaker, app.state.links, concurrency=1)
+    return post_worker(app, sessionmaker)
 
 
 async def _published(

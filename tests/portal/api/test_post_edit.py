@@ -10,24 +10,18 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.deps import job_worker
-from portal.domain import account, jobs
-from tests.fixtures.publishing import Instance, mastodon_account
-from tests.portal.domain import people
+from portal.domain import jobs
+from tests.fixtures.publishing import Instance, post_worker, publisher
 
 
 @pytest.fixture
 async def ada(db: AsyncSession, app: FastAPI) -> dict[str, Any]:
-    user = await people.person(db, "Ada")
-    token = (await account.create_token(db, user, name="tests")).secret
-    linked = await mastodon_account(db, app, user)
-    await db.commit()
-    return {"headers": {"authorization": f"Bearer {token}"}, "account": linked.id}
+    return await publisher(db, app)
 
 
 @pytest.fixture
 def worker(app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]) -> jobs.Worker:
-    return job_worker(app.state.settings, sessionmaker, app.state.links, concurrency=1)
+    return post_worker(app, sessionmaker)
 
 
 async def _published(
