@@ -132,6 +132,7 @@ NOT_PAGES = {
     "/posts/{post_id}/stream": "an event stream",
     "/posts/media/{media_id}": "a picture of a post",
     "/p/{post_id}/{position}": "a picture of a post",
+    "/pictures/{token}": "a picture of a post, for the network that takes it",
 }
 """GET routes outside /api that render no page, and what they answer instead."""
 
