@@ -29,7 +29,7 @@ run: install assets ## Install, migrate and serve the portal on 127.0.0.1:$(PORT
 # has its own databases, servers, ports and temporary folders. With PORTAL_TEST_DATABASE_URL set,
 # the PostgreSQL suite runs after the SQLite one (even when that fails); make fails if either does.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 test: install-test assets browser peers ## Run every test on SQLite, and on PostgreSQL if PORTAL_TEST_DATABASE_URL is set.
 	@$(BIN)/python -m compileall -q portal connectors tests/fixtures >/dev/null
 	@status=0; \

@@ -297,6 +297,7 @@ async def _inside(page: Page, node: dict[str, Any], selector: str) -> bool:
 
 @pytest.mark.browser
 @pytest.mark.presentation
+@pytest.mark.slow
 async def test_every_page_has_no_serious_accessibility_violation(
     browser: Browser, server: LiveServer, console: Console
 ) -> None:
