@@ -27,7 +27,9 @@ from connectors import base
 from portal.db import session_scope
 from portal.domain import jobs, linking, notifications, privacy
 from portal.domain.jobs import Claimed
+from portal.domain.linking import oauth
 from portal.domain.linking.services import LinkServices, connector
+from portal.domain.posts import acting
 from portal.domain.posts.compose import EDITING, SENT, parts_of
 from portal.errors import N_, NotFound
 from portal.storage.models import LinkedAccount, User, utcnow
@@ -135,19 +137,34 @@ class Backfeeding:
         if copy is None:
             return None
         cls = connector(copy.network)
+        credentials = (
+            await acting.renewed_token(self.sessions, self.services, copy.account_id)
+            or copy.credentials
+        )
         try:
             async with self.services.http() as http:
-                instance = cls(copy.handle, copy.credentials, http, context=self.services.context)
+                instance = cls(copy.handle, credentials, http, context=self.services.context)
                 found: dict[tuple[str, str], base.Response] = {}
-                for part in copy.parts:
-                    for answer in await instance.responses(part, copy.destination):
-                        found.setdefault((answer.kind, answer.id), answer)
+                try:
+                    for part in copy.parts:
+                        for answer in await instance.responses(part, copy.destination):
+                            found.setdefault((answer.kind, answer.id), answer)
+                finally:
+                    await acting.keep_renewed(
+                        self.sessions, self.services, copy.account_id, credentials, instance
+                    )
         except base.RateLimited as error:
             return max(error.retry_after or 0.0, self._every(copy))
         except (base.Retriable, httpx.HTTPError) as error:
             log.info("answers of delivery %s: %s", copy.delivery_id, error)
             return self._every(copy)
-        except base.ConnectorError as error:  # revoked, or the network will not tell
+        except base.AuthRevoked:
+            async with session_scope(self.sessions, writing=True) as session:
+                account = await session.get(LinkedAccount, copy.account_id)
+                if account is not None:
+                    await oauth.connection_lost(session, self.services, account)
+            return None
+        except base.ConnectorError as error:  # the network will not tell
             log.info("answers of delivery %s no longer read: %s", copy.delivery_id, error)
             return None
         own = {part.id for part in copy.parts}

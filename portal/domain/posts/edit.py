@@ -22,6 +22,7 @@ from portal.db import session_scope
 from portal.domain import jobs, linking
 from portal.domain.jobs import Claimed
 from portal.domain.linking.services import LinkServices, connector
+from portal.domain.posts import acting
 from portal.domain.posts.compose import (
     EDITING,
     SENT,
@@ -122,14 +123,14 @@ class Editing:
         (part,) = parts_of(delivery)
         cls = connector(account.network)
         label = cls.LABEL
+        credentials = (
+            await acting.renewed_token(self.sessions, self.services, account.id)
+            or credentials
+            or base.Credentials()
+        )
         try:
             async with self.services.http() as http:
-                instance = cls(
-                    account.handle,
-                    credentials or base.Credentials(),
-                    http,
-                    context=self.services.context,
-                )
+                instance = cls(account.handle, credentials, http, context=self.services.context)
                 rules = await instance.post_rules()
                 version = version_for(
                     account,
@@ -149,7 +150,12 @@ class Editing:
                     content_warning=post.content_warning if rules.content_warning else "",
                     destination=delivery.destination,
                 )
-                await instance.edit_post(part, draft)
+                try:
+                    await instance.edit_post(part, draft)
+                finally:
+                    await acting.keep_renewed(
+                        self.sessions, self.services, account.id, credentials, instance
+                    )
         except base.RateLimited as error:
             return (
                 error.retry_after if error.retry_after is not None else jobs.backoff(job.attempts)

@@ -188,6 +188,9 @@ async def test_a_revoked_token_stops_the_reading(
 
     assert await db.scalar(select(Job).where(Job.kind == backfeed.BACKFEED)) is None
     assert (await _get(client, ada, post["id"]))["answers"] == []
+    db.expire_all()
+    linked = await db.get(LinkedAccount, ada["account"])
+    assert linked is not None and linked.status == "needs_reconnect"
 
 
 async def test_anothers_post_answers_like_one_that_does_not_exist(

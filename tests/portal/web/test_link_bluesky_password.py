@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import time
-from base64 import urlsafe_b64decode, urlsafe_b64encode
 from typing import Any
 
 import httpx
@@ -24,7 +19,7 @@ from tests.fixtures.app import (
     make_settings,
     post_form,
 )
-from tests.fixtures.atproto import AtprotoAccount, AtprotoNetwork
+from tests.fixtures.atproto import AtprotoAccount, AtprotoNetwork, expire_access
 
 
 @pytest.fixture
@@ -66,31 +61,6 @@ async def _pds(
         return await http.post(f"/xrpc/{nsid}", json=body, headers=headers)
 
 
-def _b64(data: bytes) -> str:
-    return urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _expired(token: str, secret: str) -> str:
-    """The same access JWT, signed as the PDS signs it (HS256), expired a minute ago."""
-    head, payload, _ = token.split(".")
-    assert json.loads(urlsafe_b64decode(head + "=="))["alg"] == "HS256"
-    claims = json.loads(urlsafe_b64decode(payload + "=="))
-    claims.update(iat=int(time.time()) - 600, exp=int(time.time()) - 60)
-    signing_input = f"{head}.{_b64(json.dumps(claims).encode())}"
-    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(signature)}"
-
-
-async def _expire_access(
-    db: AsyncSession, app: Any, account: LinkedAccount, network: AtprotoNetwork
-) -> None:
-    vault = app.state.links.vault
-    kept = vault.decrypt_json(account.secrets)
-    kept["access_token"] = _expired(kept["access_token"], network.jwt_secret)
-    account.secrets = vault.encrypt_json(kept)
-    await db.commit()
-
-
 async def test_the_add_page_asks_for_an_app_password(signed_in):
     page = await signed_in.get("/me/accounts/add?network=bluesky", headers=HTML)
     assert 'action="/me/accounts/bluesky/sign-in"' in page.text
@@ -123,7 +93,7 @@ async def test_link_check_revoke_and_unlink(signed_in, db, app, ada, atproto_net
     assert account.status == "verified" and account.problem == ""
 
     # An expired access JWT is renewed with the refresh JWT when the account is checked.
-    await _expire_access(db, app, account, atproto_network)
+    await expire_access(db, app, account, atproto_network)
     assert (await post_form(signed_in, f"/me/accounts/{account.id}/check")).status_code == 303
     (account,) = await _accounts(db)
     renewed = app.state.links.vault.decrypt_json(account.secrets)

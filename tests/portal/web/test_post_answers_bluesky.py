@@ -20,7 +20,7 @@ from portal.deps import job_worker
 from portal.domain import linking
 from portal.storage.models import LinkedAccount
 from tests.fixtures.app import HTML, csrf_from, make_settings
-from tests.fixtures.atproto import AtprotoAccount, AtprotoNetwork
+from tests.fixtures.atproto import AtprotoAccount, AtprotoNetwork, expire_access
 from tests.portal.domain import people
 
 
@@ -112,6 +112,13 @@ async def test_a_reply_and_a_like_on_bluesky_come_home(
     })  # fmt: skip
     await _write(network, cat, "app.bsky.feed.like", {"subject": ref})
 
+    # The session's access JWT expires meanwhile: the reads renew it, and keep the new one
+    # (Bluesky's refresh JWTs are good for one use).
+    linked_account = await db.get(LinkedAccount, int(account_id))
+    assert linked_account is not None
+    await expire_access(db, app, linked_account, network)
+    expired = linked_account.secrets
+
     deadline = time.monotonic() + 30
     while True:  # the AppView indexes what the PDS writes a moment later
         page = await signed_in.get(post_url, headers=HTML)
@@ -128,3 +135,7 @@ async def test_a_reply_and_a_like_on_bluesky_come_home(
     assert f'href="/n/{portal_bob.number}"' in page.text  # Bob, by his number
     assert cat.handle in page.text
     assert "Answer on Bluesky" in page.text
+    db.expire_all()
+    renewed = await db.get(LinkedAccount, int(account_id))
+    assert renewed is not None
+    assert renewed.status == "verified" and renewed.secrets != expired
