@@ -229,13 +229,32 @@ def _settle_heap() -> None:
     gc.set_threshold(_YOUNG_OBJECTS_BEFORE_COLLECTING, *older)
 
 
-def _start_polling(app: FastAPI) -> asyncio.Task[None]:
-    """The embedded default: the feeds are polled by this process, in the background."""
-    polling = feed_poller(app.state.settings, app.state.sessionmaker, app.state.links)
-    log.info("polling feeds in this process")
-    task = asyncio.create_task(poller.run_forever(polling), name="feed poller")
-    task.add_done_callback(lambda _: polling.close())
-    app.state.polling = task
+def _start_jobs(app: FastAPI, *, publishing: bool, polling: bool) -> asyncio.Task[None]:
+    """The embedded default: the background jobs run in this process — publishing posts,
+    polling the feeds, or both."""
+    settings = app.state.settings
+    poller_ = feed_poller(settings, app.state.sessionmaker, app.state.links) if polling else None
+    worker = job_worker(
+        settings, app.state.sessionmaker, app.state.links, publishing=publishing, polling=poller_
+    )
+    app.state.worker = worker
+    log.info(
+        "running background jobs in this process: %s",
+        " and ".join(w for w, on in (("publishing", publishing), ("feeds", polling)) if on),
+    )
+
+    async def run() -> None:
+        try:
+            if poller_ is not None:
+                await poller.schedule(worker.sessions)
+            await worker.run_forever()
+        finally:
+            if poller_ is not None:
+                poller_.close()
+
+    task = asyncio.create_task(run(), name="job worker")
+    if polling:
+        app.state.polling = task
     return task
 
 
@@ -245,14 +264,6 @@ async def _stop(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-def _start_jobs(app: FastAPI) -> asyncio.Task[None]:
-    """The embedded default: the background jobs (publishing posts) run in this process."""
-    worker = job_worker(app.state.settings, app.state.sessionmaker, app.state.links)
-    app.state.worker = worker
-    log.info("running background jobs in this process")
-    return asyncio.create_task(worker.run_forever(), name="job worker")
 
 
 @functools.cache
@@ -311,12 +322,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _settle_heap()
-        polling = _start_polling(app) if settings.feed_poller_mode == "inline" else None
-        working = _start_jobs(app) if settings.jobs_mode == "inline" else None
+        publishing = settings.jobs_mode == "inline"
+        polling = settings.feed_poller_mode == "inline"
+        working = (
+            _start_jobs(app, publishing=publishing, polling=polling)
+            if publishing or polling
+            else None
+        )
         yield
-        for task in (polling, working):
-            if task is not None:
-                await _stop(task)
+        if working is not None:
+            await _stop(working)
         app.state.images.close()
         await app.state.limiter.close()
         await app.state.engine.dispose()

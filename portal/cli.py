@@ -125,12 +125,10 @@ def worker(
 
     async def run(sessions: async_sessionmaker[AsyncSession]) -> None:
         polling = feed_poller(settings, sessions)
-        working = job_worker(settings, sessions, concurrency=concurrency)
+        working = job_worker(settings, sessions, concurrency=concurrency, polling=polling)
         working.on_change = show
-        tasks = [
-            asyncio.create_task(poller.run_forever(polling)),
-            asyncio.create_task(working.run_forever()),
-        ]
+        await poller.schedule(sessions)
+        tasks = [asyncio.create_task(working.run_forever())]
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, lambda: [task.cancel() for task in tasks])

@@ -19,7 +19,7 @@ from portal.crypto import Vault
 from portal.db import session_scope
 from portal.domain import account, contacts, jobs, lookup, profile
 from portal.domain.card_cache import CardCache
-from portal.domain.feeds.poller import PARSED_PER_PROCESS, PARSERS, Poller
+from portal.domain.feeds.poller import PARSED_PER_PROCESS, PARSERS, Poller, Polling
 from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
 from portal.domain.notifications import Mailer
@@ -74,18 +74,20 @@ def job_worker(
     *,
     concurrency: int | None = None,
     listener: Listener | None = None,
+    publishing: bool = True,
+    polling: Poller | None = None,
 ) -> jobs.Worker:
-    """The worker of the background jobs (delivering posts, changing and reading back those
-    out), on ``sessions``' database."""
+    """The worker of the background jobs on ``sessions``' database: delivering posts,
+    changing and reading back those out (``publishing``), and polling the feeds with
+    ``polling``."""
     services = services or link_services(settings)
-    delivering = Delivering(sessions, services, listener=listener)
-    backfeeding = Backfeeding(sessions, services, listener=listener)
-    editing = Editing(sessions, services, listener=listener)
-    return jobs.Worker(
-        sessions,
-        {**delivering.handlers(), **backfeeding.handlers(), **editing.handlers()},
-        concurrency=concurrency or settings.jobs_concurrency,
-    )
+    handlers: dict[str, jobs.Handler] = {}
+    if publishing:
+        for kind in (Delivering, Backfeeding, Editing):
+            handlers |= kind(sessions, services, listener=listener).handlers()
+    if polling is not None:
+        handlers |= Polling(polling).handlers()
+    return jobs.Worker(sessions, handlers, concurrency=concurrency or settings.jobs_concurrency)
 
 
 def phone_services(settings: Settings) -> PhoneServices:

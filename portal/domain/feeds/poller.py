@@ -42,7 +42,7 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -55,7 +55,7 @@ from connectors import base
 from connectors._addresses import AddressPolicy
 from portal.crypto import Vault
 from portal.db import session_scope
-from portal.domain import notifications
+from portal.domain import jobs, notifications
 from portal.domain.feeds import digest, store, timelines
 from portal.domain.feeds.fetch import DEADLINE, Fetched, Validators
 from portal.net import GuardedClient, guarded_client
@@ -557,10 +557,35 @@ async def seconds_until_due(
     return max((soonest - now).total_seconds(), 0.0)
 
 
-async def run_forever(poller: Poller, *, idle: float = IDLE) -> None:
-    """Poll round after round until cancelled, resting between rounds until the next source
-    is due (at most ``idle`` seconds, so that sources added meanwhile are not left waiting)."""
-    while True:
+POLL = "poll_feeds"
+"""The poller's job in the durable queue (``portal.domain.jobs``): one, which one worker at a
+time holds, run again when the next source is due."""
+_SUBJECT = "feeds"
+
+
+async def schedule(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Make sure the poller's job is in the queue (a worker that polls calls this as it
+    starts); one already there is left as it is."""
+    async with session_scope(sessions, writing=True) as session:
+        if await jobs.due_at(session, POLL, _SUBJECT) is None:
+            await jobs.enqueue(session, POLL, _SUBJECT)
+
+
+@dataclass
+class Polling:
+    """The handler of the poller's job: a round of polling, the morning digests whose hour
+    has come, then rest until the next source is due (at most ``idle`` seconds, so that
+    sources added meanwhile are not left waiting). Sources keep their own leases, so a
+    ``portal poll`` run alongside shares them."""
+
+    poller: Poller
+    idle: float = IDLE
+
+    def handlers(self) -> Mapping[str, jobs.Handler]:
+        return {POLL: self.poll}
+
+    async def poll(self, job: jobs.Claimed) -> float:
+        poller = self.poller
         try:
             done = await poller.round()
         except Exception:  # the database away for a moment: try again later
@@ -585,5 +610,5 @@ async def run_forever(poller: Poller, *, idle: float = IDLE) -> None:
             wait = await seconds_until_due(poller.sessions)
         except Exception:
             log.exception("the database could not be read")
-            wait = idle
-        await asyncio.sleep(min(max(wait, 1.0), idle))
+            wait = self.idle
+        return min(max(wait, 1.0), self.idle)
