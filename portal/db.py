@@ -8,8 +8,10 @@ lingering in free pages of the file.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_only
 
 WRITING = "portal_writing"
 """Execution option of a session that will write (:func:`session_scope`): on SQLite its
@@ -31,6 +35,12 @@ first and writes later is refused its writes ("database is locked", at once, wha
 timeout) when another one committed in between; one that begins writing waits its turn
 instead. https://sqlite.org/lang_transaction.html#deferred_immediate_and_exclusive_transactions
 """
+
+BUSY_TIMEOUT = 5.0
+"""Seconds a transaction waits to write before SQLite refuses it ("database is locked")."""
+
+_TURN = "portal_writers_turn"
+"""Key, in a connection's ``info``, of the writers' turn it holds (:func:`_sqlite_setup`)."""
 
 VAR_DIR = Path("var")
 """The portal's own directory for what it writes: the SQLite database, the generated key."""
@@ -55,12 +65,39 @@ def private_file(path: Path) -> Path:
 
 
 def _sqlite_setup(engine: AsyncEngine) -> None:
-    """Make SQLite behave: foreign keys on, WAL, real SAVEPOINTs, deleted rows overwritten.
+    """Make SQLite behave: foreign keys on, WAL, real SAVEPOINTs, deleted rows overwritten,
+    and the transactions of this process that write take turns without sleeping.
 
     pysqlite begins transactions lazily and breaks SAVEPOINT; the documented remedy is to
     switch its own handling off and emit BEGIN ourselves.
     https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+
+    SQLite lets one transaction write at a time. One that waits for the lock sleeps in its busy
+    handler, longer at each try (1, 2, 5, 10 … 100 ms: https://sqlite.org/c3ref/busy_timeout.html)
+    and wakes up late after the lock was freed: ten deliveries of one post, each marking itself
+    at once, took up to 180 ms to get the lock, mostly while it was free. So a transaction
+    that writes (:data:`WRITING`) first waits for this process's others in a queue (one per
+    database and event loop), begins, and hands its turn on the moment it committed (it emits
+    COMMIT itself, so that the next one does not find the lock still held). A transaction that
+    waited longer than :data:`BUSY_TIMEOUT` for its turn (one written inside another, which
+    would wait for itself) is left to SQLite's lock, as are the writers of other processes.
     """
+    turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def take_turn(conn: Connection) -> None:
+        turn = turns.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        try:
+            await_only(asyncio.wait_for(turn.acquire(), BUSY_TIMEOUT))
+        except TimeoutError:
+            return
+        conn.info[_TURN] = turn
+
+    def give_turn(info: dict[Any, Any]) -> None:
+        turn = info.pop(_TURN, None)
+        if turn is not None:
+            turn.release()
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -71,26 +108,63 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         # https://sqlite.org/pragma.html#pragma_secure_delete
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(
-            "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITING) else "BEGIN"
-        )
+        if not conn.get_execution_options().get(WRITING):
+            conn.exec_driver_sql("BEGIN")
+            return
+        take_turn(conn)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            give_turn(conn.info)
+            raise
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _on_commit(conn: Connection) -> None:
+        if not conn.invalidated and _TURN in conn.info:
+            try:
+                conn.exec_driver_sql("COMMIT")  # pysqlite's own commit then has nothing to do
+            finally:
+                give_turn(conn.info)
+
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _on_rollback(conn: Connection) -> None:
+        if not conn.invalidated:
+            give_turn(conn.info)
+
+    # The turn of a connection that ends otherwise: dropped (a task cancelled in the middle of
+    # a statement), or given back with its transaction open.
+    @event.listens_for(engine.sync_engine.pool, "invalidate")
+    def _on_invalidate(_dbapi_connection: Any, record: ConnectionPoolEntry, _error: Any) -> None:
+        give_turn(record.info)
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        give_turn(record.info)
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
+        if _ensure_sqlite_dir(url) and "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
         engine = create_async_engine(url, **kwargs)
         _sqlite_setup(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+SQLITE_POOL_SIZE = 20
+"""Connections kept open to an SQLite file (SQLAlchemy keeps 5). A transaction that waits for
+its turn to write holds one, so a worker that starts ten deliveries at once opened five more
+and closed them again at every post (a thread and the file each: about 1.5 ms of CPU)."""
+
+
+def _ensure_sqlite_dir(url: str) -> bool:
+    """Make the directory of an SQLite file private; whether the database is a file."""
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database
@@ -98,6 +172,8 @@ def _ensure_sqlite_dir(url: str) -> None:
         path = Path(database)
         private_directory(path.parent)
         private_file(path)
+        return True
+    return False
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
-from portal import cli
+from portal import cli, db
 from portal.config import _default_secret_key, get_settings
 from portal.db import make_engine, make_sessionmaker, session_scope, write_next
 
@@ -148,5 +149,57 @@ async def test_writes_after_another_server_answered_wait_their_turn(in_tmp: Path
             await session.execute(text("INSERT INTO t VALUES (3)"))
         async with session_scope(sessions) as session:
             assert (await session.scalar(text("SELECT count(*) FROM t"))) == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_writers_at_once_take_turns_without_sleeping_in_sqlite(in_tmp: Path) -> None:
+    """Ten transactions that write, begun at once (a post going to ten networks): each waits
+    for the one before in the process, not in SQLite's busy handler, which sleeps between
+    tries. With SQLite told not to wait at all, none is refused."""
+    engine = make_engine(f"sqlite+aiosqlite:///{in_tmp / 'turns.db'}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _no_waiting(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.cursor().execute("PRAGMA busy_timeout=0")
+
+    sessions = make_sessionmaker(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+
+        async def write(n: int) -> None:
+            async with session_scope(sessions, writing=True) as session:
+                await session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+                await asyncio.sleep(0.01)  # still in the transaction: the others wait
+
+        async with asyncio.timeout(10):
+            await asyncio.gather(*(write(n) for n in range(10)))
+        async with session_scope(sessions) as session:
+            written = list(await session.scalars(text("SELECT n FROM t ORDER BY n")))
+    finally:
+        await engine.dispose()
+    assert written == list(range(10))
+
+
+async def test_a_writer_inside_another_is_refused_as_sqlite_refuses_it(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction that writes, opened while the same task holds another, would wait for
+    itself: after the busy timeout it is refused, as SQLite alone refused it."""
+    monkeypatch.setattr(db, "BUSY_TIMEOUT", 0.2)
+    engine = make_engine(f"sqlite+aiosqlite:///{in_tmp / 'nested.db'}")
+    sessions = make_sessionmaker(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        async with asyncio.timeout(5), session_scope(sessions, writing=True) as outer:
+            await outer.execute(text("INSERT INTO t VALUES (1)"))
+            with pytest.raises(OperationalError, match="locked"):
+                async with session_scope(sessions, writing=True) as inner:
+                    await inner.execute(text("INSERT INTO t VALUES (2)"))
+        async with session_scope(sessions, writing=True) as session:  # the turn was given back
+            await session.execute(text("INSERT INTO t VALUES (3)"))
+            assert list(await session.scalars(text("SELECT n FROM t ORDER BY n"))) == [1, 3]
     finally:
         await engine.dispose()
