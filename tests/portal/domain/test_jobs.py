@@ -107,6 +107,38 @@ async def test_the_worker_ends_done_jobs_and_puts_off_failed_ones(sessionmaker: 
     assert await worker.run_due() == 0  # nothing is due any more
 
 
+async def test_a_handler_may_end_its_job_with_the_transaction_of_its_outcome(
+    sessionmaker: Sessions,
+) -> None:
+    """One write instead of two: the handler ends the job in the transaction that records what
+    it did, and the worker writes nothing after it. If its lease was lost meanwhile (another
+    worker holds the job), its ending ends nothing."""
+    await _add(sessionmaker, "mine", "lost", "kept")
+    ended: dict[str, bool] = {}
+
+    async def handler(job: jobs.Claimed) -> jobs.Ended:
+        if job.subject == "lost":  # it paused, its lease ran out, and w2 took the job
+            async with session_scope(sessionmaker) as session:
+                await session.execute(
+                    update(Job).where(Job.id == job.id).values(worker="w2", attempts=2)
+                )
+        if job.subject != "kept":
+            async with session_scope(sessionmaker) as session:
+                ended[job.subject] = await jobs.finish(session, job)
+        return jobs.ENDED
+
+    worker = jobs.Worker(sessionmaker, {"test": handler}, concurrency=1)
+    assert await worker.run_due() == 3
+    assert await worker.run_due() == 0  # "kept" is still leased, "lost" is w2's
+    assert ended == {"mine": True, "lost": False}
+    left = {job.subject: job for job in await _jobs(sessionmaker)}
+    assert set(left) == {"lost", "kept"}
+    assert (left["lost"].worker, left["lost"].attempts) == ("w2", 2)
+    # Nobody put "kept" off: it is still held by the worker that ran it.
+    assert left["kept"].worker == worker.name
+    assert left["kept"].leased_until is not None and left["kept"].leased_until > utcnow()
+
+
 def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
     for attempts, ceiling in ((1, 15), (2, 30), (3, 60), (5, 240), (30, 3600)):
         waits = [jobs.backoff(attempts) for _ in range(200)]
