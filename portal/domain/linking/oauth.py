@@ -312,6 +312,25 @@ async def connection_lost(
         )
 
 
+def refresh_due(
+    cls: type[base.Connector], account: LinkedAccount, credentials: base.Credentials | None
+) -> bool:
+    """Whether :func:`refresh` would call the account's server now: its tokens are this
+    module's, it holds a refresh token, and the access token expires soon. Read from what
+    the caller loaded, so that those with nothing to renew cost no transaction."""
+    return (
+        credentials is not None
+        and bool(credentials.refresh_token)
+        and is_oauth(cls, account)
+        and _expires_soon(account)
+    )
+
+
+def _expires_soon(account: LinkedAccount) -> bool:
+    expires = account.token_expires_at
+    return expires is not None and expires - linking.REFRESH_MARGIN <= utcnow()
+
+
 async def refresh(
     session: AsyncSession, services: LinkServices, account: LinkedAccount, *, force: bool = False
 ) -> bool:
@@ -319,8 +338,7 @@ async def refresh(
     credentials = linking.load_credentials(services, account)
     if credentials is None or not credentials.refresh_token:
         return False
-    expires = account.token_expires_at
-    if not force and (expires is None or expires - linking.REFRESH_MARGIN > utcnow()):
+    if not force and not _expires_soon(account):
         return True
     async with services.http() as http:
         flow, party = await _party_of(session, services, account, credentials, http)

@@ -10,7 +10,12 @@ which each connector turns into no second copy: Mastodon's ``Idempotency-Key``, 
 record key derived from it, a Matrix transaction id (``connectors.base.Connector.publish``).
 
 No transaction is open while a network is called: the database is read and marked first, and
-written after, each in a short transaction.
+written after, each in a short transaction. On SQLite every transaction that writes waits its
+turn for the one writer, so a delivery writes no more than it must: it reads and marks itself
+*sending* in one, records every part but the last in one each, and records its last part, marks
+itself *sent* and ends its job (:func:`portal.domain.jobs.finish`, only if this worker still
+holds it) in one. A delivery with nothing to do, or that fails for good, ends its job in the
+transaction that says so.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors import base
@@ -65,9 +70,8 @@ class _Work:
     """What one run of a delivery needs, read before the network is called."""
 
     delivery_id: int
-    account_id: int
-    network: str
-    handle: str
+    account: LinkedAccount
+    """As read when the delivery started (detached: its columns only)."""
     text: str
     content_warning: str
     fit: str
@@ -79,6 +83,17 @@ class _Work:
     credentials: base.Credentials | None
     attempts: int
 
+
+_READ = (
+    select(Delivery, Post, LinkedAccount, PostMedia)
+    .join(Post, Post.id == Delivery.post_id)
+    .outerjoin(LinkedAccount, LinkedAccount.id == Delivery.account_id)
+    .outerjoin(PostMedia, PostMedia.post_id == Post.id)
+    .where(Delivery.id == bindparam("delivery"))
+    .order_by(PostMedia.position)
+)
+"""A delivery, its post, its account and its pictures (one row each, in order): one query,
+built once, for the transaction that starts it."""
 
 Listener = Callable[[str, int], None]
 """Told ``(post id, delivery id)`` after a delivery's status changed (the live page)."""
@@ -98,25 +113,25 @@ class Delivering:
 
     # -- publishing --
 
-    async def deliver(self, job: Claimed) -> float | None:
-        work = await self._start(int(job.subject))
+    async def deliver(self, job: Claimed) -> float | jobs.Ended | None:
+        work = await self._start(job)
         if work is None:
-            return None
-        cls = connector(work.network)
+            return jobs.ENDED
+        cls = connector(work.account.network)
         label = cls.LABEL
         try:
             async with self.services.http() as http:
                 instance = cls(
-                    work.handle,
+                    work.account.handle,
                     work.credentials or base.Credentials(),
                     http,
                     context=self.services.context,
                 )
                 try:
-                    await self._publish(instance, work)
+                    await self._publish(instance, work, job)
                 finally:
                     if work.credentials and instance.credentials != work.credentials:
-                        await self._keep_credentials(work.account_id, instance.credentials)
+                        await self._keep_credentials(work.account.id, instance.credentials)
         except base.RateLimited as error:
             wait = (
                 error.retry_after if error.retry_after is not None else jobs.backoff(work.attempts)
@@ -125,100 +140,73 @@ class Delivering:
         except (base.Retriable, httpx.HTTPError) as error:
             log.info("delivery %s: %s", work.delivery_id, error)
             if work.attempts >= self.max_attempts:
-                await self._fail(work, GAVE_UP, network=label, attempts=work.attempts)
-                return None
+                await self._fail(work, job, GAVE_UP, network=label, attempts=work.attempts)
+                return jobs.ENDED
             message = error.message if isinstance(error, base.ConnectorError) else ""
             return await self._later(
                 work, jobs.backoff(work.attempts), message or UNREACHABLE % {"network": label}
             )
         except base.AuthRevoked:
-            await self._fail(work, RECONNECT, network=label, revoked=True)
-            return None
+            await self._fail(work, job, RECONNECT, network=label, revoked=True)
+            return jobs.ENDED
         except base.ConnectorError as error:
-            await self._fail(work, error.message)
-            return None
+            await self._fail(work, job, error.message)
+            return jobs.ENDED
         except PortalError as error:
-            await self._fail(work, error.message)
-            return None
+            await self._fail(work, job, error.message)
+            return jobs.ENDED
         except _Stopped:
-            return None
-        await self._done(work)
-        return None
+            return jobs.ENDED
+        self._tell(work)
+        return jobs.ENDED
 
-    async def _start(self, delivery_id: int) -> _Work | None:
+    async def _start(self, job: Claimed, *, refresh: bool = True) -> _Work | None:
         """Read what the delivery needs and mark it *sending*; ``None`` when it has nothing
-        to do (sent already, cancelled, its post deleted)."""
-        await self._refresh_token(delivery_id)
+        to do (sent already, cancelled, its post deleted, its account unlinked), the job
+        ended then in the same transaction. An OAuth token that expires soon is renewed
+        first, outside it (that calls the account's server)."""
         async with session_scope(self.sessions, writing=True) as session:
-            delivery = await session.get(Delivery, delivery_id)
+            rows = (await session.execute(_READ, {"delivery": int(job.subject)})).all()
+            delivery, post, account, _ = rows[0] if rows else (None, None, None, None)
             if delivery is None or delivery.status not in UNDER_WAY | {SCHEDULED}:
+                await jobs.finish(session, job)
                 return None
-            post = await session.get(Post, delivery.post_id)
             if post is None or post.state in ("deleted", "draft"):
+                await jobs.finish(session, job)
                 return None
-            account = (
-                await session.get(LinkedAccount, delivery.account_id)
-                if delivery.account_id is not None
-                else None
-            )
             if account is None:
                 _failed(delivery, UNLINKED)
+                await jobs.finish(session, job)
                 return None
             cls = connector(account.network)
             if account.status != linking.VERIFIED:
                 _failed(delivery, RECONNECT % {"network": cls.LABEL})
+                await jobs.finish(session, job)
                 return None
-            media = list(
-                await session.scalars(
-                    select(PostMedia)
-                    .where(PostMedia.post_id == post.id)
-                    .order_by(PostMedia.position)
-                )
-            )
-            delivery.status, delivery.error, delivery.next_attempt_at = SENDING, "", None
-            delivery.attempts += 1
-            work = _Work(
-                delivery_id=delivery.id,
-                account_id=account.id,
-                network=account.network,
-                handle=account.handle,
-                text=delivery.text if delivery.text is not None else post.text,
-                content_warning=post.content_warning,
-                fit=delivery.fit,
-                destination=delivery.destination,
-                key=delivery.key,
-                post_id=post.id,
-                parts=parts_of(delivery),
-                uploads=tuple(
-                    base.Upload(m.data, m.mime_type, m.description, m.width, m.height)
-                    for m in media
-                ),
-                credentials=linking.load_credentials(self.services, account),
-                attempts=delivery.attempts,
-            )
+            credentials = linking.load_credentials(self.services, account)
+            renew = refresh and oauth.refresh_due(cls, account, credentials)
+            media = [row[3] for row in rows if row[3] is not None]
+            work = None if renew else _mark(delivery, post, account, media, credentials)
+        if work is None:  # the token expires soon: renew it, then start again with the new one
+            await self._refresh_token(account.id)
+            return await self._start(job, refresh=False)
         self._tell(work)
         return work
 
-    async def _refresh_token(self, delivery_id: int) -> None:
-        """Renew the account's OAuth token when it expires soon (this calls its server, so
-        it happens before the transaction that marks the delivery)."""
+    async def _refresh_token(self, account_id: int) -> None:
+        """Renew the account's OAuth token (this calls its server, so it happens before the
+        transaction that marks the delivery)."""
         async with session_scope(self.sessions) as session:
-            delivery = await session.get(Delivery, delivery_id)
-            if delivery is None or delivery.account_id is None:
-                return
-            account = await session.get(LinkedAccount, delivery.account_id)
-            if account is not None and oauth.is_oauth(connector(account.network), account):
+            account = await session.get(LinkedAccount, account_id)
+            if account is not None:
                 await oauth.refresh(session, self.services, account)
 
-    async def _publish(self, instance: base.Connector, work: _Work) -> None:
-        """Publish the parts not published yet, recording each as soon as it is out."""
+    async def _publish(self, instance: base.Connector, work: _Work, job: Claimed) -> None:
+        """Publish the parts not published yet, recording each as soon as it is out, the
+        last one together with the end of the delivery and of its job."""
         rules = await instance.post_rules()
-        async with session_scope(self.sessions) as session:
-            account = await session.get(LinkedAccount, work.account_id)
-        if account is None:
-            raise base.PermanentError(UNLINKED)
         version = version_for(
-            account,
+            work.account,
             work.text,
             fit="shorten" if work.fit == "shorten" else "thread",
             media=len(work.uploads),
@@ -239,28 +227,29 @@ class Delivering:
                 destination=work.destination,
                 reply_to=base.Thread(done[0], done[-1]) if done else None,
             )
-            published = await instance.publish(draft, f"{work.key}.{index}")
-            done.append(published)
-            await self._record(work, done)
+            done.append(await instance.publish(draft, f"{work.key}.{index}"))
+            if len(done) < len(version.parts):
+                await self._record(work, done, job)
+        await self._record(work, done, job, last=True)
 
-    async def _record(self, work: _Work, done: list[base.Published]) -> None:
-        """Keep the parts out so far; stop if the delivery was cancelled meanwhile."""
+    async def _record(
+        self, work: _Work, done: list[base.Published], job: Claimed, *, last: bool = False
+    ) -> None:
+        """Keep the parts out so far, and with the ``last`` mark the delivery *sent* and end
+        its job; stop (the job ended too) if the delivery was cancelled meanwhile."""
         async with session_scope(self.sessions, writing=True) as session:
             delivery = await session.get(Delivery, work.delivery_id)
-            if delivery is None:
-                raise _Stopped
-            delivery.parts = _parts_json(done)
-            delivery.remote_id, delivery.remote_url = done[0].id[:500], (done[0].url or "")[:2000]
-            if delivery.status != SENDING:  # cancelled, or its post deleted
-                raise _Stopped
-
-    async def _done(self, work: _Work) -> None:
-        async with session_scope(self.sessions, writing=True) as session:
-            delivery = await session.get(Delivery, work.delivery_id)
-            if delivery is None or delivery.status != SENDING:
-                return
-            delivery.status, delivery.sent_at, delivery.error = SENT, utcnow(), ""
-        self._tell(work)
+            if delivery is not None and done:
+                delivery.parts = _parts_json(done)
+                delivery.remote_id = done[0].id[:500]
+                delivery.remote_url = (done[0].url or "")[:2000]
+            stopped = delivery is None or delivery.status != SENDING  # cancelled, or deleted
+            if delivery is not None and last and not stopped:
+                delivery.status, delivery.sent_at, delivery.error = SENT, utcnow(), ""
+            if last or stopped:
+                await jobs.finish(session, job)
+        if stopped:
+            raise _Stopped
 
     async def _later(self, work: _Work, seconds: float, reason: str) -> float:
         async with session_scope(self.sessions, writing=True) as session:
@@ -272,16 +261,18 @@ class Delivering:
         return seconds
 
     async def _fail(
-        self, work: _Work, message: str, *, revoked: bool = False, **params: object
+        self, work: _Work, job: Claimed, message: str, *, revoked: bool = False, **params: object
     ) -> None:
+        """The delivery failed for good: say why, and end its job in the same transaction."""
         async with session_scope(self.sessions, writing=True) as session:
             delivery = await session.get(Delivery, work.delivery_id)
             if delivery is not None and delivery.status == SENDING:
                 _failed(delivery, message % params if params else message)
             if revoked:
-                account = await session.get(LinkedAccount, work.account_id)
+                account = await session.get(LinkedAccount, work.account.id)
                 if account is not None:
                     await oauth.connection_lost(session, self.services, account)
+            await jobs.finish(session, job)
         self._tell(work)
 
     async def _keep_credentials(self, account_id: int, renewed: base.Credentials) -> None:
@@ -353,6 +344,34 @@ class Delivering:
 
 class _Stopped(Exception):
     """The delivery was cancelled while it was being sent: it stops before its next part."""
+
+
+def _mark(
+    delivery: Delivery,
+    post: Post,
+    account: LinkedAccount,
+    media: list[PostMedia],
+    credentials: base.Credentials | None,
+) -> _Work:
+    """Mark the delivery *sending*, one attempt more; what its run needs."""
+    delivery.status, delivery.error, delivery.next_attempt_at = SENDING, "", None
+    delivery.attempts += 1
+    return _Work(
+        delivery_id=delivery.id,
+        account=account,
+        text=delivery.text if delivery.text is not None else post.text,
+        content_warning=post.content_warning,
+        fit=delivery.fit,
+        destination=delivery.destination,
+        key=delivery.key,
+        post_id=post.id,
+        parts=parts_of(delivery),
+        uploads=tuple(
+            base.Upload(m.data, m.mime_type, m.description, m.width, m.height) for m in media
+        ),
+        credentials=credentials,
+        attempts=delivery.attempts,
+    )
 
 
 def _failed(delivery: Delivery, message: str) -> None:

@@ -1,0 +1,181 @@
+"""Delivering a post to Mastodon (faked at the HTTP layer, tests/fixtures/publishing.py):
+exactly once whatever stops the worker, and the job ended by whoever still holds it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors import base
+from connectors.mastodon import Mastodon
+from portal.db import session_scope
+from portal.domain import jobs
+from portal.domain.posts import compose
+from portal.domain.posts.deliver import Delivering
+from portal.storage.models import User, utcnow
+from portal.storage.posts import Delivery, Job
+from tests.fixtures.publishing import Instance, mastodon_account
+from tests.portal.domain import people
+
+Sessions = async_sessionmaker[AsyncSession]
+LONG = " ".join(f"word{n}" for n in range(150))
+"""About 1,000 characters: a thread of parts on an instance that takes 500."""
+
+
+@pytest.fixture
+async def ada(db: AsyncSession, app: FastAPI) -> tuple[User, int]:
+    user = await people.person(db, "Ada")
+    linked = await mastodon_account(db, app, user)
+    await db.commit()
+    return user, linked.id
+
+
+@pytest.fixture
+def delivering(app: FastAPI, sessionmaker: Sessions) -> Delivering:
+    return Delivering(sessionmaker, app.state.links)
+
+
+async def _post(sessions: Sessions, ada: tuple[User, int], text: str) -> int:
+    user, account_id = ada
+    async with session_scope(sessions) as session:
+        saved = await compose.save(
+            session,
+            user,
+            compose.Composed(text, [compose.Target(account_id)]),
+            base_url="https://portal.test",
+        )
+    (delivery,) = saved.deliveries
+    return delivery.id
+
+
+async def _delivery(sessions: Sessions, delivery_id: int) -> Delivery:
+    async with sessions() as session:
+        found = await session.get(Delivery, delivery_id)
+    assert found is not None
+    return found
+
+
+async def _jobs(sessions: Sessions) -> list[Job]:
+    async with sessions() as session:
+        return list(await session.scalars(select(Job)))
+
+
+def _publishing(
+    monkeypatch: pytest.MonkeyPatch, after: Callable[[str], Awaitable[None]] | None = None
+) -> list[str]:
+    """The keys Mastodon is asked to publish with, in order; ``after`` runs once each part
+    is out, with its key."""
+    keys: list[str] = []
+    publish = Mastodon.publish
+
+    async def counted(self: Mastodon, draft: base.Draft, key: str) -> base.Published:
+        keys.append(key)
+        published = await publish(self, draft, key)
+        if after is not None:
+            await after(key)
+        return published
+
+    monkeypatch.setattr(Mastodon, "publish", counted)
+    return keys
+
+
+async def test_a_worker_that_lost_its_lease_keeps_what_it_sent_but_not_the_job(
+    sessionmaker: Sessions, ada: tuple[User, int], delivering: Delivering, instance: Instance
+) -> None:
+    """A worker paused so long that its lease ran out and another took the job: what it
+    publishes is recorded (it is out there), but the job is the new holder's to end; the new
+    holder finds it sent and publishes nothing."""
+    delivery_id = await _post(sessionmaker, ada, "Hello")
+    (first,) = await jobs.claim(sessionmaker, "w1", [compose.DELIVER], limit=1)
+    async with session_scope(sessionmaker) as session:
+        await session.execute(update(Job).values(leased_until=utcnow() - timedelta(seconds=1)))
+    (second,) = await jobs.claim(sessionmaker, "w2", [compose.DELIVER], limit=1)
+
+    assert await delivering.deliver(first) is jobs.ENDED
+    assert (await _delivery(sessionmaker, delivery_id)).status == compose.SENT
+    (job,) = await _jobs(sessionmaker)
+    assert (job.worker, job.attempts) == ("w2", 2)
+
+    assert await delivering.deliver(second) is jobs.ENDED
+    assert await _jobs(sessionmaker) == []
+    assert len(instance.posted) == 1
+
+
+async def test_a_stop_between_published_and_recorded_publishes_again_with_the_same_key(
+    sessionmaker: Sessions,
+    ada: tuple[User, int],
+    delivering: Delivering,
+    instance: Instance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker stops after Mastodon took the post and before the portal wrote it down: the
+    next run sends the same idempotency key, and Mastodon keeps one status."""
+    delivery_id = await _post(sessionmaker, ada, "Hello")
+    keys = _publishing(monkeypatch)
+    record = Delivering._record
+    stopped = False
+
+    async def stop_once(self: Delivering, *args: Any, **kwargs: Any) -> None:
+        nonlocal stopped
+        if not stopped:
+            stopped = True
+            raise RuntimeError("the worker stopped here")
+        await record(self, *args, **kwargs)
+
+    monkeypatch.setattr(Delivering, "_record", stop_once)
+    worker = jobs.Worker(sessionmaker, delivering.handlers(), concurrency=1)
+    assert await worker.run_due() == 1
+    assert (await _delivery(sessionmaker, delivery_id)).status == compose.SENDING
+    async with session_scope(sessionmaker) as session:  # its retry is due
+        await session.execute(update(Job).values(run_at=utcnow()))
+    assert await worker.run_due() == 1
+
+    delivery = await _delivery(sessionmaker, delivery_id)
+    assert delivery.status == compose.SENT
+    assert keys == [f"{delivery.key}.0", f"{delivery.key}.0"]
+    assert len(instance.posted) == 1 and len(instance.statuses) == 1
+    assert delivery.remote_url == instance.statuses[keys[0]]["url"]
+    assert await _jobs(sessionmaker) == []
+
+
+async def test_a_thread_cancelled_midway_keeps_its_parts_and_goes_on_when_retried(
+    sessionmaker: Sessions,
+    ada: tuple[User, int],
+    delivering: Delivering,
+    instance: Instance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancelled while its first part was going out: that part is kept (it can be taken down
+    or continued), nothing more is sent, and a retry publishes the rest below it."""
+    user, _ = ada
+    delivery_id = await _post(sessionmaker, ada, LONG)
+    post_id = (await _delivery(sessionmaker, delivery_id)).post_id
+
+    async def cancel_after_first(key: str) -> None:
+        if key.endswith(".0") and not instance.statuses.keys() - {key}:
+            async with session_scope(sessionmaker) as session:
+                await compose.cancel(session, user, post_id, delivery_id)
+
+    keys = _publishing(monkeypatch, cancel_after_first)
+    worker = jobs.Worker(sessionmaker, delivering.handlers(), concurrency=1)
+    assert await worker.run_due() == 1
+    delivery = await _delivery(sessionmaker, delivery_id)
+    assert delivery.status == compose.CANCELLED
+    (first,) = compose.parts_of(delivery)
+    assert len(keys) == len(instance.posted) == 1
+    assert await _jobs(sessionmaker) == []
+
+    async with session_scope(sessionmaker) as session:
+        await compose.retry(session, user, post_id, delivery_id)
+    assert await worker.run_due() == 1
+    delivery = await _delivery(sessionmaker, delivery_id)
+    parts = compose.parts_of(delivery)
+    assert delivery.status == compose.SENT and len(parts) >= 2 and parts[0] == first
+    assert len(instance.posted) == len(parts)  # the first part was not sent twice
+    assert instance.posted[1]["in_reply_to_id"] == [first.id]
