@@ -36,6 +36,7 @@ from portal.domain import jobs, linking
 from portal.domain.jobs import Claimed
 from portal.domain.linking import oauth
 from portal.domain.linking.services import LinkServices, connector
+from portal.domain.posts import backfeed
 from portal.domain.posts.compose import (
     DELETED,
     DELETING,
@@ -246,6 +247,7 @@ class Delivering:
             stopped = delivery is None or delivery.status != SENDING  # cancelled, or deleted
             if delivery is not None and last and not stopped:
                 delivery.status, delivery.sent_at, delivery.error = SENT, utcnow(), ""
+                await backfeed.schedule(session, delivery)  # its answers, read from now on
             if last or stopped:
                 await jobs.finish(session, job)
         if stopped:

@@ -229,3 +229,18 @@ def test_answers_are_read_less_often_as_the_post_ages(age: timedelta, every: tim
 def test_after_a_month_answers_are_no_longer_read() -> None:
     now = datetime(2026, 12, 7, 12, tzinfo=UTC)
     assert backfeed.next_read(now - timedelta(days=31), now) is None
+
+
+async def test_the_answers_of_a_copy_are_first_read_a_minute_after_it_went_out(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    ada: dict[str, Any],
+    instance: Instance,
+    worker: jobs.Worker,
+) -> None:
+    post = await _published(client, ada, worker)
+
+    job = await db.scalar(select(Job).where(Job.kind == backfeed.BACKFEED))
+    assert job is not None and job.subject == str(post["deliveries"][0]["id"])
+    sent_at = datetime.fromisoformat(post["deliveries"][0]["sent_at"])
+    assert job.run_at == sent_at + backfeed.FIRST_READ
