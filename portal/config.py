@@ -177,6 +177,14 @@ class Settings(BaseSettings):
         le=200,
         description="Jobs a worker runs at once (publishing to ten networks takes ten).",
     )
+    jobs_lease_seconds: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=3600.0,
+        description="How long a worker's claim on a job holds without renewal (it renews it "
+        "every third of this while the job runs): a job whose worker died is taken up again "
+        "after this long.",
+    )
     xmpp_server: str = Field(
         default="",
         description="Development only: reach every XMPP address at this host:port instead of "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, UploadFile
@@ -87,7 +88,12 @@ def job_worker(
             handlers |= kind(sessions, services, listener=listener).handlers()
     if polling is not None:
         handlers |= Polling(polling).handlers()
-    return jobs.Worker(sessions, handlers, concurrency=concurrency or settings.jobs_concurrency)
+    return jobs.Worker(
+        sessions,
+        handlers,
+        concurrency=concurrency or settings.jobs_concurrency,
+        lease=timedelta(seconds=settings.jobs_lease_seconds),
+    )
 
 
 def phone_services(settings: Settings) -> PhoneServices:
