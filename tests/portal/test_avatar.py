@@ -16,7 +16,7 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.config import Settings
-from portal.db import make_engine, make_sessionmaker
+from portal.db import make_engine, make_sessionmaker, session_scope
 from portal.deps import SESSION_COOKIE
 from portal.domain import account
 from portal.domain.images import Busy, ImageWorkers
@@ -216,7 +216,8 @@ async def test_an_upload_survives_other_writes_while_its_picture_decodes(live_se
     here the first use of each of Grace's tokens, which records when it was used."""
     engine = make_engine(live_server.database_url)
     try:
-        async with make_sessionmaker(engine)() as db:
+        # As the portal writes: from the first statement (the server writes meanwhile).
+        async with session_scope(make_sessionmaker(engine), writing=True) as db:
             ada, grace = await people.person(db, "Ada"), await people.person(db, "Grace")
             mine = (await account.create_token(db, ada, name="t")).secret
             hers = [(await account.create_token(db, grace, name="t")).secret for _ in range(50)]

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from portal.db import make_engine, make_sessionmaker
+from portal.db import make_engine, make_sessionmaker, session_scope
 from portal.domain import account
 from tests.portal.domain import people
 
@@ -17,7 +17,8 @@ async def test_moves_sent_at_once_are_all_done(live_server):
     moves that cross (a double click) must wait their turn, not fail."""
     engine = make_engine(live_server.database_url)
     try:
-        async with make_sessionmaker(engine)() as db:
+        # As the portal writes: from the first statement (the server writes meanwhile).
+        async with session_scope(make_sessionmaker(engine), writing=True) as db:
             owner = await people.person(db, "Ada")
             token = (await account.create_token(db, owner, name="t")).secret
             await db.commit()

@@ -125,7 +125,7 @@ def adapt(
     (``fit="thread"``) or shortened with ``full_text_url`` (``fit="shorten"``, and always on
     networks without threads).
     """
-    text = text.strip()
+    text = strip(text)
     full_text_url = full_text_url.strip()
     warning = content_warning.strip()
     limit = rules.max_length
@@ -192,7 +192,7 @@ def split_thread(text: str, limit: int, count: Count) -> list[str]:
     else the last space that fits, else (a word longer than a post) the last character that
     fits. The whitespace where a post ends is dropped; nothing else of the text is.
     """
-    text = text.strip()
+    text = strip(text)
     if not text:
         return []
     if count(text) <= limit:
@@ -248,6 +248,18 @@ def shorten(text: str, limit: int, count: Count, url: str = "") -> str:
 # -- where a text may be cut -------------------------------------------------------------------
 
 _GRAPHEME = regex.compile(r"\X")
+_SPACE = "[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+"""What Python's ``str.strip`` takes for whitespace."""
+_EDGES = regex.compile(rf"\A(?:(?={_SPACE})\X(?<={_SPACE}))+|(?:(?={_SPACE})\X(?<={_SPACE}))+\Z")
+"""Grapheme clusters of whitespace alone at either end of a text."""
+
+
+def strip(text: str) -> str:
+    """``text`` without the whitespace at its ends, in whole grapheme clusters: a space that
+    carries a combining mark is one cluster, which is kept, not split."""
+    return _EDGES.sub("", text)
+
+
 _URL = regex.compile(r"https?://[^\s<>\"]+", regex.IGNORECASE)
 _AFTER_URL = ".,:;!?'\"”’»"
 """Punctuation after a link that is not part of it."""
