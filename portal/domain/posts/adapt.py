@@ -248,9 +248,10 @@ def shorten(text: str, limit: int, count: Count, url: str = "") -> str:
 # -- where a text may be cut -------------------------------------------------------------------
 
 _GRAPHEME = regex.compile(r"\X")
-_SPACE = "[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_WHITESPACE = "[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 """What Python's ``str.strip`` takes for whitespace."""
-_EDGES = regex.compile(rf"\A(?:(?={_SPACE})\X(?<={_SPACE}))+|(?:(?={_SPACE})\X(?<={_SPACE}))+\Z")
+_CLUSTER_OF_WHITESPACE = rf"(?={_WHITESPACE})\X(?<={_WHITESPACE})"
+_EDGES = regex.compile(rf"\A(?:{_CLUSTER_OF_WHITESPACE})+|(?:{_CLUSTER_OF_WHITESPACE})+\Z")
 """Grapheme clusters of whitespace alone at either end of a text."""
 
 
