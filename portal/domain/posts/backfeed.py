@@ -118,6 +118,8 @@ class _Copy:
     parts: list[base.Published]
     credentials: base.Credentials
     sent_at: datetime
+    renew: bool
+    """Its OAuth token expires soon: renew it first."""
 
 
 @dataclass
@@ -137,10 +139,10 @@ class Backfeeding:
         if copy is None:
             return None
         cls = connector(copy.network)
-        credentials = (
-            await acting.renewed_token(self.sessions, self.services, copy.account_id)
-            or copy.credentials
-        )
+        credentials = copy.credentials
+        if copy.renew:
+            renewed = await acting.renew_token(self.sessions, self.services, copy.account_id)
+            credentials = renewed or credentials
         try:
             async with self.services.http() as http:
                 instance = cls(copy.handle, credentials, http, context=self.services.context)
@@ -214,6 +216,7 @@ class Backfeeding:
                 parts=parts,
                 credentials=credentials,
                 sent_at=delivery.sent_at or delivery.updated_at,
+                renew=oauth.refresh_due(connector(account.network), account, credentials),
             )
 
     async def _keep(self, copy: _Copy, answers: Sequence[base.Response]) -> bool:
@@ -347,14 +350,16 @@ async def marker(session: AsyncSession, post_id: str) -> tuple[int, int]:
 
 
 async def answers_of(session: AsyncSession, viewer: User, post_id: str) -> Answers:
-    """The answers to one of ``viewer``'s posts from every network, oldest first (four
-    queries, six when some answered from an account linked to a portal number)."""
-    counts = {
-        kind: int(count)
-        for kind, count in await session.execute(
-            select(Answer.kind, func.count()).where(Answer.post_id == post_id).group_by(Answer.kind)
-        )
-    }
+    """The answers to one of ``viewer``'s posts from every network, oldest first (three
+    queries, five when some answered from an account linked to a portal number)."""
+    counts: dict[str, int] = {}
+    newest = 0
+    for kind, count, last in await session.execute(
+        select(Answer.kind, func.count(), func.max(Answer.id))
+        .where(Answer.post_id == post_id)
+        .group_by(Answer.kind)
+    ):
+        counts[kind], newest = int(count), max(newest, int(last))
     rows = list(
         await session.scalars(
             select(Answer)
@@ -375,7 +380,7 @@ async def answers_of(session: AsyncSession, viewer: User, post_id: str) -> Answe
         ],
         counts,
         read_at,
-        marker=await marker(session, post_id),
+        marker=(sum(counts.values()), newest),
     )
 
 

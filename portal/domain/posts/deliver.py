@@ -36,7 +36,7 @@ from portal.domain import jobs, linking
 from portal.domain.jobs import Claimed
 from portal.domain.linking import oauth
 from portal.domain.linking.services import LinkServices, connector
-from portal.domain.posts import backfeed
+from portal.domain.posts import acting, backfeed
 from portal.domain.posts.compose import (
     DELETED,
     DELETING,
@@ -131,8 +131,9 @@ class Delivering:
                 try:
                     await self._publish(instance, work, job)
                 finally:
-                    if work.credentials and instance.credentials != work.credentials:
-                        await self._keep_credentials(work.account.id, instance.credentials)
+                    await acting.keep_renewed(
+                        self.sessions, self.services, work.account.id, work.credentials, instance
+                    )
         except base.RateLimited as error:
             wait = (
                 error.retry_after if error.retry_after is not None else jobs.backoff(work.attempts)
@@ -189,18 +190,10 @@ class Delivering:
             media = [row[3] for row in rows if row[3] is not None]
             work = None if renew else _mark(delivery, post, account, media, credentials)
         if work is None:  # the token expires soon: renew it, then start again with the new one
-            await self._refresh_token(account.id)
+            await acting.renew_token(self.sessions, self.services, account.id)
             return await self._start(job, refresh=False)
         self._tell(work)
         return work
-
-    async def _refresh_token(self, account_id: int) -> None:
-        """Renew the account's OAuth token (this calls its server, so it happens before the
-        transaction that marks the delivery)."""
-        async with session_scope(self.sessions) as session:
-            account = await session.get(LinkedAccount, account_id)
-            if account is not None:
-                await oauth.refresh(session, self.services, account)
 
     async def _publish(self, instance: base.Connector, work: _Work, job: Claimed) -> None:
         """Publish the parts not published yet, recording each as soon as it is out, the
@@ -276,13 +269,6 @@ class Delivering:
                     await oauth.connection_lost(session, self.services, account)
             await jobs.finish(session, job)
         self._tell(work)
-
-    async def _keep_credentials(self, account_id: int, renewed: base.Credentials) -> None:
-        """The connector renewed its session (a Bluesky app password's): keep the new one."""
-        async with session_scope(self.sessions, writing=True) as session:
-            account = await session.get(LinkedAccount, account_id)
-            if account is not None:
-                linking.store_credentials(self.services, account, renewed)
 
     # -- taking down --
 

@@ -21,6 +21,7 @@ from connectors import base
 from portal.db import session_scope
 from portal.domain import jobs, linking
 from portal.domain.jobs import Claimed
+from portal.domain.linking import oauth
 from portal.domain.linking.services import LinkServices, connector
 from portal.domain.posts import acting
 from portal.domain.posts.compose import (
@@ -114,6 +115,7 @@ class Editing:
             )
             if post is not None and account is not None and post.state == "published":
                 credentials = linking.load_credentials(self.services, account)
+                renew = oauth.refresh_due(connector(account.network), account, credentials)
                 pictures = await session.scalar(
                     select(func.count()).select_from(PostMedia).where(PostMedia.post_id == post.id)
                 )
@@ -123,11 +125,11 @@ class Editing:
         (part,) = parts_of(delivery)
         cls = connector(account.network)
         label = cls.LABEL
-        credentials = (
-            await acting.renewed_token(self.sessions, self.services, account.id)
-            or credentials
-            or base.Credentials()
-        )
+        if renew:
+            credentials = (
+                await acting.renew_token(self.sessions, self.services, account.id) or credentials
+            )
+        credentials = credentials or base.Credentials()
         try:
             async with self.services.http() as http:
                 instance = cls(account.handle, credentials, http, context=self.services.context)
