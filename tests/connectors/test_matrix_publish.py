@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -31,7 +30,7 @@ from connectors.matrix import Matrix
 from connectors.matrix._ids import normalize_room
 from connectors.matrix._publishing import MAX_CONTENT_BYTES, transaction_id
 from tests.fixtures.images import png
-from tests.fixtures.matrix import MatrixHomeserver, MatrixUser
+from tests.fixtures.matrix import MatrixHomeserver, MatrixUser, reaction, thread_reply
 
 DEVELOPMENT = Context(addresses=AddressPolicy(allow_loopback=True))
 """The test homeserver listens on loopback, which a portal reaches only where allowed."""
@@ -583,20 +582,6 @@ async def test_an_alt_text_too_long_for_one_event_is_refused(http: httpx.AsyncCl
         assert not send.called
 
 
-async def _send(
-    homeserver: MatrixHomeserver,
-    http: httpx.AsyncClient,
-    user: MatrixUser,
-    room_id: str,
-    kind: str,
-    content: dict[str, Any],
-) -> str:
-    path = f"/v3/rooms/{quote(room_id, safe='')}/send/{kind}/{uuid.uuid4().hex}"
-    sent = await api(homeserver, http, user, "PUT", path, json=content)
-    event_id: str = sent["event_id"]
-    return event_id
-
-
 async def test_replies_and_reactions_come_back(
     matrix_homeserver: MatrixHomeserver, http: httpx.AsyncClient
 ) -> None:
@@ -605,7 +590,7 @@ async def test_replies_and_reactions_come_back(
     cat = await matrix_homeserver.register(http)
     room_id = await create_room(matrix_homeserver, http, user, invite=[bob.user_id, cat.user_id])
     for reader in (bob, cat):
-        await api(matrix_homeserver, http, reader, "POST", f"/v3/join/{quote(room_id)}", json={})
+        await matrix_homeserver.join(http, reader, room_id)
     await api(
         matrix_homeserver,
         http,
@@ -617,27 +602,18 @@ async def test_replies_and_reactions_come_back(
     post = await matrix.publish(Draft("Tea at five?", destination=room_id), "answers.0")
     other = await matrix.publish(Draft("Something else", destination=room_id), "answers.1")
 
-    in_thread = await _send(matrix_homeserver, http, bob, room_id, "m.room.message", {
-        "msgtype": "m.text",
-        "body": "Yes!",
-        "m.relates_to": {"rel_type": "m.thread", "event_id": post.id, "is_falling_back": True,
-                         "m.in_reply_to": {"event_id": post.id}},
-    })  # fmt: skip
-    quoted = await _send(matrix_homeserver, http, cat, room_id, "m.room.message", {
+    send = matrix_homeserver.send
+    in_thread = await send(http, bob, room_id, thread_reply(post.id, "Yes!"))
+    rich_reply = {
         "msgtype": "m.text",
         "body": f"> <{user.user_id}> Tea at five?\n\nMe too",
         "m.relates_to": {"m.in_reply_to": {"event_id": post.id}},
-    })  # fmt: skip
+    }
+    quoted = await send(http, cat, room_id, rich_reply)
     for key in ("👍", "🎉"):  # two reactions of one person: one like
-        await _send(matrix_homeserver, http, bob, room_id, "m.reaction", {
-            "m.relates_to": {"rel_type": "m.annotation", "event_id": post.id, "key": key},
-        })  # fmt: skip
-    await _send(matrix_homeserver, http, cat, room_id, "m.reaction", {
-        "m.relates_to": {"rel_type": "m.annotation", "event_id": other.id, "key": "👍"},
-    })  # fmt: skip
-    await _send(matrix_homeserver, http, cat, room_id, "m.room.message", {
-        "msgtype": "m.text", "body": "Unrelated talk",
-    })  # fmt: skip
+        await send(http, bob, room_id, reaction(post.id, key), "m.reaction")
+    await send(http, cat, room_id, reaction(other.id), "m.reaction")
+    await send(http, cat, room_id, {"msgtype": "m.text", "body": "Unrelated talk"})
 
     found = {(answer.kind, answer.id): answer for answer in await matrix.responses(post)}
 

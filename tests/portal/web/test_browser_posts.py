@@ -6,10 +6,8 @@ and a reaction made in the room coming home to the page; screenshots at 390 and 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -18,7 +16,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.fixtures.browser import new_person, no_sideways_scroll, screenshot, sign_up
 from tests.fixtures.live import LiveServer
-from tests.fixtures.matrix import MatrixHomeserver, MatrixUser
+from tests.fixtures.matrix import MatrixHomeserver, MatrixUser, reaction, thread_reply
 
 pytestmark = pytest.mark.browser
 
@@ -80,28 +78,6 @@ async def _event_of(
     return str(event_id)
 
 
-async def _join(
-    http: httpx.AsyncClient, server: MatrixHomeserver, user: MatrixUser, room_id: str
-) -> None:
-    joined = await http.post(
-        f"{server.base_url}/_matrix/client/v3/join/{quote(room_id)}", json={}, headers=user.headers
-    )
-    joined.raise_for_status()
-
-
-async def _send(
-    http: httpx.AsyncClient,
-    server: MatrixHomeserver,
-    user: MatrixUser,
-    room_id: str,
-    kind: str,
-    content: dict[str, Any],
-) -> None:
-    path = f"/_matrix/client/v3/rooms/{quote(room_id)}/send/{kind}/{uuid.uuid4().hex}"
-    sent = await http.put(f"{server.base_url}{path}", json=content, headers=user.headers)
-    sent.raise_for_status()
-
-
 async def test_compose_preview_publish_and_watch_it_arrive(
     browser: Browser,
     server: LiveServer,
@@ -152,16 +128,12 @@ async def test_compose_preview_publish_and_watch_it_arrive(
             homeserver_http, matrix_homeserver, ada_matrix, room_id,
             "Portal publishes this in the room, by itself.",
         )  # fmt: skip
-        await _join(homeserver_http, matrix_homeserver, bob, room_id)
-        await _send(homeserver_http, matrix_homeserver, bob, room_id, "m.room.message", {
-            "msgtype": "m.text",
-            "body": "Seen it, thanks!",
-            "m.relates_to": {"rel_type": "m.thread", "event_id": event_id,
-                             "is_falling_back": True, "m.in_reply_to": {"event_id": event_id}},
-        })  # fmt: skip
-        await _send(homeserver_http, matrix_homeserver, bob, room_id, "m.reaction", {
-            "m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": "👍"},
-        })  # fmt: skip
+        await matrix_homeserver.join(homeserver_http, bob, room_id)
+        answer = thread_reply(event_id, "Seen it, thanks!")
+        await matrix_homeserver.send(homeserver_http, bob, room_id, answer)
+        await matrix_homeserver.send(
+            homeserver_http, bob, room_id, reaction(event_id), "m.reaction"
+        )
         await page.get_by_role("button", name="Look for answers now").click()
         answers = page.locator("#deliveries .answer")
         await expect(answers.filter(has_text="Seen it, thanks!")).to_be_visible(timeout=30_000)
