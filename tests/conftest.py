@@ -64,3 +64,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for item in items:
             if item.get_closest_marker("presentation"):
                 item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A failed test's report ends with the last lines each running ``portal serve`` of the
+    tests wrote: what the server saw is what a browser test's timeout does not say."""
+    from tests.fixtures.live import SERVERS
+
+    report = yield
+    if report.failed and call.when == "call":
+        for url, server in list(SERVERS.items()):
+            lines = server.log.read_text(errors="replace").splitlines()[-60:]
+            if lines:
+                report.sections.append((f"portal serve at {url}", "\n".join(lines)))
+    return report
