@@ -121,6 +121,9 @@ class Upload:
     """The alt text; empty when the author chose to go without."""
     width: int = 0
     height: int = 0
+    id: str = ""
+    """The portal's own name for the picture, which a connector only hands back to
+    :attr:`Context.media_url`; empty for a picture the portal does not keep."""
 
 
 @dataclass(frozen=True, slots=True)

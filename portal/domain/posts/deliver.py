@@ -355,7 +355,8 @@ def _mark(
         post_id=post.id,
         parts=parts_of(delivery),
         uploads=tuple(
-            base.Upload(m.data, m.mime_type, m.description, m.width, m.height) for m in media
+            base.Upload(m.data, m.mime_type, m.description, m.width, m.height, id=m.id)
+            for m in media
         ),
         credentials=credentials,
         attempts=delivery.attempts,

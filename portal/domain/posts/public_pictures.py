@@ -2,27 +2,35 @@
 picture by its address instead of its bytes (Instagram: "We cURL media used in publishing
 attempts", https://developers.facebook.com/docs/instagram-platform/content-publishing/).
 
-The address is ``/pictures/<token>``: the token names the picture by the length and the
-SHA-256 of its bytes, and the moment it stops working (:data:`LIFETIME` after it was made),
-signed with HMAC-SHA256 under a key made from the portal's secret key for this use alone. It
-holds nothing of the post or its author, cannot be made for a picture by anyone but the
-portal, and works only while the picture's post is out or on its way (not a draft, not
-deleted). Every failure answers alike, "not available".
+The address is ``/pictures/<token>``: the token holds the picture's id and the moment it stops
+working (:data:`LIFETIME` after it was made), sealed with AES-256-GCM under a key made from the
+portal's secret key for this use alone. Sealed rather than only signed, so the token shows
+nothing of the picture, its post or its author, not even the id the author's own pages use;
+and, as with a signature, a token altered in any way, or made without the portal's key, opens
+nothing. The server finds the picture by its id, one look-up by primary key, and serves it only
+while its post is out or on its way (not a draft, not deleted). Every failure answers alike,
+"not available".
 
 Connectors get the addresses from :attr:`connectors.base.Context.media_url`, which
-``portal.deps`` fills with :func:`addresser` on a portal with a public ``https`` address.
+``portal.deps`` fills with :func:`addresser` on a portal with a public ``https`` address; the
+picture is named by :attr:`connectors.base.Upload.id`, which the delivery sets.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import hmac
+import os
 import re
+import struct
 import time
 from collections.abc import Awaitable, Callable
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,49 +45,54 @@ PATH = "/pictures"
 UNAVAILABLE = N_("This picture is not available.")
 SHOWN_STATES = ("published", "scheduled")
 """The states of a post whose pictures are served: out, or on their way out."""
-MAX_CANDIDATES = 20
-"""Pictures of the same length compared by their bytes at most (almost always one)."""
 
-_SIGNATURE_LENGTH = 22  # 128 bits, base64url
-_TOKEN = re.compile(
-    r"([1-9][0-9]{0,9})\.([A-Za-z0-9_-]{43})\.([1-9][0-9]{0,11})\.([A-Za-z0-9_-]{22})"
-)
+_NONCE = 12
+_EXPIRES = struct.Struct(">Q")
+_TAG = 16
+_MAX_ID = 24  # PostMedia.id
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{50,80}")
+"""A sealed token in base64url: a nonce, the expiry, an id of 1 to 24 characters, the tag."""
 
 
 @functools.cache
-def _key(secret: str) -> bytes:
+def _sealer(secret: str) -> AESGCM:
     """This use's own key, made from the portal's secret once."""
-    return hmac.new(secret.encode(), b"portal public pictures", hashlib.sha256).digest()
+    return AESGCM(hmac.new(secret.encode(), b"portal public pictures", hashlib.sha256).digest())
 
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _signature(payload: str, secret: str) -> str:
-    return _b64(hmac.new(_key(secret), payload.encode(), hashlib.sha256).digest())[
-        :_SIGNATURE_LENGTH
-    ]
-
-
-def token(data: bytes, secret: str, *, now: float | None = None) -> str:
-    """The signed token of the picture whose bytes are ``data``, valid :data:`LIFETIME`."""
+def token(media_id: str, secret: str, *, now: float | None = None) -> str:
+    """The sealed token of the picture whose id is ``media_id``, valid :data:`LIFETIME`."""
     expires = int(now if now is not None else time.time()) + LIFETIME
-    payload = f"{len(data)}.{_b64(hashlib.sha256(data).digest())}.{expires}"
-    return f"{payload}.{_signature(payload, secret)}"
+    nonce = os.urandom(_NONCE)
+    return _b64(
+        nonce + _sealer(secret).encrypt(nonce, _EXPIRES.pack(expires) + media_id.encode(), None)
+    )
 
 
-def read(value: str, secret: str, *, now: float | None = None) -> tuple[int, bytes] | None:
-    """The length and SHA-256 a token names, when it is the portal's own and still valid."""
-    match = _TOKEN.fullmatch(value) if len(value) < 200 else None
-    if match is None:
+def read(value: str, secret: str, *, now: float | None = None) -> str | None:
+    """The id of the picture a token names, when it is the portal's own and still valid."""
+    if _TOKEN.fullmatch(value) is None:
         return None
-    payload = value.rsplit(".", 1)[0]
-    if not hmac.compare_digest(match[4], _signature(payload, secret)):
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
         return None
-    if int(match[3]) <= (now if now is not None else time.time()):
+    if _b64(raw) != value:  # the same bytes written otherwise (the last character's spare bits)
         return None
-    return int(match[1]), base64.urlsafe_b64decode(match[2] + "=")
+    if not 0 < len(raw) - _NONCE - _EXPIRES.size - _TAG <= _MAX_ID:
+        return None
+    try:
+        opened = _sealer(secret).decrypt(raw[:_NONCE], raw[_NONCE:], None)
+    except InvalidTag:
+        return None
+    (expires,) = _EXPIRES.unpack_from(opened)
+    if expires <= (now if now is not None else time.time()):
+        return None
+    return opened[_EXPIRES.size :].decode()
 
 
 def addresser(base_url: str, secret: str) -> Callable[[Upload], Awaitable[str]]:
@@ -87,25 +100,23 @@ def addresser(base_url: str, secret: str) -> Callable[[Upload], Awaitable[str]]:
     of a post, good for :data:`LIFETIME`."""
 
     async def media_url(upload: Upload) -> str:
-        return f"{base_url}{PATH}/{token(upload.data, secret)}"
+        if not upload.id:
+            raise ValueError("only a picture the portal keeps has a public address")
+        return f"{base_url}{PATH}/{token(upload.id, secret)}"
 
     return media_url
 
 
 async def picture(session: AsyncSession, value: str, secret: str) -> PostMedia:
     """The picture a token names, while its post is out or on its way; else "not available"."""
-    named = read(value, secret)
-    if named is None:
+    media_id = read(value, secret)
+    if media_id is None:
         raise NotFound(UNAVAILABLE)
-    size, digest = named
-    found = await session.scalars(
+    media = await session.scalar(
         select(PostMedia)
         .join(Post, Post.id == PostMedia.post_id)
-        .where(PostMedia.size == size, Post.state.in_(SHOWN_STATES))
-        .order_by(PostMedia.created_at.desc())
-        .limit(MAX_CANDIDATES)
+        .where(PostMedia.id == media_id, Post.state.in_(SHOWN_STATES))
     )
-    for media in found:
-        if hmac.compare_digest(hashlib.sha256(media.data).digest(), digest):
-            return media
-    raise NotFound(UNAVAILABLE)
+    if media is None:
+        raise NotFound(UNAVAILABLE)
+    return media

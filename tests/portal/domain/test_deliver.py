@@ -16,7 +16,8 @@ from connectors import base
 from connectors.mastodon import Mastodon
 from portal.db import session_scope
 from portal.domain import jobs
-from portal.domain.posts import compose
+from portal.domain.images import Picture
+from portal.domain.posts import compose, public_pictures
 from portal.domain.posts.deliver import Delivering
 from portal.storage.models import User, utcnow
 from portal.storage.posts import Delivery, Job
@@ -182,3 +183,46 @@ async def test_a_thread_cancelled_midway_keeps_its_parts_and_goes_on_when_retrie
     assert delivery.status == compose.SENT and len(parts) >= 2 and parts[0] == first
     assert len(instance.posted) == len(parts)  # the first part was not sent twice
     assert instance.posted[1]["in_reply_to_id"] == [first.id]
+
+
+async def test_a_pictures_upload_names_it_for_the_networks_that_fetch_it(
+    sessionmaker: Sessions,
+    ada: tuple[User, int],
+    delivering: Delivering,
+    instance: Instance,
+    app: FastAPI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a delivery hands a connector names the picture it holds, so the address the
+    portal gives for it (Instagram's way of taking pictures) opens that picture."""
+    user, account_id = ada
+    async with session_scope(sessionmaker) as session:
+        media = await compose.keep_picture(
+            session, user, Picture(b"\xff\xd8 the engine", "image/jpeg", 4, 3)
+        )
+        await compose.save(
+            session,
+            user,
+            compose.Composed(
+                "The engine",
+                [compose.Target(account_id)],
+                [compose.Attached(media.id, "A teal engine")],
+            ),
+            base_url="https://portal.test",
+        )
+    given: list[base.Upload] = []
+    publish = Mastodon.publish
+
+    async def seen(self: Mastodon, draft: base.Draft, key: str) -> base.Published:
+        given.extend(draft.uploads)
+        return await publish(self, draft, key)
+
+    monkeypatch.setattr(Mastodon, "publish", seen)
+    worker = jobs.Worker(sessionmaker, delivering.handlers(), concurrency=1)
+    assert await worker.run_due() == 1
+    (upload,) = given
+    media_url = app.state.links.context.media_url
+    token = (await media_url(upload)).rsplit("/", 1)[1]
+    async with sessionmaker() as session:
+        found = await public_pictures.picture(session, token, app.state.settings.secret_key)
+    assert (found.id, found.data) == (media.id, b"\xff\xd8 the engine")

@@ -338,21 +338,20 @@ async def test_an_instagram_post_takes_its_picture_from_the_portal(signed_in, me
     post = Post(id=compose.new_id(), user_id=user.id, text="The engine", state="published")
     db.add(post)
     await db.flush()
-    db.add(
-        PostMedia(
-            id=compose.new_id(),
-            user_id=user.id,
-            post_id=post.id,
-            mime_type="image/jpeg",
-            size=len(jpeg),
-            data=jpeg,
-        )
+    media = PostMedia(
+        id=compose.new_id(),
+        user_id=user.id,
+        post_id=post.id,
+        mime_type="image/jpeg",
+        size=len(jpeg),
+        data=jpeg,
     )
+    db.add(media)
     await db.commit()
 
     services = app.state.links
     credentials = linking.load_credentials(services, account)
-    upload = Upload(jpeg, "image/jpeg", "A teal engine")
+    upload = Upload(jpeg, "image/jpeg", "A teal engine", id=media.id)
     async with httpx.AsyncClient() as http:
         instagram = Instagram(account.handle, credentials, http, context=services.context)
         published = await instagram.publish(Draft("The engine", uploads=(upload,)), "k-1")
