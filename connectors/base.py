@@ -362,6 +362,9 @@ class Connector:
     """It can change the text of a published post (:meth:`edit_post`)."""
     CAN_BACKFEED: ClassVar[bool] = False
     """It can read what people did with a published post (:meth:`responses`)."""
+    ANSWERS_COME_TO_BOT: ClassVar[bool] = False
+    """Answers to its published posts are not listed on request but come to the portal's
+    bot as they are made (Telegram's comments, :mod:`connectors.telegram._updates`)."""
     CAN_MESSAGE: ClassVar[bool] = False
     """It can send a direct message (:meth:`send_message`)."""
     CAN_UPLOAD_MEDIA: ClassVar[bool] = False

@@ -29,6 +29,7 @@ from portal.domain.posts import compose, public_pictures
 from portal.domain.posts.backfeed import Backfeeding
 from portal.domain.posts.deliver import Delivering, Listener
 from portal.domain.posts.edit import Editing
+from portal.domain.posts.telegram_answers import BotUpdates
 from portal.domain.text import email_key
 from portal.ratelimit import RateLimiter
 from portal.sms import make_sender
@@ -84,7 +85,7 @@ def job_worker(
     services = services or link_services(settings)
     handlers: dict[str, jobs.Handler] = {}
     if publishing:
-        for kind in (Delivering, Backfeeding, Editing):
+        for kind in (Delivering, Backfeeding, BotUpdates, Editing):
             handlers |= kind(sessions, services, listener=listener).handlers()
     if polling is not None:
         handlers |= Polling(polling).handlers()

@@ -45,6 +45,11 @@ Publishing (the Bot API, https://core.telegram.org/bots/api):
   5xx and timeouts may pass, the rest are refusals told in words.
 - The token is part of every request's address (``/bot<token>/<method>``), so no error
   carries the address or the failure under it.
+
+Answers (:mod:`connectors.telegram._updates`): the comments on a channel's post are messages
+of its discussion group, which the Bot API does not list on request; the bot receives them
+as updates (``getUpdates``) when it is an administrator of the group, and the portal reads
+those (:mod:`portal.domain.posts.telegram_answers`).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from connectors.telegram._login import (
     data_check_string,
     verify_login,
 )
+from connectors.telegram._updates import Batch, Comment, Thread, heads, read_updates
 
 __all__ = [
     "FUTURE_SKEW",
@@ -67,8 +73,13 @@ __all__ = [
     "MAX_FIELD_LENGTH",
     "MAX_TOTAL_LENGTH",
     "REQUIRED",
+    "Batch",
+    "Comment",
     "InvalidLogin",
     "Telegram",
+    "Thread",
     "data_check_string",
+    "heads",
+    "read_updates",
     "verify_login",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -91,7 +92,12 @@ class Delivery(Base):
     one): its own version of the text, its status, and what the network answered."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("post_id", "account_id", "destination"),)
+    __table_args__ = (
+        UniqueConstraint("post_id", "account_id", "destination"),
+        # The copies on one network sent lately: where an answer pushed by the network
+        # (Telegram's comments) may belong.
+        Index("ix_deliveries_network_sent_at", "network", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
@@ -153,3 +159,32 @@ class Answer(Base):
     happened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     """When it was made, as the network says; when Portal first saw it where it does not."""
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TelegramThread(Base):
+    """A post of a Telegram channel as Telegram forwarded it into the channel's discussion
+    group, where its comments are answers to it: which copy of a post the comments of a
+    thread of the group answer."""
+
+    __tablename__ = "telegram_threads"
+
+    group_id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    """The discussion group's chat id (``-100…``)."""
+    thread_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    """The forwarded message's number in the group: the comments' ``message_thread_id``."""
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+
+
+class TelegramBot(Base):
+    """How far the portal's Telegram bot has read its updates (``getUpdates``): Telegram keeps
+    what the bot has not confirmed for a day, and forgets what it has."""
+
+    __tablename__ = "telegram_bots"
+
+    bot_id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    """The bot's number, the part of its token before the colon."""
+    next_update: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """The ``offset`` of the next read: the last update read, plus one."""
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -328,7 +328,7 @@ async def _post_context(
     sent = [
         d
         for d in loaded.deliveries
-        if d.status == compose.SENT and backfeed.reads_answers(d.network)
+        if d.status == compose.SENT and backfeed.answers_come_home(d.network)
     ]
     readable = loaded.post.state != "deleted" and bool(sent)
     recent = utcnow() - backfeed.SCHEDULE[0][0]

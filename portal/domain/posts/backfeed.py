@@ -70,6 +70,12 @@ def next_read(sent_at: datetime, now: datetime) -> datetime | None:
     return None
 
 
+BOT_UPDATES = "bot_updates"
+"""The one job that reads the updates of the portal's Telegram bot, where the comments on the
+posts of channels come (:mod:`portal.domain.posts.telegram_answers`)."""
+BOT = "telegram"
+
+
 def reads_answers(network: str) -> bool:
     try:
         return connector(network).CAN_BACKFEED
@@ -77,13 +83,28 @@ def reads_answers(network: str) -> bool:
         return False
 
 
+def answers_come_to_bot(network: str) -> bool:
+    try:
+        return connector(network).ANSWERS_COME_TO_BOT
+    except KeyError:
+        return False
+
+
+def answers_come_home(network: str) -> bool:
+    """Whether the answers to the copies on ``network`` are read, one way or the other."""
+    return reads_answers(network) or answers_come_to_bot(network)
+
+
 async def schedule(session: AsyncSession, delivery: Delivery) -> None:
     """Start reading the answers of a copy that just went out (in the transaction that
-    marks it sent)."""
+    marks it sent): its own job, or the bot's updates where the answers come to the bot."""
+    first = (delivery.sent_at or utcnow()) + FIRST_READ
     if reads_answers(delivery.network):
-        await jobs.enqueue(
-            session, BACKFEED, str(delivery.id), run_at=(delivery.sent_at or utcnow()) + FIRST_READ
-        )
+        await jobs.enqueue(session, BACKFEED, str(delivery.id), run_at=first)
+    elif answers_come_to_bot(delivery.network):
+        due = await jobs.due_at(session, BOT_UPDATES, BOT)
+        if due is None or due > first:
+            await jobs.enqueue(session, BOT_UPDATES, BOT, run_at=first)
 
 
 async def read_now(session: AsyncSession, user: User, post_id: str) -> int:
@@ -95,10 +116,15 @@ async def read_now(session: AsyncSession, user: User, post_id: str) -> int:
         select(Delivery).where(Delivery.post_id == post.id, Delivery.status == SENT)
     )
     count = 0
+    bot = False
     for delivery in sent:
         if reads_answers(delivery.network):
             await jobs.enqueue(session, BACKFEED, str(delivery.id))
             count += 1
+        elif answers_come_to_bot(delivery.network):
+            bot, count = True, count + 1
+    if bot:
+        await jobs.enqueue(session, BOT_UPDATES, BOT)
     return count
 
 
@@ -173,7 +199,7 @@ class Backfeeding:
         answers = [
             answer
             for answer in found.values()
-            if answer.id not in own and not _by_owner(answer, copy)
+            if answer.id not in own and not by_owner(answer, copy.handle, copy.external_id)
         ]
         changed = await self._keep(copy, answers)
         if changed and self.listener is not None:
@@ -239,7 +265,9 @@ class Backfeeding:
             for answer in answers:
                 row = stored.get((answer.kind, answer.id[:500]))
                 if row is None:
-                    session.add(_row(copy, answer, now))
+                    session.add(
+                        answer_row(copy.post_id, copy.delivery_id, copy.network, answer, now)
+                    )
                     fresh.append(answer)
                     changed = True
                 elif answer.text != row.text or answer.author.display_name[:200] != row.author_name:
@@ -257,45 +285,58 @@ class Backfeeding:
                 changed = True
             talk = [answer for answer in fresh if answer.kind in TALKING]
             if talk:
-                await self._notify(session, copy, talk)
+                await notify(session, self.services, copy.user_id, copy.post_id, copy.network, talk)
         return changed
 
-    async def _notify(
-        self, session: AsyncSession, copy: _Copy, talk: Sequence[base.Response]
-    ) -> None:
-        owner = await session.get(User, copy.user_id)
-        if owner is None:
-            return
-        first = talk[0].author
-        detail = {
-            "name": (first.display_name or first.handle)[:100],
-            "network": connector(copy.network).LABEL,
-            "count": str(len(talk)),
-        }
-        await notifications.notify(
-            session,
-            owner,
-            notifications.POST_ANSWERS,
-            post_id=copy.post_id,
-            detail=json.dumps(detail),
-            mailer=notifications.Mailer.of(self.services),
-        )
 
-
-def _by_owner(answer: base.Response, copy: _Copy) -> bool:
-    """The account's own doing (the next part of its thread, a like of its own post)."""
-    author = answer.author
-    return author.handle.lower() == copy.handle.lower() or (
-        bool(copy.external_id) and author.id == copy.external_id
+async def notify(
+    session: AsyncSession,
+    services: LinkServices,
+    user_id: int,
+    post_id: str,
+    network: str,
+    talk: Sequence[base.Response],
+) -> None:
+    """Tell the author of a post of new replies and quotes to its copy on ``network``: one
+    notification, naming the first who answered and how many did."""
+    owner = await session.get(User, user_id)
+    if owner is None:
+        return
+    first = talk[0].author
+    detail = {
+        "name": (first.display_name or first.handle)[:100],
+        "network": connector(network).LABEL,
+        "count": str(len(talk)),
+    }
+    await notifications.notify(
+        session,
+        owner,
+        notifications.POST_ANSWERS,
+        post_id=post_id,
+        detail=json.dumps(detail),
+        mailer=notifications.Mailer.of(services),
     )
 
 
-def _row(copy: _Copy, answer: base.Response, now: datetime) -> Answer:
+def by_owner(answer: base.Response, handle: str, external_id: str) -> bool:
+    """The doing of the account that published (``handle``, ``external_id``): the next part
+    of its thread, a like of its own post."""
+    author = answer.author
+    return (bool(handle) and author.handle.lower() == handle.lower()) or (
+        bool(external_id) and author.id == external_id
+    )
+
+
+def answer_row(
+    post_id: str, delivery_id: int, network: str, answer: base.Response, now: datetime
+) -> Answer:
+    """The stored form of an answer to the copy ``delivery_id`` of a post, cut to the
+    columns' sizes; seen ``now``."""
     author = answer.author
     return Answer(
-        post_id=copy.post_id,
-        delivery_id=copy.delivery_id,
-        network=copy.network,
+        post_id=post_id,
+        delivery_id=delivery_id,
+        network=network,
         kind=answer.kind,
         remote_id=answer.id[:500],
         author_id=author.id[:500],
