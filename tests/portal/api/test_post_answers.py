@@ -17,9 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.domain import account, jobs, linking
 from portal.domain.posts import backfeed
-from portal.storage.models import LinkedAccount, Notification
+from portal.storage.models import LinkedAccount
 from portal.storage.posts import Answer, Job
-from tests.fixtures.publishing import INSTANCE, Instance, post_worker, publisher
+from tests.fixtures.publishing import (
+    INSTANCE,
+    Instance,
+    get_post,
+    notifications_of,
+    post_worker,
+    publisher,
+    read_answers,
+)
 from tests.portal.domain import people
 
 LIKER = json.loads(
@@ -47,31 +55,9 @@ async def _published(
     )
     assert created.status_code == 201, created.text
     await worker.run_due()
-    post = await _get(client, ada, created.json()["id"])
+    post = await get_post(client, ada, created.json()["id"])
     assert post["deliveries"][0]["status"] == "sent"
     return post
-
-
-async def _get(client: httpx.AsyncClient, ada: dict[str, Any], post_id: str) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/posts/{post_id}", headers=ada["headers"])
-    assert response.status_code == 200, response.text
-    found: dict[str, Any] = response.json()
-    return found
-
-
-async def _read(
-    client: httpx.AsyncClient, ada: dict[str, Any], worker: jobs.Worker, post_id: str
-) -> dict[str, Any]:
-    asked = await client.post(f"/api/v1/posts/{post_id}/answers/read", headers=ada["headers"])
-    assert asked.status_code == 202, asked.text
-    assert asked.json() == {"copies": 1}
-    assert await worker.run_due() == 1
-    return await _get(client, ada, post_id)
-
-
-async def _notifications(db: AsyncSession, user_id: int) -> list[Notification]:
-    db.expire_all()
-    return list(await db.scalars(select(Notification).where(Notification.user_id == user_id)))
 
 
 async def test_replies_and_likes_come_home_and_new_replies_are_told(
@@ -87,7 +73,7 @@ async def test_replies_and_likes_come_home_and_new_replies_are_told(
     instance.reply("2002", "2001", "Count me in", acct="cat")
     instance.likers.append(LIKER)
 
-    found = await _read(client, ada, worker, post["id"])
+    found = await read_answers(client, ada, worker, post["id"])
 
     answers = [(a["kind"], a["author_handle"], a["text"]) for a in found["answers"]]
     assert sorted(answers) == [
@@ -99,15 +85,15 @@ async def test_replies_and_likes_come_home_and_new_replies_are_told(
     assert first["in_reply_to"] == status_id
     assert first["url"] and first["network"] == "mastodon"
     assert first["number"] is None
-    (told,) = await _notifications(db, ada["user"])
+    (told,) = await notifications_of(db, ada["user"])
     assert told.kind == "post_answers" and told.post_id == post["id"]
     assert json.loads(told.detail)["count"] == "2"
 
     # Read again: nothing new, nothing told again; a like taken back goes.
     instance.likers.clear()
-    again = await _read(client, ada, worker, post["id"])
+    again = await read_answers(client, ada, worker, post["id"])
     assert sorted(a["kind"] for a in again["answers"]) == ["reply", "reply"]
-    assert len(await _notifications(db, ada["user"])) == 1
+    assert len(await notifications_of(db, ada["user"])) == 1
 
     listed = await client.get("/api/v1/notifications", headers=ada["headers"])
     assert listed.status_code == 200
@@ -134,13 +120,13 @@ async def test_someone_with_a_portal_number_is_shown_by_it_if_they_let_the_autho
     post = await _published(client, ada, worker)
     instance.reply("2001", post["deliveries"][0]["remote_id"], "Hi Ada")
 
-    found = await _read(client, ada, worker, post["id"])
+    found = await read_answers(client, ada, worker, post["id"])
     (reply,) = found["answers"]
     assert reply["number"] == bob.number
 
     linked.audience = "private"
     await db.commit()
-    (reply,) = (await _get(client, ada, post["id"]))["answers"]
+    (reply,) = (await get_post(client, ada, post["id"]))["answers"]
     assert reply["number"] is None
 
 
@@ -151,7 +137,7 @@ async def test_the_accounts_own_thread_and_likes_are_not_answers(
     status_id = post["deliveries"][0]["remote_id"]
     instance.reply("2001", status_id, "More from me", acct="ada")
 
-    found = await _read(client, ada, worker, post["id"])
+    found = await read_answers(client, ada, worker, post["id"])
 
     assert found["answers"] == []
 
@@ -166,7 +152,7 @@ async def test_a_rate_limit_puts_the_next_read_off_as_asked(
     post = await _published(client, ada, worker)
     instance.answers_failure = httpx.Response(429, headers={"retry-after": "600"})
 
-    await _read(client, ada, worker, post["id"])
+    await read_answers(client, ada, worker, post["id"])
 
     job = await db.scalar(select(Job).where(Job.kind == backfeed.BACKFEED))
     assert job is not None
@@ -184,10 +170,10 @@ async def test_a_revoked_token_stops_the_reading(
     post = await _published(client, ada, worker)
     instance.answers_failure = httpx.Response(401, json={"error": "The access token is invalid"})
 
-    await _read(client, ada, worker, post["id"])
+    await read_answers(client, ada, worker, post["id"])
 
     assert await db.scalar(select(Job).where(Job.kind == backfeed.BACKFEED)) is None
-    assert (await _get(client, ada, post["id"]))["answers"] == []
+    assert (await get_post(client, ada, post["id"]))["answers"] == []
     db.expire_all()
     linked = await db.get(LinkedAccount, ada["account"])
     assert linked is not None and linked.status == "needs_reconnect"

@@ -21,7 +21,7 @@ from connectors import base
 from portal.config import Settings
 from portal.domain import account, jobs, linking
 from portal.domain.posts import backfeed
-from portal.storage.models import LinkedAccount, Notification, utcnow
+from portal.storage.models import LinkedAccount, utcnow
 from portal.storage.posts import Delivery, Job, TelegramBot, TelegramThread
 from tests.connectors.test_telegram_publish import (
     ACCOUNT,
@@ -35,7 +35,7 @@ from tests.connectors.test_telegram_publish import (
 )
 from tests.connectors.test_telegram_updates import ALAN, GRACE, GROUP, comment, forwarded, updates
 from tests.fixtures.app import make_settings
-from tests.fixtures.publishing import post_worker
+from tests.fixtures.publishing import get_post, notifications_of, post_worker, read_answers
 from tests.portal.domain import people
 
 POST = 41
@@ -91,31 +91,9 @@ async def _published(client: httpx.AsyncClient, ada: dict[str, Any], worker: job
     )
     assert created.status_code == 201, created.text
     await worker.run_due()
-    post = await _get(client, ada, created.json()["id"])
+    post = await get_post(client, ada, created.json()["id"])
     assert post["deliveries"][0]["status"] == "sent", post
     return str(post["id"])
-
-
-async def _get(client: httpx.AsyncClient, ada: dict[str, Any], post_id: str) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/posts/{post_id}", headers=ada["headers"])
-    assert response.status_code == 200, response.text
-    found: dict[str, Any] = response.json()
-    return found
-
-
-async def _read(
-    client: httpx.AsyncClient, ada: dict[str, Any], worker: jobs.Worker, post_id: str
-) -> dict[str, Any]:
-    asked = await client.post(f"/api/v1/posts/{post_id}/answers/read", headers=ada["headers"])
-    assert asked.status_code == 202, asked.text
-    assert asked.json() == {"copies": 1}
-    assert await worker.run_due() == 1
-    return await _get(client, ada, post_id)
-
-
-async def _told(db: AsyncSession, user_id: int) -> list[Notification]:
-    db.expire_all()
-    return list(await db.scalars(select(Notification).where(Notification.user_id == user_id)))
 
 
 async def test_comments_in_the_discussion_group_come_home(
@@ -143,7 +121,7 @@ async def test_comments_in_the_discussion_group_come_home(
             )
         )
     )
-    found = await _read(client, ada, worker, post_id)
+    found = await read_answers(client, ada, worker, post_id)
 
     assert json.loads(read.calls.last.request.content)["allowed_updates"] == [
         "message",
@@ -155,7 +133,7 @@ async def test_comments_in_the_discussion_group_come_home(
     assert grace["network"] == "telegram" and grace["author_handle"] == "grace_hopper"
     assert grace["url"] == f"https://t.me/portal_news/{POST}?comment=8"
     assert alan["in_reply_to"] == f"{GROUP['id']}:8"
-    (told,) = await _told(db, ada["user"])
+    (told,) = await notifications_of(db, ada["user"])
     assert told.post_id == post_id and json.loads(told.detail)["count"] == "2"
     assert json.loads(told.detail)["network"] == "Telegram"
     delivery = await db.scalar(select(Delivery).where(Delivery.post_id == post_id))
@@ -172,10 +150,10 @@ async def test_comments_in_the_discussion_group_come_home(
             + updates(comment(9, THREAD, ALAN, reply=comment(8, THREAD), text="Me too"), first=507)
         )
     )
-    again = await _read(client, ada, worker, post_id)
+    again = await read_answers(client, ada, worker, post_id)
     assert json.loads(read.calls.last.request.content)["offset"] == 506
     assert [a["text"] for a in again["answers"]] == ["Yes, at half past five!", "Me too"]
-    assert len(await _told(db, ada["user"])) == 1
+    assert len(await notifications_of(db, ada["user"])) == 1
 
     # While a copy is young the bot keeps reading; the job is due again.
     db.expire_all()
@@ -194,12 +172,12 @@ async def test_the_reading_stops_when_no_copy_is_young_and_waits_when_refused(
     read = telegram.post(f"{API}/getUpdates")
 
     read.mock(return_value=failed(429, "Too Many Requests: retry after 90", retry_after=90))
-    await _read(client, ada, worker, post_id)
+    await read_answers(client, ada, worker, post_id)
     assert await _due_in(db) >= timedelta(seconds=85)
 
     webhook = "Conflict: can't use getUpdates method while webhook is active"
     read.mock(return_value=failed(409, webhook + "; use deleteWebhook to delete the webhook first"))
-    await _read(client, ada, worker, post_id)
+    await read_answers(client, ada, worker, post_id)
     assert await _due_in(db) >= timedelta(minutes=55)
 
     await db.execute(update(Delivery).values(sent_at=utcnow() - timedelta(days=31)))
@@ -235,6 +213,6 @@ async def test_a_comment_on_a_post_of_another_channel_is_not_an_answer(
     telegram.post(f"{API}/getUpdates").mock(
         return_value=ok(updates(forward, comment(8, THREAD, GRACE, reply=forward, text="Hi")))
     )
-    found = await _read(client, ada, worker, post_id)
+    found = await read_answers(client, ada, worker, post_id)
     assert found["answers"] == []
     assert await db.get(TelegramThread, (str(GROUP["id"]), THREAD)) is None
