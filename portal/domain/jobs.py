@@ -114,6 +114,20 @@ async def due_at(session: AsyncSession, kind: str, subject: str) -> datetime | N
     return await session.scalar(select(Job.run_at).where(Job.kind == kind, Job.subject == subject))
 
 
+async def free_at(session: AsyncSession, kind: str, subject: str) -> datetime | None:
+    """When a worker may claim the job next: when its lease runs out, while one holds it (or
+    held it and stopped), else when it is due; ``None`` when there is none."""
+    row = (
+        await session.execute(
+            select(Job.run_at, Job.leased_until).where(Job.kind == kind, Job.subject == subject)
+        )
+    ).first()
+    if row is None:
+        return None
+    run_at, leased_until = row
+    return run_at if leased_until is None else max(run_at, leased_until)
+
+
 # -- claiming and ending (each in a short transaction of its own) --------------------------------
 
 

@@ -629,17 +629,24 @@ async def retry(session: AsyncSession, user: User, post_id: str, delivery_id: in
 
 async def delete(session: AsyncSession, user: User, post_id: str) -> Loaded:
     """Delete a post: what has not gone out is cancelled, what has is taken down where the
-    network allows (in the background: ``take_down`` jobs)."""
+    network allows (in the background: ``take_down`` jobs).
+
+    A copy being sent right now may be out a moment later, so it is taken down too: it keeps
+    its ``deliver`` job, which its worker ends when it records the part it was publishing and
+    asks for the take-down again; a worker that stops before leaves the job to be run again,
+    and the take-down waits for it (``portal.domain.posts.deliver``). A copy of which a part
+    went out before (a thread stopped halfway) is taken down as well."""
     loaded = await load(session, user, post_id)
     loaded.post.state = "deleted"
     for delivery in loaded.deliveries:
-        if delivery.status in WAITING | {SENDING, FAILED}:
+        if delivery.status in (SENT, SENDING) or parts_of(delivery):
+            if delivery.status != SENDING:
+                await jobs.drop(session, DELIVER, str(delivery.id))
+            delivery.status = DELETING
+            await jobs.enqueue(session, TAKE_DOWN, str(delivery.id))
+        elif delivery.status in WAITING | {FAILED}:
             delivery.status = CANCELLED
             await jobs.drop(session, DELIVER, str(delivery.id))
-        elif delivery.status == SENT or parts_of(delivery):
-            delivery.status = DELETING
-            await jobs.drop(session, DELIVER, str(delivery.id))
-            await jobs.enqueue(session, TAKE_DOWN, str(delivery.id))
     await session.flush()
     return loaded
 

@@ -16,6 +16,13 @@ turn for the one writer, so a delivery writes no more than it must: it reads and
 itself *sent* and ends its job (:func:`portal.domain.jobs.finish`, only if this worker still
 holds it) in one. A delivery with nothing to do, or that fails for good, ends its job in the
 transaction that says so.
+
+A post deleted while a copy is being sent: the part on its way may be out a moment later, and
+only the worker will know its id. So the copy becomes *deleting* and keeps its ``deliver``
+job (:func:`portal.domain.posts.compose.delete`); the worker records the part, asks for the
+take-down and ends its job, all in one transaction, and publishes nothing more. The take-down
+waits while that job is there. A worker that stops before recording leaves the job to run
+again, and that run sends the part once more with the same key, to learn what went out.
 """
 
 from __future__ import annotations
@@ -158,6 +165,7 @@ class Delivering:
             await self._fail(work, job, error.message)
             return jobs.ENDED
         except _Stopped:
+            self._tell(work)
             return jobs.ENDED
         self._tell(work)
         return jobs.ENDED
@@ -170,21 +178,15 @@ class Delivering:
         async with session_scope(self.sessions, writing=True) as session:
             rows = (await session.execute(_READ, {"delivery": int(job.subject)})).all()
             delivery, post, account, _ = rows[0] if rows else (None, None, None, None)
-            if delivery is None or delivery.status not in UNDER_WAY | {SCHEDULED}:
+            if delivery is None or post is None or not _to_send(delivery, post):
                 await jobs.finish(session, job)
                 return None
-            if post is None or post.state in ("deleted", "draft"):
-                await jobs.finish(session, job)
-                return None
-            if account is None:
-                _failed(delivery, UNLINKED)
+            if account is None or account.status != linking.VERIFIED:
+                if delivery.status != DELETING:  # else its take-down tells what became of it
+                    _failed(delivery, _unusable(account))
                 await jobs.finish(session, job)
                 return None
             cls = connector(account.network)
-            if account.status != linking.VERIFIED:
-                _failed(delivery, RECONNECT % {"network": cls.LABEL})
-                await jobs.finish(session, job)
-                return None
             credentials = linking.load_credentials(self.services, account)
             renew = refresh and oauth.refresh_due(cls, account, credentials)
             media = [row[3] for row in rows if row[3] is not None]
@@ -230,7 +232,10 @@ class Delivering:
         self, work: _Work, done: list[base.Published], job: Claimed, *, last: bool = False
     ) -> None:
         """Keep the parts out so far, and with the ``last`` mark the delivery *sent* and end
-        its job; stop (the job ended too) if the delivery was cancelled meanwhile."""
+        its job. Stop (the job ended too) if the delivery was cancelled meanwhile: it keeps
+        its parts, to be continued or taken down. If its post was deleted meanwhile, what
+        went out is taken down: the delivery stays, or is again, *deleting*, and its
+        ``take_down`` job is due now, whatever a take-down found before."""
         async with session_scope(self.sessions, writing=True) as session:
             delivery = await session.get(Delivery, work.delivery_id)
             if delivery is not None and done:
@@ -238,6 +243,9 @@ class Delivering:
                 delivery.remote_id = done[0].id[:500]
                 delivery.remote_url = (done[0].url or "")[:2000]
             stopped = delivery is None or delivery.status != SENDING  # cancelled, or deleted
+            if delivery is not None and stopped and await _post_deleted(session, delivery):
+                delivery.status, delivery.error = DELETING, ""
+                await jobs.enqueue(session, TAKE_DOWN, str(delivery.id))
             if delivery is not None and last and not stopped:
                 delivery.status, delivery.sent_at, delivery.error = SENT, utcnow(), ""
                 await backfeed.schedule(session, delivery)  # its answers, read from now on
@@ -273,8 +281,17 @@ class Delivering:
     # -- taking down --
 
     async def take_down(self, job: Claimed) -> float | None:
-        """Delete a delivery's parts from the network, last first, where it allows."""
+        """Delete a delivery's parts from the network, last first, where it allows.
+
+        Not while its ``deliver`` job is there: a worker may be publishing a part right now,
+        or run the job again after one that stopped; the parts read now would miss that one,
+        and the copy would be called deleted while it is out. The job's end records the part
+        and makes this job due; until then it waits for the job's lease (read first, so
+        that once the job is gone, the parts recorded with its end are read too)."""
         async with session_scope(self.sessions) as session:
+            sending = await jobs.free_at(session, DELIVER, job.subject)
+            if sending is not None:
+                return max((sending - utcnow()).total_seconds(), 1.0)
             delivery = await session.get(Delivery, int(job.subject))
             if delivery is None or delivery.status != DELETING:
                 return None
@@ -312,18 +329,30 @@ class Delivering:
         except base.ConnectorError as error:
             await self._set(delivery.id, SENT, error.message)
             return None
-        await self._set(delivery.id, DELETED, "")
-        return None
+        return None if await self._set(delivery.id, DELETED, "", unless_more=parts) else 0.0
 
-    async def _set(self, delivery_id: int, status: str, error: str) -> None:
+    async def _set(
+        self,
+        delivery_id: int,
+        status: str,
+        error: str,
+        *,
+        unless_more: list[base.Published] | None = None,
+    ) -> bool:
+        """Set the delivery's status; not if it has parts besides ``unless_more`` (one
+        recorded since they were read, by a worker late after losing its lease), to take
+        that one down too: ``False`` then."""
         async with session_scope(self.sessions, writing=True) as session:
             delivery = await session.get(Delivery, delivery_id)
             if delivery is None:
-                return
+                return True
+            if unless_more is not None and parts_of(delivery) != unless_more:
+                return False
             delivery.status, delivery.error = status, error[:500]
             post_id = delivery.post_id
         if self.listener is not None:
             self.listener(post_id, delivery_id)
+        return True
 
     def _tell(self, work: _Work) -> None:
         if self.listener is not None:
@@ -331,7 +360,26 @@ class Delivering:
 
 
 class _Stopped(Exception):
-    """The delivery was cancelled while it was being sent: it stops before its next part."""
+    """The delivery was cancelled, or its post deleted, while it was being sent: it stops
+    before its next part."""
+
+
+def _to_send(delivery: Delivery, post: Post) -> bool:
+    """Whether a run of the delivery publishes: it is on its way and its post is too; or its
+    post was deleted while it was being sent, before the part on its way was recorded (it
+    kept its job then). That part may be out: sent again with the same key, the network
+    answers with that copy, which is recorded and taken down (or makes it, if the first
+    never got there)."""
+    if delivery.status == DELETING:
+        return delivery.sent_at is None
+    return delivery.status in UNDER_WAY | {SCHEDULED} and post.state not in ("deleted", "draft")
+
+
+async def _post_deleted(session: AsyncSession, delivery: Delivery) -> bool:
+    if delivery.status in (DELETING, DELETED):
+        return True
+    post = await session.get(Post, delivery.post_id)
+    return post is None or post.state == "deleted"
 
 
 def _mark(
@@ -341,8 +389,10 @@ def _mark(
     media: list[PostMedia],
     credentials: base.Credentials | None,
 ) -> _Work:
-    """Mark the delivery *sending*, one attempt more; what its run needs."""
-    delivery.status, delivery.error, delivery.next_attempt_at = SENDING, "", None
+    """Mark the delivery *sending*, one attempt more; what its run needs. A deleted post's
+    copy stays *deleting*: its run only finds out what the last one sent (:func:`_to_send`)."""
+    if delivery.status != DELETING:
+        delivery.status, delivery.error, delivery.next_attempt_at = SENDING, "", None
     delivery.attempts += 1
     return _Work(
         delivery_id=delivery.id,
@@ -361,6 +411,13 @@ def _mark(
         credentials=credentials,
         attempts=delivery.attempts,
     )
+
+
+def _unusable(account: LinkedAccount | None) -> str:
+    """Why a delivery cannot go out on its account: unlinked, or to be reconnected."""
+    if account is None:
+        return UNLINKED
+    return RECONNECT % {"network": connector(account.network).LABEL}
 
 
 def _failed(delivery: Delivery, message: str) -> None:

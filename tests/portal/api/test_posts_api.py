@@ -14,6 +14,8 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors import base
+from connectors.mastodon import Mastodon
 from portal.deps import job_worker
 from portal.domain import account, jobs, linking
 from portal.storage.models import LinkedAccount, User, utcnow
@@ -203,6 +205,43 @@ async def test_deleting_a_sent_post_deletes_it_on_the_network(
     assert instance.deleted == ["1000"]
     (delivery,) = (await _get(client, ada, post["id"]))["deliveries"]
     assert delivery["status"] == "deleted"
+
+
+async def test_deleting_a_post_while_it_goes_out_deletes_the_copy_once_it_is_out(
+    client, ada, instance, worker, monkeypatch
+) -> None:
+    """The person deletes the post while the worker is publishing it: the copy shows as being
+    deleted, and once Mastodon has it, it is deleted there."""
+    post = (await _post(client, ada, text="Oops, not that")).json()
+    publish = Mastodon.publish
+    answers: list[httpx.Response] = []
+
+    async def delete_meanwhile(self: Mastodon, draft: base.Draft, key: str) -> base.Published:
+        answers.append(await client.delete(f"/api/v1/posts/{post['id']}", headers=ada["headers"]))
+        return await publish(self, draft, key)
+
+    monkeypatch.setattr(Mastodon, "publish", delete_meanwhile)
+    await worker.run_due()
+    (deleted,) = answers
+    assert deleted.status_code == 202
+    assert deleted.json()["deliveries"][0]["status"] == "deleting"
+    assert len(instance.posted) == 1
+    assert instance.deleted == ["1000"]
+    (delivery,) = (await _get(client, ada, post["id"]))["deliveries"]
+    assert delivery["status"] == "deleted"
+
+
+async def test_deleting_a_post_not_gone_out_cancels_it_for_good(
+    client, ada, instance, worker
+) -> None:
+    post = (await _post(client, ada, text="Never mind")).json()
+    deleted = await client.delete(f"/api/v1/posts/{post['id']}", headers=ada["headers"])
+    assert deleted.status_code == 202
+    assert deleted.json()["deliveries"][0]["status"] == "cancelled"
+    assert await worker.run_due() == 0
+    assert instance.posted == [] and instance.deleted == []
+    (delivery,) = (await _get(client, ada, post["id"]))["deliveries"]
+    assert delivery["status"] == "cancelled"
 
 
 async def test_cancel_and_retry(client, ada, instance, worker) -> None:

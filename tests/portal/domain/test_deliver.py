@@ -1,5 +1,6 @@
 """Delivering a post to Mastodon (faked at the HTTP layer, tests/fixtures/publishing.py):
-exactly once whatever stops the worker, and the job ended by whoever still holds it."""
+exactly once whatever stops the worker, and the job ended by whoever still holds it; taken
+down when its post is deleted, even while it goes out."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
@@ -226,3 +228,159 @@ async def test_a_pictures_upload_names_it_for_the_networks_that_fetch_it(
     async with sessionmaker() as session:
         found = await public_pictures.picture(session, token, app.state.settings.secret_key)
     assert (found.id, found.data) == (media.id, b"\xff\xd8 the engine")
+
+
+async def _all_jobs(sessions: Sessions) -> list[tuple[str, str]]:
+    async with sessions() as session:
+        return [(job.kind, job.subject) for job in await session.scalars(select(Job))]
+
+
+async def test_a_post_deleted_while_its_copy_is_sent_has_that_copy_taken_down(
+    sessionmaker: Sessions,
+    ada: tuple[User, int],
+    delivering: Delivering,
+    instance: Instance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deleted while the first part of a thread was going out: the take-down that comes
+    first waits for the worker, which records that part and publishes no more; then the
+    part is deleted on Mastodon and the copy is deleted, not left out there."""
+    user, _ = ada
+    delivery_id = await _post(sessionmaker, ada, LONG)
+    post_id = (await _delivery(sessionmaker, delivery_id)).post_id
+    early: list[int] = []
+
+    async def delete_after_first(key: str) -> None:
+        if key.endswith(".0") and not early:
+            async with session_scope(sessionmaker) as session:
+                loaded = await compose.delete(session, user, post_id)
+            assert [d.status for d in loaded.deliveries] == [compose.DELETING]
+            other = jobs.Worker(sessionmaker, delivering.handlers(), concurrency=1)
+            early.append(await other.run_due())  # the take-down, while the part is on its way
+            assert (await _delivery(sessionmaker, delivery_id)).status == compose.DELETING
+            assert instance.deleted == []
+
+    keys = _publishing(monkeypatch, delete_after_first)
+    worker = jobs.Worker(sessionmaker, delivering.handlers(), concurrency=1)
+    assert await worker.run_due() == 2  # the delivery, then the take-down made due again
+    assert early == [1]
+
+    delivery = await _delivery(sessionmaker, delivery_id)
+    (part,) = compose.parts_of(delivery)
+    assert delivery.status == compose.DELETED
+    assert len(keys) == len(instance.posted) == 1
+    assert instance.deleted == [part.id]
+    assert await _all_jobs(sessionmaker) == []
+
+
+async def test_a_stop_after_a_deleted_posts_copy_went_out_still_takes_it_down(
+    sessionmaker: Sessions,
+    ada: tuple[User, int],
+    delivering: Delivering,
+    instance: Instance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deleted while its copy was going out, and the worker stopped after Mastodon took it,
+    before the portal wrote it down: the take-down does not call the copy deleted with no
+    part known; the delivery's next run sends the same key, learns the status Mastodon
+    kept, and that status is deleted."""
+    user, _ = ada
+    delivery_id = await _post(sessionmaker, ada, "Hello")
+    post_id = (await _delivery(sessionmaker, delivery_id)).post_id
+
+    async def delete_once(key: str) -> None:
+        if len(keys) == 1:
+            async with session_scope(sessionmaker) as session:
+                await compose.delete(session, user, post_id)
+
+    keys = _publishing(monkeypatch, delete_once)
+    record = Delivering._record
+    stopped = False
+
+    async def stop_once(self: Delivering, *args: Any, **kwargs: Any) -> None:
+        nonlocal stopped
+        if not stopped:
+            stopped = True
+            raise RuntimeError("the worker stopped here")
+        await record(self, *args, **kwargs)
+
+    monkeypatch.setattr(Delivering, "_record", stop_once)
+    worker = jobs.Worker(sessionmaker, delivering.handlers(), concurrency=1)
+    assert await worker.run_due() == 2  # the delivery that stopped, and the take-down waiting
+    delivery = await _delivery(sessionmaker, delivery_id)
+    assert (delivery.status, compose.parts_of(delivery)) == (compose.DELETING, [])
+    assert instance.deleted == []
+
+    async with session_scope(sessionmaker) as session:  # the delivery's retry is due
+        await session.execute(
+            update(Job).where(Job.kind == compose.DELIVER).values(run_at=utcnow())
+        )
+    assert await worker.run_due() == 2
+
+    delivery = await _delivery(sessionmaker, delivery_id)
+    assert delivery.status == compose.DELETED
+    assert keys == [f"{delivery.key}.0", f"{delivery.key}.0"]
+    assert len(instance.posted) == 1
+    assert instance.deleted == [instance.statuses[keys[0]]["id"]]
+    assert await _all_jobs(sessionmaker) == []
+
+
+async def test_a_copy_sent_as_its_post_was_deleted_where_apps_cannot_delete_says_so(
+    sessionmaker: Sessions,
+    ada: tuple[User, int],
+    delivering: Delivering,
+    instance: Instance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a network that lets no app delete a post, the copy that went out as its post was
+    deleted is left as one sent, saying where to delete it, as a copy sent before would."""
+    user, _ = ada
+    delivery_id = await _post(sessionmaker, ada, "Hello")
+    post_id = (await _delivery(sessionmaker, delivery_id)).post_id
+
+    async def delete(key: str) -> None:
+        async with session_scope(sessionmaker) as session:
+            await compose.delete(session, user, post_id)
+
+    _publishing(monkeypatch, delete)
+    monkeypatch.setattr(Mastodon, "CAN_DELETE", False)
+    worker = jobs.Worker(sessionmaker, delivering.handlers(), concurrency=1)
+    assert await worker.run_due() == 2
+
+    delivery = await _delivery(sessionmaker, delivery_id)
+    assert delivery.status == compose.SENT
+    assert delivery.error == "Mastodon does not let apps delete posts: delete it there."
+    assert delivery.remote_url == instance.statuses[f"{delivery.key}.0"]["url"]
+    assert instance.deleted == []
+    assert await _all_jobs(sessionmaker) == []
+
+
+async def test_deleting_a_thread_that_failed_halfway_takes_down_its_first_part(
+    sessionmaker: Sessions,
+    ada: tuple[User, int],
+    delivering: Delivering,
+    instance: Instance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thread whose second part Mastodon refused failed with its first part out: deleting
+    the post deletes that part, instead of only cancelling what failed."""
+    user, _ = ada
+    delivery_id = await _post(sessionmaker, ada, LONG)
+    post_id = (await _delivery(sessionmaker, delivery_id)).post_id
+
+    async def refuse_the_rest(key: str) -> None:
+        instance.failure = httpx.Response(422, json={"error": "Validation failed"})
+
+    _publishing(monkeypatch, refuse_the_rest)
+    worker = jobs.Worker(sessionmaker, delivering.handlers(), concurrency=1)
+    assert await worker.run_due() == 1
+    delivery = await _delivery(sessionmaker, delivery_id)
+    (first,) = compose.parts_of(delivery)
+    assert delivery.status == compose.FAILED
+
+    async with session_scope(sessionmaker) as session:
+        loaded = await compose.delete(session, user, post_id)
+    assert [d.status for d in loaded.deliveries] == [compose.DELETING]
+    assert await worker.run_due() == 1
+    assert (await _delivery(sessionmaker, delivery_id)).status == compose.DELETED
+    assert instance.deleted == [first.id]
