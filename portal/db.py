@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -222,3 +223,10 @@ async def session_scope(
         # through SQLAlchemy's greenlet (a lookup answered from kept cards reads nothing).
         if session.in_transaction() or len(session.identity_map):
             await session.close()
+
+
+def upsert(session: AsyncSession) -> Any:
+    """The ``insert`` of the session's database with ``ON CONFLICT`` (PostgreSQL's or
+    SQLite's): a row written unless one with its key is there, without the error and the
+    spoilt transaction of a unique constraint broken by another transaction's insert."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

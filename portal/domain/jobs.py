@@ -40,7 +40,7 @@ from typing import Final
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.db import session_scope
+from portal.db import session_scope, upsert
 from portal.storage.models import utcnow
 from portal.storage.posts import Job
 
@@ -102,6 +102,26 @@ async def enqueue(
     else:
         job.run_at = when
     await session.flush()
+
+
+async def ensure(
+    session: AsyncSession, kind: str, subject: str, *, run_at: datetime | None = None
+) -> None:
+    """Have the job of ``kind`` for ``subject`` due by ``run_at`` (now by default): added if
+    there is none, brought forward if it is due later and nobody holds it. For a job that
+    many transactions may ask for at once (one for the whole portal): where two add it at
+    the same moment, the second finds the first's (``ON CONFLICT DO NOTHING``) instead of
+    failing with its whole transaction, as :func:`enqueue` would."""
+    when = run_at or utcnow()
+    insert = upsert(session)(Job).values(kind=kind, subject=subject, run_at=when)
+    await session.execute(insert.on_conflict_do_nothing(index_elements=["kind", "subject"]))
+    await session.execute(
+        update(Job)
+        .where(
+            Job.kind == kind, Job.subject == subject, Job.run_at > when, Job.leased_until.is_(None)
+        )
+        .values(run_at=when)
+    )
 
 
 async def drop(session: AsyncSession, kind: str, subject: str) -> None:

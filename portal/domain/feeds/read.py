@@ -59,10 +59,10 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import connectors
+from portal.db import upsert
 from portal.domain import number as numbers
 from portal.domain import privacy
 from portal.domain.feeds.follows import visible_sources
@@ -528,10 +528,6 @@ def _item(rows: list[Any]) -> Item:
 # --- read and starred -----------------------------------------------------------------------
 
 
-def _upsert(session: AsyncSession) -> Any:
-    return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-
-
 async def _mark(
     session: AsyncSession,
     viewer: User,
@@ -544,7 +540,7 @@ async def _mark(
     rows = select(
         literal(viewer.id, Integer), chosen.subquery().c.id, bindparam(None, now, UTCDateTime())
     )
-    insert = _upsert(session)(FeedEntryState).from_select(
+    insert = upsert(session)(FeedEntryState).from_select(
         ["user_id", "entry_id", column_name], rows.where(literal(True))
     )
     current = getattr(FeedEntryState, column_name)

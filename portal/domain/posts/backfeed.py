@@ -102,9 +102,7 @@ async def schedule(session: AsyncSession, delivery: Delivery) -> None:
     if reads_answers(delivery.network):
         await jobs.enqueue(session, BACKFEED, str(delivery.id), run_at=first)
     elif answers_come_to_bot(delivery.network):
-        due = await jobs.due_at(session, BOT_UPDATES, BOT)
-        if due is None or due > first:
-            await jobs.enqueue(session, BOT_UPDATES, BOT, run_at=first)
+        await jobs.ensure(session, BOT_UPDATES, BOT, run_at=first)
 
 
 async def read_now(session: AsyncSession, user: User, post_id: str) -> int:
@@ -124,7 +122,7 @@ async def read_now(session: AsyncSession, user: User, post_id: str) -> int:
         elif answers_come_to_bot(delivery.network):
             bot, count = True, count + 1
     if bot:
-        await jobs.enqueue(session, BOT_UPDATES, BOT)
+        await jobs.ensure(session, BOT_UPDATES, BOT)
     return count
 
 

@@ -5,7 +5,7 @@ channel's post are messages of the channel's discussion group, which the portal'
 receives as updates when it is an administrator there. So instead of one job per copy, as for
 the other networks (:mod:`portal.domain.posts.backfeed`), one job reads the bot's updates
 (``bot_updates``) while any copy on Telegram is young enough for its answers to be read (the
-backfeed's month), and stops after; a copy that goes out starts it again.
+backfeed's month), and rests after; a copy that goes out wakes it.
 
 Each read keeps, in one transaction, the threads Telegram opened in discussion groups for
 posts of the portal's (``telegram_threads``), the comments in them as answers to their copy,
@@ -52,6 +52,10 @@ EVERY = 20.0
 REFUSED = 3600.0
 """Seconds before trying again when Telegram will not give the bot's updates (a webhook is
 set for it, or its token is wrong): a person must act first."""
+RESTING = 86400.0
+"""Seconds before looking again when no copy is young: a copy that goes out brings the job
+forward (:func:`portal.domain.jobs.ensure`). Put off, not ended: ended while a copy went out,
+the job would be gone with that copy's answers unread."""
 LOOKED = timedelta(minutes=10)
 """How often the copies are marked as looked at (their page's "last looked")."""
 
@@ -92,7 +96,7 @@ class BotUpdates:
         bot = token.partition(":")[0]
         async with session_scope(self.sessions) as session:
             if not await _young_copies(session):
-                return None
+                return RESTING
             state = await session.get(TelegramBot, bot)
             offset = state.next_update if state is not None else None
         try:

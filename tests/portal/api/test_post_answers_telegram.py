@@ -161,7 +161,7 @@ async def test_comments_in_the_discussion_group_come_home(
     assert job is not None and job.run_at > utcnow()
 
 
-async def test_the_reading_stops_when_no_copy_is_young_and_waits_when_refused(
+async def test_the_reading_rests_when_no_copy_is_young_and_waits_when_refused(
     client: httpx.AsyncClient,
     db: AsyncSession,
     ada: dict[str, Any],
@@ -186,8 +186,11 @@ async def test_the_reading_stops_when_no_copy_is_young_and_waits_when_refused(
     await jobs.enqueue(db, backfeed.BOT_UPDATES, backfeed.BOT)
     await db.commit()
     assert await worker.run_due() == 1
-    assert read.call_count == calls  # nothing young: Telegram is not asked, the job ends
-    assert await jobs.due_at(db, backfeed.BOT_UPDATES, backfeed.BOT) is None
+    assert read.call_count == calls  # nothing young: Telegram is not asked, the job rests
+    assert await _due_in(db) >= timedelta(hours=23)
+    # A copy that goes out wakes it, a minute on.
+    await _published(client, ada, worker)
+    assert await _due_in(db) <= timedelta(minutes=1)
 
 
 async def _due_in(db: AsyncSession) -> timedelta:

@@ -226,3 +226,39 @@ async def test_a_claim_skips_jobs_another_worker_is_claiming(own_database: Async
     assert len(locked_ids) == 3
     assert {job.id for job in claimed}.isdisjoint(locked_ids)
     assert len(claimed) == 3
+
+
+async def test_a_job_ensured_by_two_transactions_at_once_is_one_and_neither_fails(
+    own_database: AsyncEngine,
+) -> None:
+    """Two transactions ask for the same shared job at the same moment (two copies sent by
+    two workers): on PostgreSQL the second waits for the first's insert and finds it, where
+    :func:`jobs.enqueue` would break the unique constraint and lose its whole transaction."""
+    sessions = make_sessionmaker(own_database)
+    soon, later = utcnow() + timedelta(minutes=1), utcnow() + timedelta(minutes=5)
+    async with sessions() as first, sessions() as second:
+        await jobs.ensure(first, "shared", "one", run_at=later)
+        if postgres_url():  # the second insert waits on the first's row until it commits
+            waiting = asyncio.create_task(jobs.ensure(second, "shared", "one", run_at=soon))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()
+            await first.commit()
+            await waiting
+        else:  # one writer at a time: the second comes after
+            await first.commit()
+            await jobs.ensure(second, "shared", "one", run_at=soon)
+        await second.commit()
+    (job,) = await _jobs(sessions)
+    assert (job.kind, job.subject, job.run_at) == ("shared", "one", soon)
+    # Asked for later again, it stays as soon as it was; asked for now, it is due now.
+    async with session_scope(sessions, writing=True) as session:
+        await jobs.ensure(session, "shared", "one", run_at=later)
+    assert (await _jobs(sessions))[0].run_at == soon
+    async with session_scope(sessions, writing=True) as session:
+        await jobs.ensure(session, "shared", "one")
+    assert len(await jobs.claim(sessions, "w", ["shared"], limit=1)) == 1
+    # Held by a worker, it is not moved: the worker says when it runs next.
+    due = (await _jobs(sessions))[0].run_at
+    async with session_scope(sessions, writing=True) as session:
+        await jobs.ensure(session, "shared", "one", run_at=utcnow() - timedelta(minutes=1))
+    assert (await _jobs(sessions))[0].run_at == due
