@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import os
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -230,3 +231,57 @@ def upsert(session: AsyncSession) -> Any:
     SQLite's): a row written unless one with its key is there, without the error and the
     spoilt transaction of a unique constraint broken by another transaction's insert."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+T = TypeVar("T")
+Write = Callable[[AsyncSession], Awaitable[Any]]
+
+
+@dataclass
+class WritesTogether:
+    """Short writes of tasks running at once, committed together: those that come while a
+    transaction of them waits for its turn or runs go in the next one (a group commit).
+
+    On SQLite every write transaction waits for the one before (:data:`WRITING`), so ten
+    deliveries that each end in one of their own end ten transactions apart; together they
+    wait for one or two. Each write gets the shared session and must only use it: no other
+    transaction (it would wait for this one), no other server. Should one of several fail,
+    the transaction is rolled back and each is written again alone, so that one write's
+    failure is its own. A write goes on to its commit even if the task that asked for it is
+    cancelled meanwhile: it runs in a task of its own, like a commit already sent."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    _waiting: list[tuple[Write, asyncio.Future[Any]]] = field(default_factory=list)
+    _writing: asyncio.Task[None] | None = None
+
+    async def write(self, write: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """What ``write`` returns, once the transaction it went into is committed."""
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((write, done))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_all(), name="writes together")
+        return await done
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            if not await self._commit(batch) and len(batch) > 1:
+                for one in batch:
+                    await self._commit([one])
+
+    async def _commit(self, batch: list[tuple[Write, asyncio.Future[Any]]]) -> bool:
+        """Write ``batch`` in one transaction; whether it was committed (if not, and it was
+        one write, its caller has the error)."""
+        results = []
+        try:
+            async with session_scope(self.sessions, writing=True) as session:
+                for write, _ in batch:
+                    results.append(await write(session))
+        except Exception as error:
+            if len(batch) == 1 and not batch[0][1].done():
+                batch[0][1].set_exception(error)
+            return False
+        for (_, done), result in zip(batch, results, strict=True):
+            if not done.done():
+                done.set_result(result)
+        return True

@@ -203,3 +203,55 @@ async def test_a_writer_inside_another_is_refused_as_sqlite_refuses_it(
             assert list(await session.scalars(text("SELECT n FROM t ORDER BY n"))) == [1, 3]
     finally:
         await engine.dispose()
+
+
+async def test_writes_asked_for_at_once_are_committed_together(in_tmp: Path) -> None:
+    """Ten writes asked for at once go in two transactions (the first, and all that came
+    while it waited); one that fails among them fails alone, the others are kept."""
+    engine = make_engine(f"sqlite+aiosqlite:///{in_tmp}/together.db")
+    begun: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begun.append(statement)
+
+    factory = make_sessionmaker(engine)
+    together = db.WritesTogether(factory)
+
+    def note(value: int) -> Any:
+        async def write(session: Any) -> int:
+            await session.execute(text("INSERT INTO notes (value) VALUES (:v)"), {"v": value})
+            if value == 7:
+                raise ValueError("seven is refused")
+            return value * 10
+
+        return write
+
+    try:
+        async with session_scope(factory, writing=True) as session:
+            await session.execute(text("CREATE TABLE notes (value INTEGER)"))
+        begun.clear()
+        results = await asyncio.gather(
+            *(together.write(note(n)) for n in range(10)), return_exceptions=True
+        )
+        async with session_scope(factory) as session:
+            kept = sorted((await session.scalars(text("SELECT value FROM notes"))).all())
+    finally:
+        await engine.dispose()
+    assert [r for r in results if not isinstance(r, Exception)] == [
+        0,
+        10,
+        20,
+        30,
+        40,
+        50,
+        60,
+        80,
+        90,
+    ]
+    assert isinstance(results[7], ValueError) and str(results[7]) == "seven is refused"
+    assert kept == [0, 1, 2, 3, 4, 5, 6, 8, 9]
+    # The first alone, the nine that came meanwhile together (rolled back for the seven),
+    # then each of those nine alone; and one to read.
+    assert len(begun) == 1 + 1 + 9 + 1

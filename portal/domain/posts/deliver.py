@@ -15,7 +15,9 @@ turn for the one writer, so a delivery writes no more than it must: it reads and
 *sending* in one, records every part but the last in one each, and records its last part, marks
 itself *sent* and ends its job (:func:`portal.domain.jobs.finish`, only if this worker still
 holds it) in one. A delivery with nothing to do, or that fails for good, ends its job in the
-transaction that says so.
+transaction that says so. The starts and the records of deliveries that run at once (a post
+fanned out to ten networks) share their transactions (:class:`portal.db.WritesTogether`):
+ten networks cost about two write turns more than one, not twenty.
 
 A post deleted while a copy is being sent: the part on its way may be out a moment later, and
 only the worker will know its id. So the copy becomes *deleting* and keeps its ``deliver``
@@ -27,10 +29,11 @@ again, and that run sends the part once more with the same key, to learn what we
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
@@ -38,7 +41,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors import base
-from portal.db import session_scope
+from portal.db import WritesTogether, session_scope
 from portal.domain import jobs, linking
 from portal.domain.jobs import Claimed
 from portal.domain.linking import oauth
@@ -115,6 +118,10 @@ class Delivering:
     services: LinkServices
     max_attempts: int = MAX_ATTEMPTS
     listener: Listener | None = None
+    _writes: WritesTogether = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._writes = WritesTogether(self.sessions)
 
     def handlers(self) -> Mapping[str, jobs.Handler]:
         return {DELIVER: self.deliver, TAKE_DOWN: self.take_down}
@@ -174,28 +181,35 @@ class Delivering:
         """Read what the delivery needs and mark it *sending*; ``None`` when it has nothing
         to do (sent already, cancelled, its post deleted, its account unlinked), the job
         ended then in the same transaction. An OAuth token that expires soon is renewed
-        first, outside it (that calls the account's server)."""
-        async with session_scope(self.sessions, writing=True) as session:
-            rows = (await session.execute(_READ, {"delivery": int(job.subject)})).all()
-            delivery, post, account, _ = rows[0] if rows else (None, None, None, None)
-            if delivery is None or post is None or not _to_send(delivery, post):
-                await jobs.finish(session, job)
-                return None
-            if account is None or account.status != linking.VERIFIED:
-                if delivery.status != DELETING:  # else its take-down tells what became of it
-                    _failed(delivery, _unusable(account))
-                await jobs.finish(session, job)
-                return None
-            cls = connector(account.network)
-            credentials = linking.load_credentials(self.services, account)
-            renew = refresh and oauth.refresh_due(cls, account, credentials)
-            media = [row[3] for row in rows if row[3] is not None]
-            work = None if renew else _mark(delivery, post, account, media, credentials)
-        if work is None:  # the token expires soon: renew it, then start again with the new one
-            await acting.renew_token(self.sessions, self.services, account.id)
+        first, outside it (that calls the account's server). Deliveries that start at once
+        start in one transaction (:class:`~portal.db.WritesTogether`)."""
+        begun = await self._writes.write(functools.partial(self._begin, job, refresh))
+        if isinstance(begun, _Renew):  # renew the token, then start again with the new one
+            await acting.renew_token(self.sessions, self.services, begun.account_id)
             return await self._start(job, refresh=False)
-        self._tell(work)
-        return work
+        if begun is not None:
+            self._tell(begun)
+        return begun
+
+    async def _begin(
+        self, job: Claimed, refresh: bool, session: AsyncSession
+    ) -> _Work | _Renew | None:
+        rows = (await session.execute(_READ, {"delivery": int(job.subject)})).all()
+        delivery, post, account, _ = rows[0] if rows else (None, None, None, None)
+        if delivery is None or post is None or not _to_send(delivery, post):
+            await jobs.finish(session, job)
+            return None
+        if account is None or account.status != linking.VERIFIED:
+            if delivery.status != DELETING:  # else its take-down tells what became of it
+                _failed(delivery, _unusable(account))
+            await jobs.finish(session, job)
+            return None
+        cls = connector(account.network)
+        credentials = linking.load_credentials(self.services, account)
+        if refresh and oauth.refresh_due(cls, account, credentials):
+            return _Renew(account.id)
+        media = [row[3] for row in rows if row[3] is not None]
+        return _mark(delivery, post, account, media, credentials)
 
     async def _publish(self, instance: base.Connector, work: _Work, job: Claimed) -> None:
         """Publish the parts not published yet, recording each as soon as it is out, the
@@ -236,22 +250,8 @@ class Delivering:
         its parts, to be continued or taken down. If its post was deleted meanwhile, what
         went out is taken down: the delivery stays, or is again, *deleting*, and its
         ``take_down`` job is due now, whatever a take-down found before."""
-        async with session_scope(self.sessions, writing=True) as session:
-            delivery = await session.get(Delivery, work.delivery_id)
-            if delivery is not None and done:
-                delivery.parts = _parts_json(done)
-                delivery.remote_id = done[0].id[:500]
-                delivery.remote_url = (done[0].url or "")[:2000]
-            stopped = delivery is None or delivery.status != SENDING  # cancelled, or deleted
-            if delivery is not None and stopped and await _post_deleted(session, delivery):
-                delivery.status, delivery.error = DELETING, ""
-                await jobs.enqueue(session, TAKE_DOWN, str(delivery.id))
-            if delivery is not None and last and not stopped:
-                delivery.status, delivery.sent_at, delivery.error = SENT, utcnow(), ""
-                await backfeed.schedule(session, delivery)  # its answers, read from now on
-            if last or stopped:
-                await jobs.finish(session, job)
-        if stopped:
+        write = functools.partial(_record_in, work, done, job, last)
+        if await self._writes.write(write):
             raise _Stopped
 
     async def _later(self, work: _Work, seconds: float, reason: str) -> float:
@@ -357,6 +357,34 @@ class Delivering:
     def _tell(self, work: _Work) -> None:
         if self.listener is not None:
             self.listener(work.post_id, work.delivery_id)
+
+
+async def _record_in(
+    work: _Work, done: list[base.Published], job: Claimed, last: bool, session: AsyncSession
+) -> bool:
+    """:meth:`Delivering._record`'s transaction; whether the delivery stopped."""
+    delivery = await session.get(Delivery, work.delivery_id)
+    if delivery is not None and done:
+        delivery.parts = _parts_json(done)
+        delivery.remote_id = done[0].id[:500]
+        delivery.remote_url = (done[0].url or "")[:2000]
+    stopped = delivery is None or delivery.status != SENDING  # cancelled, or deleted
+    if delivery is not None and stopped and await _post_deleted(session, delivery):
+        delivery.status, delivery.error = DELETING, ""
+        await jobs.enqueue(session, TAKE_DOWN, str(delivery.id))
+    if delivery is not None and last and not stopped:
+        delivery.status, delivery.sent_at, delivery.error = SENT, utcnow(), ""
+        await backfeed.schedule(session, delivery)  # its answers, read from now on
+    if last or stopped:
+        await jobs.finish(session, job)
+    return stopped
+
+
+@dataclass(frozen=True, slots=True)
+class _Renew:
+    """A delivery that starts once its account's token is renewed."""
+
+    account_id: int
 
 
 class _Stopped(Exception):
