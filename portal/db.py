@@ -258,7 +258,8 @@ class WritesTogether:
         """What ``write`` returns, once the transaction it went into is committed."""
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append((write, done))
-        if self._writing is None or self._writing.done():
+        writing = self._writing
+        if writing is None or writing.done() or writing.get_loop() is not done.get_loop():
             self._writing = asyncio.create_task(self._write_all(), name="writes together")
         return await done
 
