@@ -94,24 +94,23 @@ async def enqueue(
     session: AsyncSession, kind: str, subject: str, *, run_at: datetime | None = None
 ) -> None:
     """Have ``kind`` work done on ``subject`` at ``run_at`` (now by default). A job of that
-    kind for that subject is kept and moved to the new time, not doubled."""
-    when = run_at or utcnow()
-    job = await session.scalar(select(Job).where(Job.kind == kind, Job.subject == subject))
-    if job is None:
-        session.add(Job(kind=kind, subject=subject, run_at=when))
-    else:
-        job.run_at = when
-    await session.flush()
+    kind for that subject is kept and moved to the new time, not doubled (one statement,
+    ``ON CONFLICT DO UPDATE``, which another transaction adding it at once cannot fail)."""
+    insert = upsert(session)(Job).values(kind=kind, subject=subject, run_at=run_at or utcnow())
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["kind", "subject"], set_={"run_at": insert.excluded.run_at}
+        )
+    )
 
 
 async def ensure(
     session: AsyncSession, kind: str, subject: str, *, run_at: datetime | None = None
 ) -> None:
     """Have the job of ``kind`` for ``subject`` due by ``run_at`` (now by default): added if
-    there is none, brought forward if it is due later and nobody holds it. For a job that
-    many transactions may ask for at once (one for the whole portal): where two add it at
-    the same moment, the second finds the first's (``ON CONFLICT DO NOTHING``) instead of
-    failing with its whole transaction, as :func:`enqueue` would."""
+    there is none, brought forward if it is due later and nobody holds it, never put off
+    (:func:`enqueue` moves it to ``run_at`` whatever). For a job that many ask for (one for
+    the whole portal), each wanting it no later than some time."""
     when = run_at or utcnow()
     insert = upsert(session)(Job).values(kind=kind, subject=subject, run_at=when)
     await session.execute(insert.on_conflict_do_nothing(index_elements=["kind", "subject"]))

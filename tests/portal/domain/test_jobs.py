@@ -232,8 +232,8 @@ async def test_a_job_ensured_by_two_transactions_at_once_is_one_and_neither_fail
     own_database: AsyncEngine,
 ) -> None:
     """Two transactions ask for the same shared job at the same moment (two copies sent by
-    two workers): on PostgreSQL the second waits for the first's insert and finds it, where
-    :func:`jobs.enqueue` would break the unique constraint and lose its whole transaction."""
+    two workers): on PostgreSQL the second waits for the first's insert and finds it, instead
+    of breaking the unique constraint and losing its whole transaction."""
     sessions = make_sessionmaker(own_database)
     soon, later = utcnow() + timedelta(minutes=1), utcnow() + timedelta(minutes=5)
     async with sessions() as first, sessions() as second:
