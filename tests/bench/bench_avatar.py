@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from portal.db import make_engine, make_sessionmaker
+from portal.db import make_engine, make_sessionmaker, session_scope
 from portal.domain import account
 from tests.bench.results import Figure, record, table
 from tests.fixtures import images
@@ -167,12 +167,12 @@ def _descendants(pid: int) -> list[int]:
 async def _tokens(database_url: str, count: int) -> list[str]:
     engine = make_engine(database_url)
     try:
-        async with make_sessionmaker(engine)() as db:
+        # Begun as a writer: the server, running on the same file, writes meanwhile.
+        async with session_scope(make_sessionmaker(engine), writing=True) as db:
             secrets = []
             for i in range(count):
                 user = await people.person(db, f"Uploader {i}")
                 secrets.append((await account.create_token(db, user, name="bench")).secret)
-            await db.commit()
         return secrets
     finally:
         await engine.dispose()

@@ -40,7 +40,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import URL, make_url
 
-from portal.db import make_engine, make_sessionmaker
+from portal.db import make_engine, make_sessionmaker, session_scope
 from portal.domain import privacy
 from portal.storage.models import LinkedAccount, User
 from tests.bench.results import Figure, record, table
@@ -105,7 +105,8 @@ async def seed(database_url: str) -> list[User]:
     """:data:`PEOPLE` people found by number, each showing :data:`ACCOUNTS` public accounts."""
     engine = make_engine(database_url)
     try:
-        async with make_sessionmaker(engine)() as db:
+        # Begun as a writer: the server, running on the same file, writes meanwhile.
+        async with session_scope(make_sessionmaker(engine), writing=True) as db:
             owners = []
             for i in range(PEOPLE):
                 owner = await people.person(db, f"Person {i}", bio="Chess and tea.")
@@ -121,7 +122,6 @@ async def seed(database_url: str) -> list[User]:
                     for j in range(ACCOUNTS)
                 )
                 owners.append(owner)
-            await db.commit()
         return owners
     finally:
         await engine.dispose()
