@@ -367,6 +367,9 @@ class Connector:
     bot as they are made (Telegram's comments, :mod:`connectors.telegram._updates`)."""
     CAN_MESSAGE: ClassVar[bool] = False
     """It can send a direct message (:meth:`send_message`)."""
+    MESSENGER: ClassVar[bool] = False
+    """People write to each other on it: its owner may offer the account for being messaged
+    through Portal, in the order they choose (``portal.domain.reach``)."""
     CAN_UPLOAD_MEDIA: ClassVar[bool] = False
     """It can attach pictures (:meth:`upload_media`)."""
     LINK_ONLY: ClassVar[bool] = False

@@ -14,6 +14,7 @@ from connectors.base import PUBLIC, Connector, Context, InvalidHandle, clean, ur
 
 class Email(Connector):
     NAME = "email"
+    MESSENGER = True
     LABEL = "Email"
     AUTH = "code"
     HANDLE_LABEL = "Email address"

@@ -42,6 +42,7 @@ from connectors.facebook import Facebook
 
 class Signal(ProfileLink):
     NAME = "signal"
+    MESSENGER = True
     LABEL = "Signal"
     HANDLE_LABEL = "Username or phone number"
     HANDLE_EXAMPLE = "ada.42"
@@ -86,6 +87,7 @@ class Signal(ProfileLink):
 
 class Viber(PhoneLink):
     NAME = "viber"
+    MESSENGER = True
     LABEL = "Viber"
 
     @classmethod
@@ -104,6 +106,7 @@ class Viber(PhoneLink):
 
 class Messenger(ProfileLink):
     NAME = "messenger"
+    MESSENGER = True
     LABEL = "Messenger"
     HANDLE_LABEL = "Facebook username"
     HANDLE_EXAMPLE = "ada.lovelace"
@@ -117,6 +120,7 @@ class Messenger(ProfileLink):
 
 class Line(ProfileLink):
     NAME = "line"
+    MESSENGER = True
     LABEL = "LINE"
     HANDLE_LABEL = "LINE ID"
     HANDLE_EXAMPLE = "ada.lovelace"
@@ -129,6 +133,7 @@ class Line(ProfileLink):
 
 class WeChat(ProfileLink):
     NAME = "wechat"
+    MESSENGER = True
     LABEL = "WeChat"
     HANDLE_LABEL = "WeChat ID"
     HANDLE_EXAMPLE = "ada_lovelace"
@@ -142,6 +147,7 @@ class WeChat(ProfileLink):
 
 class Discord(ProfileLink):
     NAME = "discord"
+    MESSENGER = True
     LABEL = "Discord"
     HANDLE_EXAMPLE = "ada.lovelace"
     PREFIXES = ("@",)

@@ -21,6 +21,7 @@ from connectors.base import url_quote
 
 class WhatsApp(PhoneLink):
     NAME = "whatsapp"
+    MESSENGER = True
     LABEL = "WhatsApp"
     HOSTS = ("wa.me", "api.whatsapp.com", "web.whatsapp.com")
     PROFILE_PATHS = (r"\+?(?P<handle>[0-9]+)",)

@@ -101,6 +101,7 @@ class Server:
 
 class XMPP(base.Connector):
     NAME = "xmpp"
+    MESSENGER = True
     LABEL = "XMPP"
     AUTH = "password"
     HANDLE_LABEL = "XMPP address"

@@ -78,6 +78,7 @@ _MAX_MENTIONS = 50
 
 class Bluesky(Connector):
     NAME = NETWORK
+    MESSENGER = True
     LABEL = "Bluesky"
     AUTH = "atproto"
     HANDLE_LABEL = "Handle"

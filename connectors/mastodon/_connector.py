@@ -78,6 +78,7 @@ def _id(value: str, what: str) -> str:
 
 class Mastodon(base.Connector):
     NAME = NETWORK
+    MESSENGER = True
     LABEL = "Mastodon"
     AUTH = "oauth2"
     SCOPES = ("profile", "read:statuses", "write:statuses", "write:media")

@@ -70,6 +70,7 @@ _REFUSED = "The Matrix server refused this user name or password."
 
 class Matrix(base.Connector):
     NAME = "matrix"
+    MESSENGER = True
     LABEL = "Matrix"
     AUTH = "password"
     HANDLE_LABEL = "Matrix ID"

@@ -44,6 +44,7 @@ NO_ACCOUNT_NUMBER = (
 
 class Telegram(base.Connector):
     NAME = NETWORK
+    MESSENGER = True
     LABEL = "Telegram"
     AUTH = "widget"
     HANDLE_LABEL = "Telegram username"

@@ -17,6 +17,8 @@ from portal.api.schemas import (
     PrivacyOut,
     PrivacyPatch,
     ProfilePatch,
+    ReachOut,
+    ReachPut,
     SignupIn,
     TokenIn,
     TokenOut,
@@ -32,7 +34,7 @@ from portal.deps import (
     mailer,
     save_avatar,
 )
-from portal.domain import account, privacy, profile, recovery, signin
+from portal.domain import account, privacy, profile, reach, recovery, signin
 from portal.domain.profile import ACCEPTED_TYPES
 
 router = APIRouter(prefix="/api/v1")
@@ -147,6 +149,27 @@ async def update_privacy(
     }
     await profile.set_privacy(db, user, audiences=audiences, find_by=find_by)
     return PrivacyOut.of(user)
+
+
+@router.get("/me/reach", response_model=ReachOut, responses=errors(401, 403), tags=["accounts"])
+async def get_reach(db: DB, user: ApiUser) -> ReachOut:
+    """Who may message me through Portal, and my messengers in the order I want to be
+    messaged on."""
+    return ReachOut.of(user, await reach.channels_of(db, user))
+
+
+@router.put(
+    "/me/reach", response_model=ReachOut, responses=errors(401, 403, 422, 429), tags=["accounts"]
+)
+async def put_reach(body: ReachPut, db: DB, user: ApiUser, limiter: LimiterDep) -> ReachOut:
+    """Choose who may message me (contacts, members, nobody) and the messengers to be
+    messaged on, first first; my messengers left out of ``channels`` are off, and fields
+    left out stay as they are."""
+    await limiter.hit("profile", str(user.id))
+    channels = await reach.set_reach(
+        db, user, messages_from=body.messages_from, channels=body.channels
+    )
+    return ReachOut.of(user, channels)
 
 
 @router.delete(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -10,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.requests import Request
 
 from portal import i18n
+from portal.domain import linking, reach
 from portal.domain import number as numbers
 from portal.domain.account import MAX_PASSWORD, MIN_PASSWORD
 from portal.domain.privacy import Card
@@ -150,6 +152,64 @@ class PrivacyOut(BaseModel):
             find_by_phone=user.find_by_phone,
             find_by_name=user.find_by_name,
         )
+
+
+class ReachChannelOut(BaseModel):
+    account_id: int
+    network: str = Field(examples=["matrix"])
+    label: str = Field(examples=["Matrix"])
+    handle: str = Field(examples=["@ada:matrix.org"])
+    on: bool = Field(description="Whether I may be messaged here through Portal.")
+    rank: int | None = Field(
+        description="Its place in the order I want to be messaged in (1 first); null when off.",
+        examples=[1],
+    )
+
+    @classmethod
+    def of(cls, channel: reach.Channel) -> ReachChannelOut:
+        account = channel.account
+        shown = linking.describe_handle(account.network, account.handle)
+        return cls(
+            account_id=account.id,
+            network=account.network,
+            label=shown["label"],
+            handle=shown["handle"],
+            on=channel.on,
+            rank=channel.rank,
+        )
+
+
+class ReachOut(BaseModel):
+    messages_from: Literal["contacts", "members", "nobody"] = Field(
+        description="Who may message me through Portal: my mutual contacts, any signed-in "
+        "member (their first message is a request), or nobody."
+    )
+    channels: list[ReachChannelOut] = Field(
+        description="My accounts on networks where people write to each other: those on in my "
+        "order, then those off."
+    )
+
+    @classmethod
+    def of(cls, user: User, channels: Sequence[reach.Channel]) -> ReachOut:
+        return cls(
+            messages_from=user.messages_from,
+            channels=[ReachChannelOut.of(channel) for channel in channels],
+        )
+
+
+class ReachPut(BaseModel):
+    """Who may message me, and the messengers to be messaged on, first first; left-out fields
+    stay, and my messengers left out of ``channels`` are off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages_from: Literal["contacts", "members", "nobody"] | None = None
+    channels: list[WholeNumber] | None = Field(
+        default=None,
+        max_length=100,
+        description="Ids of my messenger accounts, in the order I want to be messaged on.",
+        examples=[[12, 7]],
+    )
 
 
 class PasswordChange(BaseModel):

@@ -107,6 +107,9 @@ class User(Base):
     find_by_number: Mapped[bool] = mapped_column(Boolean, default=True)
     find_by_phone: Mapped[bool] = mapped_column(Boolean, default=False)
     find_by_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    messages_from: Mapped[str] = mapped_column(String(10), default="contacts")
+    """Who may message the person through Portal (portal.domain.reach): ``contacts``,
+    ``members`` or ``nobody``."""
 
     phone: Mapped[str | None] = mapped_column(String(16), unique=True, default=None)
     """The verified phone number, E.164; an unverified one waits in PhoneVerification."""
@@ -210,6 +213,11 @@ class LinkedAccount(Base):
     problem: Mapped[str] = mapped_column(String(300), default="")
     audience: Mapped[str] = mapped_column(String(10), default="public")
     """Who sees the account behind the number (portal.domain.privacy)."""
+    reach_rank: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Where the account comes in the order the owner wants to be messaged on (1 first);
+    ``None``: not chosen, after the chosen ones in the card's order (portal.domain.reach)."""
+    reach_off: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The owner does not want to be messaged here through Portal."""
     feed_source_id: Mapped[int | None] = mapped_column(
         ForeignKey("feed_sources.id", ondelete="SET NULL"), default=None, index=True
     )
