@@ -108,7 +108,7 @@ wrk:
 
 # Real servers the tests talk to, installed under .peers/ (see tests/fixtures/peers.py).
 PEERS := .peers
-peers: peers-oidc peers-matrix peers-xmpp peers-atproto
+peers: peers-oidc peers-matrix peers-xmpp peers-imap peers-atproto
 
 # Matrix homeserver: Synapse from PyPI, in a virtualenv of its own (its pins are not ours).
 SYNAPSE_VERSION := 1.163.2
@@ -128,6 +128,14 @@ peers-xmpp:
 	@command -v prosody >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prosody >/dev/null; \
 		service prosody stop >/dev/null 2>&1 || true; }
+
+# IMAP server: Debian's Dovecot, run by tests/fixtures/imap.py with its own configuration, mail
+# and port; the system service the package may start is stopped so it holds no port.
+.PHONY: peers-imap
+peers-imap:
+	@command -v dovecot >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
+		service dovecot stop >/dev/null 2>&1 || true; }
 
 # OpenID Connect provider: oidc-provider from the npm registry, into tests/peers/oidc/node_modules
 # (where server.mjs finds it); installed again when the lock changes or node_modules is gone.

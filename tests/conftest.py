@@ -11,6 +11,7 @@ from tests.fixtures.database import (
     postgres_url,
     sessionmaker,
 )
+from tests.fixtures.imap import imap_server
 from tests.fixtures.live import live_server
 from tests.fixtures.matrix import matrix_homeserver
 from tests.fixtures.oidc import oidc_provider, oidc_redirect_uris
@@ -32,6 +33,7 @@ __all__ = [
     "databases",
     "db",
     "engine",
+    "imap_server",
     "instance",
     "live_server",
     "mailbox",
