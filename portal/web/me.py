@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from portal import csrf
 from portal.deps import DB, SESSION_COOKIE, ImagesDep, LimiterDep, SettingsDep, save_avatar
-from portal.domain import account, profile
+from portal.domain import account, linking, profile, reach
 from portal.errors import InvalidInput, PortalError
 from portal.web.deps import CurrentUser
 from portal.web.forms import clear_session_cookie, form_error, redirect
@@ -23,6 +23,7 @@ router = APIRouter(prefix="/me", dependencies=[Depends(csrf.verify)], include_in
 
 Text = Annotated[str, Form()]
 MaybeText = Annotated[str | None, Form()]
+Ids = Annotated[list[str], Form()]
 
 
 @router.get("")
@@ -198,6 +199,61 @@ async def delete_account(
     response = redirect(request, "/?deleted=1")
     clear_session_cookie(request, response)
     return response
+
+
+@router.get("/reach")
+async def reach_page(request: Request, db: DB, user: CurrentUser) -> Response:
+    """Who may message me through Portal, and my messengers in the order I want."""
+    return render(request, "reach", {"channels": _shown(await reach.channels_of(db, user))})
+
+
+@router.post("/reach")
+async def update_reach(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    messages_from: Text = "",
+    order: Ids = [],  # noqa: B006 (FastAPI copies the default)
+    on: Ids = [],  # noqa: B006
+    up: Text = "",
+    down: Text = "",
+) -> Response:
+    """Save who may message me and my messengers: those ticked, in the order shown, one of
+    them moved a place up or down when its button was pressed (a form without script)."""
+    shown = [_id(value) for value in order[: reach.MAX_CHANNELS]]
+    chosen = {_id(value) for value in on[: reach.MAX_CHANNELS]}
+    for moved, step in ((_id(up), -1), (_id(down), 1)):
+        if moved in shown:
+            at = shown.index(moved)
+            to = min(max(at + step, 0), len(shown) - 1)
+            shown[at], shown[to] = shown[to], shown[at]
+    try:
+        await limiter.hit("profile", str(user.id))
+        channels = await reach.set_reach(
+            db,
+            user,
+            messages_from=messages_from or None,
+            channels=[account_id for account_id in shown if account_id in chosen],
+        )
+    except PortalError as exc:
+        context = {"channels": _shown(await reach.channels_of(db, user))}
+        return form_error(request, "reach", exc, context, fragment="reach_form")
+    toast(request, "How people reach you is saved.")
+    return render(request, "reach", {"channels": _shown(channels)}, fragment="reach_form")
+
+
+def _shown(channels: list[reach.Channel]) -> list[tuple[reach.Channel, dict[str, str | None]]]:
+    """Each channel with its network's name and its handle as people write it."""
+    return [
+        (channel, linking.describe_handle(channel.account.network, channel.account.handle))
+        for channel in channels
+    ]
+
+
+def _id(value: str) -> int:
+    """An account id from a form; 0 (no account) for anything else."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 12 else 0
 
 
 @router.get("/tokens")

@@ -19,6 +19,7 @@ from playwright.async_api import (
     Page,
     Request,
     Route,
+    ViewportSize,
     expect,
 )
 
@@ -31,6 +32,7 @@ from tests.fixtures.browser import (
     open_account_menu,
     screenshot,
     scriptless_page,
+    sign_in,
     sign_up,
 )
 from tests.fixtures.live import LiveServer
@@ -556,3 +558,74 @@ async def _each_action_in_its_row(page: Page) -> None:
           .map((group) => `${group.outerHTML.slice(0, 80)} wraps`)"""
     )
     assert not outside + split, "\n".join(outside + split)
+
+
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+
+
+def _messengers(page: Page) -> Locator:
+    return page.locator("#reach-form .reach-item")
+
+
+async def _messenger_order(page: Page) -> list[str]:
+    return [
+        (await item.locator("strong").inner_text()).strip()
+        for item in await _messengers(page).all()
+    ]
+
+
+async def test_the_messengers_one_is_reached_on_are_ordered_with_and_without_script(
+    page: Page, browser: Browser, server: LiveServer, shots: Path
+) -> None:
+    person = new_person("Mary Jackson")
+    await sign_up(page, person)
+    for network, label, field, handle in (
+        ("whatsapp", "WhatsApp", "Phone number", "+39 06 6982 0000"),
+        ("github", "GitHub", "Username", "mary-jackson"),
+        ("signal", "Signal", "Username or phone number", "mary.42"),
+        ("viber", "Viber", "Phone number", "+39 06 6982 0001"),
+    ):
+        await _add_by_handle(page, network, label, field, handle)
+    await page.goto("/me")
+    await page.get_by_role("link", name="How people reach me").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("How people reach me")
+    # GitHub is no messenger; the others come in the card's order, all ticked.
+    await expect(_messengers(page)).to_have_count(3)
+    assert await _messenger_order(page) == ["WhatsApp", "Signal", "Viber"]
+
+    # With script (htmx): Viber goes up, Signal is unticked, members may write; saved in place.
+    await page.get_by_role("button", name="Move Viber up").click()
+    await expect(_messengers(page).locator("strong")).to_have_text(["WhatsApp", "Viber", "Signal"])
+    await _messengers(page).filter(has_text="Signal").get_by_role("checkbox").uncheck()
+    await page.get_by_label("Anyone signed in here", exact=False).check()
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("How people reach you is saved.")).to_be_visible()
+    await expect(_messengers(page).filter(has_text="Signal")).to_have_class(re.compile(r"\boff\b"))
+    for size, name in ((PHONE, "390"), (DESKTOP, "1280")):
+        await page.set_viewport_size(size)
+        await no_sideways_scroll(page)
+        await screenshot(page, shots / f"reach-en-{name}.png")
+
+    # Without script: the same form, a whole page each time.
+    async with scriptless_page(browser, server) as plain:
+        await plain.goto("/signin")
+        await sign_in(plain, person)
+        await plain.goto("/me/reach")
+        assert await _messenger_order(plain) == ["WhatsApp", "Viber", "Signal"]
+        await plain.get_by_role("button", name="Move WhatsApp down").click()
+        await expect(plain.get_by_text("How people reach you is saved.")).to_be_visible()
+        await expect(_messengers(plain).locator("strong")).to_have_text(
+            ["Viber", "WhatsApp", "Signal"]
+        )
+        await expect(plain.get_by_label("Anyone signed in here", exact=False)).to_be_checked()
+
+    for language in ("it", "fr"):
+        await page.context.add_cookies(
+            [{"name": "portal_lang", "value": language, "url": server.url}]
+        )
+        for size, name in ((PHONE, "390"), (DESKTOP, "1280")):
+            await page.set_viewport_size(size)
+            await page.goto("/me/reach")
+            await expect(page.locator("html")).to_have_attribute("lang", language)
+            await no_sideways_scroll(page)
+            await screenshot(page, shots / f"reach-{language}-{name}.png")

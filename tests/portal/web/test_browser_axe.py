@@ -78,6 +78,7 @@ SIGNED_IN = {
     "/me/share": "/me/share",
     "/me/invites": "/me/invites",
     "/me/tokens": "/me/tokens",
+    "/me/reach": "/me/reach",
     "/me/phone": "/me/phone",
     "/me/password": "/me/password",
     "/me/email": "/me/email",
