@@ -153,7 +153,7 @@ class XMPP(base.Connector):
             pass
         return _actor(self.handle)
 
-    async def send_message(self, to: str, text: str) -> Delivered:
+    async def send_message(self, to: str, text: str, key: str = "") -> Delivered:
         recipient = self.normalize_handle(to, context=self.context)
         body = _NOT_XML.sub("", text)
         if not body.strip():
@@ -165,7 +165,8 @@ class XMPP(base.Connector):
                 if message["id"] == message_id and not bounced.done():
                     bounced.set_result(str(message["error"]["condition"]))
 
-            message_id = uuid.uuid4().hex
+            # The same id on every try: clients that see it twice show it once.
+            message_id = key or uuid.uuid4().hex
             client.add_event_handler("message_error", on_error)
             message = client.make_message(mto=recipient, mbody=body, mtype="chat")
             message["id"] = message_id

@@ -27,6 +27,7 @@ from portal.api import feeds as api_feeds
 from portal.api import follows as api_follows
 from portal.api import health as api_health
 from portal.api import linked as api_linked
+from portal.api import messages as api_messages
 from portal.api import numbers as api_numbers
 from portal.api import posts as api_posts
 from portal.api import readers as api_readers
@@ -287,6 +288,7 @@ def _routes() -> tuple[BaseRoute, ...]:
         api_digest.router,
         api_recovery.router,
         api_posts.router,
+        api_messages.router,
     ):
         routes.include_router(router, dependencies=[Depends(schemas.absolute_links)])
     for router in (

@@ -23,6 +23,7 @@ from portal.domain.card_cache import CardCache
 from portal.domain.feeds.poller import PARSED_PER_PROCESS, PARSERS, Poller, Polling
 from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
+from portal.domain.messages.deliver import Sending
 from portal.domain.notifications import Mailer
 from portal.domain.phones import PhoneServices
 from portal.domain.posts import compose, public_pictures
@@ -79,13 +80,13 @@ def job_worker(
     publishing: bool = True,
     polling: Poller | None = None,
 ) -> jobs.Worker:
-    """The worker of the background jobs on ``sessions``' database: delivering posts,
-    changing and reading back those out (``publishing``), and polling the feeds with
-    ``polling``."""
+    """The worker of the background jobs on ``sessions``' database: delivering posts and
+    messages, changing posts and reading back their answers (``publishing``), and polling
+    the feeds with ``polling``."""
     services = services or link_services(settings)
     handlers: dict[str, jobs.Handler] = {}
     if publishing:
-        for kind in (Delivering, Backfeeding, BotUpdates, Editing):
+        for kind in (Delivering, Backfeeding, BotUpdates, Editing, Sending):
             handlers |= kind(sessions, services, listener=listener).handlers()
     if polling is not None:
         handlers |= Polling(polling).handlers()

@@ -63,6 +63,10 @@ RULES: dict[str, str] = {
     "fever": "600/minute",
     # Posts written, and pictures uploaded for them, per account.
     "post": "30/minute;300/hour;1000/day",
+    # Messages written, per sender; and received, per recipient, whoever writes (nobody can
+    # have a person flooded through Portal).
+    "message": "10/minute;100/hour;500/day",
+    "message_to": "30/hour;200/day",
     "post_media": "30/minute;300/hour",
     # A post's pictures fetched by the networks they are published on (signed addresses that
     # expire), per client address.

@@ -171,7 +171,7 @@ class Matrix(base.Connector):
             raise AuthRevoked(f"Portal's Matrix session no longer belongs to {self.handle}.")
         return actor(self.handle, await server.profile(self.handle))
 
-    async def send_message(self, to: str, text: str) -> Delivered:
+    async def send_message(self, to: str, text: str, key: str = "") -> Delivered:
         recipient = self.normalize_handle(to, context=self.context)
         if recipient == self.handle:
             raise PermanentError("A Matrix account cannot send a direct message to itself.")
@@ -182,7 +182,9 @@ class Matrix(base.Connector):
             raise PermanentError("This message is too long for one Matrix message.")
         server = await self._server()
         room_id = await self._direct_room(server, recipient)
-        transaction = uuid.uuid4().hex
+        # The server sends a transaction id it saw from the same device once: the key makes a
+        # repeated try one (the spec's "Transaction identifiers").
+        transaction = segment(base.idempotency_key(key) if key else uuid.uuid4().hex)
         path = f"/_matrix/client/v3/rooms/{segment(room_id)}/send/m.room.message/{transaction}"
         content = {"msgtype": "m.text", "body": body}
         try:

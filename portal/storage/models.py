@@ -530,4 +530,5 @@ class Follow(Base):
 
 # The tables of publishing live in their own module; importing it here puts them in
 # ``Base.metadata`` wherever the models are loaded (migrations, the schema check).
+from portal.storage import messages as _messages  # noqa: E402, F401
 from portal.storage import posts as _posts  # noqa: E402, F401

@@ -43,6 +43,7 @@ RULES_BEYOND_THE_SCHEMA = [
     "POST /api/v1/tokens",
     "PATCH /api/v1/me",
     "PUT /api/v1/me/reach",
+    "POST /api/v1/messages",
     "DELETE /api/v1/me",
     "POST /api/v1/me/password",
     "PUT /api/v1/me/avatar",

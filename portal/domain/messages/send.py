@@ -1,0 +1,198 @@
+"""Writing to a person by their number: which of their messengers the sender may use, and a
+message with one copy per messenger, each delivered by a job (``portal.domain.messages.deliver``).
+
+The recipient decides (``portal.domain.reach``): who may write to them, and their messengers
+in their order; a sender sees, and can use, only the messengers the recipient's card shows
+them. A messenger is usable when the sender has a verified account there that can send
+(``CAN_MESSAGE``): the message goes from the sender's own account to the recipient's, as if
+they had written it themselves.
+
+``all`` sends every copy at once; ``first`` sends them one after the other in the recipient's
+order, and stops at the first delivered. Someone the recipient blocked is answered as anyone
+else would be, and nothing is sent: their copies stay queued, with no job.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors import get as connector_class
+from portal.domain import jobs, linking, privacy, reach
+from portal.domain.text import reject_invisible
+from portal.errors import N_, Forbidden, InvalidInput, NotFound
+from portal.storage.messages import Message, MessageCopy
+from portal.storage.models import LinkedAccount, User
+
+SEND = "send_message"
+"""The job that delivers one copy (its subject: the copy's id)."""
+MODES = ("all", "first")
+MAX_TEXT = 4000
+"""The longest message: what every messenger Portal sends on takes in one message."""
+WAITING, QUEUED, SENDING, RETRYING = "waiting", "queued", "sending", "retrying"
+SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
+UNDER_WAY = frozenset({WAITING, QUEUED, SENDING, RETRYING})
+
+NOT_TO_YOU = N_("This person takes messages through Portal only from their contacts.")
+TO_NOBODY = N_("This person does not take messages through Portal.")
+NO_CHANNEL = N_(
+    "You have no account that can write to this person on the messengers they offer you: "
+    "link one of them (Matrix or XMPP) to your number."
+)
+NOT_OFFERED = N_("This person does not offer you that messenger.")
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One of the recipient's messengers as the sender may use it."""
+
+    channel: reach.Channel
+    sender_account: LinkedAccount | None
+    """The sender's account that writes there; ``None``: they have none that can."""
+
+    @property
+    def network(self) -> str:
+        return self.channel.account.network
+
+
+async def offers(session: AsyncSession, sender: User, number: str) -> tuple[User, list[Offer]]:
+    """The recipient behind ``number``, and their messengers the sender may use, in the
+    recipient's order. A number unknown, hidden from the sender, or of someone who blocked
+    them is :data:`~portal.domain.privacy.NO_SUCH_NUMBER`, as for a lookup; one that does not
+    take messages from the sender says so."""
+    card = await privacy.card_for_number(session, sender, number)
+    recipient = await session.get(User, card.user_id)
+    if recipient is None:
+        raise NotFound(privacy.NO_SUCH_NUMBER)
+    if recipient.id == sender.id:
+        raise InvalidInput(N_("This is your own number."), field="to")
+    if card.relation is not privacy.Relation.BLOCKED and not reach.may_write(
+        recipient, card.relation
+    ):
+        raise Forbidden(TO_NOBODY if recipient.messages_from == reach.NOBODY else NOT_TO_YOU)
+    accounts = list(
+        await session.scalars(
+            select(LinkedAccount).where(LinkedAccount.user_id.in_((recipient.id, sender.id)))
+        )
+    )
+    # Only an account the recipient proved is theirs: a handle merely typed may be anyone's.
+    theirs = [
+        account
+        for account in accounts
+        if account.user_id == recipient.id and account.status == linking.VERIFIED
+    ]
+    channels = reach.open_to(card, reach.order(theirs))
+    mine = sorted(
+        (account for account in accounts if account.user_id == sender.id and _can_send(account)),
+        key=lambda account: (account.position, account.id),
+    )
+    found = [
+        Offer(channel, next((a for a in mine if a.network == channel.account.network), None))
+        for channel in channels
+    ]
+    return recipient, found
+
+
+def _can_send(account: LinkedAccount) -> bool:
+    cls = connector_class(account.network)
+    return (
+        cls is not None
+        and cls.CAN_MESSAGE
+        and account.status == linking.VERIFIED
+        and bool(account.secrets)
+    )
+
+
+async def send(
+    session: AsyncSession,
+    sender: User,
+    number: str,
+    text: str,
+    *,
+    mode: str = "all",
+    networks: Sequence[str] | None = None,
+) -> Message:
+    """Write ``text`` to the person behind ``number``, on every messenger of theirs the
+    sender can use (or on ``networks`` of them), ``all`` at once or the ``first`` that
+    delivers; the message and its copies, their jobs queued in the same transaction."""
+    body = unicodedata.normalize("NFC", (text or "").replace("\r\n", "\n").replace("\r", "\n"))
+    reject_invisible(body, "The message", "text", newlines=True)
+    body = body.strip()
+    if not body:
+        raise InvalidInput(N_("Write something to send."), field="text")
+    if len(body) > MAX_TEXT:
+        raise InvalidInput(
+            N_("A message has at most %(max)d characters."), field="text", max=MAX_TEXT
+        )
+    if mode not in MODES:
+        raise InvalidInput(N_("Send to all at once, or to the first that delivers."), field="mode")
+    recipient, found = await offers(session, sender, number)
+    usable = [offer for offer in found if offer.sender_account is not None]
+    if networks is not None:
+        wanted = set(networks)
+        if wanted - {offer.network for offer in found}:
+            raise InvalidInput(NOT_OFFERED, field="channels")
+        usable = [offer for offer in usable if offer.network in wanted]
+    if not usable:
+        raise InvalidInput(NO_CHANNEL, field="channels")
+    message = Message(
+        id=secrets.token_urlsafe(12),
+        sender_id=sender.id,
+        recipient_id=recipient.id,
+        text=body,
+        mode=mode,
+    )
+    session.add(message)
+    blocked = (await privacy.relations(session, sender, [recipient.id]))[recipient.id]
+    copies = []
+    for position, offer in enumerate(usable):
+        first_only = mode == "first" and position > 0
+        assert offer.sender_account is not None
+        copy = MessageCopy(
+            message_id=message.id,
+            position=position,
+            network=offer.network,
+            sender_account_id=offer.sender_account.id,
+            recipient_account_id=offer.channel.account.id,
+            to_handle=offer.channel.account.handle,
+            status=WAITING if first_only else QUEUED,
+            key=secrets.token_hex(16),
+        )
+        session.add(copy)
+        copies.append(copy)
+    await session.flush()
+    if blocked is not privacy.Relation.BLOCKED:  # else dropped, without telling the sender
+        for copy in copies:
+            if copy.status == QUEUED:
+                await jobs.enqueue(session, SEND, str(copy.id))
+    return message
+
+
+@dataclass(frozen=True)
+class Loaded:
+    message: Message
+    copies: list[MessageCopy]
+    recipient: User
+
+
+async def load(session: AsyncSession, user: User, message_id: str) -> Loaded:
+    """One of the person's own messages, with its copies; another's is not found, like one
+    that does not exist."""
+    message = await session.get(Message, message_id) if 0 < len(message_id) <= 24 else None
+    if message is None or message.sender_id != user.id:
+        raise NotFound(N_("This message does not exist."))
+    copies = list(
+        await session.scalars(
+            select(MessageCopy)
+            .where(MessageCopy.message_id == message.id)
+            .order_by(MessageCopy.position)
+        )
+    )
+    recipient = await session.get(User, message.recipient_id)
+    assert recipient is not None
+    return Loaded(message, copies, recipient)
