@@ -7,7 +7,6 @@ import itertools
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -26,11 +25,11 @@ from connectors.base import (
     PermanentError,
     Retriable,
 )
-from connectors.xmpp import XMPP, Server, _session
+from connectors.xmpp import XMPP, Server
 from connectors.xmpp import _records as xmpp_records
 from tests.fixtures.network import FakeDNS, connection_attempts, listening
 from tests.fixtures.peers import free_port
-from tests.fixtures.xmpp import XMPPServer
+from tests.fixtures.xmpp import XMPPServer, online_client
 
 _numbers = itertools.count(1)
 
@@ -307,21 +306,7 @@ async def test_a_message_reaches_the_other_person(
 ) -> None:
     alice = await linked(route, http, "alice")
     bob, bob_password = account(route, "bob")
-    received: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    async with _session(bob, bob_password, route.server, routed(route).addresses) as listener:
-
-        def on_message(message: Any) -> None:
-            if not received.done():
-                received.set_result(message)
-
-        listener.add_event_handler("message", on_message)
-        listener.send_presence()
-        # A reply after the presence means the server now routes messages to this client.
-        await listener.make_iq_get(
-            queryxmlns="http://jabber.org/protocol/disco#info", ito=route.domain
-        ).send(timeout=5)
-
+    async with online_client(route, bob, bob_password, routed(route).addresses) as received:
         delivered = await alice.send_message(bob.upper(), "Hello Bob\x00, from Alice ✨")
         message = await asyncio.wait_for(received, timeout=5)
 

@@ -19,6 +19,18 @@ from portal.config import _default_secret_key, get_settings
 from portal.db import make_engine, make_sessionmaker, session_scope, write_next
 
 
+def _begins(engine: Any) -> list[str]:
+    """The ``BEGIN`` statements ``engine`` sends from now on, as it sends them."""
+    begun: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begun.append(statement)
+
+    return begun
+
+
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -102,12 +114,7 @@ async def test_a_deleted_row_leaves_no_trace_in_the_file(in_tmp: Path) -> None:
 async def test_a_session_that_writes_begins_each_transaction_as_a_writer(in_tmp: Path) -> None:
     """After a commit too: a picture is stored in a second transaction, after it decoded."""
     engine = make_engine(f"sqlite+aiosqlite:///{in_tmp}/begin.db")
-    begun: list[str] = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith("BEGIN"):
-            begun.append(statement)
+    begun = _begins(engine)
 
     factory = make_sessionmaker(engine)
     try:
@@ -209,12 +216,7 @@ async def test_writes_asked_for_at_once_are_committed_together(in_tmp: Path) -> 
     """Ten writes asked for at once go in two transactions (the first, and all that came
     while it waited); one that fails among them fails alone, the others are kept."""
     engine = make_engine(f"sqlite+aiosqlite:///{in_tmp}/together.db")
-    begun: list[str] = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith("BEGIN"):
-            begun.append(statement)
+    begun = _begins(engine)
 
     factory = make_sessionmaker(engine)
     together = db.WritesTogether(factory)

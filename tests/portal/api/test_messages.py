@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.xmpp import _session
 from portal.config import Settings
 from portal.domain import account, jobs, linking, reach
 from portal.domain.linking import proofs
@@ -26,7 +25,7 @@ from tests.fixtures.app import make_settings
 from tests.fixtures.live import free_port
 from tests.fixtures.matrix import MatrixHomeserver, MatrixUser
 from tests.fixtures.publishing import post_worker
-from tests.fixtures.xmpp import XMPPServer
+from tests.fixtures.xmpp import XMPPServer, online_client
 from tests.portal.domain import people
 
 
@@ -136,20 +135,7 @@ async def test_a_message_reaches_the_person_on_every_messenger_at_once(
     ]
     assert message["copies"][0]["to"] == grace.matrix.user_id
 
-    received: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    route = xmpp_server.server
-    async with _session(grace.jid, grace.password, route, addresses) as listener:
-
-        def on_message(message: Any) -> None:
-            if not received.done():
-                received.set_result(message)
-
-        listener.add_event_handler("message", on_message)
-        listener.send_presence()
-        # A reply after the presence means the server now routes messages to this client.
-        await listener.make_iq_get(
-            queryxmlns="http://jabber.org/protocol/disco#info", ito=xmpp_server.domain
-        ).send(timeout=5)  # type: ignore[no-untyped-call]
+    async with online_client(xmpp_server, grace.jid, grace.password, addresses) as received:
         assert await worker.run_due() == 2
         on_xmpp = await asyncio.wait_for(received, timeout=5)
 

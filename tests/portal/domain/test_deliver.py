@@ -122,17 +122,7 @@ async def test_a_stop_between_published_and_recorded_publishes_again_with_the_sa
     next run sends the same idempotency key, and Mastodon keeps one status."""
     delivery_id = await _post(sessionmaker, ada, "Hello")
     keys = _publishing(monkeypatch)
-    record = Delivering._record
-    stopped = False
-
-    async def stop_once(self: Delivering, *args: Any, **kwargs: Any) -> None:
-        nonlocal stopped
-        if not stopped:
-            stopped = True
-            raise RuntimeError("the worker stopped here")
-        await record(self, *args, **kwargs)
-
-    monkeypatch.setattr(Delivering, "_record", stop_once)
+    _stop_once_before_recording(monkeypatch)
     worker = jobs.Worker(sessionmaker, delivering.handlers(), concurrency=1)
     assert await worker.run_due() == 1
     assert (await _delivery(sessionmaker, delivery_id)).status == compose.SENDING
@@ -294,17 +284,7 @@ async def test_a_stop_after_a_deleted_posts_copy_went_out_still_takes_it_down(
                 await compose.delete(session, user, post_id)
 
     keys = _publishing(monkeypatch, delete_once)
-    record = Delivering._record
-    stopped = False
-
-    async def stop_once(self: Delivering, *args: Any, **kwargs: Any) -> None:
-        nonlocal stopped
-        if not stopped:
-            stopped = True
-            raise RuntimeError("the worker stopped here")
-        await record(self, *args, **kwargs)
-
-    monkeypatch.setattr(Delivering, "_record", stop_once)
+    _stop_once_before_recording(monkeypatch)
     worker = jobs.Worker(sessionmaker, delivering.handlers(), concurrency=1)
     assert await worker.run_due() == 2  # the delivery that stopped, and the take-down waiting
     delivery = await _delivery(sessionmaker, delivery_id)
@@ -384,3 +364,19 @@ async def test_deleting_a_thread_that_failed_halfway_takes_down_its_first_part(
     assert await worker.run_due() == 1
     assert (await _delivery(sessionmaker, delivery_id)).status == compose.DELETED
     assert instance.deleted == [first.id]
+
+
+def _stop_once_before_recording(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker stops, once, after the network took a part and before the portal wrote
+    it down (as a worker killed there would)."""
+    record = Delivering._record
+    stopped = False
+
+    async def stop_once(self: Delivering, *args: Any, **kwargs: Any) -> None:
+        nonlocal stopped
+        if not stopped:
+            stopped = True
+            raise RuntimeError("the worker stopped here")
+        await record(self, *args, **kwargs)
+
+    monkeypatch.setattr(Delivering, "_record", stop_once)
