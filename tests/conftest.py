@@ -16,7 +16,7 @@ from tests.fixtures.live import live_server
 from tests.fixtures.matrix import matrix_homeserver
 from tests.fixtures.oidc import oidc_provider, oidc_redirect_uris
 from tests.fixtures.publishing import instance
-from tests.fixtures.smtp import mailbox, smtp_server
+from tests.fixtures.smtp import mailbox, smtp_server, submission_server
 from tests.fixtures.xmpp import xmpp_server
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "shots",
     "signed_in",
     "smtp_server",
+    "submission_server",
     "xmpp_server",
 ]
 
