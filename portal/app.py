@@ -55,6 +55,7 @@ from portal.web import feed_sources as web_feed_sources
 from portal.web import follows as web_follows
 from portal.web import guide as web_guide
 from portal.web import language as web_language
+from portal.web import mailbox as web_mailbox
 from portal.web import me as web_me
 from portal.web import notifications as web_notifications
 from portal.web import offline as web_offline
@@ -309,6 +310,7 @@ def _routes() -> tuple[BaseRoute, ...]:
         web_posts.router,
         web_notifications.router,
         web_accounts.router,
+        web_mailbox.router,
         web_discover.router,
         web_docs.router,
         web_language.router,

@@ -17,13 +17,15 @@ from portal.api.schemas import (
     LinkedAccountOut,
     LinkIn,
     LinkPatch,
+    MailboxIn,
+    MailboxOut,
     NetworkOut,
     errors,
 )
 from portal.db import write_next
 from portal.deps import DB, LimiterDep, Services, calls_out
 from portal.domain import linking, privacy
-from portal.domain.linking import connections, oauth, proofs
+from portal.domain.linking import connections, mailbox, oauth, proofs
 from portal.storage.models import LinkedAccount
 
 _networks = APIRouter(tags=["networks"])
@@ -193,6 +195,55 @@ async def verify_link(
     """Verify an account whose public page links back to my portal page with rel="me"."""
     await limiter.hit("link", str(user.id))
     return _out(await proofs.verify_by_link(db, services, user, account_id))
+
+
+@_accounts.get(
+    "/me/accounts/{account_id}/mailbox",
+    dependencies=[Depends(calls_out)],
+    response_model=MailboxOut,
+    responses=errors(401, 403, 404, 429),
+)
+async def get_mailbox(
+    account_id: int, db: DB, user: ApiUser, services: Services, limiter: LimiterDep
+) -> MailboxOut:
+    """The mailbox settings of an email address: those connected, else those its domain
+    publishes (autoconfig), else guesses to check; never the password."""
+    await limiter.hit("link", str(user.id))
+    return MailboxOut.of(await mailbox.offer(db, services, user, account_id))
+
+
+@_accounts.put(
+    "/me/accounts/{account_id}/mailbox",
+    dependencies=[Depends(calls_out)],
+    response_model=LinkedAccountOut,
+    responses=errors(401, 403, 404, 409, 422, 429),
+)
+async def put_mailbox(
+    account_id: int,
+    body: MailboxIn,
+    db: DB,
+    user: ApiUser,
+    services: Services,
+    limiter: LimiterDep,
+) -> LinkedAccountOut:
+    """Connect the mailbox of a verified email address: the login is checked on the IMAP
+    and the SMTP server, then kept encrypted; a refusal (422) says what to change."""
+    await limiter.hit("link", str(user.id))
+    settings = body.settings()
+    return _out(await mailbox.connect(db, services, user, account_id, settings, body.password))
+
+
+@_accounts.delete(
+    "/me/accounts/{account_id}/mailbox",
+    response_model=LinkedAccountOut,
+    responses=errors(401, 403, 404),
+)
+async def delete_mailbox(
+    account_id: int, db: DB, user: ApiUser, services: Services
+) -> LinkedAccountOut:
+    """Disconnect the mailbox of an email address: its settings and password are forgotten,
+    the address stays verified."""
+    return _out(await mailbox.disconnect(db, services, user, account_id))
 
 
 router = APIRouter(prefix="/api/v1")

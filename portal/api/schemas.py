@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.requests import Request
 
+from connectors._mailbox import MailboxSettings, MailServer
 from portal import i18n
 from portal.domain import linking, reach
 from portal.domain import number as numbers
 from portal.domain.account import MAX_PASSWORD, MIN_PASSWORD
+from portal.domain.linking import mailbox
 from portal.domain.privacy import Card
 from portal.storage.models import ApiToken, LinkedAccount, User
 
@@ -397,6 +399,11 @@ class LinkedAccountOut(BaseModel):
     position: int
     problem: str = Field(description="Why the account needs attention, if it does.")
     audience: str = Field(description="Who sees it: public, members, contacts or private.")
+    mailbox: bool = Field(
+        default=False,
+        description="An email address whose own mailbox is connected (IMAP and SMTP), so "
+        "messages can go out from it and answers be read in it.",
+    )
 
     @classmethod
     def of(cls, account: LinkedAccount, shown: dict[str, Any]) -> LinkedAccountOut:
@@ -415,6 +422,64 @@ class LinkedAccountOut(BaseModel):
             position=account.position,
             audience=account.audience,
             problem=account.problem,
+            mailbox=mailbox.connected(account),
+        )
+
+
+class MailServerIO(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(min_length=1, max_length=253, examples=["imap.example.org"])
+    port: int = Field(ge=1, le=65535, examples=[993])
+    security: Literal["tls", "starttls", "none"] = Field(
+        description="tls: encrypted from the first byte (IMAP 993, SMTP 465); starttls: "
+        "encrypted after the greeting (IMAP 143, SMTP 587); none: only for a server on the "
+        "portal's own machine, where the portal allows those."
+    )
+
+    def settings(self) -> MailServer:
+        return MailServer(self.host, self.port, self.security)
+
+    @classmethod
+    def of(cls, server: MailServer) -> MailServerIO:
+        return cls(host=server.host, port=server.port, security=server.security)
+
+
+class MailboxIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    imap: MailServerIO = Field(description="Where the answers are read.")
+    smtp: MailServerIO = Field(description="Where messages are submitted.")
+    username: str = Field(min_length=1, max_length=320, description="The login name of both.")
+    password: str = Field(
+        default="",
+        max_length=1024,
+        description="Checked against both servers, then kept encrypted and never shown; "
+        "empty keeps the saved one.",
+    )
+
+    def settings(self) -> MailboxSettings:
+        return MailboxSettings(self.imap.settings(), self.smtp.settings(), self.username)
+
+
+class MailboxOut(BaseModel):
+    connected: bool = Field(description="Both logins were checked and are kept.")
+    found_by: Literal["saved", "autoconfig", "guess"] = Field(
+        description="saved: the connected settings; autoconfig: published by the address's "
+        "domain; guess: imap. and smtp. of the domain, to check."
+    )
+    imap: MailServerIO
+    smtp: MailServerIO
+    username: str
+
+    @classmethod
+    def of(cls, offer: mailbox.Offer) -> MailboxOut:
+        return cls(
+            connected=offer.found_by == "saved",
+            found_by=offer.found_by,
+            imap=MailServerIO.of(offer.settings.imap),
+            smtp=MailServerIO.of(offer.settings.smtp),
+            username=offer.settings.username,
         )
 
 

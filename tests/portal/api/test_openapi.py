@@ -57,6 +57,7 @@ RULES_BEYOND_THE_SCHEMA = [
     "POST /api/v1/me/accounts/email/code",
     "POST /api/v1/me/accounts/{account_id}/code",
     "POST /api/v1/me/accounts/{account_id}/verify-link",
+    "PUT /api/v1/me/accounts/{account_id}/mailbox",
     "POST /api/v1/me/phone",
     "POST /api/v1/me/phone/confirm",
     "POST /api/v1/discovery",
