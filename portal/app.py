@@ -57,6 +57,7 @@ from portal.web import guide as web_guide
 from portal.web import language as web_language
 from portal.web import mailbox as web_mailbox
 from portal.web import me as web_me
+from portal.web import messages as web_messages
 from portal.web import notifications as web_notifications
 from portal.web import offline as web_offline
 from portal.web import pages as web_pages
@@ -308,6 +309,7 @@ def _routes() -> tuple[BaseRoute, ...]:
         web_feed_images.router,
         web_pictures.router,
         web_posts.router,
+        web_messages.router,
         web_notifications.router,
         web_accounts.router,
         web_mailbox.router,

@@ -32,7 +32,9 @@ class Door:
     """What fills ``{action}`` in the route, for the contact buttons."""
     json: dict[str, Any] | None = None
     form: dict[str, str] = field(default_factory=dict)
-    number_in: Literal["path", "json", "form"] = "path"
+    number_in: Literal["path", "json", "form", "query"] = "path"
+    number_name: str = "number"
+    """The field or parameter that holds the number, where it is not in the path."""
 
     @property
     def web(self) -> bool:
@@ -47,14 +49,15 @@ class Door:
         path = self.route.replace("{action}", self.action).replace("{number}", number)
         headers = {"accept": "text/html"} if self.web else {"x-csrf-token": csrf}
         if self.method == "GET":
-            return await http.get(path, headers=headers)
+            query = {self.number_name: number} if self.number_in == "query" else None
+            return await http.get(path, params=query, headers=headers)
         json = dict(self.json) if self.json is not None else None
         if self.number_in == "json":
-            json = {**(json or {}), "number": number}
+            json = {**(json or {}), self.number_name: number}
         if self.web:
             form = {"csrf_token": csrf, **self.form}
             if self.number_in == "form":
-                form["number"] = number
+                form[self.number_name] = number
             return await http.request(self.method, path, data=form, headers=headers)
         return await http.request(self.method, path, json=json, headers=headers)
 
@@ -104,6 +107,18 @@ DOORS: tuple[Door, ...] = (
         Door("POST", "/me/contacts/{number}/{action}", among, action=action)
         for action, among in _ACTIONS.items()
     ),
+    # Writing to a person: whoever may see them is told whether they take messages from
+    # them; a number unknown or hidden is not found.
+    Door(
+        "POST",
+        "/api/v1/messages",
+        "anyone",
+        json={"text": "Hi"},
+        number_in="json",
+        number_name="to",
+    ),
+    Door("GET", "/messages/new", "anyone", number_in="query", number_name="to"),
+    Door("POST", "/messages", "anyone", form={"text": "Hi"}, number_in="form", number_name="to"),
 )
 
 NOT_DOORS = {
@@ -119,6 +134,10 @@ NOT_DOORS = {
 }
 
 
+NUMBER_NAMES = frozenset({"number", "to"})
+"""What a parameter or a field that holds a portal number is called (``to``: a message's)."""
+
+
 def _takes_a_number(route: APIRoute) -> bool:
     if "{number}" in route.path:
         return True
@@ -127,13 +146,13 @@ def _takes_a_number(route: APIRoute) -> bool:
     for dependency in dependant.dependencies:
         params += [*dependency.query_params, *dependency.body_params]
     for param in params:
-        if param.name == "number":
+        if param.name in NUMBER_NAMES:
             return True
         annotation = param.field_info.annotation
         if (
             isinstance(annotation, type)
             and issubclass(annotation, BaseModel)
-            and "number" in annotation.model_fields
+            and NUMBER_NAMES & set(annotation.model_fields)
         ):
             return True
     return False

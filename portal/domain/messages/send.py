@@ -60,7 +60,15 @@ class Offer:
         return self.channel.account.network
 
 
-async def offers(session: AsyncSession, sender: User, number: str) -> tuple[User, list[Offer]]:
+@dataclass(frozen=True)
+class Offered:
+    recipient: User
+    card: privacy.Card
+    """What the sender may see of the recipient (their name, where the card shows it)."""
+    offers: list[Offer]
+
+
+async def offers(session: AsyncSession, sender: User, number: str) -> Offered:
     """The recipient behind ``number``, and their messengers the sender may use, in the
     recipient's order. A number unknown, hidden from the sender, or of someone who blocked
     them is :data:`~portal.domain.privacy.NO_SUCH_NUMBER`, as for a lookup; one that does not
@@ -95,7 +103,7 @@ async def offers(session: AsyncSession, sender: User, number: str) -> tuple[User
         Offer(channel, next((a for a in mine if a.network == channel.account.network), None))
         for channel in channels
     ]
-    return recipient, found
+    return Offered(recipient, card, found)
 
 
 def _can_send(account: LinkedAccount) -> bool:
@@ -131,7 +139,8 @@ async def send(
         )
     if mode not in MODES:
         raise InvalidInput(N_("Send to all at once, or to the first that delivers."), field="mode")
-    recipient, found = await offers(session, sender, number)
+    offered = await offers(session, sender, number)
+    recipient, found = offered.recipient, offered.offers
     usable = [offer for offer in found if offer.sender_account is not None]
     if networks is not None:
         wanted = set(networks)

@@ -17,13 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.config import Settings
 from portal.domain import account, jobs, linking, reach
-from portal.domain.linking import proofs
-from portal.storage.models import LinkedAccount, User
+from portal.storage.models import LinkedAccount
 from portal.storage.posts import Job
 from tests.connectors.test_matrix import Inbox, messages_in
-from tests.fixtures.app import make_settings
 from tests.fixtures.live import free_port
-from tests.fixtures.matrix import MatrixHomeserver, MatrixUser
+from tests.fixtures.matrix import MatrixHomeserver
+from tests.fixtures.messaging import Person, messaging_settings, messenger
 from tests.fixtures.publishing import post_worker
 from tests.fixtures.xmpp import XMPPServer, online_client
 from tests.portal.domain import people
@@ -31,50 +30,13 @@ from tests.portal.domain import people
 
 @pytest.fixture
 def settings(xmpp_server: XMPPServer) -> Settings:
-    return make_settings(
-        connectors_allow_loopback=True,
-        xmpp_server=f"{xmpp_server.host}:{xmpp_server.port}",
-        xmpp_ca_file=str(xmpp_server.ca_file),
-    )
-
-
-@dataclasses.dataclass
-class Person:
-    user: User
-    headers: dict[str, str]
-    matrix: MatrixUser
-    jid: str
-    password: str
+    return messaging_settings(xmpp_server)
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient() as client:
         yield client
-
-
-async def _person(
-    db: AsyncSession,
-    app: FastAPI,
-    http: httpx.AsyncClient,
-    homeserver: MatrixHomeserver,
-    xmpp: XMPPServer,
-    name: str,
-) -> Person:
-    """Someone with a Matrix and an XMPP account, both linked by signing in, Matrix first."""
-    user = await people.person(db, name)
-    token = (await account.create_token(db, user, name="tests")).secret
-    matrix = await homeserver.register(http, displayname=name)
-    password = f"correct horse {name} battery"
-    jid = xmpp.register(f"{name.lower()}{user.id}", password)
-    services = app.state.links
-    on_matrix = await proofs.link_by_sign_in(
-        db, services, user, "matrix", matrix.user_id, matrix.password
-    )
-    on_xmpp = await proofs.link_by_sign_in(db, services, user, "xmpp", jid, password)
-    on_matrix.position, on_xmpp.position = 0, 1
-    await db.commit()
-    return Person(user, {"authorization": f"Bearer {token}"}, matrix, jid, password)
 
 
 @pytest.fixture
@@ -85,8 +47,8 @@ async def two(
     matrix_homeserver: MatrixHomeserver,
     xmpp_server: XMPPServer,
 ) -> tuple[Person, Person]:
-    ada = await _person(db, app, http, matrix_homeserver, xmpp_server, "Ada")
-    grace = await _person(db, app, http, matrix_homeserver, xmpp_server, "Grace")
+    ada = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Ada")
+    grace = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Grace")
     await people.befriend(db, ada.user, grace.user)
     await db.commit()
     return ada, grace
@@ -230,7 +192,7 @@ async def test_only_what_the_recipient_allows_the_sender(
     worker: jobs.Worker,
 ) -> None:
     ada, grace = two
-    stranger = await _person(db, app, http, matrix_homeserver, xmpp_server, "Stan")
+    stranger = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Stan")
     refused = await _send(client, stranger, grace, "Hello?")
     assert refused.status_code == 403
     assert "only from their contacts" in refused.json()["detail"]

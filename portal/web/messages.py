@@ -1,0 +1,106 @@
+"""Writing to a person from their page: the messengers they offer the writer, the message,
+and how each copy stands (it follows the copies while they go out)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import Response
+
+from portal import csrf
+from portal.deps import DB, LimiterDep, client_address
+from portal.domain import lookup
+from portal.domain.linking.services import connector
+from portal.domain.messages import send
+from portal.errors import PortalError
+from portal.web.deps import CurrentUser
+from portal.web.forms import form_error, redirect
+from portal.web.templating import render
+from portal.web.toast import toast
+
+router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
+
+Text = Annotated[str, Form()]
+Networks = Annotated[list[str], Form()]
+
+
+@router.get("/messages/new")
+async def new_message(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, to: str = ""
+) -> Response:
+    """The form to write to the person behind ``to``, with the messengers they offer me."""
+    context = {"to": to[:100], "values": {}}
+    try:
+        offered = await lookup.counted(
+            limiter, user, client_address(request), send.offers(db, user, to[:100])
+        )
+    except PortalError as exc:
+        return form_error(request, "message_new", exc, {**context, "offers": []})
+    return render(request, "message_new", {**context, **_view(offered)})
+
+
+@router.post("/messages")
+async def post_message(
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    to: Text = "",
+    text: Text = "",
+    mode: Text = "all",
+    networks: Networks = [],  # noqa: B006 (FastAPI copies the default)
+) -> Response:
+    """Send it; then its page, where each copy's status shows."""
+    values = {"text": text[: send.MAX_TEXT + 100], "mode": mode[:10], "networks": networks[:40]}
+    try:
+        await limiter.hit("message", str(user.id))
+        message = await lookup.counted(
+            limiter,
+            user,
+            client_address(request),
+            send.send(db, user, to[:100], text, mode=mode, networks=networks[:40]),
+        )
+        await limiter.hit("message_to", str(message.recipient_id))
+    except PortalError as exc:
+        context: dict[str, object] = {"to": to[:100], "values": values, "offers": []}
+        with contextlib.suppress(PortalError):  # the form again, with what it offered
+            context.update(_view(await send.offers(db, user, to[:100])))
+        return form_error(request, "message_new", exc, context)
+    toast(request, "Your message is on its way.")
+    return redirect(request, f"/messages/{message.id}")
+
+
+@router.get("/messages/{message_id}")
+async def message_page(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, message_id: str
+) -> Response:
+    """One of my messages: where each copy stands; the page asks again while one goes out."""
+    loaded = await lookup.counted(
+        limiter, user, client_address(request), send.load(db, user, message_id[:24])
+    )
+    context = {
+        "loaded": loaded,
+        "under_way": any(copy.status in send.UNDER_WAY for copy in loaded.copies),
+        "labels": {copy.network: _label(copy.network) for copy in loaded.copies},
+    }
+    fragment = "message_copies" if request.headers.get("hx-request") else None
+    return render(request, "message", context, fragment=fragment)
+
+
+def _label(network: str) -> str:
+    try:
+        return connector(network).LABEL
+    except KeyError:
+        return network
+
+
+def _view(offered: send.Offered) -> dict[str, object]:
+    offers = offered.offers
+    return {
+        "card": offered.card,
+        "offers": offers,
+        "usable": [offer for offer in offers if offer.sender_account is not None],
+        "labels": {offer.network: _label(offer.network) for offer in offers},
+    }

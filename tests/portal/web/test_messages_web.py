@@ -1,0 +1,116 @@
+"""Writing to a person from their page, without script: the messengers they offer, the form,
+and the message's page following its copies out to Synapse and Prosody."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from portal.config import Settings
+from portal.domain import reach
+from portal.storage.models import User
+from tests.fixtures.app import HTML, get_csrf, my_number
+from tests.fixtures.matrix import MatrixHomeserver
+from tests.fixtures.messaging import messaging_settings, messenger
+from tests.fixtures.publishing import post_worker
+from tests.fixtures.xmpp import XMPPServer
+from tests.portal.domain import people
+
+
+@pytest.fixture
+def settings(xmpp_server: XMPPServer) -> Settings:
+    return messaging_settings(xmpp_server)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+async def test_a_message_is_written_from_the_persons_page_and_followed(
+    signed_in: httpx.AsyncClient,
+    db: AsyncSession,
+    app: FastAPI,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    matrix_homeserver: MatrixHomeserver,
+    xmpp_server: XMPPServer,
+) -> None:
+    me = await db.scalar(select(User).where(User.number == await my_number(signed_in)))
+    assert me is not None
+    await messenger(db, app, http, matrix_homeserver, xmpp_server, "Ada", user=me)
+    grace = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Grace")
+    await people.befriend(db, me, grace.user)
+    await db.commit()
+
+    card = await signed_in.get(f"/n/{grace.user.number}", headers=HTML)
+    assert f'href="/messages/new?to={grace.user.number}"' in card.text
+    form = await signed_in.get(f"/messages/new?to={grace.user.number}", headers=HTML)
+    assert form.status_code == 200
+    assert re.findall(r'name="networks" value="(\w+)" checked', form.text) == ["matrix", "xmpp"]
+
+    token = await get_csrf(signed_in, f"/messages/new?to={grace.user.number}")
+    sent = await signed_in.post(
+        "/messages",
+        data={
+            "csrf_token": token,
+            "to": grace.user.number,
+            "text": "Lunch?",
+            "networks": ["xmpp"],
+            "mode": "all",
+        },
+        headers=HTML,
+    )
+    assert sent.status_code == 303, sent.text
+    page = await signed_in.get(sent.headers["location"], headers=HTML)
+    assert "Lunch?" in page.text and 'data-status="queued"' in page.text
+    assert 'hx-trigger="every 2s"' in page.text  # it asks again while a copy goes out
+    assert page.text.count('class="delivery"') == 1
+
+    assert await post_worker(app, sessionmaker).run_due() == 1
+    again = await signed_in.get(sent.headers["location"], headers={**HTML, "hx-request": "true"})
+    assert 'data-status="sent"' in again.text
+    assert "<html" not in again.text and 'hx-trigger="every 2s"' not in again.text
+
+
+async def test_what_the_person_does_not_allow_is_said_on_the_form(
+    signed_in: httpx.AsyncClient,
+    db: AsyncSession,
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    matrix_homeserver: MatrixHomeserver,
+    xmpp_server: XMPPServer,
+) -> None:
+    grace = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Grace")
+    refused = await signed_in.get(f"/messages/new?to={grace.user.number}", headers=HTML)
+    assert refused.status_code == 403
+    assert "only from their contacts" in refused.text
+
+    # Members may write, but I have no account that can: the form says which to link.
+    grace.user.messages_from = reach.MEMBERS
+    await db.commit()
+    form = await signed_in.get(f"/messages/new?to={grace.user.number}", headers=HTML)
+    assert form.status_code == 200
+    assert "You have no account that can write to this person" in form.text
+    assert 'name="networks"' not in form.text
+
+    token = await get_csrf(signed_in, f"/messages/new?to={grace.user.number}")
+    sent = await signed_in.post(
+        "/messages",
+        data={"csrf_token": token, "to": grace.user.number, "text": "Hello"},
+        headers=HTML,
+    )
+    assert sent.status_code == 422
+    assert "You have no account that can write" in sent.text
+
+    unknown = await signed_in.get("/messages/new?to=00000000", headers=HTML)
+    assert unknown.status_code in (404, 422)
+    missing = await signed_in.get("/messages/nosuchmessage", headers=HTML)
+    assert missing.status_code == 404
