@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portal import i18n
 from portal.db import make_engine
 from portal.domain import number as numbers
+from portal.storage.messages import Message, MessageCopy
 from portal.storage.models import (
     Contact,
     ContactRequest,
@@ -70,6 +71,7 @@ SIGNED_IN = {
     "/me/accounts/add": "/me/accounts/add?network=telegram",
     "/me/accounts/{account_id}/code": "/me/accounts/{account_id}/code",
     "/me/accounts/{account_id}/edit": "/me/accounts/{account_id}/edit",
+    "/me/accounts/{account_id}/mailbox": "/me/accounts/{account_id}/mailbox",
     "/me/contacts": "/me/contacts",
     "/me/contacts/{number}/actions": "/me/contacts/{contact}/actions",
     "/me/contacts/blocked": "/me/contacts/blocked",
@@ -92,6 +94,8 @@ SIGNED_IN = {
     "/posts/new": "/posts/new",
     "/posts/{post_id}": "/posts/{post_id}",
     "/posts/{post_id}/edit": "/posts/{post_id}/edit",
+    "/messages/new": "/messages/new?to={contact}",
+    "/messages/{message_id}": "/messages/{message_id}",
 }
 """Each page route, and the address the test opens it at, signed in."""
 
@@ -170,6 +174,7 @@ class _Place:
 
 
 POST_ID = "axe-post-0001"
+MESSAGE_ID = "axe-message-0001"
 
 
 async def _add_post(conn: AsyncConnection, me: int | None) -> None:
@@ -192,6 +197,27 @@ async def _add_post(conn: AsyncConnection, me: int | None) -> None:
             {"post_id": POST_ID, "account_id": None, "network": "bluesky",
              "handle": "ada.example.org", "status": "failed", "key": "axe-2", "remote_url": None,
              "sent_at": None, "error": "This account is no longer linked to your number."},
+        ],
+    )  # fmt: skip
+
+
+async def _add_message(conn: AsyncConnection, me: int | None, other: int | None) -> None:
+    """A message to the contact, delivered on one messenger and failed on another."""
+    await conn.execute(
+        insert(Message).values(
+            id=MESSAGE_ID, sender_id=me, recipient_id=other, text="Tea at five?", mode="all",
+            created_at=utcnow(), updated_at=utcnow(),
+        )
+    )  # fmt: skip
+    await conn.execute(
+        insert(MessageCopy),
+        [
+            {"message_id": MESSAGE_ID, "position": 0, "network": "matrix", "status": "sent",
+             "to_handle": "@grace:matrix.example", "key": "axe-m-1", "sent_at": utcnow(),
+             "error": "", "attempts": 1, "updated_at": utcnow()},
+            {"message_id": MESSAGE_ID, "position": 1, "network": "xmpp", "status": "failed",
+             "to_handle": "grace@xmpp.example", "key": "axe-m-2", "sent_at": None,
+             "error": "XMPP could not be reached.", "attempts": 1, "updated_at": utcnow()},
         ],
     )  # fmt: skip
 
@@ -229,6 +255,7 @@ async def _add_content(server: LiveServer, number: str, contact: str) -> int:
                 insert(ContactRequest), [{"sender_id": other, "recipient_id": me, "message": "Hi"}]
             )
             await _add_post(conn, me)
+            await _add_message(conn, me, other)
             account_id = await conn.scalar(
                 select(LinkedAccount.id).where(
                     LinkedAccount.user_id == me, LinkedAccount.network == "email"
@@ -312,6 +339,7 @@ async def test_every_page_has_no_serious_accessibility_violation(
         "{account_id}": str(place.account_id),
         "{secret}": place.secret,
         "{post_id}": POST_ID,
+        "{message_id}": MESSAGE_ID,
         "{unknown}": numbers.generate(8),
     }
 
