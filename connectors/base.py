@@ -414,6 +414,16 @@ class Connector:
         return cls.profile_url(handle)
 
     @classmethod
+    def message_link(cls, handle: str, text: str) -> str | None:
+        """A link that opens a chat with ``handle`` in the network's app, for a messenger
+        Portal cannot write on itself: with ``text`` written in where the app takes it
+        (:attr:`FILLS_IN_TEXT`), else the chat alone; ``None`` for other networks."""
+        return cls.deep_link(handle) if cls.MESSENGER else None
+
+    FILLS_IN_TEXT: ClassVar[bool] = False
+    """:meth:`message_link` opens the chat with the text written in."""
+
+    @classmethod
     def display_handle(cls, handle: str) -> str:
         """How a handle is written for people (``@ada`` where the network writes it so)."""
         return handle

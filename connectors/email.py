@@ -7,6 +7,8 @@ back, so there is no network API here. Links are ``mailto:`` URIs (RFC 6068).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from email_validator import EmailNotValidError, validate_email
 
 from connectors.base import PUBLIC, Connector, Context, InvalidHandle, clean, url_quote
@@ -34,3 +36,12 @@ class Email(Connector):
     @classmethod
     def deep_link(cls, handle: str) -> str | None:
         return "mailto:" + url_quote(handle)
+
+    FILLS_IN_TEXT = True
+
+    @classmethod
+    def message_link(cls, handle: str, text: str) -> str | None:
+        """A ``mailto:`` address with the text as the body (RFC 6068: percent-encoded, line
+        breaks as CRLF)."""
+        body = quote(text.replace("\r\n", "\n").replace("\n", "\r\n"), safe="")
+        return f"mailto:{url_quote(handle)}?body={body}"

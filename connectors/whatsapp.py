@@ -9,11 +9,14 @@ Why it looks like this:
   ``https://wa.me/<number>`` with the full international number, digits only: no ``+``, no
   leading zeroes, brackets or dashes. The same address opens the app where it is installed
   and WhatsApp Web elsewhere, so it is both the profile link and the deep link.
-  ``api.whatsapp.com/send?phone=`` is the older form of it.
+  ``api.whatsapp.com/send?phone=`` is the older form of it. ``?text=`` (URL-encoded) writes
+  a message in, ready to send: how Portal hands a message over to the writer's own app.
 - There is no API that could prove a number belongs to someone: the link is all there is.
 """
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from connectors._profile import PhoneLink
 from connectors.base import url_quote
@@ -33,6 +36,12 @@ class WhatsApp(PhoneLink):
             return query["phone"][0].strip()
         return super().handle_from_path(path, query)
 
+    FILLS_IN_TEXT = True
+
     @classmethod
     def profile_url(cls, handle: str) -> str | None:
         return "https://wa.me/" + url_quote(handle.removeprefix("+"))
+
+    @classmethod
+    def message_link(cls, handle: str, text: str) -> str | None:
+        return f"{cls.profile_url(handle)}?text={quote(text, safe='')}"

@@ -75,13 +75,29 @@ class CopyOut(BaseModel):
         )
 
 
+class AppLinkOut(BaseModel):
+    network: str = Field(examples=["whatsapp"])
+    label: str = Field(examples=["WhatsApp"])
+    url: str = Field(
+        description="Opens the chat in my own app.",
+        examples=["https://wa.me/447400123456?text=Tea%20at%20five%3F"],
+    )
+    fills_in_text: bool = Field(description="The link writes the message in, ready to send.")
+
+
 class MessageOut(BaseModel):
     id: str
     to: str = Field(description="The recipient's portal number.")
     text: str
     mode: Literal["all", "first"]
     created_at: datetime
-    copies: list[CopyOut] = Field(description="One per messenger, in the recipient's order.")
+    copies: list[CopyOut] = Field(
+        description="One per messenger Portal writes on for me, in the recipient's order."
+    )
+    links: list[AppLinkOut] = Field(
+        description="The recipient's other messengers I may use, which Portal cannot write "
+        "on for me: each a link that opens my own app."
+    )
 
     @classmethod
     def of(cls, loaded: send.Loaded) -> MessageOut:
@@ -92,6 +108,15 @@ class MessageOut(BaseModel):
             mode=loaded.message.mode,
             created_at=loaded.message.created_at,
             copies=[CopyOut.of(copy) for copy in loaded.copies],
+            links=[
+                AppLinkOut(
+                    network=link.network,
+                    label=link.label,
+                    url=link.url,
+                    fills_in_text=link.fills_in_text,
+                )
+                for link in loaded.links
+            ],
         )
 
 
@@ -105,9 +130,10 @@ async def post_message(
     body: MessageIn, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
 ) -> MessageOut:
     """Write to the person behind a number, on their messengers that I may use: from my own
-    account on each (Matrix, XMPP), each copy delivered in the background. A number unknown
-    or hidden from me is not found, as for a lookup; a person who takes no messages from me
-    answers 403."""
+    account on each (Matrix, XMPP), each copy delivered in the background; their other
+    messengers come as links that open my own app (WhatsApp with the text written in). A
+    number unknown or hidden from me is not found, as for a lookup; a person who takes no
+    messages from me answers 403."""
     await limiter.hit("message", str(user.id))
     message = await lookup.counted(
         limiter,

@@ -60,7 +60,7 @@ async def post_message(
             limiter,
             user,
             client_address(request),
-            send.send(db, user, to[:100], text, mode=mode, networks=networks[:40]),
+            send.send(db, user, to[:100], text, mode=mode, networks=networks[:40], apps_too=True),
         )
         await limiter.hit("message_to", str(message.recipient_id))
     except PortalError as exc:

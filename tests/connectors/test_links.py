@@ -854,3 +854,36 @@ def test_a_trap_address_never_becomes_a_handle(name: str) -> None:
     ):
         with pytest.raises(InvalidHandle):
             cls.normalize_handle(raw)
+
+
+@pytest.mark.parametrize(
+    ("network", "handle", "link", "fills_in"),
+    [
+        (
+            "whatsapp",
+            "+447400123456",
+            "https://wa.me/447400123456?text=Tea%20at%205%3F%0A%E2%9C%A8",
+            True,
+        ),
+        (
+            "email",
+            "ada@example.org",
+            "mailto:ada@example.org?body=Tea%20at%205%3F%0D%0A%E2%9C%A8",
+            True,
+        ),
+        ("signal", "+447400123456", "https://signal.me/#p/+447400123456", False),
+        ("viber", "+447400123456", "viber://chat?number=%2B447400123456", False),
+        ("matrix", "@ada:example.org", "https://matrix.to/#/@ada:example.org", False),
+        ("github", "ada", None, False),
+    ],
+)
+def test_a_message_is_handed_to_ones_own_app(
+    network: str, handle: str, link: str | None, fills_in: bool
+) -> None:
+    """A messenger Portal does not write on opens in the writer's app: with the text written
+    in where the app takes it (WhatsApp's click to chat, mailto's body, RFC 6068), else the
+    chat alone; a network where people do not write to each other has no such link."""
+    cls = connectors.get(network)
+    assert cls is not None
+    assert cls.message_link(handle, "Tea at 5?\n✨") == link
+    assert cls.FILLS_IN_TEXT is fills_in

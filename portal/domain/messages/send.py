@@ -14,6 +14,7 @@ else would be, and nothing is sent: their copies stay queued, with no job.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import unicodedata
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors import get as connector_class
 from portal.domain import jobs, linking, privacy, reach
 from portal.domain.text import reject_invisible
-from portal.errors import N_, Forbidden, InvalidInput, NotFound
+from portal.errors import N_, Forbidden, InvalidInput, NotFound, PortalError
 from portal.storage.messages import Message, MessageCopy
 from portal.storage.models import LinkedAccount, User
 
@@ -44,6 +45,7 @@ NO_CHANNEL = N_(
     "You have no account that can write to this person on the messengers they offer you: "
     "link one of them (Matrix or XMPP) to your number."
 )
+"""Said where nothing can be written either: no messenger for Portal, none for an app."""
 NOT_OFFERED = N_("This person does not offer you that messenger.")
 
 
@@ -58,6 +60,28 @@ class Offer:
     @property
     def network(self) -> str:
         return self.channel.account.network
+
+    def app_link(self, text: str) -> AppLink | None:
+        """The link that hands ``text`` to the writer's own app for this messenger, where
+        Portal does not write on it for them."""
+        cls = connector_class(self.network)
+        if cls is None or self.sender_account is not None:
+            return None
+        url = cls.message_link(self.channel.account.handle, text)
+        if url is None:
+            return None
+        return AppLink(self.network, cls.LABEL, url, cls.FILLS_IN_TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class AppLink:
+    """A messenger Portal cannot write on for the writer: a link that opens it in their app,
+    the text written in where the app takes it."""
+
+    network: str
+    label: str
+    url: str
+    fills_in_text: bool
 
 
 @dataclass(frozen=True)
@@ -88,19 +112,21 @@ async def offers(session: AsyncSession, sender: User, number: str) -> Offered:
             select(LinkedAccount).where(LinkedAccount.user_id.in_((recipient.id, sender.id)))
         )
     )
-    # Only an account the recipient proved is theirs: a handle merely typed may be anyone's.
-    theirs = [
-        account
-        for account in accounts
-        if account.user_id == recipient.id and account.status == linking.VERIFIED
-    ]
+    theirs = [account for account in accounts if account.user_id == recipient.id]
     channels = reach.open_to(card, reach.order(theirs))
     mine = sorted(
         (account for account in accounts if account.user_id == sender.id and _can_send(account)),
         key=lambda account: (account.position, account.id),
     )
     found = [
-        Offer(channel, next((a for a in mine if a.network == channel.account.network), None))
+        # Portal writes only to an account the recipient proved is theirs: a handle merely
+        # typed may be anyone's. The writer's own app may open any the card shows.
+        Offer(
+            channel,
+            next((a for a in mine if a.network == channel.account.network), None)
+            if channel.account.status == linking.VERIFIED
+            else None,
+        )
         for channel in channels
     ]
     return Offered(recipient, card, found)
@@ -124,10 +150,13 @@ async def send(
     *,
     mode: str = "all",
     networks: Sequence[str] | None = None,
+    apps_too: bool = False,
 ) -> Message:
     """Write ``text`` to the person behind ``number``, on every messenger of theirs the
     sender can use (or on ``networks`` of them), ``all`` at once or the ``first`` that
-    delivers; the message and its copies, their jobs queued in the same transaction."""
+    delivers; the message and its copies, their jobs queued in the same transaction. The
+    messengers for the sender's own app are ``networks`` too, or all with ``apps_too`` (a
+    form ticks only those Portal writes on)."""
     body = unicodedata.normalize("NFC", (text or "").replace("\r\n", "\n").replace("\r", "\n"))
     reject_invisible(body, "The message", "text", newlines=True)
     body = body.strip()
@@ -147,7 +176,10 @@ async def send(
         if wanted - {offer.network for offer in found}:
             raise InvalidInput(NOT_OFFERED, field="channels")
         usable = [offer for offer in usable if offer.network in wanted]
-    if not usable:
+    by_app = [offer for offer in found if offer.app_link(body) is not None]
+    if networks is not None and not apps_too:
+        by_app = [offer for offer in by_app if offer.network in set(networks)]
+    if not usable and not by_app:
         raise InvalidInput(NO_CHANNEL, field="channels")
     message = Message(
         id=secrets.token_urlsafe(12),
@@ -187,6 +219,8 @@ class Loaded:
     message: Message
     copies: list[MessageCopy]
     recipient: User
+    links: list[AppLink]
+    """The recipient's messengers Portal does not write on, to write on in one's own app."""
 
 
 async def load(session: AsyncSession, user: User, message_id: str) -> Loaded:
@@ -204,4 +238,13 @@ async def load(session: AsyncSession, user: User, message_id: str) -> Loaded:
     )
     recipient = await session.get(User, message.recipient_id)
     assert recipient is not None
-    return Loaded(message, copies, recipient)
+    links: list[AppLink] = []
+    with contextlib.suppress(PortalError):  # they may since have closed their door
+        offered = await offers(session, user, recipient.number)
+        written = {copy.network for copy in copies}
+        links = [
+            link
+            for offer in offered.offers
+            if offer.network not in written and (link := offer.app_link(message.text))
+        ]
+    return Loaded(message, copies, recipient, links)

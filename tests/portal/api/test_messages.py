@@ -249,16 +249,39 @@ async def test_a_wrong_message_is_refused_and_another_persons_is_not_found(
     unknown = await client.get("/api/v1/messages/nosuchmessage", headers=grace.headers)
     assert theirs.status_code == unknown.status_code == 404
     assert theirs.json() == unknown.json()
-    # Without an account that can write (GitHub is no messenger): nothing to send with.
+    # Without an account that can write, the messengers come as links to one's own app;
+    # WhatsApp's writes the message in (Grace's number there is on her card, unproven).
     lonely = await people.person(db, "Lonely")
     await people.account(db, lonely, "github", "lonely")
     await people.befriend(db, lonely, grace.user)
+    await people.account(db, grace.user, "whatsapp", "+447400123456")
     token = (await account.create_token(db, lonely, name="tests")).secret
     await db.commit()
     answer = await client.post(
         "/api/v1/messages",
-        json={"to": grace.user.number, "text": "hi"},
+        json={"to": grace.user.number, "text": "Tea at five?"},
         headers={"authorization": f"Bearer {token}"},
     )
-    assert answer.status_code == 422
-    assert "no account that can write" in answer.json()["detail"]
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["copies"] == []
+    links = {link["network"]: link for link in answer.json()["links"]}
+    assert sorted(links) == ["matrix", "whatsapp", "xmpp"]
+    assert links["whatsapp"]["url"] == "https://wa.me/447400123456?text=Tea%20at%20five%3F"
+    assert links["whatsapp"]["fills_in_text"] is True
+    assert links["matrix"]["url"].startswith("https://matrix.to/#/")
+    assert links["matrix"]["fills_in_text"] is False
+    # For Ada, who writes on Matrix and XMPP herself, WhatsApp alone is a link.
+    sent = (await _send(client, ada, grace, "Hi again")).json()
+    assert [c["network"] for c in sent["copies"]] == ["matrix", "xmpp"]
+    assert [link["network"] for link in sent["links"]] == ["whatsapp"]
+    # Someone whose messengers are all proven and who has none: nothing to write on at all.
+    bare = await people.person(db, "Bare")
+    await people.befriend(db, lonely, bare)
+    await db.commit()
+    nothing = await client.post(
+        "/api/v1/messages",
+        json={"to": bare.number, "text": "hi"},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert nothing.status_code == 422
+    assert "no account that can write" in nothing.json()["detail"]

@@ -60,6 +60,11 @@ async def test_a_message_is_written_from_a_persons_page_and_arrives(
     try:
         grace_number = await sign_up(grace, new_person("Grace Hopper"))
         await _link_matrix(grace, grace_matrix)
+        await grace.goto("/me/accounts/add?network=whatsapp")
+        form = grace.get_by_role("region", name="Your handle")
+        await form.get_by_label("Phone number").fill("+39 06 6982 0000")
+        await form.get_by_role("button", name="Add").click()
+        await expect(grace).to_have_url(re.compile(r"/me/accounts$"))
         await grace.goto("/me/reach")
         await grace.get_by_label("Anyone signed in here", exact=False).check()
         await grace.get_by_role("button", name="Save").click()
@@ -80,6 +85,11 @@ async def test_a_message_is_written_from_a_persons_page_and_arrives(
         await expect(ada).to_have_url(re.compile(r"/messages/[\w-]+$"))
         copy = ada.locator("#message-copies .delivery")
         await expect(copy.locator(".badge")).to_have_text("Sent", timeout=30_000)
+        # WhatsApp, where Portal cannot write, opens in Ada's app with the text written in.
+        whatsapp = ada.get_by_role("link", name="Open WhatsApp")
+        await expect(whatsapp).to_have_attribute(
+            "href", "https://wa.me/390669820000?text=Tea%20at%20five%3F%20The%20usual%20place."
+        )
         message_url = ada.url
         for size, name in (({"width": 1280, "height": 900}, "1280"), (PHONE, "390")):
             await ada.set_viewport_size(size)

@@ -80,7 +80,7 @@ async def test_a_message_is_written_from_the_persons_page_and_followed(
     assert "<html" not in again.text and 'hx-trigger="every 2s"' not in again.text
 
 
-async def test_what_the_person_does_not_allow_is_said_on_the_form(
+async def test_what_the_person_does_not_allow_is_said_and_the_rest_opens_ones_app(
     signed_in: httpx.AsyncClient,
     db: AsyncSession,
     app: FastAPI,
@@ -93,12 +93,12 @@ async def test_what_the_person_does_not_allow_is_said_on_the_form(
     assert refused.status_code == 403
     assert "only from their contacts" in refused.text
 
-    # Members may write, but I have no account that can: the form says which to link.
+    # Members may write, but I have no account that can: each messenger is for my own app.
     grace.user.messages_from = reach.MEMBERS
     await db.commit()
     form = await signed_in.get(f"/messages/new?to={grace.user.number}", headers=HTML)
     assert form.status_code == 200
-    assert "You have no account that can write to this person" in form.text
+    assert form.text.count("in your own app, once the message is written") == 2
     assert 'name="networks"' not in form.text
 
     token = await get_csrf(signed_in, f"/messages/new?to={grace.user.number}")
@@ -107,8 +107,10 @@ async def test_what_the_person_does_not_allow_is_said_on_the_form(
         data={"csrf_token": token, "to": grace.user.number, "text": "Hello"},
         headers=HTML,
     )
-    assert sent.status_code == 422
-    assert "You have no account that can write" in sent.text
+    assert sent.status_code == 303, sent.text
+    page = await signed_in.get(sent.headers["location"], headers=HTML)
+    assert "In your own app" in page.text and "Where it is sent" not in page.text
+    assert 'href="https://matrix.to/#/' in page.text and "paste the message there" in page.text
 
     unknown = await signed_in.get("/messages/new?to=00000000", headers=HTML)
     assert unknown.status_code in (404, 422)
