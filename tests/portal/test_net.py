@@ -245,6 +245,7 @@ _OPENS_A_CONNECTION = re.compile(
 _MAY_OPEN_CONNECTIONS = {
     "portal/net.py": "the guard of every HTTP request people steer",
     "connectors/xmpp.py": "connects only to addresses its AddressPolicy checked",
+    "connectors/_mailbox.py": "IMAP and SMTP, only to addresses its AddressPolicy checked",
     "portal/mail.py": "the operator's SMTP server",
     "portal/sms.py": "the operator's SMS gateway",
 }
