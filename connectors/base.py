@@ -484,10 +484,13 @@ class Connector:
         (``CAN_BACKFEED``): the newest the network gives, not its whole history."""
         raise NotImplementedError
 
-    async def send_message(self, to: str, text: str, key: str = "") -> Delivered:
+    async def send_message(
+        self, to: str, text: str, key: str = "", *, again: bool = False
+    ) -> Delivered:
         """Send a direct message to a handle on this network (``CAN_MESSAGE``). ``key``, the
         same for every try of one message, is sent where the network takes one, so that a
-        try repeated after a lost answer does not deliver it twice."""
+        try repeated after a lost answer does not deliver it twice; ``again`` says a try
+        before may have gone out unrecorded, where a network must be asked first."""
         raise NotImplementedError
 
     async def upload_media(self, media: Media, data: bytes) -> str:

@@ -49,6 +49,7 @@ import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -153,12 +154,19 @@ class XMPP(base.Connector):
             pass
         return _actor(self.handle)
 
-    async def send_message(self, to: str, text: str, key: str = "") -> Delivered:
+    async def send_message(
+        self, to: str, text: str, key: str = "", *, again: bool = False
+    ) -> Delivered:
+        """A chat message with ``key`` as its id. XMPP servers do not refuse an id they saw,
+        so a try ``again`` looks first in the account's own archive (XEP-0313) for a message
+        to the recipient with that id: found, it went out before and is not sent twice."""
         recipient = self.normalize_handle(to, context=self.context)
         body = _NOT_XML.sub("", text)
         if not body.strip():
             raise PermanentError("The message is empty.")
         async with self._signed_in() as client:
+            if again and key and await _in_archive(client, recipient, key):
+                return Delivered(id=key)
             bounced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
             def on_error(message: Any) -> None:
@@ -198,6 +206,27 @@ class XMPP(base.Connector):
         if isinstance(host, str) and host and isinstance(port, int):
             return Server(host, port, route.ca_file if route is not None else None)
         return route
+
+
+ARCHIVE_LOOKBACK = timedelta(days=1)
+"""How far back the archive is searched for a message that went out unrecorded: a try is
+repeated within the hour (``portal.domain.messages.deliver``)."""
+
+
+async def _in_archive(client: slixmpp.ClientXMPP, recipient: str, key: str) -> bool:
+    """Whether the account's archive holds a message to ``recipient`` with the id ``key``; a
+    server that keeps none cannot tell, and the message is sent."""
+    client.register_plugin("xep_0313")
+    since = datetime.now(UTC) - ARCHIVE_LOOKBACK
+    try:
+        async for found in client.plugin["xep_0313"].iterate(
+            with_jid=slixmpp.JID(recipient), start=since, reverse=True, total=500
+        ):
+            if found["mam_result"]["forwarded"]["stanza"]["id"] == key:
+                return True
+    except (IqError, IqTimeout):
+        return False
+    return False
 
 
 def _actor(jid: str) -> Actor:

@@ -171,7 +171,9 @@ class Matrix(base.Connector):
             raise AuthRevoked(f"Portal's Matrix session no longer belongs to {self.handle}.")
         return actor(self.handle, await server.profile(self.handle))
 
-    async def send_message(self, to: str, text: str, key: str = "") -> Delivered:
+    async def send_message(
+        self, to: str, text: str, key: str = "", *, again: bool = False
+    ) -> Delivered:
         recipient = self.normalize_handle(to, context=self.context)
         if recipient == self.handle:
             raise PermanentError("A Matrix account cannot send a direct message to itself.")

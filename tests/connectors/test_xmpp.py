@@ -25,7 +25,7 @@ from connectors.base import (
     PermanentError,
     Retriable,
 )
-from connectors.xmpp import XMPP, Server
+from connectors.xmpp import XMPP, Server, _session
 from connectors.xmpp import _records as xmpp_records
 from tests.fixtures.network import FakeDNS, connection_attempts, listening
 from tests.fixtures.peers import free_port
@@ -314,6 +314,28 @@ async def test_a_message_reaches_the_other_person(
     assert message["type"] == "chat"
     assert message["from"].bare == alice.handle
     assert message["id"] == delivered.id
+
+
+async def test_a_try_again_after_one_that_went_out_sends_nothing_twice(
+    route: XMPPServer, http: httpx.AsyncClient
+) -> None:
+    """The first try went out and its answer was lost: the next, ``again`` with the same key,
+    finds it in Alice's archive and sends nothing; a new key is a new message."""
+    alice = await linked(route, http, "alice")
+    bob, bob_password = account(route, "bob")
+    first = await alice.send_message(bob, "Once only", "key-1")
+    assert first.id == "key-1"
+    again = await alice.send_message(bob, "Once only", "key-1", again=True)
+    assert again.id == "key-1"
+    other = await alice.send_message(bob, "Another", "key-2", again=True)
+    assert other.id == "key-2"
+    # Bob, online later, is given what waited for him: each message once.
+    received: list[str] = []
+    async with _session(bob, bob_password, route.server, routed(route).addresses) as client:
+        client.add_event_handler("message", lambda m: received.append(str(m["body"])))
+        client.send_presence()
+        await asyncio.sleep(1)
+    assert sorted(received) == ["Another", "Once only"]
 
 
 async def test_a_message_to_an_unknown_account_is_not_delivered(

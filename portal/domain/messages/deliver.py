@@ -91,7 +91,10 @@ class Sending:
                     work.account.handle, work.credentials, http, context=self.services.context
                 )
                 try:
-                    delivered = await instance.send_message(work.to, work.text, work.key)
+                    # A try after the first may follow one that went out unrecorded.
+                    delivered = await instance.send_message(
+                        work.to, work.text, work.key, again=work.attempts > 1
+                    )
                 finally:
                     await acting.keep_renewed(
                         self.sessions, self.services, work.account.id, work.credentials, instance

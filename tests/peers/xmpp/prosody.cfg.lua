@@ -35,7 +35,12 @@ modules_enabled = {
 	"disco";
 	"ping";
 	"posix";
+	"mam";
 }
+-- Every account keeps an archive of its messages (XEP-0313), as most servers do: where a
+-- try that stopped before the portal recorded it finds what went out.
+default_archive_policy = true
+archive_expires_after = "1d"
 modules_disabled = { "s2s"; "s2s_auth_certs"; "dialback"; "register" }
 
 authentication = "internal_hashed"
