@@ -13,7 +13,7 @@ from tests.fixtures.database import (
 )
 from tests.fixtures.imap import imap_server
 from tests.fixtures.live import live_server
-from tests.fixtures.matrix import matrix_homeserver
+from tests.fixtures.matrix import homeserver_http, matrix_homeserver
 from tests.fixtures.oidc import oidc_provider, oidc_redirect_uris
 from tests.fixtures.publishing import instance
 from tests.fixtures.smtp import mailbox, smtp_server, submission_server
@@ -33,6 +33,7 @@ __all__ = [
     "databases",
     "db",
     "engine",
+    "homeserver_http",
     "imap_server",
     "instance",
     "live_server",

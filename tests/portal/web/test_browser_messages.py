@@ -7,7 +7,6 @@ Italian and French."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -27,12 +26,6 @@ def server_env() -> dict[str, str]:
     # The server reaches the Synapse on this machine, and runs the jobs itself whatever the
     # database (PostgreSQL's default is separate workers).
     return {"PORTAL_CONNECTORS_ALLOW_LOOPBACK": "true", "PORTAL_JOBS": "inline"}
-
-
-@pytest.fixture
-async def homeserver_http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=20) as http:
-        yield http
 
 
 async def _link_matrix(page: Page, user: MatrixUser) -> None:

@@ -6,7 +6,6 @@ and a reaction made in the room coming home to the page; screenshots at 390 and 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,12 +25,6 @@ def server_env() -> dict[str, str]:
     # The server reaches the Synapse on this machine, and runs the jobs itself whatever the
     # database (PostgreSQL's default is separate workers).
     return {"PORTAL_CONNECTORS_ALLOW_LOOPBACK": "true", "PORTAL_JOBS": "inline"}
-
-
-@pytest.fixture
-async def homeserver_http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=20) as http:
-        yield http
 
 
 async def _room(http: httpx.AsyncClient, server: MatrixHomeserver, user: MatrixUser) -> str:
