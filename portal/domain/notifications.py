@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from portal import i18n, mail
+from portal.db import write_next
 from portal.domain import privacy
 from portal.errors import N_, NotFound
 from portal.storage.models import (
@@ -432,6 +433,9 @@ async def list_notifications(
     items = await _show(session, user, rows)
     unseen = [row.id for row in rows if row.read_at is None]
     if mark_read and unseen:
+        # What was read may be older than another writer's commit (the worker's, often):
+        # on SQLite such a transaction cannot begin to write, so a fresh one does.
+        await write_next(session)
         await session.execute(
             update(Notification)
             .where(Notification.user_id == user.id, Notification.id.in_(unseen))

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from portal import csrf, i18n
+from portal.db import write_next
 from portal.deps import DB, LimiterDep, Sessions, SessionsDep, client_address
 from portal.domain import lookup
 from portal.domain.feeds import digest, sources
@@ -143,6 +144,9 @@ async def feed_page(
     context = await _page_context(db, user, shown, cursor[:200], whole=not is_htmx(request))
     whole_feed = not (cursor or context["filtering"] or context["problem"] or is_htmx(request))
     if whole_feed:
+        # Written in a transaction of its own: the one that read the page may be older than
+        # the poller's last commit, and on SQLite could then not write.
+        await write_next(db)
         user.feed_seen_at = utcnow()  # the morning digest tells what comes after this
     if context["problem"] is not None:
         context["error"] = i18n.error_text(request, context["problem"])

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from portal import csrf, i18n
+from portal.db import write_next
 from portal.deps import DB, Sessions, SessionsDep
 from portal.domain import notifications
 from portal.web import sse
@@ -50,6 +51,7 @@ async def read_all(request: Request, db: DB, user: CurrentUser) -> Response:
 @router.get("/{notification_id:int}")
 async def open_one(request: Request, db: DB, user: CurrentUser, notification_id: int) -> Response:
     """Open one notification: it becomes read, and the browser goes where it points."""
+    await write_next(db)  # a page opened by a link, and one that writes: a writer from the start
     link = await notifications.open_notification(db, user, notification_id)
     return redirect(request, link)
 

@@ -1,0 +1,49 @@
+"""Pages that are read and also write (notifications shown become read): on SQLite, a
+transaction that read before another writer committed cannot begin to write, so the write
+goes in a transaction of its own that begins as a writer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from portal.db import make_engine, make_sessionmaker, session_scope
+from portal.domain import notifications
+from portal.storage import migrate
+from portal.storage.models import Notification, User
+from tests.fixtures.database import Databases
+from tests.portal.domain import people
+
+
+async def test_notifications_shown_become_read_after_another_writer_committed(
+    databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(await databases.new("writes_after_reading"))
+    try:
+        await migrate.upgrade(engine)
+        sessions = make_sessionmaker(engine)
+        async with session_scope(sessions, writing=True) as session:
+            ada = await people.person(session, "Ada")
+            bob = await people.person(session, "Bob")
+            session.add(Notification(user_id=ada.id, kind="contact_request", actor_id=bob.id))
+        shown = notifications._show
+
+        async def shown_while_the_worker_commits(*args: Any) -> Any:
+            found = await shown(*args)
+            async with session_scope(sessions, writing=True) as other:
+                await other.execute(update(User).where(User.id == bob.id).values(bio="Busy"))
+            return found
+
+        monkeypatch.setattr(notifications, "_show", shown_while_the_worker_commits)
+        async with session_scope(sessions) as page:  # a GET's: it begins as one that reads
+            me = await page.get(User, ada.id)
+            assert me is not None
+            listed = await notifications.list_notifications(page, me, mark_read=True)
+        assert len(listed.items) == 1 and listed.unread == 0
+        async with session_scope(sessions) as session:
+            read_at = await session.scalar(select(Notification.read_at))
+        assert read_at is not None
+    finally:
+        await engine.dispose()
