@@ -94,9 +94,10 @@ class Offered:
 
 async def offers(session: AsyncSession, sender: User, number: str) -> Offered:
     """The recipient behind ``number``, and their messengers the sender may use, in the
-    recipient's order. A number unknown, hidden from the sender, or of someone who blocked
-    them is :data:`~portal.domain.privacy.NO_SUCH_NUMBER`, as for a lookup; one that does not
-    take messages from the sender says so."""
+    recipient's order. A number unknown or hidden from the sender is
+    :data:`~portal.domain.privacy.NO_SUCH_NUMBER`, as for a lookup; one that does not take
+    messages from the sender says so. Someone who blocked the sender is offered as their
+    public card shows them, and :func:`send` sends them nothing."""
     card = await privacy.card_for_number(session, sender, number)
     recipient = await session.get(User, card.user_id)
     if recipient is None:
