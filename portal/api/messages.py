@@ -13,7 +13,7 @@ from portal.api.deps import ApiUser
 from portal.api.schemas import errors
 from portal.deps import DB, LimiterDep, client_address
 from portal.domain import lookup
-from portal.domain.linking.services import connector
+from portal.domain.linking.services import label_of
 from portal.domain.messages import send
 from portal.storage.messages import MessageCopy
 
@@ -57,14 +57,10 @@ class CopyOut(BaseModel):
 
     @classmethod
     def of(cls, copy: MessageCopy) -> CopyOut:
-        try:
-            label = connector(copy.network).LABEL
-        except KeyError:
-            label = copy.network
         return cls(
             id=copy.id,
             network=copy.network,
-            label=label,
+            label=label_of(copy.network),
             to=copy.to_handle,
             status=copy.status,
             error=copy.error,

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from portal import csrf
 from portal.deps import DB, LimiterDep, client_address
 from portal.domain import lookup
-from portal.domain.linking.services import connector
+from portal.domain.linking.services import label_of
 from portal.domain.messages import send
 from portal.errors import PortalError
 from portal.web.deps import CurrentUser
@@ -83,17 +83,10 @@ async def message_page(
     context = {
         "loaded": loaded,
         "under_way": any(copy.status in send.UNDER_WAY for copy in loaded.copies),
-        "labels": {copy.network: _label(copy.network) for copy in loaded.copies},
+        "labels": {copy.network: label_of(copy.network) for copy in loaded.copies},
     }
     fragment = "message_copies" if request.headers.get("hx-request") else None
     return render(request, "message", context, fragment=fragment)
-
-
-def _label(network: str) -> str:
-    try:
-        return connector(network).LABEL
-    except KeyError:
-        return network
 
 
 def _view(offered: send.Offered) -> dict[str, object]:
@@ -102,5 +95,5 @@ def _view(offered: send.Offered) -> dict[str, object]:
         "card": offered.card,
         "offers": offers,
         "usable": [offer for offer in offers if offer.sender_account is not None],
-        "labels": {offer.network: _label(offer.network) for offer in offers},
+        "labels": {offer.network: label_of(offer.network) for offer in offers},
     }

@@ -79,6 +79,13 @@ def connector(name: str) -> type[base.Connector]:
     return found
 
 
+def label_of(network: str) -> str:
+    """The network's name as people know it; the stored name itself for a network this
+    version no longer has (a copy or an answer kept from before)."""
+    found = connectors.get(network)
+    return found.LABEL if found is not None else network
+
+
 @contextmanager
 def connector_errors(label: str, *, field: str | None = None) -> Iterator[None]:
     """Turn what a network said into an error a person can act on."""

@@ -23,12 +23,13 @@ import httpx
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import connectors
 from connectors import base
 from portal.db import session_scope
 from portal.domain import jobs, linking, notifications, privacy
 from portal.domain.jobs import Claimed
 from portal.domain.linking import oauth
-from portal.domain.linking.services import LinkServices, connector
+from portal.domain.linking.services import LinkServices, connector, label_of
 from portal.domain.posts import acting
 from portal.domain.posts.compose import EDITING, SENT, parts_of
 from portal.errors import N_, NotFound
@@ -77,17 +78,13 @@ BOT = "telegram"
 
 
 def reads_answers(network: str) -> bool:
-    try:
-        return connector(network).CAN_BACKFEED
-    except KeyError:
-        return False
+    found = connectors.get(network)
+    return found is not None and found.CAN_BACKFEED
 
 
 def answers_come_to_bot(network: str) -> bool:
-    try:
-        return connector(network).ANSWERS_COME_TO_BOT
-    except KeyError:
-        return False
+    found = connectors.get(network)
+    return found is not None and found.ANSWERS_COME_TO_BOT
 
 
 def answers_come_home(network: str) -> bool:
@@ -303,7 +300,7 @@ async def notify(
     first = talk[0].author
     detail = {
         "name": (first.display_name or first.handle)[:100],
-        "network": connector(network).LABEL,
+        "network": label_of(network),
         "count": str(len(talk)),
     }
     await notifications.notify(
@@ -414,20 +411,13 @@ async def answers_of(session: AsyncSession, viewer: User, post_id: str) -> Answe
     cards = await _cards(session, viewer, rows)
     return Answers(
         [
-            Shown(row, _label(row.network), cards.get((row.network, row.author_handle.lower())))
+            Shown(row, label_of(row.network), cards.get((row.network, row.author_handle.lower())))
             for row in rows
         ],
         counts,
         read_at,
         marker=(sum(counts.values()), newest),
     )
-
-
-def _label(network: str) -> str:
-    try:
-        return connector(network).LABEL
-    except KeyError:
-        return network
 
 
 async def _cards(

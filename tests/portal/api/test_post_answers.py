@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.domain import account, jobs, linking
+from portal.domain.linking.services import label_of
 from portal.domain.posts import backfeed
 from portal.storage.models import LinkedAccount
 from portal.storage.posts import Answer, Job
@@ -230,3 +231,10 @@ async def test_the_answers_of_a_copy_are_first_read_a_minute_after_it_went_out(
     assert job is not None and job.subject == str(post["deliveries"][0]["id"])
     sent_at = datetime.fromisoformat(post["deliveries"][0]["sent_at"])
     assert job.run_at == sent_at + backfeed.FIRST_READ
+
+
+def test_a_network_this_version_no_longer_has_is_named_as_stored() -> None:
+    """A copy or an answer kept from a network since removed still shows, by its stored
+    name, and no answers are read there."""
+    assert label_of("gone") == "gone" and label_of("mastodon") == "Mastodon"
+    assert not backfeed.answers_come_home("gone")
