@@ -77,15 +77,19 @@ async def message_page(
     request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, message_id: str
 ) -> Response:
     """One of my messages: where each copy stands; the page asks again while one goes out."""
+    asking_again = bool(request.headers.get("hx-request"))  # the copies alone, every 2 s
     loaded = await lookup.counted(
-        limiter, user, client_address(request), send.load(db, user, message_id[:24])
+        limiter,
+        user,
+        client_address(request),
+        send.load(db, user, message_id[:24], links=not asking_again),
     )
     context = {
         "loaded": loaded,
         "under_way": any(copy.status in send.UNDER_WAY for copy in loaded.copies),
         "labels": {copy.network: label_of(copy.network) for copy in loaded.copies},
     }
-    fragment = "message_copies" if request.headers.get("hx-request") else None
+    fragment = "message_copies" if asking_again else None
     return render(request, "message", context, fragment=fragment)
 
 

@@ -190,7 +190,6 @@ async def send(
         mode=mode,
     )
     session.add(message)
-    blocked = (await privacy.relations(session, sender, [recipient.id]))[recipient.id]
     copies = []
     for position, offer in enumerate(usable):
         first_only = mode == "first" and position > 0
@@ -208,7 +207,7 @@ async def send(
         session.add(copy)
         copies.append(copy)
     await session.flush()
-    if blocked is not privacy.Relation.BLOCKED:  # else dropped, without telling the sender
+    if offered.card.relation is not privacy.Relation.BLOCKED:  # else dropped, untold
         for copy in copies:
             if copy.status == QUEUED:
                 await jobs.enqueue(session, SEND, str(copy.id))
@@ -224,9 +223,10 @@ class Loaded:
     """The recipient's messengers Portal does not write on, to write on in one's own app."""
 
 
-async def load(session: AsyncSession, user: User, message_id: str) -> Loaded:
+async def load(session: AsyncSession, user: User, message_id: str, *, links: bool = True) -> Loaded:
     """One of the person's own messages, with its copies; another's is not found, like one
-    that does not exist."""
+    that does not exist. The links to one's own apps only with ``links`` (they need the
+    recipient's card: not for a page that asks again how the copies stand)."""
     message = await session.get(Message, message_id) if 0 < len(message_id) <= 24 else None
     if message is None or message.sender_id != user.id:
         raise NotFound(N_("This message does not exist."))
@@ -239,13 +239,14 @@ async def load(session: AsyncSession, user: User, message_id: str) -> Loaded:
     )
     recipient = await session.get(User, message.recipient_id)
     assert recipient is not None
-    links: list[AppLink] = []
-    with contextlib.suppress(PortalError):  # they may since have closed their door
-        offered = await offers(session, user, recipient.number)
-        written = {copy.network for copy in copies}
-        links = [
-            link
-            for offer in offered.offers
-            if offer.network not in written and (link := offer.app_link(message.text))
-        ]
-    return Loaded(message, copies, recipient, links)
+    found: list[AppLink] = []
+    if links:
+        with contextlib.suppress(PortalError):  # they may since have closed their door
+            offered = await offers(session, user, recipient.number)
+            written = {copy.network for copy in copies}
+            found = [
+                link
+                for offer in offered.offers
+                if offer.network not in written and (link := offer.app_link(message.text))
+            ]
+    return Loaded(message, copies, recipient, found)
