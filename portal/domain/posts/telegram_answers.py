@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors import base, telegram
@@ -70,7 +70,6 @@ class _Copy:
     delivery_id: int
     post_id: str
     user_id: int
-    network: str
     handle: str
     external_id: str
     channel: str
@@ -219,36 +218,31 @@ async def _follow(session: AsyncSession, thread: telegram.Thread, now: datetime)
 async def _copies(
     session: AsyncSession, threads: set[tuple[str, int]]
 ) -> dict[tuple[str, int], _Copy]:
-    """The copies the comments of ``threads`` answer, by thread (one query a thread)."""
+    """The copies the comments of ``threads`` answer, by thread (one query)."""
+    if not threads:
+        return {}
+    rows = await session.execute(
+        select(TelegramThread.group_id, TelegramThread.thread_id, Delivery, Post.user_id,
+               LinkedAccount.external_id)
+        .join(Delivery, TelegramThread.delivery_id == Delivery.id)
+        .join(Post, Post.id == Delivery.post_id)
+        .outerjoin(LinkedAccount, LinkedAccount.id == Delivery.account_id)
+        .where(
+            tuple_(TelegramThread.group_id, TelegramThread.thread_id).in_(sorted(threads)),
+            Post.state != "deleted",
+            Delivery.status.in_((SENT, EDITING)),
+        )
+    )  # fmt: skip
     found: dict[tuple[str, int], _Copy] = {}
-    for group, thread in threads:
-        row = (
-            await session.execute(
-                select(Delivery, Post.user_id, LinkedAccount.external_id)
-                .join(TelegramThread, TelegramThread.delivery_id == Delivery.id)
-                .join(Post, Post.id == Delivery.post_id)
-                .outerjoin(LinkedAccount, LinkedAccount.id == Delivery.account_id)
-                .where(
-                    TelegramThread.group_id == group,
-                    TelegramThread.thread_id == thread,
-                    Post.state != "deleted",
-                    Delivery.status.in_((SENT, EDITING)),
-                )
-            )
-        ).first()
-        if row is None:
-            continue
-        delivery, user_id, external_id = row
+    for group, thread, delivery, user_id, external_id in rows:
         parts = parts_of(delivery)
-        channel = parts[0].ref.partition(":")[0] if parts else ""
         found[(group, thread)] = _Copy(
             delivery_id=delivery.id,
             post_id=delivery.post_id,
             user_id=user_id,
-            network=NETWORK,
             handle=delivery.handle,
             external_id=external_id or "",
-            channel=channel,
+            channel=parts[0].ref.partition(":")[0] if parts else "",
             url=delivery.remote_url,
         )
     return found
