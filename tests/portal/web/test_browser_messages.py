@@ -66,6 +66,10 @@ async def test_a_message_is_written_from_a_persons_page_and_arrives(
         await sign_up(ada, new_person("Ada Lovelace"))
         await _link_matrix(ada, ada_matrix)
         await ada.goto(f"/n/{grace_number}")
+        for size, name in (({"width": 1280, "height": 900}, "1280"), (PHONE, "390")):
+            await ada.set_viewport_size(size)
+            await no_sideways_scroll(ada)
+            await screenshot(ada, shots / f"number-write-en-{name}.png")
         await ada.get_by_role("link", name="Write to them").click()
         await expect(ada.get_by_role("heading", level=1)).to_have_text("Write a message")
         await expect(ada.get_by_role("checkbox", name=re.compile("Matrix"))).to_be_checked()
