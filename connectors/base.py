@@ -225,7 +225,23 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
+    """A direct message as the network took it: its id, and where answers to it come
+    (:attr:`thread`): a Matrix room, an email's ``Message-ID``; empty where the id says it."""
+
     id: str
+    thread: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A message the recipient of a direct message wrote back on the same network."""
+
+    id: str
+    """The network's id for it: the same answer read twice has the same id."""
+    text: str
+    written_at: datetime
+    url: str | None = None
+    """Where it can be opened on the network, where it has an address."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +383,10 @@ class Connector:
     bot as they are made (Telegram's comments, :mod:`connectors.telegram._updates`)."""
     CAN_MESSAGE: ClassVar[bool] = False
     """It can send a direct message (:meth:`send_message`)."""
+    CAN_READ_ANSWERS: ClassVar[bool] = False
+    """It can read what the recipient of a direct message wrote back (:meth:`answers`)."""
+    CAN_WITHDRAW: ClassVar[bool] = False
+    """It can take a direct message back from the recipient (:meth:`withdraw_message`)."""
     MESSENGER: ClassVar[bool] = False
     """People write to each other on it: its owner may offer the account for being messaged
     through Portal, in the order they choose (``portal.domain.reach``)."""
@@ -493,6 +513,22 @@ class Connector:
         before may have gone out unrecorded, where a network must be asked first."""
         raise NotImplementedError
 
+    async def answers(self, to: str, delivered: Delivered, since: datetime) -> list[Answer]:
+        """What ``to`` wrote to this account since ``since`` in the conversation of a message
+        sent with :meth:`send_message`, oldest first, at most the newest hundred
+        (``CAN_READ_ANSWERS``). Only the recipient's own messages count, never the account's."""
+        raise NotImplementedError
+
+    async def message_read(self, to: str, delivered: Delivered) -> bool:
+        """Whether ``to`` is known to have read the message (a Matrix read receipt); ``False``
+        where the network does not say."""
+        return False
+
+    async def withdraw_message(self, to: str, delivered: Delivered) -> None:
+        """Take a sent direct message back, so that ``to`` no longer sees it where their
+        client follows the network's rules (``CAN_WITHDRAW``); gone already counts as done."""
+        raise NotImplementedError
+
     async def upload_media(self, media: Media, data: bytes) -> str:
         """Upload a picture and return the network's id for it (``CAN_UPLOAD_MEDIA``)."""
         raise NotImplementedError
@@ -581,6 +617,8 @@ CAPABILITY_METHODS: dict[str, tuple[str, ...]] = {
     "CAN_EDIT": ("edit_post",),
     "CAN_BACKFEED": ("responses",),
     "CAN_MESSAGE": ("send_message",),
+    "CAN_READ_ANSWERS": ("answers",),
+    "CAN_WITHDRAW": ("withdraw_message",),
     "CAN_UPLOAD_MEDIA": ("upload_media",),
 }
 """Which methods each flag promises: a connector overrides them exactly when its flag is set."""
