@@ -24,6 +24,9 @@ _FOCUS_SHOWN = """(element) => {
 }"""
 
 
+_FOCUSED = "() => document.activeElement ? document.activeElement.outerHTML.slice(0, 200) : null"
+
+
 async def _tab_to(page: Page, target: Locator, *, limit: int = 60) -> None:
     """Press Tab until ``target`` has the focus, which must show."""
     for _ in range(limit):
@@ -42,6 +45,8 @@ async def test_a_number_is_looked_up_asked_and_accepted_with_the_keyboard(
     bob.set_default_timeout(10_000)
     try:
         bob_page = await bob.new_page()
+        asked: list[str] = []
+        bob_page.on("request", lambda request: asked.append(f"{request.method} {request.url}"))
         await sign_up(bob_page, new_person("Bob Kahn"))
 
         await bob_page.goto("/")
@@ -59,7 +64,12 @@ async def test_a_number_is_looked_up_asked_and_accepted_with_the_keyboard(
         # next Tab is the next button rather than the top of the page.
         await expect(bob_page.locator("#contact-actions")).to_be_focused()
         await bob_page.keyboard.press("Tab")
-        await expect(bob_page.get_by_role("button", name="Withdraw request")).to_be_focused()
+        withdraw = bob_page.get_by_role("button", name="Withdraw request")
+        try:
+            await expect(withdraw).to_be_focused()
+        except AssertionError as error:  # say where the focus went, and what was asked
+            focused = await bob_page.evaluate(_FOCUSED)
+            raise AssertionError(f"the focus is on {focused}; requests: {asked}") from error
     finally:
         await bob.close()
 
