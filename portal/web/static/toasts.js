@@ -1,6 +1,6 @@
 // Toasts: what an action did, in the one live region of base.html (#toasts). An htmx answer
 // brings its message in an HX-Trigger "toast" event; a page brings it rendered (after a
-// redirect). They stack, go away after a few seconds or when clicked, and float at the bottom.
+// redirect). They stack (one of each message), go away after a few seconds or when clicked, and float at the bottom.
 (() => {
   "use strict";
   const region = document.getElementById("toasts");
@@ -15,6 +15,11 @@
   }
 
   function show(message, kind) {
+    // The same message again (a setting saved twice in a row) replaces the one still shown,
+    // rather than stacking a copy of it; it is announced again, as it is new.
+    for (const shown of region.children) {
+      if (shown.textContent === message && !shown.classList.contains("leaving")) shown.remove();
+    }
     const node = document.createElement("p");
     node.className = kind === "error" ? "toast error" : "toast";
     node.textContent = message;
