@@ -41,6 +41,31 @@ Why it looks like this:
   The message is an ``m.text`` ``m.room.message`` sent with ``PUT .../send/{txnId}``, whose
   transaction id makes a retry of the same request harmless
   (https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid).
+  The room it went to is where its answers come (``Delivered.thread``).
+
+After a direct message went out, in :mod:`connectors.matrix._direct`:
+
+- What the recipient wrote back is read from that room's timeline, from the newest event
+  back (``GET /rooms/{roomId}/messages`` with ``dir=b`` and a filter of their
+  ``m.room.message`` events, at most five pages,
+  https://spec.matrix.org/latest/client-server-api/#get_matrixclientv3roomsroomidmessages):
+  their messages since ours went out, oldest first, at most a hundred. Text (``m.text``,
+  ``m.notice``, ``m.emote``) is the ``body``, without the quote a reply carries and as last
+  edited (the server bundles the newest ``m.replace``,
+  https://spec.matrix.org/latest/client-server-api/#event-replacements); anything else is a
+  sign like ``[image]``; redacted events are left out. Each links to its event on matrix.to.
+- Whether they read it: other people's read receipts reach a client only through ``/sync``
+  (https://spec.matrix.org/latest/client-server-api/#receipts). Portal syncs with a filter
+  of that one room and of ``m.receipt`` alone, with ``set_presence=offline`` so the account
+  does not show as online. Synapse answers a repeated sync from a cache for two minutes, so
+  Portal syncs on from that answer's ``next_batch`` until nothing is new. A public ``m.read``
+  receipt (``m.read.private`` is never shown to others) on the message or on any event after
+  it (a receipt acknowledges everything before it), or a message or reaction of theirs after
+  it, means read.
+- Taking it back is a redaction with a short reason, whose transaction id is derived from
+  the event id (https://spec.matrix.org/latest/client-server-api/#redactions). The event is
+  looked at first: one already redacted, or gone, is done, also for a new session whose
+  transaction ids the server has not seen.
 
 Posting into a room (cross-posting), in :mod:`connectors.matrix._publishing`:
 

@@ -16,6 +16,7 @@ import httpx
 from connectors import base
 from connectors.base import (
     Actor,
+    Answer,
     AuthRevoked,
     ConnectorError,
     Credentials,
@@ -31,6 +32,7 @@ from connectors.base import (
     Response,
     Retriable,
 )
+from connectors.matrix import _direct as direct
 from connectors.matrix._answers import actor, answers
 from connectors.matrix._discovery import checked_base_url, discover_homeserver
 from connectors.matrix._homeserver import SIGNED_OUT, Homeserver, MatrixError, NotFound
@@ -77,6 +79,8 @@ class Matrix(base.Connector):
     HANDLE_EXAMPLE = "@ada:example.org"
     CAN_VERIFY = True
     CAN_MESSAGE = True
+    CAN_READ_ANSWERS = True
+    CAN_WITHDRAW = True
     CAN_PUBLISH = True
     CAN_DELETE = True
     CAN_BACKFEED = True
@@ -199,7 +203,30 @@ class Matrix(base.Connector):
         event_id = sent.get("event_id")
         if not isinstance(event_id, str) or not event_id:
             raise Retriable("The Matrix server did not say whether the message was sent.")
-        return Delivered(event_id)
+        return Delivered(event_id, thread=room_id)
+
+    async def answers(self, to: str, delivered: Delivered, since: datetime) -> list[Answer]:
+        """What ``to`` wrote in the message's direct room since ``since``
+        (:mod:`connectors.matrix._direct`)."""
+        recipient = self.normalize_handle(to, context=self.context)
+        server = await self._server()
+        room_id = await self._conversation(server, recipient, delivered)
+        return await direct.answers(server, room_id, recipient, since, server_of(self.handle))
+
+    async def message_read(self, to: str, delivered: Delivered) -> bool:
+        """Whether ``to`` has a public read receipt on the message or after it, or wrote
+        after it."""
+        recipient = self.normalize_handle(to, context=self.context)
+        server = await self._server()
+        room_id = await self._conversation(server, recipient, delivered)
+        return await direct.read(server, room_id, delivered.id, recipient)
+
+    async def withdraw_message(self, to: str, delivered: Delivered) -> None:
+        """Redact the message; one redacted already, or gone, is done."""
+        recipient = self.normalize_handle(to, context=self.context)
+        server = await self._server()
+        room_id = await self._conversation(server, recipient, delivered)
+        await direct.withdraw(server, room_id, delivered.id, self.handle)
 
     # -- posts into a room --
 
@@ -315,20 +342,55 @@ class Matrix(base.Connector):
             )
         return Homeserver(self.http, base_url, token)
 
-    async def _direct_room(self, server: Homeserver, recipient: str) -> str:
-        """A direct room with ``recipient`` that can carry an unencrypted message."""
-        account_data = f"/_matrix/client/v3/user/{segment(self.handle)}/account_data/m.direct"
-        direct: dict[str, Any] | None
+    async def _conversation(self, server: Homeserver, recipient: str, delivered: Delivered) -> str:
+        """The room a direct message to ``recipient`` went to: the one it names, or for a
+        message that names none (sent before rooms were kept), the direct room with them
+        that a message would go to now; none is made."""
+        if not is_event_id(delivered.id):
+            raise PermanentError("This is not a Matrix message.")
+        if delivered.thread:
+            try:
+                room_id = normalize_room(delivered.thread)
+            except InvalidHandle as error:
+                raise PermanentError(error.message) from None
+            if not room_id.startswith("!"):
+                raise PermanentError("This Matrix message names no room it went to.")
+            return room_id
+        found = await self._usable_direct_room(server, recipient, await self._direct(server))
+        if found is None:
+            raise PermanentError(f"Portal finds no direct conversation with {recipient} on Matrix.")
+        return found
+
+    async def _direct(self, server: Homeserver) -> dict[str, Any] | None:
+        """The rooms the account marked direct, by person (``m.direct``); ``None`` where the
+        server does not tell."""
         try:
-            direct = await server.call("GET", account_data)
+            return await server.call("GET", self._direct_path())
         except NotFound:
-            direct = {}
+            return {}
         except PermanentError:
-            direct = None
+            return None
+
+    def _direct_path(self) -> str:
+        return f"/_matrix/client/v3/user/{segment(self.handle)}/account_data/m.direct"
+
+    async def _usable_direct_room(
+        self, server: Homeserver, recipient: str, direct: dict[str, Any] | None
+    ) -> str | None:
+        """The newest room of ``direct`` with ``recipient`` that can carry a message."""
         rooms = (direct or {}).get(recipient)
         for room_id in reversed(rooms if isinstance(rooms, list) else []):
             if isinstance(room_id, str) and await self._usable(server, room_id, recipient):
                 return room_id
+        return None
+
+    async def _direct_room(self, server: Homeserver, recipient: str) -> str:
+        """A direct room with ``recipient`` that can carry an unencrypted message."""
+        direct = await self._direct(server)
+        found = await self._usable_direct_room(server, recipient, direct)
+        if found is not None:
+            return found
+        rooms = (direct or {}).get(recipient)
         try:
             await server.call("GET", f"/_matrix/client/v3/profile/{segment(recipient)}")
         except NotFound:
@@ -348,7 +410,7 @@ class Matrix(base.Connector):
             direct = {**direct, recipient: [*listed, room_id]}
             # Should this fail, the room works all the same; clients just do not list it as direct.
             with contextlib.suppress(PermanentError):
-                await server.call("PUT", account_data, direct)
+                await server.call("PUT", self._direct_path(), direct)
         return room_id
 
     async def _usable(self, server: Homeserver, room_id: str, recipient: str) -> bool:

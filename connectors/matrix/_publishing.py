@@ -273,19 +273,22 @@ async def events_of_post(
     return [*found, event_id] if not redacted(event) else found
 
 
-async def redact(server: Homeserver, room_id: str, event_id: str) -> None:
+async def redact(
+    server: Homeserver, room_id: str, event_id: str, *, reason: str = "", what: str = "post"
+) -> None:
     """Redact one event (https://spec.matrix.org/latest/client-server-api/#redactions), with a
-    transaction id of its own event id, so that a repeated call is one redaction."""
+    transaction id of its own event id, so that a repeated call is one redaction. ``reason``
+    is what the room's clients may show instead; ``what`` names the event in a refusal."""
     transaction = "portal.redact." + hashlib.sha256(event_id.encode()).hexdigest()[:40]
     path = f"/_matrix/client/v3/rooms/{segment(room_id)}/redact/{segment(event_id)}/{transaction}"
     try:
-        await server.call("PUT", path, {})
+        await server.call("PUT", path, {"reason": reason} if reason else {})
     except NotFound:
         return
     except MatrixError as error:
         if error.errcode == "M_FORBIDDEN" or error.status == 403:
             raise PermanentError(
-                f"The Matrix room {room_id} does not let this account take its post down."
+                f"The Matrix room {room_id} does not let this account take its {what} down."
             ) from None
         raise
 
