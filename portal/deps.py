@@ -23,6 +23,7 @@ from portal.domain.card_cache import CardCache
 from portal.domain.feeds.poller import PARSED_PER_PROCESS, PARSERS, Poller, Polling
 from portal.domain.images import ImageWorkers
 from portal.domain.linking import LinkServices
+from portal.domain.messages.answers import Answering
 from portal.domain.messages.deliver import Sending
 from portal.domain.notifications import Mailer
 from portal.domain.phones import PhoneServices
@@ -86,7 +87,7 @@ def job_worker(
     services = services or link_services(settings)
     handlers: dict[str, jobs.Handler] = {}
     if publishing:
-        for kind in (Delivering, Backfeeding, BotUpdates, Editing, Sending):
+        for kind in (Delivering, Backfeeding, BotUpdates, Editing, Sending, Answering):
             handlers |= kind(sessions, services, listener=listener).handlers()
     if polling is not None:
         handlers |= Polling(polling).handlers()

@@ -10,14 +10,22 @@ from fastapi import APIRouter, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal.api.deps import ApiUser
-from portal.api.schemas import errors
+from portal.api.schemas import CardOut, errors
 from portal.deps import DB, LimiterDep, client_address
 from portal.domain import lookup
 from portal.domain.linking.services import label_of
-from portal.domain.messages import send
+from portal.domain.messages import conversations, send
 from portal.storage.messages import MessageCopy
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
+
+NumberPath = Annotated[
+    str,
+    Path(
+        max_length=100,
+        description="The other person's portal number; spaces, dashes, dots and '#' are ignored.",
+    ),
+]
 
 MessagePath = Annotated[
     str,
@@ -48,7 +56,12 @@ class CopyOut(BaseModel):
     network: str = Field(examples=["matrix"])
     label: str = Field(examples=["Matrix"])
     to: str = Field(description="The recipient's handle there.", examples=["@grace:matrix.org"])
-    status: Literal["waiting", "queued", "sending", "retrying", "sent", "failed", "skipped"]
+    status: Literal[
+        "waiting", "queued", "sending", "retrying", "sent", "failed", "skipped", "withdrawn"
+    ] = Field(
+        description="``skipped``: not sent, as another messenger delivered it first or they "
+        "answered before; ``withdrawn``: taken back unread once they answered elsewhere."
+    )
     error: str = Field(description="Why it failed, or why it is tried again, in words.")
     remote_id: str | None
     attempts: int
@@ -153,3 +166,83 @@ async def get_message(
         limiter, user, client_address(request), send.load(db, user, message_id)
     )
     return MessageOut.of(found)
+
+
+class EntryOut(BaseModel):
+    kind: Literal["message", "answer"] = Field(
+        description="``message``: written through Portal; ``answer``: read back from the "
+        "messenger a message went over."
+    )
+    id: str
+    mine: bool = Field(description="I wrote it.")
+    text: str
+    at: datetime
+    networks: list[str] = Field(
+        description="A message: the messengers it reached; an answer: the one it was written on.",
+        examples=[["matrix"]],
+    )
+    message_id: str = Field(description="The message it is, or answers.")
+    url: str | None = Field(description="Where an answer opens on its network.")
+    unread: bool = Field(description="The other wrote it, and I had not seen it.")
+
+    @classmethod
+    def of(cls, entry: conversations.Entry) -> EntryOut:
+        return cls(
+            kind=entry.kind,
+            id=entry.id,
+            mine=entry.mine,
+            text=entry.text,
+            at=entry.at,
+            networks=list(entry.networks),
+            message_id=entry.message_id,
+            url=entry.url,
+            unread=entry.unread,
+        )
+
+
+class ConversationOut(BaseModel):
+    person: CardOut = Field(description="The other person, as they let me see them.")
+    entries: list[EntryOut] = Field(description="Oldest first: the newest 200.")
+
+
+class ConversationSummaryOut(BaseModel):
+    person: CardOut
+    last: EntryOut = Field(description="The last thing said, by either.")
+    unread: int = Field(description="How many of the other's I have not seen.")
+
+
+@router.get(
+    "/conversations",
+    response_model=list[ConversationSummaryOut],
+    responses=errors(401, 429),
+)
+async def list_conversations(db: DB, user: ApiUser) -> list[ConversationSummaryOut]:
+    """The people I have written with through Portal, the latest first (the last 100)."""
+    return [
+        ConversationSummaryOut(
+            person=CardOut.of(summary.card),
+            last=EntryOut.of(summary.last),
+            unread=summary.unread,
+        )
+        for summary in await conversations.conversations(db, user)
+    ]
+
+
+@router.get(
+    "/conversations/{number}",
+    response_model=ConversationOut,
+    responses=errors(401, 404, 422, 429),
+)
+async def get_conversation(
+    number: NumberPath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
+) -> ConversationOut:
+    """Everything the person behind a number and I wrote each other: messages through
+    Portal and the answers read back from each messenger, oldest first. What they wrote is
+    marked read. A number I never wrote with is looked up as any number is: unknown or
+    hidden, it is not found."""
+    found = await lookup.counted(
+        limiter, user, client_address(request), conversations.conversation(db, user, number)
+    )
+    return ConversationOut(
+        person=CardOut.of(found.card), entries=[EntryOut.of(e) for e in found.entries]
+    )

@@ -48,6 +48,7 @@ INVITE_USED = "invite_used"
 NEEDS_RECONNECT = "needs_reconnect"
 FEED_PAUSED = "feed_paused"
 POST_ANSWERS = "post_answers"
+MESSAGE_ANSWERED = "message_answered"
 KINDS = (
     CONTACT_REQUEST,
     CONTACT_ACCEPTED,
@@ -55,6 +56,7 @@ KINDS = (
     NEEDS_RECONNECT,
     FEED_PAUSED,
     POST_ANSWERS,
+    MESSAGE_ANSWERED,
 )
 
 PER_PAGE = 30
@@ -211,6 +213,14 @@ def _describe(
     """The sentence (a message id and its parameters) and the link of a notification."""
     if kind == POST_ANSWERS:
         return _answers(post_id, detail)
+    if kind == MESSAGE_ANSWERED:
+        if actor is None:
+            return N_("Someone answered your message."), {}, "/conversations"
+        return (
+            N_("%(name)s answered your message on %(network)s."),
+            {"name": actor.display_name or actor.display_number, "network": detail[:100]},
+            f"/conversations/{actor.number}",
+        )
     if kind in _ABOUT_SOMEONE:
         named, anonymous = _ABOUT_SOMEONE[kind]
         if actor is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from portal.storage.models import Base, UTCDateTime, utcnow
 
@@ -30,6 +31,12 @@ class Message(Base):
     """``all``: every copy at once; ``first``: one after the other until one is delivered."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """When the first answer to it was read back, on any of its messengers."""
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """When the recipient saw it in their conversation on Portal."""
+    dropped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """From someone the recipient blocked: never sent, never shown to them."""
 
 
 class MessageCopy(Base):
@@ -55,12 +62,37 @@ class MessageCopy(Base):
     """The recipient's handle when the message was written, kept if the account goes."""
     status: Mapped[str] = mapped_column(String(12), default="queued")
     """``waiting`` (a later one of ``first``), ``queued``, ``sending``, ``retrying``,
-    ``sent``, ``failed``, or ``skipped`` (another copy of ``first`` was delivered)."""
+    ``sent``, ``failed``, ``skipped`` (another copy of ``first`` was delivered, or an answer
+    came before it went), or ``withdrawn`` (taken back, unread, once answered elsewhere)."""
     key: Mapped[str] = mapped_column(String(64), unique=True)
     """The idempotency key: where the network takes one, a retry never sends twice."""
     remote_id: Mapped[str | None] = mapped_column(String(500), default=None)
+    thread: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    """Where its answers come, as the network said when it took it (a Matrix room)."""
     error: Mapped[str] = mapped_column(String(500), default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class MessageAnswer(Base):
+    """What the recipient wrote back to one copy, read from the network it went over."""
+
+    __tablename__ = "message_answers"
+    __table_args__ = (
+        UniqueConstraint("copy_id", "remote_id"),
+        Index("ix_message_answers_message_id_written_at", "message_id", "written_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    copy_id: Mapped[int] = mapped_column(ForeignKey("message_copies.id", ondelete="CASCADE"))
+    remote_id: Mapped[str] = mapped_column(String(500))
+    """The network's id for it: an answer read twice is kept once."""
+    text: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """When the message's sender saw it in their conversation."""

@@ -13,7 +13,7 @@ from portal import csrf
 from portal.deps import DB, LimiterDep, client_address
 from portal.domain import lookup
 from portal.domain.linking.services import label_of
-from portal.domain.messages import send
+from portal.domain.messages import conversations, send
 from portal.errors import PortalError
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
@@ -91,6 +91,32 @@ async def message_page(
     }
     fragment = "message_copies" if asking_again else None
     return render(request, "message", context, fragment=fragment)
+
+
+@router.get("/conversations")
+async def conversations_page(request: Request, db: DB, user: CurrentUser) -> Response:
+    """The people I have written with, the latest first."""
+    return render(
+        request, "conversations", {"summaries": await conversations.conversations(db, user)}
+    )
+
+
+@router.get("/conversations/{number}")
+async def conversation_page(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, number: str
+) -> Response:
+    """What the person behind a number and I wrote each other; asked again (the entries
+    alone) when a notification comes."""
+    found = await lookup.counted(
+        limiter, user, client_address(request), conversations.conversation(db, user, number[:100])
+    )
+    networks = {network for entry in found.entries for network in entry.networks}
+    context = {
+        "card": found.card,
+        "entries": found.entries,
+        "labels": {network: label_of(network) for network in networks},
+    }
+    return render(request, "conversation", context, fragment="conversation_entries")
 
 
 def _view(offered: send.Offered) -> dict[str, object]:

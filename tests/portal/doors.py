@@ -119,6 +119,9 @@ DOORS: tuple[Door, ...] = (
     ),
     Door("GET", "/messages/new", "anyone", number_in="query", number_name="to"),
     Door("POST", "/messages", "anyone", form={"text": "Hi"}, number_in="form", number_name="to"),
+    # A conversation: with someone one never wrote with, the number is looked up.
+    Door("GET", "/api/v1/conversations/{number}", "anyone"),
+    Door("GET", "/conversations/{number}", "anyone"),
 )
 
 NOT_DOORS = {

@@ -178,6 +178,28 @@ async def _on_api(http: httpx.AsyncClient, owner: Owner) -> Shown:
     )
 
 
+async def _conversation_api(http: httpx.AsyncClient, owner: Owner) -> Shown:
+    """A conversation with someone one never wrote with: their card, as a lookup shows it."""
+    response = await http.get(f"/api/v1/conversations/{owner.user.number}")
+    if response.status_code != 200:
+        assert response.status_code in (401, 404), response.text
+        return Shown(found=False)
+    body = response.json()
+    assert body["entries"] == []
+    return _from_card(body["person"], owner)
+
+
+async def _conversation_page(http: httpx.AsyncClient, owner: Owner) -> Shown:
+    """The page of such a conversation names the other person, nothing more."""
+    response = await http.get(
+        f"/conversations/{owner.user.number}", headers={"accept": "text/html"}
+    )
+    if response.status_code != 200:
+        assert response.status_code in (303, 404), response.text  # 303: sign in first
+        return Shown(found=False)
+    return Shown(found=True, name=owner.marker("name") in response.text)
+
+
 async def _avatar(http: httpx.AsyncClient, owner: Owner) -> Shown:
     """The picture alone: found means the picture is served."""
     response = await http.get(f"/n/{owner.user.number}/avatar")
@@ -342,6 +364,8 @@ SURFACES: dict[str, Surface] = {
         path: functools.partial(_embed, path=path)
         for path in ("/embed/{number}", "/embed/{number}.js")
     },
+    "/api/v1/conversations/{number}": _conversation_api,
+    "/conversations/{number}": _conversation_page,
     "search": _search,
     "discovery": _discovery,
     "contact list": _contacts,
@@ -365,12 +389,17 @@ ONLY_AVATAR = {"/n/{number}/avatar"}
 ONLY_FOUND = {path for path in SURFACES if "/qr." in path or path.endswith(".js")}
 AS_ANONYMOUS = {"/embed/{number}", "/embed/{number}.js"}
 """The contact button is the same for everybody: what an anonymous visitor sees."""
+CONVERSATIONS = {"/api/v1/conversations/{number}", "/conversations/{number}"}
 NOT_SURFACES = {
     "/me/contacts/{number}/actions": "the viewer's own contact buttons, nothing of the owner",
 }
 LISTS = {"/api/v1/search", "/api/v1/contacts"}
 """The routes of the surfaces named for what they are (``search``, ``contact list``)."""
 NOT_LISTS = {
+    "/api/v1/conversations": (
+        "the people one wrote with: each card as a lookup shows it "
+        "(tests/portal/api/test_conversations.py)"
+    ),
     "/api/v1/notifications": "who did what: the actor's card as any other card of theirs",
 }
 
@@ -487,6 +516,11 @@ def _expected(surface: str, audience: str, viewer: str) -> Shown:
     seen_as = "anonymous" if surface in AS_ANONYMOUS else SEES_AS.get(viewer, viewer)
     sees = SEES[(audience, seen_as)]
     fields = Shown(True, name=sees, bio=sees, avatar=sees, phone=sees, account=sees)
+    if surface in CONVERSATIONS:
+        # Signed-in people only, and never with oneself; the page names the other alone.
+        if viewer in ("anonymous", "owner") or not sees:
+            return Shown(found=False)
+        return Shown(True, name=True) if surface.startswith("/conversations") else fields
     if surface == "discovery":
         # Whoever allows finding by phone is listed to signed-in people who have the number,
         # never to themselves or to someone they blocked; each field as its audience says.

@@ -27,6 +27,7 @@ from portal.domain import jobs, linking
 from portal.domain.jobs import Claimed
 from portal.domain.linking import oauth
 from portal.domain.linking.services import LinkServices, connector
+from portal.domain.messages import answers
 from portal.domain.messages.send import (
     FAILED,
     QUEUED,
@@ -121,7 +122,7 @@ class Sending:
         except base.ConnectorError as error:
             await self._fail(work, job, error.message)
             return jobs.ENDED
-        await self._record(work, job, delivered.id)
+        await self._record(work, job, delivered)
         return jobs.ENDED
 
     async def _start(self, job: Claimed) -> _Work | None:
@@ -164,15 +165,18 @@ class Sending:
         self._tell(work.message_id, work.copy_id)
         return work
 
-    async def _record(self, work: _Work, job: Claimed, remote_id: str) -> None:
-        """The copy is delivered: its remote id, and, for the first that delivers, the
-        copies after it skipped; the job ends in the same transaction."""
+    async def _record(self, work: _Work, job: Claimed, delivered: base.Delivered) -> None:
+        """The copy is delivered: its remote id and where its answers come, the reading of
+        them planned, and, for the first that delivers, the copies after it skipped; the job
+        ends in the same transaction."""
         async with session_scope(self.sessions, writing=True) as session:
             copy = await session.get(MessageCopy, work.copy_id)
             message = await session.get(Message, work.message_id)
             if copy is not None:
                 copy.status, copy.error = SENT, ""
-                copy.remote_id, copy.sent_at = remote_id[:500], utcnow()
+                copy.remote_id, copy.sent_at = delivered.id[:500], utcnow()
+                copy.thread = delivered.thread[:500]
+                await answers.schedule(session, copy)
             if message is not None and message.mode == "first":
                 await session.execute(
                     update(MessageCopy)

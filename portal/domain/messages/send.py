@@ -188,6 +188,7 @@ async def send(
         recipient_id=recipient.id,
         text=body,
         mode=mode,
+        dropped=offered.card.relation is privacy.Relation.BLOCKED,
     )
     session.add(message)
     copies = []
@@ -207,7 +208,7 @@ async def send(
         session.add(copy)
         copies.append(copy)
     await session.flush()
-    if offered.card.relation is not privacy.Relation.BLOCKED:  # else dropped, untold
+    if not message.dropped:  # else untold
         for copy in copies:
             if copy.status == QUEUED:
                 await jobs.enqueue(session, SEND, str(copy.id))

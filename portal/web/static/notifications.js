@@ -16,6 +16,8 @@
     source.addEventListener("notification", function (event) {
       var item = JSON.parse(event.data);
       show(item.unread);
+      // Pages that show what it is about (a conversation) refresh themselves on it.
+      document.body.dispatchEvent(new CustomEvent("portal-notification", { detail: item }));
       var list = document.getElementById("notification-list");
       if (!list) return;
       var row = document.createElement("li");

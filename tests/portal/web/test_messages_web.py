@@ -79,6 +79,22 @@ async def test_a_message_is_written_from_the_persons_page_and_followed(
     assert 'data-status="sent"' in again.text
     assert "<html" not in again.text and 'hx-trigger="every 2s"' not in again.text
 
+    # The conversation: listed on the messages page, and the message in it, with its network.
+    listed = await signed_in.get("/conversations", headers=HTML)
+    assert listed.status_code == 200
+    assert f'href="/conversations/{grace.user.number}"' in listed.text
+    assert "Lunch?" in listed.text
+    talk = await signed_in.get(f"/conversations/{grace.user.number}", headers=HTML)
+    assert talk.status_code == 200
+    assert re.search(r'class="said mine">\s*<p class="said-text">Lunch\?</p>', talk.text)
+    assert "XMPP" in talk.text and "Matrix" not in talk.text
+    assert f'href="/messages/new?to={grace.user.number}"' in talk.text
+    entries = await signed_in.get(
+        f"/conversations/{grace.user.number}", headers={**HTML, "hx-request": "true"}
+    )
+    assert "<html" not in entries.text and "Lunch?" in entries.text
+    assert 'hx-trigger="portal-notification from:body, every 60s"' in entries.text
+
 
 async def test_what_the_person_does_not_allow_is_said_and_the_rest_opens_ones_app(
     signed_in: httpx.AsyncClient,

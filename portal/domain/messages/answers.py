@@ -1,0 +1,305 @@
+"""Answers come back: what the recipient of a message wrote back on each messenger a copy
+went over, read from the network by the sender's own account and kept with the message.
+
+Each copy that went out on a network that can be read back (``CAN_READ_ANSWERS``) has an
+``message_answers`` job of its own. It reads often while the message is young and less and
+less as it ages (:data:`SCHEDULE`), then stops. The first answer, on any messenger, ends the
+wait on the others: copies not yet out are skipped, and those out but unread are withdrawn
+where the network allows (a Matrix redaction, an XMPP retraction), each by a
+``withdraw_message`` job, so that the recipient is not answered three times. An answer tells
+the sender (a notification, which reaches their open pages at once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import connectors
+from connectors import base
+from portal.db import session_scope, upsert
+from portal.domain import jobs, linking, notifications
+from portal.domain.jobs import Claimed
+from portal.domain.linking import oauth
+from portal.domain.linking.services import LinkServices, connector
+from portal.domain.messages.send import QUEUED, RETRYING, SENT, SKIPPED, WAITING
+from portal.domain.posts import acting
+from portal.storage.messages import Message, MessageAnswer, MessageCopy
+from portal.storage.models import LinkedAccount, User, utcnow
+
+log = logging.getLogger(__name__)
+
+READ = "message_answers"
+"""The job that reads the answers to one copy (its subject: the copy's id)."""
+WITHDRAW = "withdraw_message"
+"""The job that takes one unread copy back once the message is answered elsewhere."""
+WITHDRAWN = "withdrawn"
+FIRST_READ = timedelta(seconds=20)
+SCHEDULE: tuple[tuple[timedelta, timedelta], ...] = (
+    (timedelta(minutes=10), timedelta(seconds=20)),
+    (timedelta(hours=1), timedelta(minutes=1)),
+    (timedelta(days=1), timedelta(minutes=10)),
+    (timedelta(days=7), timedelta(hours=1)),
+    (timedelta(days=30), timedelta(hours=6)),
+)
+"""While a copy is younger than the first, its answers are read every second: every 20
+seconds in its first ten minutes, … four times a day in its first month; never after. A
+conversation is quick when it is fresh."""
+MAX_ATTEMPTS = 6
+"""Tries of a withdrawal before the copy is left where it is."""
+MAX_TEXT = 20_000
+
+
+def next_read(sent_at: datetime, now: datetime) -> datetime | None:
+    """When the answers to a copy sent at ``sent_at`` are read after ``now``; ``None``: no
+    more (it is older than the schedule)."""
+    age = now - sent_at
+    for younger_than, every in SCHEDULE:
+        if age < younger_than:
+            return now + every
+    return None
+
+
+def reads_answers(network: str) -> bool:
+    found = connectors.get(network)
+    return found is not None and found.CAN_READ_ANSWERS
+
+
+def withdraws(network: str) -> bool:
+    found = connectors.get(network)
+    return found is not None and found.CAN_WITHDRAW
+
+
+async def schedule(session: AsyncSession, copy: MessageCopy) -> None:
+    """Start reading the answers to a copy that just went out (in the transaction that
+    marks it sent)."""
+    if reads_answers(copy.network):
+        first = (copy.sent_at or utcnow()) + FIRST_READ
+        await jobs.enqueue(session, READ, str(copy.id), run_at=first)
+
+
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    copy_id: int
+    message_id: str
+    sender_id: int
+    recipient_id: int
+    account_id: int
+    network: str
+    handle: str
+    to: str
+    delivered: base.Delivered
+    credentials: base.Credentials
+    sent_at: datetime
+
+
+@dataclass
+class Answering:
+    """The handlers of ``message_answers`` and ``withdraw_message`` jobs."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    services: LinkServices
+    listener: Callable[[str, int], None] | None = None
+    """Told ``(message id, copy id)`` when a copy's answers or status changed."""
+
+    def handlers(self) -> Mapping[str, jobs.Handler]:
+        return {READ: self.read, WITHDRAW: self.withdraw}
+
+    # -- reading --
+
+    async def read(self, job: Claimed) -> float | None:
+        copy = await self._copy(int(job.subject))
+        if copy is None:
+            return None
+        try:
+            async with self._acting(copy) as instance:
+                found = await instance.answers(copy.to, copy.delivered, copy.sent_at)
+        except base.RateLimited as error:
+            return max(error.retry_after or 0.0, self._every(copy))
+        except (base.Retriable, httpx.HTTPError) as error:
+            log.info("answers to message copy %s: %s", copy.copy_id, error)
+            return self._every(copy)
+        except base.AuthRevoked:
+            await self._revoked(copy)
+            return None
+        except base.ConnectorError as error:  # the network will not tell
+            log.info("answers to message copy %s no longer read: %s", copy.copy_id, error)
+            return None
+        if await self._keep(copy, found):
+            self._tell(copy)
+        when = next_read(copy.sent_at, utcnow())
+        return None if when is None else max((when - utcnow()).total_seconds(), 1.0)
+
+    def _every(self, copy: _Copy) -> float:
+        when = next_read(copy.sent_at, utcnow()) or utcnow() + SCHEDULE[-1][1]
+        return max((when - utcnow()).total_seconds(), 30.0)
+
+    async def _copy(self, copy_id: int) -> _Copy | None:
+        async with session_scope(self.sessions) as session:
+            copy = await session.get(MessageCopy, copy_id)
+            if copy is None or copy.status != SENT or copy.sender_account_id is None:
+                return None
+            message = await session.get(Message, copy.message_id)
+            account = await session.get(LinkedAccount, copy.sender_account_id)
+            if message is None or account is None or account.status != linking.VERIFIED:
+                return None
+            credentials = linking.load_credentials(self.services, account)
+            if credentials is None or not copy.remote_id:
+                return None
+            return _Copy(
+                copy_id=copy.id,
+                message_id=message.id,
+                sender_id=message.sender_id,
+                recipient_id=message.recipient_id,
+                account_id=account.id,
+                network=account.network,
+                handle=account.handle,
+                to=copy.to_handle,
+                delivered=base.Delivered(copy.remote_id, copy.thread),
+                credentials=credentials,
+                sent_at=copy.sent_at or copy.updated_at,
+            )
+
+    @contextlib.asynccontextmanager
+    async def _acting(self, copy: _Copy) -> AsyncIterator[base.Connector]:
+        """The sender's account on the copy's network; a token it renewed is kept."""
+        async with self.services.http() as http:
+            cls = connector(copy.network)
+            instance = cls(copy.handle, copy.credentials, http, context=self.services.context)
+            try:
+                yield instance
+            finally:
+                await acting.keep_renewed(
+                    self.sessions, self.services, copy.account_id, copy.credentials, instance
+                )
+
+    async def _revoked(self, copy: _Copy) -> None:
+        async with session_scope(self.sessions, writing=True) as session:
+            account = await session.get(LinkedAccount, copy.account_id)
+            if account is not None:
+                await oauth.connection_lost(session, self.services, account)
+
+    async def _keep(self, copy: _Copy, found: Sequence[base.Answer]) -> bool:
+        """Keep the answers not kept yet; whether there were any. The first answer to the
+        message ends the wait on its other copies, and the sender is told."""
+        if not found:
+            return False
+        now = utcnow()
+        async with session_scope(self.sessions, writing=True) as session:
+            message = await session.get(Message, copy.message_id)
+            if message is None:
+                return False
+            known = set(
+                await session.scalars(
+                    select(MessageAnswer.remote_id).where(MessageAnswer.copy_id == copy.copy_id)
+                )
+            )
+            fresh = [answer for answer in found if answer.id[:500] not in known]
+            if not fresh:
+                return False
+            rows = [
+                {
+                    "message_id": copy.message_id,
+                    "copy_id": copy.copy_id,
+                    "remote_id": answer.id[:500],
+                    "text": answer.text[:MAX_TEXT],
+                    "url": (answer.url or "")[:2000] or None,
+                    "written_at": answer.written_at,
+                    "created_at": now,
+                }
+                for answer in {answer.id[:500]: answer for answer in fresh}.values()
+            ]
+            # Another read of the same copy (a job taken up again) may have kept some.
+            await session.execute(
+                upsert(session)(MessageAnswer)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["copy_id", "remote_id"])
+            )
+            if message.answered_at is None:
+                message.answered_at = now
+                await self._end_the_wait(session, message, answered=copy.copy_id)
+            sender = await session.get(User, copy.sender_id)
+            recipient = await session.get(User, copy.recipient_id)
+            if sender is not None and recipient is not None:
+                await notifications.notify(
+                    session,
+                    sender,
+                    notifications.MESSAGE_ANSWERED,
+                    actor=recipient,
+                    detail=connector(copy.network).LABEL,
+                    mailer=notifications.Mailer.of(self.services),
+                )
+        return True
+
+    async def _end_the_wait(self, session: AsyncSession, message: Message, answered: int) -> None:
+        """The message is answered: its copies not yet out are not sent, and those out on a
+        network that can take a message back are withdrawn unless read."""
+        await session.execute(
+            update(MessageCopy)
+            .where(
+                MessageCopy.message_id == message.id,
+                MessageCopy.status.in_((WAITING, QUEUED, RETRYING)),
+            )
+            .values(status=SKIPPED, next_attempt_at=None)
+        )
+        out = await session.scalars(
+            select(MessageCopy).where(
+                MessageCopy.message_id == message.id,
+                MessageCopy.status == SENT,
+                MessageCopy.id != answered,
+            )
+        )
+        for other in out:
+            if withdraws(other.network):
+                await jobs.enqueue(session, WITHDRAW, str(other.id))
+
+    # -- withdrawing --
+
+    async def withdraw(self, job: Claimed) -> float | None:
+        copy = await self._copy(int(job.subject))
+        if copy is None:
+            return None
+        async with session_scope(self.sessions) as session:
+            answered = await session.scalar(
+                select(MessageAnswer.id).where(MessageAnswer.copy_id == copy.copy_id).limit(1)
+            )
+        if answered is not None:  # answered here too: it was read
+            return None
+        try:
+            async with self._acting(copy) as instance:
+                if await instance.message_read(copy.to, copy.delivered):
+                    return None  # read: taking it back would confuse, not spare them
+                await instance.withdraw_message(copy.to, copy.delivered)
+        except base.RateLimited as error:
+            return self._again(job, error.retry_after)
+        except (base.Retriable, httpx.HTTPError) as error:
+            log.info("withdrawing message copy %s: %s", copy.copy_id, error)
+            return self._again(job, None)
+        except base.AuthRevoked:
+            await self._revoked(copy)
+            return None
+        except base.ConnectorError as error:
+            log.info("message copy %s cannot be withdrawn: %s", copy.copy_id, error)
+            return None
+        async with session_scope(self.sessions, writing=True) as session:
+            row = await session.get(MessageCopy, copy.copy_id)
+            if row is not None and row.status == SENT:
+                row.status = WITHDRAWN
+        self._tell(copy)
+        return None
+
+    def _again(self, job: Claimed, retry_after: float | None) -> float | None:
+        if job.attempts >= MAX_ATTEMPTS:
+            return None
+        return retry_after or jobs.backoff(job.attempts)
+
+    def _tell(self, copy: _Copy) -> None:
+        if self.listener is not None:
+            self.listener(copy.message_id, copy.copy_id)

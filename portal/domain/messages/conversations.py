@@ -1,0 +1,317 @@
+"""Conversations: everything two people wrote each other through Portal, in one place.
+
+A conversation with someone holds the messages each wrote the other through Portal and the
+answers read back from the messengers the copies went over (``portal.domain.messages
+.answers``), each marked with its network, newest last. Opening it marks what the other wrote
+as read.
+
+A conversation is found by the other's number. One with a person the viewer has written with
+is theirs, whatever that person's card now shows; any other number is looked up as any
+lookup is (:func:`portal.domain.privacy.card_for_number`): unknown, hidden and blocked
+numbers answer alike. A message from someone the recipient blocked is never shown to them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import and_, case, func, or_, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from portal.db import write_next
+from portal.domain import number as numbers
+from portal.domain import privacy
+from portal.domain.messages.answers import WITHDRAWN
+from portal.domain.messages.send import SENT
+from portal.errors import NotFound
+from portal.storage.messages import Message, MessageAnswer, MessageCopy
+from portal.storage.models import User, utcnow
+
+MAX_ENTRIES = 200
+"""The most a conversation shows at once (the newest)."""
+MAX_LISTED = 100
+"""The most conversations listed (the latest)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One thing said: a message through Portal, or an answer read from a messenger."""
+
+    kind: Literal["message", "answer"]
+    id: str
+    mine: bool
+    """Written by the viewer."""
+    text: str
+    at: datetime
+    networks: tuple[str, ...]
+    """A message: the messengers it reached; an answer: the one it was written on."""
+    message_id: str
+    """The message it is, or answers."""
+    url: str | None = None
+    unread: bool = False
+
+
+@dataclass(frozen=True)
+class Conversation:
+    card: privacy.Card
+    entries: list[Entry]
+    """Oldest first, the newest :data:`MAX_ENTRIES`."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    card: privacy.Card
+    last: Entry
+    unread: int
+
+
+def _between(viewer_id: int, other_id: int) -> ColumnElement[bool]:
+    """The messages of two people, either way; not those the viewer never received."""
+    return or_(
+        and_(Message.sender_id == viewer_id, Message.recipient_id == other_id),
+        and_(
+            Message.sender_id == other_id,
+            Message.recipient_id == viewer_id,
+            Message.dropped.is_(False),
+        ),
+    )
+
+
+def _involving(viewer_id: int) -> ColumnElement[bool]:
+    return or_(
+        Message.sender_id == viewer_id,
+        and_(Message.recipient_id == viewer_id, Message.dropped.is_(False)),
+    )
+
+
+async def _other(session: AsyncSession, viewer: User, number: str) -> privacy.Card:
+    """The other person of a conversation, by number: one the viewer has written with, or
+    anyone they may look up."""
+    parsed = numbers.parse(number)
+    other = await session.scalar(select(User).where(User.number == parsed))
+    if other is not None and other.id != viewer.id:
+        talked = await session.scalar(
+            select(Message.id).where(_between(viewer.id, other.id)).limit(1)
+        )
+        if talked is not None:
+            [card] = await privacy.cards_for(session, viewer, [other])
+            return card
+    card = await privacy.card_for_number(session, viewer, parsed)
+    if card.relation is privacy.Relation.OWNER:
+        raise NotFound(privacy.NO_SUCH_NUMBER)
+    return card
+
+
+async def conversation(
+    session: AsyncSession, viewer: User, number: str, *, mark_read: bool = True
+) -> Conversation:
+    """The conversation of ``viewer`` with the person behind ``number``; what that person
+    wrote is marked read (``mark_read``), in a transaction of its own."""
+    card = await _other(session, viewer, number)
+    messages = list(
+        await session.scalars(
+            select(Message)
+            .where(_between(viewer.id, card.user_id))
+            .order_by(Message.created_at.desc())
+            .limit(MAX_ENTRIES)
+        )
+    )
+    ids = [message.id for message in messages]
+    reached: dict[str, list[str]] = defaultdict(list)
+    answers: list[tuple[MessageAnswer, str]] = []
+    if ids:
+        for message_id, network in await session.execute(
+            select(MessageCopy.message_id, MessageCopy.network)
+            .where(MessageCopy.message_id.in_(ids), MessageCopy.status.in_((SENT, WITHDRAWN)))
+            .order_by(MessageCopy.position)
+        ):
+            reached[message_id].append(network)
+        answers = [
+            (answer, network)
+            for answer, network in (
+                await session.execute(
+                    select(MessageAnswer, MessageCopy.network)
+                    .join(MessageCopy, MessageCopy.id == MessageAnswer.copy_id)
+                    .where(MessageAnswer.message_id.in_(ids))
+                    .order_by(MessageAnswer.written_at.desc())
+                    .limit(MAX_ENTRIES)
+                )
+            ).all()
+        ]
+    by_id = {message.id: message for message in messages}
+    entries = [
+        Entry(
+            kind="message",
+            id=message.id,
+            mine=message.sender_id == viewer.id,
+            text=message.text,
+            at=message.created_at,
+            networks=tuple(reached.get(message.id, ())),
+            message_id=message.id,
+            unread=message.sender_id != viewer.id and message.read_at is None,
+        )
+        for message in messages
+    ]
+    for answer, network in answers:
+        # An answer to a message is written by that message's recipient.
+        mine = by_id[answer.message_id].recipient_id == viewer.id
+        entries.append(
+            Entry(
+                kind="answer",
+                id=f"a{answer.id}",
+                mine=mine,
+                text=answer.text,
+                at=answer.written_at,
+                networks=(network,),
+                message_id=answer.message_id,
+                url=answer.url,
+                unread=not mine and answer.read_at is None,
+            )
+        )
+    entries.sort(key=lambda entry: (entry.at, entry.kind == "answer", entry.id))
+    entries = entries[-MAX_ENTRIES:]
+    if mark_read and any(entry.unread for entry in entries):
+        # Read, then write: a transaction of its own that begins as a writer.
+        await write_next(session)
+        await _mark_read(session, viewer, card.user_id, ids)
+    return Conversation(card, entries)
+
+
+async def _mark_read(
+    session: AsyncSession, viewer: User, other_id: int, message_ids: list[str]
+) -> None:
+    now = utcnow()
+    await session.execute(
+        update(Message)
+        .where(
+            Message.sender_id == other_id,
+            Message.recipient_id == viewer.id,
+            Message.read_at.is_(None),
+        )
+        .values(read_at=now)
+    )
+    mine = select(Message.id).where(Message.sender_id == viewer.id, Message.id.in_(message_ids))
+    await session.execute(
+        update(MessageAnswer)
+        .where(MessageAnswer.message_id.in_(mine), MessageAnswer.read_at.is_(None))
+        .values(read_at=now)
+    )
+
+
+async def conversations(session: AsyncSession, viewer: User) -> list[Summary]:
+    """The viewer's conversations, the latest first: each with its last word and how many
+    of the other's are unread. Five queries, whatever their number."""
+    other = case((Message.sender_id == viewer.id, Message.recipient_id), else_=Message.sender_id)
+    theirs_unread: Any = and_(Message.recipient_id == viewer.id, Message.read_at.is_(None))
+    said = select(
+        other.label("other"),
+        Message.created_at.label("at"),
+        case((theirs_unread, 1), else_=0).label("unread"),
+    ).where(_involving(viewer.id))
+    answered = (
+        select(
+            other.label("other"),
+            MessageAnswer.written_at.label("at"),
+            case(
+                (and_(Message.sender_id == viewer.id, MessageAnswer.read_at.is_(None)), 1),
+                else_=0,
+            ).label("unread"),
+        )
+        .join(Message, Message.id == MessageAnswer.message_id)
+        .where(_involving(viewer.id))
+    )
+    every = union_all(said, answered).subquery()
+    latest = (
+        await session.execute(
+            select(every.c.other, func.max(every.c.at), func.sum(every.c.unread))
+            .group_by(every.c.other)
+            .order_by(func.max(every.c.at).desc())
+            .limit(MAX_LISTED)
+        )
+    ).all()
+    if not latest:
+        return []
+    people = {
+        user.id: user
+        for user in await session.scalars(select(User).where(User.id.in_([r[0] for r in latest])))
+    }
+    owners = [people[row[0]] for row in latest if row[0] in people]
+    cards = {card.user_id: card for card in await privacy.cards_for(session, viewer, owners)}
+    lasts = await _last_words(session, viewer, [row[0] for row in latest])
+    return [
+        Summary(cards[other_id], lasts[other_id], int(unread or 0))
+        for other_id, _, unread in latest
+        if other_id in cards and other_id in lasts
+    ]
+
+
+async def _last_words(session: AsyncSession, viewer: User, others: list[int]) -> dict[int, Entry]:
+    """The last thing said in each of the viewer's conversations with ``others``: the last
+    message each way and the last answer, the latest of them."""
+    found: dict[int, Entry] = {}
+
+    def keep(other_id: int, entry: Entry) -> None:
+        if other_id not in found or entry.at > found[other_id].at:
+            found[other_id] = entry
+
+    other = case((Message.sender_id == viewer.id, Message.recipient_id), else_=Message.sender_id)
+    ranked = (
+        select(
+            Message,
+            other.label("other"),
+            func.row_number()
+            .over(partition_by=other, order_by=Message.created_at.desc())
+            .label("rank"),
+        )
+        .where(_involving(viewer.id), other.in_(others))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            ranked.c.id, ranked.c.sender_id, ranked.c.text, ranked.c.created_at, ranked.c.other
+        ).where(ranked.c.rank == 1)
+    )
+    for message_id, sender_id, text, at, other_id in rows:
+        keep(
+            other_id,
+            Entry("message", message_id, sender_id == viewer.id, text, at, (), message_id),
+        )
+    answer_rank = (
+        select(
+            MessageAnswer.id,
+            MessageAnswer.message_id,
+            MessageAnswer.text,
+            MessageAnswer.written_at,
+            MessageCopy.network,
+            Message.recipient_id,
+            other.label("other"),
+            func.row_number()
+            .over(partition_by=other, order_by=MessageAnswer.written_at.desc())
+            .label("rank"),
+        )
+        .join(Message, Message.id == MessageAnswer.message_id)
+        .join(MessageCopy, MessageCopy.id == MessageAnswer.copy_id)
+        .where(_involving(viewer.id), other.in_(others))
+        .subquery()
+    )
+    answered = await session.execute(
+        select(
+            answer_rank.c.id,
+            answer_rank.c.message_id,
+            answer_rank.c.text,
+            answer_rank.c.written_at,
+            answer_rank.c.network,
+            answer_rank.c.recipient_id,
+            answer_rank.c.other,
+        ).where(answer_rank.c.rank == 1)
+    )
+    for answer_id, message_id, text, at, network, recipient_id, other_id in answered:
+        entry = Entry(
+            "answer", f"a{answer_id}", recipient_id == viewer.id, text, at, (network,), message_id
+        )
+        keep(other_id, entry)
+    return found
