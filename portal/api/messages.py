@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal.api.deps import ApiUser
@@ -14,7 +14,7 @@ from portal.api.schemas import CardOut, errors
 from portal.deps import DB, LimiterDep, client_address
 from portal.domain import lookup
 from portal.domain.linking.services import label_of
-from portal.domain.messages import conversations, send
+from portal.domain.messages import conversations, requests, send
 from portal.storage.messages import MessageCopy
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
@@ -100,6 +100,10 @@ class MessageOut(BaseModel):
     text: str
     mode: Literal["all", "first"]
     created_at: datetime
+    held: bool = Field(
+        description="A message request: the recipient is not my contact, and it goes out once "
+        "they accept it."
+    )
     copies: list[CopyOut] = Field(
         description="One per messenger Portal writes on for me, in the recipient's order."
     )
@@ -116,6 +120,7 @@ class MessageOut(BaseModel):
             text=loaded.message.text,
             mode=loaded.message.mode,
             created_at=loaded.message.created_at,
+            held=loaded.message.state != "",
             copies=[CopyOut.of(copy) for copy in loaded.copies],
             links=[
                 AppLinkOut(
@@ -184,6 +189,7 @@ class EntryOut(BaseModel):
     message_id: str = Field(description="The message it is, or answers.")
     url: str | None = Field(description="Where an answer opens on its network.")
     unread: bool = Field(description="The other wrote it, and I had not seen it.")
+    held: bool = Field(description="A message request, held until its recipient accepts it.")
 
     @classmethod
     def of(cls, entry: conversations.Entry) -> EntryOut:
@@ -197,18 +203,24 @@ class EntryOut(BaseModel):
             message_id=entry.message_id,
             url=entry.url,
             unread=entry.unread,
+            held=entry.held,
         )
 
 
 class ConversationOut(BaseModel):
     person: CardOut = Field(description="The other person, as they let me see them.")
     entries: list[EntryOut] = Field(description="Oldest first: the newest 200.")
+    request: bool = Field(
+        description="They are not my contact and wrote to me: their messages wait for me to "
+        "accept or decline them."
+    )
 
 
 class ConversationSummaryOut(BaseModel):
     person: CardOut
     last: EntryOut = Field(description="The last thing said, by either.")
     unread: int = Field(description="How many of the other's I have not seen.")
+    request: bool = Field(description="Their messages wait for me to accept or decline them.")
 
 
 @router.get(
@@ -223,6 +235,7 @@ async def list_conversations(db: DB, user: ApiUser) -> list[ConversationSummaryO
             person=CardOut.of(summary.card),
             last=EntryOut.of(summary.last),
             unread=summary.unread,
+            request=summary.request,
         )
         for summary in await conversations.conversations(db, user)
     ]
@@ -244,5 +257,36 @@ async def get_conversation(
         limiter, user, client_address(request), conversations.conversation(db, user, number)
     )
     return ConversationOut(
-        person=CardOut.of(found.card), entries=[EntryOut.of(e) for e in found.entries]
+        person=CardOut.of(found.card),
+        entries=[EntryOut.of(e) for e in found.entries],
+        request=found.request,
     )
+
+
+@router.post(
+    "/conversations/{number}/accept",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 404, 422, 429),
+)
+async def accept_request(
+    number: NumberPath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
+) -> Response:
+    """Accept the message request of the person behind a number: their messages held for
+    my answer go out on my messengers now, and their next ones straight on. A number with
+    no request for me is not found."""
+    await lookup.counted(limiter, user, client_address(request), requests.accept(db, user, number))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/conversations/{number}/decline",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 404, 422, 429),
+)
+async def decline_request(
+    number: NumberPath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
+) -> Response:
+    """Decline the message request of the person behind a number: their messages are never
+    sent, and they are not told. A number with no request for me is not found."""
+    await lookup.counted(limiter, user, client_address(request), requests.decline(db, user, number))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -49,6 +49,7 @@ NEEDS_RECONNECT = "needs_reconnect"
 FEED_PAUSED = "feed_paused"
 POST_ANSWERS = "post_answers"
 MESSAGE_ANSWERED = "message_answered"
+MESSAGE_REQUEST = "message_request"
 KINDS = (
     CONTACT_REQUEST,
     CONTACT_ACCEPTED,
@@ -57,6 +58,7 @@ KINDS = (
     FEED_PAUSED,
     POST_ANSWERS,
     MESSAGE_ANSWERED,
+    MESSAGE_REQUEST,
 )
 
 PER_PAGE = 30
@@ -213,6 +215,14 @@ def _describe(
     """The sentence (a message id and its parameters) and the link of a notification."""
     if kind == POST_ANSWERS:
         return _answers(post_id, detail)
+    if kind == MESSAGE_REQUEST:
+        if actor is None:
+            return N_("Someone who is not your contact wrote to you."), {}, "/conversations"
+        return (
+            N_("%(name)s, who is not your contact, wrote to you: accept or decline."),
+            {"name": actor.display_name or actor.display_number},
+            f"/conversations/{actor.number}",
+        )
     if kind == MESSAGE_ANSWERED:
         if actor is None:
             return N_("Someone answered your message."), {}, "/conversations"

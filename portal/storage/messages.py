@@ -37,6 +37,10 @@ class Message(Base):
     """When the recipient saw it in their conversation on Portal."""
     dropped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """From someone the recipient blocked: never sent, never shown to them."""
+    state: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    """``request``: the first words of someone who is not the recipient's contact, held until
+    the recipient accepts them; ``declined``: held for good (its sender is not told); empty:
+    on its way."""
 
 
 class MessageCopy(Base):
@@ -96,3 +100,17 @@ class MessageAnswer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     """When the message's sender saw it in their conversation."""
+
+
+class MessageSender(Base):
+    """Someone whose message request a person accepted: their messages go straight on."""
+
+    __tablename__ = "message_senders"
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    sender_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,8 +13,8 @@ from portal import csrf
 from portal.deps import DB, LimiterDep, client_address
 from portal.domain import lookup
 from portal.domain.linking.services import label_of
-from portal.domain.messages import conversations, send
-from portal.errors import PortalError
+from portal.domain.messages import conversations, requests, send
+from portal.errors import N_, NotFound, PortalError
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
 from portal.web.templating import render
@@ -84,9 +84,11 @@ async def message_page(
         client_address(request),
         send.load(db, user, message_id[:24], links=not asking_again),
     )
+    held = loaded.message.state != ""  # nothing goes out until they accept
     context = {
         "loaded": loaded,
-        "under_way": any(copy.status in send.UNDER_WAY for copy in loaded.copies),
+        "held": held,
+        "under_way": not held and any(copy.status in send.UNDER_WAY for copy in loaded.copies),
         "labels": {copy.network: label_of(copy.network) for copy in loaded.copies},
     }
     fragment = "message_copies" if asking_again else None
@@ -113,10 +115,27 @@ async def conversation_page(
     networks = {network for entry in found.entries for network in entry.networks}
     context = {
         "card": found.card,
+        "asking": found.request,
         "entries": found.entries,
         "labels": {network: label_of(network) for network in networks},
     }
     return render(request, "conversation", context, fragment="conversation_entries")
+
+
+@router.post("/conversations/{number}/{action}")
+async def answer_request(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, number: str, action: str
+) -> Response:
+    """Accept or decline the message request of the person behind a number."""
+    if action not in ("accept", "decline"):
+        raise NotFound(N_("This page does not exist."))
+    act = requests.accept if action == "accept" else requests.decline
+    await lookup.counted(limiter, user, client_address(request), act(db, user, number[:100]))
+    if action == "accept":
+        toast(request, "Accepted: their messages are on their way to your messengers.")
+        return redirect(request, f"/conversations/{number[:100]}")
+    toast(request, "Declined: they are not told.")
+    return redirect(request, "/conversations")
 
 
 def _view(offered: send.Offered) -> dict[str, object]:

@@ -122,6 +122,15 @@ DOORS: tuple[Door, ...] = (
     # A conversation: with someone one never wrote with, the number is looked up.
     Door("GET", "/api/v1/conversations/{number}", "anyone"),
     Door("GET", "/conversations/{number}", "anyone"),
+    # A message request: only someone whose messages wait for one's answer.
+    *(
+        door
+        for action in ("accept", "decline")
+        for door in (
+            Door("POST", f"/api/v1/conversations/{{number}}/{action}", "relation"),
+            Door("POST", "/conversations/{number}/{action}", "relation", action=action),
+        )
+    ),
 )
 
 NOT_DOORS = {

@@ -8,7 +8,8 @@ as read.
 A conversation is found by the other's number. One with a person the viewer has written with
 is theirs, whatever that person's card now shows; any other number is looked up as any
 lookup is (:func:`portal.domain.privacy.card_for_number`): unknown, hidden and blocked
-numbers answer alike. A message from someone the recipient blocked is never shown to them.
+numbers answer alike. A message from someone the recipient blocked is never shown to them,
+nor a message request they declined (``portal.domain.messages.requests``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, func, or_, select, union_all, update
+from sqlalchemy import and_, case, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,7 +27,7 @@ from portal.db import write_next
 from portal.domain import number as numbers
 from portal.domain import privacy
 from portal.domain.messages.answers import WITHDRAWN
-from portal.domain.messages.send import SENT
+from portal.domain.messages.send import DECLINED, REQUEST, SENT
 from portal.errors import NotFound
 from portal.storage.messages import Message, MessageAnswer, MessageCopy
 from portal.storage.models import User, utcnow
@@ -53,6 +54,8 @@ class Entry:
     """The message it is, or answers."""
     url: str | None = None
     unread: bool = False
+    held: bool = False
+    """A message request: held until its recipient accepts it."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Conversation:
     card: privacy.Card
     entries: list[Entry]
     """Oldest first, the newest :data:`MAX_ENTRIES`."""
+    request: bool = False
+    """The other's messages wait for the viewer to accept or decline them."""
 
 
 @dataclass(frozen=True)
@@ -67,24 +72,27 @@ class Summary:
     card: privacy.Card
     last: Entry
     unread: int
+    request: bool = False
 
 
 def _between(viewer_id: int, other_id: int) -> ColumnElement[bool]:
     """The messages of two people, either way; not those the viewer never received."""
     return or_(
         and_(Message.sender_id == viewer_id, Message.recipient_id == other_id),
-        and_(
-            Message.sender_id == other_id,
-            Message.recipient_id == viewer_id,
-            Message.dropped.is_(False),
-        ),
+        and_(Message.sender_id == other_id, Message.recipient_id == viewer_id, _received()),
     )
+
+
+def _received() -> ColumnElement[bool]:
+    """Of the messages to the viewer, those they may see: not from someone they blocked, not
+    a request they declined."""
+    return and_(Message.dropped.is_(False), Message.state != DECLINED)
 
 
 def _involving(viewer_id: int) -> ColumnElement[bool]:
     return or_(
         Message.sender_id == viewer_id,
-        and_(Message.recipient_id == viewer_id, Message.dropped.is_(False)),
+        and_(Message.recipient_id == viewer_id, _received()),
     )
 
 
@@ -153,6 +161,7 @@ async def conversation(
             networks=tuple(reached.get(message.id, ())),
             message_id=message.id,
             unread=message.sender_id != viewer.id and message.read_at is None,
+            held=message.state != "",
         )
         for message in messages
     ]
@@ -178,7 +187,8 @@ async def conversation(
         # Read, then write: a transaction of its own that begins as a writer.
         await write_next(session)
         await _mark_read(session, viewer, card.user_id, ids)
-    return Conversation(card, entries)
+    request = any(entry.held and not entry.mine for entry in entries)
+    return Conversation(card, entries, request=request)
 
 
 async def _mark_read(
@@ -207,10 +217,12 @@ async def conversations(session: AsyncSession, viewer: User) -> list[Summary]:
     of the other's are unread. Five queries, whatever their number."""
     other = case((Message.sender_id == viewer.id, Message.recipient_id), else_=Message.sender_id)
     theirs_unread: Any = and_(Message.recipient_id == viewer.id, Message.read_at.is_(None))
+    asking: Any = and_(Message.recipient_id == viewer.id, Message.state == REQUEST)
     said = select(
         other.label("other"),
         Message.created_at.label("at"),
         case((theirs_unread, 1), else_=0).label("unread"),
+        case((asking, 1), else_=0).label("asking"),
     ).where(_involving(viewer.id))
     answered = (
         select(
@@ -220,6 +232,7 @@ async def conversations(session: AsyncSession, viewer: User) -> list[Summary]:
                 (and_(Message.sender_id == viewer.id, MessageAnswer.read_at.is_(None)), 1),
                 else_=0,
             ).label("unread"),
+            literal(0).label("asking"),
         )
         .join(Message, Message.id == MessageAnswer.message_id)
         .where(_involving(viewer.id))
@@ -227,7 +240,12 @@ async def conversations(session: AsyncSession, viewer: User) -> list[Summary]:
     every = union_all(said, answered).subquery()
     latest = (
         await session.execute(
-            select(every.c.other, func.max(every.c.at), func.sum(every.c.unread))
+            select(
+                every.c.other,
+                func.max(every.c.at),
+                func.sum(every.c.unread),
+                func.max(every.c.asking),
+            )
             .group_by(every.c.other)
             .order_by(func.max(every.c.at).desc())
             .limit(MAX_LISTED)
@@ -243,8 +261,8 @@ async def conversations(session: AsyncSession, viewer: User) -> list[Summary]:
     cards = {card.user_id: card for card in await privacy.cards_for(session, viewer, owners)}
     lasts = await _last_words(session, viewer, [row[0] for row in latest])
     return [
-        Summary(cards[other_id], lasts[other_id], int(unread or 0))
-        for other_id, _, unread in latest
+        Summary(cards[other_id], lasts[other_id], int(unread or 0), bool(asking))
+        for other_id, _, unread, asking in latest
         if other_id in cards and other_id in lasts
     ]
 

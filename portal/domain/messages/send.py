@@ -9,7 +9,10 @@ they had written it themselves.
 
 ``all`` sends every copy at once; ``first`` sends them one after the other in the recipient's
 order, and stops at the first delivered. Someone the recipient blocked is answered as anyone
-else would be, and nothing is sent: their copies stay queued, with no job.
+else would be, and nothing is sent: their copies stay queued, with no job. The messages of
+someone who is not the recipient's contact, where the recipient takes messages from any
+member, are a message request until the recipient accepts it (``requests``): held the same
+way, and shown to the recipient on Portal alone.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import get as connector_class
-from portal.domain import jobs, linking, privacy, reach
+from portal.domain import jobs, linking, notifications, privacy, reach
 from portal.domain.text import reject_invisible
 from portal.errors import N_, Forbidden, InvalidInput, NotFound, PortalError
-from portal.storage.messages import Message, MessageCopy
+from portal.storage.messages import Message, MessageCopy, MessageSender
 from portal.storage.models import LinkedAccount, User
 
 SEND = "send_message"
@@ -38,6 +41,10 @@ MAX_TEXT = 4000
 WAITING, QUEUED, SENDING, RETRYING = "waiting", "queued", "sending", "retrying"
 SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
 UNDER_WAY = frozenset({WAITING, QUEUED, SENDING, RETRYING})
+REQUEST, DECLINED = "request", "declined"
+"""A message's states while it is held: the first words of someone who is not the
+recipient's contact wait for the recipient to accept them; declined, they wait for good
+(their sender is not told, as a blocked sender is not)."""
 
 NOT_TO_YOU = N_("This person takes messages through Portal only from their contacts.")
 TO_NOBODY = N_("This person does not take messages through Portal.")
@@ -190,6 +197,10 @@ async def send(
         mode=mode,
         dropped=offered.card.relation is privacy.Relation.BLOCKED,
     )
+    if offered.card.relation is privacy.Relation.MEMBER and not await accepted(
+        session, recipient.id, sender.id
+    ):
+        message.state = REQUEST
     session.add(message)
     copies = []
     for position, offer in enumerate(usable):
@@ -208,11 +219,39 @@ async def send(
         session.add(copy)
         copies.append(copy)
     await session.flush()
-    if not message.dropped:  # else untold
-        for copy in copies:
-            if copy.status == QUEUED:
-                await jobs.enqueue(session, SEND, str(copy.id))
+    if message.dropped:  # untold
+        return message
+    if message.state == REQUEST:
+        # Held until the recipient accepts; told once, not at each message while it waits.
+        waiting = await session.scalar(
+            select(Message.id)
+            .where(
+                Message.sender_id == sender.id,
+                Message.recipient_id == recipient.id,
+                Message.state == REQUEST,
+                Message.id != message.id,
+            )
+            .limit(1)
+        )
+        if waiting is None:
+            await notifications.notify(
+                session, recipient, notifications.MESSAGE_REQUEST, actor=sender
+            )
+        return message
+    for copy in copies:
+        if copy.status == QUEUED:
+            await jobs.enqueue(session, SEND, str(copy.id))
     return message
+
+
+async def accepted(session: AsyncSession, owner_id: int, sender_id: int) -> bool:
+    """Whether ``owner_id`` accepted a message request of ``sender_id``."""
+    found = await session.scalar(
+        select(MessageSender.sender_id).where(
+            MessageSender.owner_id == owner_id, MessageSender.sender_id == sender_id
+        )
+    )
+    return found is not None
 
 
 @dataclass(frozen=True)

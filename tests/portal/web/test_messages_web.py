@@ -132,3 +132,42 @@ async def test_what_the_person_does_not_allow_is_said_and_the_rest_opens_ones_ap
     assert unknown.status_code in (404, 422)
     missing = await signed_in.get("/messages/nosuchmessage", headers=HTML)
     assert missing.status_code == 404
+
+
+async def test_a_message_request_is_accepted_from_the_conversation_page(
+    signed_in: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    app: FastAPI,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    matrix_homeserver: MatrixHomeserver,
+    xmpp_server: XMPPServer,
+) -> None:
+    me = await db.scalar(select(User).where(User.number == await my_number(signed_in)))
+    assert me is not None
+    await messenger(db, app, http, matrix_homeserver, xmpp_server, "Grace", user=me)
+    me.messages_from = reach.MEMBERS
+    ada = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Ada")
+    await db.commit()
+    sent = await client.post(
+        "/api/v1/messages", json={"to": me.number, "text": "Hello there"}, headers=ada.headers
+    )
+    assert sent.status_code == 202 and sent.json()["held"] is True
+
+    listed = await signed_in.get("/conversations", headers=HTML)
+    assert "Message request" in listed.text and "Hello there" in listed.text
+    page = await signed_in.get(f"/conversations/{ada.user.number}", headers=HTML)
+    assert f'action="/conversations/{ada.user.number}/accept"' in page.text
+    assert "/messages/new?to=" not in page.text  # answering comes after saying yes
+    token = await get_csrf(signed_in, f"/conversations/{ada.user.number}")
+    refused = await signed_in.post(f"/conversations/{ada.user.number}/accept", headers=HTML)
+    assert refused.status_code == 403  # no CSRF token, no answer
+    accepted = await signed_in.post(
+        f"/conversations/{ada.user.number}/accept", data={"csrf_token": token}, headers=HTML
+    )
+    assert accepted.status_code == 303, accepted.text
+    assert accepted.headers["location"] == f"/conversations/{ada.user.number}"
+    assert await post_worker(app, sessionmaker).run_due() == 2
+    after = await signed_in.get(f"/conversations/{ada.user.number}", headers=HTML)
+    assert "/accept" not in after.text and f"/messages/new?to={ada.user.number}" in after.text
