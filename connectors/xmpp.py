@@ -35,13 +35,28 @@ Why it looks like this:
 - XMPP delivers a chat message to the recipient's server or keeps it offline there
   (XEP-0160). A stream processes stanzas in order (RFC 6120 §10.1), so a reply to a
   service discovery query sent after the message (XEP-0030) tells that our server has
-  handled the message, including bouncing it when the recipient does not exist.
+  handled the message, including bouncing it when the recipient does not exist. A message's
+  id is also its origin id (XEP-0359), by which a retraction names it in a chat.
+- What the recipient wrote back, and whether they read a message, come from the account's
+  own archive (XEP-0313, https://xmpp.org/extensions/xep-0313.html), which the server keeps
+  whether or not Portal is online, in :mod:`connectors._xmpp_archive`. Answers are their
+  messages with a body since the message went out and after it in the archive (whose times
+  may be whole seconds), as last corrected (XEP-0308), without those they took back; an
+  answer's id is the archive's own, the same on every read. A message is read when they
+  marked it, or a later one, as displayed (XEP-0333; ``received`` only says a device has
+  it), or wrote after it. A server that keeps no archive cannot tell: Portal says so.
+- Taking a message back is a retraction (XEP-0424, https://xmpp.org/extensions/xep-0424.html,
+  ``urn:xmpp:message-retract:1``): ``<retract id>`` naming the message, a body for clients
+  that do not know retractions marked as a fallback (XEP-0428), and a hint that servers
+  archive it (XEP-0334). Its id is derived from the message's, so one already in the
+  archive is not sent again. Clients that follow the XEP hide the message; none has to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import ipaddress
 import re
 import ssl
@@ -49,18 +64,21 @@ import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
+from xml.etree.ElementTree import Element
 
 import httpx
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
+from connectors import _xmpp_archive as archive
 from connectors import base
 from connectors._addresses import AddressPolicy, NotFound, Unreachable, literal
 from connectors.base import (
     Actor,
+    Answer,
     AuthRevoked,
     Credentials,
     Delivered,
@@ -83,6 +101,9 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 """Characters XML 1.0 cannot carry: a message holding them would break the stream."""
 _REFUSED = "The XMPP server refused this address or password."
 _DISCO_INFO = "http://jabber.org/protocol/disco#info"
+_HINTS = "urn:xmpp:hints"
+_RETRACTED = "The sender took back a message, which your app could not remove."
+"""What clients that do not know retractions show instead."""
 _PORT = 5222
 _DIRECT_TLS, _STARTTLS = "xmpps-client", "xmpp-client"
 
@@ -109,6 +130,8 @@ class XMPP(base.Connector):
     HANDLE_EXAMPLE = "ada@example.org"
     CAN_VERIFY = True
     CAN_MESSAGE = True
+    CAN_READ_ANSWERS = True
+    CAN_WITHDRAW = True
 
     # -- handles --
 
@@ -165,33 +188,59 @@ class XMPP(base.Connector):
         if not body.strip():
             raise PermanentError("The message is empty.")
         async with self._signed_in() as client:
-            if again and key and await _in_archive(client, recipient, key):
+            if again and key and await archive.in_archive(client, recipient, key):
                 return Delivered(id=key)
-            bounced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-            def on_error(message: Any) -> None:
-                if message["id"] == message_id and not bounced.done():
-                    bounced.set_result(str(message["error"]["condition"]))
-
-            # The same id on every try: clients that see it twice show it once.
+            # The same id on every try: clients that see it twice show it once. It is also
+            # the message's origin id (XEP-0359), by which a retraction names it.
             message_id = key or uuid.uuid4().hex
-            client.add_event_handler("message_error", on_error)
             message = client.make_message(mto=recipient, mbody=body, mtype="chat")
             message["id"] = message_id
-            message.send()
-            # The reply to a later query proves the server has handled the message.
-            query = client.make_iq_get(queryxmlns=_DISCO_INFO, ito=client.boundjid.domain)
-            with contextlib.suppress(IqError):
-                try:
-                    await query.send(timeout=TIMEOUT / 2)  # type: ignore[no-untyped-call]
-                except IqTimeout as error:
-                    raise Retriable("The XMPP server did not confirm the message.") from error
-            if bounced.done():
+            message.xml.append(Element(f"{{{archive.ORIGIN}}}origin-id", {"id": message_id}))
+            refused = await _handled(client, message)
+            if refused is not None:
                 raise PermanentError(
                     f"The XMPP server did not deliver the message to {recipient}: the address"
-                    f" does not exist or takes no messages ({bounced.result() or 'refused'})."
+                    f" does not exist or takes no messages ({refused})."
                 )
         return Delivered(id=message_id)
+
+    async def answers(self, to: str, delivered: Delivered, since: datetime) -> list[Answer]:
+        """What ``to`` wrote since ``since`` and after the message, as the account's own
+        archive (XEP-0313) keeps it."""
+        recipient = self.normalize_handle(to, context=self.context)
+        _require_id(delivered)
+        async with self._signed_in() as client:
+            return await archive.answers(client, recipient, delivered.id, since)
+
+    async def message_read(self, to: str, delivered: Delivered) -> bool:
+        """Whether the archive holds a displayed marker (XEP-0333) of ``to`` for the message
+        or a later one, or a message of theirs after it."""
+        recipient = self.normalize_handle(to, context=self.context)
+        _require_id(delivered)
+        async with self._signed_in() as client:
+            return await archive.read(client, recipient, delivered.id)
+
+    async def withdraw_message(self, to: str, delivered: Delivered) -> None:
+        """A retraction of the message (XEP-0424), with a notice for clients that do not know
+        retractions (XEP-0428) and a hint to archive it (XEP-0334). Its id comes from the
+        message's, so that one already in the archive is not sent again."""
+        recipient = self.normalize_handle(to, context=self.context)
+        _require_id(delivered)
+        retraction_id = "retract-" + hashlib.sha256(delivered.id.encode()).hexdigest()[:32]
+        async with self._signed_in() as client:
+            if await archive.in_archive(client, recipient, retraction_id):
+                return
+            message = client.make_message(mto=recipient, mbody=_RETRACTED, mtype="chat")
+            message["id"] = retraction_id
+            message.xml.append(Element(f"{{{archive.RETRACT}}}retract", {"id": delivered.id}))
+            message.xml.append(Element(f"{{{archive.FALLBACK}}}fallback", {"for": archive.RETRACT}))
+            message.xml.append(Element(f"{{{_HINTS}}}store"))
+            refused = await _handled(client, message)
+            if refused is not None:
+                raise PermanentError(
+                    f"The XMPP server could not take the message back from {recipient}: the"
+                    f" address does not exist or takes no messages ({refused})."
+                )
 
     def _signed_in(self) -> contextlib.AbstractAsyncContextManager[slixmpp.ClientXMPP]:
         password = self.credentials.extra.get("password")
@@ -208,25 +257,32 @@ class XMPP(base.Connector):
         return route
 
 
-ARCHIVE_LOOKBACK = timedelta(days=1)
-"""How far back the archive is searched for a message that went out unrecorded: a try is
-repeated within the hour (``portal.domain.messages.deliver``)."""
+async def _handled(client: slixmpp.ClientXMPP, message: Any) -> str | None:
+    """Send ``message`` and wait until the server has handled it: the reply to a query sent
+    after it (a stream keeps its order). ``None``, or why the server sent it back."""
+    bounced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
+    def on_error(error: Any) -> None:
+        if error["id"] == message["id"] and not bounced.done():
+            bounced.set_result(str(error["error"]["condition"]) or "refused")
 
-async def _in_archive(client: slixmpp.ClientXMPP, recipient: str, key: str) -> bool:
-    """Whether the account's archive holds a message to ``recipient`` with the id ``key``; a
-    server that keeps none cannot tell, and the message is sent."""
-    client.register_plugin("xep_0313")
-    since = datetime.now(UTC) - ARCHIVE_LOOKBACK
+    client.add_event_handler("message_error", on_error)
     try:
-        async for found in client.plugin["xep_0313"].iterate(
-            with_jid=slixmpp.JID(recipient), start=since, reverse=True, total=500
-        ):
-            if found["mam_result"]["forwarded"]["stanza"]["id"] == key:
-                return True
-    except (IqError, IqTimeout):
-        return False
-    return False
+        message.send()
+        query = client.make_iq_get(queryxmlns=_DISCO_INFO, ito=client.boundjid.domain)
+        with contextlib.suppress(IqError):
+            try:
+                await query.send(timeout=TIMEOUT / 2)  # type: ignore[no-untyped-call]
+            except IqTimeout as error:
+                raise Retriable("The XMPP server did not confirm the message.") from error
+    finally:
+        client.del_event_handler("message_error", on_error)
+    return bounced.result() if bounced.done() else None
+
+
+def _require_id(delivered: Delivered) -> None:
+    if not delivered.id or _NOT_XML.search(delivered.id):
+        raise PermanentError("This is not an XMPP message Portal sent.")
 
 
 def _actor(jid: str) -> Actor:
