@@ -1,16 +1,14 @@
 """A person's own mailbox: IMAP to read the answers, SMTP submission to send from it.
 
+Here are the connections to it: the login checked when it is connected, a message submitted
+(:func:`submit`), and work done on its IMAP server, logged in (:func:`on_imap`).
+
 Why it looks like this:
 
 - An email address is proven by a code (:mod:`connectors.email`); to send *from* it and read
   the answers *in* it, the portal needs the person's mailbox, with their login name and
   password, like any mail client. Those are kept encrypted with the account's credentials.
-- The settings are looked up as Thunderbird does (the Mozilla autoconfig format,
-  https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat): first the
-  domain's own configuration server, ``https://autoconfig.<domain>/mail/config-v1.1.xml``,
-  then ``https://<domain>/.well-known/autoconfig/mail/config-v1.1.xml``. Both are fetched by
-  the caller's guarded HTTP client, briefly and up to a small size; whatever fails there
-  only means the person fills the fields in. Servers offered without TLS are passed over.
+- The settings are looked up as Thunderbird does (:mod:`connectors._autoconfig`).
 - Encryption is TLS from the first byte (IMAP 993, submission 465: RFC 8314 prefers it) or
   STARTTLS (IMAP 143, RFC 3501 §6.2.1; submission 587, RFC 6409 and RFC 3207); a connection
   without either carries the password in clear and is allowed only to servers on the
@@ -32,29 +30,34 @@ import functools
 import imaplib
 import socket
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Any, Literal, TypeVar
 
 import aiosmtplib
-import defusedxml.ElementTree as SafeXML
-import httpx
 
 from connectors._addresses import AddressPolicy, Refused, Unreachable, is_loopback, literal
-from connectors._http import read_capped
-from connectors.base import Context, InvalidHandle, PermanentError, clean, normalize_host
+from connectors.base import (
+    Context,
+    InvalidHandle,
+    PermanentError,
+    Retriable,
+    clean,
+    normalize_host,
+)
 
 __all__ = [
     "MailServer",
     "MailboxFailure",
     "MailboxSettings",
-    "autoconfig",
-    "autoconfig_urls",
     "check_login",
-    "guess",
-    "parse_autoconfig",
+    "kept",
+    "on_imap",
+    "submit",
+    "unkept",
 ]
+
+T = TypeVar("T")
 
 Security = Literal["tls", "starttls", "none"]
 SECURITIES: tuple[Security, ...] = ("tls", "starttls", "none")
@@ -65,17 +68,12 @@ FailureKind = Literal[
 
 TIMEOUT = 15.0
 """The longest one server may take to greet, encrypt and answer the login."""
-AUTOCONFIG_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
-AUTOCONFIG_LIMIT = 64 * 1024
-"""Real configuration files are a few kilobytes."""
 MAX_USERNAME = 320
 
 _PORTS: dict[Protocol, dict[Security, int]] = {
     "imap": {"tls": 993, "starttls": 143, "none": 143},
     "smtp": {"tls": 465, "starttls": 587, "none": 587},
 }
-_SOCKET_TYPES: dict[str, Security] = {"SSL": "tls", "STARTTLS": "starttls"}
-_PASSWORD_AUTH = {"password-cleartext", "plain", "password-encrypted", "secure"}
 
 
 class MailboxFailure(PermanentError):
@@ -142,6 +140,26 @@ class MailboxSettings:
         )
 
 
+_KEY = "mailbox"
+"""Where :attr:`Credentials.extra <connectors.base.Credentials.extra>` holds the settings; the
+password is beside them."""
+
+
+def kept(settings: MailboxSettings, password: str) -> dict[str, Any]:
+    """What an email account's credentials keep of its connected mailbox."""
+    return {_KEY: settings.as_dict(), "password": password}
+
+
+def unkept(extra: Mapping[str, Any]) -> tuple[MailboxSettings, str] | None:
+    """The settings and password :func:`kept` put in the credentials; ``None`` when there is
+    no mailbox, or not all of it."""
+    settings = MailboxSettings.from_dict(extra.get(_KEY) or {})
+    password = extra.get("password")
+    if settings is None or not isinstance(password, str) or not password:
+        return None
+    return settings, password
+
+
 def _server(protocol: Protocol, server: MailServer, context: Context) -> MailServer:
     host = clean(server.host, max_length=260).strip().rstrip(".").lower()
     written = literal(host)
@@ -172,99 +190,6 @@ def _username(raw: str) -> str:
     return name
 
 
-# -- finding the settings ------------------------------------------------------------------
-
-
-def guess(address: str) -> MailboxSettings:
-    """What most providers use, for a person to correct: ``imap.`` and ``smtp.`` of the
-    address's domain, with TLS from the first byte, and the address as the login."""
-    domain = address.rpartition("@")[2]
-    return MailboxSettings(
-        MailServer(f"imap.{domain}", 993, "tls"), MailServer(f"smtp.{domain}", 465, "tls"), address
-    )
-
-
-def autoconfig_urls(address: str) -> list[str]:
-    """Where Thunderbird looks for the settings of ``address``, in its order."""
-    domain = address.rpartition("@")[2]
-    return [
-        f"https://autoconfig.{domain}/mail/config-v1.1.xml?emailaddress={quote(address, safe='@')}",
-        f"https://{domain}/.well-known/autoconfig/mail/config-v1.1.xml",
-    ]
-
-
-async def autoconfig(
-    address: str, http: httpx.AsyncClient, urls: Sequence[str] | None = None
-) -> MailboxSettings | None:
-    """The settings the domain of ``address`` publishes, or ``None`` when it publishes none
-    that can be used (not found, not answering, not the format, only servers without TLS).
-
-    ``http`` must be a guarded client: the domain is the person's to name."""
-    for url in autoconfig_urls(address) if urls is None else urls:
-        try:
-            async with http.stream("GET", url, timeout=AUTOCONFIG_TIMEOUT) as response:
-                if response.status_code != 200:
-                    continue
-                body = await read_capped(response, AUTOCONFIG_LIMIT)
-        except httpx.HTTPError:
-            continue
-        if body is None:
-            continue
-        found = parse_autoconfig(body, address)
-        if found is not None:
-            return found
-    return None
-
-
-def parse_autoconfig(body: bytes, address: str) -> MailboxSettings | None:
-    """The IMAP and SMTP servers of a Mozilla autoconfig file, with the login name filled
-    in for ``address``; the first of each kind offered with TLS and a password, preferring
-    TLS from the first byte."""
-    try:
-        root = SafeXML.fromstring(body)
-    except Exception:  # defusedxml's refusals and every parse error alike
-        return None
-    provider = root.find("emailProvider")
-    if root.tag != "clientConfig" or provider is None:
-        return None
-    imap = _pick(provider.findall("incomingServer"), "imap", address)
-    smtp = _pick(provider.findall("outgoingServer"), "smtp", address)
-    if imap is None or smtp is None:
-        return None
-    return MailboxSettings(imap[0], smtp[0], imap[1] or smtp[1] or address)
-
-
-def _pick(elements: list[Any], kind: str, address: str) -> tuple[MailServer, str] | None:
-    found: list[tuple[MailServer, str]] = []
-    for element in elements:
-        if element.get("type") != kind:
-            continue
-        host = (element.findtext("hostname") or "").strip()
-        security = _SOCKET_TYPES.get((element.findtext("socketType") or "").strip().upper())
-        auth = {(a.text or "").strip() for a in element.findall("authentication")}
-        try:
-            port = int((element.findtext("port") or "").strip())
-        except ValueError:
-            continue
-        if not host or security is None or not 0 < port < 65536:
-            continue
-        if auth and not auth & _PASSWORD_AUTH:
-            continue  # OAuth 2 only, or a client certificate
-        username = _fill((element.findtext("username") or "").strip(), address)
-        found.append((MailServer(_fill(host, address), port, security), username))
-    found.sort(key=lambda item: item[0].security != "tls")
-    return found[0] if found else None
-
-
-def _fill(template: str, address: str) -> str:
-    local, _, domain = address.rpartition("@")
-    return (
-        template.replace("%EMAILADDRESS%", address)
-        .replace("%EMAILLOCALPART%", local)
-        .replace("%EMAILDOMAIN%", domain)
-    )
-
-
 # -- checking the login --------------------------------------------------------------------
 
 
@@ -281,8 +206,30 @@ async def check_login(
     tls = tls or _tls_context()
     imap_addresses = await _addresses("imap", settings.imap, context.addresses)
     smtp_addresses = await _addresses("smtp", settings.smtp, context.addresses)
-    await asyncio.to_thread(_imap_login, settings, password, imap_addresses, tls)
-    await _smtp_login(settings, password, smtp_addresses, tls)
+    await asyncio.to_thread(_imap_run, settings, password, imap_addresses, tls, _logged_in)
+    async with _smtp_session(settings, password, smtp_addresses, tls):
+        pass
+
+
+def _logged_in(imap: imaplib.IMAP4) -> None:
+    """Nothing more to do than the login."""
+
+
+async def on_imap(
+    settings: MailboxSettings,
+    password: str,
+    work: Callable[[imaplib.IMAP4], T],
+    *,
+    context: Context,
+    tls: ssl.SSLContext | None = None,
+) -> T:
+    """``work`` done on the mailbox's IMAP server, logged in, in a worker thread (imaplib
+    blocks); logged out after it. :class:`MailboxFailure` when the server cannot be reached
+    or refuses the login, or the connection is lost on the way (``unreachable``)."""
+    addresses = await _addresses("imap", settings.imap, context.addresses)
+    return await asyncio.to_thread(
+        _imap_run, settings, password, addresses, tls or _tls_context(), work
+    )
 
 
 async def _addresses(protocol: Protocol, server: MailServer, policy: AddressPolicy) -> list[str]:
@@ -348,42 +295,67 @@ def _imap_connect(server: MailServer, addresses: list[str], tls: ssl.SSLContext)
     raise _unreachable("imap", last or OSError("no address"))
 
 
-def _imap_login(
-    settings: MailboxSettings, password: str, addresses: list[str], tls: ssl.SSLContext
-) -> None:
+def _imap_run(
+    settings: MailboxSettings,
+    password: str,
+    addresses: list[str],
+    tls: ssl.SSLContext,
+    work: Callable[[imaplib.IMAP4], T],
+) -> T:
     """Blocking: run in a thread."""
+    with _imap_session(settings, password, addresses, tls) as imap:
+        return work(imap)
+
+
+@contextlib.contextmanager
+def _imap_session(
+    settings: MailboxSettings, password: str, addresses: list[str], tls: ssl.SSLContext
+) -> Iterator[imaplib.IMAP4]:
+    """Blocking: a logged-in connection, logged out at the end."""
     server = settings.imap
     imap = _imap_connect(server, addresses, tls)
     try:
-        if server.security == "starttls":
-            if "STARTTLS" not in imap.capabilities:
-                raise _tls_failure("imap", "the server does not offer STARTTLS")
-            try:
-                imap.starttls(tls)
-            except (ssl.SSLError, imaplib.IMAP4.error) as error:
-                raise _tls_failure("imap", error) from error
-        if "LOGINDISABLED" in imap.capabilities:
-            raise MailboxFailure("plaintext", "imap", "the server disables LOGIN here")
-        try:
-            if settings.username.isascii() and password.isascii():
-                imap.login(settings.username, password)
-            else:  # LOGIN is ASCII only; SASL PLAIN carries UTF-8 (RFC 4616)
-                plain = f"\0{settings.username}\0{password}".encode()
-                imap.authenticate("PLAIN", lambda _: plain)
-        except imaplib.IMAP4.abort as error:
-            raise _unreachable("imap", error) from error
-        except imaplib.IMAP4.error as error:
-            text = str(error)
-            if "PRIVACYREQUIRED" in text:
-                raise MailboxFailure("plaintext", "imap", text) from error
-            if "UNAVAILABLE" in text:
-                raise MailboxFailure("unreachable", "imap", text) from error
-            raise MailboxFailure("login", "imap", text) from error
+        _imap_start(imap, settings, password, tls)
+        yield imap
+    except imaplib.IMAP4.abort as error:  # the connection is lost
+        raise _unreachable("imap", error) from error
+    except imaplib.IMAP4.error as error:  # an answer the work did not expect
+        raise MailboxFailure("protocol", "imap", str(error)) from error
     except (OSError, EOFError) as error:
         raise _unreachable("imap", error) from error
     finally:
         with contextlib.suppress(Exception):
             imap.logout()
+
+
+def _imap_start(
+    imap: imaplib.IMAP4, settings: MailboxSettings, password: str, tls: ssl.SSLContext
+) -> None:
+    """Encrypt as the settings say, and log in."""
+    if settings.imap.security == "starttls":
+        if "STARTTLS" not in imap.capabilities:
+            raise _tls_failure("imap", "the server does not offer STARTTLS")
+        try:
+            imap.starttls(tls)
+        except (ssl.SSLError, imaplib.IMAP4.error) as error:
+            raise _tls_failure("imap", error) from error
+    if "LOGINDISABLED" in imap.capabilities:
+        raise MailboxFailure("plaintext", "imap", "the server disables LOGIN here")
+    try:
+        if settings.username.isascii() and password.isascii():
+            imap.login(settings.username, password)
+        else:  # LOGIN is ASCII only; SASL PLAIN carries UTF-8 (RFC 4616)
+            plain = f"\0{settings.username}\0{password}".encode()
+            imap.authenticate("PLAIN", lambda _: plain)
+    except imaplib.IMAP4.abort as error:
+        raise _unreachable("imap", error) from error
+    except imaplib.IMAP4.error as error:
+        text = str(error)
+        if "PRIVACYREQUIRED" in text:
+            raise MailboxFailure("plaintext", "imap", text) from error
+        if "UNAVAILABLE" in text:
+            raise MailboxFailure("unreachable", "imap", text) from error
+        raise MailboxFailure("login", "imap", text) from error
 
 
 async def _connected_socket(port: int, addresses: list[str]) -> socket.socket:
@@ -414,9 +386,11 @@ def _cause(error: BaseException) -> BaseException | None:
     return None
 
 
-async def _smtp_login(
+@contextlib.asynccontextmanager
+async def _smtp_session(
     settings: MailboxSettings, password: str, addresses: list[str], tls: ssl.SSLContext
-) -> None:
+) -> AsyncIterator[aiosmtplib.SMTP]:
+    """A logged-in submission connection, closed at the end."""
     server = settings.smtp
     sock = await _connected_socket(server.port, addresses)
     smtp = aiosmtplib.SMTP(
@@ -432,46 +406,119 @@ async def _smtp_login(
     )
     try:
         try:
-            await smtp.connect()
-        except aiosmtplib.SMTPException as error:
-            tls_error = _cause(error)
-            if tls_error is not None:
-                raise _tls_failure("smtp", tls_error) from error
-            if "STARTTLS" in str(error):
-                raise _tls_failure("smtp", "the server does not offer STARTTLS") from error
-            if isinstance(error, aiosmtplib.SMTPResponseException):
-                raise MailboxFailure("protocol", "smtp", str(error)) from error
+            await _smtp_start(smtp, settings, password)
+        except (OSError, TimeoutError) as error:
             raise _unreachable("smtp", error) from error
-        except ssl.SSLError as error:
-            raise _tls_failure("smtp", error) from error
-        if smtp.is_ehlo_or_helo_needed:
-            await smtp.ehlo()
-        if not smtp.supports_extension("auth"):
-            kind: FailureKind = "plaintext" if server.security == "none" else "protocol"
-            raise MailboxFailure(kind, "smtp", "the server offers no login here")
-        # One mechanism, once: a refused password tried again by the next mechanism would
-        # count twice against the person at servers that lock out after a few.
-        offered = smtp.server_auth_methods
-        mechanism = next((m for m in ("plain", "login", "cram-md5") if m in offered), None)
-        if mechanism is None:
-            raise MailboxFailure("protocol", "smtp", f"no login mechanism we speak: {offered}")
-        try:
-            await getattr(smtp, f"auth_{mechanism.replace('-', '')}")(settings.username, password)
-        except aiosmtplib.SMTPAuthenticationError as error:
-            if error.code == 538:  # RFC 4954 §6: encryption required for this mechanism
-                raise MailboxFailure("plaintext", "smtp", str(error)) from error
-            if error.code == 454:  # a temporary failure of the server's own
-                raise MailboxFailure("unreachable", "smtp", str(error)) from error
-            raise MailboxFailure("login", "smtp", str(error)) from error
-        except aiosmtplib.SMTPException as error:
-            if server.security == "none":
-                raise MailboxFailure("plaintext", "smtp", str(error)) from error
-            raise MailboxFailure("protocol", "smtp", str(error)) from error
-    except (OSError, TimeoutError) as error:
-        raise _unreachable("smtp", error) from error
+        yield smtp
     finally:
         if smtp.is_connected:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                 await smtp.quit(timeout=3)
         smtp.close()
         sock.close()
+
+
+async def _smtp_start(smtp: aiosmtplib.SMTP, settings: MailboxSettings, password: str) -> None:
+    """Greet, encrypt as the settings say, and log in."""
+    server = settings.smtp
+    try:
+        await smtp.connect()
+    except aiosmtplib.SMTPException as error:
+        tls_error = _cause(error)
+        if tls_error is not None:
+            raise _tls_failure("smtp", tls_error) from error
+        if "STARTTLS" in str(error):
+            raise _tls_failure("smtp", "the server does not offer STARTTLS") from error
+        if isinstance(error, aiosmtplib.SMTPResponseException):
+            raise MailboxFailure("protocol", "smtp", str(error)) from error
+        raise _unreachable("smtp", error) from error
+    except ssl.SSLError as error:
+        raise _tls_failure("smtp", error) from error
+    if smtp.is_ehlo_or_helo_needed:
+        await smtp.ehlo()
+    if not smtp.supports_extension("auth"):
+        kind: FailureKind = "plaintext" if server.security == "none" else "protocol"
+        raise MailboxFailure(kind, "smtp", "the server offers no login here")
+    # One mechanism, once: a refused password tried again by the next mechanism would
+    # count twice against the person at servers that lock out after a few.
+    offered = smtp.server_auth_methods
+    mechanism = next((m for m in ("plain", "login", "cram-md5") if m in offered), None)
+    if mechanism is None:
+        raise MailboxFailure("protocol", "smtp", f"no login mechanism we speak: {offered}")
+    try:
+        await getattr(smtp, f"auth_{mechanism.replace('-', '')}")(settings.username, password)
+    except aiosmtplib.SMTPAuthenticationError as error:
+        if error.code == 538:  # RFC 4954 §6: encryption required for this mechanism
+            raise MailboxFailure("plaintext", "smtp", str(error)) from error
+        if error.code == 454:  # a temporary failure of the server's own
+            raise MailboxFailure("unreachable", "smtp", str(error)) from error
+        raise MailboxFailure("login", "smtp", str(error)) from error
+    except aiosmtplib.SMTPException as error:
+        if server.security == "none":
+            raise MailboxFailure("plaintext", "smtp", str(error)) from error
+        raise MailboxFailure("protocol", "smtp", str(error)) from error
+
+
+# -- sending -------------------------------------------------------------------------------
+
+
+async def submit(
+    settings: MailboxSettings,
+    password: str,
+    sender: str,
+    recipient: str,
+    message: bytes,
+    *,
+    context: Context,
+    tls: ssl.SSLContext | None = None,
+) -> None:
+    """Submit ``message`` (an RFC 5322 email, lines ending in CRLF) from ``sender`` to
+    ``recipient`` on the mailbox's SMTP server.
+
+    :class:`MailboxFailure` when the server cannot be reached or refuses the login;
+    :class:`~connectors.base.PermanentError` when it refuses the recipient or the message
+    for good; :class:`~connectors.base.Retriable` when for now, or when the connection was
+    lost on the way, after which the message may have gone all the same (SMTP cannot tell).
+    """
+    addresses = await _addresses("smtp", settings.smtp, context.addresses)
+    async with _smtp_session(settings, password, addresses, tls or _tls_context()) as smtp:
+        options = []
+        if not (sender.isascii() and recipient.isascii()):
+            if not smtp.supports_extension("smtputf8"):
+                raise PermanentError(
+                    "Your mail server cannot send between addresses written beyond ASCII "
+                    "(it does not offer SMTPUTF8)."
+                )
+            options.append("SMTPUTF8")
+        try:
+            await smtp.sendmail(sender, [recipient], message, mail_options=options)
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            refused = error.recipients[0] if error.recipients else None
+            said = _said(refused) if refused else "no answer"
+            if refused is None or refused.code < 500:
+                raise Retriable(
+                    f"The mail server cannot take mail for {recipient} now: {said}"
+                ) from error
+            raise PermanentError(
+                f"The mail server refused the address {recipient}: {said}"
+            ) from error
+        except aiosmtplib.SMTPResponseException as error:
+            if error.code < 500:
+                raise Retriable(
+                    f"Your mail server cannot take the message now: {_said(error)}"
+                ) from error
+            if isinstance(error, aiosmtplib.SMTPSenderRefused):
+                raise PermanentError(
+                    f"Your mail server does not let this mailbox send as {sender}: {_said(error)}"
+                ) from error
+            raise PermanentError(f"Your mail server refused the message: {_said(error)}") from error
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            raise Retriable(
+                f"The connection to your mail server was lost while sending: {error}"
+            ) from error
+
+
+def _said(error: aiosmtplib.SMTPResponseException) -> str:
+    """What a server answered, on one line and not too long to show."""
+    words = " ".join(str(error.message).split())
+    return f"{error.code} {words[:200]}"

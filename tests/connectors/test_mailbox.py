@@ -8,16 +8,8 @@ import itertools
 import pytest
 
 from connectors._addresses import AddressPolicy
-from connectors._mailbox import (
-    MailboxFailure,
-    MailboxSettings,
-    MailServer,
-    autoconfig,
-    autoconfig_urls,
-    check_login,
-    guess,
-    parse_autoconfig,
-)
+from connectors._autoconfig import autoconfig, autoconfig_urls, guess, parse_autoconfig
+from connectors._mailbox import MailboxFailure, MailboxSettings, MailServer, check_login
 from connectors.base import Context
 from portal.net import guarded_client
 from tests.fixtures.feeds import serving, static

@@ -16,14 +16,8 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import base
-from connectors._mailbox import (
-    MailboxFailure,
-    MailboxSettings,
-    autoconfig,
-    autoconfig_urls,
-    check_login,
-    guess,
-)
+from connectors._autoconfig import autoconfig, autoconfig_urls, guess
+from connectors._mailbox import MailboxFailure, MailboxSettings, check_login, kept, unkept
 from portal.db import write_next
 from portal.domain import linking
 from portal.domain.linking.proofs import MAX_SECRET
@@ -38,9 +32,6 @@ __all__ = [
     "disconnect",
     "offer",
 ]
-
-_KEY = "mailbox"
-"""Where the settings are in ``Credentials.extra``; the password is beside them."""
 
 _MESSAGES = {
     "login": N_("The %(server)s server refused this login name or password."),
@@ -93,13 +84,7 @@ async def _email_account(session: AsyncSession, user: User, account_id: int) -> 
 
 def _saved(services: LinkServices, account: LinkedAccount) -> tuple[MailboxSettings, str] | None:
     credentials = linking.load_credentials(services, account)
-    if credentials is None:
-        return None
-    settings = MailboxSettings.from_dict(credentials.extra.get(_KEY) or {})
-    password = credentials.extra.get("password")
-    if settings is None or not isinstance(password, str):
-        return None
-    return settings, password
+    return None if credentials is None else unkept(credentials.extra)
 
 
 async def offer(
@@ -163,7 +148,7 @@ async def connect(
     linking.store_credentials(
         services,
         account,
-        base.Credentials(extra={_KEY: settings.as_dict(), "password": password}),
+        base.Credentials(extra=kept(settings, password)),
     )
     account.problem = ""
     await session.flush()
