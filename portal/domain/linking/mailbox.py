@@ -127,7 +127,7 @@ async def connect(
     """Check the login on both servers, then keep settings and password encrypted. An empty
     password keeps the one saved, so that a changed port does not need it typed again."""
     account = await _email_account(session, user, account_id)
-    if account.status != linking.VERIFIED:
+    if not _proven(account):
         raise Conflict(
             "Verify this address with its code first: only your own address's mailbox can "
             "be connected."
@@ -150,7 +150,7 @@ async def connect(
         account,
         base.Credentials(extra=kept(settings, password)),
     )
-    account.problem = ""
+    account.status, account.problem = linking.VERIFIED, ""
     await session.flush()
     return account
 
@@ -161,5 +161,16 @@ async def disconnect(
     """Forget the mailbox's settings and password; the address stays linked and verified."""
     account = await _email_account(session, user, account_id)
     linking.store_credentials(services, account, None)
+    if _proven(account):
+        account.status, account.problem = linking.VERIFIED, ""
     await session.flush()
     return account
+
+
+def _proven(account: LinkedAccount) -> bool:
+    """The address is its owner's: verified, or proven once and waiting only for its mailbox
+    to be connected again (a password the mailbox no longer takes, found while sending or
+    reading, asks for that; the address itself is still proven)."""
+    return account.status == linking.VERIFIED or (
+        account.status == linking.NEEDS_RECONNECT and bool(account.verified_by)
+    )
