@@ -96,6 +96,8 @@ SIGNED_IN = {
     "/posts/{post_id}/edit": "/posts/{post_id}/edit",
     "/messages/new": "/messages/new?to={contact}",
     "/messages/{message_id}": "/messages/{message_id}",
+    "/conversations": "/conversations",
+    "/conversations/{number}": "/conversations/{contact}",
 }
 """Each page route, and the address the test opens it at, signed in."""
 

@@ -80,6 +80,23 @@ async def test_a_message_is_written_from_a_persons_page_and_arrives(
             await screenshot(ada, shots / f"message-new-en-{name}.png")
         await ada.get_by_role("button", name="Send").click()
         await expect(ada).to_have_url(re.compile(r"/messages/[\w-]+$"))
+        # Ada is not Grace's contact: her first message is a request, held for Grace's yes.
+        await expect(ada.get_by_text("waits for them to accept it")).to_be_visible()
+        await grace.goto("/conversations")
+        await grace.get_by_role("link", name=re.compile("Ada Lovelace")).click()
+        request = grace.get_by_role("region", name="Message request")
+        await expect(request).to_be_visible()
+        await expect(grace.locator(".said.theirs .said-text")).to_have_text(
+            ["Tea at five? The usual place."]
+        )
+        for size, name in (({"width": 1280, "height": 900}, "1280"), (PHONE, "390")):
+            await grace.set_viewport_size(size)
+            await no_sideways_scroll(grace)
+            await screenshot(grace, shots / f"conversation-request-en-{name}.png")
+        await request.get_by_role("button", name="Accept").click()
+        await expect(grace.locator("#toasts")).to_contain_text("Accepted")
+        await expect(grace.get_by_role("region", name="Message request")).to_have_count(0)
+        await ada.reload()
         copy = ada.locator("#message-copies .delivery")
         await expect(copy.locator(".badge")).to_have_text("Sent", timeout=30_000)
         # WhatsApp, where Portal cannot write, opens in Ada's app with the text written in.
@@ -98,11 +115,37 @@ async def test_a_message_is_written_from_a_persons_page_and_arrives(
             (ada_matrix.user_id, "Tea at five? The usual place.")
         ]
 
+        # Grace answers from her own Matrix client: the answer comes into Ada's conversation
+        # while she looks at it (read back by the server's worker, the page told live).
+        await ada.goto(f"/conversations/{grace_number}")
+        await expect(ada.locator(".said.mine .said-text")).to_have_text(
+            ["Tea at five? The usual place."]
+        )
+        answered = await homeserver_http.put(
+            f"{matrix_homeserver.base_url}/_matrix/client/v3/rooms/{room}/send/m.room.message/a1",
+            headers=grace_matrix.headers,
+            json={"msgtype": "m.text", "body": "Yes! See you there."},
+        )
+        assert answered.status_code == 200, answered.text
+        await expect(ada.locator(".said.theirs .said-text")).to_have_text(
+            ["Yes! See you there."], timeout=60_000
+        )
+        await expect(ada.locator(".said.theirs .said-network")).to_have_text(["Matrix"])
+        for size, name in (({"width": 1280, "height": 900}, "1280"), (PHONE, "390")):
+            await ada.set_viewport_size(size)
+            await no_sideways_scroll(ada)
+            await screenshot(ada, shots / f"conversation-en-{name}.png")
+
         for language in ("it", "fr"):
             await contexts[1].add_cookies(
                 [{"name": "portal_lang", "value": language, "url": server.url}]
             )
-            for path, kind in ((f"/messages/new?to={grace_number}", "new"), (message_url, "sent")):
+            for path, kind in (
+                (f"/messages/new?to={grace_number}", "new"),
+                (message_url, "sent"),
+                (f"/conversations/{grace_number}", "conversation"),
+                ("/conversations", "conversations"),
+            ):
                 for size, name in (({"width": 1280, "height": 900}, "1280"), (PHONE, "390")):
                     await ada.set_viewport_size(size)
                     await ada.goto(path)
