@@ -15,6 +15,7 @@ from portal.domain import lookup
 from portal.domain.linking.services import label_of
 from portal.domain.messages import conversations, requests, send
 from portal.errors import N_, NotFound, PortalError
+from portal.storage.models import User
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
 from portal.web.templating import render
@@ -51,8 +52,10 @@ async def post_message(
     text: Text = "",
     mode: Text = "all",
     networks: Networks = [],  # noqa: B006 (FastAPI copies the default)
+    back: Text = "",
 ) -> Response:
-    """Send it; then its page, where each copy's status shows."""
+    """Send it; then its page, where each copy's status shows, or the conversation it was
+    written in (``back``)."""
     values = {"text": text[: send.MAX_TEXT + 100], "mode": mode[:10], "networks": networks[:40]}
     try:
         await limiter.hit("message", str(user.id))
@@ -69,6 +72,9 @@ async def post_message(
             context.update(_view(await send.offers(db, user, to[:100])))
         return form_error(request, "message_new", exc, context)
     toast(request, "Your message is on its way.")
+    recipient = await db.get(User, message.recipient_id)
+    if back == "conversation" and recipient is not None:
+        return redirect(request, f"/conversations/{recipient.number}")
     return redirect(request, f"/messages/{message.id}")
 
 
@@ -113,8 +119,15 @@ async def conversation_page(
         limiter, user, client_address(request), conversations.conversation(db, user, number[:100])
     )
     networks = {network for entry in found.entries for network in entry.networks}
+    usable: list[send.Offer] = []
+    if not found.request and not request.headers.get("hx-request"):
+        with contextlib.suppress(PortalError):  # they may take no messages from me
+            offered = await send.offers(db, user, found.card.number)
+            usable = [offer for offer in offered.offers if offer.sender_account is not None]
     context = {
         "card": found.card,
+        "usable": usable,
+        "reply_on": ", ".join(label_of(offer.network) for offer in usable),
         "asking": found.request,
         "entries": found.entries,
         "labels": {network: label_of(network) for network in networks},

@@ -87,13 +87,34 @@ async def test_a_message_is_written_from_the_persons_page_and_followed(
     talk = await signed_in.get(f"/conversations/{grace.user.number}", headers=HTML)
     assert talk.status_code == 200
     assert re.search(r'class="said mine">\s*<p class="said-text">Lunch\?</p>', talk.text)
-    assert "XMPP" in talk.text and "Matrix" not in talk.text
+    said = talk.text[talk.text.index('class="conversation"') : talk.text.index("</ol>")]
+    assert "XMPP" in said and "Matrix" not in said  # the one messenger it went on
     assert f'href="/messages/new?to={grace.user.number}"' in talk.text
     entries = await signed_in.get(
         f"/conversations/{grace.user.number}", headers={**HTML, "hx-request": "true"}
     )
     assert "<html" not in entries.text and "Lunch?" in entries.text
     assert 'hx-trigger="portal-notification from:body, every 60s"' in entries.text
+
+    # Answering from the conversation: the form under it writes on every messenger and
+    # comes back to it.
+    assert re.findall(r'name="networks" value="(\w+)"', talk.text) == ["matrix", "xmpp"]
+    token = await get_csrf(signed_in, f"/conversations/{grace.user.number}")
+    again = await signed_in.post(
+        "/messages",
+        data={
+            "csrf_token": token,
+            "to": grace.user.number,
+            "text": "Or dinner?",
+            "networks": ["matrix", "xmpp"],
+            "back": "conversation",
+        },
+        headers=HTML,
+    )
+    assert again.status_code == 303, again.text
+    assert again.headers["location"] == f"/conversations/{grace.user.number}"
+    talk = await signed_in.get(again.headers["location"], headers=HTML)
+    assert talk.text.index("Lunch?") < talk.text.index("Or dinner?")
 
 
 async def test_what_the_person_does_not_allow_is_said_and_the_rest_opens_ones_app(
