@@ -151,6 +151,9 @@ class Email(Connector):
             return []
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
+        # An email's arrival (INTERNALDATE) and its Date count whole seconds: one that came
+        # in the very second of ``since`` is compared at that second, not found earlier.
+        since = since.replace(microsecond=0)
         read = functools.partial(_answers, to, thread, since)
         try:
             return await on_imap(settings, password, read, context=self.context)

@@ -350,6 +350,21 @@ async def test_answers_since_a_time_are_those_that_arrived_after_it(
     assert [(a.id, a.text) for a in answers] == [(new_id, "Still yes.")]
 
 
+async def test_an_answer_in_the_second_the_message_went_out_is_one(
+    ada: Mailbox, http: httpx.AsyncClient
+) -> None:
+    """IMAP keeps an email's arrival to the second: an answer that came in the very second the
+    message was recorded as sent, after it, is not passed over."""
+    delivered = await ada.email(http).send_message(GRACE, "Tea at five?", "copy-13")
+    sent_at = datetime.now(UTC).replace(microsecond=900_000)
+    answer_id, answer = _reply(GRACE, ada.address, "Yes.", in_reply_to=delivered.id)
+    await asyncio.to_thread(ada.arrive, answer, sent_at)  # its INTERNALDATE: that second
+
+    answers = await ada.email(http).answers(GRACE, delivered, sent_at)
+
+    assert [(a.id, a.text) for a in answers] == [(answer_id, "Yes.")]
+
+
 async def test_mail_that_cannot_be_read_is_passed_over(
     ada: Mailbox, http: httpx.AsyncClient
 ) -> None:
