@@ -211,7 +211,9 @@ class Answering:
                     "remote_id": answer.id[:500],
                     "text": answer.text[:MAX_TEXT],
                     "url": (answer.url or "")[:2000] or None,
-                    "written_at": answer.written_at,
+                    # Never before the message it answers: a clock behind, or a time kept
+                    # in whole seconds (an email's), would put it above the message.
+                    "written_at": max(answer.written_at, copy.sent_at),
                     "created_at": now,
                 }
                 for answer in {answer.id[:500]: answer for answer in fresh}.values()
