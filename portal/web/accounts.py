@@ -18,7 +18,7 @@ from connectors.email import Email
 from portal import csrf, i18n
 from portal.deps import DB, LimiterDep, Services, calls_out
 from portal.domain import guide, linking, privacy
-from portal.domain.linking import LinkServices, connections, oauth, proofs
+from portal.domain.linking import LinkServices, connections, mailbox, oauth, proofs
 from portal.errors import N_, InvalidInput, PortalError
 from portal.storage.models import MAX_ID, User
 from portal.web import icons
@@ -486,6 +486,9 @@ async def reconnect(
 ) -> Response:
     """Connect an account again, in one click where the network authorizes by OAuth."""
     account = await linking.get_account(db, user, account_id)
+    if mailbox.connected(account):
+        # The address is still proven: it is its mailbox that no longer takes the password.
+        return redirect(request, f"/me/accounts/{account.id}/mailbox")
     cls = linking.connector(account.network)
     # A Bluesky account linked by app password comes back the way it came, by the form.
     if oauth.is_oauth(cls, account):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import Context
 from portal.config import Settings
-from portal.domain.linking import mailbox
+from portal.domain.linking import mailbox, oauth
 from portal.storage.models import LinkedAccount
 from tests.connectors.test_mailbox import CONFIG
 from tests.fixtures.app import HTML, api_token, get_csrf, make_settings, post_form
@@ -102,6 +102,36 @@ async def test_a_mailbox_is_connected_once_both_servers_take_the_login(
     assert gone.status_code == 303
     await db.refresh(account)
     assert (account.secrets, account.status) == (None, "verified")
+
+
+async def test_a_mailbox_that_no_longer_takes_its_password_is_reconnected_on_its_page(
+    app, signed_in, db, imap_server, submission_server, login
+):
+    account = await _verified_email(signed_in, db)
+    name, password = login
+    form = _form(imap_server, submission_server, name, password)
+    assert (await _submit(signed_in, account.id, form)).status_code == 303
+    # Sending from it found the password refused (as the worker finds it).
+    await db.refresh(account)
+    await oauth.connection_lost(db, app.state.links, account, "Connect your mailbox again.")
+    listing = await signed_in.get("/me/accounts", headers=HTML)
+    assert "needs reconnect" in listing.text
+    assert f'action="/me/accounts/{account.id}/reconnect"' in listing.text
+    # It can be let go instead; there is no connection to check but the mailbox's.
+    assert f'action="/me/accounts/{account.id}/mailbox/disconnect"' in listing.text
+    assert f'action="/me/accounts/{account.id}/check"' not in listing.text
+    assert "mailbox connected" not in listing.text
+
+    # Reconnecting asks for the mailbox's password, not for a code the address needs no more.
+    reconnect = await post_form(signed_in, f"/me/accounts/{account.id}/reconnect")
+    assert reconnect.status_code == 303
+    assert reconnect.headers["location"] == f"/me/accounts/{account.id}/mailbox"
+    page = await signed_in.get(reconnect.headers["location"], headers=HTML)
+    assert page.status_code == 200
+    assert f'value="{imap_server.port}"' in page.text and password not in page.text
+    assert (await _submit(signed_in, account.id, form)).status_code == 303
+    await db.refresh(account)
+    assert (account.status, account.problem) == ("verified", "")
 
 
 @pytest.mark.parametrize(
