@@ -173,7 +173,7 @@ async def get_message(
     return MessageOut.of(found)
 
 
-class EntryOut(BaseModel):
+class ConversationEntryOut(BaseModel):
     kind: Literal["message", "answer"] = Field(
         description="``message``: written through Portal; ``answer``: read back from the "
         "messenger a message went over."
@@ -192,7 +192,7 @@ class EntryOut(BaseModel):
     held: bool = Field(description="A message request, held until its recipient accepts it.")
 
     @classmethod
-    def of(cls, entry: conversations.Entry) -> EntryOut:
+    def of(cls, entry: conversations.Entry) -> ConversationEntryOut:
         return cls(
             kind=entry.kind,
             id=entry.id,
@@ -209,7 +209,7 @@ class EntryOut(BaseModel):
 
 class ConversationOut(BaseModel):
     person: CardOut = Field(description="The other person, as they let me see them.")
-    entries: list[EntryOut] = Field(description="Oldest first: the newest 200.")
+    entries: list[ConversationEntryOut] = Field(description="Oldest first: the newest 200.")
     request: bool = Field(
         description="They are not my contact and wrote to me: their messages wait for me to "
         "accept or decline them."
@@ -218,7 +218,7 @@ class ConversationOut(BaseModel):
 
 class ConversationSummaryOut(BaseModel):
     person: CardOut
-    last: EntryOut = Field(description="The last thing said, by either.")
+    last: ConversationEntryOut = Field(description="The last thing said, by either.")
     unread: int = Field(description="How many of the other's I have not seen.")
     request: bool = Field(description="Their messages wait for me to accept or decline them.")
 
@@ -233,7 +233,7 @@ async def list_conversations(db: DB, user: ApiUser) -> list[ConversationSummaryO
     return [
         ConversationSummaryOut(
             person=CardOut.of(summary.card),
-            last=EntryOut.of(summary.last),
+            last=ConversationEntryOut.of(summary.last),
             unread=summary.unread,
             request=summary.request,
         )
@@ -258,7 +258,7 @@ async def get_conversation(
     )
     return ConversationOut(
         person=CardOut.of(found.card),
-        entries=[EntryOut.of(e) for e in found.entries],
+        entries=[ConversationEntryOut.of(e) for e in found.entries],
         request=found.request,
     )
 
