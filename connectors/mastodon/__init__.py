@@ -33,6 +33,12 @@ Why it looks like this (the API docs are the truth: https://docs.joinmastodon.or
   so a retried request makes one status. Pictures go to ``POST /api/v2/media``, which may
   answer 202 and finish in the background; ``GET /api/v1/media/:id`` says when it is done
   (https://docs.joinmastodon.org/methods/media/).
+- A direct message is a status with ``visibility: direct`` that mentions the recipient,
+  sent with the copy's key as its ``Idempotency-Key`` (Mastodon keeps a key for an hour);
+  its answers are the recipient's statuses below it (``/context``), it counts as read when
+  the recipient favourited it, and it is taken back by deleting it (``_direct``). The scopes
+  above cover it: ``write:statuses`` to post and delete it, ``read:statuses`` to read the
+  thread and the favourites of a status that is not public.
 - Errors: 401, and a 400 or 403 that says the token is invalid, is a revoked token; other
   403s, 404 and 422 are refusals; 429 carries
   ``X-RateLimit-Reset``; 5xx, timeouts and unreachable servers may pass. Redirects are never

@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, parse_qs, quote, urlsplit
 
@@ -17,6 +18,7 @@ from connectors import base
 from connectors.base import (
     Actor,
     AuthRevoked,
+    Delivered,
     Draft,
     InvalidHandle,
     Media,
@@ -28,7 +30,7 @@ from connectors.base import (
     Published,
     Retriable,
 )
-from connectors.mastodon import _oauth
+from connectors.mastodon import _direct, _oauth
 from connectors.mastodon._api import (
     UNEXPECTED,
     Answer,
@@ -102,6 +104,9 @@ class Mastodon(base.Connector):
     CAN_DELETE = True
     CAN_EDIT = True
     CAN_BACKFEED = True
+    CAN_MESSAGE = True
+    CAN_READ_ANSWERS = True
+    CAN_WITHDRAW = True
     CAN_UPLOAD_MEDIA = True
     MAX_TEXT_LENGTH = DEFAULT_MAX_CHARACTERS
     TEXT_COUNTING = "graphemes"
@@ -317,14 +322,14 @@ class Mastodon(base.Connector):
             self.POST_RULES, max_length=limits.max_characters, max_media=limits.max_media
         )
 
-    async def _check_length(self, text: str, warning: str) -> Limits | None:
+    async def _check_length(self, text: str, warning: str, what: str = "post") -> Limits | None:
         """The instance's limits, once the text and warning are known to fit in them."""
         limits = await self._instance_limits()
         if limits is not None:
             count = count_status(text, warning, url_length=limits.url_length)
             if count > limits.max_characters:
                 raise PermanentError(
-                    f"This post is {count} characters as Mastodon counts them, and "
+                    f"This {what} is {count} characters as Mastodon counts them, and "
                     f"{self.instance} allows {limits.max_characters}: shorten it by "
                     f"{count - limits.max_characters}."
                 )
@@ -393,6 +398,84 @@ class Mastodon(base.Connector):
         answer = await call(self.http, "DELETE", url, where=self.instance, token=token)
         if answer.status != 404:
             check(answer, self.instance)
+
+    # -- direct messages (``_direct``) --
+
+    async def send_message(
+        self, to: str, text: str, key: str = "", *, again: bool = False
+    ) -> Delivered:
+        """A status only ``to`` sees (``visibility: direct``, their mention first), sent with
+        ``key`` as its ``Idempotency-Key``: a try again within the hour Mastodon keeps a key
+        gets the first try's status. One that reached someone else or no one is taken down
+        and said. Its thread is its own id: answers come below it."""
+        instance = self.instance
+        recipient = self.normalize_handle(to, context=self.context)
+        if recipient == self.handle:
+            raise PermanentError("A Mastodon account cannot send a direct message to itself.")
+        if not text.strip():
+            raise PermanentError("The message is empty.")
+        status = _direct.status_text(recipient, instance, text)
+        await self._check_length(status, "", "message")
+        token = self.credentials.access_token
+        if not token:
+            raise AuthRevoked("Portal holds no access to this Mastodon account.")
+        answer = await call(
+            self.http,
+            "POST",
+            f"{base.server_url(instance)}/api/v1/statuses",
+            where=instance,
+            token=token,
+            data={"status": status, "visibility": "direct"},
+            headers={"idempotency-key": base.idempotency_key(key)} if key else None,
+        )
+        if answer.status in (404, 422):
+            raise PermanentError(_direct.refused(answer, instance))
+        sent = check(answer, instance).json(instance)
+        status_id = _id(text_of(sent.get("id")) if isinstance(sent, Mapping) else "", "status id")
+        loopback = self.context.allow_loopback
+        if not _direct.reached(sent, recipient, instance, allow_loopback=loopback):
+            await self.delete_post(Published(status_id))
+            raise PermanentError(
+                f"{instance} did not make the message one only @{recipient} sees (it could "
+                "not find them, or cannot send direct messages), so Portal took it down."
+            )
+        return Delivered(status_id, thread=status_id)
+
+    async def answers(self, to: str, delivered: Delivered, since: datetime) -> list[base.Answer]:
+        """``to``'s statuses below the message (its context's descendants), since ``since``."""
+        recipient = self.normalize_handle(to, context=self.context)
+        status_id = quote(_id(delivered.thread or delivered.id, "message id"), safe="")
+        answer = await self._api("GET", f"/api/v1/statuses/{status_id}/context")
+        return _direct.answers_in(
+            answer.json(self.instance),
+            recipient,
+            self.instance,
+            since,
+            allow_loopback=self.context.allow_loopback,
+        )
+
+    async def message_read(self, to: str, delivered: Delivered) -> bool:
+        """Whether ``to`` favourited the message: Mastodon tells no other sign of reading
+        (``GET /api/v1/statuses/:id/favourited_by``). A message gone there is not read."""
+        recipient = self.normalize_handle(to, context=self.context)
+        status_id = quote(_id(delivered.id, "message id"), safe="")
+        try:
+            answer = await self._api(
+                "GET", f"/api/v1/statuses/{status_id}/favourited_by", params={"limit": "80"}
+            )
+        except PermanentError:
+            return False
+        accounts = answer.json(self.instance)
+        return any(
+            _direct.is_account(
+                account, recipient, self.instance, allow_loopback=self.context.allow_loopback
+            )
+            for account in (accounts if isinstance(accounts, list) else [])
+        )
+
+    async def withdraw_message(self, to: str, delivered: Delivered) -> None:
+        """Delete the message's status; one deleted already is done."""
+        await self.delete_post(Published(delivered.id))
 
     # -- what people did with a post --
 
