@@ -38,26 +38,30 @@ async def xrpc(
     dpop: DPoP | None = None,
     post: bool = False,
     label: str = "The server",
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Call ``nsid`` on ``service`` and return its JSON object.
 
     A procedure sends ``body`` as JSON, or ``content`` as it is, typed ``content_type`` (a
     blob). ``token`` is a session JWT (Bearer), or with ``dpop`` an OAuth access token bound
-    to that key. 429 becomes :class:`RateLimited`, 5xx and transport failures
-    :class:`Retriable`, any other failure :class:`XrpcError` for the caller to interpret.
+    to that key. ``headers`` go along (``atproto-proxy``: the service a PDS passes the call
+    on to, https://atproto.com/specs/xrpc#service-proxying). 429 becomes
+    :class:`RateLimited`, 5xx and transport failures :class:`Retriable`, any other failure
+    :class:`XrpcError` for the caller to interpret.
     """
     url = f"{service}/xrpc/{nsid}"
-    headers = {"Accept": "application/json"}
+    sent = {"Accept": "application/json", **(headers or {})}
     if token and dpop is None:
-        headers["Authorization"] = f"Bearer {token}"
+        sent["Authorization"] = f"Bearer {token}"
     if content is not None:
-        headers["Content-Type"] = content_type
+        sent["Content-Type"] = content_type
     method = "POST" if post or body is not None or content is not None else "GET"
     failures = _http.Failures.about(
         label, failing=f"{label} answered with an error (HTTP {{status}})."
     )
     if dpop is not None:
         typed = {"Content-Type": content_type} if content is not None else {}
+        typed.update(headers or {})
         response = await dpop.request(
             http,
             method,
@@ -79,7 +83,7 @@ async def xrpc(
             json=body,
             content=content,
             params=params,
-            headers=headers,
+            headers=sent,
         )
     if response.status_code == 429 or response.status_code >= 500:
         _http.check(response, failures)

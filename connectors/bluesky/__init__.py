@@ -55,6 +55,11 @@ Why it looks like this (official docs: https://atproto.com/specs and https://doc
   these posts below the ones written in the app; ``createdAt`` holds the real time.
 - ``com.atproto.repo.deleteRecord`` takes a post down; a record already gone is no error
   (https://docs.bsky.app/docs/api/com-atproto-repo-delete-record).
+- Direct messages go through Bluesky's chat service, which the PDS passes calls on to
+  (``atproto-proxy``): a message into the one conversation of the two accounts, its answers
+  read back from there; a try again looks there for the first try's message, as chat takes
+  no key. Only an app password that allows direct messages reaches chat, not Portal's OAuth
+  sessions (``_chat``).
 - Errors: a revoked or ended session is :class:`AuthRevoked`, 429 :class:`RateLimited` with
   the wait of ``ratelimit-reset`` (a Unix time) or ``Retry-After``, a 5xx or a timeout
   :class:`Retriable`, any other refusal a :class:`PermanentError` with the PDS's reason.

@@ -1,5 +1,5 @@
-"""The Bluesky connector: linking with an app password, the session, the profile, and
-publishing (posts, pictures, threads, taking a post down)."""
+"""The Bluesky connector: linking with an app password, the session, the profile,
+publishing (posts, pictures, threads, taking a post down), and direct messages (``_chat``)."""
 
 from __future__ import annotations
 
@@ -27,11 +27,13 @@ from connectors.atproto import (
 from connectors.base import (
     PUBLIC,
     Actor,
+    Answer,
     AuthRevoked,
     Connector,
     ConnectorError,
     Context,
     Credentials,
+    Delivered,
     Draft,
     InvalidHandle,
     Linked,
@@ -46,7 +48,7 @@ from connectors.base import (
     clean,
     path_from_url,
 )
-from connectors.bluesky import _model
+from connectors.bluesky import _chat, _model
 from connectors.bluesky._model import (
     NETWORK,
     POSTS,
@@ -88,6 +90,8 @@ class Bluesky(Connector):
     CAN_UPLOAD_MEDIA = True
     CAN_DELETE = True
     CAN_BACKFEED = True
+    CAN_MESSAGE = True
+    CAN_READ_ANSWERS = True
     MAX_TEXT_LENGTH = 300
     TEXT_COUNTING = "graphemes"
     POST_RULES = PostRules(
@@ -356,6 +360,42 @@ class Bluesky(Connector):
                 return None
             raise refusal(error, "the answers to the post") from error
 
+    # -- direct messages (``_chat``) --
+
+    async def send_message(
+        self, to: str, text: str, key: str = "", *, again: bool = False
+    ) -> Delivered:
+        """A chat message to ``to`` in their direct conversation with this account; a try
+        ``again`` first looks there for the first try's. Where answers come
+        (:attr:`Delivered.thread`) is the conversation's id."""
+        chat = self._chat()
+        body = _chat.check_text(text)
+        recipient = self.normalize_handle(to, context=self.context)
+        who = self.display_handle(recipient)
+        if not recipient.startswith("did:"):
+            recipient = (await self.context.resolver.resolve(recipient, self.http)).did
+        if recipient == chat.did:
+            raise PermanentError("A Bluesky account cannot write a direct message to itself.")
+        convo = await chat.conversation(recipient, who)
+        if again:
+            first = await chat.sent_before(convo, body, who)
+            if first is not None:
+                return Delivered(first, thread=convo)
+        sent = await chat.send(convo, body, facets(body, await self._mentions(body)), who)
+        return Delivered(sent, thread=convo)
+
+    async def answers(self, to: str, delivered: Delivered, since: datetime) -> list[Answer]:
+        """What the other member of the message's conversation wrote since ``since``."""
+        who = self.display_handle(self.normalize_handle(to, context=self.context))
+        return await self._chat().answers(delivered.thread, since, who)
+
+    def _chat(self) -> _chat.Chat:
+        """The account's conversations, where its session may reach them."""
+        did, _ = self._account()
+        if self._dpop is not None and _chat.SCOPE not in self.credentials.scope.split():
+            raise PermanentError(_chat.NO_ACCESS_BY_SIGN_IN)
+        return _chat.Chat(self._call, did)
+
     async def upload_media(self, media: Media, data: bytes) -> str:
         """Upload a picture as a blob (``com.atproto.repo.uploadBlob``); its CID.
 
@@ -436,10 +476,13 @@ class Bluesky(Connector):
         body: Mapping[str, Any] | None = None,
         content: bytes | None = None,
         content_type: str = "application/octet-stream",
+        proxy: str | None = None,
     ) -> dict[str, Any]:
         """A query (``params``) or a procedure (``body`` as JSON, or ``content`` as it is) with
-        the access JWT, refreshed once when the PDS says it expired."""
+        the access JWT, refreshed once when the PDS says it expired; passed on by the PDS to
+        the service ``proxy`` names, where it names one (``atproto-proxy``)."""
         _, pds = self._account()
+        headers = {"atproto-proxy": proxy} if proxy else None
         for attempt in range(2):
             try:
                 return await xrpc(
@@ -453,11 +496,14 @@ class Bluesky(Connector):
                     token=self.credentials.access_token,
                     dpop=self._dpop,
                     label="Bluesky",
+                    headers=headers,
                 )
             except XrpcError as error:
                 if error.error == "ExpiredToken" and attempt == 0 and self._dpop is None:
                     await self._refresh()
                     continue
+                if proxy == _chat.SERVICE and _chat.lacks_access(error):
+                    raise PermanentError(_chat.NO_ACCESS) from error
                 if error.error in ("AccountTakedown", "AccountDeactivated"):
                     raise AuthRevoked(
                         "Bluesky has suspended or deactivated this account."
