@@ -51,8 +51,9 @@ __all__ = [
     "push_authorization_request",
 ]
 
-SCOPE = "atproto transition:generic"
-"""Identity, and the account's repository and blobs as the Bluesky app uses them."""
+SCOPE = "atproto transition:generic transition:chat.bsky"
+"""Identity, the account's repository and blobs as the Bluesky app uses them, and its direct
+messages (to write to a person there, and read their answers)."""
 
 MAX_DOCUMENT = 64 * 1024
 """The largest metadata document read from a server."""

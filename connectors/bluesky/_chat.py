@@ -81,8 +81,8 @@ NO_ACCESS = (
     "“Allow access to your direct messages” on, and link the account again with it."
 )
 NO_ACCESS_BY_SIGN_IN = (
-    "This Bluesky account was linked by signing in with Bluesky, which does not let Portal "
-    "write direct messages for it. Link it again with an app password that allows direct "
+    "This Bluesky account was linked before Portal asked to write its direct messages: link "
+    "it again, by signing in with Bluesky or with an app password that allows direct "
     "messages (Bluesky → Settings → Privacy and security → App passwords)."
 )
 

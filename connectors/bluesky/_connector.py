@@ -63,7 +63,8 @@ from connectors.bluesky._richtext import facets, mentioned_handles
 REFUSED = "Bluesky refused this handle or app password."
 ASK_FOR_APP_CREDENTIAL = (
     "Sign in with an app password, not your account's password: create one in Bluesky under "
-    "Settings → Privacy and security → App passwords (it looks like xxxx-xxxx-xxxx-xxxx)."
+    "Settings → Privacy and security → App passwords (it looks like xxxx-xxxx-xxxx-xxxx), "
+    "with “Allow access to your direct messages” ticked if Portal is to write there for you."
 )
 TWO_FACTOR = (
     "This Bluesky account asks for a code sent by email to sign in. Use an app password "
