@@ -383,6 +383,9 @@ class Connector:
     bot as they are made (Telegram's comments, :mod:`connectors.telegram._updates`)."""
     CAN_MESSAGE: ClassVar[bool] = False
     """It can send a direct message (:meth:`send_message`)."""
+    MESSAGES_BY_BOT: ClassVar[bool] = False
+    """The portal's own bot writes to people on it, for whoever writes, where people cannot
+    write through an API as themselves (Telegram, :mod:`connectors.telegram._direct`)."""
     CAN_READ_ANSWERS: ClassVar[bool] = False
     """It can read what the recipient of a direct message wrote back (:meth:`answers`)."""
     CAN_WITHDRAW: ClassVar[bool] = False

@@ -50,11 +50,18 @@ Answers (:mod:`connectors.telegram._updates`): the comments on a channel's post 
 of its discussion group, which the Bot API does not list on request; the bot receives them
 as updates (``getUpdates``) when it is an administrator of the group, and the portal reads
 those (:mod:`portal.domain.posts.telegram_answers`).
+
+Messages to a person (:mod:`connectors.telegram._direct`): nobody can write as themselves
+through an API, so the portal's bot writes, for whoever writes, to a person who allowed it
+(the Login Widget asks for that), in their private chat with it; their answers come to the
+bot as updates too.
 """
 
 from __future__ import annotations
 
+from connectors.telegram._bot import NotAllowed
 from connectors.telegram._connector import Telegram
+from connectors.telegram._direct import DELETABLE_FOR, chat_of, take_back, write
 from connectors.telegram._login import (
     FUTURE_SKEW,
     MAX_FIELD_LENGTH,
@@ -65,9 +72,10 @@ from connectors.telegram._login import (
     data_check_string,
     verify_login,
 )
-from connectors.telegram._updates import Batch, Comment, Thread, heads, read_updates
+from connectors.telegram._updates import Batch, Comment, Private, Thread, heads, read_updates
 
 __all__ = [
+    "DELETABLE_FOR",
     "FUTURE_SKEW",
     "MAX_FIELDS",
     "MAX_FIELD_LENGTH",
@@ -76,10 +84,15 @@ __all__ = [
     "Batch",
     "Comment",
     "InvalidLogin",
+    "NotAllowed",
+    "Private",
     "Telegram",
     "Thread",
+    "chat_of",
     "data_check_string",
     "heads",
     "read_updates",
+    "take_back",
     "verify_login",
+    "write",
 ]

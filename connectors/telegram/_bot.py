@@ -52,7 +52,14 @@ class NoSuchMember(PermanentError):
     """The person asked about is not in the chat."""
 
 
-_REFUSALS: tuple[tuple[tuple[str, ...], type[PermanentError], str], ...] = (
+class NotAllowed(PermanentError):
+    """The person has not let the bot write to them (never allowed it, or blocked it)."""
+
+
+Refusals = Sequence[tuple[tuple[str, ...], type[PermanentError], str]]
+
+
+_REFUSALS: Refusals = (
     (
         ("message to delete not found", "message to edit not found", "message_id_invalid"),
         Gone,
@@ -143,12 +150,14 @@ async def call(
     body: Mapping[str, Any],
     *,
     files: Mapping[str, tuple[str, bytes, str]] | None = None,
+    refusals: Refusals = (),
 ) -> Any:
     """The ``result`` of one Bot API method, or the error its answer means.
 
     ``body`` goes as JSON, or with ``files`` as multipart form fields (values that are not
     text as JSON). The token is only ever in the request's address, which no error names:
-    failures before an answer are raised without the exception under them.
+    failures before an answer are raised without the exception under them. ``refusals`` are
+    what the descriptions mean for this call, looked at before the usual ones.
     """
     if not token:
         raise PermanentError(NO_BOT)
@@ -171,14 +180,14 @@ async def call(
         answer = None
     if isinstance(answer, Mapping) and answer.get("ok") is True and "result" in answer:
         return answer["result"]
-    raise refusal(response.status_code, answer, token)
+    raise refusal(response.status_code, answer, token, refusals)
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def refusal(status: int, answer: Any, token: str) -> ConnectorError:
+def refusal(status: int, answer: Any, token: str, refusals: Refusals = ()) -> ConnectorError:
     """The error a failed answer means: ``error_code`` and ``description`` where Telegram
     sent them, the HTTP status where it did not (a proxy's page)."""
     body = _http.json_object(answer)
@@ -201,7 +210,7 @@ def refusal(status: int, answer: Any, token: str) -> ConnectorError:
             f"post to {migrated} instead."
         )
     lowered = description.lower()
-    for fragments, kind, message in _REFUSALS:
+    for fragments, kind, message in (*refusals, *_REFUSALS):
         if any(fragment in lowered for fragment in fragments):
             return kind(message)
     if code == 403:

@@ -53,6 +53,7 @@ class Telegram(base.Connector):
     CAN_DELETE = True
     CAN_EDIT = True
     ANSWERS_COME_TO_BOT = True
+    MESSAGES_BY_BOT = True
     MAX_TEXT_LENGTH = MAX_TEXT
     TEXT_COUNTING = "utf16"
     """Telegram counts in UTF-16 code units, as its message entities do; never fewer than

@@ -9,6 +9,10 @@ message (``message_thread_id``, its number in the group). The bot sees them when
 administrator of the group (or has its privacy mode off). Reactions to a channel post come
 only as anonymous counts, and deleted comments are never told, so neither is read here.
 
+The same updates bring what people write to the bot in their private chat with it
+(:mod:`connectors.telegram._direct`): a message there is the user's own (``from`` is the
+chat's user), and names the bot's message it answers in ``reply_to_message``.
+
 Telegram keeps the updates a bot has not confirmed for 24 hours; reading with ``offset``
 confirms every update before it.
 """
@@ -23,14 +27,14 @@ from typing import Any
 import httpx
 
 from connectors import _http
-from connectors.base import Actor, ConnectorError, Published, Response
+from connectors.base import Actor, Answer, ConnectorError, Published, Response
 from connectors.telegram import _bot
 from connectors.telegram._login import NETWORK
 
 BATCH = 100
 """The most updates one read takes (Telegram's own limit)."""
 WANTED = ("message", "edited_message")
-"""The kinds of updates asked for: a comment, and a comment changed."""
+"""The kinds of updates asked for: a comment or a message to the bot, and one changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +66,22 @@ class Comment:
 
 
 @dataclass(frozen=True, slots=True)
+class Private:
+    """A message a user wrote in their private chat with the bot."""
+
+    chat: str
+    """The chat's number, which is the user's."""
+    replies_to: int | None
+    """The number of the message it answers, when it is a reply."""
+    answer: Answer
+    """What it says; its ``id`` is ``<chat>:<message number>``."""
+
+
+@dataclass(frozen=True, slots=True)
 class Batch:
     threads: list[Thread] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
+    private: list[Private] = field(default_factory=list)
     next_offset: int | None = None
     """The ``offset`` of the read after this one; ``None`` when nothing came."""
     full: bool = False
@@ -96,13 +113,14 @@ def _bot_id(token: str) -> str:
 
 
 def parse(updates: Any, *, bot: str = "") -> Batch:
-    """The threads and comments in a ``getUpdates`` result; anything else (other chats,
-    service messages, what is not well formed) is passed over, and messages of the bot
-    ``bot`` (its own) too."""
+    """The threads, comments and private messages in a ``getUpdates`` result; anything else
+    (other chats, service messages, what is not well formed) is passed over, and messages of
+    the bot ``bot`` (its own) too."""
     if not isinstance(updates, list):
         return Batch()
     threads: list[Thread] = []
     comments: list[Comment] = []
+    private: list[Private] = []
     last: int | None = None
     for update in updates:
         item = _http.json_object(update)
@@ -112,6 +130,11 @@ def parse(updates: Any, *, bot: str = "") -> Batch:
         last = number if last is None else max(last, number)
         message = _http.json_object(item.get("message") or item.get("edited_message"))
         if not message:
+            continue
+        if _is_private(message):
+            found = _private(message)
+            if found is not None:
+                private.append(found)
             continue
         thread = _thread(message)
         if thread is not None:
@@ -124,7 +147,9 @@ def parse(updates: Any, *, bot: str = "") -> Batch:
         comment = _comment(message, head, bot)
         if comment is not None:
             comments.append(comment)
-    return Batch(threads, comments, None if last is None else last + 1, len(updates) >= BATCH)
+    return Batch(
+        threads, comments, private, None if last is None else last + 1, len(updates) >= BATCH
+    )
 
 
 def _is_number(value: Any) -> bool:
@@ -196,6 +221,30 @@ def _comment(message: Any, head: Thread | None, bot: str) -> Comment | None:
         response,
         sender_chat=str(sender_chat["id"]) if _is_number(sender_chat.get("id")) else None,
     )
+
+
+def _is_private(message: Any) -> bool:
+    return _http.json_object(_http.json_object(message).get("chat")).get("type") == "private"
+
+
+def _private(message: Any) -> Private | None:
+    """A user's own message in their private chat with the bot, where it says something."""
+    item = _http.json_object(message)
+    chat = _http.json_object(item.get("chat"))
+    sender = _http.json_object(item.get("from"))
+    number = _positive(item.get("message_id"))
+    written = _when(item.get("date"))
+    if number is None or written is None or not _is_number(chat.get("id")):
+        return None
+    if sender.get("is_bot") is not False or sender.get("id") != chat["id"]:
+        return None
+    text = _http.json_text(item.get("text")) or _http.json_text(item.get("caption"))
+    text = text or _what(item)
+    if not text:
+        return None
+    replied = _http.json_object(item.get("reply_to_message"))
+    answer = Answer(f"{chat['id']}:{number}", text, written)
+    return Private(str(chat["id"]), _positive(replied.get("message_id")), answer)
 
 
 def _when(value: Any) -> datetime | None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from portal.api.deps import ApiUser
 from portal.api.schemas import CardOut, errors
-from portal.deps import DB, LimiterDep, client_address
+from portal.deps import DB, LimiterDep, Services, client_address
 from portal.domain import lookup
 from portal.domain.linking.services import label_of
 from portal.domain.messages import conversations, requests, send
@@ -63,6 +63,10 @@ class CopyOut(BaseModel):
         "answered before; ``withdrawn``: taken back unread once they answered elsewhere."
     )
     error: str = Field(description="Why it failed, or why it is tried again, in words.")
+    by_bot: bool = Field(
+        description="Written by the portal's own bot in my name (Telegram), not from an "
+        "account of mine."
+    )
     remote_id: str | None
     attempts: int
     next_attempt_at: datetime | None
@@ -77,6 +81,7 @@ class CopyOut(BaseModel):
             to=copy.to_handle,
             status=copy.status,
             error=copy.error,
+            by_bot=copy.by_bot,
             remote_id=copy.remote_id,
             attempts=copy.attempts,
             next_attempt_at=copy.next_attempt_at,
@@ -141,34 +146,48 @@ class MessageOut(BaseModel):
     responses=errors(401, 403, 404, 422, 429),
 )
 async def post_message(
-    body: MessageIn, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
+    body: MessageIn,
+    request: Request,
+    db: DB,
+    user: ApiUser,
+    limiter: LimiterDep,
+    services: Services,
 ) -> MessageOut:
     """Write to the person behind a number, on their messengers that I may use: from my own
-    account on each (Matrix, XMPP), each copy delivered in the background; their other
-    messengers come as links that open my own app (WhatsApp with the text written in). A
-    number unknown or hidden from me is not found, as for a lookup; a person who takes no
-    messages from me answers 403."""
+    account on each (Matrix, XMPP), or on Telegram by the portal's bot in my name, each copy
+    delivered in the background; their other messengers come as links that open my own app
+    (WhatsApp with the text written in). A number unknown or hidden from me is not found, as
+    for a lookup; a person who takes no messages from me answers 403."""
     await limiter.hit("message", str(user.id))
+    bot = send.has_bot(services)
     message = await lookup.counted(
         limiter,
         user,
         client_address(request),
-        send.send(db, user, body.to, body.text, mode=body.mode, networks=body.channels),
+        send.send(db, user, body.to, body.text, mode=body.mode, networks=body.channels, bot=bot),
     )
     # Counted once the recipient is known; over the limit, the message is not kept.
     await limiter.hit("message_to", str(message.recipient_id))
-    return MessageOut.of(await send.load(db, user, message.id))
+    return MessageOut.of(await send.load(db, user, message.id, bot=bot))
 
 
 @router.get(
     "/messages/{message_id}", response_model=MessageOut, responses=errors(401, 403, 404, 429)
 )
 async def get_message(
-    message_id: MessagePath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
+    message_id: MessagePath,
+    request: Request,
+    db: DB,
+    user: ApiUser,
+    limiter: LimiterDep,
+    services: Services,
 ) -> MessageOut:
     """One of my messages, with how each copy stands."""
     found = await lookup.counted(
-        limiter, user, client_address(request), send.load(db, user, message_id)
+        limiter,
+        user,
+        client_address(request),
+        send.load(db, user, message_id, bot=send.has_bot(services)),
     )
     return MessageOut.of(found)
 

@@ -59,6 +59,10 @@ class MessageCopy(Base):
     sender_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("linked_accounts.id", ondelete="SET NULL"), default=None, index=True
     )
+    """The sender's account it goes from; ``None`` for one the portal's bot writes."""
+    by_bot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Written by the portal's own bot in the sender's name, not from an account of theirs
+    (Telegram, where nobody can write as themselves through an API)."""
     recipient_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("linked_accounts.id", ondelete="SET NULL"), default=None, index=True
     )

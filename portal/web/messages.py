@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from portal import csrf
-from portal.deps import DB, LimiterDep, client_address
+from portal.deps import DB, LimiterDep, Services, client_address
 from portal.domain import lookup
 from portal.domain.linking.services import label_of
 from portal.domain.messages import conversations, requests, send
@@ -29,13 +29,19 @@ Networks = Annotated[list[str], Form()]
 
 @router.get("/messages/new")
 async def new_message(
-    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, to: str = ""
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    services: Services,
+    to: str = "",
 ) -> Response:
     """The form to write to the person behind ``to``, with the messengers they offer me."""
     context = {"to": to[:100], "values": {}}
+    bot = send.has_bot(services)
     try:
         offered = await lookup.counted(
-            limiter, user, client_address(request), send.offers(db, user, to[:100])
+            limiter, user, client_address(request), send.offers(db, user, to[:100], bot=bot)
         )
     except PortalError as exc:
         return form_error(request, "message_new", exc, {**context, "offers": []})
@@ -48,6 +54,7 @@ async def post_message(
     db: DB,
     user: CurrentUser,
     limiter: LimiterDep,
+    services: Services,
     to: Text = "",
     text: Text = "",
     mode: Text = "all",
@@ -57,19 +64,18 @@ async def post_message(
     """Send it; then its page, where each copy's status shows, or the conversation it was
     written in (``back``)."""
     values = {"text": text[: send.MAX_TEXT + 100], "mode": mode[:10], "networks": networks[:40]}
+    bot = send.has_bot(services)
     try:
         await limiter.hit("message", str(user.id))
-        message = await lookup.counted(
-            limiter,
-            user,
-            client_address(request),
-            send.send(db, user, to[:100], text, mode=mode, networks=networks[:40], apps_too=True),
+        writing = send.send(
+            db, user, to[:100], text, mode=mode, networks=networks[:40], apps_too=True, bot=bot
         )
+        message = await lookup.counted(limiter, user, client_address(request), writing)
         await limiter.hit("message_to", str(message.recipient_id))
     except PortalError as exc:
         context: dict[str, object] = {"to": to[:100], "values": values, "offers": []}
         with contextlib.suppress(PortalError):  # the form again, with what it offered
-            context.update(_view(await send.offers(db, user, to[:100])))
+            context.update(_view(await send.offers(db, user, to[:100], bot=bot)))
         return form_error(request, "message_new", exc, context)
     toast(request, "Your message is on its way.")
     recipient = await db.get(User, message.recipient_id)
@@ -80,7 +86,12 @@ async def post_message(
 
 @router.get("/messages/{message_id}")
 async def message_page(
-    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, message_id: str
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    services: Services,
+    message_id: str,
 ) -> Response:
     """One of my messages: where each copy stands; the page asks again while one goes out."""
     asking_again = bool(request.headers.get("hx-request"))  # the copies alone, every 2 s
@@ -88,7 +99,7 @@ async def message_page(
         limiter,
         user,
         client_address(request),
-        send.load(db, user, message_id[:24], links=not asking_again),
+        send.load(db, user, message_id[:24], links=not asking_again, bot=send.has_bot(services)),
     )
     held = loaded.message.state != ""  # nothing goes out until they accept
     context = {
@@ -111,7 +122,12 @@ async def conversations_page(request: Request, db: DB, user: CurrentUser) -> Res
 
 @router.get("/conversations/{number}")
 async def conversation_page(
-    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, number: str
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    limiter: LimiterDep,
+    services: Services,
+    number: str,
 ) -> Response:
     """What the person behind a number and I wrote each other; asked again (the entries
     alone) when a notification comes."""
@@ -122,8 +138,8 @@ async def conversation_page(
     usable: list[send.Offer] = []
     if not found.request and not request.headers.get("hx-request"):
         with contextlib.suppress(PortalError):  # they may take no messages from me
-            offered = await send.offers(db, user, found.card.number)
-            usable = [offer for offer in offered.offers if offer.sender_account is not None]
+            offered = await send.offers(db, user, found.card.number, bot=send.has_bot(services))
+            usable = [offer for offer in offered.offers if offer.usable]
     context = {
         "card": found.card,
         "usable": usable,
@@ -156,6 +172,6 @@ def _view(offered: send.Offered) -> dict[str, object]:
     return {
         "card": offered.card,
         "offers": offers,
-        "usable": [offer for offer in offers if offer.sender_account is not None],
+        "usable": [offer for offer in offers if offer.usable],
         "labels": {offer.network: label_of(offer.network) for offer in offers},
     }

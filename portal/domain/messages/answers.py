@@ -3,16 +3,21 @@ went over, read from the network by the sender's own account and kept with the m
 
 Each copy that went out on a network that can be read back (``CAN_READ_ANSWERS``) has an
 ``message_answers`` job of its own. It reads often while the message is young and less and
-less as it ages (:data:`SCHEDULE`), then stops. The first answer, on any messenger, ends the
-wait on the others: copies not yet out are skipped, and those out but unread are withdrawn
-where the network allows (a Matrix redaction, an XMPP retraction), each by a
-``withdraw_message`` job, so that the recipient is not answered three times. An answer tells
-the sender (a notification, which reaches their open pages at once).
+less as it ages (:data:`SCHEDULE`), then stops. A copy the portal's bot wrote (Telegram) has
+no job of its own: its answers come to the bot, whose updates one job reads
+(:mod:`portal.domain.posts.telegram_answers`), kept here the same way (:func:`keep`).
+
+The first answer, on any messenger, ends the wait on the others: copies not yet out are
+skipped, and those out but unread are withdrawn where the network allows (a Matrix
+redaction, an XMPP retraction, the bot deleting its Telegram message while Telegram lets it),
+each by a ``withdraw_message`` job, so that the recipient is not answered three times. An
+answer tells the sender (a notification, which reaches their open pages at once).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,14 +28,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import connectors
-from connectors import base
+from connectors import base, telegram
 from portal.db import session_scope, upsert
 from portal.domain import jobs, linking, notifications
 from portal.domain.jobs import Claimed
 from portal.domain.linking import oauth
-from portal.domain.linking.services import LinkServices, connector
+from portal.domain.linking.services import LinkServices, connector, label_of
 from portal.domain.messages.send import QUEUED, RETRYING, SENT, SKIPPED, WAITING
 from portal.domain.posts import acting
+from portal.domain.posts.backfeed import BOT, BOT_UPDATES
 from portal.storage.messages import Message, MessageAnswer, MessageCopy
 from portal.storage.models import LinkedAccount, User, utcnow
 
@@ -77,27 +83,120 @@ def withdraws(network: str) -> bool:
     return found is not None and found.CAN_WITHDRAW
 
 
+def withdrawable(copy: MessageCopy, now: datetime) -> bool:
+    """Whether a copy that went out can still be taken back: where its network allows, or,
+    the portal's bot's, while Telegram lets the bot delete it."""
+    if copy.by_bot:
+        return copy.sent_at is not None and now - copy.sent_at < telegram.DELETABLE_FOR
+    return withdraws(copy.network)
+
+
 async def schedule(session: AsyncSession, copy: MessageCopy) -> None:
     """Start reading the answers to a copy that just went out (in the transaction that
-    marks it sent)."""
-    if reads_answers(copy.network):
-        first = (copy.sent_at or utcnow()) + FIRST_READ
+    marks it sent): its own job, or, for the bot's, the reading of the bot's updates, by
+    then at the latest (the one job may be due sooner for other copies)."""
+    first = (copy.sent_at or utcnow()) + FIRST_READ
+    if copy.by_bot:
+        await jobs.ensure(session, BOT_UPDATES, BOT, run_at=first)
+    elif reads_answers(copy.network):
         await jobs.enqueue(session, READ, str(copy.id), run_at=first)
+
+
+async def keep(
+    session: AsyncSession, services: LinkServices, copy: MessageCopy, found: Sequence[base.Answer]
+) -> bool:
+    """Keep the answers to ``copy`` not kept yet, in the caller's transaction; whether there
+    were any. The first answer to the message ends the wait on its other copies, and the
+    sender is told."""
+    if not found:
+        return False
+    message = await session.get(Message, copy.message_id)
+    if message is None:
+        return False
+    now = utcnow()
+    known = set(
+        await session.scalars(
+            select(MessageAnswer.remote_id).where(MessageAnswer.copy_id == copy.id)
+        )
+    )
+    fresh = [answer for answer in found if answer.id[:500] not in known]
+    if not fresh:
+        return False
+    sent_at = copy.sent_at or copy.updated_at
+    rows = [
+        {
+            "message_id": copy.message_id,
+            "copy_id": copy.id,
+            "remote_id": answer.id[:500],
+            "text": answer.text[:MAX_TEXT],
+            "url": (answer.url or "")[:2000] or None,
+            # Never before the message it answers: a clock behind, or a time kept
+            # in whole seconds (an email's), would put it above the message.
+            "written_at": max(answer.written_at, sent_at),
+            "created_at": now,
+        }
+        for answer in {answer.id[:500]: answer for answer in fresh}.values()
+    ]
+    # Another read of the same copy (a job taken up again) may have kept some.
+    await session.execute(
+        upsert(session)(MessageAnswer)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["copy_id", "remote_id"])
+    )
+    if message.answered_at is None:
+        message.answered_at = now
+        await end_the_wait(session, message, answered=copy.id)
+    sender = await session.get(User, message.sender_id)
+    recipient = await session.get(User, message.recipient_id)
+    if sender is not None and recipient is not None:
+        await notifications.notify(
+            session,
+            sender,
+            notifications.MESSAGE_ANSWERED,
+            actor=recipient,
+            detail=label_of(copy.network),
+            mailer=notifications.Mailer.of(services),
+        )
+    return True
+
+
+async def end_the_wait(session: AsyncSession, message: Message, answered: int) -> None:
+    """The message is answered: its copies not yet out are not sent, and those out on a
+    network that can take a message back are withdrawn unless read."""
+    await session.execute(
+        update(MessageCopy)
+        .where(
+            MessageCopy.message_id == message.id,
+            MessageCopy.status.in_((WAITING, QUEUED, RETRYING)),
+        )
+        .values(status=SKIPPED, next_attempt_at=None)
+    )
+    out = await session.scalars(
+        select(MessageCopy).where(
+            MessageCopy.message_id == message.id,
+            MessageCopy.status == SENT,
+            MessageCopy.id != answered,
+        )
+    )
+    now = utcnow()
+    for other in out:
+        if withdrawable(other, now):
+            await jobs.enqueue(session, WITHDRAW, str(other.id))
 
 
 @dataclass(frozen=True, slots=True)
 class _Copy:
     copy_id: int
     message_id: str
-    sender_id: int
-    recipient_id: int
-    account_id: int
+    account_id: int | None
+    """The sender's account that wrote it; ``None`` for the portal's bot."""
     network: str
     handle: str
     to: str
     delivered: base.Delivered
-    credentials: base.Credentials
+    credentials: base.Credentials | None
     sent_at: datetime
+    by_bot: bool
 
 
 @dataclass
@@ -116,7 +215,7 @@ class Answering:
 
     async def read(self, job: Claimed) -> float | None:
         copy = await self._copy(int(job.subject))
-        if copy is None:
+        if copy is None or copy.by_bot:  # the bot's answers come with its updates
             return None
         try:
             async with self._acting(copy) as instance:
@@ -142,34 +241,49 @@ class Answering:
         return max((when - utcnow()).total_seconds(), 30.0)
 
     async def _copy(self, copy_id: int) -> _Copy | None:
+        """A copy that went out, with the sender's account that wrote it (none for the
+        portal's bot's)."""
         async with session_scope(self.sessions) as session:
             copy = await session.get(MessageCopy, copy_id)
-            if copy is None or copy.status != SENT or copy.sender_account_id is None:
+            if copy is None or copy.status != SENT or not copy.remote_id:
                 return None
-            message = await session.get(Message, copy.message_id)
-            account = await session.get(LinkedAccount, copy.sender_account_id)
-            if message is None or account is None or account.status != linking.VERIFIED:
+            found = _Copy(
+                copy_id=copy.id,
+                message_id=copy.message_id,
+                account_id=None,
+                network=copy.network,
+                handle="",
+                to=copy.to_handle,
+                delivered=base.Delivered(copy.remote_id, copy.thread),
+                credentials=None,
+                sent_at=copy.sent_at or copy.updated_at,
+                by_bot=copy.by_bot,
+            )
+            if copy.by_bot:
+                return found
+            account = (
+                await session.get(LinkedAccount, copy.sender_account_id)
+                if copy.sender_account_id is not None
+                else None
+            )
+            if account is None or account.status != linking.VERIFIED:
                 return None
             credentials = linking.load_credentials(self.services, account)
-            if credentials is None or not copy.remote_id:
+            if credentials is None:
                 return None
-            return _Copy(
-                copy_id=copy.id,
-                message_id=message.id,
-                sender_id=message.sender_id,
-                recipient_id=message.recipient_id,
+            return dataclasses.replace(
+                found,
                 account_id=account.id,
                 network=account.network,
                 handle=account.handle,
-                to=copy.to_handle,
-                delivered=base.Delivered(copy.remote_id, copy.thread),
                 credentials=credentials,
-                sent_at=copy.sent_at or copy.updated_at,
             )
 
     @contextlib.asynccontextmanager
     async def _acting(self, copy: _Copy) -> AsyncIterator[base.Connector]:
         """The sender's account on the copy's network; a token it renewed is kept."""
+        assert copy.account_id is not None
+        assert copy.credentials is not None
         async with self.services.http() as http:
             cls = connector(copy.network)
             instance = cls(copy.handle, copy.credentials, http, context=self.services.context)
@@ -182,85 +296,21 @@ class Answering:
 
     async def _revoked(self, copy: _Copy) -> None:
         async with session_scope(self.sessions, writing=True) as session:
-            account = await session.get(LinkedAccount, copy.account_id)
+            account = (
+                await session.get(LinkedAccount, copy.account_id)
+                if copy.account_id is not None
+                else None
+            )
             if account is not None:
                 await oauth.connection_lost(session, self.services, account)
 
     async def _keep(self, copy: _Copy, found: Sequence[base.Answer]) -> bool:
-        """Keep the answers not kept yet; whether there were any. The first answer to the
-        message ends the wait on its other copies, and the sender is told."""
+        """:func:`keep`, in a transaction of its own."""
         if not found:
             return False
-        now = utcnow()
         async with session_scope(self.sessions, writing=True) as session:
-            message = await session.get(Message, copy.message_id)
-            if message is None:
-                return False
-            known = set(
-                await session.scalars(
-                    select(MessageAnswer.remote_id).where(MessageAnswer.copy_id == copy.copy_id)
-                )
-            )
-            fresh = [answer for answer in found if answer.id[:500] not in known]
-            if not fresh:
-                return False
-            rows = [
-                {
-                    "message_id": copy.message_id,
-                    "copy_id": copy.copy_id,
-                    "remote_id": answer.id[:500],
-                    "text": answer.text[:MAX_TEXT],
-                    "url": (answer.url or "")[:2000] or None,
-                    # Never before the message it answers: a clock behind, or a time kept
-                    # in whole seconds (an email's), would put it above the message.
-                    "written_at": max(answer.written_at, copy.sent_at),
-                    "created_at": now,
-                }
-                for answer in {answer.id[:500]: answer for answer in fresh}.values()
-            ]
-            # Another read of the same copy (a job taken up again) may have kept some.
-            await session.execute(
-                upsert(session)(MessageAnswer)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["copy_id", "remote_id"])
-            )
-            if message.answered_at is None:
-                message.answered_at = now
-                await self._end_the_wait(session, message, answered=copy.copy_id)
-            sender = await session.get(User, copy.sender_id)
-            recipient = await session.get(User, copy.recipient_id)
-            if sender is not None and recipient is not None:
-                await notifications.notify(
-                    session,
-                    sender,
-                    notifications.MESSAGE_ANSWERED,
-                    actor=recipient,
-                    detail=connector(copy.network).LABEL,
-                    mailer=notifications.Mailer.of(self.services),
-                )
-        return True
-
-    async def _end_the_wait(self, session: AsyncSession, message: Message, answered: int) -> None:
-        """The message is answered: its copies not yet out are not sent, and those out on a
-        network that can take a message back are withdrawn unless read."""
-        await session.execute(
-            update(MessageCopy)
-            .where(
-                MessageCopy.message_id == message.id,
-                MessageCopy.status.in_((WAITING, QUEUED, RETRYING)),
-            )
-            .values(status=SKIPPED, next_attempt_at=None)
-        )
-        out = await session.scalars(
-            select(MessageCopy).where(
-                MessageCopy.message_id == message.id,
-                MessageCopy.status == SENT,
-                MessageCopy.id != answered,
-            )
-        )
-        for other in out:
-            if withdraws(other.network):
-                await jobs.enqueue(session, WITHDRAW, str(other.id))
+            row = await session.get(MessageCopy, copy.copy_id)
+            return row is not None and await keep(session, self.services, row, found)
 
     # -- withdrawing --
 
@@ -275,10 +325,16 @@ class Answering:
         if answered is not None:  # answered here too: it was read
             return None
         try:
-            async with self._acting(copy) as instance:
-                if await instance.message_read(copy.to, copy.delivered):
-                    return None  # read: taking it back would confuse, not spare them
-                await instance.withdraw_message(copy.to, copy.delivered)
+            if copy.by_bot:
+                # Telegram does not tell the bot whether it was read: taken back all the same.
+                async with self.services.http() as http:
+                    token = self.services.telegram_bot_token
+                    await telegram.take_back(http, token, copy.delivered)
+            else:
+                async with self._acting(copy) as instance:
+                    if await instance.message_read(copy.to, copy.delivered):
+                        return None  # read: taking it back would confuse, not spare them
+                    await instance.withdraw_message(copy.to, copy.delivered)
         except base.RateLimited as error:
             return self._again(job, error.retry_after)
         except (base.Retriable, httpx.HTTPError) as error:

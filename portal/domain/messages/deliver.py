@@ -8,6 +8,14 @@ the same message. A failure that may pass is tried again later, backing off; one
 not is said in words. For a message to the ``first`` that delivers, a copy delivered skips
 the ones after it, and a copy that fails hands over to the next at once: the next messenger
 now is sooner than this one in a while.
+
+A copy the portal's bot writes (Telegram, ``MessageCopy.by_bot``) goes into the recipient's
+private chat with the bot, introduced with the sender's name as the recipient's card of them
+shows it and their number, in the recipient's language. Telegram takes no key: a try after
+one whose answer was lost writes the message again, and the recipient may see it twice
+(:mod:`connectors.telegram._direct`); what Telegram answered is recorded at once, so only a
+stop in that moment can do it. A recipient who has not let the bot write to them is said in
+words, and for the ``first`` that delivers the next messenger goes.
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors import base
+from connectors import base, telegram
+from portal import i18n
 from portal.db import session_scope
-from portal.domain import jobs, linking
+from portal.domain import jobs, linking, privacy
+from portal.domain import number as numbers
 from portal.domain.jobs import Claimed
 from portal.domain.linking import oauth
 from portal.domain.linking.services import LinkServices, connector
@@ -37,11 +47,12 @@ from portal.domain.messages.send import (
     SENT,
     SKIPPED,
     WAITING,
+    bot_chat,
 )
 from portal.domain.posts import acting
 from portal.errors import N_
 from portal.storage.messages import Message, MessageCopy
-from portal.storage.models import LinkedAccount, utcnow
+from portal.storage.models import LinkedAccount, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +61,16 @@ UNLINKED = N_("Your account on this messenger is no longer linked to your number
 RECONNECT = N_("%(network)s no longer lets Portal write for this account: reconnect it.")
 UNREACHABLE = N_("%(network)s could not be reached.")
 GAVE_UP = N_("%(network)s could not be reached after %(attempts)d tries.")
+NO_BOT = N_("This portal no longer has a Telegram bot to write with.")
+NOT_THEIRS_NOW = N_("Their account on this messenger is no longer linked to their number.")
+NOT_ALLOWED = N_("%(name)s has not allowed Portal's bot to write to them on Telegram.")
+NOT_ALLOWED_UNNAMED = N_("This person has not allowed Portal's bot to write to them on Telegram.")
+INTRODUCED = N_("%(name)s (Portal %(number)s) writes:")
+INTRODUCED_UNNAMED = N_("Portal %(number)s writes:")
+"""The first line of a message the portal's bot writes: who writes, as the recipient knows
+them."""
+MAX_NAME = 64
+"""The most of a name the introduction shows."""
 
 Listener = Callable[[str, int], None]
 """Told ``(message id, copy id)`` after a copy's status changed (the live page)."""
@@ -59,14 +80,19 @@ Listener = Callable[[str, int], None]
 class _Work:
     copy_id: int
     message_id: str
-    account: LinkedAccount
-    credentials: base.Credentials
+    network: str
+    account: LinkedAccount | None
+    """The sender's account that writes; ``None``: the portal's bot."""
+    credentials: base.Credentials | None
     to: str
+    """The recipient's handle; for the bot, its chat with them."""
     text: str
     key: str
     attempts: int
     first: bool
     """The message goes to the first messenger that delivers."""
+    not_allowed: str = ""
+    """What to say when the recipient does not let the bot write to them."""
 
 
 @dataclass
@@ -85,21 +111,12 @@ class Sending:
         work = await self._start(job)
         if work is None:
             return jobs.ENDED
-        cls = connector(work.account.network)
+        cls = connector(work.network)
         try:
-            async with self.services.http() as http:
-                instance = cls(
-                    work.account.handle, work.credentials, http, context=self.services.context
-                )
-                try:
-                    # A try after the first may follow one that went out unrecorded.
-                    delivered = await instance.send_message(
-                        work.to, work.text, work.key, again=work.attempts > 1
-                    )
-                finally:
-                    await acting.keep_renewed(
-                        self.sessions, self.services, work.account.id, work.credentials, instance
-                    )
+            delivered = await self._deliver(work)
+        except telegram.NotAllowed:
+            await self._fail(work, job, work.not_allowed)
+            return jobs.ENDED
         except (base.RateLimited, base.Retriable, httpx.HTTPError) as error:
             log.info("message copy %s: %s", work.copy_id, error)
             said = error.message if isinstance(error, base.ConnectorError) else ""
@@ -125,6 +142,28 @@ class Sending:
         await self._record(work, job, delivered)
         return jobs.ENDED
 
+    async def _deliver(self, work: _Work) -> base.Delivered:
+        """The network's call, with no transaction open."""
+        async with self.services.http() as http:
+            if work.account is None:
+                # No key to send: a try after a lost answer may write it twice (module doc).
+                token = self.services.telegram_bot_token
+                return await telegram.write(http, token, work.to, work.text)
+            assert work.credentials is not None
+            cls = connector(work.network)
+            instance = cls(
+                work.account.handle, work.credentials, http, context=self.services.context
+            )
+            try:
+                # A try after the first may follow one that went out unrecorded.
+                return await instance.send_message(
+                    work.to, work.text, work.key, again=work.attempts > 1
+                )
+            finally:
+                await acting.keep_renewed(
+                    self.sessions, self.services, work.account.id, work.credentials, instance
+                )
+
     async def _start(self, job: Claimed) -> _Work | None:
         async with session_scope(self.sessions, writing=True) as session:
             copy = await session.get(MessageCopy, int(job.subject))
@@ -132,38 +171,77 @@ class Sending:
             if copy is None or message is None or copy.status not in (QUEUED, RETRYING, SENDING):
                 await jobs.finish(session, job)
                 return None
-            account = (
-                await session.get(LinkedAccount, copy.sender_account_id)
-                if copy.sender_account_id is not None
-                else None
-            )
-            credentials = (
-                linking.load_credentials(self.services, account) if account is not None else None
-            )
-            if account is None or credentials is None or account.status != linking.VERIFIED:
-                reason = (
-                    UNLINKED
-                    if account is None
-                    else RECONNECT % {"network": connector(account.network).LABEL}
-                )
-                await self._failed_in(session, copy, message, reason)
+            work = await (self._by_bot if copy.by_bot else self._by_account)(session, copy, message)
+            if isinstance(work, str):  # it cannot go: why
+                await self._failed_in(session, copy, message, work)
                 await jobs.finish(session, job)
                 return None
             copy.status, copy.error, copy.next_attempt_at = SENDING, "", None
-            copy.attempts += 1
-            work = _Work(
-                copy_id=copy.id,
-                message_id=message.id,
-                account=account,
-                credentials=credentials,
-                to=copy.to_handle,
-                text=message.text,
-                key=copy.key,
-                attempts=copy.attempts,
-                first=message.mode == "first",
-            )
+            copy.attempts = work.attempts
         self._tell(work.message_id, work.copy_id)
         return work
+
+    async def _by_account(
+        self, session: AsyncSession, copy: MessageCopy, message: Message
+    ) -> _Work | str:
+        """The work of a copy from the sender's own account, or why it cannot go."""
+        account = (
+            await session.get(LinkedAccount, copy.sender_account_id)
+            if copy.sender_account_id is not None
+            else None
+        )
+        if account is None:
+            return UNLINKED
+        credentials = linking.load_credentials(self.services, account)
+        if credentials is None or account.status != linking.VERIFIED:
+            return RECONNECT % {"network": connector(account.network).LABEL}
+        return _Work(
+            copy_id=copy.id,
+            message_id=message.id,
+            network=account.network,
+            account=account,
+            credentials=credentials,
+            to=copy.to_handle,
+            text=message.text,
+            key=copy.key,
+            attempts=copy.attempts + 1,
+            first=message.mode == "first",
+        )
+
+    async def _by_bot(
+        self, session: AsyncSession, copy: MessageCopy, message: Message
+    ) -> _Work | str:
+        """The work of a copy the portal's bot writes, or why it cannot go: to the
+        recipient's account as it is now (not written to once unlinked), introduced."""
+        if not self.services.telegram_bot_token:
+            return NO_BOT
+        account = (
+            await session.get(LinkedAccount, copy.recipient_account_id)
+            if copy.recipient_account_id is not None
+            else None
+        )
+        chat = bot_chat(account) if account is not None else None
+        sender = await session.get(User, message.sender_id)
+        recipient = await session.get(User, message.recipient_id)
+        if account is None or account.status != linking.VERIFIED or chat is None:
+            return NOT_THEIRS_NOW
+        if sender is None or recipient is None:  # gone, and the message with them
+            return NOT_THEIRS_NOW
+        [theirs] = await privacy.cards_for(session, sender, [recipient])
+        name = _short(theirs.display_name)
+        return _Work(
+            copy_id=copy.id,
+            message_id=message.id,
+            network=copy.network,
+            account=None,
+            credentials=None,
+            to=chat,
+            text=await introduced(session, sender, recipient, message.text),
+            key=copy.key,
+            attempts=copy.attempts + 1,
+            first=message.mode == "first",
+            not_allowed=NOT_ALLOWED % {"name": name} if name else NOT_ALLOWED_UNNAMED,
+        )
 
     async def _record(self, work: _Work, job: Claimed, delivered: base.Delivered) -> None:
         """The copy is delivered: its remote id and where its answers come, the reading of
@@ -201,7 +279,7 @@ class Sending:
             message = await session.get(Message, work.message_id)
             if copy is not None and message is not None:
                 await self._failed_in(session, copy, message, reason)
-            if revoked:
+            if revoked and work.account is not None:
                 account = await session.get(LinkedAccount, work.account.id)
                 if account is not None:
                     await oauth.connection_lost(session, self.services, account)
@@ -229,3 +307,24 @@ class Sending:
     def _tell(self, message_id: str, copy_id: int) -> None:
         if self.listener is not None:
             self.listener(message_id, copy_id)
+
+
+async def introduced(session: AsyncSession, sender: User, recipient: User, text: str) -> str:
+    """``text`` as the portal's bot writes it to ``recipient``: after who wrote it, by the name
+    ``recipient``'s card of the sender shows (none where it shows none) and their number, in
+    ``recipient``'s language."""
+    [card] = await privacy.cards_for(session, recipient, [sender])
+    name = _short(card.display_name)
+    number = numbers.display(sender.number)
+    language = recipient.language or i18n.DEFAULT
+    head = (
+        i18n.translate(language, INTRODUCED, {"name": name, "number": number})
+        if name
+        else i18n.translate(language, INTRODUCED_UNNAMED, {"number": number})
+    )
+    return f"{head}\n\n{text}"
+
+
+def _short(name: str | None) -> str:
+    """A name on one line, at most :data:`MAX_NAME` characters."""
+    return " ".join((name or "").split())[:MAX_NAME].strip()

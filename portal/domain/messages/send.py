@@ -5,7 +5,10 @@ The recipient decides (``portal.domain.reach``): who may write to them, and thei
 in their order; a sender sees, and can use, only the messengers the recipient's card shows
 them. A messenger is usable when the sender has a verified account there that can send
 (``CAN_MESSAGE``): the message goes from the sender's own account to the recipient's, as if
-they had written it themselves.
+they had written it themselves. On a messenger where nobody can write as themselves but the
+portal's own bot may write to people (``MESSAGES_BY_BOT``: Telegram), the bot writes for
+anyone, introducing the sender by name and number, when the portal has a bot and the
+recipient's account there is proven with its number (what the bot writes to).
 
 ``all`` sends every copy at once; ``first`` sends them one after the other in the recipient's
 order, and stops at the first delivered. Someone the recipient blocked is answered as anyone
@@ -27,7 +30,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import get as connector_class
+from connectors import telegram
 from portal.domain import jobs, linking, notifications, privacy, reach
+from portal.domain.linking.services import LinkServices
 from portal.domain.text import reject_invisible
 from portal.errors import N_, Forbidden, InvalidInput, NotFound, PortalError
 from portal.storage.messages import Message, MessageCopy, MessageSender
@@ -35,6 +40,8 @@ from portal.storage.models import LinkedAccount, User
 
 SEND = "send_message"
 """The job that delivers one copy (its subject: the copy's id)."""
+NETWORK_BY_BOT = telegram.Telegram.NAME
+"""The messenger the portal's own bot writes on, for whoever writes."""
 MODES = ("all", "first")
 MAX_TEXT = 4000
 """The longest message: what every messenger Portal sends on takes in one message."""
@@ -64,16 +71,23 @@ class Offer:
     channel: reach.Channel
     sender_account: LinkedAccount | None
     """The sender's account that writes there; ``None``: they have none that can."""
+    by_bot: bool = False
+    """The portal's own bot writes there for the sender (Telegram)."""
 
     @property
     def network(self) -> str:
         return self.channel.account.network
 
+    @property
+    def usable(self) -> bool:
+        """Portal writes there for the sender: from their account, or by its bot."""
+        return self.sender_account is not None or self.by_bot
+
     def app_link(self, text: str) -> AppLink | None:
         """The link that hands ``text`` to the writer's own app for this messenger, where
         Portal does not write on it for them."""
         cls = connector_class(self.network)
-        if cls is None or self.sender_account is not None:
+        if cls is None or self.usable:
             return None
         url = cls.message_link(self.channel.account.handle, text)
         if url is None:
@@ -100,12 +114,13 @@ class Offered:
     offers: list[Offer]
 
 
-async def offers(session: AsyncSession, sender: User, number: str) -> Offered:
+async def offers(session: AsyncSession, sender: User, number: str, *, bot: bool) -> Offered:
     """The recipient behind ``number``, and their messengers the sender may use, in the
-    recipient's order. A number unknown or hidden from the sender is
-    :data:`~portal.domain.privacy.NO_SUCH_NUMBER`, as for a lookup; one that does not take
-    messages from the sender says so. Someone who blocked the sender is offered as their
-    public card shows them, and :func:`send` sends them nothing."""
+    recipient's order; ``bot``: the portal has a bot that writes to people (Telegram's). A
+    number unknown or hidden from the sender is :data:`~portal.domain.privacy.NO_SUCH_NUMBER`,
+    as for a lookup; one that does not take messages from the sender says so. Someone who
+    blocked the sender is offered as their public card shows them, and :func:`send` sends
+    them nothing."""
     card = await privacy.card_for_number(session, sender, number)
     recipient = await session.get(User, card.user_id)
     if recipient is None:
@@ -135,10 +150,34 @@ async def offers(session: AsyncSession, sender: User, number: str) -> Offered:
             next((a for a in mine if a.network == channel.account.network), None)
             if channel.account.status == linking.VERIFIED
             else None,
+            by_bot=bot and bot_writes_to(channel.account),
         )
         for channel in channels
     ]
     return Offered(recipient, card, found)
+
+
+def has_bot(services: LinkServices) -> bool:
+    """Whether the portal has a bot that writes to people (what :func:`offers` asks)."""
+    return bool(services.telegram_bot_token)
+
+
+def bot_writes_to(account: LinkedAccount) -> bool:
+    """Whether the portal's bot can write to the account (given the portal has one): on a
+    network where it writes for people, proven, with the number it writes to."""
+    cls = connector_class(account.network)
+    return (
+        cls is not None
+        and cls.MESSAGES_BY_BOT
+        and account.status == linking.VERIFIED
+        and bot_chat(account) is not None
+    )
+
+
+def bot_chat(account: LinkedAccount) -> str | None:
+    """Where the portal's bot writes to the account: the private chat numbered with the
+    Telegram user's number, which the Login Widget proved."""
+    return telegram.chat_of(account.external_id) if account.network == NETWORK_BY_BOT else None
 
 
 def _can_send(account: LinkedAccount) -> bool:
@@ -160,12 +199,13 @@ async def send(
     mode: str = "all",
     networks: Sequence[str] | None = None,
     apps_too: bool = False,
+    bot: bool,
 ) -> Message:
     """Write ``text`` to the person behind ``number``, on every messenger of theirs the
     sender can use (or on ``networks`` of them), ``all`` at once or the ``first`` that
     delivers; the message and its copies, their jobs queued in the same transaction. The
     messengers for the sender's own app are ``networks`` too, or all with ``apps_too`` (a
-    form ticks only those Portal writes on)."""
+    form ticks only those Portal writes on); ``bot`` as for :func:`offers`."""
     body = unicodedata.normalize("NFC", (text or "").replace("\r\n", "\n").replace("\r", "\n"))
     reject_invisible(body, "The message", "text", newlines=True)
     body = body.strip()
@@ -177,9 +217,9 @@ async def send(
         )
     if mode not in MODES:
         raise InvalidInput(N_("Send to all at once, or to the first that delivers."), field="mode")
-    offered = await offers(session, sender, number)
+    offered = await offers(session, sender, number, bot=bot)
     recipient, found = offered.recipient, offered.offers
-    usable = [offer for offer in found if offer.sender_account is not None]
+    usable = [offer for offer in found if offer.usable]
     if networks is not None:
         wanted = set(networks)
         if wanted - {offer.network for offer in found}:
@@ -206,12 +246,12 @@ async def send(
     copies = []
     for position, offer in enumerate(usable):
         first_only = mode == "first" and position > 0
-        assert offer.sender_account is not None
         copy = MessageCopy(
             message_id=message.id,
             position=position,
             network=offer.network,
-            sender_account_id=offer.sender_account.id,
+            sender_account_id=offer.sender_account.id if offer.sender_account else None,
+            by_bot=offer.sender_account is None,
             recipient_account_id=offer.channel.account.id,
             to_handle=offer.channel.account.handle,
             status=WAITING if first_only else QUEUED,
@@ -264,10 +304,13 @@ class Loaded:
     """The recipient's messengers Portal does not write on, to write on in one's own app."""
 
 
-async def load(session: AsyncSession, user: User, message_id: str, *, links: bool = True) -> Loaded:
+async def load(
+    session: AsyncSession, user: User, message_id: str, *, links: bool = True, bot: bool
+) -> Loaded:
     """One of the person's own messages, with its copies; another's is not found, like one
     that does not exist. The links to one's own apps only with ``links`` (they need the
-    recipient's card: not for a page that asks again how the copies stand)."""
+    recipient's card: not for a page that asks again how the copies stand); ``bot`` as for
+    :func:`offers`."""
     message = await session.get(Message, message_id) if 0 < len(message_id) <= 24 else None
     if message is None or message.sender_id != user.id:
         raise NotFound(N_("This message does not exist."))
@@ -283,7 +326,7 @@ async def load(session: AsyncSession, user: User, message_id: str, *, links: boo
     found: list[AppLink] = []
     if links:
         with contextlib.suppress(PortalError):  # they may since have closed their door
-            offered = await offers(session, user, recipient.number)
+            offered = await offers(session, user, recipient.number, bot=bot)
             written = {copy.network for copy in copies}
             found = [
                 link

@@ -7,11 +7,19 @@ the other networks (:mod:`portal.domain.posts.backfeed`), one job reads the bot'
 (``bot_updates``) while any copy on Telegram is young enough for its answers to be read (the
 backfeed's month), and rests after; a copy that goes out wakes it.
 
+The same updates bring the answers to the messages the bot wrote to people for others
+(:mod:`portal.domain.messages.deliver`): a message in the recipient's private chat with the
+bot that replies to the bot's message is an answer to that copy, kept as every answer to a
+message is (:func:`portal.domain.messages.answers.keep`). Only replies count: the bot's
+message asks for one (the app opens a reply to it), and a message that names none could
+answer any of the people who wrote through the bot, or none. The job runs while such a copy
+is young too (:data:`portal.domain.messages.answers.SCHEDULE`).
+
 Each read keeps, in one transaction, the threads Telegram opened in discussion groups for
 posts of the portal's (``telegram_threads``), the comments in them as answers to their copy,
-and how far the bot has read (``telegram_bots``): a read repeated after a crash finds the same
-updates and adds nothing twice. A comment changed is changed here; one deleted stays, as
-Telegram does not tell.
+the answers to messages, and how far the bot has read (``telegram_bots``): a read repeated
+after a crash finds the same updates and adds nothing twice. A comment changed is changed
+here; one deleted stays, as Telegram does not tell.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ from portal.db import session_scope
 from portal.domain import jobs
 from portal.domain.jobs import Claimed
 from portal.domain.linking.services import LinkServices
+from portal.domain.messages import answers as message_answers
+from portal.domain.messages.send import SENT as MESSAGE_SENT
 from portal.domain.posts.backfeed import (
     BOT,
     BOT_UPDATES,
@@ -41,6 +51,7 @@ from portal.domain.posts.backfeed import (
     notify,
 )
 from portal.domain.posts.compose import EDITING, SENT, parts_of
+from portal.storage.messages import MessageCopy
 from portal.storage.models import LinkedAccount, utcnow
 from portal.storage.posts import Answer, Delivery, Post, TelegramBot, TelegramThread
 
@@ -63,6 +74,11 @@ LOOKED = timedelta(minutes=10)
 def _window(now: datetime) -> datetime:
     """Copies sent after this still have their answers read."""
     return now - SCHEDULE[-1][0]
+
+
+def _messages_window(now: datetime) -> datetime:
+    """Messages the bot wrote after this still have their answers read."""
+    return now - message_answers.SCHEDULE[-1][0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +169,7 @@ class BotUpdates:
             for copy, answers in fresh.values():
                 talk = [answer for answer in answers if answer.kind in TALKING]
                 await notify(session, self.services, copy.user_id, copy.post_id, NETWORK, talk)
+            await self._keep_message_answers(session, batch.private, now)
             state = await session.get(TelegramBot, bot)
             if state is None:
                 session.add(TelegramBot(bot_id=bot, next_update=batch.next_offset, read_at=now))
@@ -163,20 +180,52 @@ class BotUpdates:
             )
         return changed
 
-
-async def _young_copies(session: AsyncSession) -> bool:
-    """Whether a copy on Telegram is young enough for its answers to be read."""
-    return bool(
-        await session.scalar(
-            select(
-                exists().where(
-                    Delivery.network == NETWORK,
-                    Delivery.sent_at >= _window(utcnow()),
-                    Delivery.status.in_((SENT, EDITING)),
+    async def _keep_message_answers(
+        self, session: AsyncSession, private: list[telegram.Private], now: datetime
+    ) -> None:
+        """Keep the replies to the bot's messages as answers to their copies: each from the
+        recipient, in their own chat with the bot, to a message of the bot's there."""
+        replies = [item for item in private if item.replies_to is not None]
+        if not replies:
+            return
+        wanted = sorted({(item.chat, str(item.replies_to)) for item in replies})
+        copies = {
+            (copy.thread, copy.remote_id): copy
+            for copy in await session.scalars(
+                select(MessageCopy).where(
+                    MessageCopy.by_bot.is_(True),
+                    MessageCopy.network == NETWORK,
+                    MessageCopy.sent_at >= _messages_window(now),
+                    MessageCopy.status.in_((MESSAGE_SENT, message_answers.WITHDRAWN)),
+                    tuple_(MessageCopy.thread, MessageCopy.remote_id).in_(wanted),
                 )
             )
-        )
+        }
+        found: dict[int, tuple[MessageCopy, list[base.Answer]]] = {}
+        for item in replies:
+            copy = copies.get((item.chat, str(item.replies_to)))
+            if copy is not None:  # the chat is the recipient's: the copy's, which is theirs
+                found.setdefault(copy.id, (copy, []))[1].append(item.answer)
+        for copy, said in found.values():
+            await message_answers.keep(session, self.services, copy, said)
+
+
+async def _young_copies(session: AsyncSession) -> bool:
+    """Whether a copy on Telegram is young enough for its answers to be read: of a post, or
+    of a message the bot wrote."""
+    now = utcnow()
+    of_posts = exists().where(
+        Delivery.network == NETWORK,
+        Delivery.sent_at >= _window(now),
+        Delivery.status.in_((SENT, EDITING)),
     )
+    of_messages = exists().where(
+        MessageCopy.by_bot.is_(True),
+        MessageCopy.network == NETWORK,
+        MessageCopy.sent_at >= _messages_window(now),
+        MessageCopy.status == MESSAGE_SENT,
+    )
+    return bool(await session.scalar(select(or_(of_posts, of_messages))))
 
 
 def _unmarked(now: datetime) -> tuple[ColumnElement[bool], ...]:

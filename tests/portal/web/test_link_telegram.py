@@ -185,6 +185,8 @@ async def test_the_add_page_shows_the_widget_and_allows_telegram_there_only(sign
     assert 'src="https://telegram.org/js/telegram-widget.js' in page.text
     assert f'data-telegram-login="{BOT_NAME}"' in page.text
     assert f'data-auth-url="https://portal.test{CALLBACK}"' in page.text
+    # The bot may then write to the account: messages through Portal go that way.
+    assert 'data-request-access="write"' in page.text
     policy = page.headers["content-security-policy"]
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
     assert directives["script-src"].split() == ["'self'", "https://telegram.org"]
