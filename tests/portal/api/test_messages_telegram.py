@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -288,14 +288,10 @@ async def test_one_who_did_not_let_the_bot_write_is_said_so_and_the_next_messeng
     [copy] = (await _message(client, ada.headers, sent.json()["id"]))["copies"]
     assert copy["status"] == "retrying"
     assert (
-        timedelta(seconds=85) < _parsed(copy["next_attempt_at"]) - utcnow() <= timedelta(seconds=90)
+        timedelta(seconds=85)
+        < datetime.fromisoformat(copy["next_attempt_at"]) - utcnow()
+        <= timedelta(seconds=90)
     )
-
-
-def _parsed(text: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text)
 
 
 async def _write_to_both(
