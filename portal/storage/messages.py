@@ -48,6 +48,7 @@ class MessageCopy(Base):
     recipient's, with its own status and what the network answered."""
 
     __tablename__ = "message_copies"
+    __table_args__ = (Index("ix_message_copies_thread_remote_id", "thread", "remote_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(
