@@ -78,6 +78,37 @@ Handler = Callable[[Claimed], Awaitable[float | Ended | None]]
 seconds until it runs again."""
 
 
+Schedule = tuple[tuple[timedelta, timedelta], ...]
+"""How often work on something is done as it ages: ``(while younger than, every)`` steps, in
+order; never once it is older than the last."""
+
+
+def next_time(schedule: Schedule, since: datetime, now: datetime) -> datetime | None:
+    """When work on something that began at ``since`` is next done after ``now``; ``None``:
+    no more (it is older than the schedule)."""
+    age = now - since
+    for younger_than, every in schedule:
+        if age < younger_than:
+            return now + every
+    return None
+
+
+def until_next(schedule: Schedule, since: datetime) -> float | None:
+    """Seconds from now to the next time on ``schedule`` (at least one), what a handler that
+    did its work returns; ``None`` when there is none (it ends the job)."""
+    now = utcnow()
+    when = next_time(schedule, since, now)
+    return None if when is None else max((when - now).total_seconds(), 1.0)
+
+
+def after_failure(schedule: Schedule, since: datetime, *, at_least: float) -> float:
+    """Seconds from now to try work on ``schedule`` again after a try that failed: its next
+    time, or its last step's once past it, and never sooner than ``at_least``."""
+    now = utcnow()
+    when = next_time(schedule, since, now) or now + schedule[-1][1]
+    return max((when - now).total_seconds(), at_least)
+
+
 def backoff(attempts: int, *, base: float = RETRY_BASE, cap: float = RETRY_CAP) -> float:
     """Seconds before attempt ``attempts + 1``: doubling from ``base``, at most ``cap``, with
     "equal jitter" (half fixed, half random) so that jobs failed together do not come back

@@ -48,7 +48,7 @@ WITHDRAW = "withdraw_message"
 """The job that takes one unread copy back once the message is answered elsewhere."""
 WITHDRAWN = "withdrawn"
 FIRST_READ = timedelta(seconds=20)
-SCHEDULE: tuple[tuple[timedelta, timedelta], ...] = (
+SCHEDULE: jobs.Schedule = (
     (timedelta(minutes=10), timedelta(seconds=20)),
     (timedelta(hours=1), timedelta(minutes=1)),
     (timedelta(days=1), timedelta(minutes=10)),
@@ -61,16 +61,6 @@ conversation is quick when it is fresh."""
 MAX_ATTEMPTS = 6
 """Tries of a withdrawal before the copy is left where it is."""
 MAX_TEXT = 20_000
-
-
-def next_read(sent_at: datetime, now: datetime) -> datetime | None:
-    """When the answers to a copy sent at ``sent_at`` are read after ``now``; ``None``: no
-    more (it is older than the schedule)."""
-    age = now - sent_at
-    for younger_than, every in SCHEDULE:
-        if age < younger_than:
-            return now + every
-    return None
 
 
 def reads_answers(network: str) -> bool:
@@ -233,12 +223,10 @@ class Answering:
             return None
         if await self._keep(copy, found):
             self._tell(copy)
-        when = next_read(copy.sent_at, utcnow())
-        return None if when is None else max((when - utcnow()).total_seconds(), 1.0)
+        return jobs.until_next(SCHEDULE, copy.sent_at)
 
     def _every(self, copy: _Copy) -> float:
-        when = next_read(copy.sent_at, utcnow()) or utcnow() + SCHEDULE[-1][1]
-        return max((when - utcnow()).total_seconds(), 30.0)
+        return jobs.after_failure(SCHEDULE, copy.sent_at, at_least=30.0)
 
     async def _copy(self, copy_id: int) -> _Copy | None:
         """A copy that went out, with the sender's account that wrote it (none for the

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 BACKFEED = "backfeed"
 FIRST_READ = timedelta(minutes=1)
 """How long after a copy went out its answers are first read."""
-SCHEDULE: tuple[tuple[timedelta, timedelta], ...] = (
+SCHEDULE: jobs.Schedule = (
     (timedelta(hours=1), timedelta(minutes=2)),
     (timedelta(hours=6), timedelta(minutes=10)),
     (timedelta(days=1), timedelta(minutes=30)),
@@ -64,11 +64,7 @@ NOT_SENT = N_("This copy of the post has not gone out: it has no answers to read
 def next_read(sent_at: datetime, now: datetime) -> datetime | None:
     """When the answers of a copy sent at ``sent_at`` are read after ``now``; ``None``: no
     more (it is older than the schedule)."""
-    age = now - sent_at
-    for younger_than, every in SCHEDULE:
-        if age < younger_than:
-            return now + every
-    return None
+    return jobs.next_time(SCHEDULE, sent_at, now)
 
 
 BOT_UPDATES = "bot_updates"
@@ -199,12 +195,10 @@ class Backfeeding:
         changed = await self._keep(copy, answers)
         if changed and self.listener is not None:
             self.listener(copy.post_id, copy.delivery_id)
-        when = next_read(copy.sent_at, utcnow())
-        return None if when is None else max((when - utcnow()).total_seconds(), 1.0)
+        return jobs.until_next(SCHEDULE, copy.sent_at)
 
     def _every(self, copy: _Copy) -> float:
-        when = next_read(copy.sent_at, utcnow()) or utcnow() + SCHEDULE[-1][1]
-        return max((when - utcnow()).total_seconds(), 60.0)
+        return jobs.after_failure(SCHEDULE, copy.sent_at, at_least=60.0)
 
     async def _copy(self, delivery_id: int) -> _Copy | None:
         async with session_scope(self.sessions) as session:
