@@ -110,6 +110,8 @@ async def keep(
         )
     )
     fresh = [answer for answer in found if answer.id[:500] not in known]
+    if fresh and not copy.by_bot:  # the bot's are the replies to it, and nothing else
+        fresh = await _answers_to(session, copy, message, fresh)
     if not fresh:
         return False
     sent_at = copy.sent_at or copy.updated_at
@@ -122,7 +124,8 @@ async def keep(
             "url": (answer.url or "")[:2000] or None,
             # Never before the message it answers: a clock behind, or a time kept
             # in whole seconds (an email's), would put it above the message.
-            "written_at": max(answer.written_at, sent_at),
+            # Nor after now: a hostile server's year 9999 would stay last for ever.
+            "written_at": min(max(answer.written_at, sent_at), now),
             "created_at": now,
         }
         for answer in {answer.id[:500]: answer for answer in fresh}.values()
@@ -148,6 +151,62 @@ async def keep(
             mailer=notifications.Mailer.of(services),
         )
     return True
+
+
+REPLY_THROUGH_PORTAL = timedelta(minutes=10)
+"""How long after the recipient wrote back through Portal its copy may show up on the network
+among their messages (a try again, a slow server)."""
+
+
+async def _answers_to(
+    session: AsyncSession, copy: MessageCopy, message: Message, found: Sequence[base.Answer]
+) -> list[base.Answer]:
+    """Of the recipient's messages a network lists since ``copy`` went out, those that answer
+    it. Where several messages went into one conversation there (a Matrix room, an XMPP chat,
+    a Bluesky conversation: the same account, the same recipient, the same thread), each of
+    theirs belongs to the latest one sent before it, once; and what the recipient wrote back
+    through Portal itself, which the network lists among theirs too, is no answer."""
+    sent_at = copy.sent_at or copy.updated_at
+    same = (
+        await session.execute(
+            select(MessageCopy.id, MessageCopy.sent_at).where(
+                MessageCopy.network == copy.network,
+                MessageCopy.sender_account_id == copy.sender_account_id,
+                MessageCopy.to_handle == copy.to_handle,
+                MessageCopy.thread == copy.thread,
+                MessageCopy.by_bot.is_(False),
+                MessageCopy.sent_at.is_not(None),
+                MessageCopy.id != copy.id,
+            )
+        )
+    ).all()
+    later = [at for _, at in same if at is not None and at > sent_at]
+    until = min(later) if later else None
+    kept = set(
+        await session.scalars(
+            select(MessageAnswer.remote_id).where(
+                MessageAnswer.copy_id.in_([copy_id for copy_id, _ in same])
+            )
+        )
+        if same
+        else []
+    )
+    written_back = set(
+        await session.scalars(
+            select(Message.text).where(
+                Message.sender_id == message.recipient_id,
+                Message.recipient_id == message.sender_id,
+                Message.created_at >= sent_at - REPLY_THROUGH_PORTAL,
+            )
+        )
+    )
+    return [
+        answer
+        for answer in found
+        if (until is None or answer.written_at < until)
+        and answer.id[:500] not in kept
+        and answer.text.strip() not in written_back
+    ]
 
 
 async def end_the_wait(session: AsyncSession, message: Message, answered: int) -> None:
@@ -207,6 +266,8 @@ class Answering:
         copy = await self._copy(int(job.subject))
         if copy is None or copy.by_bot:  # the bot's answers come with its updates
             return None
+        if copy.credentials is None:  # to be connected again: read once it is
+            return jobs.until_next(SCHEDULE, copy.sent_at)
         try:
             async with self._acting(copy) as instance:
                 found = await instance.answers(copy.to, copy.delivered, copy.sent_at)
@@ -217,7 +278,7 @@ class Answering:
             return self._every(copy)
         except base.AuthRevoked:
             await self._revoked(copy)
-            return None
+            return jobs.until_next(SCHEDULE, copy.sent_at)
         except base.ConnectorError as error:  # the network will not tell
             log.info("answers to message copy %s no longer read: %s", copy.copy_id, error)
             return None
@@ -254,11 +315,13 @@ class Answering:
                 if copy.sender_account_id is not None
                 else None
             )
-            if account is None or account.status != linking.VERIFIED:
+            if account is None:  # unlinked: nothing reads for it any more
                 return None
-            credentials = linking.load_credentials(self.services, account)
-            if credentials is None:
-                return None
+            credentials = (
+                linking.load_credentials(self.services, account)
+                if account.status == linking.VERIFIED
+                else None
+            )
             return dataclasses.replace(
                 found,
                 account_id=account.id,
@@ -312,6 +375,8 @@ class Answering:
             )
         if answered is not None:  # answered here too: it was read
             return None
+        if copy.credentials is None and not copy.by_bot:
+            return None  # the account cannot act: the copy stays
         try:
             if copy.by_bot:
                 # Telegram does not tell the bot whether it was read: taken back all the same.
@@ -320,6 +385,13 @@ class Answering:
                     await telegram.take_back(http, token, copy.delivered)
             else:
                 async with self._acting(copy) as instance:
+                    # An answer here not read yet: the copy was read, and its answer is
+                    # kept, not lost with it.
+                    if instance.CAN_READ_ANSWERS:
+                        found = await instance.answers(copy.to, copy.delivered, copy.sent_at)
+                        if found and await self._keep(copy, found):
+                            self._tell(copy)
+                            return None
                     if await instance.message_read(copy.to, copy.delivered):
                         return None  # read: taking it back would confuse, not spare them
                     await instance.withdraw_message(copy.to, copy.delivered)

@@ -20,6 +20,7 @@ from portal.storage.messages import MessageCopy
 from portal.storage.models import Notification, utcnow
 from portal.storage.posts import Job
 from tests.connectors.test_matrix import Inbox
+from tests.connectors.test_xmpp_direct import online
 from tests.fixtures.matrix import MatrixHomeserver
 from tests.fixtures.messaging import Person, messaging_settings, messenger
 from tests.fixtures.publishing import post_worker
@@ -240,3 +241,110 @@ async def test_a_first_message_from_someone_not_a_contact_waits_for_a_yes(
     for number in (linus.user.number, ada.user.number, grace.user.number):
         again = await client.post(f"/api/v1/conversations/{number}/accept", headers=grace.headers)
         assert again.status_code == 404, again.text
+
+
+async def _answer_on_matrix(
+    http: httpx.AsyncClient, homeserver: MatrixHomeserver, who: Person, room: str, text: str
+) -> None:
+    answered = await http.put(
+        f"{homeserver.base_url}/_matrix/client/v3/rooms/{room}/send/m.room.message/"
+        f"{abs(hash(text))}",
+        headers=who.matrix.headers,
+        json={"msgtype": "m.text", "body": text},
+    )
+    assert answered.status_code == 200, answered.text
+
+
+async def test_one_answer_to_two_messages_in_one_room_is_one_and_a_reply_through_portal_none(
+    client: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    db: AsyncSession,
+    app: FastAPI,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    two: tuple[Person, Person],
+    matrix_homeserver: MatrixHomeserver,
+) -> None:
+    ada, grace = two
+    worker = post_worker(app, sessionmaker)
+    for text in ("One", "Two"):
+        sent = await client.post(
+            "/api/v1/messages",
+            json={"to": grace.user.number, "text": text, "channels": ["matrix"]},
+            headers=ada.headers,
+        )
+        assert sent.status_code == 202, sent.text
+        assert await worker.run_due() == 1
+    [room] = await Inbox(matrix_homeserver, http, grace.matrix).accept_invitations()
+    await _answer_on_matrix(http, matrix_homeserver, grace, room, "Yes to both")
+    # Grace also writes back through Portal: her message goes into the same room.
+    back = await client.post(
+        "/api/v1/messages",
+        json={"to": ada.user.number, "text": "Sent from Portal", "channels": ["matrix"]},
+        headers=grace.headers,
+    )
+    assert back.status_code == 202, back.text
+    assert await worker.run_due() == 1
+    await _due_now(db, answers.READ)
+    await worker.run_due()
+    assert _said(await _conversation(client, ada, grace)) == [
+        ("message", True, "One", ["matrix"]),
+        ("message", True, "Two", ["matrix"]),
+        ("answer", False, "Yes to both", ["matrix"]),
+        ("message", False, "Sent from Portal", ["matrix"]),
+    ]
+    told = list(await db.scalars(select(Notification).where(Notification.user_id == ada.user.id)))
+    assert [n.kind for n in told] == ["message_answered"]
+
+
+async def test_a_copy_answered_on_its_own_network_is_not_taken_back(
+    client: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    db: AsyncSession,
+    app: FastAPI,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    two: tuple[Person, Person],
+    matrix_homeserver: MatrixHomeserver,
+    xmpp_server: XMPPServer,
+) -> None:
+    ada, grace = two
+    worker = post_worker(app, sessionmaker)
+    sent = await client.post(
+        "/api/v1/messages",
+        json={"to": grace.user.number, "text": "Tea at five?"},
+        headers=ada.headers,
+    )
+    message_id = sent.json()["id"]
+    assert await worker.run_due() == 2
+    # Grace answers on XMPP, then on Matrix; the Matrix answer is read first.
+    async with online(xmpp_server, grace.jid, grace.password) as grace_xmpp:
+        await grace_xmpp.say(ada.jid, "Yes, on XMPP")
+    [room] = await Inbox(matrix_homeserver, http, grace.matrix).accept_invitations()
+    await _answer_on_matrix(http, matrix_homeserver, grace, room, "Yes, on Matrix")
+    copies = {
+        copy.network: copy.id
+        for copy in await db.scalars(
+            select(MessageCopy).where(MessageCopy.message_id == message_id)
+        )
+    }
+    await db.execute(
+        update(Job)
+        .where(Job.kind == answers.READ, Job.subject == str(copies["matrix"]))
+        .values(run_at=utcnow())
+    )
+    await db.commit()
+    await worker.run_due()  # the Matrix answer; the XMPP copy's withdrawal reads it first
+    await worker.run_due()
+    statuses = {
+        copy.network: copy.status
+        for copy in await db.scalars(
+            select(MessageCopy)
+            .where(MessageCopy.message_id == message_id)
+            .execution_options(populate_existing=True)
+        )
+    }
+    assert statuses == {"matrix": "sent", "xmpp": "sent"}
+    assert [e["text"] for e in (await _conversation(client, ada, grace))["entries"]] == [
+        "Tea at five?",
+        "Yes, on XMPP",
+        "Yes, on Matrix",
+    ]
