@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, func, literal, or_, select, union_all, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,7 +30,7 @@ from portal.domain.messages.answers import WITHDRAWN
 from portal.domain.messages.send import DECLINED, REQUEST, SENT
 from portal.errors import NotFound
 from portal.storage.messages import Message, MessageAnswer, MessageCopy
-from portal.storage.models import User, utcnow
+from portal.storage.models import Block, User, utcnow
 
 MAX_ENTRIES = 200
 """The most a conversation shows at once (the newest)."""
@@ -84,9 +84,12 @@ def _between(viewer_id: int, other_id: int) -> ColumnElement[bool]:
 
 
 def _received() -> ColumnElement[bool]:
-    """Of the messages to the viewer, those they may see: not from someone they blocked, not
-    a request they declined."""
-    return and_(Message.dropped.is_(False), Message.state != DECLINED)
+    """Of the messages to the viewer, those they may see: not from someone they blocked (then
+    or since), not a request they declined."""
+    blocked = exists().where(
+        Block.owner_id == Message.recipient_id, Block.blocked_id == Message.sender_id
+    )
+    return and_(Message.dropped.is_(False), Message.state != DECLINED, ~blocked)
 
 
 def _involving(viewer_id: int) -> ColumnElement[bool]:

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors import base, telegram
 from portal import i18n
 from portal.db import session_scope
-from portal.domain import jobs, linking, privacy
+from portal.domain import jobs, linking, privacy, relations
 from portal.domain import number as numbers
 from portal.domain.jobs import Claimed
 from portal.domain.linking import oauth
@@ -171,6 +171,17 @@ class Sending:
             if copy is None or message is None or copy.status not in (QUEUED, RETRYING, SENDING):
                 await jobs.finish(session, job)
                 return None
+            if (
+                message.dropped
+                or message.state
+                or await relations.is_blocked(session, message.recipient_id, message.sender_id)
+            ):
+                # Held (a request), or from someone the recipient blocked since it was
+                # written: it does not go, and its writer is not told.
+                message.dropped = message.dropped or not message.state
+                copy.status = QUEUED if copy.status == SENDING else copy.status
+                await jobs.finish(session, job)
+                return None
             work = await (self._by_bot if copy.by_bot else self._by_account)(session, copy, message)
             if isinstance(work, str):  # it cannot go: why
                 await self._failed_in(session, copy, message, work)
@@ -195,6 +206,20 @@ class Sending:
         credentials = linking.load_credentials(self.services, account)
         if credentials is None or account.status != linking.VERIFIED:
             return RECONNECT % {"network": connector(account.network).LABEL}
+        # Written to the recipient's account as it is now: a message held a while (a request)
+        # never goes to a handle they gave up or someone else proved since.
+        theirs = (
+            await session.get(LinkedAccount, copy.recipient_account_id)
+            if copy.recipient_account_id is not None
+            else None
+        )
+        if (
+            theirs is None
+            or theirs.user_id != message.recipient_id
+            or theirs.status != linking.VERIFIED
+            or theirs.handle != copy.to_handle
+        ):
+            return NOT_THEIRS_NOW
         return _Work(
             copy_id=copy.id,
             message_id=message.id,

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.db import upsert
-from portal.domain import jobs, privacy
+from portal.domain import jobs, privacy, relations
 from portal.domain import number as numbers
 from portal.domain.messages.send import DECLINED, QUEUED, REQUEST, SEND
 from portal.errors import NotFound
@@ -39,7 +39,7 @@ async def _requester(session: AsyncSession, viewer: User, number: str) -> User:
             )
             .limit(1)
         )
-        if waiting is not None:
+        if waiting is not None and not await relations.is_blocked(session, viewer.id, sender.id):
             return sender
     raise NotFound(privacy.NO_SUCH_NUMBER)
 

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import get as connector_class
 from connectors import telegram
-from portal.domain import jobs, linking, notifications, privacy, reach
+from portal.domain import jobs, linking, notifications, privacy, reach, relations
 from portal.domain.linking.services import LinkServices
 from portal.domain.text import reject_invisible
 from portal.errors import N_, Forbidden, InvalidInput, NotFound, PortalError
@@ -112,6 +112,9 @@ class Offered:
     card: privacy.Card
     """What the sender may see of the recipient (their name, where the card shows it)."""
     offers: list[Offer]
+    relation: privacy.Relation
+    """The sender's relation to the recipient as it decides what a message does, a block
+    aside: someone the recipient blocked is answered as if they were not."""
 
 
 async def offers(session: AsyncSession, sender: User, number: str, *, bot: bool) -> Offered:
@@ -127,9 +130,11 @@ async def offers(session: AsyncSession, sender: User, number: str, *, bot: bool)
         raise NotFound(privacy.NO_SUCH_NUMBER)
     if recipient.id == sender.id:
         raise InvalidInput(N_("This is your own number."), field="to")
-    if card.relation is not privacy.Relation.BLOCKED and not reach.may_write(
-        recipient, card.relation
-    ):
+    relation = card.relation
+    if relation is privacy.Relation.BLOCKED:  # told what anyone else in their place is told
+        contact = await relations.contact_row(session, recipient.id, sender.id)
+        relation = privacy.Relation.CONTACT if contact else privacy.Relation.MEMBER
+    if not reach.may_write(recipient, relation):
         raise Forbidden(TO_NOBODY if recipient.messages_from == reach.NOBODY else NOT_TO_YOU)
     accounts = list(
         await session.scalars(
@@ -154,7 +159,7 @@ async def offers(session: AsyncSession, sender: User, number: str, *, bot: bool)
         )
         for channel in channels
     ]
-    return Offered(recipient, card, found)
+    return Offered(recipient, card, found, relation)
 
 
 def has_bot(services: LinkServices) -> bool:
@@ -238,7 +243,7 @@ async def send(
         mode=mode,
         dropped=offered.card.relation is privacy.Relation.BLOCKED,
     )
-    if offered.card.relation is privacy.Relation.MEMBER and not await accepted(
+    if offered.relation is privacy.Relation.MEMBER and not await accepted(
         session, recipient.id, sender.id
     ):
         message.state = REQUEST
