@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.config import Settings
-from portal.domain import jobs, reach
+from portal.domain import contacts, jobs, reach
 from portal.domain.messages import answers
 from portal.storage.messages import MessageCopy
 from portal.storage.models import Notification, utcnow
@@ -348,3 +348,47 @@ async def test_a_copy_answered_on_its_own_network_is_not_taken_back(
         "Yes, on XMPP",
         "Yes, on Matrix",
     ]
+
+
+async def test_someone_blocked_writes_as_anyone_and_is_gone_from_the_recipients_side(
+    client: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    db: AsyncSession,
+    app: FastAPI,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    matrix_homeserver: MatrixHomeserver,
+    xmpp_server: XMPPServer,
+) -> None:
+    ada = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Ada")
+    grace = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Grace")
+    linus = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Linus")
+    grace.user.messages_from = reach.MEMBERS
+    await contacts.block(db, grace.user, linus.user)
+    await db.commit()
+    worker = post_worker(app, sessionmaker)
+
+    async def send(sender: Person) -> httpx.Response:
+        return await client.post(
+            "/api/v1/messages",
+            json={"to": grace.user.number, "text": "Hello"},
+            headers=sender.headers,
+        )
+
+    # Linus, blocked, is answered as Ada, a stranger too, is: a request.
+    held = [(await send(who)).json()["held"] for who in (ada, linus)]
+    assert held == [True, True]
+    # Grace blocks Ada after her request: it leaves Grace's side, and cannot be accepted.
+    await contacts.block(db, grace.user, ada.user)
+    await db.commit()
+    assert (await client.get("/api/v1/conversations", headers=grace.headers)).json() == []
+    accepted = await client.post(
+        f"/api/v1/conversations/{ada.user.number}/accept", headers=grace.headers
+    )
+    assert accepted.status_code == 404, accepted.text
+    # Grace takes messages from contacts only: blocked or not, a stranger is told so alike.
+    grace.user.messages_from = reach.CONTACTS
+    await db.commit()
+    refused = [await send(who) for who in (ada, linus)]
+    assert [r.status_code for r in refused] == [403, 403]
+    assert refused[0].json()["detail"] == refused[1].json()["detail"]
+    assert await worker.run_due() == 0
