@@ -34,7 +34,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime, parsedate_to_datetime
 from html import unescape
 
-from connectors.base import Answer
+from connectors.base import Answer, Upload
 
 __all__ = [
     "MAX_ANSWER",
@@ -89,9 +89,17 @@ def subject_of(text: str) -> str:
     return cut.rstrip(" ,;:.-") + "…"
 
 
-def compose(sender: str, to: str, text: str, identity: str, now: datetime) -> bytes:
+def compose(
+    sender: str,
+    to: str,
+    text: str,
+    identity: str,
+    now: datetime,
+    picture: Upload | None = None,
+) -> bytes:
     """The email of a message from ``sender`` to ``to`` with the ``Message-ID`` ``identity``,
-    as it is submitted and kept in the Sent folder (lines ending in CRLF)."""
+    as it is submitted and kept in the Sent folder (lines ending in CRLF); ``picture``
+    attached, to be shown inline (RFC 2183), its alt text as the part's description."""
     email = EmailMessage(policy=_WRITING)
     email["From"] = sender
     email["To"] = to
@@ -99,6 +107,17 @@ def compose(sender: str, to: str, text: str, identity: str, now: datetime) -> by
     email["Date"] = format_datetime(now.astimezone(UTC))
     email["Message-ID"] = identity
     email.set_content(text.replace("\r\n", "\n") + "\n", charset="utf-8")
+    if picture is not None:
+        maintype, _, subtype = picture.mime_type.partition("/")
+        description = " ".join(picture.description.split())
+        email.add_attachment(
+            picture.data,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            disposition="inline",
+            filename=f"picture.{subtype or 'bin'}",
+            headers=[f"Content-Description: {description}"] if description else None,
+        )
     utf8 = not (sender.isascii() and to.isascii())
     return email.as_bytes(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
 

@@ -124,6 +124,9 @@ class Upload:
     id: str = ""
     """The portal's own name for the picture, which a connector only hands back to
     :attr:`Context.media_url`; empty for a picture the portal does not keep."""
+    url: str = ""
+    """Where anyone may see the picture for a while, without signing in: for a direct
+    message on a network that takes no picture in one, the address follows the text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,12 +511,20 @@ class Connector:
         raise NotImplementedError
 
     async def send_message(
-        self, to: str, text: str, key: str = "", *, again: bool = False
+        self,
+        to: str,
+        text: str,
+        key: str = "",
+        *,
+        again: bool = False,
+        picture: Upload | None = None,
     ) -> Delivered:
         """Send a direct message to a handle on this network (``CAN_MESSAGE``). ``key``, the
         same for every try of one message, is sent where the network takes one, so that a
         try repeated after a lost answer does not deliver it twice; ``again`` says a try
-        before may have gone out unrecorded, where a network must be asked first."""
+        before may have gone out unrecorded, where a network must be asked first.
+        ``picture``, one picture that goes with the text: attached where the network takes
+        one in a message; elsewhere its address (:attr:`Upload.url`) follows the text."""
         raise NotImplementedError
 
     async def answers(self, to: str, delivered: Delivered, since: datetime) -> list[Answer]:

@@ -60,6 +60,7 @@ from connectors.base import (
     InvalidHandle,
     PermanentError,
     Retriable,
+    Upload,
     clean,
     url_quote,
 )
@@ -118,11 +119,18 @@ class Email(Connector):
         return found
 
     async def send_message(
-        self, to: str, text: str, key: str = "", *, again: bool = False
+        self,
+        to: str,
+        text: str,
+        key: str = "",
+        *,
+        again: bool = False,
+        picture: Upload | None = None,
     ) -> Delivered:
-        """An email from the address to ``to``, its ``Message-ID`` derived from ``key``;
-        ``again``, the Sent folder is searched for it first. Both the id and where its
-        answers come (:attr:`Delivered.thread`) are that ``Message-ID``."""
+        """An email from the address to ``to``, its ``Message-ID`` derived from ``key``, with
+        ``picture`` attached inline; ``again``, the Sent folder is searched for it first.
+        Both the id and where its answers come (:attr:`Delivered.thread`) are that
+        ``Message-ID``."""
         settings, password = self._mailbox()
         to = self.normalize_handle(to, context=self.context)
         found = message_id(key or secrets.token_hex(16), self.handle)
@@ -131,7 +139,7 @@ class Email(Connector):
                 settings, password, functools.partial(_has_sent, found), context=self.context
             ):
                 return Delivered(found, thread=found)
-            raw = compose(self.handle, to, text, found, datetime.now(UTC))
+            raw = compose(self.handle, to, text, found, datetime.now(UTC), picture)
             await submit(settings, password, self.handle, to, raw, context=self.context)
         except MailboxFailure as failure:
             raise _refusal(failure) from failure

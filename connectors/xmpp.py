@@ -67,7 +67,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, SubElement
 
 import httpx
 import slixmpp
@@ -86,6 +86,7 @@ from connectors.base import (
     Linked,
     PermanentError,
     Retriable,
+    Upload,
 )
 
 __all__ = ["XMPP", "Server"]
@@ -98,6 +99,8 @@ _MAX_PART_BYTES = 1023
 _FORBIDDEN_IN_LOCALPART = frozenset("\"&'/:<>@")
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_OOB = "jabber:x:oob"
+"""Out-of-band data (https://xmpp.org/extensions/xep-0066.html): where a picture is."""
 """Characters XML 1.0 cannot carry: a message holding them would break the stream."""
 _REFUSED = "The XMPP server refused this address or password."
 _DISCO_INFO = "http://jabber.org/protocol/disco#info"
@@ -178,15 +181,27 @@ class XMPP(base.Connector):
         return _actor(self.handle)
 
     async def send_message(
-        self, to: str, text: str, key: str = "", *, again: bool = False
+        self,
+        to: str,
+        text: str,
+        key: str = "",
+        *,
+        again: bool = False,
+        picture: Upload | None = None,
     ) -> Delivered:
         """A chat message with ``key`` as its id. XMPP servers do not refuse an id they saw,
         so a try ``again`` looks first in the account's own archive (XEP-0313) for a message
-        to the recipient with that id: found, it went out before and is not sent twice."""
+        to the recipient with that id: found, it went out before and is not sent twice.
+        ``picture`` is not uploaded (that needs the server's HTTP upload service, XEP-0363):
+        its portal address (:attr:`Upload.url`) follows the text, also as the message's
+        out-of-band address (XEP-0066), which clients may show as the picture."""
         recipient = self.normalize_handle(to, context=self.context)
         body = _NOT_XML.sub("", text)
         if not body.strip():
             raise PermanentError("The message is empty.")
+        address = picture.url if picture is not None else ""
+        if address:
+            body = f"{body}\n\n{address}"
         async with self._signed_in() as client:
             if again and key and await archive.in_archive(client, recipient, key):
                 return Delivered(id=key)
@@ -196,6 +211,10 @@ class XMPP(base.Connector):
             message = client.make_message(mto=recipient, mbody=body, mtype="chat")
             message["id"] = message_id
             message.xml.append(Element(f"{{{archive.ORIGIN}}}origin-id", {"id": message_id}))
+            if address:
+                oob = Element(f"{{{_OOB}}}x")
+                SubElement(oob, f"{{{_OOB}}}url").text = address
+                message.xml.append(oob)
             refused = await _handled(client, message)
             if refused is not None:
                 raise PermanentError(

@@ -266,6 +266,7 @@ def link_services(settings: Settings) -> LinkServices:
         telegram_bot_username=settings.telegram_bot_username,
         smtp_url=settings.smtp_url,
         mail_from=settings.mail_from,
+        picture_secret=settings.secret_key,
         context=context,
     )
 

@@ -364,13 +364,22 @@ class Bluesky(Connector):
     # -- direct messages (``_chat``) --
 
     async def send_message(
-        self, to: str, text: str, key: str = "", *, again: bool = False
+        self,
+        to: str,
+        text: str,
+        key: str = "",
+        *,
+        again: bool = False,
+        picture: Upload | None = None,
     ) -> Delivered:
         """A chat message to ``to`` in their direct conversation with this account; a try
         ``again`` first looks there for the first try's. Where answers come
-        (:attr:`Delivered.thread`) is the conversation's id."""
+        (:attr:`Delivered.thread`) is the conversation's id. Chat takes no picture: the
+        ``picture``'s portal address (:attr:`Upload.url`, the same on every try) follows the
+        text."""
         chat = self._chat()
-        body = _chat.check_text(text)
+        address = picture.url if picture is not None else ""
+        body = _chat.check_text(f"{text.strip()}\n\n{address}" if address else text)
         recipient = self.normalize_handle(to, context=self.context)
         who = self.display_handle(recipient)
         if not recipient.startswith("did:"):

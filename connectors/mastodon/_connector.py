@@ -29,6 +29,7 @@ from connectors.base import (
     Post,
     Published,
     Retriable,
+    Upload,
 )
 from connectors.mastodon import _direct, _oauth
 from connectors.mastodon._api import (
@@ -402,11 +403,18 @@ class Mastodon(base.Connector):
     # -- direct messages (``_direct``) --
 
     async def send_message(
-        self, to: str, text: str, key: str = "", *, again: bool = False
+        self,
+        to: str,
+        text: str,
+        key: str = "",
+        *,
+        again: bool = False,
+        picture: Upload | None = None,
     ) -> Delivered:
         """A status only ``to`` sees (``visibility: direct``, their mention first), sent with
         ``key`` as its ``Idempotency-Key``: a try again within the hour Mastodon keeps a key
-        gets the first try's status. One that reached someone else or no one is taken down
+        gets the first try's status. ``picture`` is uploaded first (``POST /api/v2/media``)
+        and attached (``media_ids``). One that reached someone else or no one is taken down
         and said. Its thread is its own id: answers come below it."""
         instance = self.instance
         recipient = self.normalize_handle(to, context=self.context)
@@ -419,13 +427,17 @@ class Mastodon(base.Connector):
         token = self.credentials.access_token
         if not token:
             raise AuthRevoked("Portal holds no access to this Mastodon account.")
+        form: dict[str, str | list[str]] = {"status": status, "visibility": "direct"}
+        if picture is not None:
+            media = Media("", picture.mime_type, picture.description)
+            form["media_ids[]"] = [await self.upload_media(media, picture.data)]
         answer = await call(
             self.http,
             "POST",
             f"{base.server_url(instance)}/api/v1/statuses",
             where=instance,
             token=token,
-            data={"status": status, "visibility": "direct"},
+            data=form,
             headers={"idempotency-key": base.idempotency_key(key)} if key else None,
         )
         if answer.status in (404, 422):

@@ -31,6 +31,7 @@ from connectors.base import (
     RateLimited,
     Response,
     Retriable,
+    Upload,
 )
 from connectors.matrix import _direct as direct
 from connectors.matrix._answers import actor, answers
@@ -176,8 +177,18 @@ class Matrix(base.Connector):
         return actor(self.handle, await server.profile(self.handle))
 
     async def send_message(
-        self, to: str, text: str, key: str = "", *, again: bool = False
+        self,
+        to: str,
+        text: str,
+        key: str = "",
+        *,
+        again: bool = False,
+        picture: Upload | None = None,
     ) -> Delivered:
+        """The text into the direct room with ``to``, after ``picture`` as an ``m.image`` of
+        its own (uploaded to the account's media repository): two events, each with its own
+        transaction id made from ``key``, so that a try again repeats neither. The text's
+        event is the message: answers, receipts and taking it back go by it."""
         recipient = self.normalize_handle(to, context=self.context)
         if recipient == self.handle:
             raise PermanentError("A Matrix account cannot send a direct message to itself.")
@@ -188,21 +199,13 @@ class Matrix(base.Connector):
             raise PermanentError("This message is too long for one Matrix message.")
         server = await self._server()
         room_id = await self._direct_room(server, recipient)
-        # The server sends a transaction id it saw from the same device once: the key makes a
-        # repeated try one (the spec's "Transaction identifiers").
-        transaction = segment(base.idempotency_key(key) if key else uuid.uuid4().hex)
-        path = f"/_matrix/client/v3/rooms/{segment(room_id)}/send/m.room.message/{transaction}"
+        transaction = base.idempotency_key(key) if key else uuid.uuid4().hex
+        if picture is not None:
+            uri = await self._upload(server, picture.data, picture.mime_type)
+            image = image_content(picture, uri, None, None)
+            await _send_once(server, room_id, f"{transaction}.picture", image)
         content = {"msgtype": "m.text", "body": body}
-        try:
-            sent = await server.call("PUT", path, content)
-        except RateLimited:
-            raise
-        except Retriable:
-            # The same transaction id: if the first attempt did arrive, this is not a second.
-            sent = await server.call("PUT", path, content)
-        event_id = sent.get("event_id")
-        if not isinstance(event_id, str) or not event_id:
-            raise Retriable("The Matrix server did not say whether the message was sent.")
+        event_id = await _send_once(server, room_id, transaction, content)
         return Delivered(event_id, thread=room_id)
 
     async def answers(self, to: str, delivered: Delivered, since: datetime) -> list[Answer]:
@@ -440,3 +443,23 @@ def _user_id_in(whoami: dict[str, Any]) -> str | None:
         return Matrix.normalize_handle(user_id)
     except InvalidHandle:
         return None
+
+
+async def _send_once(
+    server: Homeserver, room_id: str, transaction: str, content: dict[str, Any]
+) -> str:
+    """Send one event with a transaction id; its event id. The server sends a transaction id
+    it saw from the same device once: the same id makes a repeated try one (the spec's
+    "Transaction identifiers")."""
+    path = f"/_matrix/client/v3/rooms/{segment(room_id)}/send/m.room.message/{segment(transaction)}"
+    try:
+        sent = await server.call("PUT", path, content)
+    except RateLimited:
+        raise
+    except Retriable:
+        # The same transaction id: if the first attempt did arrive, this is not a second.
+        sent = await server.call("PUT", path, content)
+    event_id = sent.get("event_id")
+    if not isinstance(event_id, str) or not event_id:
+        raise Retriable("The Matrix server did not say whether the message was sent.")
+    return event_id

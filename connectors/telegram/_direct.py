@@ -19,6 +19,9 @@ proved and the portal keeps as the linked account's ``external_id``.
   one whose answer was lost (the connection cut after Telegram took the message) cannot know
   whether it went: it writes the message again, and the person may see it twice. Portal keeps
   that window small by recording the message the moment Telegram answers.
+- A picture goes with ``sendPhoto`` (https://core.telegram.org/bots/api#sendphoto), the text
+  as its caption where it fits Telegram's 1024 characters; a longer text follows the picture
+  in a message of its own, which is the one answers name.
 - A bot may delete its own messages in a private chat while they are less than 48 hours old
   (https://core.telegram.org/bots/api#deletemessage); Telegram does not tell a bot whether a
   message in a private chat was read.
@@ -32,10 +35,12 @@ from typing import Any
 import httpx
 
 from connectors import _http
-from connectors.base import Delivered, PermanentError
+from connectors.base import Delivered, PermanentError, Upload
 from connectors.telegram import _bot
 from connectors.telegram._bot import Gone, NotAllowed
 
+MAX_CAPTION = 1024
+"""The longest caption of a picture (https://core.telegram.org/bots/api#sendphoto)."""
 DELETABLE_FOR = timedelta(hours=48)
 """How long after it was sent a bot may delete its message in a private chat."""
 NOT_ALLOWED = (
@@ -71,20 +76,28 @@ def chat_of(external_id: str | None) -> str | None:
     return str(number) if 0 < number < _MAX_USER_ID else None
 
 
-async def write(http: httpx.AsyncClient, token: str, chat: str, text: str) -> Delivered:
-    """Send ``text`` into the private chat ``chat`` as the bot; its message's number, and the
-    chat as where the answers come. :class:`NotAllowed` when the person does not let the bot
-    write to them; the errors of :func:`connectors.telegram._bot.call` otherwise."""
+async def write(
+    http: httpx.AsyncClient, token: str, chat: str, text: str, *, picture: Upload | None = None
+) -> Delivered:
+    """Send ``text`` into the private chat ``chat`` as the bot, after ``picture`` or as its
+    caption; its message's number, and the chat as where the answers come.
+    :class:`NotAllowed` when the person does not let the bot write to them; the errors of
+    :func:`connectors.telegram._bot.call` otherwise."""
     number = chat_of(chat)
     if number is None:
         raise PermanentError("This is not a Telegram user's number.")
-    body: dict[str, Any] = {
-        "chat_id": int(number),
-        "text": text,
-        "link_preview_options": {"is_disabled": True},
-        "reply_markup": {"force_reply": True},
-    }
-    result = await _bot.call(http, token, "sendMessage", body, refusals=_PRIVATE_REFUSALS)
+    asking = {"chat_id": int(number), "reply_markup": {"force_reply": True}}
+    if picture is not None and len(text) <= MAX_CAPTION:
+        result = await _photo(http, token, {**asking, "caption": text}, picture)
+    else:
+        if picture is not None:
+            await _photo(http, token, {"chat_id": int(number)}, picture)
+        body: dict[str, Any] = {
+            **asking,
+            "text": text,
+            "link_preview_options": {"is_disabled": True},
+        }
+        result = await _bot.call(http, token, "sendMessage", body, refusals=_PRIVATE_REFUSALS)
     message = _http.json_object(result)
     sent = message.get("message_id")
     chat_id = _http.json_object(message.get("chat")).get("id")
@@ -93,6 +106,17 @@ async def write(http: httpx.AsyncClient, token: str, chat: str, text: str) -> De
     if str(chat_id) != number:
         raise PermanentError(f"{_bot.UNEXPECTED}: it wrote in another chat.")
     return Delivered(str(sent), number)
+
+
+async def _photo(http: httpx.AsyncClient, token: str, body: dict[str, Any], picture: Upload) -> Any:
+    """``sendPhoto`` with the picture's bytes as the ``photo`` file."""
+    if not picture.data:
+        raise PermanentError("This picture is empty.")
+    name = "picture." + (picture.mime_type.partition("/")[2] or "jpeg")
+    photo = (name, picture.data, picture.mime_type)
+    return await _bot.call(
+        http, token, "sendPhoto", body, files={"photo": photo}, refusals=_PRIVATE_REFUSALS
+    )
 
 
 async def take_back(http: httpx.AsyncClient, token: str, delivered: Delivered) -> None:

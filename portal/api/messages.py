@@ -49,6 +49,24 @@ class MessageIn(BaseModel):
         description="Only these networks among those the recipient offers me.",
         examples=[["matrix", "xmpp"]],
     )
+    media_id: str | None = Field(
+        default=None,
+        max_length=24,
+        description="A picture to send with the text: one I uploaded with POST /api/v1/media "
+        "and used nowhere yet.",
+    )
+    media_description: str = Field(
+        default="", max_length=2_000, description="The picture's alt text, for who cannot see it."
+    )
+
+
+class PictureOut(BaseModel):
+    mime_type: str = Field(examples=["image/jpeg"])
+    description: str = Field(description="Its alt text; empty where it has none.")
+    url: str = Field(
+        description="Where the sender and the recipient fetch it.",
+        examples=["/api/v1/messages/q7tXnTYG1vB2a9kC/picture"],
+    )
 
 
 class CopyOut(BaseModel):
@@ -116,6 +134,7 @@ class MessageOut(BaseModel):
         description="The recipient's other messengers I may use, which Portal cannot write "
         "on for me: each a link that opens my own app."
     )
+    picture: PictureOut | None = Field(default=None, description="The picture sent with it.")
 
     @classmethod
     def of(cls, loaded: send.Loaded) -> MessageOut:
@@ -136,6 +155,15 @@ class MessageOut(BaseModel):
                 )
                 for link in loaded.links
             ],
+            picture=(
+                PictureOut(
+                    mime_type=loaded.picture.mime_type,
+                    description=loaded.picture.description,
+                    url=f"/api/v1/messages/{loaded.message.id}/picture",
+                )
+                if loaded.picture is not None
+                else None
+            ),
         )
 
 
@@ -164,7 +192,18 @@ async def post_message(
         limiter,
         user,
         client_address(request),
-        send.send(db, user, body.to, body.text, mode=body.mode, networks=body.channels, bot=bot),
+        send.send(
+            db,
+            user,
+            body.to,
+            body.text,
+            mode=body.mode,
+            networks=body.channels,
+            bot=bot,
+            picture=send.Attached(body.media_id, body.media_description)
+            if body.media_id is not None
+            else None,
+        ),
     )
     # Counted once the recipient is known; over the limit, the message is not kept.
     await limiter.hit("message_to", str(message.recipient_id))
@@ -192,6 +231,29 @@ async def get_message(
     return MessageOut.of(found)
 
 
+@router.get(
+    "/messages/{message_id}/picture",
+    response_class=Response,
+    responses={**errors(401, 404, 429), 200: {"content": {"image/*": {}}}},
+)
+async def get_message_picture(
+    message_id: MessagePath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
+) -> Response:
+    """The picture of a message I wrote or was written."""
+    media = await lookup.counted(
+        limiter, user, client_address(request), conversations.picture(db, user, message_id)
+    )
+    return Response(
+        media.data,
+        media_type=media.mime_type,
+        headers={
+            "cache-control": "private, max-age=86400",
+            "x-content-type-options": "nosniff",
+            "content-security-policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
 class ConversationEntryOut(BaseModel):
     kind: Literal["message", "answer"] = Field(
         description="``message``: written through Portal; ``answer``: read back from the "
@@ -209,6 +271,7 @@ class ConversationEntryOut(BaseModel):
     url: str | None = Field(description="Where an answer opens on its network.")
     unread: bool = Field(description="The other wrote it, and I had not seen it.")
     held: bool = Field(description="A message request, held until its recipient accepts it.")
+    picture: PictureOut | None = Field(default=None, description="The picture sent with it.")
 
     @classmethod
     def of(cls, entry: conversations.Entry) -> ConversationEntryOut:
@@ -223,6 +286,15 @@ class ConversationEntryOut(BaseModel):
             url=entry.url,
             unread=entry.unread,
             held=entry.held,
+            picture=(
+                PictureOut(
+                    mime_type=entry.picture.mime_type,
+                    description=entry.picture.description,
+                    url=f"/api/v1/messages/{entry.message_id}/picture",
+                )
+                if entry.picture is not None
+                else None
+            ),
         )
 
 

@@ -65,7 +65,8 @@ class Post(Base):
 
 
 class PostMedia(Base):
-    """A picture for a post, stored re-encoded: uploaded first, attached to one post after."""
+    """A picture for a post or a message, stored re-encoded: uploaded first, attached to one
+    post or one message after."""
 
     __tablename__ = "post_media"
 
@@ -74,6 +75,10 @@ class PostMedia(Base):
     post_id: Mapped[str | None] = mapped_column(
         ForeignKey("posts.id", ondelete="CASCADE"), default=None, index=True
     )
+    message_id: Mapped[str | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), default=None, index=True
+    )
+    """The message it goes with, instead of a post: a picture is used once, by one or other."""
     position: Mapped[int] = mapped_column(Integer, default=0)
     mime_type: Mapped[str] = mapped_column(String(40))
     width: Mapped[int] = mapped_column(Integer, default=0)

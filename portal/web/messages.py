@@ -6,11 +6,11 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
 
 from portal import csrf
-from portal.deps import DB, LimiterDep, Services, client_address
+from portal.deps import DB, ImagesDep, LimiterDep, Services, client_address, save_post_media
 from portal.domain import lookup
 from portal.domain.linking.services import label_of
 from portal.domain.messages import conversations, requests, send
@@ -25,6 +25,7 @@ router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
 
 Text = Annotated[str, Form()]
 Networks = Annotated[list[str], Form()]
+Picture = Annotated[UploadFile | None, File()]
 
 
 @router.get("/messages/new")
@@ -55,20 +56,42 @@ async def post_message(
     user: CurrentUser,
     limiter: LimiterDep,
     services: Services,
+    images: ImagesDep,
     to: Text = "",
     text: Text = "",
     mode: Text = "all",
     networks: Networks = [],  # noqa: B006 (FastAPI copies the default)
     back: Text = "",
+    picture: Picture = None,
+    picture_description: Text = "",
 ) -> Response:
-    """Send it; then its page, where each copy's status shows, or the conversation it was
-    written in (``back``)."""
-    values = {"text": text[: send.MAX_TEXT + 100], "mode": mode[:10], "networks": networks[:40]}
+    """Send it, with the picture chosen; then its page, where each copy's status shows, or
+    the conversation it was written in (``back``)."""
+    values = {
+        "text": text[: send.MAX_TEXT + 100],
+        "mode": mode[:10],
+        "networks": networks[:40],
+        "picture_description": picture_description[: send.MAX_ALT + 1],
+    }
     bot = send.has_bot(services)
     try:
         await limiter.hit("message", str(user.id))
+        attached = None
+        if picture is not None and picture.filename:
+            await limiter.hit("post_media", str(user.id))
+            settings = request.app.state.settings
+            media = await save_post_media(db, user, picture, settings, images)
+            attached = send.Attached(media.id, picture_description[: send.MAX_ALT + 1])
         writing = send.send(
-            db, user, to[:100], text, mode=mode, networks=networks[:40], apps_too=True, bot=bot
+            db,
+            user,
+            to[:100],
+            text,
+            mode=mode,
+            networks=networks[:40],
+            apps_too=True,
+            bot=bot,
+            picture=attached,
         )
         message = await lookup.counted(limiter, user, client_address(request), writing)
         await limiter.hit("message_to", str(message.recipient_id))
@@ -110,6 +133,25 @@ async def message_page(
     }
     fragment = "message_copies" if asking_again else None
     return render(request, "message", context, fragment=fragment)
+
+
+@router.get("/messages/{message_id}/picture")
+async def message_picture(
+    request: Request, db: DB, user: CurrentUser, limiter: LimiterDep, message_id: str
+) -> Response:
+    """The picture of a message I wrote or was written."""
+    media = await lookup.counted(
+        limiter, user, client_address(request), conversations.picture(db, user, message_id[:25])
+    )
+    return Response(
+        media.data,
+        media_type=media.mime_type,
+        headers={
+            "cache-control": "private, max-age=86400",
+            "x-content-type-options": "nosniff",
+            "content-security-policy": "default-src 'none'; sandbox",
+        },
+    )
 
 
 @router.get("/conversations")

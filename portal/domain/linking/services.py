@@ -42,6 +42,9 @@ class LinkServices:
     telegram_bot_username: str = ""
     smtp_url: str = ""
     mail_from: str = ""
+    picture_secret: str = field(default="", repr=False)
+    """The portal's secret key, which seals the addresses of messages' pictures
+    (:func:`portal.domain.posts.public_pictures.message_address`)."""
     context: base.Context = base.PUBLIC
     """What every connector call is handed: the address rules, the AT Protocol resolver, a
     development XMPP server."""

@@ -28,14 +28,24 @@ from portal.domain import number as numbers
 from portal.domain import privacy
 from portal.domain.messages.answers import WITHDRAWN
 from portal.domain.messages.send import DECLINED, REQUEST, SENT
-from portal.errors import NotFound
+from portal.errors import N_, NotFound
 from portal.storage.messages import Message, MessageAnswer, MessageCopy
 from portal.storage.models import Block, User, utcnow
+from portal.storage.posts import PostMedia
 
 MAX_ENTRIES = 200
 """The most a conversation shows at once (the newest)."""
 MAX_LISTED = 100
 """The most conversations listed (the latest)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A message's picture as a conversation shows it (served by :func:`picture`)."""
+
+    mime_type: str
+    description: str
+    """Its alt text; empty where it has none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +66,8 @@ class Entry:
     unread: bool = False
     held: bool = False
     """A message request: held until its recipient accepts it."""
+    picture: Picture | None = None
+    """The picture sent with a message."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,17 @@ async def conversation(
                 )
             ).all()
         ]
+    pictures: dict[str, Picture] = {}
+    if ids:
+        pictures = {
+            message_id: Picture(mime_type, description)
+            for message_id, mime_type, description in await session.execute(
+                select(PostMedia.message_id, PostMedia.mime_type, PostMedia.description).where(
+                    PostMedia.message_id.in_(ids)
+                )
+            )
+            if message_id is not None
+        }
     by_id = {message.id: message for message in messages}
     entries = [
         Entry(
@@ -165,6 +188,7 @@ async def conversation(
             message_id=message.id,
             unread=message.sender_id != viewer.id and message.read_at is None,
             held=message.state != "",
+            picture=pictures.get(message.id),
         )
         for message in messages
     ]
@@ -192,6 +216,24 @@ async def conversation(
         await _mark_read(session, viewer, card.user_id, ids)
     request = any(entry.held and not entry.mine for entry in entries)
     return Conversation(card, entries, request=request)
+
+
+async def picture(session: AsyncSession, viewer: User, message_id: str) -> PostMedia:
+    """The picture of a message, for its sender or its recipient (one they may see); for
+    anyone else, and a message without one, not found."""
+    media = (
+        await session.scalar(
+            select(PostMedia)
+            .join(Message, Message.id == PostMedia.message_id)
+            .where(Message.id == message_id, _involving(viewer.id))
+            .limit(1)
+        )
+        if 0 < len(message_id) <= 24
+        else None
+    )
+    if media is None:
+        raise NotFound(N_("This picture does not exist."))
+    return media
 
 
 async def _mark_read(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import httpx
@@ -48,11 +48,13 @@ from portal.domain.messages.send import (
     SKIPPED,
     WAITING,
     bot_chat,
+    picture_of,
 )
-from portal.domain.posts import acting
+from portal.domain.posts import acting, public_pictures
 from portal.errors import N_
 from portal.storage.messages import Message, MessageCopy
 from portal.storage.models import LinkedAccount, User, utcnow
+from portal.storage.posts import PostMedia
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,8 @@ class _Work:
     """The message goes to the first messenger that delivers."""
     not_allowed: str = ""
     """What to say when the recipient does not let the bot write to them."""
+    picture: base.Upload | None = None
+    """The picture that goes with the text, with its address for a messenger that takes none."""
 
 
 @dataclass
@@ -148,7 +152,7 @@ class Sending:
             if work.account is None:
                 # No key to send: a try after a lost answer may write it twice (module doc).
                 token = self.services.telegram_bot_token
-                return await telegram.write(http, token, work.to, work.text)
+                return await telegram.write(http, token, work.to, work.text, picture=work.picture)
             assert work.credentials is not None
             cls = connector(work.network)
             instance = cls(
@@ -157,7 +161,7 @@ class Sending:
             try:
                 # A try after the first may follow one that went out unrecorded.
                 return await instance.send_message(
-                    work.to, work.text, work.key, again=work.attempts > 1
+                    work.to, work.text, work.key, again=work.attempts > 1, picture=work.picture
                 )
             finally:
                 await acting.keep_renewed(
@@ -189,8 +193,31 @@ class Sending:
                 return None
             copy.status, copy.error, copy.next_attempt_at = SENDING, "", None
             copy.attempts = work.attempts
+            media = await picture_of(session, message.id)
+            if media is not None:
+                work = replace(work, picture=self._picture(media, message))
         self._tell(work.message_id, work.copy_id)
         return work
+
+    def _picture(self, media: PostMedia, message: Message) -> base.Upload:
+        """A message's picture as a connector takes it, with the address that opens it for
+        anyone a while (:data:`~portal.domain.posts.public_pictures.MESSAGE_LIFETIME`)."""
+        secret, base_url = self.services.picture_secret, self.services.base_url.rstrip("/")
+        return base.Upload(
+            data=media.data,
+            mime_type=media.mime_type,
+            description=media.description,
+            width=media.width,
+            height=media.height,
+            id=media.id,
+            url=(
+                public_pictures.message_address(
+                    base_url, media.id, secret, message.created_at.timestamp()
+                )
+                if secret
+                else ""
+            ),
+        )
 
     async def _by_account(
         self, session: AsyncSession, copy: MessageCopy, message: Message

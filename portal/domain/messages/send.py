@@ -37,6 +37,7 @@ from portal.domain.text import reject_invisible
 from portal.errors import N_, Forbidden, InvalidInput, NotFound, PortalError
 from portal.storage.messages import Message, MessageCopy, MessageSender
 from portal.storage.models import LinkedAccount, User
+from portal.storage.posts import PostMedia
 
 SEND = "send_message"
 """The job that delivers one copy (its subject: the copy's id)."""
@@ -62,6 +63,18 @@ NO_CHANNEL = N_(
 )
 """Said where nothing can be written either: no messenger for Portal, none for an app."""
 NOT_OFFERED = N_("This person does not offer you that messenger.")
+NO_PICTURE = N_("This picture does not exist; upload it again.")
+MAX_ALT = 1_500
+"""The longest description of a message's picture (as a post's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attached:
+    """The picture that goes with a message: one uploaded before (``POST /api/v1/media``),
+    its alt text."""
+
+    media_id: str
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,12 +218,14 @@ async def send(
     networks: Sequence[str] | None = None,
     apps_too: bool = False,
     bot: bool,
+    picture: Attached | None = None,
 ) -> Message:
     """Write ``text`` to the person behind ``number``, on every messenger of theirs the
     sender can use (or on ``networks`` of them), ``all`` at once or the ``first`` that
     delivers; the message and its copies, their jobs queued in the same transaction. The
     messengers for the sender's own app are ``networks`` too, or all with ``apps_too`` (a
-    form ticks only those Portal writes on); ``bot`` as for :func:`offers`."""
+    form ticks only those Portal writes on); ``bot`` as for :func:`offers`. ``picture``: one
+    the sender uploaded and used nowhere yet, which goes with the text."""
     body = unicodedata.normalize("NFC", (text or "").replace("\r\n", "\n").replace("\r", "\n"))
     reject_invisible(body, "The message", "text", newlines=True)
     body = body.strip()
@@ -222,6 +237,7 @@ async def send(
         )
     if mode not in MODES:
         raise InvalidInput(N_("Send to all at once, or to the first that delivers."), field="mode")
+    media = await _picture(session, sender, picture) if picture is not None else None
     offered = await offers(session, sender, number, bot=bot)
     recipient, found = offered.recipient, offered.offers
     usable = [offer for offer in found if offer.usable]
@@ -248,6 +264,9 @@ async def send(
     ):
         message.state = REQUEST
     session.add(message)
+    if media is not None:
+        await session.flush()
+        media.message_id = message.id
     copies = []
     for position, offer in enumerate(usable):
         first_only = mode == "first" and position > 0
@@ -290,6 +309,37 @@ async def send(
     return message
 
 
+async def _picture(session: AsyncSession, sender: User, picture: Attached) -> PostMedia:
+    """The sender's own picture, used by no post or message yet; another's is not found."""
+    media_id = picture.media_id
+    media = await session.get(PostMedia, media_id) if 0 < len(media_id) <= 24 else None
+    if (
+        media is None
+        or media.user_id != sender.id
+        or media.post_id is not None
+        or media.message_id is not None
+    ):
+        raise NotFound(NO_PICTURE)
+    description = unicodedata.normalize("NFC", picture.description).strip()
+    if len(description) > MAX_ALT:
+        raise InvalidInput(
+            N_("A picture's description is at most %(max)d characters."),
+            field="media_description",
+            max=MAX_ALT,
+        )
+    reject_invisible(description, "The picture's description", "media_description", newlines=False)
+    media.description, media.no_description = description, not description
+    return media
+
+
+async def picture_of(session: AsyncSession, message_id: str) -> PostMedia | None:
+    """The picture that goes with a message, if one does."""
+    found: PostMedia | None = await session.scalar(
+        select(PostMedia).where(PostMedia.message_id == message_id).limit(1)
+    )
+    return found
+
+
 async def accepted(session: AsyncSession, owner_id: int, sender_id: int) -> bool:
     """Whether ``owner_id`` accepted a message request of ``sender_id``."""
     found = await session.scalar(
@@ -307,6 +357,7 @@ class Loaded:
     recipient: User
     links: list[AppLink]
     """The recipient's messengers Portal does not write on, to write on in one's own app."""
+    picture: PostMedia | None = None
 
 
 async def load(
@@ -338,4 +389,4 @@ async def load(
                 for offer in offered.offers
                 if offer.network not in written and (link := offer.app_link(message.text))
             ]
-    return Loaded(message, copies, recipient, found)
+    return Loaded(message, copies, recipient, found, await picture_of(session, message.id))

@@ -175,7 +175,7 @@ async def _attach(
     attached = []
     for position, picture in enumerate(pictures):
         media = found.get(picture.media_id)
-        if media is None or media.post_id not in (None, post.id):
+        if media is None or media.post_id not in (None, post.id) or media.message_id is not None:
             raise InvalidInput(NO_MEDIA, field="media")
         description = picture.description.strip()
         if len(description) > MAX_ALT:

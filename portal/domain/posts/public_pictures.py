@@ -11,6 +11,11 @@ nothing. The server finds the picture by its id, one look-up by primary key, and
 while its post is out or on its way (not a draft, not deleted). Every failure answers alike,
 "not available".
 
+A message's picture has such an address too, for the messengers that take no picture in a
+direct message (XMPP, Bluesky chat): its address follows the text, and works
+:data:`MESSAGE_LIFETIME`, as long as a recipient may take to read it, for as long as the
+message is kept.
+
 Connectors get the addresses from :attr:`connectors.base.Context.media_url`, which
 ``portal.deps`` fills with :func:`addresser` on a portal with a public ``https`` address; the
 picture is named by :attr:`connectors.base.Upload.id`, which the delivery sets.
@@ -31,7 +36,7 @@ from collections.abc import Awaitable, Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import Upload
@@ -41,6 +46,9 @@ from portal.storage.posts import Post, PostMedia
 LIFETIME = 3600
 """Seconds an address works: a network fetches the picture within minutes of being given it
 (Instagram while it prepares the post), and a retry later is given a new address."""
+MESSAGE_LIFETIME = 30 * 86400
+"""Seconds the address of a message's picture works: a person reads a message in their own
+time, days later perhaps, not a network within minutes."""
 PATH = "/pictures"
 UNAVAILABLE = N_("This picture is not available.")
 SHOWN_STATES = ("published", "scheduled")
@@ -64,13 +72,26 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def token(media_id: str, secret: str, *, now: float | None = None) -> str:
-    """The sealed token of the picture whose id is ``media_id``, valid :data:`LIFETIME`."""
-    expires = int(now if now is not None else time.time()) + LIFETIME
-    nonce = os.urandom(_NONCE)
-    return _b64(
-        nonce + _sealer(secret).encrypt(nonce, _EXPIRES.pack(expires) + media_id.encode(), None)
+def token(
+    media_id: str,
+    secret: str,
+    *,
+    now: float | None = None,
+    lifetime: int = LIFETIME,
+    stable: bool = False,
+) -> str:
+    """The sealed token of the picture whose id is ``media_id``, valid ``lifetime`` seconds.
+    ``stable``: the same token for the same picture and moment, its nonce made from them (the
+    same sealed bytes, never one nonce for two), so that every try of a message writes the
+    same address."""
+    expires = int(now if now is not None else time.time()) + lifetime
+    opened = _EXPIRES.pack(expires) + media_id.encode()
+    nonce = (
+        hmac.new(secret.encode(), b"picture nonce " + opened, hashlib.sha256).digest()[:_NONCE]
+        if stable
+        else os.urandom(_NONCE)
     )
+    return _b64(nonce + _sealer(secret).encrypt(nonce, opened, None))
 
 
 def read(value: str, secret: str, *, now: float | None = None) -> str | None:
@@ -107,15 +128,26 @@ def addresser(base_url: str, secret: str) -> Callable[[Upload], Awaitable[str]]:
     return media_url
 
 
+def message_address(base_url: str, media_id: str, secret: str, written: float) -> str:
+    """The address of a message's picture, for the recipient to open: for
+    :data:`MESSAGE_LIFETIME` after the message was ``written``, the same on every try."""
+    found = token(media_id, secret, now=written, lifetime=MESSAGE_LIFETIME, stable=True)
+    return f"{base_url}{PATH}/{found}"
+
+
 async def picture(session: AsyncSession, value: str, secret: str) -> PostMedia:
-    """The picture a token names, while its post is out or on its way; else "not available"."""
+    """The picture a token names, while its post is out or on its way, or while its message
+    is kept; else "not available"."""
     media_id = read(value, secret)
     if media_id is None:
         raise NotFound(UNAVAILABLE)
     media = await session.scalar(
         select(PostMedia)
-        .join(Post, Post.id == PostMedia.post_id)
-        .where(PostMedia.id == media_id, Post.state.in_(SHOWN_STATES))
+        .outerjoin(Post, Post.id == PostMedia.post_id)
+        .where(
+            PostMedia.id == media_id,
+            or_(Post.state.in_(SHOWN_STATES), PostMedia.message_id.is_not(None)),
+        )
     )
     if media is None:
         raise NotFound(UNAVAILABLE)
