@@ -1,14 +1,16 @@
 """A direct message with a picture, on the networks faked at the HTTP layer with the shapes
 their documentation gives: Telegram's bot (``sendPhoto``,
 https://core.telegram.org/bots/api#sendphoto) and Mastodon (``POST /api/v2/media``, then the
-direct status with ``media_ids``, https://docs.joinmastodon.org/methods/media/); and on
-email, against the real SMTP and IMAP servers of the fixtures (an inline attachment)."""
+direct status with ``media_ids``, https://docs.joinmastodon.org/methods/media/) and Bluesky
+chat (which takes none: the picture's address follows the text); and on email, against the
+real SMTP and IMAP servers of the fixtures (an inline attachment)."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -18,6 +20,7 @@ import respx
 
 from connectors.base import Delivered, Upload
 from connectors.telegram import write
+from tests.connectors.test_bluesky_chat import ADA, BOB, CONVO, XRPC, _ada, _chat, _message
 from tests.connectors.test_email import GRACE, Mailbox, _at_server, ada, http  # noqa: F401
 from tests.connectors.test_mastodon import form
 from tests.connectors.test_mastodon_direct import SENT_ID, STATUSES, YOU, _sent, me
@@ -27,6 +30,8 @@ from tests.connectors.test_telegram_publish import API, TOKEN, ok
 from tests.connectors.test_telegram_updates import GRACE as GRACE_ON_TELEGRAM
 from tests.fixtures.images import png
 from tests.fixtures.smtp import Submission
+
+NOW = datetime.now(UTC)
 
 PICTURE = Upload(png(8, 6), "image/png", "A black cat", 8, 6, id="m1")
 
@@ -153,3 +158,24 @@ async def test_an_email_carries_the_picture_as_an_inline_attachment(
     assert image.get_content_disposition() == "inline"
     assert image["Content-Description"] == "Une chatte noire ✨"
     assert image.get_content() == picture.data
+
+
+async def test_bluesky_chat_sends_the_text_and_then_the_pictures_address_once() -> None:
+    address = "https://portal.example/pictures/sealed-token"
+    picture = Upload(png(8, 6), "image/png", "A black cat", 8, 6, id="m1", url=address)
+    async with respx.mock(assert_all_called=False) as mock, httpx.AsyncClient() as client:
+        _, sent = _chat(mock)
+        delivered = await _ada(client).send_message(BOB, "Look at her", "k", picture=picture)
+        message = json.loads(sent.calls.last.request.content)["message"]
+        assert message["text"] == f"Look at her\n\n{address}"
+        assert [facet["features"][0]["uri"] for facet in message["facets"]] == [address]
+        assert delivered.thread == CONVO
+
+        # A try again finds the first, the address and all, and sends nothing more.
+        mock.get(f"{XRPC}/chat.bsky.convo.getMessages").respond(
+            200, json={"messages": [_message("3ksvb7first22", ADA, message["text"], NOW)]}
+        )
+        again = await _ada(client).send_message(
+            BOB, "Look at her", "k", again=True, picture=picture
+        )
+    assert again.id == "3ksvb7first22" and sent.call_count == 1
