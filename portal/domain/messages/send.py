@@ -58,8 +58,8 @@ NOT_TO_YOU = N_("This person takes messages through Portal only from their conta
 TO_NOBODY = N_("This person does not take messages through Portal.")
 NO_CHANNEL = N_(
     "You have no account that can write to this person on the messengers they offer you: "
-    "link one of them (Matrix, XMPP, or an email address with its mailbox connected) to your "
-    "number."
+    "link one of them (Matrix, XMPP, Mastodon, Bluesky, or an email address with its mailbox "
+    "connected) to your number."
 )
 """Said where nothing can be written either: no messenger for Portal, none for an app."""
 NOT_OFFERED = N_("This person does not offer you that messenger.")
