@@ -41,6 +41,13 @@ Why it looks like this:
   The message is an ``m.text`` ``m.room.message`` sent with ``PUT .../send/{txnId}``, whose
   transaction id makes a retry of the same request harmless
   (https://spec.matrix.org/latest/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid).
+  A transaction id counts in one room only, and a try again may not pick the room the try
+  before it did: two messages to someone without a direct room yet each make one, and
+  ``m.direct``, which each writes whole, may keep only the other's. So a try after one that
+  may have gone out unrecorded first looks for the event: the server shows the device that
+  sent an event its transaction id (``unsigned.transaction_id``), in the rooms marked direct
+  with the person, then in the account's other rooms the person is or was in; found, it is
+  not sent twice.
   The room it went to is where its answers come (``Delivered.thread``).
 
 After a direct message went out, in :mod:`connectors.matrix._direct`:

@@ -69,6 +69,8 @@ DEVICE_NAME = "Portal"
 _MAX_BODY_BYTES = 60_000
 """A message must fit in one event, which may not exceed 65536 bytes in all."""
 _REFUSED = "The Matrix server refused this user name or password."
+_SEARCHED_ROOMS = 200
+"""The most rooms outside ``m.direct`` that a try again looks in for the try before it."""
 
 
 class Matrix(base.Connector):
@@ -198,8 +200,16 @@ class Matrix(base.Connector):
         if len(body.encode()) > _MAX_BODY_BYTES:
             raise PermanentError("This message is too long for one Matrix message.")
         server = await self._server()
-        room_id = await self._direct_room(server, recipient)
+        # The server sends a transaction id it saw from the same device in a room once: the
+        # key makes a repeated try one (the spec's "Transaction identifiers") in the room
+        # the try before went to, which this one looks for first.
         transaction = base.idempotency_key(key) if key else uuid.uuid4().hex
+        before = await self._sent_before(server, recipient, transaction) if again and key else None
+        if before is not None and before.id:
+            return before
+        room_id = (
+            before.thread if before is not None else await self._direct_room(server, recipient)
+        )
         if picture is not None:
             uri = await self._upload(server, picture.data, picture.mime_type)
             image = image_content(picture, uri, None, None)
@@ -386,6 +396,42 @@ class Matrix(base.Connector):
             if isinstance(room_id, str) and await self._usable(server, room_id, recipient):
                 return room_id
         return None
+
+    async def _sent_before(
+        self, server: Homeserver, recipient: str, transaction: str
+    ) -> Delivered | None:
+        """Where a try before this one sent the message with ``transaction``, if one did
+        (:func:`connectors.matrix._direct.sent_before`). It need not be the room this try
+        would choose: two messages to someone without a direct room yet each make one, and
+        ``m.direct``, written whole by each, may keep only the other's. So the rooms marked
+        direct with ``recipient`` are searched, then every other room of the account that
+        ``recipient`` is or was in (of the first :data:`_SEARCHED_ROOMS`)."""
+        listed = (await self._direct(server) or {}).get(recipient)
+        listed = listed if isinstance(listed, list) else []
+        rooms = [room_id for room_id in reversed(listed) if isinstance(room_id, str)]
+        found = await direct.sent_before(server, rooms, self.handle, transaction)
+        if found is not None:
+            return found
+        joined = (await server.call("GET", "/_matrix/client/v3/joined_rooms")).get("joined_rooms")
+        others = [
+            room_id
+            for room_id in (joined if isinstance(joined, list) else [])[:_SEARCHED_ROOMS]
+            if isinstance(room_id, str)
+            and room_id not in rooms
+            and await self._membership(server, room_id, recipient)
+        ]
+        return await direct.sent_before(server, others, self.handle, transaction)
+
+    async def _membership(self, server: Homeserver, room_id: str, user_id: str) -> str:
+        """``user_id``'s membership of ``room_id`` (``join``, ``invite``, ``leave``…); empty
+        where they never were in it, or the room cannot be read."""
+        state = f"/_matrix/client/v3/rooms/{segment(room_id)}/state/m.room.member"
+        try:
+            member = await server.call("GET", f"{state}/{segment(user_id)}")
+        except PermanentError:
+            return ""
+        membership = member.get("membership")
+        return membership if isinstance(membership, str) else ""
 
     async def _direct_room(self, server: Homeserver, recipient: str) -> str:
         """A direct room with ``recipient`` that can carry an unencrypted message."""

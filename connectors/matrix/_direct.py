@@ -1,15 +1,16 @@
-"""A direct message after it went out: what the recipient wrote back in its room, whether
-they read it, and taking it back (the why of it is in :mod:`connectors.matrix`)."""
+"""A direct message after it went out: whether a try before went out, what the recipient
+wrote back in its room, whether they read it, and taking it back (the why of it is in
+:mod:`connectors.matrix`)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncGenerator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.base import Answer, PermanentError
+from connectors.base import Answer, Delivered, PermanentError
 from connectors.matrix._answers import without_fallback
 from connectors.matrix._homeserver import Homeserver, MatrixError, NotFound
 from connectors.matrix._ids import is_event_id, segment
@@ -39,6 +40,49 @@ READ_WITH = frozenset({"m.room.message", "m.reaction", "m.sticker"})
 """What a person sends only once they saw the conversation: a message of theirs after ours
 means ours was read."""
 _NOTHING = {"not_types": ["*"]}
+LOOKBACK = timedelta(days=1)
+"""How far back a room is searched for a message that went out unrecorded: a try is
+repeated within hours (``portal.domain.messages.deliver``)."""
+
+
+async def sent_before(
+    server: Homeserver, rooms: Sequence[str], account: str, transaction: str
+) -> Delivered | None:
+    """Where a try before this one sent the message whose events have the transaction id
+    ``transaction`` (or one made from it, ``<transaction>.<part>``): the first of ``rooms``
+    in which this session of ``account`` sent one in the last :data:`LOOKBACK`, with the
+    message's own event where it is there (else an empty id: only a part of it went). The
+    server tells the device that sent an event its transaction id
+    (``unsigned.transaction_id``). Each room's messages of ``account`` are read back from
+    the newest; a room the account is no longer in holds none."""
+    since = datetime.now(UTC) - LOOKBACK
+    ours = {"types": ["m.room.message"], "senders": [account]}
+    for room_id in rooms:
+        try:
+            async with contextlib.aclosing(_pages(server, room_id, ours)) as pages:
+                async for page in pages:
+                    for event in page:
+                        sent = _transaction_of(event)
+                        if sent == transaction:
+                            return Delivered(str(event["event_id"]), thread=room_id)
+                        if sent.startswith(f"{transaction}."):
+                            # A part sent before the message, which is newer: it did not go.
+                            return Delivered("", thread=room_id)
+                    if any((written_at(event) or since) < since for event in page):
+                        break
+        except PermanentError:
+            continue  # not in the room any more
+    return None
+
+
+def _transaction_of(event: dict[str, Any]) -> str:
+    """The transaction id of an event the reading device sent; empty for any other."""
+    unsigned = event.get("unsigned")
+    sent = unsigned.get("transaction_id") if isinstance(unsigned, dict) else None
+    event_id = event.get("event_id")
+    if not isinstance(sent, str) or not isinstance(event_id, str) or not is_event_id(event_id):
+        return ""
+    return sent
 
 
 async def answers(

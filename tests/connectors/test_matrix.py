@@ -25,8 +25,10 @@ from connectors.base import (
     PermanentError,
     RateLimited,
     Retriable,
+    Upload,
 )
 from connectors.matrix import Matrix, discover_homeserver
+from tests.fixtures.images import png
 from tests.fixtures.matrix import MatrixHomeserver, MatrixUser
 
 REFUSED = "The Matrix server refused this user name or password."
@@ -621,3 +623,82 @@ async def test_messages_sent_at_once_all_arrive(
     assert len({delivered.id for delivered in sent}) == 3
     bodies = [body for _, body in await messages_in(matrix_homeserver, http, recipient, room)]
     assert sorted(bodies) == ["0", "1", "2", "3"]
+
+
+async def _direct_room(
+    homeserver: MatrixHomeserver, http: httpx.AsyncClient, maker: str, recipient: MatrixUser
+) -> str:
+    """A room made by ``maker``'s access token as direct with ``recipient``, not listed in
+    its ``m.direct``."""
+    made = await http.post(
+        f"{homeserver.base_url}/_matrix/client/v3/createRoom",
+        json={"preset": "trusted_private_chat", "is_direct": True, "invite": [recipient.user_id]},
+        headers={"Authorization": f"Bearer {maker}"},
+    )
+    made.raise_for_status()
+    room_id: str = made.json()["room_id"]
+    return room_id
+
+
+async def test_a_try_again_finds_the_message_in_a_room_no_longer_marked_direct(
+    matrix_homeserver: MatrixHomeserver, http: httpx.AsyncClient
+) -> None:
+    sender, matrix = await linked(matrix_homeserver, http)
+    recipient = await matrix_homeserver.register(http)
+    inbox = Inbox(matrix_homeserver, http, recipient)
+    first = await matrix.send_message(recipient.user_id, "Only once", "key-1")
+    # Another message made a direct room at the same time, and its m.direct won.
+    other = await _direct_room(matrix_homeserver, http, sender.access_token, recipient)
+    replaced = await http.put(
+        f"{matrix_homeserver.base_url}/_matrix/client/v3/user/{sender.user_id}"
+        "/account_data/m.direct",
+        json={recipient.user_id: [other]},
+        headers=sender.headers,
+    )
+    assert replaced.status_code == 200
+
+    again = await matrix.send_message(recipient.user_id, "Only once", "key-1", again=True)
+    fresh = await matrix.send_message(recipient.user_id, "Something new", "key-2", again=True)
+
+    assert again == first
+    assert fresh.thread == other
+    assert set(await inbox.accept_invitations()) == {first.thread, other}
+    assert await messages_in(matrix_homeserver, http, recipient, first.thread) == [
+        (sender.user_id, "Only once")
+    ]
+    assert await messages_in(matrix_homeserver, http, recipient, other) == [
+        (sender.user_id, "Something new")
+    ]
+
+
+async def test_a_try_again_after_only_the_picture_went_sends_the_text_beside_it(
+    matrix_homeserver: MatrixHomeserver, http: httpx.AsyncClient
+) -> None:
+    sender, matrix = await linked(matrix_homeserver, http)
+    recipient = await matrix_homeserver.register(http)
+    # The try before, in Portal's session, made a direct room that m.direct does not list
+    # and sent the picture into it, and went no further.
+    portal = matrix.credentials.access_token or ""
+    room = await _direct_room(matrix_homeserver, http, portal, recipient)
+    picture = await http.put(
+        f"{matrix_homeserver.base_url}/_matrix/client/v3/rooms/{room}"
+        "/send/m.room.message/key-1.picture",
+        json={"msgtype": "m.image", "body": "A dot", "url": "mxc://example.org/dot"},
+        headers={"Authorization": f"Bearer {portal}"},
+    )
+    assert picture.status_code == 200
+
+    delivered = await matrix.send_message(
+        recipient.user_id,
+        "With a dot",
+        "key-1",
+        again=True,
+        picture=Upload(png(1, 1), "image/png", "A dot"),
+    )
+
+    assert delivered.thread == room
+    assert list(await Inbox(matrix_homeserver, http, recipient).accept_invitations()) == [room]
+    assert await messages_in(matrix_homeserver, http, recipient, room) == [
+        (sender.user_id, "A dot"),
+        (sender.user_id, "With a dot"),
+    ]
