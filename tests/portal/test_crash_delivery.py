@@ -5,14 +5,9 @@ account, the messages of the Synapse room), and every delivery says so."""
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import os
 import random
 import secrets
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,16 +17,15 @@ from urllib.parse import quote
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.db import make_engine, make_sessionmaker, session_scope
+from portal.db import session_scope
 from portal.deps import link_services
 from portal.domain.linking import proofs
 from portal.domain.posts import compose
-from portal.storage import migrate
 from portal.storage.posts import Delivery
-from tests.fixtures.app import SECRET_KEY, make_settings
+from tests.fixtures.app import make_settings
 from tests.fixtures.atproto import AtprotoNetwork
+from tests.fixtures.crash import Sessions, Worker, crash_until_done, own_database, worker_env
 from tests.fixtures.database import Databases
 from tests.fixtures.matrix import MatrixHomeserver, MatrixUser
 from tests.portal.domain import people
@@ -45,8 +39,6 @@ SEED = 20261207
 LEASE = 2.0
 """Seconds a killed worker's jobs wait before the next worker takes them up."""
 
-Sessions = async_sessionmaker[AsyncSession]
-
 
 @dataclass
 class Place:
@@ -59,71 +51,21 @@ class Place:
 
 @pytest.fixture
 async def sessions(databases: Databases) -> AsyncIterator[tuple[str, Sessions]]:
-    """A database of the test's own, committed to for real: the worker process shares it."""
-    url = await databases.new("crash")
-    engine = make_engine(url)
-    await migrate.upgrade(engine)
-    try:
-        yield url, make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
-
-
-class Worker:
-    """``portal worker`` in a process group of its own, its log kept in ``folder``."""
-
-    def __init__(self, env: dict[str, str], folder: Path) -> None:
-        self.env, self.folder, self.runs = env, folder, 0
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.runs += 1
-        with (self.folder / f"worker-{self.runs}.log").open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "portal.cli", "worker", "--concurrency", "4"],
-                env=self.env,
-                cwd=self.folder,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def kill(self, how: signal.Signals = signal.SIGKILL) -> None:
-        """The process and any it started, at once (SIGKILL) or asked to stop."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, how)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def logs(self) -> str:
-        return "\n".join(
-            path.read_text(errors="replace")[-3000:]
-            for path in sorted(self.folder.glob("worker-*.log"))
-        )
+    async with own_database(databases, "crash") as made:
+        yield made
 
 
 @pytest.fixture
-def worker_env(sessions: tuple[str, Sessions], atproto_network: AtprotoNetwork) -> dict[str, str]:
-    url, _ = sessions
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")},
-        "PORTAL_DATABASE_URL": url,
-        "PORTAL_SECRET_KEY": SECRET_KEY,
-        "PORTAL_CONNECTORS_ALLOW_LOOPBACK": "true",
-        "PORTAL_ATPROTO_PLC_URL": atproto_network.plc_url,
-        "PORTAL_ATPROTO_RESOLVER_URL": atproto_network.pds_url,
-        "PORTAL_JOBS_LEASE_SECONDS": str(LEASE),
-        "PORTAL_LOG_LEVEL": "info",
-    }
-
-
-@pytest.fixture
-def worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Worker]:
-    running = Worker(worker_env, tmp_path)
+def worker(
+    sessions: tuple[str, Sessions], atproto_network: AtprotoNetwork, tmp_path: Path
+) -> Iterator[Worker]:
+    env = worker_env(
+        sessions[0],
+        LEASE,
+        PORTAL_ATPROTO_PLC_URL=atproto_network.plc_url,
+        PORTAL_ATPROTO_RESOLVER_URL=atproto_network.pds_url,
+    )
+    running = Worker(env, tmp_path)
     yield running
     if running.process is not None:
         running.kill()
@@ -247,28 +189,7 @@ async def test_a_worker_killed_again_and_again_delivers_every_post_exactly_once(
     total = 2 * len(texts)
     sent = Delivery.status == compose.SENT
 
-    worker.start()
-    kills = 0
-    while kills < KILLS:
-        # Once this worker is delivering (one more sent), kill it at a random moment.
-        before = done = await _count(db, sent)
-        for _ in range(3000):  # a minute at most
-            if (done := await _count(db, sent)) > before:
-                break
-            await asyncio.sleep(0.02)
-        if done >= total:
-            break
-        await asyncio.sleep(rng.uniform(0.0, 0.6))
-        worker.kill()
-        kills += 1
-        worker.start()
-    for _ in range(450):  # the last one finishes the work, in 90 s at most
-        if (done := await _count(db, sent)) == total:
-            break
-        await asyncio.sleep(0.2)
-    else:
-        pytest.fail(f"{done} of {total} deliveries sent; the workers' logs:\n{worker.logs()}")
-    worker.kill(signal.SIGTERM)
+    kills = await crash_until_done(worker, lambda: _count(db, sent), total, kills=KILLS, rng=rng)
 
     assert kills >= 5, f"the worker delivered everything before it was killed {KILLS} times"
     resumed = await _count(db, Delivery.attempts > 1)
