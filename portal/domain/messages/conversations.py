@@ -87,8 +87,9 @@ class Summary:
     request: bool = False
 
 
-def _between(viewer_id: int, other_id: int) -> ColumnElement[bool]:
-    """The messages of two people, either way; not those the viewer never received."""
+def _between(viewer_id: int, other_id: Any) -> ColumnElement[bool]:
+    """The messages of two people, either way (``other_id`` an id, or a column that holds
+    one); not those the viewer never received."""
     return or_(
         and_(Message.sender_id == viewer_id, Message.recipient_id == other_id),
         and_(Message.sender_id == other_id, Message.recipient_id == viewer_id, _received()),
@@ -115,14 +116,20 @@ async def _other(session: AsyncSession, viewer: User, number: str) -> privacy.Ca
     """The other person of a conversation, by number: one the viewer has written with, or
     anyone they may look up."""
     parsed = numbers.parse(number)
-    other = await session.scalar(select(User).where(User.number == parsed))
-    if other is not None and other.id != viewer.id:
-        talked = await session.scalar(
-            select(Message.id).where(_between(viewer.id, other.id)).limit(1)
+    # One query whether or not anyone has the number: what a miss costs does not tell a
+    # number nobody has from one hidden from the viewer.
+    other = await session.scalar(
+        select(User)
+        .where(
+            User.number == parsed,
+            User.id != viewer.id,
+            exists().where(_between(viewer.id, User.id)),
         )
-        if talked is not None:
-            [card] = await privacy.cards_for(session, viewer, [other])
-            return card
+        .limit(1)
+    )
+    if other is not None:
+        [card] = await privacy.cards_for(session, viewer, [other])
+        return card
     card = await privacy.card_for_number(session, viewer, parsed)
     if card.relation is privacy.Relation.OWNER:
         raise NotFound(privacy.NO_SUCH_NUMBER)

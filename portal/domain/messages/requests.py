@@ -12,7 +12,7 @@ is not found, like one nobody has.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.db import upsert
@@ -27,20 +27,23 @@ from portal.storage.models import User, utcnow
 async def _requester(session: AsyncSession, viewer: User, number: str) -> User:
     """The person behind ``number`` whose messages wait for the viewer's answer."""
     parsed = numbers.parse(number)
-    sender = await session.scalar(select(User).where(User.number == parsed))
-    if sender is not None and sender.id != viewer.id:
-        waiting = await session.scalar(
-            select(Message.id)
-            .where(
-                Message.sender_id == sender.id,
+    # One query whether or not anyone has the number, as for a lookup's miss.
+    sender = await session.scalar(
+        select(User)
+        .where(
+            User.number == parsed,
+            User.id != viewer.id,
+            exists().where(
+                Message.sender_id == User.id,
                 Message.recipient_id == viewer.id,
                 Message.state == REQUEST,
                 Message.dropped.is_(False),
-            )
-            .limit(1)
+            ),
         )
-        if waiting is not None and not await relations.is_blocked(session, viewer.id, sender.id):
-            return sender
+        .limit(1)
+    )
+    if sender is not None and not await relations.is_blocked(session, viewer.id, sender.id):
+        return sender
     raise NotFound(privacy.NO_SUCH_NUMBER)
 
 
