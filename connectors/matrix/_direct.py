@@ -207,6 +207,33 @@ async def withdraw(server: Homeserver, room_id: str, event_id: str, account: str
         raise PermanentError("This Matrix message was not sent by this account.")
     if not redacted(event):
         await redact(server, room_id, event_id, reason=REASON, what="message")
+    picture = await _picture_before(server, room_id, event, account)
+    if picture is not None:
+        await redact(server, room_id, picture, reason=REASON, what="picture")
+
+
+async def _picture_before(
+    server: Homeserver, room_id: str, text: dict[str, Any], account: str
+) -> str | None:
+    """The id of the picture sent just before the text event ``text``, with the transaction id
+    the text's and ``.picture`` (as ``send_message`` sends one), not yet redacted: the
+    server shows the sending device its own transaction ids."""
+    unsigned = text.get("unsigned")
+    transaction = unsigned.get("transaction_id") if isinstance(unsigned, dict) else None
+    event_id = text.get("event_id")
+    if not isinstance(transaction, str) or not isinstance(event_id, str):
+        return None
+    path = f"/_matrix/client/v3/rooms/{segment(room_id)}/context/{segment(event_id)}"
+    around = await server.call("GET", path, params={"limit": "6"})
+    before = around.get("events_before")
+    for event in before if isinstance(before, list) else []:
+        if not isinstance(event, dict) or event.get("sender") != account or redacted(event):
+            continue
+        sent = event.get("unsigned")
+        if isinstance(sent, dict) and sent.get("transaction_id") == f"{transaction}.picture":
+            found = event.get("event_id")
+            return found if isinstance(found, str) else None
+    return None
 
 
 def written_at(event: dict[str, Any]) -> datetime | None:

@@ -13,10 +13,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from connectors.base import Delivered, InvalidHandle, PermanentError
+from connectors.base import Delivered, InvalidHandle, PermanentError, Upload
 from connectors.matrix import Matrix
 from connectors.matrix._direct import answer_of
 from tests.connectors.test_matrix import DEVELOPMENT, Inbox, linked
+from tests.fixtures.images import png
 from tests.fixtures.matrix import MatrixHomeserver, MatrixUser, reaction
 
 
@@ -225,6 +226,27 @@ async def test_withdrawing_a_message_redacts_it_once(
     assert [event["redacts"] for event in await talk.redactions()] == [delivered.id]
     # A message the room never had is gone as well.
     await talk.portal.withdraw_message(talk.bob.user_id, Delivered("$never", thread=talk.room_id))
+
+
+async def test_withdrawing_a_message_with_a_picture_takes_the_picture_back_too(
+    matrix_homeserver: MatrixHomeserver, http: httpx.AsyncClient
+) -> None:
+    talk = await conversation(matrix_homeserver, http)
+    earlier = await talk.portal.send_message(
+        talk.bob.user_id, "Another one", "k-0", picture=Upload(png(1, 1), "image/png", "A dot")
+    )
+    delivered = await talk.portal.send_message(
+        talk.bob.user_id, "Look at this", "k-1", picture=Upload(png(2, 2), "image/png", "Dots")
+    )
+
+    await talk.portal.withdraw_message(talk.bob.user_id, delivered)
+
+    redacted = [event["redacts"] for event in await talk.redactions()]
+    assert len(redacted) == 2 and delivered.id in redacted
+    [picture] = [event_id for event_id in redacted if event_id != delivered.id]
+    assert (await talk.event(picture))["content"] == {}
+    # The message before, its picture too, stays.
+    assert (await talk.event(earlier.id))["content"]["body"] == "Another one"
 
 
 async def test_what_portal_cannot_follow_is_said_clearly(
