@@ -400,8 +400,10 @@ class Worker:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             with contextlib.suppress(Exception):
-                held = await renew(self.sessions, list(self.running.values()), self.lease)
-                for lost in set(self.running) - held:
+                # Those running when the renewal began: one claimed meanwhile is not lost.
+                running = list(self.running.values())
+                held = await renew(self.sessions, running, self.lease)
+                for lost in {job.id for job in running} - held:
                     log.warning("the lease of job %s was lost", lost)
 
     def _tell(self, what: str, job: Claimed) -> None:
