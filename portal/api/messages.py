@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from portal import responses
 from portal.api.deps import ApiUser
 from portal.api.schemas import CardOut, errors
 from portal.deps import DB, LimiterDep, Services, client_address
@@ -243,15 +244,7 @@ async def get_message_picture(
     media = await lookup.counted(
         limiter, user, client_address(request), conversations.picture(db, user, message_id)
     )
-    return Response(
-        media.data,
-        media_type=media.mime_type,
-        headers={
-            "cache-control": "private, max-age=86400",
-            "x-content-type-options": "nosniff",
-            "content-security-policy": "default-src 'none'; sandbox",
-        },
-    )
+    return responses.picture(media.data, media.mime_type, max_age=86400)
 
 
 class ConversationEntryOut(BaseModel):

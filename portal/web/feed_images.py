@@ -32,6 +32,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 from starlette.responses import Response
 
+from portal import responses
 from portal.deps import LimiterDep, Services
 from portal.domain.feeds.fetch import FetchError, fetch
 from portal.errors import N_, NotFound
@@ -137,12 +138,4 @@ async def picture(
     media_type = kind(fetched.body)
     if media_type is None:
         raise NotFound(UNAVAILABLE)
-    return Response(
-        fetched.body,
-        media_type=media_type,
-        headers={
-            "cache-control": f"private, max-age={KEPT_FOR}, immutable",
-            "content-security-policy": "default-src 'none'; sandbox",
-            "x-content-type-options": "nosniff",
-        },
-    )
+    return responses.picture(fetched.body, media_type, max_age=KEPT_FOR, immutable=True)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
 
-from portal import csrf
+from portal import csrf, responses
 from portal.deps import DB, ImagesDep, LimiterDep, Services, client_address, save_post_media
 from portal.domain import lookup
 from portal.domain.linking.services import label_of
@@ -143,15 +143,7 @@ async def message_picture(
     media = await lookup.counted(
         limiter, user, client_address(request), conversations.picture(db, user, message_id[:25])
     )
-    return Response(
-        media.data,
-        media_type=media.mime_type,
-        headers={
-            "cache-control": "private, max-age=86400",
-            "x-content-type-options": "nosniff",
-            "content-security-policy": "default-src 'none'; sandbox",
-        },
-    )
+    return responses.picture(media.data, media.mime_type, max_age=86400)
 
 
 @router.get("/conversations")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from portal import responses
 from portal.deps import DB, LimiterDep, SettingsDep, client_address
 from portal.domain.posts import public_pictures
 
@@ -19,13 +20,4 @@ async def picture(
     """A picture of a post, for the network it is published on."""
     await limiter.hit("public_picture", client_address(request))
     media = await public_pictures.picture(db, token, settings.secret_key)
-    return Response(
-        media.data,
-        media_type=media.mime_type,
-        headers={
-            "cache-control": "private, max-age=300",
-            "content-security-policy": "default-src 'none'; sandbox",
-            "x-content-type-options": "nosniff",
-            "x-robots-tag": "noindex",
-        },
-    )
+    return responses.picture(media.data, media.mime_type, max_age=300, x_robots_tag="noindex")

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from portal import csrf
+from portal import csrf, responses
 from portal.db import session_scope
 from portal.deps import DB, ImagesDep, LimiterDep, SessionsDep, client_address, save_post_media
 from portal.domain import lookup
@@ -516,19 +516,7 @@ async def media_file(
     media = await lookup.counted(
         limiter, user, client_address(request), compose.own_media(db, user, media_id[:25])
     )
-    return _picture(media.data, media.mime_type)
-
-
-def _picture(data: bytes, mime_type: str) -> Response:
-    return Response(
-        data,
-        media_type=mime_type,
-        headers={
-            "cache-control": "private, max-age=86400",
-            "x-content-type-options": "nosniff",
-            "content-security-policy": "default-src 'none'; sandbox",
-        },
-    )
+    return responses.picture(media.data, media.mime_type, max_age=86400)
 
 
 # -- the whole text, for anyone ------------------------------------------------------------------
@@ -557,4 +545,4 @@ async def public_picture(
     if not 0 <= index < len(shown.media):
         raise NotFound(compose.NO_POST)
     media = shown.media[index]
-    return _picture(media.data, media.mime_type)
+    return responses.picture(media.data, media.mime_type, max_age=86400)
