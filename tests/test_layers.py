@@ -39,6 +39,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "portal.deps",
         "portal.csrf",
         "portal.middleware",
+        "portal.responses",
         "portal.share_files",
     ),
     "web": ("portal.web",),
