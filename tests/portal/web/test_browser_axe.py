@@ -140,6 +140,7 @@ NOT_PAGES = {
     "/posts/media/{media_id}": "a picture of a post",
     "/p/{post_id}/{position}": "a picture of a post",
     "/pictures/{token}": "a picture of a post, for the network that takes it",
+    "/messages/{message_id}/picture": "the picture of a message, for its writer and recipient",
 }
 """GET routes outside /api that render no page, and what they answer instead."""
 
