@@ -2,13 +2,22 @@
 
 Each benchmark replaces all its own entries (those whose name starts with its prefix, such as
 ``"lookup:"``) and keeps the others', so that one file holds the latest figures of every
-benchmark, and none that a benchmark no longer reports: ``{"machine": …, "date": …,
-"results": [{"name", "value", "unit", "baseline", "ratio", "target", "at_least", "ok"}, …]}``.
-``ratio`` is ``value / baseline`` and ``ok`` says whether it meets ``target``, when there is
-one: an upper bound (a cost against a baseline), or a lower bound when ``at_least`` (a rate);
-and ``limit``, where one is set, a bound of the value itself, in the same direction: a budget
-the product sets, such as a page of the feed read in under 20 ms, or at least 1,000 feeds
-polled a second.
+benchmark, and none that a benchmark no longer reports::
+
+    {"machine": …, "date": …, "ok": true,
+     "results": [{"name", "value", "unit", "baseline", "ratio",
+                  "target", "target_of", "at_least", "limit", "ok"}, …],
+     "context": [{"name", "value", "unit", "baseline", "ratio"}, …]}
+
+``results`` holds one object per figure held to a target, each with its target and whether it
+meets it (``ok``); the file's ``ok`` says whether all of them do. ``ratio`` is ``value /
+baseline``; ``target`` bounds the ratio (``target_of``: ``"ratio"``: a cost against a
+baseline measured in the same run), or, where a figure has no ratio target, the value itself
+(``"value"``: a budget the product sets, such as a page of the feed read in under 20 ms); an
+upper bound, or a lower one when ``at_least`` (a rate). ``limit`` is a bound of the value kept
+besides a ratio target (at least 1,000 feeds polled a second). ``context`` holds what was
+measured with no target of its own: the baselines, and what explains the figures (peak
+memory, uploads turned away).
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,13 +59,29 @@ class Figure:
             checks.append(self.value >= self.limit if self.at_least else self.value <= self.limit)
         return all(checks) if checks else None
 
+    @property
+    def judged(self) -> bool:
+        """It is held to a target (of its ratio, or of its value)."""
+        return self.ok is not None
+
     def as_json(self) -> dict[str, Any]:
         ratio = self.ratio
-        return {
-            **asdict(self),
+        shown: dict[str, Any] = {
+            "name": self.name,
             "value": round(self.value, 3),
+            "unit": self.unit,
             "baseline": None if self.baseline is None else round(self.baseline, 3),
             "ratio": None if ratio is None else round(ratio, 2),
+        }
+        if not self.judged:
+            return shown
+        of_ratio = self.target is not None and ratio is not None
+        return {
+            **shown,
+            "target": self.target if of_ratio else self.limit,
+            "target_of": "ratio" if of_ratio else "value",
+            "at_least": self.at_least,
+            "limit": self.limit if of_ratio else None,
             "ok": self.ok,
         }
 
@@ -69,18 +94,25 @@ def record(figures: list[Figure], prefix: str, path: Path = RESULTS) -> None:
     """Write ``figures`` into ``path``, replacing every earlier entry named ``prefix…``."""
     if not all(figure.name.startswith(prefix) for figure in figures):
         raise ValueError(f"every figure's name must start with {prefix!r}")
+    kept: dict[str, list[dict[str, Any]]] = {"results": [], "context": []}
     try:
-        kept = [
-            r
-            for r in json.loads(path.read_text())["results"]
-            if not str(r.get("name", "")).startswith(prefix)
-        ]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        kept = []
+        earlier = json.loads(path.read_text())
+        for part in kept:
+            kept[part] = [
+                r
+                for r in earlier.get(part, [])
+                if not str(r.get("name", "")).startswith(prefix)
+                and (part != "results" or "ok" in r)
+            ]
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    results = kept["results"] + [f.as_json() for f in figures if f.judged]
     document = {
         "machine": machine(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "results": kept + [figure.as_json() for figure in figures],
+        "ok": all(r["ok"] for r in results),
+        "results": results,
+        "context": kept["context"] + [f.as_json() for f in figures if not f.judged],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
