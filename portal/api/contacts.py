@@ -16,16 +16,12 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal.api.deps import ApiUser
-from portal.api.schemas import CardOut, errors
+from portal.api.schemas import CardOut, OtherNumber, errors
 from portal.deps import DB, LimiterDep, SettingsDep, client_address, mailer, person_named
 from portal.domain import contacts, invites, lookup, notifications, privacy
 
 router = APIRouter(prefix="/api/v1")
 
-NumberPath = Path(
-    max_length=100,
-    description="The other person's portal number; spaces, dashes, dots and '#' are ignored.",
-)
 SecretPath = Path(max_length=100, description="The invitation's secret, from its link.")
 
 
@@ -224,7 +220,7 @@ async def accept_request(
     user: ApiUser,
     limiter: LimiterDep,
     settings: SettingsDep,
-    number: str = NumberPath,
+    number: OtherNumber,
 ) -> ContactOut:
     """Accept the request this number sent me: we become mutual contacts."""
     other = await person_named(request, db, limiter, user, number, "received")
@@ -239,7 +235,7 @@ async def accept_request(
     tags=["contacts"],
 )
 async def decline_request(
-    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
+    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: OtherNumber
 ) -> Response:
     """Turn down the request this number sent me; they are not told."""
     other = await person_named(request, db, limiter, user, number, "received")
@@ -254,7 +250,7 @@ async def decline_request(
     tags=["contacts"],
 )
 async def block(
-    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
+    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: OtherNumber
 ) -> Response:
     """Block this number: no contact, no requests, and they see only what anyone sees."""
     other = await person_named(request, db, limiter, user, number, "anyone")
@@ -269,7 +265,7 @@ async def block(
     tags=["contacts"],
 )
 async def unblock(
-    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
+    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: OtherNumber
 ) -> Response:
     """Lift my block of this number."""
     other = await person_named(request, db, limiter, user, number, "blocked")
@@ -295,7 +291,7 @@ async def list_blocks(db: DB, user: ApiUser) -> list[BlockedOut]:
     tags=["contacts"],
 )
 async def remove_contact(
-    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: str = NumberPath
+    request: Request, db: DB, user: ApiUser, limiter: LimiterDep, number: OtherNumber
 ) -> Response:
     """End a mutual contact, or withdraw the request I sent this number."""
     other = await person_named(request, db, limiter, user, number, "contact_or_sent")
@@ -315,7 +311,7 @@ async def put_tags(
     db: DB,
     user: ApiUser,
     limiter: LimiterDep,
-    number: str = NumberPath,
+    number: OtherNumber,
 ) -> ContactOut:
     """Replace my tags on a contact."""
     other = await person_named(request, db, limiter, user, number, "contact")

@@ -11,22 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from portal import responses
 from portal.api.deps import ApiUser
-from portal.api.schemas import CardOut, errors
+from portal.api.schemas import CardOut, OtherNumber, errors
 from portal.deps import DB, LimiterDep, Services, client_address
 from portal.domain import lookup
 from portal.domain.linking.services import label_of
 from portal.domain.messages import conversations, requests, send
 from portal.storage.messages import MessageCopy
+from portal.storage.posts import PostMedia
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
-
-NumberPath = Annotated[
-    str,
-    Path(
-        max_length=100,
-        description="The other person's portal number; spaces, dashes, dots and '#' are ignored.",
-    ),
-]
 
 MessagePath = Annotated[
     str,
@@ -68,6 +61,18 @@ class PictureOut(BaseModel):
         description="Where the sender and the recipient fetch it.",
         examples=["/api/v1/messages/q7tXnTYG1vB2a9kC/picture"],
     )
+
+    @classmethod
+    def of(
+        cls, picture: conversations.Picture | PostMedia | None, message_id: str
+    ) -> PictureOut | None:
+        if picture is None:
+            return None
+        return cls(
+            mime_type=picture.mime_type,
+            description=picture.description,
+            url=f"/api/v1/messages/{message_id}/picture",
+        )
 
 
 class CopyOut(BaseModel):
@@ -145,7 +150,7 @@ class MessageOut(BaseModel):
             text=loaded.message.text,
             mode=loaded.message.mode,
             created_at=loaded.message.created_at,
-            held=loaded.message.state != "",
+            held=loaded.message.held,
             copies=[CopyOut.of(copy) for copy in loaded.copies],
             links=[
                 AppLinkOut(
@@ -156,15 +161,7 @@ class MessageOut(BaseModel):
                 )
                 for link in loaded.links
             ],
-            picture=(
-                PictureOut(
-                    mime_type=loaded.picture.mime_type,
-                    description=loaded.picture.description,
-                    url=f"/api/v1/messages/{loaded.message.id}/picture",
-                )
-                if loaded.picture is not None
-                else None
-            ),
+            picture=PictureOut.of(loaded.picture, loaded.message.id),
         )
 
 
@@ -279,15 +276,7 @@ class ConversationEntryOut(BaseModel):
             url=entry.url,
             unread=entry.unread,
             held=entry.held,
-            picture=(
-                PictureOut(
-                    mime_type=entry.picture.mime_type,
-                    description=entry.picture.description,
-                    url=f"/api/v1/messages/{entry.message_id}/picture",
-                )
-                if entry.picture is not None
-                else None
-            ),
+            picture=PictureOut.of(entry.picture, entry.message_id),
         )
 
 
@@ -331,7 +320,7 @@ async def list_conversations(db: DB, user: ApiUser) -> list[ConversationSummaryO
     responses=errors(401, 404, 422, 429),
 )
 async def get_conversation(
-    number: NumberPath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
+    number: OtherNumber, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
 ) -> ConversationOut:
     """Everything the person behind a number and I wrote each other: messages through
     Portal and the answers read back from each messenger, oldest first. What they wrote is
@@ -353,7 +342,7 @@ async def get_conversation(
     responses=errors(401, 404, 422, 429),
 )
 async def accept_request(
-    number: NumberPath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
+    number: OtherNumber, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
 ) -> Response:
     """Accept the message request of the person behind a number: their messages held for
     my answer go out on my messengers now, and their next ones straight on. A number with
@@ -368,7 +357,7 @@ async def accept_request(
     responses=errors(401, 404, 422, 429),
 )
 async def decline_request(
-    number: NumberPath, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
+    number: OtherNumber, request: Request, db: DB, user: ApiUser, limiter: LimiterDep
 ) -> Response:
     """Decline the message request of the person behind a number: their messages are never
     sent, and they are not told. A number with no request for me is not found."""

@@ -7,6 +7,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.requests import Request
 
@@ -18,6 +19,15 @@ from portal.domain.account import MAX_PASSWORD, MIN_PASSWORD
 from portal.domain.linking import mailbox
 from portal.domain.privacy import Card
 from portal.storage.models import ApiToken, LinkedAccount, User
+
+OtherNumber = Annotated[
+    str,
+    Path(
+        max_length=100,
+        description="The other person's portal number; spaces, dashes, dots and '#' are ignored.",
+    ),
+]
+"""A path's portal number of someone else (a contact, a conversation)."""
 
 
 def _not_a_boolean(value: object) -> object:

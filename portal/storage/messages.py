@@ -42,6 +42,12 @@ class Message(Base):
     the recipient accepts them; ``declined``: held for good (its sender is not told); empty:
     on its way."""
 
+    @property
+    def held(self) -> bool:
+        """It waits for its recipient to accept it, or was declined (its writer is not told
+        which)."""
+        return self.state != ""
+
 
 class MessageCopy(Base):
     """The message on one messenger: from one of the sender's accounts to one of the

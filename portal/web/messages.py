@@ -18,7 +18,7 @@ from portal.errors import N_, NotFound, PortalError
 from portal.storage.models import User
 from portal.web.deps import CurrentUser
 from portal.web.forms import form_error, redirect
-from portal.web.templating import render
+from portal.web.templating import is_htmx, render
 from portal.web.toast import toast
 
 router = APIRouter(dependencies=[Depends(csrf.verify)], include_in_schema=False)
@@ -117,14 +117,14 @@ async def message_page(
     message_id: str,
 ) -> Response:
     """One of my messages: where each copy stands; the page asks again while one goes out."""
-    asking_again = bool(request.headers.get("hx-request"))  # the copies alone, every 2 s
+    asking_again = is_htmx(request)  # the copies alone, every 2 s
     loaded = await lookup.counted(
         limiter,
         user,
         client_address(request),
         send.load(db, user, message_id[:24], links=not asking_again, bot=send.has_bot(services)),
     )
-    held = loaded.message.state != ""  # nothing goes out until they accept
+    held = loaded.message.held  # nothing goes out until they accept
     context = {
         "loaded": loaded,
         "held": held,
@@ -170,7 +170,7 @@ async def conversation_page(
     )
     networks = {network for entry in found.entries for network in entry.networks}
     usable: list[send.Offer] = []
-    if not found.request and not request.headers.get("hx-request"):
+    if not found.request and not is_htmx(request):
         with contextlib.suppress(PortalError):  # they may take no messages from me
             offered = await send.offers(db, user, found.card.number, bot=send.has_bot(services))
             usable = [offer for offer in offered.offers if offer.usable]
