@@ -1,7 +1,7 @@
 """Answers come back: what the recipient of a message wrote back on each messenger a copy
 went over, read from the network by the sender's own account and kept with the message.
 
-Each copy that went out on a network that can be read back (``CAN_READ_ANSWERS``) has an
+Each copy that went out on a network that can be read back (``CAN_READ_ANSWERS``) has a
 ``message_answers`` job of its own. It reads often while the message is young and less and
 less as it ages (:data:`SCHEDULE`), then stops. A copy the portal's bot wrote (Telegram) has
 no job of its own: its answers come to the bot, whose updates one job reads
@@ -9,9 +9,11 @@ no job of its own: its answers come to the bot, whose updates one job reads
 
 The first answer, on any messenger, ends the wait on the others: copies not yet out are
 skipped, and those out but unread are withdrawn where the network allows (a Matrix
-redaction, an XMPP retraction, the bot deleting its Telegram message while Telegram lets it),
-each by a ``withdraw_message`` job, so that the recipient is not answered three times. An
-answer tells the sender (a notification, which reaches their open pages at once).
+redaction, an XMPP retraction, a Mastodon status deleted, the bot deleting its Telegram
+message while Telegram lets it), each by a ``withdraw_message`` job that reads the copy's own
+answers first, so that the recipient is not answered three times. An answer tells the sender
+(a notification, which reaches their open pages at once). Where several messages went into
+one conversation on a network, each answer belongs to the latest sent before it, once.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from portal.db import session_scope, upsert
 from portal.domain import jobs, linking, notifications
 from portal.domain.jobs import Claimed
 from portal.domain.linking import oauth
-from portal.domain.linking.services import LinkServices, connector, label_of
+from portal.domain.linking.services import LinkServices, label_of
 from portal.domain.messages.send import QUEUED, RETRYING, SENT, SKIPPED, WAITING
 from portal.domain.posts import acting
 from portal.domain.posts.backfeed import BOT, BOT_UPDATES
@@ -246,6 +248,7 @@ class _Copy:
     credentials: base.Credentials | None
     sent_at: datetime
     by_bot: bool
+    account: LinkedAccount | None = None
 
 
 @dataclass
@@ -328,22 +331,18 @@ class Answering:
                 network=account.network,
                 handle=account.handle,
                 credentials=credentials,
+                account=account,
             )
 
     @contextlib.asynccontextmanager
     async def _acting(self, copy: _Copy) -> AsyncIterator[base.Connector]:
-        """The sender's account on the copy's network; a token it renewed is kept."""
-        assert copy.account_id is not None
+        """The sender's account on the copy's network (:func:`acting.acting_for`)."""
+        assert copy.account is not None
         assert copy.credentials is not None
-        async with self.services.http() as http:
-            cls = connector(copy.network)
-            instance = cls(copy.handle, copy.credentials, http, context=self.services.context)
-            try:
-                yield instance
-            finally:
-                await acting.keep_renewed(
-                    self.sessions, self.services, copy.account_id, copy.credentials, instance
-                )
+        async with acting.acting_for(
+            self.sessions, self.services, copy.account, copy.credentials
+        ) as instance:
+            yield instance
 
     async def _revoked(self, copy: _Copy) -> None:
         async with session_scope(self.sessions, writing=True) as session:

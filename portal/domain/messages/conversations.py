@@ -136,11 +136,9 @@ async def _other(session: AsyncSession, viewer: User, number: str) -> privacy.Ca
     return card
 
 
-async def conversation(
-    session: AsyncSession, viewer: User, number: str, *, mark_read: bool = True
-) -> Conversation:
+async def conversation(session: AsyncSession, viewer: User, number: str) -> Conversation:
     """The conversation of ``viewer`` with the person behind ``number``; what that person
-    wrote is marked read (``mark_read``), in a transaction of its own."""
+    wrote is marked read, in a transaction of its own."""
     card = await _other(session, viewer, number)
     messages = list(
         await session.scalars(
@@ -153,6 +151,7 @@ async def conversation(
     ids = [message.id for message in messages]
     reached: dict[str, list[str]] = defaultdict(list)
     answers: list[tuple[MessageAnswer, str]] = []
+    pictures: dict[str, Picture] = {}
     if ids:
         for message_id, network in await session.execute(
             select(MessageCopy.message_id, MessageCopy.network)
@@ -172,8 +171,6 @@ async def conversation(
                 )
             ).all()
         ]
-    pictures: dict[str, Picture] = {}
-    if ids:
         pictures = {
             message_id: Picture(mime_type, description)
             for message_id, mime_type, description in await session.execute(
@@ -194,7 +191,7 @@ async def conversation(
             networks=tuple(reached.get(message.id, ())),
             message_id=message.id,
             unread=message.sender_id != viewer.id and message.read_at is None,
-            held=message.state != "",
+            held=message.held,
             picture=pictures.get(message.id),
         )
         for message in messages
@@ -217,10 +214,10 @@ async def conversation(
         )
     entries.sort(key=lambda entry: (entry.at, entry.kind == "answer", entry.id))
     entries = entries[-MAX_ENTRIES:]
-    if mark_read and any(entry.unread for entry in entries):
+    if any(entry.unread for entry in entries):
         # Read, then write: a transaction of its own that begins as a writer.
         await write_next(session)
-        await _mark_read(session, viewer, card.user_id, ids)
+        await _mark_read(session, viewer, card.user_id)
     request = any(entry.held and not entry.mine for entry in entries)
     return Conversation(card, entries, request=request)
 
@@ -243,9 +240,9 @@ async def picture(session: AsyncSession, viewer: User, message_id: str) -> PostM
     return media
 
 
-async def _mark_read(
-    session: AsyncSession, viewer: User, other_id: int, message_ids: list[str]
-) -> None:
+async def _mark_read(session: AsyncSession, viewer: User, other_id: int) -> None:
+    """All the other's words to the viewer read: their messages, and their answers to the
+    viewer's (those of messages older than the page shows too, which it never shows unread)."""
     now = utcnow()
     await session.execute(
         update(Message)
@@ -256,7 +253,9 @@ async def _mark_read(
         )
         .values(read_at=now)
     )
-    mine = select(Message.id).where(Message.sender_id == viewer.id, Message.id.in_(message_ids))
+    mine = select(Message.id).where(
+        Message.sender_id == viewer.id, Message.recipient_id == other_id
+    )
     await session.execute(
         update(MessageAnswer)
         .where(MessageAnswer.message_id.in_(mine), MessageAnswer.read_at.is_(None))
@@ -266,7 +265,7 @@ async def _mark_read(
 
 async def conversations(session: AsyncSession, viewer: User) -> list[Summary]:
     """The viewer's conversations, the latest first: each with its last word and how many
-    of the other's are unread. Five queries, whatever their number."""
+    of the other's are unread. Six queries, whatever their number, and those of their cards."""
     other = case((Message.sender_id == viewer.id, Message.recipient_id), else_=Message.sender_id)
     theirs_unread: Any = and_(Message.recipient_id == viewer.id, Message.read_at.is_(None))
     asking: Any = and_(Message.recipient_id == viewer.id, Message.state == REQUEST)
@@ -340,16 +339,43 @@ async def _last_words(session: AsyncSession, viewer: User, others: list[int]) ->
         .where(_involving(viewer.id), other.in_(others))
         .subquery()
     )
-    rows = await session.execute(
-        select(
-            ranked.c.id, ranked.c.sender_id, ranked.c.text, ranked.c.created_at, ranked.c.other
-        ).where(ranked.c.rank == 1)
-    )
-    for message_id, sender_id, text, at, other_id in rows:
-        keep(
-            other_id,
-            Entry("message", message_id, sender_id == viewer.id, text, at, (), message_id),
+    rows = (
+        await session.execute(
+            select(
+                ranked.c.id,
+                ranked.c.sender_id,
+                ranked.c.text,
+                ranked.c.created_at,
+                ranked.c.read_at,
+                ranked.c.state,
+                ranked.c.other,
+            ).where(ranked.c.rank == 1)
         )
+    ).all()
+    reached: dict[str, list[str]] = defaultdict(list)
+    for message_id, network in await session.execute(
+        select(MessageCopy.message_id, MessageCopy.network)
+        .where(
+            MessageCopy.message_id.in_([row[0] for row in rows]),
+            MessageCopy.status.in_((SENT, WITHDRAWN)),
+        )
+        .order_by(MessageCopy.position)
+    ):
+        reached[message_id].append(network)
+    for message_id, sender_id, text, at, read_at, state, other_id in rows:
+        mine = sender_id == viewer.id
+        entry = Entry(
+            "message",
+            message_id,
+            mine,
+            text,
+            at,
+            tuple(reached.get(message_id, ())),
+            message_id,
+            unread=not mine and read_at is None,
+            held=state != "",
+        )
+        keep(other_id, entry)
     answer_rank = (
         select(
             MessageAnswer.id,

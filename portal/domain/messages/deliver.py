@@ -36,7 +36,7 @@ from portal.domain import jobs, linking, privacy, relations
 from portal.domain import number as numbers
 from portal.domain.jobs import Claimed
 from portal.domain.linking import oauth
-from portal.domain.linking.services import LinkServices, connector
+from portal.domain.linking.services import LinkServices, label_of
 from portal.domain.messages import answers
 from portal.domain.messages.send import (
     FAILED,
@@ -115,7 +115,7 @@ class Sending:
         work = await self._start(job)
         if work is None:
             return jobs.ENDED
-        cls = connector(work.network)
+        label = label_of(work.network)
         try:
             delivered = await self._deliver(work)
         except telegram.NotAllowed:
@@ -124,7 +124,7 @@ class Sending:
         except (base.RateLimited, base.Retriable, httpx.HTTPError) as error:
             log.info("message copy %s: %s", work.copy_id, error)
             said = error.message if isinstance(error, base.ConnectorError) else ""
-            reason = said or UNREACHABLE % {"network": cls.LABEL}
+            reason = said or UNREACHABLE % {"network": label}
             if work.first:  # the next messenger now beats this one in a while
                 await self._fail(work, job, reason)
                 return jobs.ENDED
@@ -132,13 +132,11 @@ class Sending:
                 wait = error.retry_after
                 return await self._later(work, wait or jobs.backoff(work.attempts), reason)
             if work.attempts >= self.max_attempts:
-                await self._fail(
-                    work, job, GAVE_UP % {"network": cls.LABEL, "attempts": work.attempts}
-                )
+                await self._fail(work, job, GAVE_UP % {"network": label, "attempts": work.attempts})
                 return jobs.ENDED
             return await self._later(work, jobs.backoff(work.attempts), reason)
         except base.AuthRevoked:
-            await self._fail(work, job, RECONNECT % {"network": cls.LABEL}, revoked=True)
+            await self._fail(work, job, RECONNECT % {"network": label}, revoked=True)
             return jobs.ENDED
         except base.ConnectorError as error:
             await self._fail(work, job, error.message)
@@ -148,25 +146,19 @@ class Sending:
 
     async def _deliver(self, work: _Work) -> base.Delivered:
         """The network's call, with no transaction open."""
-        async with self.services.http() as http:
-            if work.account is None:
-                # No key to send: a try after a lost answer may write it twice (module doc).
+        if work.account is None:
+            # No key to send: a try after a lost answer may write it twice (module doc).
+            async with self.services.http() as http:
                 token = self.services.telegram_bot_token
                 return await telegram.write(http, token, work.to, work.text, picture=work.picture)
-            assert work.credentials is not None
-            cls = connector(work.network)
-            instance = cls(
-                work.account.handle, work.credentials, http, context=self.services.context
+        assert work.credentials is not None
+        async with acting.acting_for(
+            self.sessions, self.services, work.account, work.credentials
+        ) as instance:
+            # A try after the first may follow one that went out unrecorded.
+            return await instance.send_message(
+                work.to, work.text, work.key, again=work.attempts > 1, picture=work.picture
             )
-            try:
-                # A try after the first may follow one that went out unrecorded.
-                return await instance.send_message(
-                    work.to, work.text, work.key, again=work.attempts > 1, picture=work.picture
-                )
-            finally:
-                await acting.keep_renewed(
-                    self.sessions, self.services, work.account.id, work.credentials, instance
-                )
 
     async def _start(self, job: Claimed) -> _Work | None:
         async with session_scope(self.sessions, writing=True) as session:
@@ -232,20 +224,8 @@ class Sending:
             return UNLINKED
         credentials = linking.load_credentials(self.services, account)
         if credentials is None or account.status != linking.VERIFIED:
-            return RECONNECT % {"network": connector(account.network).LABEL}
-        # Written to the recipient's account as it is now: a message held a while (a request)
-        # never goes to a handle they gave up or someone else proved since.
-        theirs = (
-            await session.get(LinkedAccount, copy.recipient_account_id)
-            if copy.recipient_account_id is not None
-            else None
-        )
-        if (
-            theirs is None
-            or theirs.user_id != message.recipient_id
-            or theirs.status != linking.VERIFIED
-            or theirs.handle != copy.to_handle
-        ):
+            return RECONNECT % {"network": label_of(account.network)}
+        if await _theirs_now(session, copy, message) is None:
             return NOT_THEIRS_NOW
         return _Work(
             copy_id=copy.id,
@@ -267,15 +247,11 @@ class Sending:
         recipient's account as it is now (not written to once unlinked), introduced."""
         if not self.services.telegram_bot_token:
             return NO_BOT
-        account = (
-            await session.get(LinkedAccount, copy.recipient_account_id)
-            if copy.recipient_account_id is not None
-            else None
-        )
+        account = await _theirs_now(session, copy, message)
         chat = bot_chat(account) if account is not None else None
         sender = await session.get(User, message.sender_id)
         recipient = await session.get(User, message.recipient_id)
-        if account is None or account.status != linking.VERIFIED or chat is None:
+        if chat is None:
             return NOT_THEIRS_NOW
         if sender is None or recipient is None:  # gone, and the message with them
             return NOT_THEIRS_NOW
@@ -359,6 +335,27 @@ class Sending:
     def _tell(self, message_id: str, copy_id: int) -> None:
         if self.listener is not None:
             self.listener(message_id, copy_id)
+
+
+async def _theirs_now(
+    session: AsyncSession, copy: MessageCopy, message: Message
+) -> LinkedAccount | None:
+    """The recipient's account a copy goes to, as it is now: still theirs, proven, and the
+    handle the copy was written to. A message held a while (a request) never goes to a
+    handle they gave up since, nor to one someone else proved."""
+    theirs = (
+        await session.get(LinkedAccount, copy.recipient_account_id)
+        if copy.recipient_account_id is not None
+        else None
+    )
+    if (
+        theirs is None
+        or theirs.user_id != message.recipient_id
+        or theirs.status != linking.VERIFIED
+        or theirs.handle != copy.to_handle
+    ):
+        return None
+    return theirs
 
 
 async def introduced(session: AsyncSession, sender: User, recipient: User, text: str) -> str:

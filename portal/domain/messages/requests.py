@@ -62,6 +62,7 @@ async def accept(session: AsyncSession, viewer: User, number: str) -> User:
                 Message.sender_id == sender.id,
                 Message.recipient_id == viewer.id,
                 Message.state == REQUEST,
+                Message.dropped.is_(False),
             )
         )
     )

@@ -294,6 +294,7 @@ async def send(
                 Message.sender_id == sender.id,
                 Message.recipient_id == recipient.id,
                 Message.state == REQUEST,
+                Message.dropped.is_(False),
                 Message.id != message.id,
             )
             .limit(1)
