@@ -40,9 +40,10 @@ import imaplib
 import logging
 import re
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 from email_validator import EmailNotValidError, validate_email
@@ -294,9 +295,6 @@ def _new_sent_folder(imap: imaplib.IMAP4, folders: Sequence[_Folder]) -> str | N
 # -- answers (blocking: run by on_imap in a worker thread) ----------------------------------
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_INTERNALDATE = re.compile(
-    rb'INTERNALDATE "\s?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-]\d{2})(\d{2})"'
-)
 
 
 def _answers(to: str, thread: str, since: datetime, imap: imaplib.IMAP4) -> list[Answer]:
@@ -347,21 +345,9 @@ def _fetched(data: Sequence[object]) -> Iterator[tuple[datetime | None, bytes]]:
 
 
 def _arrival(meta: bytes) -> datetime | None:
-    match = _INTERNALDATE.search(meta)
-    if match is None:
-        return None
-    day, month, year, hour, minute, second, zone_hours, zone_minutes = match.groups()
+    """An email's arrival from what precedes it in a FETCH answer: its INTERNALDATE."""
     try:
-        hours = int(zone_hours)
-        offset = timedelta(hours=hours, minutes=int(zone_minutes) * (-1 if hours < 0 else 1))
-        return datetime(
-            int(year),
-            _MONTHS.index(month.decode().title()) + 1,
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            tzinfo=timezone(offset),
-        )
-    except ValueError:
+        moment = imaplib.Internaldate2tuple(meta)
+        return None if moment is None else datetime.fromtimestamp(time.mktime(moment), UTC)
+    except (ValueError, OverflowError):
         return None

@@ -29,7 +29,7 @@ from connectors.base import (
     PermanentError,
     Retriable,
 )
-from connectors.email import NO_MAILBOX, Email, _Folder, _sent_folder
+from connectors.email import NO_MAILBOX, Email, _arrival, _Folder, _sent_folder
 from portal.net import guarded_client
 from tests.fixtures.imap import IMAPServer
 from tests.fixtures.peers import free_port
@@ -363,6 +363,14 @@ async def test_an_answer_in_the_second_the_message_went_out_is_one(
     answers = await ada.email(http).answers(GRACE, delivered, sent_at)
 
     assert [(a.id, a.text) for a in answers] == [(answer_id, "Yes.")]
+
+
+def test_an_arrival_behind_utc_by_less_than_an_hour_is_counted_behind() -> None:
+    """An INTERNALDATE of ``-0030`` is half an hour behind UTC, not ahead of it: an answer
+    that came just after the message is not taken for one written before it."""
+    meta = b'7 (UID 7 INTERNALDATE "07-Dec-2026 10:00:05 -0030" BODY[]<0> {120}'
+
+    assert _arrival(meta) == datetime(2026, 12, 7, 10, 30, 5, tzinfo=UTC)
 
 
 async def test_mail_that_cannot_be_read_is_passed_over(
