@@ -35,6 +35,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import imaplib
 import logging
@@ -140,7 +141,10 @@ class Email(Connector):
                 settings, password, functools.partial(_has_sent, found), context=self.context
             ):
                 return Delivered(found, thread=found)
-            raw = compose(self.handle, to, text, found, datetime.now(UTC), picture)
+            # The MIME build and the picture's base64 are work for a thread, not the event loop.
+            raw = await asyncio.to_thread(
+                compose, self.handle, to, text, found, datetime.now(UTC), picture
+            )
             await submit(settings, password, self.handle, to, raw, context=self.context)
         except MailboxFailure as failure:
             raise _refusal(failure) from failure
