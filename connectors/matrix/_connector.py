@@ -28,7 +28,6 @@ from connectors.base import (
     PermanentError,
     PostRules,
     Published,
-    RateLimited,
     Response,
     Retriable,
     Upload,
@@ -213,9 +212,9 @@ class Matrix(base.Connector):
         if picture is not None:
             uri = await self._upload(server, picture.data, picture.mime_type)
             image = image_content(picture, uri, None, None)
-            await _send_once(server, room_id, f"{transaction}.picture", image)
+            await send(server, (room_id, room_id), f"{transaction}.picture", image)
         content = {"msgtype": "m.text", "body": body}
-        event_id = await _send_once(server, room_id, transaction, content)
+        event_id = await send(server, (room_id, room_id), transaction, content)
         return Delivered(event_id, thread=room_id)
 
     async def answers(self, to: str, delivered: Delivered, since: datetime) -> list[Answer]:
@@ -464,16 +463,14 @@ class Matrix(base.Connector):
 
     async def _usable(self, server: Homeserver, room_id: str, recipient: str) -> bool:
         """We are joined, the recipient is joined or invited, and the room is not encrypted."""
-        state = f"/_matrix/client/v3/rooms/{segment(room_id)}/state"
-        try:
-            ours = await server.call("GET", f"{state}/m.room.member/{segment(self.handle)}")
-            theirs = await server.call("GET", f"{state}/m.room.member/{segment(recipient)}")
-        except PermanentError:
+        if await self._membership(server, room_id, self.handle) != "join":
             return False
-        if ours.get("membership") != "join" or theirs.get("membership") not in ("join", "invite"):
+        if await self._membership(server, room_id, recipient) not in ("join", "invite"):
             return False
         try:
-            await server.call("GET", f"{state}/m.room.encryption")
+            await server.call(
+                "GET", f"/_matrix/client/v3/rooms/{segment(room_id)}/state/m.room.encryption"
+            )
         except NotFound:
             return True
         except PermanentError:
@@ -489,23 +486,3 @@ def _user_id_in(whoami: dict[str, Any]) -> str | None:
         return Matrix.normalize_handle(user_id)
     except InvalidHandle:
         return None
-
-
-async def _send_once(
-    server: Homeserver, room_id: str, transaction: str, content: dict[str, Any]
-) -> str:
-    """Send one event with a transaction id; its event id. The server sends a transaction id
-    it saw from the same device once: the same id makes a repeated try one (the spec's
-    "Transaction identifiers")."""
-    path = f"/_matrix/client/v3/rooms/{segment(room_id)}/send/m.room.message/{segment(transaction)}"
-    try:
-        sent = await server.call("PUT", path, content)
-    except RateLimited:
-        raise
-    except Retriable:
-        # The same transaction id: if the first attempt did arrive, this is not a second.
-        sent = await server.call("PUT", path, content)
-    event_id = sent.get("event_id")
-    if not isinstance(event_id, str) or not event_id:
-        raise Retriable("The Matrix server did not say whether the message was sent.")
-    return event_id

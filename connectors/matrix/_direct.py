@@ -218,21 +218,17 @@ async def _picture_before(
     """The id of the picture sent just before the text event ``text``, with the transaction id
     the text's and ``.picture`` (as ``send_message`` sends one), not yet redacted: the
     server shows the sending device its own transaction ids."""
-    unsigned = text.get("unsigned")
-    transaction = unsigned.get("transaction_id") if isinstance(unsigned, dict) else None
-    event_id = text.get("event_id")
-    if not isinstance(transaction, str) or not isinstance(event_id, str):
+    transaction = _transaction_of(text)
+    if not transaction:
         return None
-    path = f"/_matrix/client/v3/rooms/{segment(room_id)}/context/{segment(event_id)}"
+    path = f"/_matrix/client/v3/rooms/{segment(room_id)}/context/{segment(str(text['event_id']))}"
     around = await server.call("GET", path, params={"limit": "6"})
     before = around.get("events_before")
     for event in before if isinstance(before, list) else []:
         if not isinstance(event, dict) or event.get("sender") != account or redacted(event):
             continue
-        sent = event.get("unsigned")
-        if isinstance(sent, dict) and sent.get("transaction_id") == f"{transaction}.picture":
-            found = event.get("event_id")
-            return found if isinstance(found, str) else None
+        if _transaction_of(event) == f"{transaction}.picture":
+            return str(event["event_id"])
     return None
 
 
