@@ -382,9 +382,10 @@ class Bluesky(Connector):
         body = _chat.check_text(f"{text.strip()}\n\n{address}" if address else text)
         recipient = self.normalize_handle(to, context=self.context)
         who = self.display_handle(recipient)
-        if not recipient.startswith("did:"):
-            recipient = (await self.context.resolver.resolve(recipient, self.http)).did
-        if recipient == chat.did:
+        if recipient != self.handle and not recipient.startswith("did:"):
+            # Chat needs the DID alone: the handle's DID, not its whole identity.
+            recipient = await self.context.resolver.resolve_handle(recipient, self.http)
+        if recipient in (self.handle, chat.did):
             raise PermanentError("A Bluesky account cannot write a direct message to itself.")
         convo = await chat.conversation(recipient, who)
         if again:

@@ -28,7 +28,7 @@ from connectors.base import (
 )
 from connectors.bluesky import Bluesky
 from connectors.bluesky._chat import NO_ACCESS, NO_ACCESS_BY_SIGN_IN
-from tests.connectors.test_bluesky import PDS, _faked, _mock_identity
+from tests.connectors.test_bluesky import PDS, _faked, _mock_handle
 
 ADA = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
 """The account Portal writes from."""
@@ -124,7 +124,7 @@ async def test_a_message_goes_into_the_conversation_of_the_two_through_the_pds()
 
 async def test_a_handle_is_resolved_and_links_are_facets() -> None:
     async with respx.mock() as mock, httpx.AsyncClient() as http:
-        _mock_identity(mock, "bob.example.com", BOB, "bob.example.com")
+        _mock_handle(mock, "bob.example.com", BOB)  # its DID alone: no DID document read
         found, sent = _chat(mock)
         await _ada(http).send_message("@Bob.example.com", "See https://example.com/tea", "k")
 
@@ -259,7 +259,7 @@ async def test_what_the_chat_service_answers_is_told(
 
 async def test_a_locked_conversation_is_told() -> None:
     async with respx.mock() as mock, httpx.AsyncClient() as http:
-        _mock_identity(mock, "bob.example.com", BOB, "bob.example.com")
+        _mock_handle(mock, "bob.example.com", BOB)
         _, sent = _chat(mock)
         sent.mock(return_value=_refusal("ConvoLocked", "convo is locked"))
         with pytest.raises(PermanentError) as raised:
