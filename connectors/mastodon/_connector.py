@@ -323,14 +323,14 @@ class Mastodon(base.Connector):
             self.POST_RULES, max_length=limits.max_characters, max_media=limits.max_media
         )
 
-    async def _check_length(self, text: str, warning: str, what: str = "post") -> Limits | None:
+    async def _check_length(self, text: str, warning: str) -> Limits | None:
         """The instance's limits, once the text and warning are known to fit in them."""
         limits = await self._instance_limits()
         if limits is not None:
             count = count_status(text, warning, url_length=limits.url_length)
             if count > limits.max_characters:
                 raise PermanentError(
-                    f"This {what} is {count} characters as Mastodon counts them, and "
+                    f"This post is {count} characters as Mastodon counts them, and "
                     f"{self.instance} allows {limits.max_characters}: shorten it by "
                     f"{count - limits.max_characters}."
                 )
@@ -422,8 +422,8 @@ class Mastodon(base.Connector):
             raise PermanentError("A Mastodon account cannot send a direct message to itself.")
         if not text.strip():
             raise PermanentError("The message is empty.")
+        # No length check before sending: the instance's 422 says what is too long in its words.
         status = _direct.status_text(recipient, instance, text)
-        await self._check_length(status, "", "message")
         token = self.credentials.access_token
         if not token:
             raise AuthRevoked("Portal holds no access to this Mastodon account.")
