@@ -229,7 +229,9 @@ class Page(Generic[T]):
 @dataclass(frozen=True, slots=True)
 class Delivered:
     """A direct message as the network took it: its id, and where answers to it come
-    (:attr:`thread`): a Matrix room, an email's ``Message-ID``; empty where the id says it."""
+    (:attr:`thread`): a Matrix room, a Bluesky conversation, a Telegram chat, or the message
+    itself (a Mastodon status, an email's ``Message-ID``: the same as the id); empty where
+    the network names no such place (XMPP)."""
 
     id: str
     thread: str = ""
@@ -534,8 +536,8 @@ class Connector:
         raise NotImplementedError
 
     async def message_read(self, to: str, delivered: Delivered) -> bool:
-        """Whether ``to`` is known to have read the message (a Matrix read receipt); ``False``
-        where the network does not say."""
+        """Whether ``to`` is known to have read the message (a Matrix read receipt, a Mastodon
+        favourite, an XMPP displayed marker); ``False`` where the network does not say."""
         return False
 
     async def withdraw_message(self, to: str, delivered: Delivered) -> None:

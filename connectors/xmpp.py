@@ -99,9 +99,9 @@ _MAX_PART_BYTES = 1023
 _FORBIDDEN_IN_LOCALPART = frozenset("\"&'/:<>@")
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 cannot carry: a message holding them would break the stream."""
 _OOB = "jabber:x:oob"
 """Out-of-band data (https://xmpp.org/extensions/xep-0066.html): where a picture is."""
-"""Characters XML 1.0 cannot carry: a message holding them would break the stream."""
 _REFUSED = "The XMPP server refused this address or password."
 _DISCO_INFO = "http://jabber.org/protocol/disco#info"
 _HINTS = "urn:xmpp:hints"

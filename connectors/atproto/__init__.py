@@ -46,6 +46,7 @@ from connectors.atproto._identity import (
     service_origin,
 )
 from connectors.atproto._oauth import (
+    CHAT_SCOPE,
     SCOPE,
     DPoP,
     authorization_server,
@@ -69,6 +70,7 @@ from connectors.atproto._syntax import (
 from connectors.atproto._xrpc import XrpcError, blob_cid, blob_url, xrpc
 
 __all__ = [
+    "CHAT_SCOPE",
     "DISALLOWED_TLDS",
     "INVALID_HANDLE",
     "SCOPE",

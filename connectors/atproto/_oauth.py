@@ -51,7 +51,9 @@ __all__ = [
     "push_authorization_request",
 ]
 
-SCOPE = "atproto transition:generic transition:chat.bsky"
+CHAT_SCOPE = "transition:chat.bsky"
+"""What a session needs for direct messages (https://atproto.com/specs/oauth, its scopes)."""
+SCOPE = f"atproto transition:generic {CHAT_SCOPE}"
 """Identity, the account's repository and blobs as the Bluesky app uses them, and its direct
 messages (to write to a person there, and read their answers)."""
 

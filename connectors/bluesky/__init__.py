@@ -58,8 +58,9 @@ Why it looks like this (official docs: https://atproto.com/specs and https://doc
 - Direct messages go through Bluesky's chat service, which the PDS passes calls on to
   (``atproto-proxy``): a message into the one conversation of the two accounts, its answers
   read back from there; a try again looks there for the first try's message, as chat takes
-  no key. Only an app password that allows direct messages reaches chat, not Portal's OAuth
-  sessions (``_chat``).
+  no key. An app password reaches chat when it allows direct messages; an account linked by
+  signing in with Bluesky does too, as Portal's OAuth asks for ``transition:chat.bsky``; only
+  one linked so before Portal asked for it does not (``_chat``).
 - Errors: a revoked or ended session is :class:`AuthRevoked`, 429 :class:`RateLimited` with
   the wait of ``ratelimit-reset`` (a Unix time) or ``Retry-After``, a 5xx or a timeout
   :class:`Retriable`, any other refusal a :class:`PermanentError` with the PDS's reason.

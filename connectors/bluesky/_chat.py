@@ -13,7 +13,8 @@ https://github.com/bluesky-social/atproto/tree/main/lexicons/chat/bsky/convo):
   "Allow access to your direct messages" (a privileged one); the PDS answers any other with
   ``InvalidToken`` "Bad token method", which here says what to do, and is not a revoked
   link. An OAuth session needs the ``transition:chat.bsky`` scope, which Portal's OAuth
-  client does not ask for (``connectors.atproto.SCOPE``): an account linked that way is told
+  client asks for (``connectors.atproto._oauth.SCOPE``): an account linked by signing in
+  with Bluesky reaches chat; one linked so before Portal asked for it lacks it and is told
   so before anything is sent (the PDS would answer 403 ``ScopeMissingError``).
 - ``chat.bsky.convo.getConvoForMembers`` with the recipient's DID gets, or starts, the one
   direct conversation of the two; ``chat.bsky.convo.sendMessage`` with
@@ -59,8 +60,6 @@ from connectors.bluesky._model import WEB, moment
 
 SERVICE = "did:web:api.bsky.chat#bsky_chat"
 """The chat service, as the ``atproto-proxy`` header names it (its DID and service id)."""
-SCOPE = "transition:chat.bsky"
-"""What an OAuth session needs for chat (https://atproto.com/specs/oauth, its scopes)."""
 MAX_GRAPHEMES = 1000
 MAX_BYTES = 10_000
 PAGE = 100

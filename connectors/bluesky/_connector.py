@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import httpx
 
 from connectors.atproto import (
+    CHAT_SCOPE,
     INVALID_HANDLE,
     DPoP,
     Identity,
@@ -403,7 +404,7 @@ class Bluesky(Connector):
     def _chat(self) -> _chat.Chat:
         """The account's conversations, where its session may reach them."""
         did, _ = self._account()
-        if self._dpop is not None and _chat.SCOPE not in self.credentials.scope.split():
+        if self._dpop is not None and CHAT_SCOPE not in self.credentials.scope.split():
             raise PermanentError(_chat.NO_ACCESS_BY_SIGN_IN)
         return _chat.Chat(self._call, did)
 
