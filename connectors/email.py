@@ -162,8 +162,6 @@ class Email(Connector):
         thread = delivered.thread or delivered.id
         if not _quotable(thread):  # not an email's Message-ID: nothing answers it
             return []
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
         # An email's arrival (INTERNALDATE) and its Date count whole seconds: one that came
         # in the very second of ``since`` is compared at that second, not found earlier.
         since = since.replace(microsecond=0)

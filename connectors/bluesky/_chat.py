@@ -291,8 +291,6 @@ class Chat:
         ``since``, oldest first, at most the newest :data:`MAX_ANSWERS`."""
         if not convo_id:
             raise PermanentError("This message names no Bluesky conversation.")
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
         convo = await self._chat("chat.bsky.convo.getConvo", {"convoId": convo_id}, who=who)
         recipient = other_member(convo.get("convo"), self.did)
         found: dict[str, Answer] = {}

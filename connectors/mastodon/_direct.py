@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -132,8 +132,6 @@ def answers_in(
 ) -> list[Answer]:
     """The statuses of ``recipient`` among a context's descendants written since ``since``,
     oldest first, at most the newest :data:`MAX_ANSWERS`."""
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
     descendants = context.get("descendants") if isinstance(context, Mapping) else None
     found: dict[str, Answer] = {}
     for status in descendants if isinstance(descendants, list) else []:
