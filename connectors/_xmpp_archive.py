@@ -19,10 +19,8 @@ from xml.etree.ElementTree import Element
 from slixmpp import JID, ClientXMPP
 from slixmpp.exceptions import IqError, IqTimeout
 
-from connectors.base import Answer, ConnectorError, PermanentError, Retriable
+from connectors.base import MAX_ANSWERS, Answer, ConnectorError, PermanentError, Retriable
 
-MAX_ANSWERS = 100
-"""The most answers read back at once: the newest."""
 MAX_SCANNED = 500
 """How many entries of the archive are looked through, newest first, at most."""
 PAGE = 100

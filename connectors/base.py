@@ -237,6 +237,10 @@ class Delivered:
     thread: str = ""
 
 
+MAX_ANSWERS = 100
+"""The most answers to one direct message read at once: the newest."""
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """A message the recipient of a direct message wrote back on the same network."""

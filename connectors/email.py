@@ -52,6 +52,7 @@ from email_validator import EmailNotValidError, validate_email
 from connectors._emails import compose, message_id, read_answer
 from connectors._mailbox import MailboxFailure, MailboxSettings, on_imap, submit, unkept
 from connectors.base import (
+    MAX_ANSWERS,
     PUBLIC,
     Answer,
     AuthRevoked,
@@ -72,7 +73,6 @@ __all__ = ["Email"]
 log = logging.getLogger(__name__)
 
 NO_MAILBOX = "Connect your mailbox to send email from Portal."
-MAX_ANSWERS = 100
 FETCH_LIMIT = 256 * 1024
 """The most of one email fetched, in bytes."""
 _FETCH_BATCH = 20

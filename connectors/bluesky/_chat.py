@@ -55,7 +55,7 @@ from urllib.parse import quote
 
 from connectors._http import json_text
 from connectors.atproto import XrpcError
-from connectors.base import Answer, PermanentError, Retriable, count_text
+from connectors.base import MAX_ANSWERS, Answer, PermanentError, Retriable, count_text
 from connectors.bluesky._model import WEB, moment
 
 SERVICE = "did:web:api.bsky.chat#bsky_chat"
@@ -66,7 +66,6 @@ PAGE = 100
 """The most messages ``getMessages`` gives at once."""
 PAGES = 5
 """How many pages of a conversation are read back for its answers, at most."""
-MAX_ANSWERS = 100
 AGAIN_WITHIN = timedelta(hours=6)
 """How far back a try ``again`` looks for the first try's message: longer than a message's
 tries go on for (at most about an hour), with room for a worker that was down a while."""

@@ -33,13 +33,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors.base import Answer, InvalidHandle, PermanentError
+from connectors.base import MAX_ANSWERS, Answer, InvalidHandle, PermanentError
 from connectors.mastodon import _api
 from connectors.mastodon._api import server_error, text_of
 from connectors.mastodon._model import post_from_json, server_name, web_url
 from connectors.mastodon._text import CONTROL, html_to_text
 
-MAX_ANSWERS = 100
 QUIET = "\u2060"
 """The word joiner: put after an ``@`` of the text, it keeps it from making a mention."""
 _MENTION_START = re.compile(r"(?<![=/\w])@(?=[a-z0-9_])", re.IGNORECASE)

@@ -10,14 +10,12 @@ from collections.abc import AsyncGenerator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.base import Answer, Delivered, PermanentError
+from connectors.base import MAX_ANSWERS, Answer, Delivered, PermanentError
 from connectors.matrix._answers import without_fallback
 from connectors.matrix._homeserver import Homeserver, MatrixError, NotFound
 from connectors.matrix._ids import is_event_id, segment
 from connectors.matrix._publishing import permalink, redact, redacted
 
-MAX_ANSWERS = 100
-"""The most answers read back at once: the newest."""
 PAGE = 100
 PAGES = 5
 """How many pages of a room's timeline are read back from its newest event, at most."""
