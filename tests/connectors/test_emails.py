@@ -132,9 +132,11 @@ def test_an_html_reply_is_read_without_what_it_quotes(html: str) -> None:
     ids=["unclosed tags", "unclosed ends", "declarations", "deep quotes", "comment", "number"],
 )
 def test_html_written_to_break_a_parser_is_read_in_no_time(html: str) -> None:
-    started = time.monotonic()
+    # The processor's own time, not the wall clock: a busy machine does not fail it. Quadratic
+    # parsing of these takes minutes; linear, well under a second.
+    started = time.process_time()
     html_to_text(html)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 5.0
 
 
 def test_a_subject_is_the_first_line_cut_at_a_word() -> None:
@@ -208,7 +210,7 @@ def test_an_answer_is_never_written_after_it_arrived() -> None:
     ids=["encoded words", "angle brackets", "parameters"],
 )
 def test_headers_written_to_break_a_parser_are_passed_over_in_no_time(headers: str) -> None:
-    started = time.monotonic()
+    started = time.process_time()
     mail = _mail(f"{headers}\r\nIn-Reply-To: {THREAD}")
     assert read_answer(mail, "grace@example.org", THREAD, ARRIVED) is None
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 5.0
