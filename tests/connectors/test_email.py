@@ -32,7 +32,7 @@ from connectors.base import (
 from connectors.email import NO_MAILBOX, Email, _arrival, _Folder, _sent_folder
 from portal.net import guarded_client
 from tests.fixtures.imap import IMAPServer
-from tests.fixtures.peers import free_port
+from tests.fixtures.live import closed_port
 from tests.fixtures.smtp import Submission
 
 LOCAL = Context(addresses=AddressPolicy(allow_loopback=True))
@@ -226,8 +226,11 @@ async def test_a_refused_recipient_is_said_and_not_tried_again(
     ada: Mailbox, submission_server: Submission, http: httpx.AsyncClient
 ) -> None:
     submission_server.refused.add("nobody@example.org")
-    with pytest.raises(PermanentError) as caught:
-        await ada.email(http).send_message("nobody@example.org", "Tea?", "copy-7")
+    try:
+        with pytest.raises(PermanentError) as caught:
+            await ada.email(http).send_message("nobody@example.org", "Tea?", "copy-7")
+    finally:  # the server is the whole session's
+        submission_server.refused.discard("nobody@example.org")
     assert not isinstance(caught.value, Retriable)
     assert caught.value.message == (
         "The mail server refused the address nobody@example.org: 550 5.1.1 No such mailbox here"
@@ -247,11 +250,12 @@ async def test_an_address_that_is_not_one_is_refused_before_anything_goes(
 async def test_a_server_that_cannot_be_reached_is_tried_later(
     ada: Mailbox, http: httpx.AsyncClient
 ) -> None:
-    closed = MailServer("127.0.0.1", free_port(), "none")
-    with pytest.raises(Retriable, match="SMTP server cannot be reached"):
-        await ada.email(http, smtp=closed).send_message(GRACE, "Tea?", "copy-8")
-    with pytest.raises(Retriable, match="IMAP server cannot be reached"):
-        await ada.email(http, imap=closed).send_message(GRACE, "Tea?", "copy-8", again=True)
+    with closed_port() as port:
+        closed = MailServer("127.0.0.1", port, "none")
+        with pytest.raises(Retriable, match="SMTP server cannot be reached"):
+            await ada.email(http, smtp=closed).send_message(GRACE, "Tea?", "copy-8")
+        with pytest.raises(Retriable, match="IMAP server cannot be reached"):
+            await ada.email(http, imap=closed).send_message(GRACE, "Tea?", "copy-8", again=True)
     assert await asyncio.to_thread(ada.folder, "Sent") == []
 
 
