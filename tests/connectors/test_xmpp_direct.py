@@ -18,7 +18,7 @@ import slixmpp
 from connectors.base import Delivered, InvalidHandle, PermanentError
 from connectors.xmpp import _session
 from tests.connectors.test_xmpp import account, linked, routed
-from tests.fixtures.xmpp import XMPPServer
+from tests.fixtures.xmpp import XMPP_WAIT, XMPPServer
 
 MARKERS = "urn:xmpp:chat-markers:0"
 RETRACT = "urn:xmpp:message-retract:1"
@@ -43,7 +43,7 @@ class Online:
         query = self.client.make_iq_get(
             queryxmlns="http://jabber.org/protocol/disco#info", ito=self.client.boundjid.domain
         )
-        await query.send(timeout=5)  # type: ignore[no-untyped-call]
+        await query.send(timeout=XMPP_WAIT)  # type: ignore[no-untyped-call]
 
     async def say(self, to: str, body: str, *extra: Element, id: str = "") -> str:
         """Send a chat message (with ``extra`` elements); its id."""
@@ -61,7 +61,7 @@ class Online:
         await self.say(to, "", Element(f"{{{MARKERS}}}{marker}", {"id": message_id}))
 
     async def next(self) -> Any:
-        return await asyncio.wait_for(self.inbox.get(), timeout=5)
+        return await asyncio.wait_for(self.inbox.get(), timeout=XMPP_WAIT)
 
 
 @asynccontextmanager
