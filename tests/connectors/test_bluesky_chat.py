@@ -254,7 +254,7 @@ async def test_what_the_chat_service_answers_is_told(
     assert type(raised.value) is kind
     assert says in raised.value.message
     if isinstance(raised.value, RateLimited):
-        assert raised.value.retry_after is not None and 25 <= raised.value.retry_after <= 30
+        assert raised.value.retry_after is not None and 10 <= raised.value.retry_after <= 30
 
 
 async def test_a_locked_conversation_is_told() -> None:
