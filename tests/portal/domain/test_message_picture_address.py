@@ -33,4 +33,6 @@ def test_the_address_works_for_a_month_after_the_message_was_written() -> None:
 def test_a_posts_picture_address_is_new_each_time_and_lives_an_hour() -> None:
     first, second = (public_pictures.token("p1", SECRET) for _ in range(2))
     assert first != second
+    assert public_pictures.read(first, SECRET, now=time.time() + 3500) == "p1"
+    assert public_pictures.read(second, SECRET) == "p1"
     assert public_pictures.read(first, SECRET, now=time.time() + 3700) is None

@@ -29,9 +29,11 @@ async def test_notifications_shown_become_read_after_another_writer_committed(
             bob = await people.person(session, "Bob")
             session.add(Notification(user_id=ada.id, kind="contact_request", actor_id=bob.id))
         shown = notifications._show
+        interleaved: list[bool] = []
 
         async def shown_while_the_worker_commits(*args: Any) -> Any:
             found = await shown(*args)
+            interleaved.append(True)
             async with session_scope(sessions, writing=True) as other:
                 await other.execute(update(User).where(User.id == bob.id).values(bio="Busy"))
             return found
@@ -41,6 +43,7 @@ async def test_notifications_shown_become_read_after_another_writer_committed(
             me = await page.get(User, ada.id)
             assert me is not None
             listed = await notifications.list_notifications(page, me, mark_read=True)
+        assert interleaved == [True], "the other writer never committed in between"
         assert len(listed.items) == 1 and listed.unread == 0
         async with session_scope(sessions) as session:
             read_at = await session.scalar(select(Notification.read_at))
