@@ -24,7 +24,7 @@ from tests.fixtures.images import png
 from tests.fixtures.matrix import MatrixHomeserver
 from tests.fixtures.messaging import Person, messaging_settings, messenger
 from tests.fixtures.publishing import post_worker
-from tests.fixtures.xmpp import XMPPServer, online_client
+from tests.fixtures.xmpp import XMPP_WAIT, XMPPServer, online_client
 from tests.portal.domain import people
 
 
@@ -116,7 +116,7 @@ async def test_a_picture_goes_with_the_message_to_matrix_and_as_an_address_to_xm
     addresses = app.state.links.addresses
     async with online_client(xmpp_server, grace.jid, grace.password, addresses) as received:
         assert await worker.run_due() == 2
-        on_xmpp = await asyncio.wait_for(received, timeout=5)
+        on_xmpp = await asyncio.wait_for(received, timeout=XMPP_WAIT)
     shown = (await client.get(f"/api/v1/messages/{message['id']}", headers=ada.headers)).json()
     assert [(c["network"], c["status"], c["error"]) for c in shown["copies"]] == [
         ("matrix", "sent", ""),
