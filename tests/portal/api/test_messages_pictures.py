@@ -202,13 +202,15 @@ async def test_only_ones_own_unused_picture_goes_with_a_message(
 
 
 async def test_what_is_not_a_picture_is_refused_in_words(
-    client: httpx.AsyncClient, two: tuple[Person, Person]
+    client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
-    ada, _ = two
+    ada = await people.person(db, "Ada")
+    token = (await account.create_token(db, ada, name="tests")).secret
+    await db.commit()
     refused = await client.post(
         "/api/v1/media",
         files={"file": ("notes.png", b"just some words, not a picture", "image/png")},
-        headers=ada.headers,
+        headers={"authorization": f"Bearer {token}"},
     )
     assert refused.status_code == 422, refused.text
     assert "picture" in refused.json()["detail"].lower()
