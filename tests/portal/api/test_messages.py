@@ -15,22 +15,20 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.config import Settings
 from portal.domain import account, jobs, linking, reach
 from portal.storage.models import LinkedAccount
 from portal.storage.posts import Job
 from tests.connectors.test_matrix import Inbox, messages_in
+from tests.fixtures import messaging
 from tests.fixtures.live import free_port
 from tests.fixtures.matrix import MatrixHomeserver
-from tests.fixtures.messaging import Person, messaging_settings, messenger
+from tests.fixtures.messaging import Person, messenger, send
 from tests.fixtures.publishing import post_worker
 from tests.fixtures.xmpp import XMPPServer, online_client
 from tests.portal.domain import people
 
-
-@pytest.fixture
-def settings(xmpp_server: XMPPServer) -> Settings:
-    return messaging_settings(xmpp_server)
+settings = messaging.settings
+two = messaging.two
 
 
 @pytest.fixture
@@ -40,33 +38,8 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def two(
-    db: AsyncSession,
-    app: FastAPI,
-    http: httpx.AsyncClient,
-    matrix_homeserver: MatrixHomeserver,
-    xmpp_server: XMPPServer,
-) -> tuple[Person, Person]:
-    ada = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Ada")
-    grace = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Grace")
-    await people.befriend(db, ada.user, grace.user)
-    await db.commit()
-    return ada, grace
-
-
-@pytest.fixture
 def worker(app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]) -> jobs.Worker:
     return post_worker(app, sessionmaker)
-
-
-async def _send(
-    client: httpx.AsyncClient, sender: Person, to: Person, text: str, **more: Any
-) -> httpx.Response:
-    return await client.post(
-        "/api/v1/messages",
-        json={"to": to.user.number, "text": text, **more},
-        headers=sender.headers,
-    )
 
 
 async def _get(client: httpx.AsyncClient, who: Person, message_id: str) -> dict[str, Any]:
@@ -87,7 +60,7 @@ async def test_a_message_reaches_the_person_on_every_messenger_at_once(
 ) -> None:
     ada, grace = two
     addresses = app.state.links.addresses
-    sent = await _send(client, ada, grace, "Tea at five? ✨")
+    sent = await send(client, ada, grace, "Tea at five? ✨")
     assert sent.status_code == 202, sent.text
     message = sent.json()
     assert message["to"] == grace.user.number and message["mode"] == "all"
@@ -137,7 +110,7 @@ async def test_first_that_delivers_stops_there_or_falls_through_to_the_next(
     )
     assert ordered.status_code == 200, ordered.text
 
-    sent = (await _send(client, ada, grace, "First one", mode="first")).json()
+    sent = (await send(client, ada, grace, "First one", mode="first")).json()
     assert [(c["network"], c["status"]) for c in sent["copies"]] == [
         ("xmpp", "queued"),
         ("matrix", "waiting"),
@@ -158,7 +131,7 @@ async def test_first_that_delivers_stops_there_or_falls_through_to_the_next(
     moved = dataclasses.replace(stored, extra={**stored.extra, "port": free_port()})
     linking.store_credentials(app.state.links, mine, moved)
     await db.commit()
-    sent = (await _send(client, ada, grace, "Second one", mode="first")).json()
+    sent = (await send(client, ada, grace, "Second one", mode="first")).json()
     worker = post_worker(app, sessionmaker)
     assert await worker.run_due() == 2
     shown = await _get(client, ada, sent["id"])
@@ -193,7 +166,7 @@ async def test_only_what_the_recipient_allows_the_sender(
 ) -> None:
     ada, grace = two
     stranger = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Stan")
-    refused = await _send(client, stranger, grace, "Hello?")
+    refused = await send(client, stranger, grace, "Hello?")
     assert refused.status_code == 403
     assert "only from their contacts" in refused.json()["detail"]
 
@@ -203,10 +176,10 @@ async def test_only_what_the_recipient_allows_the_sender(
     assert xmpp is not None
     xmpp.audience = "contacts"
     await db.commit()
-    sent = await _send(client, stranger, grace, "Hello?")
+    sent = await send(client, stranger, grace, "Hello?")
     assert sent.status_code == 202, sent.text
     assert [c["network"] for c in sent.json()["copies"]] == ["matrix"]
-    asked = await _send(client, stranger, grace, "Hello?", channels=["xmpp"])
+    asked = await send(client, stranger, grace, "Hello?", channels=["xmpp"])
     assert asked.status_code == 422
     assert "does not offer you that messenger" in asked.json()["detail"]
 
@@ -214,14 +187,14 @@ async def test_only_what_the_recipient_allows_the_sender(
     await people.block(db, grace.user, stranger.user)
     await db.commit()
     before = await db.scalar(select(Job.id).order_by(Job.id.desc()).limit(1))
-    dropped = await _send(client, stranger, grace, "Let me in")
+    dropped = await send(client, stranger, grace, "Let me in")
     assert dropped.status_code == 202
     assert await db.scalar(select(Job.id).order_by(Job.id.desc()).limit(1)) == before
 
     # Nobody: the person says so.
     grace.user.messages_from = reach.NOBODY
     await db.commit()
-    refused = await _send(client, ada, grace, "Hi")
+    refused = await send(client, ada, grace, "Hi")
     assert refused.status_code == 403
     assert "does not take messages" in refused.json()["detail"]
 
@@ -244,7 +217,7 @@ async def test_a_wrong_message_is_refused_and_another_persons_is_not_found(
         else:
             assert answer.status_code == status, answer.text
             assert words is not None and words in answer.text
-    sent = (await _send(client, ada, grace, "Hi")).json()
+    sent = (await send(client, ada, grace, "Hi")).json()
     theirs = await client.get(f"/api/v1/messages/{sent['id']}", headers=grace.headers)
     unknown = await client.get("/api/v1/messages/nosuchmessage", headers=grace.headers)
     assert theirs.status_code == unknown.status_code == 404
@@ -271,7 +244,7 @@ async def test_a_wrong_message_is_refused_and_another_persons_is_not_found(
     assert links["matrix"]["url"].startswith("https://matrix.to/#/")
     assert links["matrix"]["fills_in_text"] is False
     # For Ada, who writes on Matrix and XMPP herself, WhatsApp alone is a link.
-    sent = (await _send(client, ada, grace, "Hi again")).json()
+    sent = (await send(client, ada, grace, "Hi again")).json()
     assert [c["network"] for c in sent["copies"]] == ["matrix", "xmpp"]
     assert [link["network"] for link in sent["links"]] == ["whatsapp"]
     # Someone whose messengers are all proven and who has none: nothing to write on at all.

@@ -15,43 +15,26 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.config import Settings
 from portal.domain import account, jobs
 from portal.domain.posts import public_pictures
 from portal.storage.models import LinkedAccount
 from tests.connectors.test_matrix import Inbox
+from tests.fixtures import messaging
 from tests.fixtures.images import png
 from tests.fixtures.matrix import MatrixHomeserver
-from tests.fixtures.messaging import Person, messaging_settings, messenger
+from tests.fixtures.messaging import Person, send
 from tests.fixtures.publishing import post_worker
 from tests.fixtures.xmpp import XMPP_WAIT, XMPPServer, online_client
 from tests.portal.domain import people
 
-
-@pytest.fixture
-def settings(xmpp_server: XMPPServer) -> Settings:
-    return messaging_settings(xmpp_server)
+settings = messaging.settings
+two = messaging.two
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient() as client:
         yield client
-
-
-@pytest.fixture
-async def two(
-    db: AsyncSession,
-    app: FastAPI,
-    http: httpx.AsyncClient,
-    matrix_homeserver: MatrixHomeserver,
-    xmpp_server: XMPPServer,
-) -> tuple[Person, Person]:
-    ada = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Ada")
-    grace = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Grace")
-    await people.befriend(db, ada.user, grace.user)
-    await db.commit()
-    return ada, grace
 
 
 @pytest.fixture
@@ -68,16 +51,6 @@ async def _upload(client: httpx.AsyncClient, who: Person, data: bytes | None = N
     assert uploaded.status_code == 201, uploaded.text
     media_id: str = uploaded.json()["id"]
     return media_id
-
-
-async def _send(
-    client: httpx.AsyncClient, sender: Person, to: Person, text: str, **more: Any
-) -> httpx.Response:
-    return await client.post(
-        "/api/v1/messages",
-        json={"to": to.user.number, "text": text, **more},
-        headers=sender.headers,
-    )
 
 
 async def _room_events(
@@ -103,7 +76,7 @@ async def test_a_picture_goes_with_the_message_to_matrix_and_as_an_address_to_xm
 ) -> None:
     ada, grace = two
     media_id = await _upload(client, ada)
-    sent = await _send(
+    sent = await send(
         client, ada, grace, "Look at her ✨", media_id=media_id, media_description="A black cat"
     )
     assert sent.status_code == 202, sent.text
@@ -173,13 +146,13 @@ async def test_only_ones_own_unused_picture_goes_with_a_message(
 ) -> None:
     ada, grace = two
     graces = await _upload(client, grace)
-    theirs = await _send(client, ada, grace, "Hello", media_id=graces)
+    theirs = await send(client, ada, grace, "Hello", media_id=graces)
     assert theirs.status_code == 404, theirs.text
     assert "picture does not exist" in theirs.json()["detail"]
 
     mine = await _upload(client, ada)
-    assert (await _send(client, ada, grace, "Hello", media_id=mine)).status_code == 202
-    again = await _send(client, ada, grace, "Hello again", media_id=mine)
+    assert (await send(client, ada, grace, "Hello", media_id=mine)).status_code == 202
+    again = await send(client, ada, grace, "Hello again", media_id=mine)
     assert again.status_code == 404, again.text
     # Nor can a post take a message's picture.
     on_matrix = await db.scalar(

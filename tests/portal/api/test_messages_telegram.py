@@ -19,7 +19,7 @@ import httpx
 import pytest
 import respx
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.config import Settings
@@ -29,15 +29,14 @@ from portal.domain.messages import answers
 from portal.domain.posts import backfeed
 from portal.storage.messages import MessageCopy
 from portal.storage.models import LinkedAccount, Notification, User, utcnow
-from portal.storage.posts import Job
 from tests.connectors.test_matrix import Inbox
 from tests.connectors.test_telegram_direct import bots_message, users_message
 from tests.connectors.test_telegram_publish import API, TOKEN, failed, ok
 from tests.connectors.test_telegram_updates import ALAN, GRACE, updates
-from tests.fixtures.app import HTML, make_settings, my_number
+from tests.fixtures.app import HTML, my_number
 from tests.fixtures.matrix import MatrixHomeserver
-from tests.fixtures.messaging import Person, messenger
-from tests.fixtures.publishing import post_worker
+from tests.fixtures.messaging import Person, messaging_settings, messenger
+from tests.fixtures.publishing import due_now, post_worker
 from tests.fixtures.xmpp import XMPPServer
 from tests.portal.domain import people
 
@@ -47,12 +46,8 @@ SENT = 77
 
 @pytest.fixture
 def settings(xmpp_server: XMPPServer) -> Settings:
-    return make_settings(
-        connectors_allow_loopback=True,
-        xmpp_server=f"{xmpp_server.host}:{xmpp_server.port}",
-        xmpp_ca_file=str(xmpp_server.ca_file),
-        telegram_bot_token=TOKEN,
-        telegram_bot_username="portal_bot",
+    return messaging_settings(
+        xmpp_server, telegram_bot_token=TOKEN, telegram_bot_username="portal_bot"
     )
 
 
@@ -96,11 +91,6 @@ async def on_telegram(db: AsyncSession, user: User, who: dict[str, Any] = GRACE)
 
 async def _headers(db: AsyncSession, user: User) -> dict[str, str]:
     return {"authorization": f"Bearer {(await account.create_token(db, user, name='t')).secret}"}
-
-
-async def _due_now(db: AsyncSession, kind: str) -> None:
-    await db.execute(update(Job).where(Job.kind == kind).values(run_at=utcnow()))
-    await db.commit()
 
 
 async def _message(client: httpx.AsyncClient, headers: dict[str, str], message_id: str) -> Any:
@@ -363,7 +353,7 @@ async def test_a_reply_to_the_bot_comes_into_the_conversation_and_matrix_is_take
             )
         )
     )
-    await _due_now(db, backfeed.BOT_UPDATES)
+    await due_now(db, backfeed.BOT_UPDATES)
     await worker.run_due()  # the bot's updates, and the withdrawal they ask for
     assert read.called
     assert await _conversation(client, ada, grace) == [
@@ -383,7 +373,7 @@ async def test_a_reply_to_the_bot_comes_into_the_conversation_and_matrix_is_take
     assert telegram.routes[1].call_count == 0  # the answered copy stays
 
     # The same updates read again (a crash before they were confirmed): nothing more.
-    await _due_now(db, backfeed.BOT_UPDATES)
+    await due_now(db, backfeed.BOT_UPDATES)
     await worker.run_due()
     assert read.call_count == 2
     assert len(await _conversation(client, ada, grace)) == 2
@@ -414,7 +404,7 @@ async def test_an_answer_on_matrix_has_the_bot_delete_its_telegram_message(
         json={"msgtype": "m.text", "body": "Yes!"},
     )
     assert answered.status_code == 200, answered.text
-    await _due_now(db, answers.READ)
+    await due_now(db, answers.READ)
     await worker.run_due()
     deleted = telegram.routes[1]
     assert deleted.call_count == 1

@@ -13,19 +13,16 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.config import Settings
 from portal.storage.models import User
+from tests.fixtures import messaging
 from tests.fixtures.app import HTML, get_csrf, my_number
 from tests.fixtures.images import png
 from tests.fixtures.matrix import MatrixHomeserver
-from tests.fixtures.messaging import Person, messaging_settings, messenger
+from tests.fixtures.messaging import Person, messenger
 from tests.fixtures.xmpp import XMPPServer
 from tests.portal.domain import people
 
-
-@pytest.fixture
-def settings(xmpp_server: XMPPServer) -> Settings:
-    return messaging_settings(xmpp_server)
+settings = messaging.settings
 
 
 @pytest.fixture

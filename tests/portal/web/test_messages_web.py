@@ -12,20 +12,17 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.config import Settings
 from portal.domain import reach
 from portal.storage.models import User
+from tests.fixtures import messaging
 from tests.fixtures.app import HTML, get_csrf, my_number
 from tests.fixtures.matrix import MatrixHomeserver
-from tests.fixtures.messaging import messaging_settings, messenger
+from tests.fixtures.messaging import messenger
 from tests.fixtures.publishing import post_worker
 from tests.fixtures.xmpp import XMPPServer
 from tests.portal.domain import people
 
-
-@pytest.fixture
-def settings(xmpp_server: XMPPServer) -> Settings:
-    return messaging_settings(xmpp_server)
+settings = messaging.settings
 
 
 @pytest.fixture
