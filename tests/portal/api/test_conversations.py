@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.config import Settings
 from portal.domain import contacts, jobs, reach
 from portal.domain.messages import answers
 from portal.storage.messages import MessageCopy
@@ -21,53 +20,21 @@ from portal.storage.models import Notification, utcnow
 from portal.storage.posts import Job
 from tests.connectors.test_matrix import Inbox
 from tests.connectors.test_xmpp_direct import online
+from tests.fixtures import messaging
 from tests.fixtures.matrix import MatrixHomeserver
-from tests.fixtures.messaging import Person, messaging_settings, messenger
-from tests.fixtures.publishing import post_worker
+from tests.fixtures.messaging import Person, conversation, messenger, said
+from tests.fixtures.publishing import due_now, post_worker
 from tests.fixtures.xmpp import XMPPServer
 from tests.portal.domain import people
 
-
-@pytest.fixture
-def settings(xmpp_server: XMPPServer) -> Settings:
-    return messaging_settings(xmpp_server)
+settings = messaging.settings
+two = messaging.two
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient() as client:
         yield client
-
-
-@pytest.fixture
-async def two(
-    db: AsyncSession,
-    app: FastAPI,
-    http: httpx.AsyncClient,
-    matrix_homeserver: MatrixHomeserver,
-    xmpp_server: XMPPServer,
-) -> tuple[Person, Person]:
-    ada = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Ada")
-    grace = await messenger(db, app, http, matrix_homeserver, xmpp_server, "Grace")
-    await people.befriend(db, ada.user, grace.user)
-    await db.commit()
-    return ada, grace
-
-
-async def _due_now(db: AsyncSession, kind: str) -> None:
-    await db.execute(update(Job).where(Job.kind == kind).values(run_at=utcnow()))
-    await db.commit()
-
-
-async def _conversation(client: httpx.AsyncClient, who: Person, other: Person) -> dict[str, Any]:
-    got = await client.get(f"/api/v1/conversations/{other.user.number}", headers=who.headers)
-    assert got.status_code == 200, got.text
-    found: dict[str, Any] = got.json()
-    return found
-
-
-def _said(conversation: dict[str, Any]) -> list[tuple[str, bool, str, list[str]]]:
-    return [(e["kind"], e["mine"], e["text"], e["networks"]) for e in conversation["entries"]]
 
 
 async def test_an_answer_on_matrix_comes_back_and_the_unread_xmpp_copy_is_taken_back(
@@ -90,9 +57,9 @@ async def test_an_answer_on_matrix_comes_back_and_the_unread_xmpp_copy_is_taken_
     message_id = sent.json()["id"]
     assert await worker.run_due() == 2  # both copies out
     # Nothing answered yet: a read finds nothing, and nobody is told.
-    await _due_now(db, answers.READ)
+    await due_now(db, answers.READ)
     assert await worker.run_due() == 2
-    assert _said(await _conversation(client, ada, grace)) == [
+    assert said(await conversation(client, ada, grace)) == [
         ("message", True, "Tea at five?", ["matrix", "xmpp"])
     ]
 
@@ -106,16 +73,16 @@ async def test_an_answer_on_matrix_comes_back_and_the_unread_xmpp_copy_is_taken_
     )
     assert answered.status_code == 200, answered.text
 
-    await _due_now(db, answers.READ)
+    await due_now(db, answers.READ)
     assert await worker.run_due() >= 2  # the two reads (and the withdrawal they ask for)
     await worker.run_due()
-    mine = await _conversation(client, ada, grace)
-    assert _said(mine) == [
+    mine = await conversation(client, ada, grace)
+    assert said(mine) == [
         ("message", True, "Tea at five?", ["matrix", "xmpp"]),
         ("answer", False, "Yes! At the usual place.", ["matrix"]),
     ]
     assert mine["entries"][1]["unread"] is True  # read now, by this very look
-    assert (await _conversation(client, ada, grace))["entries"][1]["unread"] is False
+    assert (await conversation(client, ada, grace))["entries"][1]["unread"] is False
 
     # The XMPP copy was never read: it is taken back.
     copies = {
@@ -131,9 +98,9 @@ async def test_an_answer_on_matrix_comes_back_and_the_unread_xmpp_copy_is_taken_
     # Ada is told, once; reading again adds nothing.
     told = list(await db.scalars(select(Notification).where(Notification.user_id == ada.user.id)))
     assert [(n.kind, n.actor_id) for n in told] == [("message_answered", grace.user.id)]
-    await _due_now(db, answers.READ)
+    await due_now(db, answers.READ)
     await worker.run_due()
-    assert len(_said(await _conversation(client, ada, grace))) == 2
+    assert len(said(await conversation(client, ada, grace))) == 2
     assert (
         await db.scalar(
             select(Notification.id).where(Notification.user_id == ada.user.id).offset(1)
@@ -142,8 +109,8 @@ async def test_an_answer_on_matrix_comes_back_and_the_unread_xmpp_copy_is_taken_
     )
 
     # Grace sees the same conversation from her side: Ada's message (new to her), her answer.
-    theirs = await _conversation(client, grace, ada)
-    assert _said(theirs) == [
+    theirs = await conversation(client, grace, ada)
+    assert said(theirs) == [
         ("message", False, "Tea at five?", ["matrix", "xmpp"]),
         ("answer", True, "Yes! At the usual place.", ["matrix"]),
     ]
@@ -211,10 +178,10 @@ async def test_a_first_message_from_someone_not_a_contact_waits_for_a_yes(
 
     [summary] = (await client.get("/api/v1/conversations", headers=grace.headers)).json()
     assert summary["request"] is True and summary["unread"] == 2
-    hers = await _conversation(client, grace, ada)
+    hers = await conversation(client, grace, ada)
     assert hers["request"] is True
     assert [(e["mine"], e["held"]) for e in hers["entries"]] == [(False, True), (False, True)]
-    assert (await _conversation(client, ada, grace))["request"] is False
+    assert (await conversation(client, ada, grace))["request"] is False
 
     accepted = await client.post(
         f"/api/v1/conversations/{ada.user.number}/accept", headers=grace.headers
@@ -285,9 +252,9 @@ async def test_one_answer_to_two_messages_in_one_room_is_one_and_a_reply_through
     )
     assert back.status_code == 202, back.text
     assert await worker.run_due() == 1
-    await _due_now(db, answers.READ)
+    await due_now(db, answers.READ)
     await worker.run_due()
-    assert _said(await _conversation(client, ada, grace)) == [
+    assert said(await conversation(client, ada, grace)) == [
         ("message", True, "One", ["matrix"]),
         ("message", True, "Two", ["matrix"]),
         ("answer", False, "Yes to both", ["matrix"]),
@@ -345,7 +312,7 @@ async def test_a_copy_answered_on_its_own_network_is_not_taken_back(
         )
     }
     assert statuses == {"matrix": "sent", "xmpp": "sent"}
-    assert [e["text"] for e in (await _conversation(client, ada, grace))["entries"]] == [
+    assert [e["text"] for e in (await conversation(client, ada, grace))["entries"]] == [
         "Tea at five?",
         "Yes, on XMPP",
         "Yes, on Matrix",
