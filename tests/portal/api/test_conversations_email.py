@@ -24,26 +24,21 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.config import Settings
 from portal.domain import account, jobs, linking
 from portal.domain.linking import proofs
 from portal.domain.messages import answers
 from portal.storage.models import LinkedAccount, Notification, User, utcnow
 from portal.storage.posts import Job
+from tests.fixtures import messaging
 from tests.fixtures.imap import IMAPServer
-from tests.fixtures.messaging import messaging_settings
 from tests.fixtures.publishing import post_worker
 from tests.fixtures.smtp import Submission, submission
 from tests.fixtures.xmpp import XMPPServer
 from tests.portal.domain import people
 
+settings = messaging.settings  # the portal reaches Prosody too, for another messenger
+
 _numbers = itertools.count(1)
-
-
-@pytest.fixture
-def settings(xmpp_server: XMPPServer) -> Settings:
-    """The portal reaches the test servers on loopback (and Prosody, for another messenger)."""
-    return messaging_settings(xmpp_server)
 
 
 @dataclass
