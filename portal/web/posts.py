@@ -338,7 +338,9 @@ async def _post_context(
         readable and (reading or any(d.sent_at and d.sent_at > recent for d in sent))
     )
     return {
-        "version": _version(states, answers.marker),
+        # Not "version": that name is the portal's own, in the footer and in every static
+        # address the page loads.
+        "shown": _version(states, answers.marker),
         "loaded": loaded,
         "post": loaded.post,
         "deliveries": loaded.deliveries,

@@ -15,6 +15,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal import __version__
 from portal.deps import job_worker
 from portal.storage.models import User, utcnow
 from portal.storage.posts import Post
@@ -88,6 +89,11 @@ async def test_compose_preview_publish_and_follow_the_delivery(
     shown = await signed_in.get(post_url, headers=HTML)
     assert "Hello, networks" in shown.text and "Queued" in shown.text
     assert 'data-stream="/posts/' in shown.text  # live while it is under way
+    # What the stream compares with is its own; the page's static addresses and its footer
+    # keep the portal's version.
+    assert re.search(r'data-stream="/posts/[\w-]+/stream\?seen=[0-9a-f]{16}"', shown.text)
+    assert f'href="/static/app.css?v={__version__}"' in shown.text
+    assert f"Portal {__version__} ·" in shown.text
 
     assert await _run(app, sessionmaker) == 1
     shown = await signed_in.get(post_url, headers=HTML)
