@@ -411,6 +411,12 @@ class Connector:
     TEXT_COUNTING: ClassVar[TextCounting] = "characters"
     POST_RULES: ClassVar[PostRules | None] = None
     """What one post may hold (set with ``CAN_PUBLISH``)."""
+    RULES_FROM_SERVER: ClassVar[bool] = False
+    """:meth:`post_rules` reads the account's server, whose own limits may differ from
+    :attr:`POST_RULES` (a Mastodon instance's ``max_characters``): public settings, read with
+    no token, the same for every account of that server. A caller may ask once per server and
+    keep the answer a while; :meth:`post_rules` gives :attr:`POST_RULES` where the server tells
+    nothing."""
     PUBLISHES_TO: ClassVar[str] = ""
     """What :attr:`Draft.destination` names where the network posts into a place (``"room"``,
     ``"channel"``, ``"page"``); empty where a post goes on the account's own timeline."""

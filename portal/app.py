@@ -41,6 +41,7 @@ from portal.deps import feed_poller, job_worker, link_services, phone_services
 from portal.domain.card_cache import CardCache
 from portal.domain.feeds import poller
 from portal.domain.images import ImageWorkers
+from portal.domain.posts.server_rules import RulesCache
 from portal.errors import N_, PortalError, RateLimited
 from portal.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from portal.ratelimit import RateLimiter
@@ -359,6 +360,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.rate_limit_storage, enabled=settings.rate_limits_enabled
     )
     app.state.cards = CardCache(max_cards=settings.card_cache_size)
+    app.state.server_rules = RulesCache()
     app.state.images = ImageWorkers(workers=settings.avatar_workers, queue=settings.avatar_queue)
 
     _install_error_handlers(app)

@@ -31,6 +31,7 @@ from portal.domain.posts import compose, public_pictures
 from portal.domain.posts.backfeed import Backfeeding
 from portal.domain.posts.deliver import Delivering, Listener
 from portal.domain.posts.edit import Editing
+from portal.domain.posts.server_rules import RulesCache, ServerRules
 from portal.domain.posts.telegram_answers import BotUpdates
 from portal.domain.text import email_key
 from portal.ratelimit import RateLimiter
@@ -276,6 +277,12 @@ def get_services(request: Request) -> LinkServices:
     return services
 
 
+async def get_server_rules(request: Request) -> ServerRules:
+    """The limits of the linked accounts' servers, asked once and kept (one per app)."""
+    cache: RulesCache = request.app.state.server_rules
+    return ServerRules(cache, get_services(request))
+
+
 def get_sessionmaker(request: Request) -> Sessions:
     """Sessions of its own, for a response that outlives the request's (a live stream)."""
     sessions: Sessions = request.app.state.sessionmaker
@@ -296,6 +303,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 CardsDep = Annotated[CardCache, Depends(get_cards)]
 Services = Annotated[LinkServices, Depends(get_services)]
+ServerRulesDep = Annotated[ServerRules, Depends(get_server_rules)]
 Phones = Annotated[PhoneServices, Depends(get_phone_services)]
 SessionsDep = Annotated[Sessions, Depends(get_sessionmaker)]
 ImagesDep = Annotated[ImageWorkers, Depends(get_image_workers)]

@@ -118,6 +118,7 @@ class Mastodon(base.Connector):
         content_warning=True,
     )
     """Mastodon's defaults; :meth:`post_rules` reads the instance's own."""
+    RULES_FROM_SERVER = True
 
     def __init__(
         self,

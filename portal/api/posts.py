@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, Path, Query, Request, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal.api.deps import ApiUser
@@ -23,8 +23,10 @@ from portal.deps import (
     DB,
     ImagesDep,
     LimiterDep,
+    ServerRulesDep,
     Services,
     SettingsDep,
+    calls_out,
     client_address,
     save_post_media,
 )
@@ -291,18 +293,33 @@ async def upload_media(
     responses=errors(401, 403, 422, 429),
 )
 async def create_post(
-    body: PostIn, db: DB, user: ApiUser, services: Services, limiter: LimiterDep
+    body: PostIn,
+    db: DB,
+    user: ApiUser,
+    services: Services,
+    limiter: LimiterDep,
+    server_rules: ServerRulesDep,
 ) -> PostOut:
     """Write a post for my targets: published now, at ``publish_at``, or kept as a draft."""
     await limiter.hit("post", str(user.id))
-    return PostOut.of(await compose.save(db, user, body.composed(), base_url=services.base_url))
+    return PostOut.of(
+        await compose.save(
+            db, user, body.composed(), base_url=services.base_url, server_rules=server_rules
+        )
+    )
 
 
-@router.post("/previews", response_model=list[PreviewOut], responses=errors(401, 403, 422))
+@router.post(
+    "/previews",
+    response_model=list[PreviewOut],
+    responses=errors(401, 403, 422),
+    dependencies=[Depends(calls_out)],
+)
 async def preview_post(
-    body: PreviewIn, db: DB, user: ApiUser, services: Services
+    body: PreviewIn, db: DB, user: ApiUser, services: Services, server_rules: ServerRulesDep
 ) -> list[PreviewOut]:
-    """Each target's version of a text: split, shortened, what stops it. Nothing is saved."""
+    """Each target's version of a text: split, shortened, what stops it, by the limits of
+    each account's server where it sets its own (a Mastodon instance's). Nothing is saved."""
     shown = await compose.previews(
         db,
         user,
@@ -311,6 +328,7 @@ async def preview_post(
         media=body.media,
         content_warning=body.content_warning,
         base_url=services.base_url,
+        server_rules=server_rules,
     )
     return [
         PreviewOut(
@@ -383,13 +401,21 @@ async def update_post(
     user: ApiUser,
     services: Services,
     limiter: LimiterDep,
+    server_rules: ServerRulesDep,
 ) -> PostOut:
     """Change a draft or a scheduled post, whole, until it starts going out."""
     saved = await lookup.counted(
         limiter,
         user,
         client_address(request),
-        compose.save(db, user, body.composed(), base_url=services.base_url, post_id=post_id),
+        compose.save(
+            db,
+            user,
+            body.composed(),
+            base_url=services.base_url,
+            post_id=post_id,
+            server_rules=server_rules,
+        ),
     )
     return PostOut.of(saved)
 

@@ -23,10 +23,20 @@ from starlette.responses import Response
 
 from portal import csrf, responses
 from portal.db import session_scope
-from portal.deps import DB, ImagesDep, LimiterDep, SessionsDep, client_address, save_post_media
+from portal.deps import (
+    DB,
+    ImagesDep,
+    LimiterDep,
+    ServerRulesDep,
+    SessionsDep,
+    calls_out,
+    client_address,
+    save_post_media,
+)
 from portal.domain import lookup
 from portal.domain.linking.services import connector
 from portal.domain.posts import backfeed, compose, edit
+from portal.domain.posts.server_rules import ServerRules
 from portal.errors import InvalidInput, NotFound, PortalError
 from portal.storage.models import LinkedAccount, User, utcnow
 from portal.web import sse
@@ -197,9 +207,12 @@ async def new_post(request: Request, db: DB, user: CurrentUser) -> Response:
     return render(request, "post_new", await _compose_context(db, user))
 
 
-@router.post("/posts/preview")
-async def preview(request: Request, db: DB, user: CurrentUser) -> Response:
-    """Each chosen network's version of the text being written (htmx, as it is typed)."""
+@router.post("/posts/preview", dependencies=[Depends(calls_out)])
+async def preview(
+    request: Request, db: DB, user: CurrentUser, server_rules: ServerRulesDep
+) -> Response:
+    """Each chosen network's version of the text being written (htmx, as it is typed), by the
+    limits of each account's server where it sets its own (a Mastodon instance's)."""
     form = await request.form()
     values = _values(form)
     media = len(form.getlist("media"))
@@ -211,6 +224,7 @@ async def preview(request: Request, db: DB, user: CurrentUser) -> Response:
         media=media,
         content_warning=values["content_warning"],
         base_url=request.app.state.settings.base_url.rstrip("/"),
+        server_rules=server_rules,
     )
     return render(request, "post_new", {"previews": shown}, fragment="post_previews")
 
@@ -239,15 +253,26 @@ async def upload_media(
 
 @router.post("/posts")
 async def create_post(
-    request: Request, db: DB, user: CurrentUser, images: ImagesDep, limiter: LimiterDep
+    request: Request,
+    db: DB,
+    user: CurrentUser,
+    images: ImagesDep,
+    limiter: LimiterDep,
+    server_rules: ServerRulesDep,
 ) -> Response:
     """Publish now, schedule, or keep as a draft."""
     async with request.form() as form:
-        return await _create(request, form, db, user, images, limiter)
+        return await _create(request, form, db, user, images, limiter, server_rules)
 
 
 async def _create(
-    request: Request, form: FormData, db: DB, user: User, images: ImagesDep, limiter: LimiterDep
+    request: Request,
+    form: FormData,
+    db: DB,
+    user: User,
+    images: ImagesDep,
+    limiter: LimiterDep,
+    server_rules: ServerRules,
 ) -> Response:
     values = _values(form)
     media_ids = [str(m)[:24] for m in form.getlist("media")][: compose.MAX_MEDIA + 1]
@@ -271,6 +296,7 @@ async def _create(
             ),
             base_url=request.app.state.settings.base_url.rstrip("/"),
             post_id=str(form.get("post_id") or "")[:24] or None,
+            server_rules=server_rules,
         )
     except PortalError as exc:
         context = await _compose_context(db, user, values)

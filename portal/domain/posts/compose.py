@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import base
 from connectors.atproto import tid
+from portal.db import write_next
 from portal.domain import jobs, linking
 from portal.domain.images import ImageWorkers, Picture
 from portal.domain.linking.services import connector
 from portal.domain.posts.adapt import Fit, Version, adapt, rules_for
+from portal.domain.posts.server_rules import ServerRules
 from portal.errors import N_, InvalidInput, NotFound, PayloadTooLarge
 from portal.storage.models import LinkedAccount, User, utcnow
 from portal.storage.posts import Delivery, Post, PostMedia
@@ -324,16 +326,26 @@ async def save(
     *,
     base_url: str,
     post_id: str | None = None,
+    server_rules: ServerRules | None = None,
 ) -> Loaded:
     """Write a new post (``post_id`` None) or change one that has not started going out.
 
     Every target's version is checked against its network's rules first: a target that
     cannot take the post (Instagram without a picture) refuses the whole post, saying why.
+    With ``server_rules``, a target whose server sets its own limits (a Mastodon instance's)
+    is checked against those, as it will be delivered. A server not asked lately is asked
+    with no transaction open: the one that read is ended first, and the writes begin after.
     """
     now = utcnow()
     text, warning = check_text(composed)
     publish_at = _check_time(composed.publish_at, now)
     chosen = await _targets(session, user, composed.targets)
+    known: dict[int, base.PostRules] = {}
+    if server_rules is not None:
+        accounts = [account for account, _ in chosen]
+        if server_rules.asks(accounts):
+            await write_next(session)
+        known = await server_rules.of(accounts)
     if post_id is None:
         post = Post(id=new_id(), user_id=user.id)
         session.add(post)
@@ -358,6 +370,7 @@ async def save(
             media=len(media),
             content_warning=warning,
             full_text_url=full_text_url(base_url, post.id),
+            rules=known.get(account.id),
         ).problems
         if problems:
             first = problems[0]
@@ -417,9 +430,20 @@ async def previews(
     media: int,
     content_warning: str,
     base_url: str,
+    server_rules: ServerRules | None = None,
 ) -> list[Preview]:
-    """Each chosen target's version of a text being written: no writes, no network."""
+    """Each chosen target's version of a text being written, with no writes. With
+    ``server_rules``, a target whose server sets its own limits (a Mastodon instance's) is
+    shown by those, as it will be delivered: at most one read of each such server's public
+    settings, kept a while (:mod:`portal.domain.posts.server_rules`); else by its network's
+    documented rules, with no network at all."""
     accounts = {account.id: account for account in await publishers(session, user)}
+    chosen = [
+        accounts[target.account_id]
+        for target in targets[:MAX_TARGETS]
+        if target.account_id in accounts
+    ]
+    known = await server_rules.of(chosen) if server_rules is not None else {}
     shown = []
     for target in targets[:MAX_TARGETS]:
         account = accounts.get(target.account_id)
@@ -433,6 +457,7 @@ async def previews(
             media=min(media, MAX_MEDIA),
             content_warning=content_warning[:MAX_WARNING],
             full_text_url=full_text_url(base_url, "…"),
+            rules=known.get(account.id),
         )
         shown.append(Preview(account, label(account), target.destination, target.fit, version, own))
     return shown
