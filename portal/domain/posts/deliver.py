@@ -227,7 +227,8 @@ class Delivering:
         if version.problems:
             raise base.PermanentError(version.problems[0])
         done = list(work.parts)
-        for index, text in enumerate(version.parts):
+        parts = version.parts or ("",)  # pictures alone: one post of them, with no text
+        for index, text in enumerate(parts):
             if index < len(done):
                 continue
             draft = base.Draft(
@@ -238,7 +239,7 @@ class Delivering:
                 reply_to=base.Thread(done[0], done[-1]) if done else None,
             )
             done.append(await instance.publish(draft, f"{work.key}.{index}"))
-            if len(done) < len(version.parts):
+            if len(done) < len(parts):
                 await self._record(work, done, job)
         await self._record(work, done, job, last=True)
 

@@ -321,3 +321,18 @@ async def test_another_persons_post_answers_as_an_unknown_one(client, ada, insta
     delete = await client.delete(f"/api/v1/posts/{post['id']}", headers=eve)
     assert theirs.status_code == unknown.status_code == delete.status_code == 404
     assert theirs.json() == unknown.json()
+
+
+async def test_a_post_of_pictures_alone_goes_out_with_them(client, ada, instance, worker) -> None:
+    uploaded = await client.post(
+        "/api/v1/media", files={"file": ("p.png", _png(), "image/png")}, headers=ada["headers"]
+    )
+    media = uploaded.json()
+    post = await _post(client, ada, text="", media=[{"id": media["id"], "description": "Teal"}])
+    assert post.status_code == 201, post.text
+    await worker.run_due()
+    (form,) = instance.posted
+    assert form["media_ids[]"] == ["900"]
+    assert form.get("status", [""]) == [""]
+    (delivery,) = (await _get(client, ada, post.json()["id"]))["deliveries"]
+    assert delivery["status"] == "sent" and delivery["remote_url"]
