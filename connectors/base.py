@@ -14,8 +14,10 @@ types (:class:`Actor`, :class:`Post`, :class:`Draft`, :class:`Page`) and errors
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
@@ -302,6 +304,39 @@ class OAuthClient:
 # -- what a portal decides -------------------------------------------------------------------
 
 
+class Kept:
+    """Public facts about servers that connectors learned and may use again for a while, such
+    as a Mastodon instance's limits: never a person's data, nor anything asked with their
+    token. At most ``size`` facts are kept, the one used least recently dropped first."""
+
+    def __init__(self, size: int = 1_000, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.size = size
+        self._clock = clock
+        self._facts: OrderedDict[Hashable, tuple[object, float]] = OrderedDict()
+
+    def get(self, key: Hashable) -> object | None:
+        """The fact kept under ``key``; ``None`` when there is none, or it is too old."""
+        found = self._facts.get(key)
+        if found is None:
+            return None
+        if found[1] <= self._clock():
+            del self._facts[key]
+            return None
+        self._facts.move_to_end(key)
+        return found[0]
+
+    def clear(self) -> None:
+        """Forget every fact."""
+        self._facts.clear()
+
+    def put(self, key: Hashable, fact: object, seconds: float) -> None:
+        """Keep ``fact`` under ``key`` for ``seconds``."""
+        self._facts[key] = (fact, self._clock() + seconds)
+        self._facts.move_to_end(key)
+        while len(self._facts) > self.size:
+            self._facts.popitem(last=False)
+
+
 def _public_resolver() -> Resolver:
     # Imported here, and the context made only after the types above: the resolver's module
     # imports those from this one.
@@ -337,6 +372,10 @@ class Context:
     media_url: Callable[[Upload], Awaitable[str]] | None = None
     """A public address where the network can fetch a picture the portal holds, for networks
     that take pictures only by address (Instagram); ``None`` where the portal serves none."""
+    kept: Kept | None = None
+    """Where connectors keep what they learned of servers, for this portal's next calls (a
+    worker delivering to an instance every minute asks for its limits once an hour); ``None``:
+    nothing is kept, every call asks again."""
 
     @property
     def allow_loopback(self) -> bool:

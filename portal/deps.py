@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from connectors._addresses import AddressPolicy
 from connectors.atproto import Resolver
-from connectors.base import Context
+from connectors.base import Context, Kept
 from connectors.xmpp import Server as XMPPServer
 from portal.config import Settings
 from portal.crypto import Vault
@@ -251,6 +251,7 @@ def link_services(settings: Settings) -> LinkServices:
         ),
         xmpp_server=route,
         telegram_bot_token=settings.telegram_bot_token,
+        kept=Kept(),
         # Networks fetch a post's pictures from the portal only where it has a public address.
         media_url=(
             public_pictures.addresser(base_url, settings.secret_key)

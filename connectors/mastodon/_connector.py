@@ -63,6 +63,8 @@ MAX_PAGE = 40
 HOME_PAGES = 5
 """The most pages of the home timeline read at once: 200 statuses."""
 HOME_PATH = "/api/v1/timelines/home"
+LIMITS_KEPT = 3600.0
+"""Seconds an instance's limits are used again before they are asked anew."""
 SHOWN_VISIBILITIES = ("public", "unlisted")
 """What anyone sees on the account's Mastodon profile; followers-only posts and private
 mentions, which the owner's token also reads, are never taken."""
@@ -300,7 +302,12 @@ class Mastodon(base.Connector):
     # -- publishing --
 
     async def _instance_limits(self) -> Limits | None:
-        """The instance's limits, or ``None`` when it does not tell (the server then judges)."""
+        """The instance's limits, or ``None`` when it does not tell (the server then judges).
+        Kept an hour in the context's :attr:`~connectors.base.Context.kept`, where it has one."""
+        kept = self.context.kept
+        if self._limits is None and kept is not None:
+            found = kept.get(("mastodon:limits", self.instance))
+            self._limits = found if isinstance(found, Limits) else None
         if self._limits is None:
             instance = self.instance
             url = f"{base.server_url(instance)}/api/v2/instance"
@@ -312,6 +319,8 @@ class Mastodon(base.Connector):
             if not isinstance(info, Mapping):
                 return None
             self._limits = limits_of(info)
+            if kept is not None:
+                kept.put(("mastodon:limits", instance), self._limits, LIMITS_KEPT)
         return self._limits
 
     async def post_rules(self) -> base.PostRules:

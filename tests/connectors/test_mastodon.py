@@ -921,6 +921,40 @@ async def test_without_the_instances_limit_the_server_judges(
     assert load("live_error_422_status_empty")["error"] in refused.value.message
 
 
+async def test_the_instances_limits_are_kept_an_hour_where_the_portal_keeps_facts(
+    http: httpx.AsyncClient, mock: respx.MockRouter
+) -> None:
+    instance = load("instance_v2")
+    instance["configuration"]["statuses"]["max_characters"] = 1000
+    asked = mock.get(f"{SERVER}/api/v2/instance").mock(
+        return_value=httpx.Response(200, json=instance)
+    )
+    mock.post(f"{SERVER}/api/v1/statuses").mock(return_value=recorded("live_statuses_post"))
+    clock = [0.0]
+    keeping = base.Context(kept=base.Kept(clock=lambda: clock[0]))
+    for key in ("one", "two"):  # each delivery has a connector of its own
+        await account(http, context=keeping).publish(Draft("a" * 999), key)
+    assert asked.call_count == 1
+    clock[0] += 3601
+    await account(http, context=keeping).publish(Draft("a" * 999), "three")
+    assert asked.call_count == 2
+    for key in ("four", "five"):  # a portal that keeps nothing asks every time
+        await account(http).publish(Draft("a" * 999), key)
+    assert asked.call_count == 4
+
+
+def test_facts_are_kept_for_their_time_and_the_least_used_dropped_first() -> None:
+    clock = [0.0]
+    kept = base.Kept(size=2, clock=lambda: clock[0])
+    kept.put("a", 1, 10)
+    kept.put("b", 2, 100)
+    assert kept.get("a") == 1  # "b" is now the least used
+    kept.put("c", 3, 100)
+    assert (kept.get("a"), kept.get("b"), kept.get("c")) == (1, None, 3)
+    clock[0] = 10
+    assert kept.get("a") is None and kept.get("c") == 3
+
+
 @pytest.mark.parametrize("key", ["", "   ", "a\nb", "k" * 201])
 async def test_publish_needs_a_usable_idempotency_key(http: httpx.AsyncClient, key: str) -> None:
     with pytest.raises(PermanentError):
