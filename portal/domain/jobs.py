@@ -35,10 +35,11 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, cast
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from portal.db import session_scope, upsert
 from portal.storage.models import utcnow
@@ -264,6 +265,59 @@ async def finish(session: AsyncSession, job: Claimed) -> bool:
     its lease ran out and another worker took the job, or the job was dropped)."""
     done = await session.execute(delete(Job).where(*_held(job)))  # type: ignore[arg-type]
     return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+_JOBS = cast(Table, Job.__table__)
+"""The table itself, for statements run once for each of several jobs (``executemany``)."""
+
+
+async def finish_all(session: AsyncSession, ended: Sequence[Claimed]) -> None:
+    """:func:`finish` for several jobs, in one statement."""
+    if ended:
+        await session.execute(delete(_JOBS).where(*_held_each()), [_holder(job) for job in ended])
+
+
+async def finish_then(
+    session: AsyncSession, ended: Sequence[Claimed], kind: str, *, run_at: datetime
+) -> None:
+    """End the jobs this worker still holds, and have ``kind`` work done on the subject of
+    each at ``run_at``: what :func:`finish` and :func:`enqueue` do, but each job's row becomes
+    the next job, where no job of that kind is there for its subject yet. Two statements for
+    all of them, where nothing stands in the way."""
+    if not ended:
+        return
+    other = aliased(Job)
+    await session.execute(
+        update(_JOBS)
+        .where(
+            *_held_each(),
+            ~exists().where(other.kind == kind, other.subject == bindparam("b_subject")),
+        )
+        .values(kind=kind, run_at=run_at, worker="", leased_until=None, attempts=0),
+        [_holder(job) | {"b_subject": job.subject} for job in ended],
+    )
+    handed = set(
+        await session.scalars(
+            select(Job.id).where(Job.id.in_([job.id for job in ended]), Job.kind == kind)
+        )
+    )
+    for job in ended:
+        if job.id not in handed:  # one is there already, or the job is no longer ours
+            await enqueue(session, kind, job.subject, run_at=run_at)
+            await finish(session, job)
+
+
+def _held_each() -> list[ColumnElement[bool]]:
+    """:func:`_held` of each job of an ``executemany`` (:func:`_holder` gives its values)."""
+    return [
+        _JOBS.c.id == bindparam("b_id"),
+        _JOBS.c.worker == bindparam("b_worker"),
+        _JOBS.c.attempts == bindparam("b_attempts"),
+    ]
+
+
+def _holder(job: Claimed) -> dict[str, object]:
+    return {"b_id": job.id, "b_worker": job.worker, "b_attempts": job.attempts}
 
 
 async def put_off(session: AsyncSession, job: Claimed, seconds: float) -> None:

@@ -257,3 +257,44 @@ async def test_writes_asked_for_at_once_are_committed_together(in_tmp: Path) -> 
     # The first alone, the nine that came meanwhile together (rolled back for the seven),
     # then each of those nine alone; and one to read.
     assert len(begun) == 1 + 1 + 9 + 1
+
+
+async def test_writes_of_one_kind_asked_for_at_once_are_written_in_one_call(in_tmp: Path) -> None:
+    """Items of one many-write that come together are handed to it in one call, in the order
+    they came, beside the single writes of the same transaction; a failure of that call fails
+    the transaction, and each item is written again alone."""
+    engine = make_engine(f"sqlite+aiosqlite:///{in_tmp}/many.db")
+    factory = make_sessionmaker(engine)
+    together = db.WritesTogether(factory)
+    calls: list[list[int]] = []
+
+    async def notes(session: Any, values: list[int]) -> list[int]:
+        calls.append(values)
+        if 7 in values and len(values) > 1:
+            raise ValueError("seven spoils a batch")
+        await session.execute(
+            text("INSERT INTO notes (value) VALUES (:v)"), [{"v": v} for v in values]
+        )
+        return [v * 10 for v in values]
+
+    async def single(session: Any) -> str:
+        await session.execute(text("INSERT INTO notes (value) VALUES (100)"))
+        return "single"
+
+    try:
+        async with session_scope(factory, writing=True) as session:
+            await session.execute(text("CREATE TABLE notes (value INTEGER)"))
+        first = await asyncio.gather(
+            *(together.write_many(notes, n) for n in range(5)), together.write(single)
+        )
+        calls.clear()
+        second = await asyncio.gather(*(together.write_many(notes, n) for n in (6, 7, 8)))
+        async with session_scope(factory) as session:
+            kept = sorted((await session.scalars(text("SELECT value FROM notes"))).all())
+    finally:
+        await engine.dispose()
+    assert first == [0, 10, 20, 30, 40, "single"]
+    assert second == [60, 70, 80]
+    # The three together, spoilt by the seven, then each alone.
+    assert calls == [[6, 7, 8], [6], [7], [8]]
+    assert kept == [0, 1, 2, 3, 4, 6, 7, 8, 100]

@@ -88,14 +88,19 @@ def answers_come_home(network: str) -> bool:
     return reads_answers(network) or answers_come_to_bot(network)
 
 
-async def schedule(session: AsyncSession, delivery: Delivery) -> None:
-    """Start reading the answers of a copy that just went out (in the transaction that
-    marks it sent): its own job, or the bot's updates where the answers come to the bot."""
-    first = (delivery.sent_at or utcnow()) + FIRST_READ
-    if reads_answers(delivery.network):
-        await jobs.enqueue(session, BACKFEED, str(delivery.id), run_at=first)
-    elif answers_come_to_bot(delivery.network):
+async def schedule(
+    session: AsyncSession, sent: Sequence[tuple[Claimed, str]], sent_at: datetime
+) -> None:
+    """Start reading the answers of copies that just went out, and end their deliveries' jobs
+    (``(job, network)`` each; in the transaction that marks them sent): each copy's own job,
+    which its delivery's becomes, or the bot's updates where the answers come to the bot."""
+    first = sent_at + FIRST_READ
+    await jobs.finish_then(
+        session, [job for job, network in sent if reads_answers(network)], BACKFEED, run_at=first
+    )
+    if any(answers_come_to_bot(network) for _, network in sent):
         await jobs.ensure(session, BOT_UPDATES, BOT, run_at=first)
+    await jobs.finish_all(session, [job for job, network in sent if not reads_answers(network)])
 
 
 async def read_now(session: AsyncSession, user: User, post_id: str) -> int:

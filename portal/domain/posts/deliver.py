@@ -29,15 +29,15 @@ again, and that run sends the part once more with the same key, to learn what we
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
 import httpx
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors import base
@@ -100,11 +100,14 @@ _READ = (
     .join(Post, Post.id == Delivery.post_id)
     .outerjoin(LinkedAccount, LinkedAccount.id == Delivery.account_id)
     .outerjoin(PostMedia, PostMedia.post_id == Post.id)
-    .where(Delivery.id == bindparam("delivery"))
-    .order_by(PostMedia.position)
+    .where(Delivery.id.in_(bindparam("deliveries", expanding=True)))
+    .order_by(Delivery.id, PostMedia.position)
 )
-"""A delivery, its post, its account and its pictures (one row each, in order): one query,
-built once, for the transaction that starts it."""
+"""Deliveries, each with its post, its account and its pictures (one row each, in order): one
+query, built once, for the transaction that starts them."""
+_Row = Row[Delivery, Post, LinkedAccount, PostMedia]
+_DELIVERIES = cast(Table, Delivery.__table__)
+"""The table itself, for statements run once for each of several deliveries."""
 
 Listener = Callable[[str, int], None]
 """Told ``(post id, delivery id)`` after a delivery's status changed (the live page)."""
@@ -183,7 +186,7 @@ class Delivering:
         ended then in the same transaction. An OAuth token that expires soon is renewed
         first, outside it (that calls the account's server). Deliveries that start at once
         start in one transaction (:class:`~portal.db.WritesTogether`)."""
-        begun = await self._writes.write(functools.partial(self._begin, job, refresh))
+        begun = await self._writes.write_many(self._begin, (job, refresh))
         if isinstance(begun, _Renew):  # renew the token, then start again with the new one
             await acting.renew_token(self.sessions, self.services, begun.account_id)
             return await self._start(job, refresh=False)
@@ -192,9 +195,22 @@ class Delivering:
         return begun
 
     async def _begin(
-        self, job: Claimed, refresh: bool, session: AsyncSession
+        self, session: AsyncSession, starting: list[tuple[Claimed, bool]]
+    ) -> list[_Work | _Renew | None]:
+        """:meth:`_start`'s transaction, for every delivery that starts in it: what they
+        need is read in one query for all of them."""
+        ids = [int(job.subject) for job, _ in starting]
+        read: dict[int, list[_Row]] = {one: [] for one in ids}
+        for row in (await session.execute(_READ, {"deliveries": ids})).all():
+            read[row[0].id].append(row)
+        return [
+            await self._begin_one(session, job, refresh, read[int(job.subject)])
+            for job, refresh in starting
+        ]
+
+    async def _begin_one(
+        self, session: AsyncSession, job: Claimed, refresh: bool, rows: list[_Row]
     ) -> _Work | _Renew | None:
-        rows = (await session.execute(_READ, {"delivery": int(job.subject)})).all()
         delivery, post, account, _ = rows[0] if rows else (None, None, None, None)
         if delivery is None or post is None or not _to_send(delivery, post):
             await jobs.finish(session, job)
@@ -251,8 +267,7 @@ class Delivering:
         its parts, to be continued or taken down. If its post was deleted meanwhile, what
         went out is taken down: the delivery stays, or is again, *deleting*, and its
         ``take_down`` job is due now, whatever a take-down found before."""
-        write = functools.partial(_record_in, work, done, job, last)
-        if await self._writes.write(write):
+        if await self._writes.write_many(_record_in, _Record(work, list(done), job, last)):
             raise _Stopped
 
     async def _later(self, work: _Work, seconds: float, reason: str) -> float:
@@ -360,25 +375,84 @@ class Delivering:
             self.listener(work.post_id, work.delivery_id)
 
 
-async def _record_in(
-    work: _Work, done: list[base.Published], job: Claimed, last: bool, session: AsyncSession
-) -> bool:
-    """:meth:`Delivering._record`'s transaction; whether the delivery stopped."""
-    delivery = await session.get(Delivery, work.delivery_id)
-    if delivery is not None and done:
-        delivery.parts = _parts_json(done)
-        delivery.remote_id = done[0].id[:500]
-        delivery.remote_url = (done[0].url or "")[:2000]
-    stopped = delivery is None or delivery.status != SENDING  # cancelled, or deleted
-    if delivery is not None and stopped and await _post_deleted(session, delivery):
-        delivery.status, delivery.error = DELETING, ""
-        await jobs.enqueue(session, TAKE_DOWN, str(delivery.id))
-    if delivery is not None and last and not stopped:
-        delivery.status, delivery.sent_at, delivery.error = SENT, utcnow(), ""
-        await backfeed.schedule(session, delivery)  # its answers, read from now on
-    if last or stopped:
-        await jobs.finish(session, job)
-    return stopped
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """What :meth:`Delivering._record` keeps of one delivery."""
+
+    work: _Work
+    done: list[base.Published]
+    job: Claimed
+    last: bool
+
+
+async def _record_in(session: AsyncSession, records: list[_Record]) -> list[bool]:
+    """:meth:`Delivering._record`'s transaction, for every delivery recorded in it; whether
+    each stopped.
+
+    The deliveries still *sending*, as nearly all are, are recorded by one statement for all
+    of them, and their jobs ended by another (their rows locked first on PostgreSQL, where a
+    cancel could come meanwhile): ten copies of a post sent at once cost a few statements, not
+    a few each. One cancelled or deleted meanwhile is read, to learn what becomes of it."""
+    now = utcnow()
+    ids = [record.work.delivery_id for record in records]
+    sending = set(
+        await session.scalars(
+            select(Delivery.id)
+            .where(Delivery.id.in_(ids), Delivery.status == SENDING)
+            .with_for_update()
+        )
+    )
+    going = [record for record in records if record.work.delivery_id in sending]
+    shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for record in going:
+        columns = _recorded(record.done, now if record.last else None)
+        if columns:
+            values = {"b_id": record.work.delivery_id} | {f"b_{k}": v for k, v in columns.items()}
+            shapes.setdefault(tuple(columns), []).append(values)
+    for names, rows in shapes.items():
+        await session.execute(
+            update(_DELIVERIES)
+            .where(_DELIVERIES.c.id == bindparam("b_id"))
+            .values({name: bindparam(f"b_{name}") for name in names}),
+            rows,
+        )
+    ended = [(r.job, r.work.account.network) for r in going if r.last]
+    await backfeed.schedule(session, ended, now)
+    return [
+        False if record.work.delivery_id in sending else await _stopped(session, record)
+        for record in records
+    ]
+
+
+async def _stopped(session: AsyncSession, record: _Record) -> bool:
+    """Record a delivery no longer *sending* (cancelled, or its post deleted): it keeps what
+    went out, and what went out of a deleted post is taken down. Its job ends."""
+    delivery = await session.get(Delivery, record.work.delivery_id)
+    if delivery is not None:
+        for name, value in _recorded(record.done).items():
+            setattr(delivery, name, value)
+        if await _post_deleted(session, delivery):
+            delivery.status, delivery.error = DELETING, ""
+            await jobs.enqueue(session, TAKE_DOWN, str(delivery.id))
+    await jobs.finish(session, record.job)
+    return True
+
+
+def _recorded(done: list[base.Published], sent_at: datetime | None = None) -> dict[str, object]:
+    """The columns that keep the parts out so far (none before the first), and with
+    ``sent_at`` those of a delivery sent."""
+    kept: dict[str, object] = {}
+    if done:
+        kept |= {
+            "parts": _parts_json(done),
+            "remote_id": done[0].id[:500],
+            "remote_url": (done[0].url or "")[:2000],
+        }
+    if sent_at is not None:
+        kept |= {"status": SENT, "sent_at": sent_at, "error": "", "updated_at": sent_at}
+    elif kept:
+        kept["updated_at"] = utcnow()
+    return kept
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors import base
 from connectors.mastodon import Mastodon
 from portal.db import session_scope
-from portal.domain import jobs
+from portal.deps import job_worker
+from portal.domain import jobs, linking
 from portal.domain.images import Picture
 from portal.domain.posts import compose, public_pictures
 from portal.domain.posts.deliver import Delivering
-from portal.storage.models import User, utcnow
+from portal.storage.models import LinkedAccount, User, utcnow
 from portal.storage.posts import Delivery, Job
-from tests.fixtures.publishing import Instance, mastodon_account
+from tests.fixtures.crash import own_database
+from tests.fixtures.database import Databases
+from tests.fixtures.publishing import INSTANCE, Instance, mastodon_account
 from tests.portal.domain import people
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -380,3 +383,55 @@ def _stop_once_before_recording(monkeypatch: pytest.MonkeyPatch) -> None:
         await record(self, *args, **kwargs)
 
     monkeypatch.setattr(Delivering, "_record", stop_once)
+
+
+async def test_copies_sent_at_once_are_recorded_together_and_a_cancelled_one_apart(
+    databases: Databases, app: FastAPI, instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three copies of a post go out at once, on a database of their own (the worker's
+    transactions are real ones): the two still *sending* when recorded are *sent*, each
+    delivery's job turned into the reading of its answers; the one cancelled while its
+    status was on its way keeps what went out, and its job ends."""
+    async with own_database(databases, "together") as (_, sessions):
+        async with session_scope(sessions, writing=True) as session:
+            user = await people.person(session, "Ada")
+            targets = []
+            for name in ("ada", "bea", "cy"):
+                linked = LinkedAccount(
+                    user_id=user.id,
+                    network="mastodon",
+                    handle=f"{name}@{INSTANCE}",
+                    server=INSTANCE,
+                    status=linking.VERIFIED,
+                )
+                session.add(linked)
+                linking.store_credentials(app.state.links, linked, base.Credentials("secret"))
+                await session.flush()
+                targets.append(compose.Target(linked.id))
+            saved = await compose.save(
+                session, user, compose.Composed("Hello", targets), base_url="https://portal.test"
+            )
+        ids = sorted(delivery.id for delivery in saved.deliveries)
+        (second,) = [d for d in saved.deliveries if d.id == ids[1]]
+
+        async def cancel_the_second(key: str) -> None:
+            if key.startswith(second.key):
+                async with session_scope(sessions, writing=True) as session:
+                    await session.execute(
+                        update(Delivery)
+                        .where(Delivery.id == second.id)
+                        .values(status=compose.CANCELLED)
+                    )
+
+        _publishing(monkeypatch, after=cancel_the_second)
+        worker = job_worker(app.state.settings, sessions, app.state.links, concurrency=3)
+        assert await worker.run_due() == 3
+        async with sessions() as session:
+            deliveries = {
+                d.id: d for d in await session.scalars(select(Delivery).where(Delivery.id.in_(ids)))
+            }
+            left = {(job.kind, job.subject) for job in await session.scalars(select(Job))}
+    assert len(instance.posted) == 3
+    assert [deliveries[i].status for i in ids] == ["sent", "cancelled", "sent"]
+    assert all(deliveries[i].remote_id for i in ids)  # the cancelled one keeps its copy
+    assert left == {("backfeed", str(ids[0])), ("backfeed", str(ids[2]))}

@@ -139,6 +139,40 @@ async def test_a_handler_may_end_its_job_with_the_transaction_of_its_outcome(
     assert left["kept"].leased_until is not None and left["kept"].leased_until > utcnow()
 
 
+async def test_jobs_ended_together_become_the_next_jobs_of_their_subjects(
+    sessionmaker: Sessions,
+) -> None:
+    """Jobs ended together with work to follow on their subjects: each row held by this
+    worker becomes the next job; where one of that kind is there already, it is moved to the
+    new time and the ended job goes; one whose lease was lost is not ended, and the next job
+    is there all the same. Jobs ended with nothing to follow go, unless lost."""
+    await _add(sessionmaker, "a", "b", "lost", "c", "d")
+    await _add(sessionmaker, "b", kind="next", run_at=utcnow() + timedelta(days=1))
+    claimed = {
+        job.subject: job
+        for job in await jobs.claim(
+            sessionmaker, "w1", ["test"], limit=10, lease=timedelta(minutes=1)
+        )
+    }
+    async with session_scope(sessionmaker, writing=True) as session:
+        await session.execute(update(Job).where(Job.id == claimed["lost"].id).values(worker="w2"))
+    later = utcnow() + timedelta(minutes=1)
+    async with session_scope(sessionmaker, writing=True) as session:
+        await jobs.finish_then(
+            session, [claimed[s] for s in ("a", "b", "lost")], "next", run_at=later
+        )
+        await jobs.finish_all(session, [claimed["c"]])
+    left = {(job.kind, job.subject): job for job in await _jobs(sessionmaker)}
+    assert set(left) == {
+        ("next", "a"), ("next", "b"), ("next", "lost"), ("test", "lost"), ("test", "d"),
+    }  # fmt: skip
+    assert left["next", "a"].id == claimed["a"].id  # the same row, a job again
+    assert all(left["next", s].worker == "" and left["next", s].attempts == 0 for s in "ab")
+    assert all(left["next", s].run_at == later for s in ("a", "b", "lost"))
+    assert left["test", "lost"].worker == "w2"
+    assert left["test", "d"].worker == "w1"  # claimed, not ended
+
+
 def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
     for attempts, ceiling in ((1, 15), (2, 30), (3, 60), (5, 240), (30, 3600)):
         waits = [jobs.backoff(attempts) for _ in range(200)]
