@@ -2,9 +2,9 @@
 the whole post takes about as long as its slowest network, not the sum of them.
 
 Ten Mastodon instances run on this machine (one port each, in a process of their own), every
-one taking 200 ms to answer a new status. The baseline is the same post to one of them alone, delivered by the same worker
-in the same run; the figure is the ratio of the ten to the one (target ≤ 1.2). Best of three
-trials each, on SQLite.
+one taking 200 ms to answer a new status. The baseline is the same post to one of them alone,
+delivered by the same worker in the same run; the figure is the ratio of the ten to the one
+(target ≤ 1.2). Best of three trials each, on SQLite.
 """
 
 from __future__ import annotations
