@@ -129,15 +129,19 @@ async def test_a_slow_instance_holds_a_preview_no_longer_than_the_timeout(
     assert len(shown["parts"]) == 2
 
 
-async def test_a_post_that_fits_the_instance_is_saved_and_goes_out_whole(
-    client, ada, router, app, sessionmaker
-) -> None:
-    router.get(INSTANCE_URL).mock(return_value=_settings(6000))
-    created = await client.post(
+async def _create_long(client: httpx.AsyncClient, ada: dict[str, Any]) -> httpx.Response:
+    return await client.post(
         "/api/v1/posts",
         json={"text": LONG, "targets": [{"account_id": ada["account"]}]},
         headers=ada["headers"],
     )
+
+
+async def test_a_post_that_fits_the_instance_is_saved_and_goes_out_whole(
+    client, ada, router, app, sessionmaker
+) -> None:
+    router.get(INSTANCE_URL).mock(return_value=_settings(6000))
+    created = await _create_long(client, ada)
     assert created.status_code == 201, created.text
     posted = router.post(f"{ROOT}/api/v1/statuses")
     assert await post_worker(app, sessionmaker).run_due() == 1
@@ -147,11 +151,7 @@ async def test_a_post_that_fits_the_instance_is_saved_and_goes_out_whole(
 
 async def test_a_post_too_long_for_the_instance_is_refused_when_saved(client, ada, router) -> None:
     router.get(INSTANCE_URL).mock(return_value=_settings(500))
-    created = await client.post(
-        "/api/v1/posts",
-        json={"text": LONG, "targets": [{"account_id": ada["account"]}]},
-        headers=ada["headers"],
-    )
+    created = await _create_long(client, ada)
     assert created.status_code == 422, created.text
     assert "a thread has at most 10" in created.json()["detail"]
 

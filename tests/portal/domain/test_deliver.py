@@ -18,15 +18,15 @@ from connectors import base
 from connectors.mastodon import Mastodon
 from portal.db import session_scope
 from portal.deps import job_worker
-from portal.domain import jobs, linking
+from portal.domain import jobs
 from portal.domain.images import Picture
 from portal.domain.posts import compose, public_pictures
 from portal.domain.posts.deliver import Delivering
-from portal.storage.models import LinkedAccount, User, utcnow
+from portal.storage.models import User, utcnow
 from portal.storage.posts import Delivery, Job
 from tests.fixtures.crash import own_database
 from tests.fixtures.database import Databases
-from tests.fixtures.publishing import INSTANCE, Instance, mastodon_account
+from tests.fixtures.publishing import Instance, mastodon_account
 from tests.portal.domain import people
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -397,16 +397,7 @@ async def test_copies_sent_at_once_are_recorded_together_and_a_cancelled_one_apa
             user = await people.person(session, "Ada")
             targets = []
             for name in ("ada", "bea", "cy"):
-                linked = LinkedAccount(
-                    user_id=user.id,
-                    network="mastodon",
-                    handle=f"{name}@{INSTANCE}",
-                    server=INSTANCE,
-                    status=linking.VERIFIED,
-                )
-                session.add(linked)
-                linking.store_credentials(app.state.links, linked, base.Credentials("secret"))
-                await session.flush()
+                linked = await mastodon_account(session, app, user, name)
                 targets.append(compose.Target(linked.id))
             saved = await compose.save(
                 session, user, compose.Composed("Hello", targets), base_url="https://portal.test"
