@@ -19,7 +19,9 @@ writing a lease into them:
   the seconds until it runs again. An exception puts it off by :func:`backoff`. A handler that
   writes its outcome anyway ends the job in that same transaction (:func:`finish`, fenced like
   the worker's own) and returns :data:`ENDED`: one write instead of two, which on SQLite wait
-  their turn with every other writer.
+  their turn with every other writer. Work that follows on the same subject may take over the
+  ended job's row instead (:func:`finish_then`): the row becomes that job, a new one; the
+  fence names the kind too, so the holder of the old job holds nothing of the new.
 """
 
 from __future__ import annotations
@@ -248,7 +250,7 @@ async def renew(
         for job in jobs:
             done = await session.execute(
                 update(Job)
-                .where(Job.id == job.id, Job.worker == job.worker, Job.attempts == job.attempts)
+                .where(*_held(job))  # type: ignore[arg-type]
                 .values(leased_until=until)
             )
             if done.rowcount:  # type: ignore[attr-defined]
@@ -257,7 +259,15 @@ async def renew(
 
 
 def _held(job: Claimed) -> list[object]:
-    return [Job.id == job.id, Job.worker == job.worker, Job.attempts == job.attempts]
+    """The job as this worker holds it: its id, holder and try, and its kind (a job's row
+    may become the next job of its subject, :func:`finish_then`, claimed by the same worker
+    on its first try too)."""
+    return [
+        Job.id == job.id,
+        Job.kind == job.kind,
+        Job.worker == job.worker,
+        Job.attempts == job.attempts,
+    ]
 
 
 async def finish(session: AsyncSession, job: Claimed) -> bool:
@@ -311,13 +321,14 @@ def _held_each() -> list[ColumnElement[bool]]:
     """:func:`_held` of each job of an ``executemany`` (:func:`_holder` gives its values)."""
     return [
         _JOBS.c.id == bindparam("b_id"),
+        _JOBS.c.kind == bindparam("b_kind"),
         _JOBS.c.worker == bindparam("b_worker"),
         _JOBS.c.attempts == bindparam("b_attempts"),
     ]
 
 
 def _holder(job: Claimed) -> dict[str, object]:
-    return {"b_id": job.id, "b_worker": job.worker, "b_attempts": job.attempts}
+    return {"b_id": job.id, "b_kind": job.kind, "b_worker": job.worker, "b_attempts": job.attempts}
 
 
 async def put_off(session: AsyncSession, job: Claimed, seconds: float) -> None:
@@ -359,7 +370,7 @@ class Worker:
     lease: timedelta = LEASE
     idle: float = IDLE
     name: str = field(default_factory=worker_name)
-    running: dict[int, Claimed] = field(default_factory=dict)
+    running: dict[tuple[int, str], Claimed] = field(default_factory=dict)
     """The jobs it runs now, by id: what ``portal worker`` shows."""
     on_change: Callable[[str, Claimed, str], None] | None = None
     """Told of each job that starts (``"start"``) or ends (``"done"``, ``"later"``)."""
@@ -424,7 +435,7 @@ class Worker:
 
     async def _run(self, job: Claimed) -> None:
         handler = self.handlers[job.kind]
-        self.running[job.id] = job
+        self.running[job.id, job.kind] = job
         self._tell("start", job)
         try:
             try:
@@ -448,7 +459,7 @@ class Worker:
         except Exception:  # ending it failed: its lease runs out and it runs again
             log.exception("job %s could not be ended", job.id)
         finally:
-            self.running.pop(job.id, None)
+            self.running.pop((job.id, job.kind), None)
 
     async def _renew_forever(self) -> None:
         while True:

@@ -22,9 +22,10 @@ from portal.storage.models import Base, UTCDateTime, utcnow
 
 
 class Job(Base):
-    """One piece of background work, kept until it is done: a worker claims it by writing a
-    lease (``leased_until``); a worker that dies leaves the lease to run out, and the job is
-    claimed again. One job per subject and kind (``deliver`` delivery 7)."""
+    """One piece of background work, kept until it is done (or, done, made the next work on
+    its subject: a new job in the same row): a worker claims it by writing a lease
+    (``leased_until``); a worker that dies leaves the lease to run out, and the job is claimed
+    again. One job per subject and kind (``deliver`` delivery 7)."""
 
     __tablename__ = "jobs"
     __table_args__ = (

@@ -173,6 +173,28 @@ async def test_jobs_ended_together_become_the_next_jobs_of_their_subjects(
     assert left["test", "d"].worker == "w1"  # claimed, not ended
 
 
+async def test_the_holder_of_a_job_holds_nothing_of_the_job_its_row_became(
+    sessionmaker: Sessions,
+) -> None:
+    """A job's row made the next job of its subject, claimed by the same worker on its first
+    try: a late end, put-off or renewal of the old job leaves the new one alone."""
+    await _add(sessionmaker, "x")
+    lease = timedelta(minutes=1)
+    (old,) = await jobs.claim(sessionmaker, "w1", ["test"], limit=1, lease=lease)
+    async with session_scope(sessionmaker, writing=True) as session:
+        await jobs.finish_then(session, [old], "next", run_at=utcnow())
+    (new,) = await jobs.claim(sessionmaker, "w1", ["next"], limit=1, lease=lease)
+    assert (new.id, new.worker, new.attempts) == (old.id, old.worker, old.attempts)
+    assert await jobs.renew(sessionmaker, [old], lease) == set()
+    async with session_scope(sessionmaker, writing=True) as session:
+        await jobs.put_off(session, old, 3600)
+        assert not await jobs.finish(session, old)
+        await jobs.finish_all(session, [old])
+    (left,) = await _jobs(sessionmaker)
+    assert (left.kind, left.worker) == ("next", "w1")
+    assert left.leased_until is not None and left.run_at <= utcnow()
+
+
 def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
     for attempts, ceiling in ((1, 15), (2, 30), (3, 60), (5, 240), (30, 3600)):
         waits = [jobs.backoff(attempts) for _ in range(200)]
