@@ -632,8 +632,9 @@ async def cancel(session: AsyncSession, user: User, post_id: str, delivery_id: i
         raise InvalidInput(N_("Only a post that has not gone out can be cancelled."))
     delivery.status, delivery.next_attempt_at = CANCELLED, None
     delivery.error = ""
-    await jobs.drop(session, DELIVER, str(delivery.id))
+    # The delivery first, then its job: the order in which a worker recording it takes them.
     await session.flush()
+    await jobs.drop(session, DELIVER, str(delivery.id))
     return delivery
 
 

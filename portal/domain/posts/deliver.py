@@ -13,11 +13,13 @@ No transaction is open while a network is called: the database is read and marke
 written after, each in a short transaction. On SQLite every transaction that writes waits its
 turn for the one writer, so a delivery writes no more than it must: it reads and marks itself
 *sending* in one, records every part but the last in one each, and records its last part, marks
-itself *sent* and ends its job (:func:`portal.domain.jobs.finish`, only if this worker still
-holds it) in one. A delivery with nothing to do, or that fails for good, ends its job in the
-transaction that says so. The starts and the records of deliveries that run at once (a post
-fanned out to ten networks) share their transactions (:class:`portal.db.WritesTogether`):
-ten networks cost about two write turns more than one, not twenty.
+itself *sent* and hands its job on in one: only if this worker still holds it, the job's row
+becomes the reading of the copy's answers (:func:`portal.domain.jobs.finish_then`), or goes.
+A delivery with nothing to do, or that fails for good, ends its job in the transaction that
+says so. The starts and the records of deliveries that run at once (a post fanned out to ten
+networks) share their transactions and their statements
+(:meth:`portal.db.WritesTogether.write_many`): ten networks cost about two write turns and a
+few statements more than one, not twenty turns.
 
 A post deleted while a copy is being sent: the part on its way may be out a moment later, and
 only the worker will know its id. So the copy becomes *deleting* and keeps its ``deliver``
@@ -37,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import httpx
-from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors import base
@@ -96,16 +98,19 @@ class _Work:
 
 
 _READ = (
-    select(Delivery, Post, LinkedAccount, PostMedia)
+    select(Delivery, Post, LinkedAccount)
     .join(Post, Post.id == Delivery.post_id)
     .outerjoin(LinkedAccount, LinkedAccount.id == Delivery.account_id)
-    .outerjoin(PostMedia, PostMedia.post_id == Post.id)
     .where(Delivery.id.in_(bindparam("deliveries", expanding=True)))
-    .order_by(Delivery.id, PostMedia.position)
 )
-"""Deliveries, each with its post, its account and its pictures (one row each, in order): one
-query, built once, for the transaction that starts them."""
-_Row = Row[Delivery, Post, LinkedAccount, PostMedia]
+"""Deliveries, each with its post and its account: one query, built once, for the
+transaction that starts them."""
+_PICTURES = (
+    select(PostMedia)
+    .where(PostMedia.post_id.in_(bindparam("posts", expanding=True)))
+    .order_by(PostMedia.post_id, PostMedia.position)
+)
+"""The pictures of their posts, in order: each read once, however many copies go out."""
 _DELIVERIES = cast(Table, Delivery.__table__)
 """The table itself, for statements run once for each of several deliveries."""
 
@@ -198,20 +203,34 @@ class Delivering:
         self, session: AsyncSession, starting: list[tuple[Claimed, bool]]
     ) -> list[_Work | _Renew | None]:
         """:meth:`_start`'s transaction, for every delivery that starts in it: what they
-        need is read in one query for all of them."""
+        need is read in two queries for all of them."""
         ids = [int(job.subject) for job, _ in starting]
-        read: dict[int, list[_Row]] = {one: [] for one in ids}
-        for row in (await session.execute(_READ, {"deliveries": ids})).all():
-            read[row[0].id].append(row)
-        return [
-            await self._begin_one(session, job, refresh, read[int(job.subject)])
-            for job, refresh in starting
-        ]
+        read = {row[0].id: row for row in await session.execute(_READ, {"deliveries": ids})}
+        posts = sorted({row[1].id for row in read.values()})
+        pictures: dict[str, list[PostMedia]] = {}
+        if posts:
+            for picture in await session.scalars(_PICTURES, {"posts": posts}):
+                pictures.setdefault(picture.post_id or "", []).append(picture)
+        started = []
+        for job, refresh in starting:
+            found = read.get(int(job.subject))
+            delivery, post, account = found if found is not None else (None, None, None)
+            media = pictures.get(post.id, []) if post is not None else []
+            started.append(
+                await self._begin_one(session, job, refresh, delivery, post, account, media)
+            )
+        return started
 
     async def _begin_one(
-        self, session: AsyncSession, job: Claimed, refresh: bool, rows: list[_Row]
+        self,
+        session: AsyncSession,
+        job: Claimed,
+        refresh: bool,
+        delivery: Delivery | None,
+        post: Post | None,
+        account: LinkedAccount | None,
+        media: list[PostMedia],
     ) -> _Work | _Renew | None:
-        delivery, post, account, _ = rows[0] if rows else (None, None, None, None)
         if delivery is None or post is None or not _to_send(delivery, post):
             await jobs.finish(session, job)
             return None
@@ -224,7 +243,6 @@ class Delivering:
         credentials = linking.load_credentials(self.services, account)
         if refresh and oauth.refresh_due(cls, account, credentials):
             return _Renew(account.id)
-        media = [row[3] for row in rows if row[3] is not None]
         return _mark(delivery, post, account, media, credentials)
 
     async def _publish(self, instance: base.Connector, work: _Work, job: Claimed) -> None:
@@ -399,6 +417,7 @@ async def _record_in(session: AsyncSession, records: list[_Record]) -> list[bool
         await session.scalars(
             select(Delivery.id)
             .where(Delivery.id.in_(ids), Delivery.status == SENDING)
+            .order_by(Delivery.id)
             .with_for_update()
         )
     )
