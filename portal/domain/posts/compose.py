@@ -346,6 +346,27 @@ async def save(
         if server_rules.asks(accounts):
             await write_next(session)
         known = await server_rules.of(accounts)
+    # A post refused halfway (a picture not found, a target that cannot take it) leaves
+    # nothing behind, even where the request keeps its other writes (the web form keeps
+    # the pictures it was sent with).
+    async with session.begin_nested():
+        return await _write(
+            session, user, composed, chosen, known, text, warning, publish_at, base_url, post_id
+        )
+
+
+async def _write(
+    session: AsyncSession,
+    user: User,
+    composed: Composed,
+    chosen: list[tuple[LinkedAccount, Target]],
+    known: dict[int, base.PostRules],
+    text: str,
+    warning: str,
+    publish_at: datetime | None,
+    base_url: str,
+    post_id: str | None,
+) -> Loaded:
     if post_id is None:
         post = Post(id=new_id(), user_id=user.id)
         session.add(post)

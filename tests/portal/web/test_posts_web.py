@@ -125,6 +125,8 @@ async def test_a_picture_chosen_without_javascript_comes_back_to_be_described(
     assert "Describe each picture" in first.text
     media_id = re.search(r'name="media" value="([\w-]+)"', first.text)
     assert media_id, "the uploaded picture is kept in the form"
+    # The picture is kept; nothing of the refused post is.
+    assert list(await db.scalars(select(Post.id))) == []
     again = await signed_in.post(
         "/posts",
         data={
@@ -138,6 +140,7 @@ async def test_a_picture_chosen_without_javascript_comes_back_to_be_described(
         headers=HTML,
     )
     assert again.status_code == 303, again.text
+    assert len(list(await db.scalars(select(Post.id)))) == 1
     await _run(app, sessionmaker)
     (form,) = instance.posted
     assert form["media_ids[]"] == ["900"]
