@@ -143,12 +143,13 @@ class Editing:
                     full_text_url=full_text_url(self.services.base_url, post.id),
                     rules=rules,
                 )
-                if version.problems or len(version.parts) != 1:
+                parts = version.parts or ("",)  # pictures alone: the text taken away
+                if version.problems or len(parts) != 1:
                     reason = version.problems[0] if version.problems else THREAD
                     await self._end(job, NOT_CHANGED % {"network": label, "reason": reason})
                     return None
                 draft = base.Draft(
-                    version.parts[0],
+                    parts[0],
                     content_warning=post.content_warning if rules.content_warning else "",
                     destination=delivery.destination,
                 )
