@@ -15,6 +15,9 @@ sends) or tells nothing more than the defaults is asked again after five minutes
 (:data:`KEEP_DEFAULTS`), and meanwhile its posts are shown by the documented rules: a dead
 instance slows no more than one preview every five minutes, by at most :data:`TIMEOUT`.
 At most :data:`MAX_SERVERS` servers are kept, the one asked least recently dropped first.
+The connector itself keeps an instance's answer for an hour in the portal's context
+(:class:`connectors.base.Kept`): asked again here, a server that answered gives the same
+answer from there, without a call, until its hour is out.
 Previews that arrive together for one server share one question.
 
 Nothing is written: the settings are public, asked with no token, so the account's token is
