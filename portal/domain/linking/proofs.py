@@ -22,6 +22,7 @@ import connectors
 from connectors import base, telegram
 from connectors._http import read_capped
 from portal import mail
+from portal.db import write_next
 from portal.domain import linking
 from portal.domain.codes import CodeCheck
 from portal.domain.linking.services import LinkServices, connector, connector_errors, normalize
@@ -66,6 +67,9 @@ async def link_by_sign_in(
     async with services.http() as http:
         with connector_errors(cls.LABEL, field="password"):
             linked = await cls.sign_in(normalized, secret, http, context=services.context)
+    # Written in a transaction that writes from its start, not in the one that read before
+    # the server answered: another writer may have committed meanwhile (portal.db.write_next).
+    await write_next(session)
     account, _ = await linking.save_proven(
         session, services, user, network, linked, proof="password", account_id=account_id
     )
