@@ -21,17 +21,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.domain import account, jobs, linking
 from portal.domain.linking import proofs
 from portal.domain.messages import answers
-from portal.storage.models import LinkedAccount, Notification, User, utcnow
-from portal.storage.posts import Job
+from portal.storage.models import LinkedAccount, Notification, User
 from tests.fixtures import messaging
 from tests.fixtures.imap import IMAPServer
-from tests.fixtures.publishing import post_worker
+from tests.fixtures.publishing import due_now, post_worker
 from tests.fixtures.smtp import Submission, submission
 from tests.fixtures.xmpp import XMPPServer
 from tests.portal.domain import people
@@ -114,22 +113,6 @@ async def two(
     return ada, grace
 
 
-async def _due_now(db: AsyncSession, kind: str) -> None:
-    await db.execute(update(Job).where(Job.kind == kind).values(run_at=utcnow()))
-    await db.commit()
-
-
-async def _conversation(client: httpx.AsyncClient, who: Writer, other: Writer) -> dict[str, Any]:
-    got = await client.get(f"/api/v1/conversations/{other.user.number}", headers=who.headers)
-    assert got.status_code == 200, got.text
-    found: dict[str, Any] = got.json()
-    return found
-
-
-def _said(conversation: dict[str, Any]) -> list[tuple[str, bool, str, list[str]]]:
-    return [(e["kind"], e["mine"], e["text"], e["networks"]) for e in conversation["entries"]]
-
-
 def _folder(imap_server: IMAPServer, who: Writer, name: str) -> list[tuple[str, EmailMessage]]:
     """Every email of one of ``who``'s folders, with its flags, read without marking it seen."""
     with imaplib.IMAP4(imap_server.host, imap_server.port, timeout=10) as imap:
@@ -195,9 +178,11 @@ async def test_an_answer_by_email_comes_back_and_the_mail_stays_unread(
     assert kept["Message-ID"] == its_id and "\\Seen" in flags
 
     # Nothing answered yet: a read finds nothing, and nobody is told.
-    await _due_now(db, answers.READ)
+    await due_now(db, answers.READ)
     assert await worker.run_due() == 1
-    assert _said(await _conversation(client, ada, grace)) == [("message", True, text, ["email"])]
+    assert messaging.said(await messaging.conversation(client, ada, grace)) == [
+        ("message", True, text, ["email"])
+    ]
 
     # Grace answers from her mail client, quoting the message; it lands in Ada's INBOX.
     answer = (
@@ -209,10 +194,10 @@ async def test_an_answer_by_email_comes_back_and_the_mail_stays_unread(
     slow = datetime.now(UTC) - timedelta(minutes=1)
     await imap_server.deliver(ada.address, _reply(grace, ada, its_id, answer, slow))
 
-    await _due_now(db, answers.READ)
+    await due_now(db, answers.READ)
     assert await worker.run_due() == 1
-    mine = await _conversation(client, ada, grace)
-    assert _said(mine) == [
+    mine = await messaging.conversation(client, ada, grace)
+    assert messaging.said(mine) == [
         ("message", True, text, ["email"]),
         ("answer", False, "Yes! At the usual place.", ["email"]),
     ]
@@ -221,9 +206,9 @@ async def test_an_answer_by_email_comes_back_and_the_mail_stays_unread(
     # Ada is told, once; reading again adds nothing.
     told = list(await db.scalars(select(Notification).where(Notification.user_id == ada.user.id)))
     assert [(n.kind, n.actor_id) for n in told] == [("message_answered", grace.user.id)]
-    await _due_now(db, answers.READ)
+    await due_now(db, answers.READ)
     assert await worker.run_due() == 1
-    assert len(_said(await _conversation(client, ada, grace))) == 2
+    assert len(messaging.said(await messaging.conversation(client, ada, grace))) == 2
     assert (
         await db.scalar(
             select(Notification.id).where(Notification.user_id == ada.user.id).offset(1)
