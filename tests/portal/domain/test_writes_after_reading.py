@@ -11,13 +11,13 @@ from sqlalchemy import select, update
 
 from connectors import base
 from connectors.xmpp import XMPP
-from portal.db import make_engine, make_sessionmaker, session_scope
+from portal.db import session_scope
 from portal.deps import link_services
 from portal.domain import notifications
 from portal.domain.linking import proofs
-from portal.storage import migrate
 from portal.storage.models import LinkedAccount, Notification, User
 from tests.fixtures.app import make_settings
+from tests.fixtures.crash import own_database
 from tests.fixtures.database import Databases
 from tests.portal.domain import people
 
@@ -25,10 +25,7 @@ from tests.portal.domain import people
 async def test_notifications_shown_become_read_after_another_writer_committed(
     databases: Databases, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = make_engine(await databases.new("writes_after_reading"))
-    try:
-        await migrate.upgrade(engine)
-        sessions = make_sessionmaker(engine)
+    async with own_database(databases, "writes_after_reading") as (_, sessions):
         async with session_scope(sessions, writing=True) as session:
             ada = await people.person(session, "Ada")
             bob = await people.person(session, "Bob")
@@ -53,8 +50,6 @@ async def test_notifications_shown_become_read_after_another_writer_committed(
         async with session_scope(sessions) as session:
             read_at = await session.scalar(select(Notification.read_at))
         assert read_at is not None
-    finally:
-        await engine.dispose()
 
 
 async def test_an_account_proven_by_signing_in_is_kept_though_another_writer_committed(
@@ -62,10 +57,7 @@ async def test_an_account_proven_by_signing_in_is_kept_though_another_writer_com
 ) -> None:
     """Linking by a password reads, asks the account's server, then writes: whoever wrote
     while the server answered does not make the write fail."""
-    engine = make_engine(await databases.new("linked_after_reading"))
-    try:
-        await migrate.upgrade(engine)
-        sessions = make_sessionmaker(engine)
+    async with own_database(databases, "linked_after_reading") as (_, sessions):
         async with session_scope(sessions, writing=True) as session:
             ada = await people.person(session, "Ada")
             bob = await people.person(session, "Bob")
@@ -88,5 +80,3 @@ async def test_an_account_proven_by_signing_in_is_kept_though_another_writer_com
         async with session_scope(sessions) as session:
             kept = await session.scalar(select(LinkedAccount.handle))
         assert kept == linked.handle == "ada@example.org"
-    finally:
-        await engine.dispose()
